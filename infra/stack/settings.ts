@@ -1,0 +1,69 @@
+import path from 'node:path';
+
+/** Where and how the local stack runs. Read once from the environment, validated, frozen. */
+export interface StackSettings {
+  readonly home: string;
+  readonly cacheDir: string;
+  readonly dataDir: string;
+  readonly logDir: string;
+  readonly runDir: string;
+  readonly host: string;
+  readonly kafka: { readonly port: number; readonly controllerPort: number; readonly heapMb: number };
+  readonly registry: { readonly port: number; readonly heapMb: number };
+  readonly redis: { readonly port: number };
+  readonly startTimeoutMs: number;
+  readonly javaBin: string;
+  readonly mavenBin: string;
+}
+
+export class StackConfigError extends Error {
+  override readonly name = 'StackConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+function intFrom(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new StackConfigError(`${name}=${JSON.stringify(raw)} is not a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+export const repoRoot = path.resolve(__dirname, '..', '..');
+
+export function readStackSettings(env: Env = process.env): StackSettings {
+  const home = path.resolve(env.STACK_HOME ?? path.join(repoRoot, '.local'));
+  const port = (name: string, fallback: number): number => intFrom(env, name, fallback, 1, 65535);
+  const javaHome = env.JAVA_HOME;
+  const settings: StackSettings = {
+    home,
+    cacheDir: path.resolve(env.STACK_CACHE_DIR ?? path.join(home, 'cache')),
+    dataDir: path.resolve(env.STACK_DATA_DIR ?? path.join(home, 'data')),
+    logDir: path.join(home, 'logs'),
+    runDir: path.join(home, 'run'),
+    host: '127.0.0.1',
+    kafka: {
+      port: port('KAFKA_PORT', 9092),
+      controllerPort: port('KAFKA_CONTROLLER_PORT', 9093),
+      heapMb: intFrom(env, 'KAFKA_HEAP_MB', 768, 256, 16384),
+    },
+    registry: {
+      port: port('REGISTRY_PORT', 8081),
+      heapMb: intFrom(env, 'REGISTRY_HEAP_MB', 384, 128, 16384),
+    },
+    redis: { port: port('REDIS_PORT', 6379) },
+    startTimeoutMs: intFrom(env, 'STACK_START_TIMEOUT_S', 120, 5, 3600) * 1000,
+    javaBin: javaHome ? path.join(javaHome, 'bin', 'java') : 'java',
+    mavenBin: env.MAVEN_BIN ?? 'mvn',
+  };
+  const ports = [settings.kafka.port, settings.kafka.controllerPort, settings.registry.port, settings.redis.port];
+  if (new Set(ports).size !== ports.length) {
+    throw new StackConfigError(
+      `KAFKA_PORT, KAFKA_CONTROLLER_PORT, REGISTRY_PORT and REDIS_PORT must differ (got ${ports.join(', ')})`,
+    );
+  }
+  return Object.freeze(settings);
+}

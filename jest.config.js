@@ -1,0 +1,32 @@
+// Three projects, one runner: `unit` needs no infrastructure; `integration` and
+// `e2e` talk to the real Kafka broker, schema registry and Redis of the local
+// stack (`npm run stack:up`). TypeScript is transpiled only (tsconfig sets
+// isolatedModules); `npm run typecheck` is the type gate.
+/** @type {import('jest').Config['projects'][number]} */
+const common = {
+  preset: 'ts-jest',
+  testEnvironment: 'node',
+  rootDir: __dirname,
+  moduleFileExtensions: ['ts', 'js', 'json'],
+};
+
+/** @type {import('jest').Config} */
+module.exports = {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/support/require-stack.ts',
+      slowTestThreshold: 30,
+    },
+    {
+      ...common,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/test/e2e/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/support/require-stack.ts',
+      slowTestThreshold: 60,
+    },
+  ],
+};
