@@ -19,6 +19,7 @@ module.exports = {
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/test/support/require-stack.ts',
+      setupFilesAfterEnv: ['<rootDir>/test/support/integration-timeout.ts'],
       slowTestThreshold: 30,
     },
     {
@@ -26,6 +27,7 @@ module.exports = {
       displayName: 'e2e',
       testMatch: ['<rootDir>/test/e2e/**/*.test.ts'],
       globalSetup: '<rootDir>/test/support/require-stack.ts',
+      setupFilesAfterEnv: ['<rootDir>/test/support/e2e-timeout.ts'],
       slowTestThreshold: 60,
     },
   ],

@@ -1,0 +1,2 @@
+// Integration tests wait on real brokers (group joins, transactions, the log cleaner).
+jest.setTimeout(60_000);

@@ -1,0 +1,52 @@
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import Redis from 'ioredis';
+import { config } from '../../infra/config';
+
+// Tests name their partitioning where it matters; the v2 default-partitioner notice is noise here.
+process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+
+/** Clients for the real local stack, quiet unless something is wrong. */
+export function testKafka(clientId = 'test', level: logLevel = logLevel.WARN): Kafka {
+  return new Kafka({ clientId, brokers: [...config().kafka.brokers], logLevel: level });
+}
+
+export function testRegistry(): SchemaRegistry {
+  return new SchemaRegistry({ host: config().registry.url });
+}
+
+export function testRedis(): Redis {
+  return new Redis(config().redis.url, { lazyConnect: true, maxRetriesPerRequest: 2 });
+}
+
+/** A name no other test run has used: tests never share topics, groups or subjects. */
+export function unique(prefix: string): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+/** Polls until check returns a value (not undefined) or the deadline passes; then fails with what it waited for. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: lastError });
+}
+
+export async function withAdmin<T>(kafka: Kafka, fn: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
