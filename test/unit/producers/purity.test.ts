@@ -20,9 +20,9 @@ describe('pure core', () => {
   it.each([...pureFiles, path.join('..', 'schemas', 'validation.ts'), path.join('..', 'schemas', 'messages.ts')])(
     '%s imports no infrastructure and reads no clock or randomness',
     (file) => {
-    const source = readFileSync(path.join(producers, file), 'utf8');
-    expect(source).not.toMatch(/from '(kafkajs|ioredis|express|pino|prom-client|@kafkajs\/[^']*)'/);
-    expect(source).not.toMatch(/Date\.now|new Date\(|Math\.random|randomUUID|process\.env/);
+      const source = readFileSync(path.join(producers, file), 'utf8');
+      expect(source).not.toMatch(/from '(kafkajs|ioredis|express|pino|prom-client|@kafkajs\/[^']*)'/);
+      expect(source).not.toMatch(/Date\.now|new Date\(|Math\.random|randomUUID|process\.env/);
     },
   );
 });
