@@ -1,0 +1,116 @@
+// Customer aggregate: sign-up, name changes, saved delivery addresses.
+// Email uniqueness is not decided here (one customer cannot see the others); the
+// command side reserves the normalized email on the EmailReservation aggregate
+// first (see producers/email and docs/domain.md).
+import type { CustomerAddress, CustomerSnapshot } from '../../schemas/generated/types';
+import type { CustomerCommand, CustomerEvent } from '../../schemas/messages';
+import { normalizeAddress, validateAddress, validateEmail, validateId, validatePersonName } from '../../schemas/validation';
+import { accept, assertNever, reject, SnapshotError, type Decider, type Decision } from '../shared/decider';
+
+export const MAX_SAVED_ADDRESSES = 10;
+
+export const CUSTOMER_REJECTIONS = [
+  'customer_already_exists',
+  'customer_not_found',
+  'invalid_name',
+  'invalid_email',
+  'invalid_address',
+  'address_already_exists',
+  'address_not_found',
+  'too_many_addresses',
+] as const;
+export type CustomerRejectionCode = (typeof CUSTOMER_REJECTIONS)[number];
+
+export type CustomerState =
+  | { readonly exists: false }
+  | {
+      readonly exists: true;
+      readonly name: string;
+      readonly email: string;
+      readonly addresses: readonly CustomerAddress[];
+    };
+
+export const initialState: CustomerState = { exists: false };
+
+type Result = Decision<CustomerEvent, CustomerRejectionCode>;
+
+export function decide(command: CustomerCommand, state: CustomerState): Result {
+  if (command.type === 'SignUpCustomer') {
+    if (state.exists) return reject('customer_already_exists', 'a customer with this id already exists');
+    const nameProblem = validatePersonName(command.data.name);
+    if (nameProblem !== null) return reject('invalid_name', nameProblem);
+    const emailProblem = validateEmail(command.data.email);
+    if (emailProblem !== null) return reject('invalid_email', emailProblem);
+    return accept({ type: 'CustomerSignedUp', data: { name: command.data.name.trim(), email: command.data.email.trim() } });
+  }
+  if (!state.exists) return reject('customer_not_found', 'no customer with this id');
+
+  switch (command.type) {
+    case 'ChangeCustomerName': {
+      const problem = validatePersonName(command.data.name);
+      if (problem !== null) return reject('invalid_name', problem);
+      const name = command.data.name.trim();
+      if (name === state.name) return accept();
+      return accept({ type: 'CustomerNameChanged', data: { name } });
+    }
+    case 'AddDeliveryAddress': {
+      const { addressId } = command.data;
+      const idProblem = validateId('addressId', addressId);
+      if (idProblem !== null) return reject('invalid_address', idProblem);
+      const problem = validateAddress(command.data.address);
+      if (problem !== null) return reject('invalid_address', problem);
+      if (state.addresses.some((a) => a.addressId === addressId)) {
+        return reject('address_already_exists', `address "${addressId}" is already saved`);
+      }
+      if (state.addresses.length >= MAX_SAVED_ADDRESSES) {
+        return reject('too_many_addresses', `a customer can save at most ${MAX_SAVED_ADDRESSES} addresses`);
+      }
+      return accept({ type: 'DeliveryAddressAdded', data: { addressId, address: normalizeAddress(command.data.address) } });
+    }
+    case 'RemoveDeliveryAddress': {
+      const { addressId } = command.data;
+      if (!state.addresses.some((a) => a.addressId === addressId)) {
+        return reject('address_not_found', `no saved address "${addressId}"`);
+      }
+      return accept({ type: 'DeliveryAddressRemoved', data: { addressId } });
+    }
+    default:
+      return assertNever(command, 'customer command');
+  }
+}
+
+export function evolve(state: CustomerState, event: CustomerEvent): CustomerState {
+  switch (event.type) {
+    case 'CustomerSignedUp':
+      return { exists: true, name: event.data.name, email: event.data.email, addresses: [] };
+    case 'CustomerNameChanged':
+      return state.exists ? { ...state, name: event.data.name } : state;
+    case 'DeliveryAddressAdded':
+      return state.exists ? { ...state, addresses: [...state.addresses, event.data] } : state;
+    case 'DeliveryAddressRemoved':
+      return state.exists ? { ...state, addresses: state.addresses.filter((a) => a.addressId !== event.data.addressId) } : state;
+    default:
+      return assertNever(event, 'customer event');
+  }
+}
+
+export const customerDecider: Decider<CustomerCommand, CustomerEvent, CustomerState, CustomerRejectionCode> = {
+  initialState,
+  decide,
+  evolve,
+};
+
+/** The snapshot to persist for a state, or null when the customer does not exist (nothing to persist). */
+export function toSnapshot(customerId: string, version: number, state: CustomerState): CustomerSnapshot | null {
+  if (!state.exists) return null;
+  return { customerId, version, name: state.name, email: state.email, addresses: state.addresses };
+}
+
+export function fromSnapshot(snapshot: CustomerSnapshot): { aggregateId: string; version: number; state: CustomerState } {
+  if (snapshot.version < 1) throw new SnapshotError(`customer ${snapshot.customerId}: snapshot version ${snapshot.version} is not positive`);
+  return {
+    aggregateId: snapshot.customerId,
+    version: snapshot.version,
+    state: { exists: true, name: snapshot.name, email: snapshot.email, addresses: snapshot.addresses },
+  };
+}

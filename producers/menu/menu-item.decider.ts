@@ -1,0 +1,113 @@
+// MenuItem aggregate: one dish or drink on the menu, its price and availability.
+import type { MenuCategory, MenuItemSnapshot, Money } from '../../schemas/generated/types';
+import type { MenuItemCommand, MenuItemEvent } from '../../schemas/messages';
+import { validateDescription, validateMenuItemName, validatePrice } from '../../schemas/validation';
+import { accept, assertNever, reject, SnapshotError, type Decider, type Decision } from '../shared/decider';
+
+export const MENU_ITEM_REJECTIONS = [
+  'menu_item_already_exists',
+  'menu_item_not_found',
+  'menu_item_removed',
+  'invalid_name',
+  'invalid_description',
+  'invalid_category',
+  'invalid_price',
+  'currency_mismatch',
+] as const;
+export type MenuItemRejectionCode = (typeof MENU_ITEM_REJECTIONS)[number];
+
+export type MenuItemAvailability = 'AVAILABLE' | 'SOLD_OUT' | 'REMOVED';
+
+export type MenuItemState =
+  | { readonly exists: false }
+  | {
+      readonly exists: true;
+      readonly name: string;
+      readonly description: string;
+      /** UNKNOWN only when a newer writer used a category this build does not know. */
+      readonly category: MenuCategory;
+      readonly price: Money;
+      readonly status: MenuItemAvailability;
+    };
+
+export const initialState: MenuItemState = { exists: false };
+
+type Result = Decision<MenuItemEvent, MenuItemRejectionCode>;
+
+export function decide(command: MenuItemCommand, state: MenuItemState): Result {
+  if (command.type === 'AddMenuItem') {
+    if (state.exists) return reject('menu_item_already_exists', 'a menu item with this id already exists');
+    const { name, description, category, price } = command.data;
+    const nameProblem = validateMenuItemName(name);
+    if (nameProblem !== null) return reject('invalid_name', nameProblem);
+    const descriptionProblem = validateDescription(description);
+    if (descriptionProblem !== null) return reject('invalid_description', descriptionProblem);
+    if (category === 'UNKNOWN') return reject('invalid_category', 'choose a menu category');
+    const priceProblem = validatePrice(price);
+    if (priceProblem !== null) return reject('invalid_price', priceProblem);
+    return accept({ type: 'MenuItemAdded', data: { name: name.trim(), description: description.trim(), category, price } });
+  }
+  if (!state.exists) return reject('menu_item_not_found', 'no menu item with this id');
+  if (state.status === 'REMOVED') {
+    // Removing twice is a harmless repeat; anything else on a removed item is a mistake.
+    return command.type === 'RemoveMenuItem' ? accept() : reject('menu_item_removed', 'the menu item was removed from the menu');
+  }
+
+  switch (command.type) {
+    case 'ChangeMenuItemPrice': {
+      const { price } = command.data;
+      const problem = validatePrice(price);
+      if (problem !== null) return reject('invalid_price', problem);
+      if (price.currency !== state.price.currency) {
+        return reject('currency_mismatch', `the menu is priced in ${state.price.currency}, not ${price.currency}`);
+      }
+      if (price.amountMinor === state.price.amountMinor) return accept();
+      return accept({ type: 'MenuItemPriceChanged', data: { previousPrice: state.price, price } });
+    }
+    case 'MarkMenuItemSoldOut':
+      return state.status === 'SOLD_OUT' ? accept() : accept({ type: 'MenuItemSoldOut', data: {} });
+    case 'MarkMenuItemAvailable':
+      return state.status === 'AVAILABLE' ? accept() : accept({ type: 'MenuItemBackInStock', data: {} });
+    case 'RemoveMenuItem':
+      return accept({ type: 'MenuItemRemoved', data: {} });
+    default:
+      return assertNever(command, 'menu item command');
+  }
+}
+
+export function evolve(state: MenuItemState, event: MenuItemEvent): MenuItemState {
+  switch (event.type) {
+    case 'MenuItemAdded':
+      return { exists: true, ...event.data, status: 'AVAILABLE' };
+    case 'MenuItemPriceChanged':
+      return state.exists ? { ...state, price: event.data.price } : state;
+    case 'MenuItemSoldOut':
+      return state.exists ? { ...state, status: 'SOLD_OUT' } : state;
+    case 'MenuItemBackInStock':
+      return state.exists ? { ...state, status: 'AVAILABLE' } : state;
+    case 'MenuItemRemoved':
+      return state.exists ? { ...state, status: 'REMOVED' } : state;
+    default:
+      return assertNever(event, 'menu item event');
+  }
+}
+
+export const menuItemDecider: Decider<MenuItemCommand, MenuItemEvent, MenuItemState, MenuItemRejectionCode> = {
+  initialState,
+  decide,
+  evolve,
+};
+
+export function toSnapshot(menuItemId: string, version: number, state: MenuItemState): MenuItemSnapshot | null {
+  if (!state.exists) return null;
+  const { name, description, category, price, status } = state;
+  return { menuItemId, version, name, description, category, price, status };
+}
+
+export function fromSnapshot(snapshot: MenuItemSnapshot): { aggregateId: string; version: number; state: MenuItemState } {
+  const { menuItemId, version, name, description, category, price, status } = snapshot;
+  if (status === 'UNKNOWN') {
+    throw new SnapshotError(`menu item ${menuItemId}: snapshot holds a status this build does not know; rebuild it from events`);
+  }
+  return { aggregateId: menuItemId, version, state: { exists: true, name, description, category, price, status } };
+}

@@ -1,0 +1,222 @@
+// Order aggregate: a customer's basket while open, then its fulfilment:
+//   OPEN -> PLACED -> CONFIRMED -> PREPARING -> READY -> DISPATCHED -> DELIVERED
+//                  \-> REJECTED
+//   any state before DISPATCHED (and not already closed) -> CANCELLED
+// Unit prices are captured in AddItemToOrder (filled in by the gateway from the
+// menu), so later menu price changes never alter an order.
+import type { Address, Money, OrderLine, OrderSnapshot, OrderStatus } from '../../schemas/generated/types';
+import type { OrderCommand, OrderEvent } from '../../schemas/messages';
+import {
+  normalizeAddress,
+  validateAddress,
+  validateId,
+  validateMenuItemName,
+  validatePrice,
+  validateQuantity,
+  validateReason,
+} from '../../schemas/validation';
+import { accept, assertNever, reject, SnapshotError, type Decider, type Decision } from '../shared/decider';
+
+export const ORDER_REJECTIONS = [
+  'order_already_exists',
+  'order_not_found',
+  'invalid_customer_id',
+  'order_not_open',
+  'invalid_menu_item',
+  'invalid_quantity',
+  'invalid_price',
+  'currency_mismatch',
+  'item_already_in_order',
+  'line_not_found',
+  'order_total_limit_exceeded',
+  'invalid_address',
+  'empty_order',
+  'missing_delivery_address',
+  'invalid_reason',
+  'order_cannot_be_cancelled',
+  'order_not_placed',
+  'order_not_confirmed',
+  'order_not_preparing',
+  'order_not_ready',
+  'order_not_dispatched',
+] as const;
+export type OrderRejectionCode = (typeof ORDER_REJECTIONS)[number];
+
+/** Configuration the decider needs, passed in by the command processor (never a global). */
+export interface OrderContext {
+  /** Largest allowed order total, in minor units of the order's currency. */
+  readonly maxOrderTotalMinor: number;
+}
+
+export type OrderLifecycle = Exclude<OrderStatus, 'UNKNOWN'>;
+
+export interface ExistingOrder {
+  readonly exists: true;
+  readonly status: OrderLifecycle;
+  readonly customerId: string;
+  readonly lines: readonly OrderLine[];
+  readonly deliveryAddress: Address | null;
+  /** Why the order was cancelled or rejected. */
+  readonly reason: string | null;
+}
+
+export type OrderState = { readonly exists: false } | ExistingOrder;
+
+export const initialState: OrderState = { exists: false };
+
+/** States from which an order can still be cancelled: everything before dispatch that is not closed. */
+const CANCELLABLE: ReadonlySet<OrderLifecycle> = new Set(['OPEN', 'PLACED', 'CONFIRMED', 'PREPARING', 'READY']);
+
+type Result = Decision<OrderEvent, OrderRejectionCode>;
+
+/** Sum of quantity x unit price; lines share one currency (enforced when added). */
+export function orderTotal(lines: readonly OrderLine[], currency: string): Money {
+  return { amountMinor: lines.reduce((sum, l) => sum + l.quantity * l.unitPrice.amountMinor, 0), currency };
+}
+
+function step(state: ExistingOrder, from: OrderLifecycle, code: OrderRejectionCode, event: OrderEvent): Result {
+  if (state.status !== from) return reject(code, `the order is ${state.status}; this step needs it to be ${from}`);
+  return accept(event);
+}
+
+export function decide(command: OrderCommand, state: OrderState, context: OrderContext): Result {
+  if (command.type === 'OpenOrder') {
+    if (state.exists) return reject('order_already_exists', 'an order with this id already exists');
+    const problem = validateId('customerId', command.data.customerId);
+    if (problem !== null) return reject('invalid_customer_id', problem);
+    return accept({ type: 'OrderOpened', data: { customerId: command.data.customerId } });
+  }
+  if (!state.exists) return reject('order_not_found', 'no order with this id');
+
+  switch (command.type) {
+    case 'AddItemToOrder': {
+      if (state.status !== 'OPEN') return reject('order_not_open', `the order is ${state.status}; only an open order can change`);
+      const { menuItemId, menuItemName, quantity, unitPrice } = command.data;
+      const problem = validateId('menuItemId', menuItemId) ?? validateMenuItemName(menuItemName);
+      if (problem !== null) return reject('invalid_menu_item', problem);
+      const quantityProblem = validateQuantity(quantity);
+      if (quantityProblem !== null) return reject('invalid_quantity', quantityProblem);
+      const priceProblem = validatePrice(unitPrice);
+      if (priceProblem !== null) return reject('invalid_price', priceProblem);
+      const first = state.lines[0];
+      if (first !== undefined && first.unitPrice.currency !== unitPrice.currency) {
+        return reject('currency_mismatch', `the order is in ${first.unitPrice.currency}, the item is priced in ${unitPrice.currency}`);
+      }
+      if (state.lines.some((l) => l.menuItemId === menuItemId)) {
+        return reject('item_already_in_order', `"${menuItemId}" is already in the order; remove its line to change the quantity`);
+      }
+      const line: OrderLine = { menuItemId, menuItemName: menuItemName.trim(), quantity, unitPrice };
+      const total = orderTotal([...state.lines, line], unitPrice.currency);
+      if (total.amountMinor > context.maxOrderTotalMinor) {
+        return reject('order_total_limit_exceeded', `the order total would be ${total.amountMinor}, above the limit of ${context.maxOrderTotalMinor}`);
+      }
+      return accept({ type: 'ItemAddedToOrder', data: line });
+    }
+    case 'RemoveItemFromOrder': {
+      if (state.status !== 'OPEN') return reject('order_not_open', `the order is ${state.status}; only an open order can change`);
+      const { menuItemId } = command.data;
+      if (!state.lines.some((l) => l.menuItemId === menuItemId)) return reject('line_not_found', `"${menuItemId}" is not in the order`);
+      return accept({ type: 'ItemRemovedFromOrder', data: { menuItemId } });
+    }
+    case 'SetDeliveryAddress': {
+      if (state.status !== 'OPEN') return reject('order_not_open', `the order is ${state.status}; only an open order can change`);
+      const problem = validateAddress(command.data.address);
+      if (problem !== null) return reject('invalid_address', problem);
+      return accept({ type: 'DeliveryAddressSet', data: { address: normalizeAddress(command.data.address) } });
+    }
+    case 'PlaceOrder': {
+      if (state.status !== 'OPEN') return reject('order_not_open', `the order is ${state.status}; only an open order can be placed`);
+      const first = state.lines[0];
+      if (first === undefined) return reject('empty_order', 'add at least one item before placing the order');
+      if (state.deliveryAddress === null) return reject('missing_delivery_address', 'set a delivery address before placing the order');
+      const total = orderTotal(state.lines, first.unitPrice.currency);
+      // Checked again here: the limit may have been lowered since the items were added.
+      if (total.amountMinor > context.maxOrderTotalMinor) {
+        return reject('order_total_limit_exceeded', `the order total ${total.amountMinor} is above the limit of ${context.maxOrderTotalMinor}`);
+      }
+      return accept({
+        type: 'OrderPlaced',
+        data: { customerId: state.customerId, lines: state.lines, deliveryAddress: state.deliveryAddress, total },
+      });
+    }
+    case 'CancelOrder': {
+      if (!CANCELLABLE.has(state.status)) {
+        return reject('order_cannot_be_cancelled', `the order is ${state.status}; only an order that has not been dispatched or closed can be cancelled`);
+      }
+      const problem = validateReason(command.data.reason);
+      if (problem !== null) return reject('invalid_reason', problem);
+      return accept({ type: 'OrderCancelled', data: { reason: command.data.reason.trim() } });
+    }
+    case 'ConfirmOrder':
+      return step(state, 'PLACED', 'order_not_placed', { type: 'OrderConfirmed', data: {} });
+    case 'RejectOrder': {
+      if (state.status !== 'PLACED') return reject('order_not_placed', `the order is ${state.status}; only a placed order can be rejected`);
+      const problem = validateReason(command.data.reason);
+      if (problem !== null) return reject('invalid_reason', problem);
+      return accept({ type: 'OrderRejected', data: { reason: command.data.reason.trim() } });
+    }
+    case 'StartPreparation':
+      return step(state, 'CONFIRMED', 'order_not_confirmed', { type: 'PreparationStarted', data: {} });
+    case 'MarkOrderReady':
+      return step(state, 'PREPARING', 'order_not_preparing', { type: 'OrderReady', data: {} });
+    case 'DispatchOrder':
+      return step(state, 'READY', 'order_not_ready', { type: 'OrderDispatched', data: {} });
+    case 'ConfirmDelivery':
+      return step(state, 'DISPATCHED', 'order_not_dispatched', { type: 'OrderDelivered', data: {} });
+    default:
+      return assertNever(command, 'order command');
+  }
+}
+
+export function evolve(state: OrderState, event: OrderEvent): OrderState {
+  if (event.type === 'OrderOpened') {
+    return { exists: true, status: 'OPEN', customerId: event.data.customerId, lines: [], deliveryAddress: null, reason: null };
+  }
+  if (!state.exists) return state;
+  switch (event.type) {
+    case 'ItemAddedToOrder':
+      return { ...state, lines: [...state.lines, event.data] };
+    case 'ItemRemovedFromOrder':
+      return { ...state, lines: state.lines.filter((l) => l.menuItemId !== event.data.menuItemId) };
+    case 'DeliveryAddressSet':
+      return { ...state, deliveryAddress: event.data.address };
+    case 'OrderPlaced':
+      return { ...state, status: 'PLACED', lines: event.data.lines, deliveryAddress: event.data.deliveryAddress };
+    case 'OrderCancelled':
+      return { ...state, status: 'CANCELLED', reason: event.data.reason };
+    case 'OrderConfirmed':
+      return { ...state, status: 'CONFIRMED' };
+    case 'OrderRejected':
+      return { ...state, status: 'REJECTED', reason: event.data.reason };
+    case 'PreparationStarted':
+      return { ...state, status: 'PREPARING' };
+    case 'OrderReady':
+      return { ...state, status: 'READY' };
+    case 'OrderDispatched':
+      return { ...state, status: 'DISPATCHED' };
+    case 'OrderDelivered':
+      return { ...state, status: 'DELIVERED' };
+    default:
+      return assertNever(event, 'order event');
+  }
+}
+
+export const orderDecider: Decider<OrderCommand, OrderEvent, OrderState, OrderRejectionCode, OrderContext> = {
+  initialState,
+  decide,
+  evolve,
+};
+
+export function toSnapshot(orderId: string, version: number, state: OrderState): OrderSnapshot | null {
+  if (!state.exists) return null;
+  const { status, customerId, lines, deliveryAddress, reason } = state;
+  return { orderId, version, status, customerId, lines, deliveryAddress, reason };
+}
+
+export function fromSnapshot(snapshot: OrderSnapshot): { aggregateId: string; version: number; state: OrderState } {
+  const { orderId, version, status, customerId, lines, deliveryAddress, reason } = snapshot;
+  if (status === 'UNKNOWN') {
+    throw new SnapshotError(`order ${orderId}: snapshot holds a status this build does not know; rebuild it from events`);
+  }
+  return { aggregateId: orderId, version, state: { exists: true, status, customerId, lines, deliveryAddress, reason } };
+}

@@ -1,0 +1,48 @@
+// The shape every aggregate decider has: pure functions over discriminated
+// unions. `decide` turns a command and the current state into events (payloads
+// only; the command processor adds the metadata envelope) or a domain
+// rejection; `evolve` folds one event into the state.
+
+export interface Rejection<Code extends string> {
+  /** Stable, machine-readable snake_case reason, e.g. `order_not_found`. */
+  readonly code: Code;
+  /** Explanation for people. */
+  readonly message: string;
+}
+
+export type Decision<Event, Code extends string> =
+  | { readonly outcome: 'accepted'; readonly events: readonly Event[] }
+  | { readonly outcome: 'rejected'; readonly rejection: Rejection<Code> };
+
+export interface Decider<Command, Event, State, Code extends string, Context = void> {
+  readonly initialState: State;
+  decide(command: Command, state: State, context: Context): Decision<Event, Code>;
+  evolve(state: State, event: Event): State;
+}
+
+/** Accept the command; no events means "accepted, nothing changed" (an idempotent repeat). */
+export function accept<Event>(...events: Event[]): Decision<Event, never> {
+  return { outcome: 'accepted', events };
+}
+
+export function reject<Code extends string>(code: Code, message: string): Decision<never, Code> {
+  return { outcome: 'rejected', rejection: { code, message } };
+}
+
+/** Put at the end of every switch over a union: fails to compile when a member is not handled. */
+export function assertNever(value: never, what: string): never {
+  throw new Error(`unhandled ${what}: ${JSON.stringify(value)}`);
+}
+
+/** Folds events into a state (rehydration, tests). */
+export function evolveAll<Event, State>(evolve: (state: State, event: Event) => State, state: State, events: readonly Event[]): State {
+  return events.reduce(evolve, state);
+}
+
+/** Raised when a snapshot cannot be turned back into state (e.g. an enum value this build does not know). */
+export class SnapshotError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SnapshotError';
+  }
+}

@@ -1,0 +1,68 @@
+// `npm run schemas:check`: fails the build when a schema change would break old
+// data or old readers.
+//  1. The current .avsc files must load (house rules: docs, enum defaults, ...).
+//  2. Offline: every named type must read data written with each of its earlier
+//     versions in git history (BACKWARD_TRANSITIVE, via avsc resolvers).
+//  3. Registry (REGISTRY_URL, default the local stack): every subject of the
+//     topic catalog that is registered must accept the current schema.
+//     Skipped with a note when the registry does not answer.
+import { loadSchemas, SCHEMA_ROOT, type SchemaSet } from '../loader';
+import { topicCatalog } from '../topics';
+import { schemaHistory } from './history';
+import { checkBackwardTransitive } from './offline';
+import { checkAgainstRegistry, DEFAULT_REGISTRY_URL, RegistryClient, type SubjectCheck } from './registry';
+
+export function registryCandidates(schemas: SchemaSet): SubjectCheck[] {
+  return topicCatalog({ schemas }).topics.flatMap((topic) =>
+    topic.subjects.map((s) => ({ subject: s.subject, schema: schemas.get(s.recordName).schemaText })),
+  );
+}
+
+async function main(): Promise<number> {
+  let failed = false;
+  const schemas = loadSchemas(); // throws a SchemaError listing every rule broken
+  console.log(`schemas: ${schemas.all.length} named types load and follow the house rules`);
+
+  const history = schemaHistory(SCHEMA_ROOT);
+  const offline = checkBackwardTransitive(schemas, history.versions);
+  for (const skipped of history.skipped) console.log(`note: skipped an unloadable historical version (${skipped})`);
+  for (const note of offline.notes) console.log(`note: ${note}`);
+  for (const p of offline.problems) {
+    failed = true;
+    console.error(`INCOMPATIBLE ${p.fullName}: cannot read data written with its version in ${p.against}: ${p.reason}`);
+  }
+  console.log(`offline: ${history.versions.length} committed versions, ${offline.comparisons} changed type versions compared, ${offline.problems.length} incompatible`);
+
+  const url = process.env['REGISTRY_URL'] ?? DEFAULT_REGISTRY_URL;
+  const registry = await checkAgainstRegistry(new RegistryClient({ url }), registryCandidates(schemas));
+  if (!registry.reachable) {
+    console.log(`registry: ${registry.note ?? 'not reachable'}`);
+  } else {
+    for (const weak of registry.weakLevels) console.log(`note: subject ${weak.subject} has compatibility ${weak.level}; expected BACKWARD_TRANSITIVE`);
+    let registered = 0;
+    for (const r of registry.results) {
+      if (r.status === 'not-registered') continue;
+      registered += 1;
+      if (r.status === 'incompatible') {
+        failed = true;
+        console.error(`INCOMPATIBLE subject ${r.subject} (registry ${url}): ${r.messages.join('; ')}`);
+      }
+    }
+    console.log(`registry: ${registered} of ${registry.results.length} subjects registered at ${url} checked`);
+  }
+
+  console.log(failed ? 'schemas:check FAILED' : 'schemas:check passed');
+  return failed ? 1 : 0;
+}
+
+if (require.main === module) {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      console.error('schemas:check could not run:', err);
+      process.exitCode = 2;
+    },
+  );
+}

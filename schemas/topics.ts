@@ -1,0 +1,192 @@
+// The topic catalog (DESIGN.md §2), declared once in code: names, partitions,
+// Kafka configs and the schema-registry subjects of the records each topic
+// carries. Record types are taken from the schema loader (by namespace and
+// kind), so a new event type lands in the catalog without anyone listing it.
+import { loadSchemas, type SchemaKind, type SchemaSet } from './loader';
+
+export const AGGREGATES = ['customer', 'menu', 'order', 'email-reservation', 'payment'] as const;
+export type AggregateName = (typeof AGGREGATES)[number];
+
+/** Avro namespace of each aggregate's records. */
+export const AGGREGATE_NAMESPACES: Readonly<Record<AggregateName, string>> = {
+  customer: 'restaurant.customer',
+  menu: 'restaurant.menu',
+  order: 'restaurant.order',
+  'email-reservation': 'restaurant.email',
+  payment: 'restaurant.payment',
+};
+
+export const COMMAND_REPLIES_TOPIC = 'restaurant.command-replies';
+export const DEFAULT_PARTITIONS = 6;
+
+const HOUR_MS = 60 * 60 * 1000;
+const DAY_MS = 24 * HOUR_MS;
+
+export type TopicRole = 'commands' | 'events' | 'snapshots' | 'command-replies' | 'dlq';
+export type KeyFormat = 'aggregateId' | 'aggregateId/version' | 'commandId' | 'original key';
+
+export interface SubjectSpec {
+  /** TopicRecordNameStrategy: `<topic>-<namespace.Name>`. */
+  readonly subject: string;
+  readonly recordName: string;
+}
+
+export interface TopicSpec {
+  readonly name: string;
+  readonly role: TopicRole;
+  readonly aggregate: AggregateName | null;
+  readonly partitions: number;
+  readonly replicationFactor: number;
+  readonly key: KeyFormat;
+  /** Kafka topic configs, as strings, ready for createTopics/alterConfigs. */
+  readonly configs: Readonly<Record<string, string>>;
+  /** Schema-registry subjects of the record types written to this topic (empty for a DLQ: raw bytes). */
+  readonly subjects: readonly SubjectSpec[];
+}
+
+export interface TopicCatalogOptions {
+  /** Partitions of every aggregate's topics and of the reply topic (default 6). */
+  readonly partitions?: number;
+  /** Per-aggregate override; all topics of one aggregate always share one count. */
+  readonly partitionsByAggregate?: Partial<Record<AggregateName, number>>;
+  readonly replicationFactor?: number;
+  /** Schemas to derive subjects from; defaults to the project's. */
+  readonly schemas?: SchemaSet;
+}
+
+export interface TopicCatalog {
+  /** Every topic (without DLQs, which are created per consuming topic), sorted by name. */
+  readonly topics: readonly TopicSpec[];
+  topic(name: string): TopicSpec;
+  /** The topics of one aggregate, by role. Payment only has an events topic. */
+  forAggregate(aggregate: AggregateName): Readonly<Partial<Record<'commands' | 'events' | 'snapshots', TopicSpec>>>;
+  readonly partitionsByAggregate: Readonly<Record<AggregateName, number>>;
+}
+
+export function subjectName(topic: string, recordFullName: string): string {
+  return `${topic}-${recordFullName}`;
+}
+
+export function topicName(aggregate: AggregateName, role: 'commands' | 'events' | 'snapshots'): string {
+  return `restaurant.${aggregate}.${role}`;
+}
+
+export function dlqTopicName(topic: string): string {
+  return `${topic}.dlq`;
+}
+
+const CONFIGS: Readonly<Record<TopicRole, Readonly<Record<string, string>>>> = {
+  // Intent is only interesting until processed; a week covers long outages.
+  commands: { 'cleanup.policy': 'delete', 'retention.ms': String(7 * DAY_MS) },
+  // Keyed <aggregateId>/<version>: compaction never drops an event, only exact
+  // re-writes of one version and tombstones (right to be forgotten).
+  events: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': String(DAY_MS), 'delete.retention.ms': String(DAY_MS) },
+  // Only the latest state per aggregate matters.
+  snapshots: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '0', 'delete.retention.ms': String(DAY_MS), 'min.cleanable.dirty.ratio': '0.1' },
+  'command-replies': { 'cleanup.policy': 'delete', 'retention.ms': String(HOUR_MS) },
+  // Kept long enough for a person to look, fix and replay.
+  dlq: { 'cleanup.policy': 'delete', 'retention.ms': String(30 * DAY_MS) },
+};
+
+const KEYS: Readonly<Record<TopicRole, KeyFormat>> = {
+  commands: 'aggregateId',
+  events: 'aggregateId/version',
+  snapshots: 'aggregateId',
+  'command-replies': 'commandId',
+  dlq: 'original key',
+};
+
+const ROLE_KINDS: ReadonlyArray<readonly ['commands' | 'events' | 'snapshots', SchemaKind]> = [
+  ['commands', 'command'],
+  ['events', 'event'],
+  ['snapshots', 'snapshot'],
+];
+
+function checkPartitions(label: string, n: number): number {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`${label}: partitions must be a positive integer, got ${n}`);
+  return n;
+}
+
+export function topicCatalog(options: TopicCatalogOptions = {}): TopicCatalog {
+  const schemas = options.schemas ?? loadSchemas();
+  const replicationFactor = options.replicationFactor ?? 1;
+  const base = checkPartitions('default', options.partitions ?? DEFAULT_PARTITIONS);
+  const partitionsByAggregate = Object.fromEntries(
+    AGGREGATES.map((a) => [a, checkPartitions(a, options.partitionsByAggregate?.[a] ?? base)]),
+  ) as Record<AggregateName, number>;
+
+  const topics: TopicSpec[] = [];
+  const byAggregate = new Map<AggregateName, Partial<Record<'commands' | 'events' | 'snapshots', TopicSpec>>>();
+  const covered = new Set<string>();
+
+  for (const aggregate of AGGREGATES) {
+    const namespace = AGGREGATE_NAMESPACES[aggregate];
+    const entry: Partial<Record<'commands' | 'events' | 'snapshots', TopicSpec>> = {};
+    for (const [role, kind] of ROLE_KINDS) {
+      const records = schemas.all.filter((s) => s.namespace === namespace && s.kind === kind);
+      if (records.length === 0) continue; // e.g. payment: only messages, no commands or snapshots of ours
+      const name = topicName(aggregate, role);
+      records.forEach((r) => covered.add(r.fullName));
+      const spec: TopicSpec = {
+        name,
+        role,
+        aggregate,
+        partitions: partitionsByAggregate[aggregate],
+        replicationFactor,
+        key: KEYS[role],
+        configs: CONFIGS[role],
+        subjects: records.map((r) => ({ subject: subjectName(name, r.fullName), recordName: r.fullName })),
+      };
+      entry[role] = spec;
+      topics.push(spec);
+    }
+    byAggregate.set(aggregate, entry);
+  }
+
+  const replies = schemas.ofKind('reply');
+  replies.forEach((r) => covered.add(r.fullName));
+  topics.push({
+    name: COMMAND_REPLIES_TOPIC,
+    role: 'command-replies',
+    aggregate: null,
+    partitions: base,
+    replicationFactor,
+    key: KEYS['command-replies'],
+    configs: CONFIGS['command-replies'],
+    subjects: replies.map((r) => ({ subject: subjectName(COMMAND_REPLIES_TOPIC, r.fullName), recordName: r.fullName })),
+  });
+
+  const homeless = schemas.all.filter((s) => s.kind !== 'type' && !covered.has(s.fullName));
+  if (homeless.length > 0) {
+    throw new Error(`records with no topic (their namespace is not an aggregate's): ${homeless.map((s) => s.fullName).join(', ')}`);
+  }
+
+  topics.sort((a, b) => (a.name < b.name ? -1 : 1));
+  const byName = new Map(topics.map((t) => [t.name, t] as const));
+  return {
+    topics,
+    partitionsByAggregate,
+    topic(name) {
+      const found = byName.get(name);
+      if (found === undefined) throw new Error(`no topic "${name}" in the catalog`);
+      return found;
+    },
+    forAggregate(aggregate) {
+      return byAggregate.get(aggregate) ?? {};
+    },
+  };
+}
+
+/** The dead-letter topic for a consumed topic: same partitions, raw bytes, long retention. */
+export function dlqTopic(source: Pick<TopicSpec, 'name' | 'partitions' | 'replicationFactor'>): TopicSpec {
+  return {
+    name: dlqTopicName(source.name),
+    role: 'dlq',
+    aggregate: null,
+    partitions: source.partitions,
+    replicationFactor: source.replicationFactor,
+    key: KEYS.dlq,
+    configs: CONFIGS.dlq,
+    subjects: [],
+  };
+}

@@ -1,0 +1,121 @@
+import {
+  customerDecider,
+  evolve,
+  fromSnapshot,
+  initialState,
+  MAX_SAVED_ADDRESSES,
+  toSnapshot,
+  type CustomerState,
+} from '../../../producers/customer/customer.decider';
+import { evolveAll } from '../../../producers/shared/decider';
+import type { Address } from '../../../schemas/generated/types';
+import type { CustomerEvent } from '../../../schemas/messages';
+import { deciderSpec } from '../../support/decider-spec';
+
+const { given } = deciderSpec(customerDecider, undefined);
+
+const home: Address = { line1: 'Keizersgracht 1', line2: null, city: 'Amsterdam', postalCode: '1015 CJ', country: 'NL' };
+const signedUp: CustomerEvent = { type: 'CustomerSignedUp', data: { name: 'Ada Lovelace', email: 'Ada@Example.com' } };
+const homeAdded: CustomerEvent = { type: 'DeliveryAddressAdded', data: { addressId: 'home', address: home } };
+
+describe('SignUpCustomer', () => {
+  it('signs up a new customer with trimmed name and email', () => {
+    given([])
+      .when({ type: 'SignUpCustomer', data: { name: '  Ada Lovelace ', email: ' Ada@Example.com ' } })
+      .then([signedUp]);
+  });
+  it('rejects a customer id that already exists', () => {
+    given([signedUp]).when({ type: 'SignUpCustomer', data: { name: 'Ada', email: 'ada@example.com' } }).thenRejects('customer_already_exists');
+  });
+  it.each(['', '   ', 'x'.repeat(101), 'tab\tname'])('rejects the name %j', (name) => {
+    given([]).when({ type: 'SignUpCustomer', data: { name, email: 'ada@example.com' } }).thenRejects('invalid_name');
+  });
+  it.each(['', 'ada', 'ada@', '@example.com', 'ada@example', 'a da@example.com', 'ada@@example.com', `${'a'.repeat(65)}@example.com`])(
+    'rejects the email %j',
+    (email) => {
+      given([]).when({ type: 'SignUpCustomer', data: { name: 'Ada', email } }).thenRejects('invalid_email');
+    },
+  );
+});
+
+describe('ChangeCustomerName', () => {
+  it('renames an existing customer', () => {
+    given([signedUp]).when({ type: 'ChangeCustomerName', data: { name: ' Countess Ada ' } }).then([{ type: 'CustomerNameChanged', data: { name: 'Countess Ada' } }]);
+  });
+  it('accepts the current name as a repeat without events', () => {
+    given([signedUp]).when({ type: 'ChangeCustomerName', data: { name: 'Ada Lovelace' } }).thenNothing();
+  });
+  it('rejects an invalid name', () => {
+    given([signedUp]).when({ type: 'ChangeCustomerName', data: { name: ' ' } }).thenRejects('invalid_name');
+  });
+  it('rejects an unknown customer', () => {
+    given([]).when({ type: 'ChangeCustomerName', data: { name: 'Ada' } }).thenRejects('customer_not_found');
+  });
+});
+
+describe('AddDeliveryAddress', () => {
+  it('saves a normalized address', () => {
+    given([signedUp])
+      .when({ type: 'AddDeliveryAddress', data: { addressId: 'home', address: { ...home, line1: ' Keizersgracht 1 ', line2: '  ' } } })
+      .then([homeAdded]);
+  });
+  it('rejects an unknown customer', () => {
+    given([]).when({ type: 'AddDeliveryAddress', data: { addressId: 'home', address: home } }).thenRejects('customer_not_found');
+  });
+  it('rejects an address id already in use', () => {
+    given([signedUp, homeAdded]).when({ type: 'AddDeliveryAddress', data: { addressId: 'home', address: home } }).thenRejects('address_already_exists');
+  });
+  it.each<[string, string, Address]>([
+    ['empty line1', 'home', { ...home, line1: '' }],
+    ['empty city', 'home', { ...home, city: ' ' }],
+    ['empty postal code', 'home', { ...home, postalCode: '' }],
+    ['lower-case country', 'home', { ...home, country: 'nl' }],
+    ['an id with spaces', 'my home', home],
+    ['an empty id', '', home],
+  ])('rejects %s', (_label, addressId, address) => {
+    given([signedUp]).when({ type: 'AddDeliveryAddress', data: { addressId, address } }).thenRejects('invalid_address');
+  });
+  it(`rejects more than ${MAX_SAVED_ADDRESSES} addresses`, () => {
+    const full: CustomerEvent[] = Array.from({ length: MAX_SAVED_ADDRESSES }, (_, i) => ({
+      type: 'DeliveryAddressAdded',
+      data: { addressId: `a${i}`, address: home },
+    }));
+    given([signedUp, ...full]).when({ type: 'AddDeliveryAddress', data: { addressId: 'one-more', address: home } }).thenRejects('too_many_addresses');
+  });
+});
+
+describe('RemoveDeliveryAddress', () => {
+  it('removes a saved address', () => {
+    given([signedUp, homeAdded]).when({ type: 'RemoveDeliveryAddress', data: { addressId: 'home' } }).then([{ type: 'DeliveryAddressRemoved', data: { addressId: 'home' } }]);
+  });
+  it('rejects an address that is not saved', () => {
+    given([signedUp]).when({ type: 'RemoveDeliveryAddress', data: { addressId: 'home' } }).thenRejects('address_not_found');
+  });
+  it('rejects an unknown customer', () => {
+    given([]).when({ type: 'RemoveDeliveryAddress', data: { addressId: 'home' } }).thenRejects('customer_not_found');
+  });
+});
+
+describe('customer state and snapshots', () => {
+  const history: CustomerEvent[] = [
+    signedUp,
+    homeAdded,
+    { type: 'DeliveryAddressAdded', data: { addressId: 'work', address: { ...home, line1: 'Dam 1' } } },
+    { type: 'DeliveryAddressRemoved', data: { addressId: 'home' } },
+    { type: 'CustomerNameChanged', data: { name: 'Countess Ada' } },
+  ];
+  const state = evolveAll(evolve, initialState, history);
+
+  it('folds the history into the current profile', () => {
+    expect(state).toEqual({ exists: true, name: 'Countess Ada', email: 'Ada@Example.com', addresses: [{ addressId: 'work', address: { ...home, line1: 'Dam 1' } }] });
+  });
+  it('round-trips through its snapshot record', () => {
+    const snapshot = toSnapshot('c-1', history.length, state);
+    expect(snapshot).not.toBeNull();
+    if (snapshot !== null) expect(fromSnapshot(snapshot)).toEqual({ aggregateId: 'c-1', version: 5, state });
+  });
+  it('has no snapshot before sign-up', () => {
+    const none: CustomerState = initialState;
+    expect(toSnapshot('c-1', 0, none)).toBeNull();
+  });
+});

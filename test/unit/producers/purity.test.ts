@@ -1,0 +1,28 @@
+// The deciders are the pure core: no infrastructure imports, no clock, no randomness.
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+
+const producers = path.join(__dirname, '..', '..', '..', 'producers');
+const pureFiles = readdirSync(producers, { recursive: true, encoding: 'utf8' })
+  .filter((f) => f.endsWith('.decider.ts') || f === path.join('shared', 'decider.ts'))
+  .sort();
+
+describe('pure core', () => {
+  it('finds the four deciders and the shared decider module', () => {
+    expect(pureFiles).toEqual([
+      path.join('customer', 'customer.decider.ts'),
+      path.join('email', 'email-reservation.decider.ts'),
+      path.join('menu', 'menu-item.decider.ts'),
+      path.join('order', 'order.decider.ts'),
+      path.join('shared', 'decider.ts'),
+    ]);
+  });
+  it.each([...pureFiles, path.join('..', 'schemas', 'validation.ts'), path.join('..', 'schemas', 'messages.ts')])(
+    '%s imports no infrastructure and reads no clock or randomness',
+    (file) => {
+      const source = readFileSync(path.join(producers, file), 'utf8');
+      expect(source).not.toMatch(/from '(kafkajs|ioredis|express|pino|prom-client|@kafkajs\/[^']*)'/);
+      expect(source).not.toMatch(/Date\.now|new Date\(|Math\.random|randomUUID|process\.env/);
+    },
+  );
+});

@@ -1,0 +1,109 @@
+import { loadSchemas } from '../../../schemas/loader';
+import { eventKey, EventKeyError, murmur2, parseEventKey, partitionFor, toPositive } from '../../../schemas/partitioning';
+import { COMMAND_REPLIES_TOPIC, dlqTopic, subjectName, topicCatalog } from '../../../schemas/topics';
+
+describe('murmur2 matches Java (and kafkajs) on known keys', () => {
+  it.each([
+    ['21', -973932308],
+    ['foobar', -790332482],
+    ['a-little-bit-long-string', -985981536],
+    ['a-little-bit-longer-string', -1486304829],
+    ['lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8', -58897971],
+    ['abc', 479470107],
+    ['', 275646681],
+  ])('murmur2(%j) = %d', (key, expected) => {
+    expect(murmur2(key)).toBe(expected);
+    expect(murmur2(Buffer.from(key, 'utf8'))).toBe(expected);
+  });
+  it('hashes UTF-8 bytes, like Java does for String keys', () => {
+    expect(murmur2('café')).toBe(murmur2(Buffer.from([0x63, 0x61, 0x66, 0xc3, 0xa9])));
+  });
+});
+
+describe('partitionFor', () => {
+  it('is toPositive(murmur2(id)) % n', () => {
+    expect(partitionFor('foobar', 6)).toBe(toPositive(-790332482) % 6);
+    expect(partitionFor('21', 6)).toBe(toPositive(-973932308) % 6);
+  });
+  it('clears the sign bit rather than taking the absolute value', () => {
+    expect(toPositive(-2147483648)).toBe(0);
+    expect(toPositive(-1)).toBe(2147483647);
+  });
+  it('rejects a non-positive partition count', () => {
+    expect(() => partitionFor('x', 0)).toThrow(RangeError);
+  });
+});
+
+describe('event keys', () => {
+  it('build and parse <aggregateId>/<version>', () => {
+    expect(eventKey('o-1', 12)).toBe('o-1/12');
+    expect(parseEventKey('o-1/12')).toEqual({ aggregateId: 'o-1', version: 12 });
+  });
+  it('allow a slash inside the aggregate id', () => {
+    expect(parseEventKey(eventKey('tenant/o-1', 3))).toEqual({ aggregateId: 'tenant/o-1', version: 3 });
+  });
+  it.each(['o-1', 'o-1/', '/3', 'o-1/0', 'o-1/01', 'o-1/x', 'o-1/-2'])('reject %j', (key) => {
+    expect(() => parseEventKey(key)).toThrow(EventKeyError);
+  });
+  it('refuse to build a key for version 0', () => {
+    expect(() => eventKey('o-1', 0)).toThrow(RangeError);
+  });
+});
+
+describe('topic catalog', () => {
+  const catalog = topicCatalog();
+
+  it('declares the DESIGN.md topics', () => {
+    expect(catalog.topics.map((t) => t.name)).toEqual([
+      'restaurant.command-replies',
+      'restaurant.customer.commands',
+      'restaurant.customer.events',
+      'restaurant.customer.snapshots',
+      'restaurant.email-reservation.commands',
+      'restaurant.email-reservation.events',
+      'restaurant.email-reservation.snapshots',
+      'restaurant.menu.commands',
+      'restaurant.menu.events',
+      'restaurant.menu.snapshots',
+      'restaurant.order.commands',
+      'restaurant.order.events',
+      'restaurant.order.snapshots',
+      'restaurant.payment.events',
+    ]);
+  });
+  it('uses the right cleanup policy and retention per role', () => {
+    expect(catalog.topic('restaurant.order.commands').configs).toMatchObject({ 'cleanup.policy': 'delete', 'retention.ms': '604800000' });
+    expect(catalog.topic('restaurant.order.events').configs).toMatchObject({ 'cleanup.policy': 'compact' });
+    expect(catalog.topic('restaurant.order.snapshots').configs).toMatchObject({ 'cleanup.policy': 'compact' });
+    expect(catalog.topic(COMMAND_REPLIES_TOPIC).configs).toMatchObject({ 'cleanup.policy': 'delete', 'retention.ms': '3600000' });
+    expect(catalog.topic('restaurant.order.events').key).toBe('aggregateId/version');
+  });
+  it('gives every record of an aggregate a TopicRecordNameStrategy subject on its topic', () => {
+    const schemas = loadSchemas();
+    const events = catalog.topic('restaurant.order.events').subjects.map((s) => s.subject);
+    for (const s of schemas.all.filter((x) => x.namespace === 'restaurant.order' && x.kind === 'event')) {
+      expect(events).toContain(subjectName('restaurant.order.events', s.fullName));
+    }
+    expect(events).toContain('restaurant.order.events-restaurant.order.OrderPlaced');
+    expect(catalog.topic(COMMAND_REPLIES_TOPIC).subjects).toEqual([
+      { subject: 'restaurant.command-replies-restaurant.common.CommandReply', recordName: 'restaurant.common.CommandReply' },
+    ]);
+  });
+  it('covers every event, command, snapshot and reply record exactly once', () => {
+    const onTopics = catalog.topics.flatMap((t) => t.subjects.map((s) => s.recordName)).sort();
+    const records = loadSchemas().all.filter((s) => s.kind !== 'type').map((s) => s.fullName);
+    expect(onTopics).toEqual(records);
+  });
+  it('keeps one partition count per aggregate, overridable', () => {
+    const custom = topicCatalog({ partitions: 3, partitionsByAggregate: { order: 12 } });
+    const order = custom.forAggregate('order');
+    expect([order.commands?.partitions, order.events?.partitions, order.snapshots?.partitions]).toEqual([12, 12, 12]);
+    expect(custom.forAggregate('menu').events?.partitions).toBe(3);
+    expect(() => topicCatalog({ partitions: 0 })).toThrow(RangeError);
+  });
+  it('derives dead-letter topics', () => {
+    const dlq = dlqTopic(catalog.topic('restaurant.order.events'));
+    expect(dlq).toMatchObject({ name: 'restaurant.order.events.dlq', role: 'dlq', partitions: 6, subjects: [] });
+    expect(dlq.configs['cleanup.policy']).toBe('delete');
+  });
+});
