@@ -3,14 +3,15 @@
 //  1. The current .avsc files must load (house rules: docs, enum defaults, ...).
 //  2. Offline: every named type must read data written with each of its earlier
 //     versions in git history (BACKWARD_TRANSITIVE, via avsc resolvers).
-//  3. Registry (REGISTRY_URL, default the local stack): every subject of the
+//  3. Registry (SCHEMA_REGISTRY_URL, default the local stack): every subject of the
 //     topic catalog that is registered must accept the current schema.
 //     Skipped with a note when the registry does not answer.
 import { loadSchemas, SCHEMA_ROOT, type SchemaSet } from '../loader';
 import { topicCatalog } from '../topics';
 import { schemaHistory } from './history';
 import { checkBackwardTransitive } from './offline';
-import { checkAgainstRegistry, DEFAULT_REGISTRY_URL, RegistryClient, type SubjectCheck } from './registry';
+import { config } from '../../infra/config';
+import { checkAgainstRegistry, RegistryClient, type SubjectCheck } from './registry';
 
 export function registryCandidates(schemas: SchemaSet): SubjectCheck[] {
   return topicCatalog({ schemas }).topics.flatMap((topic) =>
@@ -33,7 +34,7 @@ async function main(): Promise<number> {
   }
   console.log(`offline: ${history.versions.length} committed versions, ${offline.comparisons} changed type versions compared, ${offline.problems.length} incompatible`);
 
-  const url = process.env['REGISTRY_URL'] ?? DEFAULT_REGISTRY_URL;
+  const url = config().registry.url;
   const registry = await checkAgainstRegistry(new RegistryClient({ url }), registryCandidates(schemas));
   if (!registry.reachable) {
     console.log(`registry: ${registry.note ?? 'not reachable'}`);

@@ -1,11 +1,12 @@
 // The registry half of schemas:check against the real (Apicurio, ccompat API)
 // registry of the local stack. Subjects are unique per run and deleted after.
 import { randomUUID } from 'node:crypto';
-import { checkAgainstRegistry, DEFAULT_REGISTRY_URL, RegistryClient } from '../../schemas/compat/registry';
+import { config } from '../../infra/config';
+import { checkAgainstRegistry, RegistryClient } from '../../schemas/compat/registry';
 import { registryCandidates } from '../../schemas/compat/check';
 import { loadSchemas } from '../../schemas/loader';
 
-const client = new RegistryClient({ url: process.env['REGISTRY_URL'] ?? DEFAULT_REGISTRY_URL });
+const client = new RegistryClient({ url: config().registry.url });
 const run = randomUUID().slice(0, 8);
 const created: string[] = [];
 
