@@ -9,6 +9,8 @@ export interface AppConfig {
   readonly kafka: { readonly brokers: readonly string[]; readonly clientId: string };
   readonly registry: { readonly url: string };
   readonly redis: { readonly url: string };
+  /** Partitions of every aggregate's topics (TOPIC_PARTITIONS, default 6); all topics of one aggregate share it. */
+  readonly topics: { readonly partitions: number };
 }
 
 export class ConfigError extends Error {
@@ -23,6 +25,13 @@ function url(name: string, raw: string): string {
   } catch (cause) {
     throw new ConfigError(`${name}=${JSON.stringify(raw)} is not a URL`, { cause });
   }
+}
+
+function positiveInt(name: string, raw: string | undefined, fallback: number, max: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > max) throw new ConfigError(`${name}=${JSON.stringify(raw)} is not a whole number from 1 to ${max}`);
+  return value;
 }
 
 export function readConfig(env: Env = process.env): AppConfig {
@@ -41,6 +50,7 @@ export function readConfig(env: Env = process.env): AppConfig {
       url: url('SCHEMA_REGISTRY_URL', env.SCHEMA_REGISTRY_URL ?? `http://${stack.host}:${stack.registry.port}/apis/ccompat/v7`),
     }),
     redis: Object.freeze({ url: url('REDIS_URL', env.REDIS_URL ?? `redis://${stack.host}:${stack.redis.port}`) }),
+    topics: Object.freeze({ partitions: positiveInt('TOPIC_PARTITIONS', env.TOPIC_PARTITIONS, 6, 1000) }),
   });
 }
 

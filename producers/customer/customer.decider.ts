@@ -5,7 +5,7 @@
 import type { CustomerAddress, CustomerSnapshot } from '../../schemas/generated/types';
 import type { CustomerCommand, CustomerEvent } from '../../schemas/messages';
 import { normalizeAddress, validateAddress, validateEmail, validateId, validatePersonName } from '../../schemas/validation';
-import { accept, assertNever, reject, SnapshotError, type Decider, type Decision } from '../shared/decider';
+import { accept, assertNever, reject, SnapshotError, type Decider, type Decision, type StateSnapshot } from '../shared/decider';
 
 export const MAX_SAVED_ADDRESSES = 10;
 
@@ -101,12 +101,12 @@ export const customerDecider: Decider<CustomerCommand, CustomerEvent, CustomerSt
 };
 
 /** The snapshot to persist for a state, or null when the customer does not exist (nothing to persist). */
-export function toSnapshot(customerId: string, version: number, state: CustomerState): CustomerSnapshot | null {
+export function toSnapshot(customerId: string, version: number, state: CustomerState): StateSnapshot<CustomerSnapshot> | null {
   if (!state.exists) return null;
   return { customerId, version, name: state.name, email: state.email, addresses: state.addresses };
 }
 
-export function fromSnapshot(snapshot: CustomerSnapshot): { aggregateId: string; version: number; state: CustomerState } {
+export function fromSnapshot(snapshot: StateSnapshot<CustomerSnapshot>): { aggregateId: string; version: number; state: CustomerState } {
   if (snapshot.version < 1) throw new SnapshotError(`customer ${snapshot.customerId}: snapshot version ${snapshot.version} is not positive`);
   return {
     aggregateId: snapshot.customerId,

@@ -6,7 +6,7 @@
 import type { EmailReservationSnapshot } from '../../schemas/generated/types';
 import type { EmailReservationCommand, EmailReservationEvent } from '../../schemas/messages';
 import { validateId } from '../../schemas/validation';
-import { accept, assertNever, reject, type Decider, type Decision } from '../shared/decider';
+import { accept, assertNever, reject, type Decider, type Decision, type StateSnapshot } from '../shared/decider';
 
 export { normalizeEmail } from '../../schemas/validation';
 
@@ -61,11 +61,11 @@ export const emailReservationDecider: Decider<
 > = { initialState, decide, evolve };
 
 /** `email` is the aggregate id: the normalized address. */
-export function toSnapshot(email: string, version: number, state: EmailReservationState): EmailReservationSnapshot | null {
+export function toSnapshot(email: string, version: number, state: EmailReservationState): StateSnapshot<EmailReservationSnapshot> | null {
   if (version < 1) return null;
   return { email, version, holderCustomerId: state.holderCustomerId };
 }
 
-export function fromSnapshot(snapshot: EmailReservationSnapshot): { aggregateId: string; version: number; state: EmailReservationState } {
+export function fromSnapshot(snapshot: StateSnapshot<EmailReservationSnapshot>): { aggregateId: string; version: number; state: EmailReservationState } {
   return { aggregateId: snapshot.email, version: snapshot.version, state: { holderCustomerId: snapshot.holderCustomerId } };
 }

@@ -2,7 +2,7 @@
 import type { MenuCategory, MenuItemSnapshot, Money } from '../../schemas/generated/types';
 import type { MenuItemCommand, MenuItemEvent } from '../../schemas/messages';
 import { validateDescription, validateMenuItemName, validatePrice } from '../../schemas/validation';
-import { accept, assertNever, reject, SnapshotError, type Decider, type Decision } from '../shared/decider';
+import { accept, assertNever, reject, SnapshotError, type Decider, type Decision, type StateSnapshot } from '../shared/decider';
 
 export const MENU_ITEM_REJECTIONS = [
   'menu_item_already_exists',
@@ -98,13 +98,13 @@ export const menuItemDecider: Decider<MenuItemCommand, MenuItemEvent, MenuItemSt
   evolve,
 };
 
-export function toSnapshot(menuItemId: string, version: number, state: MenuItemState): MenuItemSnapshot | null {
+export function toSnapshot(menuItemId: string, version: number, state: MenuItemState): StateSnapshot<MenuItemSnapshot> | null {
   if (!state.exists) return null;
   const { name, description, category, price, status } = state;
   return { menuItemId, version, name, description, category, price, status };
 }
 
-export function fromSnapshot(snapshot: MenuItemSnapshot): { aggregateId: string; version: number; state: MenuItemState } {
+export function fromSnapshot(snapshot: StateSnapshot<MenuItemSnapshot>): { aggregateId: string; version: number; state: MenuItemState } {
   const { menuItemId, version, name, description, category, price, status } = snapshot;
   if (status === 'UNKNOWN') {
     throw new SnapshotError(`menu item ${menuItemId}: snapshot holds a status this build does not know; rebuild it from events`);

@@ -15,7 +15,7 @@ import {
   validateQuantity,
   validateReason,
 } from '../../schemas/validation';
-import { accept, assertNever, reject, SnapshotError, type Decider, type Decision } from '../shared/decider';
+import { accept, assertNever, reject, SnapshotError, type Decider, type Decision, type StateSnapshot } from '../shared/decider';
 
 export const ORDER_REJECTIONS = [
   'order_already_exists',
@@ -207,13 +207,13 @@ export const orderDecider: Decider<OrderCommand, OrderEvent, OrderState, OrderRe
   evolve,
 };
 
-export function toSnapshot(orderId: string, version: number, state: OrderState): OrderSnapshot | null {
+export function toSnapshot(orderId: string, version: number, state: OrderState): StateSnapshot<OrderSnapshot> | null {
   if (!state.exists) return null;
   const { status, customerId, lines, deliveryAddress, reason } = state;
   return { orderId, version, status, customerId, lines, deliveryAddress, reason };
 }
 
-export function fromSnapshot(snapshot: OrderSnapshot): { aggregateId: string; version: number; state: OrderState } {
+export function fromSnapshot(snapshot: StateSnapshot<OrderSnapshot>): { aggregateId: string; version: number; state: OrderState } {
   const { orderId, version, status, customerId, lines, deliveryAddress, reason } = snapshot;
   if (status === 'UNKNOWN') {
     throw new SnapshotError(`order ${orderId}: snapshot holds a status this build does not know; rebuild it from events`);

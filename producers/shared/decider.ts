@@ -46,3 +46,10 @@ export class SnapshotError extends Error {
     this.name = 'SnapshotError';
   }
 }
+
+/**
+ * A snapshot record as a decider sees it: the aggregate's state and version. The
+ * command processor adds `recentCommands` (its duplicate-command memory), which
+ * is not domain state.
+ */
+export type StateSnapshot<S> = Omit<S, 'recentCommands'>;

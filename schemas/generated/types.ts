@@ -153,6 +153,8 @@ export interface CustomerSnapshot {
   readonly email: string;
   /** Saved delivery addresses, in the order they were added. */
   readonly addresses: readonly CustomerAddress[];
+  /** Replies to the latest commands decided for this aggregate (bounded), so a duplicate command (same commandId) gets its first outcome again and writes nothing. */
+  readonly recentCommands: readonly CommandReply[];
 }
 
 /** A delivery address was saved on a customer profile. */
@@ -207,6 +209,8 @@ export interface EmailReservationSnapshot {
   readonly version: number;
   /** Customer currently holding the address; null when free. */
   readonly holderCustomerId: string | null;
+  /** Replies to the latest commands decided for this aggregate (bounded), so a duplicate command (same commandId) gets its first outcome again and writes nothing. */
+  readonly recentCommands: readonly CommandReply[];
 }
 
 /** A normalized email address (the aggregate id) is now held by a customer. */
@@ -323,6 +327,8 @@ export interface MenuItemSnapshot {
   readonly price: Money;
   /** Whether the item can be ordered. */
   readonly status: MenuItemStatus;
+  /** Replies to the latest commands decided for this aggregate (bounded), so a duplicate command (same commandId) gets its first outcome again and writes nothing. */
+  readonly recentCommands: readonly CommandReply[];
 }
 
 /** A menu item can no longer be ordered for now. */
@@ -515,6 +521,8 @@ export interface OrderSnapshot {
   readonly deliveryAddress: Address | null;
   /** Why the order was cancelled or rejected; null otherwise. */
   readonly reason: string | null;
+  /** Replies to the latest commands decided for this aggregate (bounded), so a duplicate command (same commandId) gets its first outcome again and writes nothing. */
+  readonly recentCommands: readonly CommandReply[];
 }
 
 /** Lifecycle state of an order. */

@@ -1,6 +1,6 @@
 // One typed fixture per Avro record. Typed against the generated AvroRecords
 // map, so adding a record without a fixture fails the type check.
-import type { Address, AvroRecords, CommandMetadata, EventMetadata, Money, OrderLine } from '../../schemas/generated/types';
+import type { Address, AvroRecords, CommandMetadata, CommandReply, EventMetadata, Money, OrderLine } from '../../schemas/generated/types';
 
 const eur = (amountMinor: number): Money => ({ amountMinor, currency: 'EUR' });
 const address: Address = { line1: 'Dam 1', line2: '3rd floor', city: 'Amsterdam', postalCode: '1012 JS', country: 'NL' };
@@ -16,21 +16,22 @@ const ev: EventMetadata = {
 };
 const cmd: CommandMetadata = { commandId: 'cmd-1', aggregateId: 'agg-1', correlationId: 'corr-1', issuedAt: 1_767_225_600_000, expectedVersion: 2 };
 const cmdNoVersion: CommandMetadata = { ...cmd, expectedVersion: null };
+const reply: CommandReply = {
+  commandId: 'cmd-1',
+  aggregateId: 'o-1',
+  commandType: 'PlaceOrder',
+  status: 'ACCEPTED',
+  events: [{ eventType: 'OrderPlaced', aggregateId: 'o-1', version: 5, topic: 'restaurant.order.events', partition: 3, offset: 9_007_199_254 }],
+  rejectionCode: null,
+  rejectionMessage: null,
+  aggregateVersion: 5,
+  processedAt: 1_767_225_600_123,
+};
 
 export const recordFixtures: { readonly [K in keyof AvroRecords]: AvroRecords[K] } = {
   'restaurant.common.Address': address,
   'restaurant.common.CommandMetadata': cmd,
-  'restaurant.common.CommandReply': {
-    commandId: 'cmd-1',
-    aggregateId: 'o-1',
-    commandType: 'PlaceOrder',
-    status: 'ACCEPTED',
-    events: [{ eventType: 'OrderPlaced', aggregateId: 'o-1', version: 5, topic: 'restaurant.order.events', partition: 3, offset: 9_007_199_254 }],
-    rejectionCode: null,
-    rejectionMessage: null,
-    aggregateVersion: 5,
-    processedAt: 1_767_225_600_123,
-  },
+  'restaurant.common.CommandReply': reply,
   'restaurant.common.EventMetadata': ev,
   'restaurant.common.EventPosition': { eventType: 'OrderOpened', aggregateId: 'o-1', version: 1, topic: 'restaurant.order.events', partition: 0, offset: 0 },
   'restaurant.common.Money': eur(1250),
@@ -39,13 +40,13 @@ export const recordFixtures: { readonly [K in keyof AvroRecords]: AvroRecords[K]
   'restaurant.customer.CustomerAddress': { addressId: 'home', address },
   'restaurant.customer.CustomerNameChanged': { metadata: ev, name: 'Ada King' },
   'restaurant.customer.CustomerSignedUp': { metadata: ev, name: 'Ada Lovelace', email: 'ada@example.com' },
-  'restaurant.customer.CustomerSnapshot': { customerId: 'c-1', version: 4, name: 'Ada', email: 'ada@example.com', addresses: [{ addressId: 'home', address }] },
+  'restaurant.customer.CustomerSnapshot': { customerId: 'c-1', version: 4, name: 'Ada', email: 'ada@example.com', addresses: [{ addressId: 'home', address }], recentCommands: [] },
   'restaurant.customer.DeliveryAddressAdded': { metadata: ev, addressId: 'home', address: { ...address, line2: null } },
   'restaurant.customer.DeliveryAddressRemoved': { metadata: ev, addressId: 'home' },
   'restaurant.customer.RemoveDeliveryAddress': { metadata: cmd, addressId: 'home' },
   'restaurant.customer.SignUpCustomer': { metadata: cmdNoVersion, name: 'Ada Lovelace', email: 'Ada@Example.com' },
   'restaurant.email.EmailReleased': { metadata: ev, customerId: 'c-1' },
-  'restaurant.email.EmailReservationSnapshot': { email: 'ada@example.com', version: 2, holderCustomerId: null },
+  'restaurant.email.EmailReservationSnapshot': { email: 'ada@example.com', version: 2, holderCustomerId: null, recentCommands: [] },
   'restaurant.email.EmailReserved': { metadata: ev, customerId: 'c-1' },
   'restaurant.email.ReleaseEmail': { metadata: cmd, customerId: 'c-1' },
   'restaurant.email.ReserveEmail': { metadata: cmd, customerId: 'c-1' },
@@ -57,7 +58,7 @@ export const recordFixtures: { readonly [K in keyof AvroRecords]: AvroRecords[K]
   'restaurant.menu.MenuItemBackInStock': { metadata: ev },
   'restaurant.menu.MenuItemPriceChanged': { metadata: ev, previousPrice: eur(650), price: eur(700) },
   'restaurant.menu.MenuItemRemoved': { metadata: ev },
-  'restaurant.menu.MenuItemSnapshot': { menuItemId: 'm-1', version: 7, name: 'Tiramisu', description: '', category: 'DESSERT', price: eur(700), status: 'SOLD_OUT' },
+  'restaurant.menu.MenuItemSnapshot': { menuItemId: 'm-1', version: 7, name: 'Tiramisu', description: '', category: 'DESSERT', price: eur(700), status: 'SOLD_OUT', recentCommands: [] },
   'restaurant.menu.MenuItemSoldOut': { metadata: ev },
   'restaurant.menu.RemoveMenuItem': { metadata: cmd },
   'restaurant.order.AddItemToOrder': { metadata: cmd, ...line },
@@ -79,7 +80,7 @@ export const recordFixtures: { readonly [K in keyof AvroRecords]: AvroRecords[K]
   'restaurant.order.OrderPlaced': { metadata: ev, customerId: 'c-1', lines: [line, { ...line, menuItemId: 'm-wine', quantity: 1 }], deliveryAddress: address, total: eur(2850) },
   'restaurant.order.OrderReady': { metadata: ev },
   'restaurant.order.OrderRejected': { metadata: ev, reason: 'payment declined' },
-  'restaurant.order.OrderSnapshot': { orderId: 'o-1', version: 5, customerId: 'c-1', status: 'PLACED', lines: [line], deliveryAddress: null, reason: null },
+  'restaurant.order.OrderSnapshot': { orderId: 'o-1', version: 5, customerId: 'c-1', status: 'PLACED', lines: [line], deliveryAddress: null, reason: null, recentCommands: [reply] },
   'restaurant.order.PlaceOrder': { metadata: cmd },
   'restaurant.order.PreparationStarted': { metadata: ev },
   'restaurant.order.RejectOrder': { metadata: cmd, reason: 'kitchen closed' },

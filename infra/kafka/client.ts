@@ -1,0 +1,34 @@
+import { Kafka, logLevel, type LogEntry } from 'kafkajs';
+import { config } from '../config';
+import { rootLogger, type Logger } from '../logging';
+
+// kafkajs warns about its v2 partitioner change on every producer; we choose partitions explicitly.
+process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+
+const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+/** Routes kafkajs's own logs into pino, keeping its structured fields. */
+function pinoLogCreator(logger: Logger) {
+  return () =>
+    ({ level, log }: LogEntry): void => {
+      const { message, ...rest } = log;
+      logger[levels[level] ?? 'info']({ kafkajs: rest }, message);
+    };
+}
+
+export function createKafka(clientId: string, logger: Logger = rootLogger): Kafka {
+  const level = process.env.KAFKAJS_LOG_LEVEL === 'debug' ? logLevel.DEBUG : logLevel.WARN;
+  return new Kafka({
+    clientId: `${config().kafka.clientId}.${clientId}`,
+    brokers: [...config().kafka.brokers],
+    logLevel: level,
+    logCreator: pinoLogCreator(logger.child({ component: 'kafkajs' })),
+    connectionTimeout: 3000,
+    requestTimeout: 30000,
+  });
+}

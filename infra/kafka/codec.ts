@@ -1,0 +1,150 @@
+// Avro in the Confluent wire format: magic byte 0, the writer schema's registry
+// id (int32, big-endian), then the Avro binary body.
+//
+// Encoding registers the record's schema under its TopicRecordNameStrategy
+// subject once and caches the id. Decoding fetches a writer schema by id once
+// (ids are immutable) and resolves it to the reader schema this build has for
+// the same record name, so old data reads with defaults and new fields a reader
+// does not know are skipped.
+import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import type { Type } from 'avsc';
+import { loadSchemas, type SchemaSet } from '../../schemas/loader';
+import { subjectName } from '../../schemas/topics';
+
+export type DecodeFailure = 'not-avro' | 'unknown-schema-id' | 'unknown-record' | 'incompatible' | 'corrupt';
+
+/** The bytes cannot be turned into a record this build knows; retrying will not help (dead-letter it). */
+export class DecodeError extends Error {
+  override readonly name = 'DecodeError';
+  readonly retriable = false;
+  constructor(
+    readonly reason: DecodeFailure,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The registry did not answer or refused a registration; retriable when it is a transport problem. */
+export class RegistryError extends Error {
+  override readonly name = 'RegistryError';
+  constructor(
+    message: string,
+    readonly retriable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface Decoded {
+  /** Full record name of the writer schema, e.g. `restaurant.order.OrderPlaced`. */
+  readonly fullName: string;
+  readonly schemaId: number;
+  readonly value: unknown;
+}
+
+const MAGIC = 0;
+
+function statusOf(error: unknown): number | undefined {
+  if (typeof error === 'object' && error !== null && 'status' in error && typeof error.status === 'number') return error.status;
+  return undefined;
+}
+
+export class AvroCodec {
+  private readonly ids = new Map<string, Promise<number>>();
+  private readonly readers = new Map<number, Promise<{ fullName: string; reader: Type; resolver: ReturnType<Type['createResolver']> }>>();
+
+  constructor(
+    readonly registry: SchemaRegistry,
+    private readonly schemas: SchemaSet = loadSchemas(),
+  ) {}
+
+  /** Registers (idempotently) the record's schema under `<topic>-<fullName>` and returns its id. */
+  schemaId(topic: string, fullName: string): Promise<number> {
+    const subject = subjectName(topic, fullName);
+    let id = this.ids.get(subject);
+    if (id === undefined) {
+      const schema = this.schemas.get(fullName).schemaText;
+      id = this.registry
+        .register({ type: SchemaType.AVRO, schema }, { subject, compatibility: COMPATIBILITY.BACKWARD_TRANSITIVE })
+        .then(
+          (r) => r.id,
+          (cause: unknown) => {
+            this.ids.delete(subject);
+            const status = statusOf(cause);
+            throw new RegistryError(
+              `could not register ${fullName} under subject ${subject}: ${(cause as Error).message}`,
+              status === undefined || status >= 500,
+              { cause },
+            );
+          },
+        );
+      this.ids.set(subject, id);
+    }
+    return id;
+  }
+
+  /** Encodes a record of this build's schema `fullName` for `topic`. Throws on a value the schema rejects. */
+  async encode(topic: string, fullName: string, value: unknown): Promise<Buffer> {
+    const id = await this.schemaId(topic, fullName);
+    return this.encodeWithId(id, fullName, value);
+  }
+
+  encodeWithId(id: number, fullName: string, value: unknown): Buffer {
+    const type = this.schemas.get(fullName).type;
+    const body = type.toBuffer(value);
+    const out = Buffer.allocUnsafe(5 + body.length);
+    out.writeUInt8(MAGIC, 0);
+    out.writeInt32BE(id, 1);
+    body.copy(out, 5);
+    return out;
+  }
+
+  async decode(bytes: Buffer | null): Promise<Decoded> {
+    if (bytes === null || bytes.length < 5) throw new DecodeError('not-avro', `message of ${bytes?.length ?? 0} bytes is too short for the Confluent wire format`);
+    if (bytes.readUInt8(0) !== MAGIC) throw new DecodeError('not-avro', `unknown magic byte ${bytes.readUInt8(0)} (expected 0)`);
+    const schemaId = bytes.readInt32BE(1);
+    const { fullName, reader, resolver } = await this.readerFor(schemaId);
+    try {
+      return { fullName, schemaId, value: reader.fromBuffer(bytes.subarray(5), resolver) };
+    } catch (cause) {
+      throw new DecodeError('corrupt', `the body of a ${fullName} (schema id ${schemaId}) does not decode: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  private readerFor(schemaId: number): Promise<{ fullName: string; reader: Type; resolver: ReturnType<Type['createResolver']> }> {
+    let found = this.readers.get(schemaId);
+    if (found === undefined) {
+      found = this.resolve(schemaId);
+      // Transport failures are not cached; a missing or foreign schema is, like the id itself, permanent.
+      found.catch((error: unknown) => {
+        if (!(error instanceof DecodeError)) this.readers.delete(schemaId);
+      });
+      this.readers.set(schemaId, found);
+    }
+    return found;
+  }
+
+  private async resolve(schemaId: number): Promise<{ fullName: string; reader: Type; resolver: ReturnType<Type['createResolver']> }> {
+    let writer: Type;
+    try {
+      writer = (await this.registry.getSchema(schemaId)) as unknown as Type;
+    } catch (cause) {
+      const status = statusOf(cause);
+      if (status === 404) throw new DecodeError('unknown-schema-id', `the registry has no schema with id ${schemaId}`, { cause });
+      throw new RegistryError(`could not fetch schema ${schemaId}: ${(cause as Error).message}`, status === undefined || status >= 500, { cause });
+    }
+    const fullName = writer.name;
+    const known = fullName === undefined ? undefined : this.schemas.byName.get(fullName);
+    if (fullName === undefined || known === undefined) {
+      throw new DecodeError('unknown-record', `schema ${schemaId} is a ${fullName ?? 'nameless type'}, which this build does not know`);
+    }
+    try {
+      return { fullName, reader: known.type, resolver: known.type.createResolver(writer) };
+    } catch (cause) {
+      throw new DecodeError('incompatible', `this build's ${fullName} cannot read schema ${schemaId}: ${(cause as Error).message}`, { cause });
+    }
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * npm run topics:apply — creates missing topics, verifies existing ones, registers
+ * every subject of the catalog in the schema registry (BACKWARD_TRANSITIVE).
+ * Exit 1 with a report when a topic drifted from its declaration.
+ */
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import { config } from '../config';
+import { createKafka } from './client';
+import { AvroCodec } from './codec';
+import { allTopicSpecs, applyTopics, TopicDriftError } from './topics';
+
+async function main(): Promise<void> {
+  const specs = allTopicSpecs();
+  const admin = createKafka('topics-apply').admin();
+  await admin.connect();
+  try {
+    const result = await applyTopics(admin, specs);
+    console.log(`topics: ${result.created.length} created, ${result.verified.length} verified, ${result.drift.length} drifted`);
+    for (const name of result.created) console.log(`  created ${name}`);
+    if (result.drift.length > 0) throw new TopicDriftError(result.drift);
+  } finally {
+    await admin.disconnect();
+  }
+  const codec = new AvroCodec(new SchemaRegistry({ host: config().registry.url }));
+  const subjects = specs.flatMap((t) => t.subjects.map((s) => ({ topic: t.name, recordName: s.recordName })));
+  await Promise.all(subjects.map((s) => codec.schemaId(s.topic, s.recordName)));
+  console.log(`schemas: ${subjects.length} subjects registered or confirmed at ${config().registry.url}`);
+}
+
+main().catch((error: unknown) => {
+  console.error(`topics:apply failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});
