@@ -1,0 +1,56 @@
+// Starting and stopping each role: the wiring of adapters to the pure core.
+import http from 'node:http';
+import type { Kafka } from 'kafkajs';
+import type { AvroCodec } from '../kafka/codec';
+import type { Logger } from '../logging';
+import { KafkaCommandBus } from '../../producers/command-bus/kafka-command-bus';
+import { KafkaMenuCatalog } from '../../producers/command-bus/menu-catalog';
+import { CommandProcessor } from '../../producers/command-processor/processor';
+import { createGatewayApp } from '../../producers/gateway/app';
+import type { RoleConfig } from './roles';
+
+export interface Running {
+  readonly name: string;
+  stop(): Promise<void>;
+}
+
+export interface RoleDeps {
+  readonly kafka: Kafka;
+  readonly codec: AvroCodec;
+  readonly logger: Logger;
+  readonly settings: RoleConfig;
+}
+
+export async function startCommandProcessor({ kafka, codec, logger, settings }: RoleDeps): Promise<Running> {
+  const processor = new CommandProcessor({
+    kafka,
+    codec,
+    logger: logger.child({ component: 'command-processor' }),
+    context: { order: { maxOrderTotalMinor: settings.maxOrderTotalMinor } },
+  });
+  await processor.start();
+  return { name: 'command-processor', stop: () => processor.stop() };
+}
+
+export async function startGateway({ kafka, codec, logger, settings }: RoleDeps): Promise<Running> {
+  const log = logger.child({ component: 'gateway' });
+  const bus = new KafkaCommandBus({ kafka, codec, logger: log });
+  const menu = new KafkaMenuCatalog(kafka, codec, log);
+  await Promise.all([bus.start(), menu.start()]);
+  const app = createGatewayApp({ bus, menu, clock: Date.now, replyWaitMs: settings.commandWaitMs, logger: log });
+  const server = http.createServer(app);
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve) => server.listen(settings.port, '127.0.0.1', resolve));
+  const address = server.address();
+  log.info({ port: typeof address === 'object' && address ? address.port : settings.port }, 'gateway listening');
+  return {
+    name: 'gateway',
+    async stop() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await Promise.all([bus.stop(), menu.stop()]);
+    },
+  };
+}

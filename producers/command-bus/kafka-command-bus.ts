@@ -1,0 +1,196 @@
+// The CommandBus on Kafka: a command is produced to restaurant.<aggregate>.commands
+// (keyed and partitioned by aggregate id), and its outcome arrives on
+// restaurant.command-replies, which every gateway instance reads in full with a
+// group of its own and matches to its waiting requests by commandId.
+import { randomUUID } from 'node:crypto';
+import type { Consumer, Kafka, Message, Producer } from 'kafkajs';
+import type { CommandReply } from '../../schemas/generated/types';
+import { partitionFor } from '../../schemas/partitioning';
+import { AGGREGATE_NAMESPACES, COMMAND_REPLIES_TOPIC, topicCatalog, type TopicCatalog } from '../../schemas/topics';
+import { AvroCodec, DecodeError, RegistryError } from '../../infra/kafka/codec';
+import type { Logger } from '../../infra/logging';
+import { CommandBusUnavailable, type CommandBus, type CommandEnvelope, type CommandOutcome } from '../gateway/command-bus';
+
+export interface KafkaCommandBusOptions {
+  readonly kafka: Kafka;
+  readonly codec: AvroCodec;
+  readonly logger: Logger;
+  readonly catalog?: TopicCatalog;
+  /** Replies older than this when the gateway starts are not read (default 60 s). */
+  readonly lookbackMs?: number;
+  /** Outcomes kept for GET /commands/:id (default 50,000, oldest dropped first). */
+  readonly outcomeCacheSize?: number;
+  /** Commands arriving within this many ms share one produce request (default 2). */
+  readonly lingerMs?: number;
+}
+
+export function outcomeOf(reply: CommandReply): CommandOutcome {
+  const base = { commandId: reply.commandId, commandType: reply.commandType, aggregateId: reply.aggregateId, aggregateVersion: reply.aggregateVersion };
+  return reply.status === 'REJECTED'
+    ? { ...base, status: 'rejected', code: reply.rejectionCode ?? 'rejected', message: reply.rejectionMessage ?? '' }
+    : { ...base, status: 'accepted', events: reply.events };
+}
+
+interface Queued {
+  readonly topic: string;
+  readonly message: Message;
+  readonly done: (error?: unknown) => void;
+}
+
+export class KafkaCommandBus implements CommandBus {
+  private readonly catalog: TopicCatalog;
+  private readonly producer: Producer;
+  private consumer: Consumer | undefined;
+  private readonly waiters = new Map<string, Array<(outcome: CommandOutcome) => void>>();
+  private readonly outcomes = new Map<string, CommandOutcome>();
+  private readonly cacheSize: number;
+  private readonly lingerMs: number;
+  private queue: Queued[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: KafkaCommandBusOptions) {
+    this.catalog = options.catalog ?? topicCatalog();
+    this.cacheSize = options.outcomeCacheSize ?? 50_000;
+    this.lingerMs = options.lingerMs ?? 2;
+    // Fail fast: a gateway answers 503 within seconds instead of holding requests while Kafka is away.
+    this.producer = options.kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 } });
+  }
+
+  /** Connects, and starts reading replies from a little before now, so no reply to a command sent after start is missed. */
+  async start(): Promise<void> {
+    const { kafka, logger } = this.options;
+    await this.producer.connect();
+    const admin = kafka.admin();
+    await admin.connect();
+    const since = Date.now() - (this.options.lookbackMs ?? 60_000);
+    let startOffsets: Array<{ partition: number; offset: string }>;
+    try {
+      startOffsets = await admin.fetchTopicOffsetsByTimestamp(COMMAND_REPLIES_TOPIC, since);
+    } finally {
+      await admin.disconnect();
+    }
+    const consumer = kafka.consumer({ groupId: `restaurant.gateway.replies.${randomUUID()}`, maxWaitTimeInMs: 10, readUncommitted: false });
+    this.consumer = consumer;
+    const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+    await consumer.connect();
+    await consumer.subscribe({ topic: COMMAND_REPLIES_TOPIC, fromBeginning: false });
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        for (const message of batch.messages) await this.onReply(message.value);
+      },
+    });
+    await joined;
+    for (const { partition, offset } of startOffsets) consumer.seek({ topic: COMMAND_REPLIES_TOPIC, partition, offset });
+    logger.info({ since: new Date(since).toISOString() }, 'command bus reading replies');
+  }
+
+  async stop(): Promise<void> {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    await this.flush();
+    await this.consumer?.disconnect();
+    await this.producer.disconnect();
+  }
+
+  async outcome(commandId: string): Promise<CommandOutcome | undefined> {
+    return this.outcomes.get(commandId);
+  }
+
+  async send(envelope: CommandEnvelope, { waitMs }: { readonly waitMs: number }): Promise<CommandOutcome> {
+    const { command, metadata, aggregate } = envelope;
+    const topic = this.catalog.forAggregate(aggregate).commands;
+    if (!topic) throw new Error(`no command topic for ${aggregate}`);
+    const fullName = `${AGGREGATE_NAMESPACES[aggregate]}.${command.type}`;
+    let value: Buffer;
+    try {
+      value = await this.options.codec.encode(topic.name, fullName, { ...command.data, metadata });
+    } catch (error) {
+      if (error instanceof RegistryError && error.retriable) throw new CommandBusUnavailable('the schema registry cannot be reached', { cause: error });
+      throw error;
+    }
+    const outcome = this.waitFor(metadata.commandId, waitMs, { status: 'pending', commandId: metadata.commandId, commandType: command.type, aggregateId: metadata.aggregateId });
+    try {
+      await this.enqueue(topic.name, {
+        key: metadata.aggregateId,
+        value,
+        partition: partitionFor(metadata.aggregateId, topic.partitions),
+        headers: { 'command-type': command.type, 'correlation-id': metadata.correlationId },
+      });
+    } catch (error) {
+      this.cancel(metadata.commandId);
+      throw new CommandBusUnavailable(`the command could not be written to ${topic.name}: ${(error as Error).message}`, { cause: error });
+    }
+    return outcome;
+  }
+
+  private waitFor(commandId: string, waitMs: number, pending: CommandOutcome): Promise<CommandOutcome> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        const list = this.waiters.get(commandId)?.filter((w) => w !== settle);
+        if (list && list.length > 0) this.waiters.set(commandId, list);
+        else this.waiters.delete(commandId);
+        resolve(pending);
+      }, waitMs);
+      const settle = (outcome: CommandOutcome): void => {
+        clearTimeout(timer);
+        resolve(outcome);
+      };
+      const list = this.waiters.get(commandId) ?? [];
+      list.push(settle);
+      this.waiters.set(commandId, list);
+    });
+  }
+
+  private cancel(commandId: string): void {
+    this.waiters.delete(commandId);
+  }
+
+  private async onReply(bytes: Buffer | null): Promise<void> {
+    let reply: CommandReply;
+    try {
+      reply = (await this.options.codec.decode(bytes)).value as CommandReply;
+    } catch (error) {
+      if (error instanceof DecodeError) {
+        this.options.logger.warn({ err: error, reason: error.reason }, 'undecodable command reply skipped');
+        return;
+      }
+      throw error;
+    }
+    const outcome = outcomeOf(reply);
+    this.outcomes.delete(reply.commandId);
+    this.outcomes.set(reply.commandId, outcome);
+    if (this.outcomes.size > this.cacheSize) {
+      const oldest = this.outcomes.keys().next();
+      if (!oldest.done) this.outcomes.delete(oldest.value);
+    }
+    const waiting = this.waiters.get(reply.commandId);
+    if (waiting) {
+      this.waiters.delete(reply.commandId);
+      for (const settle of waiting) settle(outcome);
+    }
+  }
+
+  /** Commands that arrive within lingerMs go out in one produce request. */
+  private enqueue(topic: string, message: Message): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ topic, message, done: (error) => (error === undefined ? resolve() : reject(error)) });
+      if (this.queue.length >= 500) void this.flush();
+      else this.flushTimer ??= setTimeout(() => void this.flush(), this.lingerMs);
+    });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const batch = this.queue;
+    this.queue = [];
+    if (batch.length === 0) return;
+    const byTopic = new Map<string, Message[]>();
+    for (const q of batch) byTopic.set(q.topic, [...(byTopic.get(q.topic) ?? []), q.message]);
+    try {
+      await this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+      batch.forEach((q) => q.done());
+    } catch (error) {
+      batch.forEach((q) => q.done(error));
+    }
+  }
+}

@@ -1,0 +1,96 @@
+// The gateway's view of the menu, for putting an item on an order at today's
+// price: every menu item's latest snapshot, read from the compacted
+// restaurant.menu.snapshots topic by a group of this instance's own. When asked
+// for an item it does not have, it first catches up to the topic's current end
+// (bounded), so an item added a moment ago is found.
+import { randomUUID } from 'node:crypto';
+import type { Consumer, Kafka } from 'kafkajs';
+import type { MenuItemSnapshot } from '../../schemas/generated/types';
+import { AvroCodec } from '../../infra/kafka/codec';
+import type { Logger } from '../../infra/logging';
+import type { MenuCatalog, MenuItemQuote } from '../gateway/command-bus';
+
+export const MENU_SNAPSHOTS_TOPIC = 'restaurant.menu.snapshots';
+
+export class KafkaMenuCatalog implements MenuCatalog {
+  private readonly items = new Map<string, MenuItemQuote>();
+  private readonly positions = new Map<number, number>(); // partition -> last offset seen
+  private readonly listeners = new Set<() => void>();
+  private consumer: Consumer | undefined;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly codec: AvroCodec,
+    private readonly logger: Logger,
+    private readonly catchUpMs = 2000,
+  ) {}
+
+  async start(): Promise<void> {
+    const consumer = this.kafka.consumer({ groupId: `restaurant.gateway.menu.${randomUUID()}`, maxWaitTimeInMs: 20 });
+    this.consumer = consumer;
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      this.positions.set(payload.partition, Number(payload.lastOffset));
+      this.listeners.forEach((l) => l());
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topic: MENU_SNAPSHOTS_TOPIC, fromBeginning: true });
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        for (const message of batch.messages) {
+          const id = message.key?.toString() ?? '';
+          if (message.value === null) {
+            this.items.delete(id);
+            continue;
+          }
+          try {
+            const snapshot = (await this.codec.decode(message.value)).value as MenuItemSnapshot;
+            if (snapshot.status === 'REMOVED' || snapshot.status === 'UNKNOWN') this.items.delete(id);
+            else this.items.set(id, { menuItemId: id, name: snapshot.name, price: snapshot.price, available: snapshot.status === 'AVAILABLE' });
+          } catch (error) {
+            this.logger.warn({ err: error, offset: message.offset }, 'menu snapshot skipped');
+          }
+        }
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect();
+  }
+
+  async quote(menuItemId: string): Promise<MenuItemQuote | undefined> {
+    const known = this.items.get(menuItemId);
+    if (known) return known;
+    await this.catchUp();
+    return this.items.get(menuItemId);
+  }
+
+  /** Waits (bounded) until every partition has been read up to the end it has now. */
+  private async catchUp(): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    let ends: Array<{ partition: number; high: string; low: string }>;
+    try {
+      ends = await admin.fetchTopicOffsets(MENU_SNAPSHOTS_TOPIC);
+    } finally {
+      await admin.disconnect();
+    }
+    const caughtUp = (): boolean =>
+      ends.every((e) => Number(e.high) <= Number(e.low) || (this.positions.get(e.partition) ?? -1) >= Number(e.high) - 1);
+    if (caughtUp()) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, this.catchUpMs);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      const listener = (): void => {
+        if (caughtUp()) {
+          this.listeners.delete(listener);
+          done();
+        }
+      };
+      this.listeners.add(listener);
+    });
+  }
+}

@@ -1,0 +1,104 @@
+// Deciding one command against one aggregate's state: pure, no Kafka. The
+// runtime (processor.ts) feeds commands in partition order, writes what this
+// returns in one transaction, and only then keeps the new entry.
+import { createHash } from 'node:crypto';
+import type { CommandMetadata, CommandReply, EventMetadata } from '../../schemas/generated/types';
+import type { AggregateRuntime, Message } from './aggregates';
+
+/** An aggregate as the processor holds it: state, version, and replies to its latest commands. */
+export interface AggregateEntry {
+  readonly version: number;
+  readonly state: unknown;
+  readonly recentCommands: readonly CommandReply[];
+}
+
+/** How many replies an aggregate remembers for duplicate detection. */
+export const RECENT_COMMANDS = 64;
+
+export interface PendingEvent {
+  readonly type: string;
+  readonly version: number;
+  /** The Avro record: payload plus metadata envelope. */
+  readonly record: Record<string, unknown> & { readonly metadata: EventMetadata };
+}
+
+export interface Handled {
+  /** True when the commandId was already decided: `reply` is the first outcome and nothing is written. */
+  readonly duplicate: boolean;
+  readonly events: readonly PendingEvent[];
+  /** Without event offsets yet (the runtime fills them in after writing the events). */
+  readonly reply: CommandReply;
+  /** The entry after the command; undefined when nothing about the aggregate should be persisted. */
+  readonly entry: AggregateEntry | undefined;
+}
+
+export const VERSION_CONFLICT = 'version_conflict';
+
+/** A stable id derived from the cause, so re-deciding the same command yields the same event ids. */
+export function deterministicId(...parts: readonly string[]): string {
+  const h = createHash('sha256').update(parts.join('\u0000')).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h.slice(16, 18), 16) & 0x3f) | 0x80).toString(16)}${h.slice(18, 20)}-${h.slice(20, 32)}`;
+}
+
+export function emptyEntry(runtime: AggregateRuntime): AggregateEntry {
+  return { version: 0, state: runtime.initialState, recentCommands: [] };
+}
+
+function remember(entry: AggregateEntry, reply: CommandReply): readonly CommandReply[] {
+  return [...entry.recentCommands, reply].slice(-RECENT_COMMANDS);
+}
+
+export function handleCommand(
+  runtime: AggregateRuntime,
+  current: AggregateEntry | undefined,
+  command: Message,
+  metadata: CommandMetadata,
+  now: number,
+): Handled {
+  const entry = current ?? emptyEntry(runtime);
+  const previous = entry.recentCommands.find((r) => r.commandId === metadata.commandId);
+  if (previous !== undefined) return { duplicate: true, events: [], reply: previous, entry: current };
+
+  const base = {
+    commandId: metadata.commandId,
+    aggregateId: metadata.aggregateId,
+    commandType: command.type,
+    processedAt: now,
+  };
+  const rejected = (code: string, message: string): Handled => {
+    const reply: CommandReply = { ...base, status: 'REJECTED', events: [], rejectionCode: code, rejectionMessage: message, aggregateVersion: entry.version };
+    // Remembered only for an aggregate that exists: a rejection of a command for a
+    // missing aggregate has no snapshot to live in, and repeating it changes nothing.
+    return { duplicate: false, events: [], reply, entry: entry.version > 0 ? { ...entry, recentCommands: remember(entry, reply) } : current };
+  };
+
+  if (metadata.expectedVersion !== null && metadata.expectedVersion !== entry.version) {
+    return rejected(VERSION_CONFLICT, `expected version ${metadata.expectedVersion}, but the aggregate is at version ${entry.version}`);
+  }
+  const decision = runtime.decide(command, entry.state);
+  if (decision.outcome === 'rejected') return rejected(decision.rejection.code, decision.rejection.message);
+
+  let state = entry.state;
+  const events = decision.events.map((event, index): PendingEvent => {
+    state = runtime.evolve(state, event);
+    const version = entry.version + index + 1;
+    const metadataOut: EventMetadata = {
+      eventId: deterministicId(metadata.commandId, String(index)),
+      aggregateId: metadata.aggregateId,
+      version,
+      occurredAt: now,
+      commandId: metadata.commandId,
+      correlationId: metadata.correlationId,
+      causationId: metadata.commandId,
+    };
+    return { type: event.type, version, record: { ...(event.data as Record<string, unknown>), metadata: metadataOut } };
+  });
+  const version = entry.version + events.length;
+  const reply: CommandReply = { ...base, status: 'ACCEPTED', events: [], rejectionCode: null, rejectionMessage: null, aggregateVersion: version };
+  return { duplicate: false, events, reply, entry: { version, state, recentCommands: entry.recentCommands } };
+}
+
+/** The entry with the final reply (event offsets filled in) remembered. */
+export function withReply(entry: AggregateEntry, reply: CommandReply): AggregateEntry {
+  return { ...entry, recentCommands: remember(entry, reply) };
+}
