@@ -1,0 +1,93 @@
+import type { CommandMetadata } from '../../../schemas/generated/types';
+import { aggregateRuntimes } from '../../../producers/command-processor/aggregates';
+import { deterministicId, handleCommand, RECENT_COMMANDS, VERSION_CONFLICT, withReply, type AggregateEntry } from '../../../producers/command-processor/handle';
+
+const runtimes = aggregateRuntimes({ order: { maxOrderTotalMinor: 100_000 } });
+const NOW = 1_767_225_600_000;
+const meta = (commandId: string, expectedVersion: number | null = null): CommandMetadata => ({
+  commandId,
+  aggregateId: 'o-1',
+  correlationId: `corr-${commandId}`,
+  issuedAt: NOW,
+  expectedVersion,
+});
+const open = { type: 'OpenOrder', data: { customerId: 'c-1' } };
+const addItem = (menuItemId: string) => ({
+  type: 'AddItemToOrder',
+  data: { menuItemId, menuItemName: 'Margherita', quantity: 2, unitPrice: { amountMinor: 950, currency: 'EUR' } },
+});
+
+/** Decides and, like the runtime after a commit, remembers the reply. */
+function decideAndKeep(entry: AggregateEntry | undefined, command: { type: string; data: object }, metadata: CommandMetadata) {
+  const handled = handleCommand(runtimes.order, entry, command, metadata, NOW);
+  const kept = handled.entry && handled.reply.status === 'ACCEPTED' && !handled.duplicate ? withReply(handled.entry, handled.reply) : handled.entry;
+  return { handled, entry: kept };
+}
+
+describe('deciding a command in the processor', () => {
+  it('numbers events after the current version and gives them ids derived from the command', () => {
+    const first = decideAndKeep(undefined, open, meta('cmd-1'));
+    expect(first.handled.events.map((e) => [e.type, e.version])).toEqual([['OrderOpened', 1]]);
+    const second = decideAndKeep(first.entry, addItem('m-1'), meta('cmd-2'));
+    expect(second.handled.events.map((e) => [e.type, e.version])).toEqual([['ItemAddedToOrder', 2]]);
+    expect(second.handled.events[0]?.record.metadata).toEqual({
+      eventId: deterministicId('cmd-2', '0'),
+      aggregateId: 'o-1',
+      version: 2,
+      occurredAt: NOW,
+      commandId: 'cmd-2',
+      correlationId: 'corr-cmd-2',
+      causationId: 'cmd-2',
+    });
+    expect(second.handled.reply).toMatchObject({ status: 'ACCEPTED', aggregateVersion: 2, commandType: 'AddItemToOrder' });
+  });
+
+  it('returns the first outcome for a repeated commandId and writes nothing', () => {
+    const first = decideAndKeep(undefined, open, meta('cmd-1'));
+    const again = handleCommand(runtimes.order, first.entry, open, meta('cmd-1'), NOW + 1000);
+    expect(again.duplicate).toBe(true);
+    expect(again.events).toEqual([]);
+    expect(again.reply).toEqual(first.handled.reply);
+    // A different command with the same content is not a duplicate: it is decided (and rejected: the order exists).
+    const other = handleCommand(runtimes.order, first.entry, open, meta('cmd-9'), NOW);
+    expect(other.duplicate).toBe(false);
+    expect(other.reply.status).toBe('REJECTED');
+  });
+
+  it('remembers rejections of an existing aggregate, so a retry gets the same answer', () => {
+    const opened = decideAndKeep(undefined, open, meta('cmd-1'));
+    const rejected = decideAndKeep(opened.entry, { type: 'PlaceOrder', data: {} }, meta('cmd-2'));
+    expect(rejected.handled.reply).toMatchObject({ status: 'REJECTED', rejectionCode: 'empty_order' });
+    const retried = handleCommand(runtimes.order, rejected.entry, { type: 'PlaceOrder', data: {} }, meta('cmd-2'), NOW);
+    expect(retried.duplicate).toBe(true);
+    expect(retried.reply.rejectionCode).toBe('empty_order');
+  });
+
+  it('rejects an If-Match version that is not the current one, without deciding', () => {
+    const opened = decideAndKeep(undefined, open, meta('cmd-1'));
+    const stale = handleCommand(runtimes.order, opened.entry, addItem('m-1'), meta('cmd-2', 0), NOW);
+    expect(stale.reply).toMatchObject({ status: 'REJECTED', rejectionCode: VERSION_CONFLICT, aggregateVersion: 1 });
+    expect(stale.events).toEqual([]);
+    const current = handleCommand(runtimes.order, opened.entry, addItem('m-1'), meta('cmd-3', 1), NOW);
+    expect(current.reply.status).toBe('ACCEPTED');
+  });
+
+  it('keeps a bounded memory of replies', () => {
+    let entry = decideAndKeep(undefined, open, meta('cmd-0')).entry;
+    for (let i = 1; i <= RECENT_COMMANDS + 5; i += 1) entry = decideAndKeep(entry, { type: 'PlaceOrder', data: {} }, meta(`cmd-${i}`)).entry;
+    expect(entry?.recentCommands).toHaveLength(RECENT_COMMANDS);
+    expect(entry?.recentCommands[0]?.commandId).toBe('cmd-6');
+  });
+
+  it('does not create state for a rejected command on a missing aggregate', () => {
+    const missing = handleCommand(runtimes.order, undefined, { type: 'PlaceOrder', data: {} }, meta('cmd-1'), NOW);
+    expect(missing.reply).toMatchObject({ status: 'REJECTED', rejectionCode: 'order_not_found', aggregateVersion: 0 });
+    expect(missing.entry).toBeUndefined();
+  });
+
+  it('derives the same id from the same cause and different ids from different causes', () => {
+    expect(deterministicId('a', '0')).toBe(deterministicId('a', '0'));
+    expect(deterministicId('a', '0')).not.toBe(deterministicId('a', '1'));
+    expect(deterministicId('a', '0')).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+});
