@@ -1,4 +1,5 @@
 // Starting and stopping each role: the wiring of adapters to the pure core.
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { Kafka } from 'kafkajs';
 import type { AvroCodec } from '../kafka/codec';
@@ -37,8 +38,15 @@ export async function startGateway({ kafka, codec, logger, settings }: RoleDeps)
   const bus = new KafkaCommandBus({ kafka, codec, logger: log });
   const menu = new KafkaMenuCatalog(kafka, codec, log);
   await Promise.all([bus.start(), menu.start()]);
-  const app = createGatewayApp({ bus, menu, clock: Date.now, replyWaitMs: settings.commandWaitMs, logger: log });
-  const server = http.createServer(app);
+  const app = createGatewayApp({ bus, menu, clock: Date.now, newId: randomUUID, replyWaitMs: settings.commandWaitMs, logger: log });
+  const server = http.createServer((req, res) => {
+    // Liveness and readiness: the bus and the menu view are connected before the server listens.
+    if (req.method === 'GET' && (req.url === '/healthz' || req.url === '/readyz')) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      return;
+    }
+    void app(req, res);
+  });
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve) => server.listen(settings.port, '127.0.0.1', resolve));
   const address = server.address();

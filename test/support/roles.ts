@@ -1,0 +1,81 @@
+// Runs the project's roles as real processes (tsx infra/app/main.ts), as a user
+// would with ROLE=..., and stops or kills them.
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { repoRoot } from '../../infra/stack/settings';
+
+export interface RoleProcess {
+  readonly role: string;
+  readonly port: number;
+  readonly url: string;
+  readonly child: ChildProcess;
+  output(): string;
+  /** SIGTERM and wait for a clean exit (fails the test if it takes longer than timeoutMs). */
+  stop(timeoutMs?: number): Promise<number | null>;
+  /** kill -9: no shutdown hooks, no transaction aborted, nothing flushed. */
+  kill(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const exited = (child: ChildProcess): Promise<number | null> =>
+  child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve(child.exitCode)
+    : new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+
+export async function startRole(role: 'all' | 'gateway' | 'command-processor', env: Record<string, string> = {}): Promise<RoleProcess> {
+  const port = await freePort();
+  const healthPort = await freePort();
+  const tsx = path.join(repoRoot, 'node_modules', '.bin', 'tsx');
+  const child = spawn(tsx, [path.join(repoRoot, 'infra', 'app', 'main.ts')], {
+    env: { ...process.env, ROLE: role, PORT: String(port), HEALTH_PORT: String(healthPort), LOG_LEVEL: process.env.ROLE_LOG_LEVEL ?? 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const keep = (chunk: Buffer): void => {
+    output = (output + chunk.toString()).slice(-20_000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const url = `http://127.0.0.1:${role === 'command-processor' ? healthPort : port}`;
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${role} exited with ${child.exitCode} while starting:\n${output}`);
+    try {
+      const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) });
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${role} did not become ready within 90 s:\n${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return {
+    role,
+    port,
+    url,
+    child,
+    output: () => output,
+    async stop(timeoutMs = 20_000) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      const code = await exited(child);
+      clearTimeout(timer);
+      return code;
+    },
+    async kill() {
+      child.kill('SIGKILL');
+      await exited(child);
+    },
+  };
+}
