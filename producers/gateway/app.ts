@@ -1,0 +1,189 @@
+// The HTTP gateway of the command side (DESIGN.md §4): one task-based route per
+// command. A request is checked (media type, headers, params, body), turned
+// into a command envelope (routes.ts), handed to the CommandBus, and its
+// outcome mapped to a status (responses.ts). A request refused here never
+// reaches the bus.
+//
+// No listen() and no Kafka here: server.ts starts the app, and the caller
+// passes the real bus.
+import express, { type Application, type NextFunction, type Request, type Response } from 'express';
+import { assertNever } from '../shared/decider';
+import { CommandBusUnavailable, type CommandBus, type CommandEnvelope, type MenuCatalog, type MenuItemQuote } from './command-bus';
+import { describeError, stderrLogger, type GatewayLogger } from './logger';
+import { id, type FieldProblem } from './request-fields';
+import { commandIds, commandMetadata, readCommandHeaders } from './request-metadata';
+import { errorReply, internalError, invalidRequest, outcomeReply, unavailable, type HttpReply } from './responses';
+import { addItemCommand, locationOf, ROUTES, signUpEnvelopes, type GatewayRoute } from './routes';
+import { signUpCustomer } from './sign-up';
+
+export interface GatewayLimits {
+  /** Largest accepted JSON body, in bytes (default 64 KiB). */
+  readonly maxBodyBytes?: number;
+}
+
+export interface GatewayDeps {
+  readonly bus: CommandBus;
+  readonly menu: MenuCatalog;
+  /** Epoch milliseconds; stamped on every command as issuedAt. */
+  readonly clock: () => number;
+  /** A fresh unique id (commands and new aggregates without an Idempotency-Key). */
+  readonly newId: () => string;
+  readonly limits?: GatewayLimits;
+  /** How long to wait for a command's reply before answering 202. */
+  readonly replyWaitMs: number;
+  readonly logger?: GatewayLogger;
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+const JSON_TYPES = ['application/json', 'application/*+json'];
+
+/** Thrown errors that mean "infrastructure, try again": the bus's own, or any marked retriable (e.g. the menu read model). */
+function isRetriable(error: unknown): boolean {
+  return error instanceof CommandBusUnavailable || (error instanceof Error && (error as { retriable?: unknown }).retriable === true);
+}
+
+function send(res: Response, reply: HttpReply, correlationId?: string): void {
+  res.status(reply.status);
+  for (const [name, value] of Object.entries(reply.headers)) res.setHeader(name, value);
+  if (correlationId !== undefined) res.setHeader('X-Correlation-Id', correlationId);
+  res.json(reply.body);
+}
+
+/** Whether the request carries body bytes (a Content-Length of 0 does not count). */
+function hasContent(req: Request): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/** 415 unless the body is JSON; a route without a body also accepts no body at all. */
+function mediaTypeProblem(req: Request, route: GatewayRoute): HttpReply | undefined {
+  if (typeof req.is(JSON_TYPES) === 'string') return undefined;
+  if (route.body === 'none' && !hasContent(req)) return undefined;
+  return errorReply(415, 'unsupported_media_type', 'send the request body as JSON with Content-Type: application/json');
+}
+
+/** Body-parser failures (they carry a `type` such as entity.too.large) → our error codes. */
+function bodyParserReply(error: unknown): HttpReply | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const { type, status } = error as { type?: unknown; status?: unknown };
+  if (typeof type !== 'string' || typeof status !== 'number') return undefined;
+  if (type === 'entity.too.large') return errorReply(413, 'payload_too_large', 'the request body is too large');
+  if (type === 'entity.parse.failed') return errorReply(400, 'malformed_json', 'the request body is not a JSON object or array');
+  if (status === 415) return errorReply(415, 'unsupported_media_type', 'unsupported charset or content encoding; send UTF-8 JSON');
+  if (status >= 400 && status < 500) return errorReply(400, 'bad_request', 'the request body could not be read');
+  return undefined;
+}
+
+export function createGatewayApp(deps: GatewayDeps): Application {
+  const logger = deps.logger ?? stderrLogger;
+  const waitMs = deps.replyWaitMs;
+  const app = express();
+  app.disable('x-powered-by');
+  // ETags are versions of aggregates, set by us; not hashes of response bodies.
+  app.set('etag', false);
+
+  const json = express.json({ limit: deps.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, strict: true, type: JSON_TYPES });
+
+  /** Runs one command route; returns the reply and the ids to echo. */
+  async function handle(route: GatewayRoute, req: Request): Promise<{ reply: HttpReply; correlationId?: string }> {
+    const media = mediaTypeProblem(req, route);
+    if (media !== undefined) return { reply: media };
+
+    const problems: FieldProblem[] = [];
+    const headers = readCommandHeaders(req.headers, problems);
+    const input = { params: req.params as Record<string, string | undefined>, body: req.body as unknown };
+    // Parse before looking at problems so one 400 lists header, path and body problems together.
+    const parsed = route.parse(input, problems);
+    if (problems.length > 0 || parsed === undefined) return { reply: invalidRequest(problems) };
+
+    const ids = commandIds({
+      routePath: route.path,
+      params: req.params as Record<string, string>,
+      idempotencyKey: headers.idempotencyKey,
+      creates: route.creates,
+      newId: deps.newId,
+    });
+    const correlationId = headers.correlationId ?? ids.commandId;
+    const metadataFor = (aggregateId: string) =>
+      commandMetadata({ commandId: ids.commandId, aggregateId, correlationId, issuedAt: deps.clock(), expectedVersion: headers.expectedVersion });
+    const location = route.creates ? (aggregateId: string) => locationOf(route.aggregate, aggregateId) : undefined;
+
+    try {
+      switch (parsed.kind) {
+        case 'command': {
+          const aggregateId = parsed.aggregateId ?? ids.newAggregateId;
+          if (aggregateId === undefined) throw new Error(`route ${route.path} has no aggregate id`);
+          const envelope: CommandEnvelope = { aggregate: route.aggregate, command: parsed.command, metadata: metadataFor(aggregateId) };
+          return { reply: outcomeReply(await deps.bus.send(envelope, { waitMs }), location), correlationId };
+        }
+        case 'add-item': {
+          const quote: MenuItemQuote | undefined = await deps.menu.quote(parsed.menuItemId);
+          if (quote === undefined) {
+            return { reply: errorReply(404, 'menu_item_not_found', `no menu item "${parsed.menuItemId}" on the menu`), correlationId };
+          }
+          if (!quote.available) {
+            return { reply: errorReply(409, 'menu_item_sold_out', `"${quote.name}" is sold out`), correlationId };
+          }
+          const envelope: CommandEnvelope = { aggregate: route.aggregate, command: addItemCommand(parsed, quote), metadata: metadataFor(parsed.aggregateId) };
+          return { reply: outcomeReply(await deps.bus.send(envelope, { waitMs })), correlationId };
+        }
+        case 'sign-up': {
+          const customerId = ids.newAggregateId;
+          if (customerId === undefined) throw new Error('sign-up has no customer id');
+          const envelopes = signUpEnvelopes(parsed, metadataFor(customerId));
+          const result = await signUpCustomer(deps.bus, envelopes, waitMs, logger);
+          return { reply: outcomeReply(result.outcome, result.answeredBy === 'sign-up' ? location : undefined), correlationId };
+        }
+        default:
+          return assertNever(parsed, 'request draft');
+      }
+    } catch (error) {
+      const details = { route: route.path, commandType: route.commandType, commandId: ids.commandId, correlationId, error: describeError(error) };
+      if (isRetriable(error)) {
+        logger.warn(details, 'command not accepted: infrastructure unavailable');
+        return { reply: unavailable(ids.commandId), correlationId };
+      }
+      logger.error(details, 'command failed unexpectedly');
+      return { reply: internalError(ids.commandId), correlationId };
+    }
+  }
+
+  for (const route of ROUTES) {
+    app.post(route.path, json, async (req, res) => {
+      const { reply, correlationId } = await handle(route, req);
+      send(res, reply, correlationId);
+    });
+  }
+
+  app.get('/commands/:commandId', async (req, res) => {
+    const problems: FieldProblem[] = [];
+    const commandId = id('commandId')(req.params.commandId, 'path.commandId', problems);
+    if (commandId === undefined) return send(res, invalidRequest(problems));
+    const outcome = await deps.bus.outcome(commandId);
+    if (outcome === undefined) return send(res, errorReply(404, 'command_not_found', 'no outcome known for this command (unknown, not yet decided, or expired)', { commandId }));
+    return send(res, { status: 200, headers: {}, body: outcome });
+  });
+
+  // A known path with another method: 405 with the methods it does take.
+  const allowed = new Map<string, string[]>([['/commands/:commandId', ['GET', 'HEAD']]]);
+  for (const route of ROUTES) allowed.set(route.path, [...(allowed.get(route.path) ?? []), route.method]);
+  for (const [path, methods] of allowed) {
+    app.all(path, (_req, res) => send(res, errorReply(405, 'method_not_allowed', `use ${methods.join(' or ')} on this path`, { headers: { Allow: methods.join(', ') } })));
+  }
+
+  app.use((req, res) => send(res, errorReply(404, 'route_not_found', `no route for ${req.method} ${req.path}`)));
+
+  // Express requires four parameters to recognize an error handler.
+  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const parserReply = bodyParserReply(error);
+    if (parserReply !== undefined) return send(res, parserReply);
+    if (isRetriable(error)) {
+      logger.warn({ method: req.method, path: req.path, error: describeError(error) }, 'request failed: infrastructure unavailable');
+      return send(res, unavailable());
+    }
+    logger.error({ method: req.method, path: req.path, error: describeError(error) }, 'request failed unexpectedly');
+    return send(res, internalError());
+  });
+
+  return app;
+}
