@@ -53,7 +53,8 @@ export class KafkaCommandBus implements CommandBus {
     this.cacheSize = options.outcomeCacheSize ?? 50_000;
     this.lingerMs = options.lingerMs ?? 2;
     // Fail fast: a gateway answers 503 within seconds instead of holding requests while Kafka is away.
-    this.producer = options.kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 } });
+    // Not idempotent: a command written twice by a producer retry is the same commandId, which the processor answers once.
+    this.producer = options.kafka.producer({ retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 } });
   }
 
   /** Connects, and starts reading replies from a little before now, so no reply to a command sent after start is missed. */

@@ -90,8 +90,10 @@ export class CommandProcessor {
       groupId: this.groupId,
       readUncommitted: false,
       maxWaitTimeInMs: 20,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      // A crashed instance's partitions move to the survivors within ~10 s.
+      sessionTimeout: 10_000,
+      rebalanceTimeout: 20_000,
+      heartbeatInterval: 1_000,
       // The processor decides commands one at a time per partition; a big fetch only delays the first reply.
       maxBytesPerPartition: 256 * 1024,
     });
