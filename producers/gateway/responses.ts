@@ -52,7 +52,9 @@ export function statusForRejection(code: string): 404 | 409 {
 }
 
 export const etag = (version: number): string => `"${version}"`;
-export const statusUrl = (commandId: string): string => `/commands/${encodeURIComponent(commandId)}`;
+/** `:` is legal in a path segment and common in our ids (`<id>:reserve`), so it is left readable. */
+export const pathSegment = (value: string): string => encodeURIComponent(value).replace(/%3A/gi, ':');
+export const statusUrl = (commandId: string): string => `/commands/${pathSegment(commandId)}`;
 
 /**
  * The reply for a command's outcome. `location` is given for routes that create

@@ -7,6 +7,7 @@ import type { CommandMetadata } from '../../schemas/generated/types';
 import type { DomainCommand } from '../../schemas/messages';
 import { normalizeEmail, validateDescription, validateEmail, validateMenuItemName, validatePersonName, validateReason } from '../../schemas/validation';
 import type { CommandAggregate, CommandEnvelope, MenuItemQuote } from './command-bus';
+import { pathSegment } from './responses';
 import {
   address,
   id,
@@ -71,7 +72,7 @@ export type GatewayRoute =
 
 /** Where a created aggregate lives, for the Location header. */
 export function locationOf(aggregate: CommandAggregate, aggregateId: string): string {
-  const id = encodeURIComponent(aggregateId);
+  const id = pathSegment(aggregateId);
   switch (aggregate) {
     case 'customer':
       return `/customers/${id}`;
