@@ -8,7 +8,13 @@
 // Values are strings as in Redis; a whole document is stored as JSON with
 // `setJson` (plain SET of JSON.stringify(value)).
 
-export type JsonValue = string | number | boolean | null | readonly JsonValue[] | { readonly [key: string]: JsonValue };
+/**
+ * A value `setJson` stores with JSON.stringify: plain data (objects, arrays,
+ * strings, finite numbers, booleans, null), no undefined, functions or Dates.
+ * Typed loosely as `object` so that read-model interfaces fit without an
+ * index signature; the memory store round-trips it through JSON like Redis.
+ */
+export type JsonDocument = object | string | number | boolean | null;
 
 export type WriteOp =
   /** HSET key field value [field value ...] */
@@ -26,7 +32,7 @@ export type WriteOp =
   /** SREM key member */
   | { readonly op: 'srem'; readonly key: string; readonly member: string }
   /** SET key JSON.stringify(value) */
-  | { readonly op: 'setJson'; readonly key: string; readonly value: JsonValue }
+  | { readonly op: 'setJson'; readonly key: string; readonly value: JsonDocument }
   /** DEL key */
   | { readonly op: 'del'; readonly key: string };
 
@@ -64,7 +70,7 @@ export function zadd(key: string, score: number, member: string): WriteOp {
 export const zrem = (key: string, member: string): WriteOp => ({ op: 'zrem', key, member });
 export const sadd = (key: string, member: string): WriteOp => ({ op: 'sadd', key, member });
 export const srem = (key: string, member: string): WriteOp => ({ op: 'srem', key, member });
-export const setJson = (key: string, value: JsonValue): WriteOp => ({ op: 'setJson', key, value });
+export const setJson = (key: string, value: JsonDocument): WriteOp => ({ op: 'setJson', key, value });
 export const del = (key: string): WriteOp => ({ op: 'del', key });
 
 /** Every key an op list touches, sorted and unique (for a Lua script's KEYS, and for cluster slot checks). */
