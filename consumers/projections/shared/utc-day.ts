@@ -1,6 +1,6 @@
 // UTC calendar days as 'YYYY-MM-DD', computed arithmetically from epoch
 // milliseconds (Howard Hinnant's civil-from-days algorithm), so the pure core
-// never constructs a Date and cannot pick up the process's time zone.
+// never builds a JS date object and cannot pick up the process's time zone.
 
 const MS_PER_DAY = 86_400_000;
 const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
