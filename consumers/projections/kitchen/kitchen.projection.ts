@@ -1,0 +1,59 @@
+// Kitchen queue: confirmed orders not yet ready, oldest confirmation first.
+// An order enters on OrderConfirmed and leaves on OrderReady, OrderCancelled or
+// OrderRejected. What to cook comes from OrderPlaced (OrderConfirmed carries no
+// lines), so the ticket is written at placement and the order only joins the
+// queue when confirmed. Blind writes only: no read before a batch.
+import type { EventMetadata } from '../../../schemas/generated/types';
+import type { OrderEvent } from '../../../schemas/messages';
+import { del, hset, zadd, zrem, type WriteOp } from '../shared/ops';
+import { unhandled, type Projection, type ProjectionStep } from '../shared/projection';
+import { kitchenKeys } from './kitchen.keys';
+
+export type KitchenTicketStatus = 'CONFIRMED' | 'PREPARING';
+
+type KitchenEvent = Extract<
+  OrderEvent,
+  { type: 'OrderPlaced' | 'OrderConfirmed' | 'PreparationStarted' | 'OrderReady' | 'OrderCancelled' | 'OrderRejected' }
+>;
+
+const KITCHEN_EVENTS: ReadonlySet<OrderEvent['type']> = new Set<KitchenEvent['type']>([
+  'OrderPlaced',
+  'OrderConfirmed',
+  'PreparationStarted',
+  'OrderReady',
+  'OrderCancelled',
+  'OrderRejected',
+]);
+
+const isKitchenEvent = (event: OrderEvent): event is KitchenEvent => KITCHEN_EVENTS.has(event.type);
+
+export function kitchenOps(event: OrderEvent, metadata: EventMetadata, keyspace: string): WriteOp[] {
+  if (!isKitchenEvent(event)) return [];
+  const keys = kitchenKeys(keyspace);
+  const orderId = metadata.aggregateId;
+  const ticket = keys.ticket(orderId);
+  const at = String(metadata.occurredAt);
+  switch (event.type) {
+    case 'OrderPlaced':
+      return [hset(ticket, { orderId, lines: JSON.stringify(event.data.lines), placedAt: at })];
+    case 'OrderConfirmed':
+      return [hset(ticket, { confirmedAt: at, status: 'CONFIRMED' }), zadd(keys.queue, metadata.occurredAt, orderId)];
+    case 'PreparationStarted':
+      return [hset(ticket, { status: 'PREPARING', preparationStartedAt: at })];
+    case 'OrderReady':
+    case 'OrderCancelled':
+    case 'OrderRejected':
+      // Cancelled while still open never had a ticket: ZREM/DEL of nothing is a no-op.
+      return [zrem(keys.queue, orderId), del(ticket)];
+    default:
+      return unhandled(event, 'kitchen event');
+  }
+}
+
+export const kitchenProjection: Projection<OrderEvent, null> = {
+  readModel: 'kitchen',
+  handles: KITCHEN_EVENTS,
+  stateKey: () => null,
+  initialState: null,
+  apply: (_state, event, metadata, keyspace): ProjectionStep<null> => ({ state: null, ops: kitchenOps(event, metadata, keyspace) }),
+};

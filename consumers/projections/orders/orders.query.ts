@@ -1,0 +1,44 @@
+// Query-side helpers for orders.
+//   GET /orders/:id                 -> GET rm:{ks}:orders:order:<id>              -> orderView
+//   GET /customers/:id/orders?...   -> ZRANGE rm:{ks}:orders:by-customer:<id> start stop REV (rangeFor(page)),
+//                                      then MGET the documents                    -> customerOrdersPage
+import type { Money, OrderStatus } from '../../../schemas/generated/types';
+import { toPage, type Page, type PageOf } from '../shared/pagination';
+import type { OrderDocument } from './orders.projection';
+
+/** An order's details and timeline, or null when unknown. */
+export function orderView(stored: string | null): OrderDocument | null {
+  return stored === null ? null : (JSON.parse(stored) as OrderDocument);
+}
+
+export interface OrderSummary {
+  readonly orderId: string;
+  readonly status: OrderStatus;
+  readonly total: Money | null;
+  readonly itemCount: number;
+  readonly openedAt: number;
+  readonly placedAt: number | null;
+}
+
+export function orderSummary(doc: OrderDocument): OrderSummary {
+  return {
+    orderId: doc.orderId,
+    status: doc.status,
+    total: doc.total,
+    itemCount: doc.lines.reduce((n, l) => n + l.quantity, 0),
+    openedAt: doc.openedAt,
+    placedAt: doc.placedAt,
+  };
+}
+
+/**
+ * One page of a customer's orders, newest first, from the limit + 1 documents
+ * read for the ids ZRANGE REV returned (a missing document is left out).
+ */
+export function customerOrdersPage(documents: readonly (string | null)[], page: Page): PageOf<OrderSummary> {
+  const fetched = toPage(documents, page);
+  return {
+    ...fetched,
+    items: fetched.items.map(orderView).filter((d): d is OrderDocument => d !== null).map(orderSummary),
+  };
+}

@@ -1,0 +1,62 @@
+// Redis key layout shared by every read model:
+//
+//   rm:{<keyspace>}:<read-model>:<kind>:<id>
+//
+// * `rm:` marks read-model data (nothing else in Redis starts with it).
+// * `{<keyspace>}` is the deployment's keyspace, e.g. `{live}` or `{blue}`. A
+//   rebuild writes into a fresh keyspace by replay while queries keep reading
+//   the old one, then the query side switches with one atomic pointer change
+//   (blue/green, DESIGN.md §7). The braces are a Redis Cluster hash tag on
+//   purpose: every key of one keyspace hashes to one slot, so a batch's
+//   MULTI/Lua script may touch keys of several aggregates (sales counters,
+//   queues) and still be legal on a cluster. The price is that one keyspace
+//   lives on one shard, which read models of one restaurant fit easily.
+// * `<read-model>` separates read models, so each can be dropped and rebuilt
+//   on its own (`SCAN MATCH rm:{blue}:sales:*`).
+// * ids always come last, so an id containing ':' cannot be confused with a
+//   key kind.
+//
+// Bookkeeping of the runtime lives next to the data it guards:
+//   rm:{<keyspace>}:<read-model>:v:<aggregateId>   last applied aggregate version
+//   rm:{<keyspace>}:<read-model>:checkpoint        hash "<topic>:<partition>" -> next offset
+
+export const READ_MODELS = ['menu', 'customers', 'orders', 'kitchen', 'sales'] as const;
+export type ReadModelName = (typeof READ_MODELS)[number];
+
+const KEYSPACE = /^[a-z0-9][a-z0-9-]{0,31}$/;
+
+export class InvalidKeyspaceError extends Error {
+  constructor(keyspace: string) {
+    super(`keyspace "${keyspace}" must be 1-32 characters of a-z, 0-9 and '-', starting with a letter or digit`);
+    this.name = 'InvalidKeyspaceError';
+  }
+}
+
+/** The default keyspace of a fresh deployment. */
+export const DEFAULT_KEYSPACE = 'live';
+
+export function assertKeyspace(keyspace: string): string {
+  if (!KEYSPACE.test(keyspace)) throw new InvalidKeyspaceError(keyspace);
+  return keyspace;
+}
+
+/** `rm:{<keyspace>}:<read-model>:` — every key of one read model starts with this. */
+export function readModelPrefix(keyspace: string, readModel: ReadModelName): string {
+  return `rm:{${assertKeyspace(keyspace)}}:${readModel}:`;
+}
+
+/** Last aggregate version applied to this read model (the runtime's version guard). */
+export function versionKey(keyspace: string, readModel: ReadModelName, aggregateId: string): string {
+  return `${readModelPrefix(keyspace, readModel)}v:${aggregateId}`;
+}
+
+/** The projector's consumed offsets, written in the same round trip as the data. */
+export function checkpointKey(keyspace: string, readModel: ReadModelName): string {
+  return `${readModelPrefix(keyspace, readModel)}checkpoint`;
+}
+
+/** Pattern matching every key of a read model in a keyspace (for SCAN when dropping a rebuild). */
+export function readModelPattern(keyspace: string, readModel: ReadModelName): string {
+  // Braces are not glob-special in Redis MATCH patterns (only * ? [ ] and backslash are).
+  return `${readModelPrefix(keyspace, readModel)}*`;
+}

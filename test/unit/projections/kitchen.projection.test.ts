@@ -1,0 +1,67 @@
+import { kitchenKeys } from '../../../consumers/projections/kitchen/kitchen.keys';
+import { kitchenProjection } from '../../../consumers/projections/kitchen/kitchen.projection';
+import { kitchenQueueView, waitedMs } from '../../../consumers/projections/kitchen/kitchen.query';
+import type { MemoryStore } from '../../../consumers/projections/shared/memory-store';
+import { line, money, orderHistory } from '../../support/order-histories';
+import { fold, interleave, KS, MINUTE, T0 } from '../../support/projection-spec';
+
+const keys = kitchenKeys(KS);
+const pizza = line('m-pizza', 'Margherita', 2, money(950));
+const soup = line('m-soup', 'Tomato soup', 1, money(600));
+
+// Placed in the order A, B, C, D, E, F; confirmed in the order C, A, B, E, F (D is never confirmed).
+const a = orderHistory({ orderId: 'o-a', customerId: 'c-1', lines: [pizza], openedAt: T0, at: { placed: T0 + 1 * MINUTE, confirmed: T0 + 12 * MINUTE } });
+const b = orderHistory({ orderId: 'o-b', customerId: 'c-2', lines: [soup], openedAt: T0, at: { placed: T0 + 2 * MINUTE, confirmed: T0 + 13 * MINUTE, preparing: T0 + 20 * MINUTE } });
+const c = orderHistory({ orderId: 'o-c', customerId: 'c-3', lines: [pizza, soup], openedAt: T0, at: { placed: T0 + 3 * MINUTE, confirmed: T0 + 11 * MINUTE } });
+const d = orderHistory({ orderId: 'o-d', customerId: 'c-4', lines: [soup], openedAt: T0, at: { placed: T0 + 4 * MINUTE } });
+const e = orderHistory({ orderId: 'o-e', customerId: 'c-5', lines: [soup], openedAt: T0, at: { placed: T0 + 5 * MINUTE, confirmed: T0 + 14 * MINUTE, preparing: T0 + 15 * MINUTE, ready: T0 + 25 * MINUTE } });
+const f = orderHistory({ orderId: 'o-f', customerId: 'c-6', lines: [pizza], openedAt: T0, at: { placed: T0 + 6 * MINUTE, confirmed: T0 + 15 * MINUTE }, cancelled: { at: T0 + 16 * MINUTE, reason: 'no courier' } });
+const g = orderHistory({ orderId: 'o-g', customerId: 'c-7', lines: [pizza], openedAt: T0, at: { placed: T0 + 7 * MINUTE }, rejected: { at: T0 + 8 * MINUTE, reason: 'payment declined' } });
+const all = interleave(a, b, c, d, e, f, g);
+
+const queue = (store: MemoryStore, now: number) => {
+  const entries = store.zrangeWithScores(keys.queue);
+  return kitchenQueueView(entries, entries.map((x) => store.hgetall(keys.ticket(x.member))), now);
+};
+
+describe('kitchen queue projection', () => {
+  it('holds confirmed orders not yet ready, oldest confirmation first, with what to cook', () => {
+    const { store, report } = fold(kitchenProjection, all);
+    const now = T0 + 30 * MINUTE;
+    expect(queue(store, now)).toEqual([
+      { orderId: 'o-c', status: 'CONFIRMED', confirmedAt: T0 + 11 * MINUTE, preparationStartedAt: null, waitedMs: 19 * MINUTE, lines: [pizza, soup] },
+      { orderId: 'o-a', status: 'CONFIRMED', confirmedAt: T0 + 12 * MINUTE, preparationStartedAt: null, waitedMs: 18 * MINUTE, lines: [pizza] },
+      { orderId: 'o-b', status: 'PREPARING', confirmedAt: T0 + 13 * MINUTE, preparationStartedAt: T0 + 20 * MINUTE, waitedMs: 17 * MINUTE, lines: [soup] },
+    ]);
+    expect(report.ignored).toBe(7 * 2 + 8); // opened + address of 7 orders, 8 lines: never reach the guard
+  });
+
+  it('keeps no ticket for orders that left the queue; keeps the placed-but-unconfirmed one out of the queue', () => {
+    const { store } = fold(kitchenProjection, all);
+    expect(store.keys(`rm:{${KS}}:kitchen:ticket:`)).toEqual([keys.ticket('o-a'), keys.ticket('o-b'), keys.ticket('o-c'), keys.ticket('o-d')]);
+    expect(store.zrevrange(keys.queue)).not.toContain('o-d');
+  });
+
+  it('computes the wait at query time from the query clock, never negative', () => {
+    expect(waitedMs(T0, T0 + 90_000)).toBe(90_000);
+    expect(waitedMs(T0, T0 - 5)).toBe(0);
+    const { store } = fold(kitchenProjection, all);
+    expect(queue(store, T0 + 11 * MINUTE).map((t) => t.waitedMs)).toEqual([0, 0, 0]);
+  });
+
+  it('gives the same queue when every event is delivered twice', () => {
+    const { store } = fold(kitchenProjection, all);
+    const once = store.dump();
+    fold(kitchenProjection, all, store);
+    expect(store.dump()).toEqual(once);
+  });
+
+  it('does not put an order back in the queue when its confirmation is redelivered after it was ready', () => {
+    const { store } = fold(kitchenProjection, e);
+    const confirmed = e.find((x) => x.event.type === 'OrderConfirmed');
+    if (confirmed === undefined) throw new Error('fixture');
+    expect(fold(kitchenProjection, [confirmed], store).report.skipped).toBe(1);
+    expect(store.zrevrange(keys.queue)).toEqual([]);
+    expect(store.keys()).toEqual([`rm:{${KS}}:kitchen:v:o-e`]);
+  });
+});
