@@ -33,8 +33,10 @@ const exited = (child: ChildProcess): Promise<number | null> =>
 export async function startRole(role: 'all' | 'gateway' | 'command-processor', env: Record<string, string> = {}): Promise<RoleProcess> {
   const port = await freePort();
   const healthPort = await freePort();
-  const tsx = path.join(repoRoot, 'node_modules', '.bin', 'tsx');
-  const child = spawn(tsx, [path.join(repoRoot, 'infra', 'app', 'main.ts')], {
+  // node itself with tsx as a loader (not the tsx CLI, which forks a second
+  // process): the pid we signal is the role, so kill() really is kill -9.
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'infra', 'app', 'main.ts')], {
+    cwd: repoRoot,
     env: { ...process.env, ROLE: role, PORT: String(port), HEALTH_PORT: String(healthPort), LOG_LEVEL: process.env.ROLE_LOG_LEVEL ?? 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
