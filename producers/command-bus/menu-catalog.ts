@@ -79,17 +79,15 @@ export class KafkaMenuCatalog implements MenuCatalog {
       ends.every((e) => Number(e.high) <= Number(e.low) || (this.positions.get(e.partition) ?? -1) >= Number(e.high) - 1);
     if (caughtUp()) return;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, this.catchUpMs);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
       const listener = (): void => {
-        if (caughtUp()) {
-          this.listeners.delete(listener);
-          done();
-        }
+        if (caughtUp()) finish();
       };
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.listeners.delete(listener);
+        resolve();
+      };
+      const timer = setTimeout(finish, this.catchUpMs);
       this.listeners.add(listener);
     });
   }
