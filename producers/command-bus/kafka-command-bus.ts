@@ -3,10 +3,11 @@
 // restaurant.command-replies, which every gateway instance reads in full with a
 // group of its own and matches to its waiting requests by commandId.
 import { randomUUID } from 'node:crypto';
-import type { Consumer, Kafka, Message, Producer } from 'kafkajs';
+import type { Consumer, Kafka, Producer } from 'kafkajs';
 import type { CommandReply } from '../../schemas/generated/types';
 import { partitionFor } from '../../schemas/partitioning';
 import { AGGREGATE_NAMESPACES, COMMAND_REPLIES_TOPIC, topicCatalog, type TopicCatalog } from '../../schemas/topics';
+import { ProduceBatcher } from '../../infra/kafka/batcher';
 import { AvroCodec, DecodeError, RegistryError } from '../../infra/kafka/codec';
 import type { Logger } from '../../infra/logging';
 import { CommandBusUnavailable, type CommandBus, type CommandEnvelope, type CommandOutcome } from '../gateway/command-bus';
@@ -31,12 +32,6 @@ export function outcomeOf(reply: CommandReply): CommandOutcome {
     : { ...base, status: 'accepted', events: reply.events };
 }
 
-interface Queued {
-  readonly topic: string;
-  readonly message: Message;
-  readonly done: (error?: unknown) => void;
-}
-
 export class KafkaCommandBus implements CommandBus {
   private readonly catalog: TopicCatalog;
   private readonly producer: Producer;
@@ -44,17 +39,15 @@ export class KafkaCommandBus implements CommandBus {
   private readonly waiters = new Map<string, Array<(outcome: CommandOutcome) => void>>();
   private readonly outcomes = new Map<string, CommandOutcome>();
   private readonly cacheSize: number;
-  private readonly lingerMs: number;
-  private queue: Queued[] = [];
-  private flushTimer: NodeJS.Timeout | undefined;
+  private readonly batcher: ProduceBatcher;
 
   constructor(private readonly options: KafkaCommandBusOptions) {
     this.catalog = options.catalog ?? topicCatalog();
     this.cacheSize = options.outcomeCacheSize ?? 50_000;
-    this.lingerMs = options.lingerMs ?? 2;
     // Fail fast: a gateway answers 503 within seconds instead of holding requests while Kafka is away.
     // Not idempotent: a command written twice by a producer retry is the same commandId, which the processor answers once.
     this.producer = options.kafka.producer({ retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1000 } });
+    this.batcher = new ProduceBatcher(this.producer, options.lingerMs ?? 2);
   }
 
   /** Connects, and starts reading replies from a little before now, so no reply to a command sent after start is missed. */
@@ -86,8 +79,7 @@ export class KafkaCommandBus implements CommandBus {
   }
 
   async stop(): Promise<void> {
-    if (this.flushTimer) clearTimeout(this.flushTimer);
-    await this.flush();
+    await this.batcher.flush();
     await this.consumer?.disconnect();
     await this.producer.disconnect();
   }
@@ -110,7 +102,7 @@ export class KafkaCommandBus implements CommandBus {
     }
     const outcome = this.waitFor(metadata.commandId, waitMs, { status: 'pending', commandId: metadata.commandId, commandType: command.type, aggregateId: metadata.aggregateId });
     try {
-      await this.enqueue(topic.name, {
+      await this.batcher.send(topic.name, {
         key: metadata.aggregateId,
         value,
         partition: partitionFor(metadata.aggregateId, topic.partitions),
@@ -167,31 +159,6 @@ export class KafkaCommandBus implements CommandBus {
     if (waiting) {
       this.waiters.delete(reply.commandId);
       for (const settle of waiting) settle(outcome);
-    }
-  }
-
-  /** Commands that arrive within lingerMs go out in one produce request. */
-  private enqueue(topic: string, message: Message): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ topic, message, done: (error) => (error === undefined ? resolve() : reject(error)) });
-      if (this.queue.length >= 500) void this.flush();
-      else this.flushTimer ??= setTimeout(() => void this.flush(), this.lingerMs);
-    });
-  }
-
-  private async flush(): Promise<void> {
-    if (this.flushTimer) clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
-    const batch = this.queue;
-    this.queue = [];
-    if (batch.length === 0) return;
-    const byTopic = new Map<string, Message[]>();
-    for (const q of batch) byTopic.set(q.topic, [...(byTopic.get(q.topic) ?? []), q.message]);
-    try {
-      await this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
-      batch.forEach((q) => q.done());
-    } catch (error) {
-      batch.forEach((q) => q.done(error));
     }
   }
 }

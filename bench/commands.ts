@@ -1,0 +1,213 @@
+/**
+ * npm run bench:commands — the command side under fixed offered loads.
+ *
+ * Runs a command-processor and a gateway as separate processes, and beside them,
+ * in the same run, the baseline (bench/baseline-server.ts: express + one kafkajs
+ * produce per request, same batching). For each offered rate it sends an
+ * open-loop load for a fixed time to each, measuring latency from the moment each
+ * request was due (so a slow server cannot hide its queueing), then a closed loop
+ * for the sustained maximum. It prints figures and ratios and asserts nothing.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createKafka } from '../infra/kafka/client';
+import { rootLogger } from '../infra/logging';
+import { repoRoot } from '../infra/stack/settings';
+import { freePort, startRole, type RoleProcess } from '../test/support/roles';
+import { BASELINE_TOPIC } from './baseline-server';
+
+const RATES = (process.env.BENCH_RATES ?? '250,500,1000,1500,2000').split(',').map(Number);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CLOSED_CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
+const MENU_ITEMS = 200;
+
+interface Result {
+  readonly offered: number | 'max';
+  readonly sent: number;
+  readonly accepted: number;
+  readonly other: number;
+  readonly perSecond: number;
+  readonly p50: number;
+  readonly p95: number;
+  readonly p99: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+}
+
+function summarize(offered: number | 'max', latencies: number[], accepted: number, sent: number, elapsedMs: number): Result {
+  latencies.sort((a, b) => a - b);
+  return {
+    offered,
+    sent,
+    accepted,
+    other: sent - accepted,
+    perSecond: (accepted * 1000) / elapsedMs,
+    p50: quantile(latencies, 0.5),
+    p95: quantile(latencies, 0.95),
+    p99: quantile(latencies, 0.99),
+  };
+}
+
+type Request = (i: number) => Promise<boolean>;
+
+async function post(url: string, body: unknown): Promise<boolean> {
+  try {
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    await res.arrayBuffer();
+    return res.status === 200 || res.status === 201;
+  } catch {
+    return false;
+  }
+}
+
+/** Sends rate requests per second for `seconds`, each at its due time, whatever the server's pace. */
+async function openLoop(rate: number, seconds: number, request: Request, offset: number): Promise<Result> {
+  const total = Math.round(rate * seconds);
+  const latencies: number[] = [];
+  let accepted = 0;
+  const inflight: Array<Promise<void>> = [];
+  const start = performance.now();
+  let i = 0;
+  while (i < total) {
+    const now = performance.now();
+    while (i < total && start + (i * 1000) / rate <= now) {
+      const due = start + (i * 1000) / rate;
+      inflight.push(
+        request(offset + i).then((ok) => {
+          latencies.push(performance.now() - due);
+          if (ok) accepted += 1;
+        }),
+      );
+      i += 1;
+    }
+    await sleep(1);
+  }
+  await Promise.all(inflight);
+  return summarize(rate, latencies, accepted, total, performance.now() - start);
+}
+
+/** As fast as `concurrency` clients can go, for `seconds`. */
+async function closedLoop(concurrency: number, seconds: number, request: Request, offset: number): Promise<Result> {
+  const latencies: number[] = [];
+  let accepted = 0;
+  let sent = 0;
+  const end = performance.now() + seconds * 1000;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        const t0 = performance.now();
+        const ok = await request(offset + sent++);
+        latencies.push(performance.now() - t0);
+        if (ok) accepted += 1;
+      }
+    }),
+  );
+  return summarize('max', latencies, accepted, sent, performance.now() - start);
+}
+
+function rssMb(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  return kb / 1024;
+}
+
+async function startBaseline(): Promise<{ url: string; stop: () => void; pid: number }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'bench', 'baseline-server.ts')], {
+    cwd: repoRoot,
+    env: { ...process.env, PORT: String(port), LOG_LEVEL: 'warn' },
+    stdio: 'inherit',
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 200; i += 1) {
+    try {
+      if ((await fetch(`${url}/readyz`)).ok) return { url, stop: () => child.kill('SIGTERM'), pid: child.pid ?? 0 };
+    } catch {
+      // starting
+    }
+    await sleep(100);
+  }
+  throw new Error('the baseline server did not start');
+}
+
+const fmt = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : '-');
+
+async function main(): Promise<void> {
+  const admin = createKafka('bench-admin', rootLogger).admin();
+  await admin.connect();
+  if (!(await admin.listTopics()).includes(BASELINE_TOPIC)) {
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: BASELINE_TOPIC, numPartitions: 6, configEntries: [{ name: 'retention.ms', value: '3600000' }] }] });
+  }
+  await admin.disconnect();
+
+  const env = { LOG_LEVEL: 'warn', COMMAND_WAIT_MS: '5000' };
+  const roles: RoleProcess[] = [];
+  const processor = await startRole('command-processor', env);
+  roles.push(processor);
+  const gateway = await startRole('gateway', env);
+  roles.push(gateway);
+  const baseline = await startBaseline();
+  const rssAtStart = rssMb(processor.child.pid ?? 0) + rssMb(gateway.child.pid ?? 0);
+
+  try {
+    // A menu to change prices on; its items spread over every partition.
+    const menu: string[] = [];
+    for (let i = 0; i < MENU_ITEMS; i += 1) {
+      const res = await fetch(`${gateway.url}/menu/items`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: `Bench dish ${i}`, description: 'bench', category: 'MAIN', price: { amountMinor: 1000, currency: 'EUR' } }),
+      });
+      menu.push(((await res.json()) as { aggregateId: string }).aggregateId);
+    }
+    const run = `${Date.now().toString(36)}`;
+    // Half new orders (OpenOrder), half price changes on existing items (ChangeMenuItemPrice): both always accepted.
+    const command: Request = (i) =>
+      i % 2 === 0
+        ? post(`${gateway.url}/orders`, { customerId: `bench-${run}-${i % 1000}` })
+        : post(`${gateway.url}/menu/items/${menu[(i >> 1) % MENU_ITEMS]}/price`, { price: { amountMinor: 1000 + (i % 500), currency: 'EUR' } });
+    const bare: Request = (i) => post(`${baseline.url}/produce/bench-${run}-${i}`, { customerId: `bench-${run}-${i % 1000}` });
+
+    await openLoop(200, 3, command, 0); // warm-up: JIT, connections, partition state
+    await openLoop(200, 3, bare, 0);
+
+    const rows: Array<{ gateway: Result; baseline: Result }> = [];
+    let offset = 10_000;
+    for (const rate of RATES) {
+      const g = await openLoop(rate, SECONDS, command, (offset += 100_000));
+      const b = await openLoop(rate, SECONDS, bare, offset);
+      rows.push({ gateway: g, baseline: b });
+    }
+    const gMax = await closedLoop(CLOSED_CONCURRENCY, SECONDS, command, (offset += 100_000));
+    const bMax = await closedLoop(CLOSED_CONCURRENCY, SECONDS, bare, offset);
+    rows.push({ gateway: gMax, baseline: bMax });
+    const rssAtEnd = rssMb(processor.child.pid ?? 0) + rssMb(gateway.child.pid ?? 0);
+
+    console.log(`\ncommand side vs baseline (express + one kafkajs produce per request, same batching), ${SECONDS} s per row, 2 cores shared with Kafka, the registry and the load generator`);
+    console.log('offered/s | gateway accepted/s  p50    p95    p99 ms  non-2xx | baseline ok/s  p50    p95    p99 ms | accepted/s ratio  p99 ratio');
+    for (const { gateway: g, baseline: b } of rows) {
+      console.log(
+        `${String(g.offered).padStart(9)} | ${fmt(g.perSecond).padStart(10)} ${fmt(g.p50).padStart(8)} ${fmt(g.p95).padStart(6)} ${fmt(g.p99).padStart(6)} ${String(g.other).padStart(8)} |` +
+          ` ${fmt(b.perSecond).padStart(12)} ${fmt(b.p50).padStart(6)} ${fmt(b.p95).padStart(6)} ${fmt(b.p99).padStart(6)} |` +
+          ` ${fmt(g.perSecond / b.perSecond, 2).padStart(16)} ${fmt(g.p99 / b.p99, 2).padStart(10)}`,
+      );
+    }
+    console.log(`gateway + processor resident memory: ${fmt(rssAtStart)} MB at start, ${fmt(rssAtEnd)} MB at end (baseline server: ${fmt(rssMb(baseline.pid))} MB)`);
+  } finally {
+    baseline.stop();
+    await Promise.all(roles.map((r) => r.stop()));
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error('bench failed', error);
+  process.exit(1);
+});
