@@ -10,17 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { readStackSettings, repoRoot } from '../../infra/stack/settings';
 import { versions } from '../../infra/stack/versions';
+import { freePort } from '../support/roles';
 
 const cli = path.join(repoRoot, 'infra', 'stack', 'cli.ts');
 const tsx = path.join(repoRoot, 'node_modules', '.bin', 'tsx');
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function isolatedEnv(extra: Record<string, string> = {}): Promise<Record<string, string>> {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'stack-failure-'));
