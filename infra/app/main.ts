@@ -12,7 +12,7 @@ import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { config } from '../config';
 import { createKafka } from '../kafka/client';
 import { AvroCodec } from '../kafka/codec';
-import { allTopicSpecs, applyTopics, TopicDriftError } from '../kafka/topics';
+import { allTopicSpecs, applyTopics, registerSubjects, TopicDriftError } from '../kafka/topics';
 import { rootLogger } from '../logging';
 import { roleConfig, type Role } from './roles';
 import { startCommandProcessor, startGateway, type Running } from './start';
@@ -23,15 +23,18 @@ async function main(): Promise<void> {
   const kafka = createKafka(`${settings.role}.${settings.instanceId}`, logger);
   const codec = new AvroCodec(new SchemaRegistry({ host: config().registry.url }));
 
+  const specs = allTopicSpecs();
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const result = await applyTopics(admin, allTopicSpecs());
+    const result = await applyTopics(admin, specs);
     if (result.drift.length > 0) throw new TopicDriftError(result.drift);
     if (result.created.length > 0) logger.info({ created: result.created }, 'created missing topics');
   } finally {
     await admin.disconnect();
   }
+  // Schemas are registered before any traffic, not by the first command that needs one.
+  await registerSubjects(codec, specs);
 
   const running: Running[] = [];
   const wants = (role: Role): boolean => settings.role === 'all' || settings.role === role;

@@ -52,6 +52,24 @@ function statusOf(error: unknown): number | undefined {
   return undefined;
 }
 
+/**
+ * Two processes registering a new subject at once can make the registry refuse
+ * the slower one; asked again, it finds the schema there and answers with its
+ * id. A few quick attempts, then the error stands.
+ */
+async function registerWithRetry<T>(attempt: () => Promise<T>, tries = 4): Promise<T> {
+  for (let i = 1; ; i += 1) {
+    try {
+      return await attempt();
+    } catch (error) {
+      const status = statusOf(error);
+      const worthRetrying = status === undefined || status === 409 || status >= 500;
+      if (i >= tries || !worthRetrying) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** (i - 1)));
+    }
+  }
+}
+
 export class AvroCodec {
   private readonly ids = new Map<string, Promise<number>>();
   private readonly readers = new Map<number, Promise<{ fullName: string; reader: Type; resolver: ReturnType<Type['createResolver']> }>>();
@@ -67,8 +85,7 @@ export class AvroCodec {
     let id = this.ids.get(subject);
     if (id === undefined) {
       const schema = this.schemas.get(fullName).schemaText;
-      id = this.registry
-        .register({ type: SchemaType.AVRO, schema }, { subject, compatibility: COMPATIBILITY.BACKWARD_TRANSITIVE })
+      id = registerWithRetry(() => this.registry.register({ type: SchemaType.AVRO, schema }, { subject, compatibility: COMPATIBILITY.BACKWARD_TRANSITIVE }))
         .then(
           (r) => r.id,
           (cause: unknown) => {

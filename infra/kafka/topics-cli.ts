@@ -7,7 +7,7 @@ import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { config } from '../config';
 import { createKafka } from './client';
 import { AvroCodec } from './codec';
-import { allTopicSpecs, applyTopics, TopicDriftError } from './topics';
+import { allTopicSpecs, applyTopics, registerSubjects, TopicDriftError } from './topics';
 
 async function main(): Promise<void> {
   const specs = allTopicSpecs();
@@ -22,9 +22,8 @@ async function main(): Promise<void> {
     await admin.disconnect();
   }
   const codec = new AvroCodec(new SchemaRegistry({ host: config().registry.url }));
-  const subjects = specs.flatMap((t) => t.subjects.map((s) => ({ topic: t.name, recordName: s.recordName })));
-  await Promise.all(subjects.map((s) => codec.schemaId(s.topic, s.recordName)));
-  console.log(`schemas: ${subjects.length} subjects registered or confirmed at ${config().registry.url}`);
+  const count = await registerSubjects(codec, specs);
+  console.log(`schemas: ${count} subjects registered or confirmed at ${config().registry.url}`);
 }
 
 main().catch((error: unknown) => {

@@ -6,6 +6,7 @@
 import { ConfigResourceTypes, type Admin } from 'kafkajs';
 import { dlqTopic, topicCatalog, type TopicCatalog, type TopicSpec } from '../../schemas/topics';
 import { config } from '../config';
+import type { AvroCodec } from './codec';
 
 export interface TopicDrift {
   readonly topic: string;
@@ -78,4 +79,11 @@ export async function applyTopics(admin: Admin, specs: readonly TopicSpec[]): Pr
     verified: present.filter((s) => !drift.some((d) => d.topic === s.name)).map((s) => s.name),
     drift,
   };
+}
+
+/** Registers (or confirms) the schema of every subject the topics carry; returns how many. */
+export async function registerSubjects(codec: AvroCodec, specs: readonly TopicSpec[]): Promise<number> {
+  const subjects = specs.flatMap((t) => t.subjects.map((s) => ({ topic: t.name, recordName: s.recordName })));
+  for (const s of subjects) await codec.schemaId(s.topic, s.recordName);
+  return subjects.length;
 }
