@@ -75,12 +75,16 @@ export class RedisProjectionSink implements BatchSink {
       });
     }
     const writes: GuardedWrite[] = [];
+    let preSkipped = 0;
     for (const { event, metadata, offset } of envelopes) {
       const id = metadata.aggregateId;
       let state: unknown = null;
       if (stateful) {
         const known = current.get(id) as { state: unknown; version: number };
-        if (metadata.version <= known.version) continue; // the guard would skip it; keep the state as it is
+        if (metadata.version <= known.version) {
+          preSkipped += 1; // the guard would skip it; keep the state as it is
+          continue;
+        }
         state = known.state;
       }
       let step: { state: unknown; ops: readonly WriteOp[] };
@@ -96,7 +100,7 @@ export class RedisProjectionSink implements BatchSink {
     try {
       const [applied, skipped] = await this.redis.rmApplyBatch(encoded.keys.length, ...encoded.keys, encoded.argv);
       this.stats.applied += applied;
-      this.stats.skipped += skipped;
+      this.stats.skipped += skipped + preSkipped;
     } catch (error) {
       // Redis answered, but refused (WRONGTYPE, a bad increment): retrying the same write will not help.
       if (error instanceof ReplyError) throw new ProcessingError(`Redis refused the ${name} batch: ${(error as Error).message}`, { cause: error });
