@@ -155,7 +155,7 @@ describe('read models under load', () => {
         const orderId = opened.body.aggregateId as string;
         for (const [path, body] of plan(orderId)) {
           const r = await send('POST', path, body);
-          expect([200, 202, 409]).toContain(r.status);
+          expect([200, 202, 404, 409]).toContain(r.status); // 404/409: business rejections (a sold-out dish, a line never added)
         }
         done += 1;
         if (done === ORDERS / 2 && !killed) {
