@@ -1,6 +1,7 @@
 /**
  * npm start: every role in one process (ROLE=all, the default), or one role per
- * process in production: ROLE=gateway | command-processor.
+ * process in production: ROLE=gateway | command-processor | projector:<model> |
+ * projectors (all five read models) | query (the query API, QUERY_PORT).
  *
  * Start-up verifies the topic catalog against the broker (creating what is
  * missing, refusing to run on drift). SIGTERM/SIGINT stop taking work, finish or
@@ -14,8 +15,8 @@ import { createKafka } from '../kafka/client';
 import { AvroCodec } from '../kafka/codec';
 import { allTopicSpecs, applyTopics, registerSubjects, TopicDriftError } from '../kafka/topics';
 import { rootLogger } from '../logging';
-import { roleConfig, type Role } from './roles';
-import { startCommandProcessor, startGateway, type Running } from './start';
+import { projectorsOf, roleConfig, type Role } from './roles';
+import { startCommandProcessor, startGateway, startProjector, startQueryApi, type Running } from './start';
 
 async function main(): Promise<void> {
   const settings = roleConfig();
@@ -40,17 +41,19 @@ async function main(): Promise<void> {
   const wants = (role: Role): boolean => settings.role === 'all' || settings.role === role;
   if (wants('command-processor')) running.push(await startCommandProcessor({ kafka, codec, logger, settings }));
   if (wants('gateway')) running.push(await startGateway({ kafka, codec, logger, settings }));
+  for (const model of projectorsOf(settings.role)) running.push(await startProjector(model, { kafka, codec, logger, settings }));
+  if (wants('query')) running.push(await startQueryApi({ kafka, codec, logger, settings }));
 
   // Roles without an HTTP server of their own still answer health checks.
   let healthServer: http.Server | undefined;
-  if (!wants('gateway')) {
+  if (!wants('gateway') && !wants('query')) {
     healthServer = http.createServer((req, res) => {
       const ok = req.url === '/healthz' || req.url === '/readyz';
       res.writeHead(ok ? 200 : 404, { 'content-type': 'application/json' }).end(JSON.stringify(ok ? { status: 'ok' } : { error: 'not found' }));
     });
     await new Promise<void>((resolve) => healthServer?.listen(settings.healthPort, '127.0.0.1', resolve));
   }
-  logger.info({ roles: running.map((r) => r.name), port: settings.port }, 'restaurant is running');
+  logger.info({ roles: running.map((r) => r.name), port: settings.port, queryPort: settings.queryPort }, 'restaurant is running');
 
   let stopping = false;
   const stop = (signal: string): void => {

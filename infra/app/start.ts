@@ -8,6 +8,11 @@ import { KafkaCommandBus } from '../../producers/command-bus/kafka-command-bus';
 import { KafkaMenuCatalog } from '../../producers/command-bus/menu-catalog';
 import { CommandProcessor } from '../../producers/command-processor/processor';
 import { createGatewayApp } from '../../producers/gateway/app';
+import Redis from 'ioredis';
+import { config } from '../config';
+import { Projector } from '../../consumers/projections/runtime/projector';
+import type { ReadModelName } from '../../consumers/projections/shared/keys';
+import { createQueryApp } from '../../consumers/query-api/app';
 import type { RoleConfig } from './roles';
 
 export interface Running {
@@ -59,6 +64,60 @@ export async function startGateway({ kafka, codec, logger, settings }: RoleDeps)
         server.closeIdleConnections();
       });
       await Promise.all([bus.stop(), menu.stop()]);
+    },
+  };
+}
+
+function redisClient(name: string): Redis {
+  return new Redis(config().redis.url, { connectionName: name, maxRetriesPerRequest: 3, enableOfflineQueue: true });
+}
+
+/** One read model's projector: its own consumer group and Redis connection. */
+export async function startProjector(model: ReadModelName, { kafka, codec, logger, settings }: RoleDeps): Promise<Running> {
+  const redis = redisClient(`projector:${model}`);
+  const projector = new Projector({
+    kafka,
+    codec,
+    redis,
+    logger,
+    model,
+    keyspace: settings.keyspace,
+    retry: { attempts: settings.projectorAttempts, initialDelayMs: settings.projectorBackoffMs, maxDelayMs: 5_000 },
+  });
+  await projector.start();
+  return {
+    name: `projector:${model}`,
+    async stop() {
+      await projector.stop();
+      await redis.quit();
+    },
+  };
+}
+
+export async function startQueryApi({ logger, settings }: RoleDeps): Promise<Running> {
+  const log = logger.child({ component: 'query-api' });
+  const redis = redisClient('query-api');
+  await redis.ping();
+  const app = createQueryApp({ redis, keyspace: settings.keyspace, consistencyWaitMs: settings.consistencyWaitMs, clock: Date.now, logger: log });
+  const server = http.createServer((req, res) => {
+    if (req.method === 'GET' && (req.url === '/healthz' || req.url === '/readyz')) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      return;
+    }
+    void app(req, res);
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve) => server.listen(settings.queryPort, '127.0.0.1', resolve));
+  const address = server.address();
+  log.info({ port: typeof address === 'object' && address ? address.port : settings.queryPort, keyspace: settings.keyspace }, 'query API listening');
+  return {
+    name: 'query',
+    async stop() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await redis.quit();
     },
   };
 }

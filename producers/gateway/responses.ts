@@ -3,6 +3,7 @@
 //   { "error": { "code", "message", "fields"? }, "commandId"?, "aggregateId"? }
 //
 // Pure: no express.
+import { consistencyToken } from '../../schemas/consistency-token';
 import type { CommandOutcome } from './command-bus';
 import type { FieldProblem } from './request-fields';
 
@@ -71,6 +72,8 @@ export function outcomeReply(outcome: CommandOutcome, location?: (aggregateId: s
           aggregateId: outcome.aggregateId,
           aggregateVersion: outcome.aggregateVersion,
           events: outcome.events,
+          // Read-your-writes: pass it to a query (?consistency= or X-Consistency-Token) to wait for these events.
+          ...(outcome.events.length === 0 ? {} : { consistencyToken: consistencyToken(outcome.events) }),
         },
       };
     case 'rejected': {

@@ -3,12 +3,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
+import type { Role } from '../../infra/app/roles';
 import { repoRoot } from '../../infra/stack/settings';
 
 export interface RoleProcess {
   readonly role: string;
   readonly port: number;
   readonly url: string;
+  /** The query API of `query` and `all` roles. */
+  readonly queryUrl: string;
   readonly child: ChildProcess;
   output(): string;
   /** SIGTERM and wait for a clean exit (fails the test if it takes longer than timeoutMs). */
@@ -30,14 +33,15 @@ const exited = (child: ChildProcess): Promise<number | null> =>
     ? Promise.resolve(child.exitCode)
     : new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 
-export async function startRole(role: 'all' | 'gateway' | 'command-processor', env: Record<string, string> = {}): Promise<RoleProcess> {
+export async function startRole(role: Role, env: Record<string, string> = {}): Promise<RoleProcess> {
   const port = await freePort();
   const healthPort = await freePort();
+  const queryPort = await freePort();
   // node itself with tsx as a loader (not the tsx CLI, which forks a second
   // process): the pid we signal is the role, so kill() really is kill -9.
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'infra', 'app', 'main.ts')], {
     cwd: repoRoot,
-    env: { ...process.env, ROLE: role, PORT: String(port), HEALTH_PORT: String(healthPort), LOG_LEVEL: process.env.ROLE_LOG_LEVEL ?? 'warn', ...env },
+    env: { ...process.env, ROLE: role, PORT: String(port), HEALTH_PORT: String(healthPort), QUERY_PORT: String(queryPort), LOG_LEVEL: process.env.ROLE_LOG_LEVEL ?? 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -46,7 +50,8 @@ export async function startRole(role: 'all' | 'gateway' | 'command-processor', e
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-  const url = `http://127.0.0.1:${role === 'command-processor' ? healthPort : port}`;
+  const url = `http://127.0.0.1:${role === 'query' ? queryPort : role === 'all' || role === 'gateway' ? port : healthPort}`;
+  const queryUrl = `http://127.0.0.1:${queryPort}`;
   const deadline = Date.now() + 90_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${role} exited with ${child.exitCode} while starting:\n${output}`);
@@ -66,6 +71,7 @@ export async function startRole(role: 'all' | 'gateway' | 'command-processor', e
     role,
     port,
     url,
+    queryUrl,
     child,
     output: () => output,
     async stop(timeoutMs = 20_000) {

@@ -5,6 +5,7 @@ import type { DomainCommand } from '../../../schemas/messages';
 import type { CommandAggregate } from '../../../producers/gateway/command-bus';
 import { ROUTES } from '../../../producers/gateway/routes';
 import { FIXED_NOW, PIZZA, REPLY_WAIT_MS, startGateway, type GatewayHarness } from '../../support/gateway';
+import { consistencyToken } from '../../../schemas/consistency-token';
 
 const ADDRESS = { line1: ' Keizersgracht 1 ', line2: '', city: 'Amsterdam', postalCode: '1015 CJ', country: 'NL' };
 const NORMALIZED_ADDRESS = { line1: 'Keizersgracht 1', line2: null, city: 'Amsterdam', postalCode: '1015 CJ', country: 'NL' };
@@ -113,6 +114,7 @@ describe.each(cases)('POST $path', (c) => {
       aggregateId,
       aggregateVersion: 1,
       events: [{ eventType: `${c.command.type}Done`, aggregateId, version: 1, topic: `restaurant.${c.aggregate}.events`, partition: 0, offset: 42 }],
+      consistencyToken: consistencyToken([{ topic: `restaurant.${c.aggregate}.events`, partition: 0, offset: 42 }]),
     });
   });
 });

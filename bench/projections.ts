@@ -1,0 +1,247 @@
+/**
+ * npm run bench:projections — replay rate of every projection from offset 0.
+ *
+ * Generates BENCH_EVENTS (default 500,000) valid Avro events per aggregate kind
+ * (menu, customer, order) straight into dedicated bench topics
+ * (`bench.<kind>.events.<run>`, 6 partitions, keys and headers as the command
+ * processor writes them, schema ids of the real events topics), then for each
+ * read model runs a Projector from offset 0 into a bench keyspace until its
+ * checkpoint reaches the end, beside a raw kafkajs eachBatch consume of the
+ * same topic that does nothing (the ceiling). Prints events/s, the ratio to the
+ * ceiling, and the process RSS at the start and end of each replay (the
+ * projector runs in this process). Asserts nothing about time. Cleans up its
+ * topics, groups and keys.
+ */
+import { randomUUID } from 'node:crypto';
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import Redis from 'ioredis';
+import { config } from '../infra/config';
+import { createKafka } from '../infra/kafka/client';
+import { AvroCodec } from '../infra/kafka/codec';
+import { rootLogger } from '../infra/logging';
+import { Projector } from '../consumers/projections/runtime/projector';
+import { parseCheckpoint } from '../consumers/projections/runtime/redis-batch';
+import { checkpointKey, type ReadModelName } from '../consumers/projections/shared/keys';
+import type { EventMetadata } from '../schemas/generated/types';
+import { eventKey, partitionFor } from '../schemas/partitioning';
+import { topicName, type AggregateName } from '../schemas/topics';
+
+process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 500_000);
+const PARTITIONS = 6;
+const RUN = randomUUID().slice(0, 8);
+const KEYSPACE = `bench-${RUN}`;
+const T0 = Date.UTC(2025, 0, 1);
+const logger = rootLogger.child({ bench: 'projections' });
+logger.level = process.env.LOG_LEVEL ?? 'warn';
+
+type Generated = { type: string; data: Record<string, unknown>; metadata: EventMetadata };
+const meta = (aggregateId: string, version: number, occurredAt: number): EventMetadata => ({
+  eventId: `${aggregateId}/${version}`,
+  aggregateId,
+  version,
+  occurredAt,
+  commandId: `c-${aggregateId}-${version}`,
+  correlationId: `k-${aggregateId}`,
+  causationId: `c-${aggregateId}-${version}`,
+});
+const eur = (amountMinor: number) => ({ amountMinor, currency: 'EUR' });
+const address = { line1: 'Dam 1', line2: null, city: 'Amsterdam', postalCode: '1012 JS', country: 'NL' };
+const CATEGORIES = ['STARTER', 'MAIN', 'SIDE', 'DESSERT', 'DRINK'];
+
+/** 10 events per menu item: added, then price changes and sold-out/back-in-stock. */
+function* menuEvents(n: number): Generator<Generated> {
+  for (let i = 0, count = 0; count < n; i += 1) {
+    const id = `item-${i}`;
+    const at = T0 + i * 1000;
+    for (let v = 1; v <= 10 && count < n; v += 1, count += 1) {
+      if (v === 1) yield { type: 'MenuItemAdded', data: { name: `Dish ${i}`, description: 'bench', category: CATEGORIES[i % 5], price: eur(900) }, metadata: meta(id, v, at) };
+      else if (v % 3 === 0) yield { type: 'MenuItemSoldOut', data: {}, metadata: meta(id, v, at + v) };
+      else if (v % 3 === 1) yield { type: 'MenuItemBackInStock', data: {}, metadata: meta(id, v, at + v) };
+      else yield { type: 'MenuItemPriceChanged', data: { previousPrice: eur(900 + v - 1), price: eur(900 + v) }, metadata: meta(id, v, at + v) };
+    }
+  }
+}
+
+/** 5 events per customer: signed up, two addresses, a name change, an address removed. */
+function* customerEvents(n: number): Generator<Generated> {
+  for (let i = 0, count = 0; count < n; i += 1) {
+    const id = `customer-${i}`;
+    const at = T0 + i * 1000;
+    const steps: Array<[string, Record<string, unknown>]> = [
+      ['CustomerSignedUp', { name: `Customer ${i}`, email: `c${i}@example.com` }],
+      ['DeliveryAddressAdded', { addressId: 'home', address }],
+      ['DeliveryAddressAdded', { addressId: 'work', address }],
+      ['CustomerNameChanged', { name: `Renamed ${i}` }],
+      ['DeliveryAddressRemoved', { addressId: 'work' }],
+    ];
+    for (let v = 1; v <= steps.length && count < n; v += 1, count += 1) {
+      const [type, data] = steps[v - 1] as [string, Record<string, unknown>];
+      yield { type, data, metadata: meta(id, v, at + v) };
+    }
+  }
+}
+
+/** 10 events per order: opened, 2 items, address, placed, confirmed, preparing, ready, dispatched, delivered (every 7th cancelled after confirmation). */
+function* orderEvents(n: number): Generator<Generated> {
+  for (let i = 0, count = 0; count < n; i += 1) {
+    const id = `order-${i}`;
+    const at = T0 + i * 60_000;
+    const customerId = `customer-${i % 5000}`;
+    const lines = [
+      { menuItemId: `item-${i % 40}`, menuItemName: `Dish ${i % 40}`, quantity: 1 + (i % 3), unitPrice: eur(950) },
+      { menuItemId: `item-${(i + 7) % 40}`, menuItemName: `Dish ${(i + 7) % 40}`, quantity: 1, unitPrice: eur(300) },
+    ];
+    const total = eur(lines.reduce((s, l) => s + l.quantity * l.unitPrice.amountMinor, 0));
+    const steps: Array<[string, Record<string, unknown>]> = [
+      ['OrderOpened', { customerId }],
+      ['ItemAddedToOrder', lines[0] as Record<string, unknown>],
+      ['ItemAddedToOrder', lines[1] as Record<string, unknown>],
+      ['DeliveryAddressSet', { address }],
+      ['OrderPlaced', { customerId, lines, deliveryAddress: address, total }],
+      ['OrderConfirmed', {}],
+      ...(i % 7 === 3
+        ? ([['OrderCancelled', { reason: 'bench' }]] as Array<[string, Record<string, unknown>]>)
+        : ([['PreparationStarted', {}], ['OrderReady', {}], ['OrderDispatched', {}], ['OrderDelivered', {}]] as Array<[string, Record<string, unknown>]>)),
+    ];
+    for (let v = 1; v <= steps.length && count < n; v += 1, count += 1) {
+      const [type, data] = steps[v - 1] as [string, Record<string, unknown>];
+      yield { type, data, metadata: meta(id, v, at + v * 1000) };
+    }
+  }
+}
+
+const NAMESPACES: Record<'menu' | 'customer' | 'order', string> = { menu: 'restaurant.menu', customer: 'restaurant.customer', order: 'restaurant.order' };
+
+async function main(): Promise<void> {
+  const kafka = createKafka(`bench.${RUN}`, logger);
+  const codec = new AvroCodec(new SchemaRegistry({ host: config().registry.url }));
+  const redis = new Redis(config().redis.url);
+  const admin = kafka.admin();
+  await admin.connect();
+  const producer = kafka.producer();
+  await producer.connect();
+  const topics: Record<'menu' | 'customer' | 'order', string> = {
+    menu: `bench.menu.events.${RUN}`,
+    customer: `bench.customer.events.${RUN}`,
+    order: `bench.order.events.${RUN}`,
+  };
+  const groups: string[] = [];
+  try {
+    await admin.createTopics({ waitForLeaders: true, topics: Object.values(topics).map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })) });
+    const generators = { menu: menuEvents, customer: customerEvents, order: orderEvents };
+    for (const kind of ['menu', 'customer', 'order'] as const) {
+      const started = Date.now();
+      const ids = new Map<string, number>();
+      let chunk: { key: string; value: Buffer; partition: number; headers: Record<string, string> }[] = [];
+      const flush = async () => {
+        if (chunk.length > 0) await producer.send({ topic: topics[kind], acks: 1, messages: chunk });
+        chunk = [];
+      };
+      for (const e of generators[kind](EVENTS)) {
+        const fullName = `${NAMESPACES[kind]}.${e.type}`;
+        let id = ids.get(fullName);
+        if (id === undefined) {
+          id = await codec.schemaId(topicName(kind as AggregateName, 'events'), fullName);
+          ids.set(fullName, id);
+        }
+        chunk.push({
+          key: eventKey(e.metadata.aggregateId, e.metadata.version),
+          value: codec.encodeWithId(id, fullName, { ...e.data, metadata: e.metadata }),
+          partition: partitionFor(e.metadata.aggregateId, PARTITIONS),
+          headers: { 'event-type': e.type },
+        });
+        if (chunk.length >= 10_000) await flush();
+      }
+      await flush();
+      console.log(`produced ${EVENTS.toLocaleString('en')} ${kind} events to ${topics[kind]} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    }
+
+    const ends = async (topic: string) => new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, Number(o.high)]));
+
+    /** The ceiling: a group that reads the topic with eachBatch and does nothing. */
+    const raw = async (topic: string): Promise<number> => {
+      const end = await ends(topic);
+      const groupId = `bench.raw.${RUN}.${topic}`;
+      groups.push(groupId);
+      const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100 });
+      const remaining = new Set([...end].filter(([, high]) => high > 0).map(([p]) => p));
+      let done: () => void = () => undefined;
+      const finished = new Promise<void>((resolve) => (done = resolve));
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      const started = process.hrtime.bigint();
+      await consumer.run({
+        partitionsConsumedConcurrently: 3,
+        eachBatch: async ({ batch }) => {
+          if (Number(batch.lastOffset()) + 1 >= (end.get(batch.partition) ?? 0)) remaining.delete(batch.partition);
+          if (remaining.size === 0) done();
+        },
+      });
+      await finished;
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      await consumer.disconnect();
+      return EVENTS / seconds;
+    };
+
+    const ceilings = new Map<string, number>();
+    for (const topic of Object.values(topics)) ceilings.set(topic, await raw(topic));
+
+    const MODELS: Array<[ReadModelName, string]> = [
+      ['menu', topics.menu],
+      ['customers', topics.customer],
+      ['orders', topics.order],
+      ['kitchen', topics.order],
+      ['sales', topics.order],
+    ];
+    const rows: string[][] = [];
+    for (const [model, topic] of MODELS) {
+      const end = await ends(topic);
+      global.gc?.();
+      const rssStart = process.memoryUsage().rss;
+      const projector = new Projector({ kafka, codec, redis, logger, model, keyspace: KEYSPACE, topics: [topic], groupId: `bench.projection.${model}.${RUN}` });
+      groups.push(projector.groupId);
+      const started = process.hrtime.bigint();
+      await projector.start();
+      let peak = rssStart;
+      for (;;) {
+        const cp = parseCheckpoint(await redis.hgetall(checkpointKey(KEYSPACE, model))).get(topic) ?? new Map<number, number>();
+        peak = Math.max(peak, process.memoryUsage().rss);
+        // A batch's checkpoint is the offset after its last message (high watermark with plain producers).
+        if ([...end].every(([p, high]) => (cp.get(p) ?? 0) >= high)) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const rssEnd = process.memoryUsage().rss;
+      await projector.stop();
+      const rate = EVENTS / seconds;
+      const ceiling = ceilings.get(topic) ?? NaN;
+      const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MB`;
+      rows.push([model, EVENTS.toLocaleString('en'), `${seconds.toFixed(1)} s`, `${Math.round(rate).toLocaleString('en')}/s`, `${Math.round(ceiling).toLocaleString('en')}/s`, `${(rate / ceiling).toFixed(3)}`, mb(rssStart), mb(rssEnd), mb(peak), `${projector.sink.stats.applied}`]);
+    }
+    const header = ['read model', 'events', 'replay', 'rate', 'raw eachBatch', 'ratio', 'rss start', 'rss end', 'rss peak', 'applied'];
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+    const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ');
+    console.log(`\nprojection replay from offset 0 (${PARTITIONS} partitions, Redis ${config().redis.url}, keyspace ${KEYSPACE})`);
+    console.log(line(header));
+    for (const r of rows) console.log(line(r));
+  } finally {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `rm:{${KEYSPACE}}:*`, 'COUNT', 5000);
+      cursor = next;
+      if (keys.length > 0) await redis.unlink(...keys);
+    } while (cursor !== '0');
+    await admin.deleteGroups(groups).catch(() => undefined);
+    await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);
+    await producer.disconnect();
+    await admin.disconnect();
+    await redis.quit();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
+

@@ -1,0 +1,155 @@
+// A projector: one read model's projection driven by the EventConsumer, written
+// to Redis with the batch script (redis-batch.ts).
+//
+// Per partition batch:
+// * stateless models (menu, customers, kitchen): the events' ops are built in
+//   memory and sent in ONE EVALSHA with the checkpoint; the version guard runs
+//   inside the script. One round trip.
+// * stateful models (orders, sales: read-modify-write): first ONE MGET of the
+//   batch aggregates' state documents and version keys; the state is threaded
+//   through each aggregate's events in memory, skipping events not newer than
+//   the version read (so skipped events never touch the state); then the same
+//   single EVALSHA, whose guard re-checks every version server-side. Two round
+//   trips. Only one consumer owns a partition (and so an aggregate) at a time;
+//   should a fenced-off zombie write between the MGET and the script, the guard
+//   skips what it already applied, and since projections are deterministic the
+//   documents it wrote equal ours.
+import type Redis from 'ioredis';
+import { ReplyError } from 'ioredis';
+import type { Kafka } from 'kafkajs';
+import type { AvroCodec } from '../../../infra/kafka/codec';
+import type { Logger } from '../../../infra/logging';
+import type { EventMetadata } from '../../../schemas/generated/types';
+import { checkpointKey, versionKey, type ReadModelName } from '../shared/keys';
+import type { WriteOp } from '../shared/ops';
+import type { RetryPolicy } from './backoff';
+import { EventConsumer, ProcessingError, type BatchSink, type PartitionBatch } from './event-consumer';
+import { APPLY_BATCH_LUA, checkpointField, encodeBatch, parseCheckpoint, type GuardedWrite } from './redis-batch';
+import { projectionGroupId, READ_MODEL_SPECS, type ReadModelSpec } from './read-models';
+
+type ApplyBatch = (numKeys: number, ...args: string[]) => Promise<[number, number]>;
+interface RedisWithScript extends Redis {
+  rmApplyBatch: ApplyBatch;
+}
+
+export function withApplyBatchScript(redis: Redis): RedisWithScript {
+  if (!('rmApplyBatch' in redis)) redis.defineCommand('rmApplyBatch', { lua: APPLY_BATCH_LUA });
+  return redis as RedisWithScript;
+}
+
+export class RedisProjectionSink implements BatchSink {
+  private readonly redis: RedisWithScript;
+  /** Events applied and skipped by the guard, for tests and benchmarks. */
+  readonly stats = { applied: 0, skipped: 0 };
+
+  constructor(
+    redis: Redis,
+    private readonly spec: ReadModelSpec,
+    private readonly keyspace: string,
+  ) {
+    this.redis = withApplyBatchScript(redis);
+  }
+
+  async checkpoints(topic: string): Promise<ReadonlyMap<number, number>> {
+    const hash = await this.redis.hgetall(checkpointKey(this.keyspace, this.spec.name));
+    return parseCheckpoint(hash).get(topic) ?? new Map();
+  }
+
+  async write(batch: PartitionBatch): Promise<void> {
+    const { projection, name } = this.spec;
+    const ks = this.keyspace;
+    const envelopes = batch.records.map((r) => {
+      const { metadata, ...data } = r.value as { metadata: EventMetadata } & Record<string, unknown>;
+      return { event: { type: r.type, data }, metadata, offset: r.offset };
+    });
+    const ids = [...new Set(envelopes.map((e) => e.metadata.aggregateId))];
+    const stateful = ids.length > 0 && projection.stateKey(ks, ids[0] as string) !== null;
+    const current = new Map<string, { state: unknown; version: number }>();
+    if (stateful) {
+      const stateKeys = ids.map((id) => projection.stateKey(ks, id) as string);
+      const values = await this.redis.mget(...stateKeys, ...ids.map((id) => versionKey(ks, name, id)));
+      ids.forEach((id, i) => {
+        const doc = values[i];
+        const version = values[ids.length + i];
+        current.set(id, { state: doc === null || doc === undefined ? projection.initialState : (JSON.parse(doc) as unknown), version: version ? Number(version) : 0 });
+      });
+    }
+    const writes: GuardedWrite[] = [];
+    let preSkipped = 0;
+    for (const { event, metadata, offset } of envelopes) {
+      const id = metadata.aggregateId;
+      let state: unknown = null;
+      if (stateful) {
+        const known = current.get(id) as { state: unknown; version: number };
+        if (metadata.version <= known.version) {
+          preSkipped += 1; // the guard would skip it; keep the state as it is
+          continue;
+        }
+        state = known.state;
+      }
+      let step: { state: unknown; ops: readonly WriteOp[] };
+      try {
+        step = projection.apply(state ?? projection.initialState, event, metadata, ks);
+      } catch (cause) {
+        throw new ProcessingError(`${name} could not project ${event.type} ${id}@${metadata.version} (offset ${offset}): ${(cause as Error).message}`, { cause });
+      }
+      if (stateful) current.set(id, { state: step.state, version: metadata.version });
+      writes.push({ versionKey: versionKey(ks, name, id), version: metadata.version, ops: step.ops });
+    }
+    const encoded = encodeBatch(ks, name, writes, new Map([[checkpointField(batch.topic, batch.partition), batch.nextOffset]]));
+    try {
+      const [applied, skipped] = await this.redis.rmApplyBatch(encoded.keys.length, ...encoded.keys, encoded.argv);
+      this.stats.applied += applied;
+      this.stats.skipped += skipped + preSkipped;
+    } catch (error) {
+      // Redis answered, but refused (WRONGTYPE, a bad increment): retrying the same write will not help.
+      if (error instanceof ReplyError) throw new ProcessingError(`Redis refused the ${name} batch: ${(error as Error).message}`, { cause: error });
+      throw error;
+    }
+  }
+}
+
+export interface ProjectorOptions {
+  readonly kafka: Kafka;
+  readonly codec: AvroCodec;
+  readonly redis: Redis;
+  readonly logger: Logger;
+  readonly model: ReadModelName;
+  readonly keyspace: string;
+  /** Override the events topics (tests and benchmarks read their own topics). */
+  readonly topics?: readonly string[];
+  readonly groupId?: string;
+  readonly retry?: RetryPolicy;
+}
+
+export class Projector {
+  readonly consumer: EventConsumer;
+  readonly sink: RedisProjectionSink;
+  readonly groupId: string;
+
+  constructor(options: ProjectorOptions) {
+    const spec = READ_MODEL_SPECS[options.model];
+    this.groupId = options.groupId ?? projectionGroupId(options.model, options.keyspace);
+    this.sink = new RedisProjectionSink(options.redis, spec, options.keyspace);
+    this.consumer = new EventConsumer({
+      kafka: options.kafka,
+      codec: options.codec,
+      logger: options.logger.child({ component: 'projector', readModel: options.model, keyspace: options.keyspace }),
+      groupId: this.groupId,
+      topics: options.topics ?? spec.topics,
+      handles: spec.projection.handles,
+      sink: this.sink,
+      ...(options.retry === undefined ? {} : { retry: options.retry }),
+    });
+  }
+
+  start(): Promise<void> {
+    return this.consumer.start();
+  }
+
+  stop(): Promise<void> {
+    return this.consumer.stop();
+  }
+}
+
+export type { ReadModelName };

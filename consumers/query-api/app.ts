@@ -1,0 +1,194 @@
+// The query API: GET-only JSON over the Redis read models (DESIGN.md §5).
+//
+//   GET /menu                              menu by category
+//   GET /customers/:id                     profile + addresses (404 when unknown)
+//   GET /customers/:id/orders?offset=&limit=   newest first, paginated
+//   GET /orders/:id                        details + timeline (404 when unknown)
+//   GET /kitchen/queue                     confirmed, not ready, oldest first
+//   GET /stats/sales?from=&to=             per-day and total revenue/orders (UTC days, inclusive)
+//   GET /stats/items?from=&to=             per-item quantity/revenue over the range
+//
+// Read-your-writes: `?consistency=<token>` or `X-Consistency-Token: <token>`
+// (from a command reply) makes the query wait, at most `consistencyWaitMs`,
+// until the model's checkpoint has passed the token's positions. If it does not
+// get there in time the answer is 503 `not_yet_consistent` with Retry-After,
+// never silently old data. Answers say how long they waited in
+// `X-Consistency-Waited-Ms`.
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type Redis from 'ioredis';
+import type { Logger } from '../../infra/logging';
+import { parseConsistencyToken } from '../../schemas/consistency-token';
+import { MenuCategorySymbols } from '../../schemas/generated/types';
+import { customersKeys } from '../projections/customers/customers.keys';
+import { customerView } from '../projections/customers/customers.query';
+import { kitchenKeys } from '../projections/kitchen/kitchen.keys';
+import { kitchenQueueView } from '../projections/kitchen/kitchen.query';
+import { menuKeys } from '../projections/menu/menu.keys';
+import { menuView } from '../projections/menu/menu.query';
+import { ordersKeys } from '../projections/orders/orders.keys';
+import { customerOrdersPage, orderView } from '../projections/orders/orders.query';
+import { READ_MODEL_SPECS } from '../projections/runtime/read-models';
+import type { ReadModelName } from '../projections/shared/keys';
+import { parsePage, rangeFor } from '../projections/shared/pagination';
+import { salesKeys } from '../projections/sales/sales.keys';
+import { parseSalesRange, salesReport, type SalesBucket, type SalesRange } from '../projections/sales/sales.query';
+import { waitForPositions } from './consistency';
+
+export interface QueryApiDeps {
+  readonly redis: Redis;
+  readonly keyspace: string;
+  readonly consistencyWaitMs: number;
+  readonly clock: () => number;
+  readonly logger: Logger;
+}
+
+const error = (res: Response, status: number, code: string, message: string, headers: Record<string, string> = {}): void => {
+  res.status(status).set(headers).json({ error: { code, message } });
+};
+
+type Hash = Record<string, string>;
+
+/** The results of a pipeline, failing on the first error. */
+async function run<T>(pipeline: ReturnType<Redis['pipeline']>): Promise<T[]> {
+  const results = (await pipeline.exec()) ?? [];
+  return results.map(([err, value]) => {
+    if (err) throw err;
+    return value as T;
+  });
+}
+
+export function createQueryApp(deps: QueryApiDeps): express.Express {
+  const { redis, keyspace } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+
+  /** Waits for the request's consistency token on `model`; false when it answered already. */
+  const consistent = async (req: Request, res: Response, model: ReadModelName): Promise<boolean> => {
+    const fromQuery = typeof req.query.consistency === 'string' ? req.query.consistency : undefined;
+    const token = fromQuery ?? req.get('x-consistency-token');
+    if (token === undefined || token === '') return true;
+    const parsed = parseConsistencyToken(token);
+    if (!parsed.ok) {
+      error(res, 400, 'invalid_request', parsed.error);
+      return false;
+    }
+    const result = await waitForPositions(redis, keyspace, model, READ_MODEL_SPECS[model].topics, parsed.positions, deps.consistencyWaitMs);
+    res.set('X-Consistency-Waited-Ms', String(result.waitedMs));
+    if (result.reached) return true;
+    res.status(503).set('Retry-After', '1').json({
+      error: { code: 'not_yet_consistent', message: `the ${model} read model has not reached the token's positions within ${deps.consistencyWaitMs} ms; retry shortly` },
+      behind: result.behind,
+    });
+    return false;
+  };
+
+  const route = (handler: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: NextFunction) => {
+    handler(req, res).catch(next);
+  };
+
+  app.get(
+    '/menu',
+    route(async (req, res) => {
+      if (!(await consistent(req, res, 'menu'))) return;
+      const keys = menuKeys(keyspace);
+      const sets = await run<string[]>(MenuCategorySymbols.reduce((p, c) => p.smembers(keys.category(c)), redis.pipeline()));
+      const ids = [...new Set(sets.flat())].sort();
+      const hashes = ids.length === 0 ? [] : await run<Hash>(ids.reduce((p, id) => p.hgetall(keys.item(id)), redis.pipeline()));
+      res.json(menuView(hashes));
+    }),
+  );
+
+  app.get(
+    '/customers/:id',
+    route(async (req, res) => {
+      if (!(await consistent(req, res, 'customers'))) return;
+      const id = req.params.id as string;
+      const keys = customersKeys(keyspace);
+      const [profile, addresses] = await run<Hash>(redis.pipeline().hgetall(keys.profile(id)).hgetall(keys.addresses(id)));
+      const view = customerView(profile ?? {}, addresses ?? {});
+      if (view === null) error(res, 404, 'customer_not_found', `no customer ${id}`);
+      else res.json(view);
+    }),
+  );
+
+  app.get(
+    '/customers/:id/orders',
+    route(async (req, res) => {
+      const page = parsePage({ offset: req.query.offset as string | undefined, limit: req.query.limit as string | undefined });
+      if (!page.ok) return error(res, 400, 'invalid_request', page.error);
+      if (!(await consistent(req, res, 'orders'))) return;
+      const id = req.params.id as string;
+      const keys = ordersKeys(keyspace);
+      const { start, stop } = rangeFor(page.page);
+      const ids = await redis.zrange(keys.byCustomer(id), start, stop, 'REV');
+      if (ids.length === 0 && page.page.offset === 0) {
+        // No orders: a customer the customers model knows has an empty list; anyone else is unknown.
+        const known = await redis.exists(customersKeys(keyspace).profile(id));
+        if (known === 0) return error(res, 404, 'customer_not_found', `no customer ${id} and no orders of theirs`);
+      }
+      const docs = ids.length === 0 ? [] : await redis.mget(...ids.map((o) => keys.order(o)));
+      res.json(customerOrdersPage(docs, page.page));
+    }),
+  );
+
+  app.get(
+    '/orders/:id',
+    route(async (req, res) => {
+      if (!(await consistent(req, res, 'orders'))) return;
+      const id = req.params.id as string;
+      const view = orderView(await redis.get(ordersKeys(keyspace).order(id)));
+      if (view === null) error(res, 404, 'order_not_found', `no order ${id}`);
+      else res.json(view);
+    }),
+  );
+
+  app.get(
+    '/kitchen/queue',
+    route(async (req, res) => {
+      if (!(await consistent(req, res, 'kitchen'))) return;
+      const keys = kitchenKeys(keyspace);
+      const flat = await redis.zrange(keys.queue, 0, -1, 'WITHSCORES');
+      const entries: { member: string; score: number }[] = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) entries.push({ member: flat[i] as string, score: Number(flat[i + 1]) });
+      const tickets = entries.length === 0 ? [] : await run<Hash>(entries.reduce((p, e) => p.hgetall(keys.ticket(e.member)), redis.pipeline()));
+      res.json({ queue: kitchenQueueView(entries, tickets, deps.clock()) });
+    }),
+  );
+
+  const salesOver = async (range: SalesRange): Promise<SalesBucket[]> => {
+    const keys = salesKeys(keyspace);
+    const hashes = await run<Hash>(range.days.reduce((p, d) => p.hgetall(keys.day(d)).hgetall(keys.items(d)), redis.pipeline()));
+    return range.days.map((day, i) => ({ day, totals: hashes[2 * i] ?? {}, items: hashes[2 * i + 1] ?? {} }));
+  };
+
+  app.get(
+    '/stats/sales',
+    route(async (req, res) => {
+      const parsed = parseSalesRange(req.query.from as string | undefined, req.query.to as string | undefined);
+      if (!parsed.ok) return error(res, 400, 'invalid_request', parsed.error);
+      if (!(await consistent(req, res, 'sales'))) return;
+      const { items: _items, ...totals } = salesReport(parsed.range, await salesOver(parsed.range));
+      res.json(totals);
+    }),
+  );
+
+  app.get(
+    '/stats/items',
+    route(async (req, res) => {
+      const parsed = parseSalesRange(req.query.from as string | undefined, req.query.to as string | undefined);
+      if (!parsed.ok) return error(res, 400, 'invalid_request', parsed.error);
+      if (!(await consistent(req, res, 'sales'))) return;
+      const report = salesReport(parsed.range, await salesOver(parsed.range));
+      res.json({ from: report.from, to: report.to, items: report.items });
+    }),
+  );
+
+  app.use((_req: Request, res: Response) => error(res, 404, 'not_found', 'no such route'));
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    deps.logger.error({ err, path: req.path }, 'query failed');
+    if (res.headersSent) return;
+    error(res, 503, 'unavailable', 'the read models could not be read right now; retry shortly', { 'Retry-After': '1' });
+  });
+  return app;
+}

@@ -1,0 +1,95 @@
+// Read-side test support: produce events straight to a topic in the wire
+// format the command processor uses, dump a Redis keyspace in the memory
+// store's format, and wait for a projector's checkpoint.
+import type Redis from 'ioredis';
+import type { Producer } from 'kafkajs';
+import type { AvroCodec } from '../../infra/kafka/codec';
+import type { StoreDump } from '../../consumers/projections/shared/memory-store';
+import type { Envelope } from '../../consumers/projections/shared/projection';
+import { parseCheckpoint } from '../../consumers/projections/runtime/redis-batch';
+import { checkpointKey, type ReadModelName } from '../../consumers/projections/shared/keys';
+import { eventKey, partitionFor } from '../../schemas/partitioning';
+
+/**
+ * Produces events to `topic` as the processor does (key <id>/<version>, the
+ * aggregate's partition, an `event-type` header), encoded with the schema ids
+ * registered for `schemaTopic` (the real events topic), so no new subjects.
+ */
+export async function produceEnvelopes(
+  producer: Producer,
+  codec: AvroCodec,
+  opts: { readonly topic: string; readonly schemaTopic: string; readonly namespace: string; readonly partitions: number },
+  envelopes: readonly Envelope<{ readonly type: string; readonly data: object }>[],
+): Promise<void> {
+  const messages = await Promise.all(
+    envelopes.map(async ({ event, metadata }) => {
+      const fullName = `${opts.namespace}.${event.type}`;
+      const id = await codec.schemaId(opts.schemaTopic, fullName);
+      return {
+        key: eventKey(metadata.aggregateId, metadata.version),
+        value: codec.encodeWithId(id, fullName, { ...event.data, metadata }),
+        partition: partitionFor(metadata.aggregateId, opts.partitions),
+        headers: { 'event-type': event.type },
+      };
+    }),
+  );
+  for (let i = 0; i < messages.length; i += 2000) await producer.send({ topic: opts.topic, acks: -1, messages: messages.slice(i, i + 2000) });
+}
+
+/** Every key under `prefix`, in MemoryStore.dump's shape. */
+export async function redisDump(redis: Redis, prefix: string): Promise<StoreDump> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== '0');
+  keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const out: StoreDump = {};
+  for (const key of keys) {
+    const type = await redis.type(key);
+    if (type === 'string') out[key] = (await redis.get(key)) ?? '';
+    else if (type === 'hash') {
+      const hash = await redis.hgetall(key);
+      out[key] = Object.fromEntries(Object.entries(hash).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    } else if (type === 'set') out[key] = (await redis.smembers(key)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    else if (type === 'zset') {
+      const flat = await redis.zrange(key, 0, -1, 'WITHSCORES');
+      const members: { member: string; score: number }[] = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) members.push({ member: flat[i] as string, score: Number(flat[i + 1]) });
+      out[key] = members;
+    }
+  }
+  return out;
+}
+
+/** Deletes every key matching `pattern` (SCAN + UNLINK). */
+export async function dropKeys(redis: Redis, pattern: string): Promise<number> {
+  let cursor = '0';
+  let dropped = 0;
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    if (batch.length > 0) dropped += await redis.unlink(...batch);
+  } while (cursor !== '0');
+  return dropped;
+}
+
+/** Resolves once the model's checkpoint is past every given `topic` -> partition -> last offset. */
+export async function waitForCheckpoint(
+  redis: Redis,
+  keyspace: string,
+  model: ReadModelName,
+  lastOffsets: ReadonlyMap<string, ReadonlyMap<number, number>>,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const cp = parseCheckpoint(await redis.hgetall(checkpointKey(keyspace, model)));
+    const behind = [...lastOffsets].flatMap(([topic, parts]) => [...parts].filter(([p, o]) => (cp.get(topic)?.get(p) ?? 0) <= o).map(([p, o]) => `${topic}/${p}@${o}`));
+    if (behind.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`${model} (${keyspace}) did not reach ${behind.join(', ')} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
