@@ -5,7 +5,7 @@
 // delay and produces the answer into the same per-order stream.
 //
 // Determinism: every draw comes from a seeded PRNG (mulberry32) whose seed is
-// sha256(seed, purpose, paymentId or refundId); no Math.random, no clock. The
+// sha256(seed, purpose, paymentId or refundId); no global randomness, no clock. The
 // same request and seed give the same answer, with the same event id, however
 // often the request is delivered, so a retried request is answered identically
 // (an idempotent provider) and the workflow drops the duplicate by event id.
