@@ -17,7 +17,7 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
 export type JsonObject = { [key: string]: JsonValue };
 
 /** What a named type is for, derived from its shape so nothing has to be listed by hand. */
-export type SchemaKind = 'event' | 'command' | 'snapshot' | 'reply' | 'type';
+export type SchemaKind = 'event' | 'command' | 'snapshot' | 'state' | 'reply' | 'type';
 
 export interface SchemaSource {
   /** Path relative to the schema root, with forward slashes: `restaurant/order/OrderPlaced.avsc`. */
@@ -169,6 +169,8 @@ function classify(raw: JsonObject, fullName: string, name: string): SchemaKind {
   if (metadataType === EVENT_METADATA) return 'event';
   if (metadataType === COMMAND_METADATA) return 'command';
   if (name.endsWith('Snapshot')) return 'snapshot';
+  // A process manager's state, kept in its compacted changelog topic.
+  if (name.endsWith('State')) return 'state';
   return 'type';
 }
 

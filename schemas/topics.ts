@@ -16,14 +16,34 @@ export const AGGREGATE_NAMESPACES: Readonly<Record<AggregateName, string>> = {
   payment: 'restaurant.payment',
 };
 
+/**
+ * Process managers (DESIGN.md §6) that keep their state in a compacted
+ * changelog topic. Their state records (`*State`) live in their own namespace;
+ * the changelog shares the partition count of the aggregate whose id keys the
+ * process, so a process, its inputs and its changelog share a partition number.
+ */
+export const PROCESS_MANAGERS = ['order-fulfilment'] as const;
+export type ProcessManagerName = (typeof PROCESS_MANAGERS)[number];
+
+export interface ProcessManagerSpec {
+  /** Avro namespace of the process manager's state record(s). */
+  readonly namespace: string;
+  /** The aggregate whose id is the process key (and whose partition count the changelog takes). */
+  readonly keyedBy: AggregateName;
+}
+
+export const PROCESS_MANAGER_SPECS: Readonly<Record<ProcessManagerName, ProcessManagerSpec>> = {
+  'order-fulfilment': { namespace: 'restaurant.fulfilment', keyedBy: 'order' },
+};
+
 export const COMMAND_REPLIES_TOPIC = 'restaurant.command-replies';
 export const DEFAULT_PARTITIONS = 6;
 
 const HOUR_MS = 60 * 60 * 1000;
 const DAY_MS = 24 * HOUR_MS;
 
-export type TopicRole = 'commands' | 'events' | 'snapshots' | 'command-replies' | 'dlq';
-export type KeyFormat = 'aggregateId' | 'aggregateId/version' | 'commandId' | 'original key';
+export type TopicRole = 'commands' | 'events' | 'snapshots' | 'changelog' | 'command-replies' | 'dlq';
+export type KeyFormat = 'aggregateId' | 'aggregateId/version' | 'processId' | 'commandId' | 'original key';
 
 export interface SubjectSpec {
   /** TopicRecordNameStrategy: `<topic>-<namespace.Name>`. */
@@ -35,6 +55,8 @@ export interface TopicSpec {
   readonly name: string;
   readonly role: TopicRole;
   readonly aggregate: AggregateName | null;
+  /** For a changelog: the process manager whose state it holds. */
+  readonly processManager?: ProcessManagerName;
   readonly partitions: number;
   readonly replicationFactor: number;
   readonly key: KeyFormat;
@@ -60,6 +82,8 @@ export interface TopicCatalog {
   topic(name: string): TopicSpec;
   /** The topics of one aggregate, by role. Payment only has an events topic. */
   forAggregate(aggregate: AggregateName): Readonly<Partial<Record<'commands' | 'events' | 'snapshots', TopicSpec>>>;
+  /** The changelog topic of a process manager. */
+  changelog(processManager: ProcessManagerName): TopicSpec;
   readonly partitionsByAggregate: Readonly<Record<AggregateName, number>>;
 }
 
@@ -69,6 +93,10 @@ export function subjectName(topic: string, recordFullName: string): string {
 
 export function topicName(aggregate: AggregateName, role: 'commands' | 'events' | 'snapshots'): string {
   return `restaurant.${aggregate}.${role}`;
+}
+
+export function changelogTopicName(processManager: ProcessManagerName): string {
+  return `restaurant.${processManager}.changelog`;
 }
 
 export function dlqTopicName(topic: string): string {
@@ -83,6 +111,8 @@ const CONFIGS: Readonly<Record<TopicRole, Readonly<Record<string, string>>>> = {
   events: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': String(DAY_MS), 'delete.retention.ms': String(DAY_MS) },
   // Only the latest state per aggregate matters.
   snapshots: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '0', 'delete.retention.ms': String(DAY_MS), 'min.cleanable.dirty.ratio': '0.1' },
+  // Latest state per process, restored on assignment; a tombstone forgets a finished one.
+  changelog: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '0', 'delete.retention.ms': String(DAY_MS), 'min.cleanable.dirty.ratio': '0.1' },
   'command-replies': { 'cleanup.policy': 'delete', 'retention.ms': String(HOUR_MS) },
   // Kept long enough for a person to look, fix and replay.
   dlq: { 'cleanup.policy': 'delete', 'retention.ms': String(30 * DAY_MS) },
@@ -92,6 +122,7 @@ const KEYS: Readonly<Record<TopicRole, KeyFormat>> = {
   commands: 'aggregateId',
   events: 'aggregateId/version',
   snapshots: 'aggregateId',
+  changelog: 'processId',
   'command-replies': 'commandId',
   dlq: 'original key',
 };
@@ -143,6 +174,28 @@ export function topicCatalog(options: TopicCatalogOptions = {}): TopicCatalog {
     byAggregate.set(aggregate, entry);
   }
 
+  const changelogs = new Map<ProcessManagerName, TopicSpec>();
+  for (const processManager of PROCESS_MANAGERS) {
+    const { namespace, keyedBy } = PROCESS_MANAGER_SPECS[processManager];
+    const records = schemas.all.filter((s) => s.namespace === namespace && s.kind === 'state');
+    if (records.length === 0) continue;
+    const name = changelogTopicName(processManager);
+    records.forEach((r) => covered.add(r.fullName));
+    const spec: TopicSpec = {
+      name,
+      role: 'changelog',
+      aggregate: null,
+      processManager,
+      partitions: partitionsByAggregate[keyedBy],
+      replicationFactor,
+      key: KEYS.changelog,
+      configs: CONFIGS.changelog,
+      subjects: records.map((r) => ({ subject: subjectName(name, r.fullName), recordName: r.fullName })),
+    };
+    changelogs.set(processManager, spec);
+    topics.push(spec);
+  }
+
   const replies = schemas.ofKind('reply');
   replies.forEach((r) => covered.add(r.fullName));
   topics.push({
@@ -158,7 +211,7 @@ export function topicCatalog(options: TopicCatalogOptions = {}): TopicCatalog {
 
   const homeless = schemas.all.filter((s) => s.kind !== 'type' && !covered.has(s.fullName));
   if (homeless.length > 0) {
-    throw new Error(`records with no topic (their namespace is not an aggregate's): ${homeless.map((s) => s.fullName).join(', ')}`);
+    throw new Error(`records with no topic (their namespace is not an aggregate's or a process manager's): ${homeless.map((s) => s.fullName).join(', ')}`);
   }
 
   topics.sort((a, b) => (a.name < b.name ? -1 : 1));
@@ -173,6 +226,11 @@ export function topicCatalog(options: TopicCatalogOptions = {}): TopicCatalog {
     },
     forAggregate(aggregate) {
       return byAggregate.get(aggregate) ?? {};
+    },
+    changelog(processManager) {
+      const found = changelogs.get(processManager);
+      if (found === undefined) throw new Error(`process manager "${processManager}" has no state record, so no changelog topic`);
+      return found;
     },
   };
 }

@@ -237,6 +237,78 @@ export interface ReserveEmail {
   readonly customerId: string;
 }
 
+/** A pending timer of a fulfilment process; the runtime's scheduler fires it (also after a restart) by feeding DeadlineReached with the same name and dueAt. */
+export interface FulfilmentDeadline {
+  /** What the deadline waits for. */
+  readonly name: FulfilmentDeadlineName;
+  /** When the deadline fires, epoch milliseconds UTC. */
+  readonly dueAt: number;
+  /** Which request (1 for the first, 2 for the first retry, ...) this deadline waits an answer for. */
+  readonly attempt: number;
+}
+
+/** What a fulfilment deadline waits for: PAYMENT (the provider's answer to a payment request) or REFUND (the provider's confirmation of a refund). */
+export type FulfilmentDeadlineName = 'UNKNOWN' | 'PAYMENT' | 'REFUND';
+export const FulfilmentDeadlineNameSymbols: readonly FulfilmentDeadlineName[] = ['UNKNOWN', 'PAYMENT', 'REFUND'];
+
+/** A step of a fulfilment process that did not go as planned (no answer in time, a check that failed, a message that arrived too late), kept for people and metrics. */
+export interface FulfilmentFailure {
+  /** Step that failed, e.g. "check", "payment", "refund". */
+  readonly step: string;
+  /** What went wrong, for people. */
+  readonly reason: string;
+  /** Time of the input that revealed the failure, epoch milliseconds UTC. */
+  readonly at: number;
+}
+
+/** Step of one order-fulfilment process. Terminal: COMPLETED, REJECTED, CANCELLED, TIMED_OUT, REFUNDED, REFUND_FAILED; a payment authorized after CANCELLED or TIMED_OUT reopens the process only to refund it (REFUNDING, then REFUNDED or REFUND_FAILED). */
+export type FulfilmentStatus = 'UNKNOWN' | 'NEW' | 'AWAITING_PAYMENT' | 'CONFIRMED' | 'COMPLETED' | 'REJECTED' | 'CANCELLED' | 'TIMED_OUT' | 'REFUNDING' | 'REFUNDED' | 'REFUND_FAILED';
+export const FulfilmentStatusSymbols: readonly FulfilmentStatus[] = ['UNKNOWN', 'NEW', 'AWAITING_PAYMENT', 'CONFIRMED', 'COMPLETED', 'REJECTED', 'CANCELLED', 'TIMED_OUT', 'REFUNDING', 'REFUNDED', 'REFUND_FAILED'];
+
+/** State of one order-fulfilment process (placed -> payment -> confirmed/rejected -> delivered, with timeouts and refunds), written to restaurant.order-fulfilment.changelog keyed by orderId in the same transaction as the messages it emits. */
+export interface OrderFulfilmentState {
+  /** Order this process fulfils; the changelog key and the partitioning key. */
+  readonly orderId: string;
+  /** Number of inputs that changed this state: 0 before the first, then +1 per changing input. */
+  readonly version: number;
+  /** Current step; see FulfilmentStatus for which are terminal. */
+  readonly status: FulfilmentStatus;
+  /** Correlation id of the order's flow (from OrderPlaced), carried by every message this process emits; null before OrderPlaced. */
+  readonly correlationId: string | null;
+  /** Customer paying; null before OrderPlaced. */
+  readonly customerId: string | null;
+  /** Order total to be paid (from OrderPlaced); null before OrderPlaced. */
+  readonly amount: Money | null;
+  /** Payment requested for the order, derived from the orderId; null until requested. */
+  readonly paymentId: string | null;
+  /** How many times the payment request was sent (the first send plus retries after a deadline). */
+  readonly paymentAttempts: number;
+  /** True once the provider authorized the payment (money is held and must be refunded if the order does not go ahead). */
+  readonly paymentAuthorized: boolean;
+  /** Refund requested for the payment, derived from the paymentId; null unless a refund is due. */
+  readonly refundId: string | null;
+  /** How many times the refund request was sent. */
+  readonly refundAttempts: number;
+  /** Pending deadlines; empty in a terminal state. */
+  readonly deadlines: readonly FulfilmentDeadline[];
+  /** Ids (commandId or eventId) of every message this process has emitted, in order; a decision never emits one of these again except as a counted retry. */
+  readonly emitted: readonly string[];
+  /** Ids of the inputs (event ids) already applied, so a redelivered or replayed input changes nothing. */
+  readonly handled: readonly string[];
+  /** Version of the last order event applied; order events at or below it are replays. */
+  readonly orderVersion: number;
+  /** Failed steps and retries, in order. */
+  readonly failures: readonly FulfilmentFailure[];
+  /** Why the process ended as it did (rejection, cancellation or refund reason); null while running or when completed. */
+  readonly reason: string | null;
+  /** Time of OrderPlaced, epoch milliseconds UTC; null before it. */
+  readonly startedAt: number | null;
+  /** Time of the last input that changed this state, epoch milliseconds UTC; null before the first. */
+  readonly updatedAt: number | null;
+  /** When the process last reached a terminal status, epoch milliseconds UTC; null while running. */
+  readonly closedAt: number | null;
+}
+
 /** Put a new item on the menu. */
 export interface AddMenuItem {
   /** Envelope: identity, target aggregate and causality of this command; added by the gateway. */
@@ -664,6 +736,9 @@ export interface AvroRecords {
   readonly 'restaurant.email.EmailReserved': EmailReserved;
   readonly 'restaurant.email.ReleaseEmail': ReleaseEmail;
   readonly 'restaurant.email.ReserveEmail': ReserveEmail;
+  readonly 'restaurant.fulfilment.FulfilmentDeadline': FulfilmentDeadline;
+  readonly 'restaurant.fulfilment.FulfilmentFailure': FulfilmentFailure;
+  readonly 'restaurant.fulfilment.OrderFulfilmentState': OrderFulfilmentState;
   readonly 'restaurant.menu.AddMenuItem': AddMenuItem;
   readonly 'restaurant.menu.ChangeMenuItemPrice': ChangeMenuItemPrice;
   readonly 'restaurant.menu.MarkMenuItemAvailable': MarkMenuItemAvailable;

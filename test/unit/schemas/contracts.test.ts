@@ -50,6 +50,7 @@ describe('classification', () => {
     expect(schemas.get('restaurant.order.PlaceOrder').kind).toBe('command');
     expect(schemas.get('restaurant.order.OrderSnapshot').kind).toBe('snapshot');
     expect(schemas.get('restaurant.common.CommandReply').kind).toBe('reply');
+    expect(schemas.get('restaurant.fulfilment.OrderFulfilmentState').kind).toBe('state');
     expect(schemas.get('restaurant.common.Money').kind).toBe('type');
     expect(schemas.ofKind('snapshot').map((s) => s.name)).toEqual(['CustomerSnapshot', 'EmailReservationSnapshot', 'MenuItemSnapshot', 'OrderSnapshot']);
   });

@@ -65,6 +65,7 @@ describe('topic catalog', () => {
       'restaurant.menu.commands',
       'restaurant.menu.events',
       'restaurant.menu.snapshots',
+      'restaurant.order-fulfilment.changelog',
       'restaurant.order.commands',
       'restaurant.order.events',
       'restaurant.order.snapshots',
@@ -100,6 +101,18 @@ describe('topic catalog', () => {
     expect([order.commands?.partitions, order.events?.partitions, order.snapshots?.partitions]).toEqual([12, 12, 12]);
     expect(custom.forAggregate('menu').events?.partitions).toBe(3);
     expect(() => topicCatalog({ partitions: 0 })).toThrow(RangeError);
+  });
+  it('gives each process manager a compacted changelog keyed by process id, partitioned like the aggregate that keys it', () => {
+    const changelog = catalog.changelog('order-fulfilment');
+    expect(changelog).toMatchObject({ name: 'restaurant.order-fulfilment.changelog', role: 'changelog', aggregate: null, processManager: 'order-fulfilment', key: 'processId' });
+    expect(changelog.configs['cleanup.policy']).toBe('compact');
+    expect(changelog.subjects).toEqual([
+      {
+        subject: 'restaurant.order-fulfilment.changelog-restaurant.fulfilment.OrderFulfilmentState',
+        recordName: 'restaurant.fulfilment.OrderFulfilmentState',
+      },
+    ]);
+    expect(topicCatalog({ partitions: 3, partitionsByAggregate: { order: 12 } }).changelog('order-fulfilment').partitions).toBe(12);
   });
   it('derives dead-letter topics', () => {
     const dlq = dlqTopic(catalog.topic('restaurant.order.events'));
