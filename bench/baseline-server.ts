@@ -32,4 +32,4 @@ async function main(): Promise<void> {
   });
 }
 
-void main();
+if (require.main === module) void main();

@@ -110,7 +110,15 @@ const CONFIGS: Readonly<Record<TopicRole, Readonly<Record<string, string>>>> = {
   // re-writes of one version and tombstones (right to be forgotten).
   events: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': String(DAY_MS), 'delete.retention.ms': String(DAY_MS) },
   // Only the latest state per aggregate matters.
-  snapshots: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '0', 'delete.retention.ms': String(DAY_MS), 'min.cleanable.dirty.ratio': '0.1' },
+  // Hourly segments: the active segment is never compacted, so without a roll a
+  // restore (and the gateway's menu view) would read every snapshot ever written.
+  snapshots: {
+    'cleanup.policy': 'compact',
+    'min.compaction.lag.ms': '0',
+    'delete.retention.ms': String(DAY_MS),
+    'min.cleanable.dirty.ratio': '0.1',
+    'segment.ms': String(HOUR_MS),
+  },
   // Latest state per process, restored on assignment; a tombstone forgets a finished one.
   changelog: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '0', 'delete.retention.ms': String(DAY_MS), 'min.cleanable.dirty.ratio': '0.1' },
   'command-replies': { 'cleanup.policy': 'delete', 'retention.ms': String(HOUR_MS) },

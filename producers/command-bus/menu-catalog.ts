@@ -12,6 +12,12 @@ import type { MenuCatalog, MenuItemQuote } from '../gateway/command-bus';
 
 export const MENU_SNAPSHOTS_TOPIC = 'restaurant.menu.snapshots';
 
+/** The menu view has not caught up with the topic in time: it cannot say an item does not exist (HTTP 503). */
+export class MenuCatalogBehind extends Error {
+  override readonly name = 'MenuCatalogBehind';
+  readonly retriable = true;
+}
+
 export class KafkaMenuCatalog implements MenuCatalog {
   private readonly items = new Map<string, MenuItemQuote>();
   private readonly positions = new Map<number, number>(); // partition -> last offset seen
@@ -23,6 +29,7 @@ export class KafkaMenuCatalog implements MenuCatalog {
     private readonly codec: AvroCodec,
     private readonly logger: Logger,
     private readonly catchUpMs = 2000,
+    private readonly startTimeoutMs = 120_000,
   ) {}
 
   async start(): Promise<void> {
@@ -52,6 +59,11 @@ export class KafkaMenuCatalog implements MenuCatalog {
         }
       },
     });
+    // Ready only once the whole menu has been read: before that, "no such item" could be false.
+    if (!(await this.catchUp(this.startTimeoutMs))) {
+      throw new MenuCatalogBehind(`the menu view did not catch up with ${MENU_SNAPSHOTS_TOPIC} within ${this.startTimeoutMs} ms`);
+    }
+    this.logger.info({ items: this.items.size }, 'menu view caught up');
   }
 
   async stop(): Promise<void> {
@@ -61,12 +73,14 @@ export class KafkaMenuCatalog implements MenuCatalog {
   async quote(menuItemId: string): Promise<MenuItemQuote | undefined> {
     const known = this.items.get(menuItemId);
     if (known) return known;
-    await this.catchUp();
+    if (!(await this.catchUp(this.catchUpMs))) {
+      throw new MenuCatalogBehind(`the menu view is catching up with ${MENU_SNAPSHOTS_TOPIC}; try again`);
+    }
     return this.items.get(menuItemId);
   }
 
-  /** Waits (bounded) until every partition has been read up to the end it has now. */
-  private async catchUp(): Promise<void> {
+  /** Waits (at most timeoutMs) until every partition has been read up to the end it has now; false if it was not. */
+  private async catchUp(timeoutMs: number): Promise<boolean> {
     const admin = this.kafka.admin();
     await admin.connect();
     let ends: Array<{ partition: number; high: string; low: string }>;
@@ -77,17 +91,17 @@ export class KafkaMenuCatalog implements MenuCatalog {
     }
     const caughtUp = (): boolean =>
       ends.every((e) => Number(e.high) <= Number(e.low) || (this.positions.get(e.partition) ?? -1) >= Number(e.high) - 1);
-    if (caughtUp()) return;
-    await new Promise<void>((resolve) => {
+    if (caughtUp()) return true;
+    return new Promise<boolean>((resolve) => {
       const listener = (): void => {
-        if (caughtUp()) finish();
+        if (caughtUp()) finish(true);
       };
-      const finish = (): void => {
+      const finish = (result: boolean): void => {
         clearTimeout(timer);
         this.listeners.delete(listener);
-        resolve();
+        resolve(result);
       };
-      const timer = setTimeout(finish, this.catchUpMs);
+      const timer = setTimeout(() => finish(caughtUp()), timeoutMs);
       this.listeners.add(listener);
     });
   }

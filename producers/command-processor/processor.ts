@@ -7,7 +7,8 @@
 // Zombie fencing: the transactional id is bound to the input partition
 // (`<group>.<topic>.<partition>`), so a new owner's first transaction fences the
 // previous owner and aborts its open transaction before state is restored.
-import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import { performance } from 'node:perf_hooks';
+import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { CommandMetadata, CommandReply } from '../../schemas/generated/types';
 import { eventKey, partitionFor } from '../../schemas/partitioning';
 import { COMMAND_REPLIES_TOPIC, dlqTopicName, topicCatalog, type TopicCatalog } from '../../schemas/topics';
@@ -41,6 +42,44 @@ interface Worker {
   readonly entries: Map<string, AggregateEntry>;
   /** Offsets below this were committed (possibly by a previous owner) after our consumer fetched: skip them. */
   readonly floor: number;
+  /**
+   * Where the next event will land in this worker's events partition, when known.
+   * The worker is the partition's only writer, so after a transaction that wrote
+   * n events from base b the next offset is b + n + 1 (one commit marker). With
+   * it, events, snapshots and replies (which carry the events' offsets) go out in
+   * one produce request; the broker's answer is checked, and a wrong guess aborts
+   * and falls back to writing the events first.
+   */
+  nextEventOffset: number | undefined;
+}
+
+/** The broker put the events elsewhere than this worker expected; the transaction was aborted. */
+class OffsetGuessMissed extends Error {
+  override readonly name = 'OffsetGuessMissed';
+  constructor(
+    readonly guessed: number,
+    readonly actual: number,
+  ) {
+    super(`events were expected at offset ${guessed} but landed at ${actual}`);
+  }
+}
+
+interface WriteInput {
+  readonly worker: Worker;
+  readonly topics: Topics;
+  readonly chunk: readonly KafkaMessage[];
+  readonly outcomes: ReadonlyArray<{ readonly handled: Handled; readonly aggregateId: string }>;
+  /** Entries after deciding, before the replies (with event offsets) are remembered in them. */
+  readonly decided: ReadonlyMap<string, AggregateEntry>;
+  readonly deadLetters: ReadonlyArray<{ readonly message: KafkaMessage; readonly error: Error & { reason?: string } }>;
+  readonly eventMessages: Message[];
+  readonly predicted: number | undefined;
+}
+
+interface Written {
+  readonly base: number;
+  readonly entries: ReadonlyMap<string, AggregateEntry>;
+  readonly timing: Readonly<Record<string, number>>;
 }
 
 interface Topics {
@@ -80,6 +119,10 @@ export class CommandProcessor {
     this.commandRecords = commandRecords;
   }
 
+  private get commandPartitions(): number {
+    return this.commandTopics.reduce((sum, topic) => sum + this.catalog.topic(topic).partitions, 0);
+  }
+
   get commandTopics(): string[] {
     return [...this.byCommandTopic.keys()];
   }
@@ -113,7 +156,11 @@ export class CommandProcessor {
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 4,
+      // Every partition has its own transactional producer, so all of them can
+      // commit at once. kafkajs fetches again only when every batch of the last
+      // fetch is done, so fewer workers than partitions queue commands behind
+      // other partitions' transactions.
+      partitionsConsumedConcurrently: this.commandPartitions,
       eachBatch: (payload) => this.onBatch(payload),
     });
   }
@@ -159,6 +206,11 @@ export class CommandProcessor {
       idempotent: true,
       maxInFlightRequests: 1,
       transactionTimeout: 60_000,
+      // A transaction begun right after the previous commit is refused with
+      // CONCURRENT_TRANSACTIONS until the commit markers are written (a few ms).
+      // kafkajs retries it like any error, first after 300 ms by default, which
+      // put ~300 ms on every command; retry quickly instead.
+      retry: { initialRetryTime: 10, maxRetryTime: 2_000, retries: 15 },
     });
     await producer.connect();
     // The first transaction initialises the producer id: this is what fences a
@@ -192,7 +244,7 @@ export class CommandProcessor {
       { topic, partition, aggregates: entries.size, snapshots: records, ms: Date.now() - started },
       'partition state restored',
     );
-    return { topic, partition, runtime: route.runtime, producer, entries, floor };
+    return { topic, partition, runtime: route.runtime, producer, entries, floor, nextEventOffset: undefined };
   }
 
   private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
@@ -222,6 +274,8 @@ export class CommandProcessor {
 
   private async decideInTransaction(worker: Worker, chunk: readonly KafkaMessage[]): Promise<void> {
     const { codec, logger } = this.options;
+    const t0 = performance.now();
+    const waited = Date.now() - Number(chunk[0]?.timestamp ?? Date.now());
     const route = this.byCommandTopic.get(worker.topic);
     if (!route) throw new Error(`no aggregate reads ${worker.topic}`);
     const { runtime, topics } = route;
@@ -270,14 +324,48 @@ export class CommandProcessor {
       ),
     );
 
+    const tDecided = performance.now();
+    const write = (predicted: number | undefined) =>
+      this.writeTransaction({ worker, topics, chunk, outcomes, decided: overlay, deadLetters, eventMessages, predicted });
+    let written: Written;
+    try {
+      written = await write(worker.nextEventOffset);
+    } catch (error) {
+      worker.nextEventOffset = undefined;
+      if (!(error instanceof OffsetGuessMissed)) throw error;
+      logger.info({ topic: topics.events, partition: worker.partition, guessed: error.guessed, actual: error.actual }, 'event offset guess missed; writing the events first');
+      written = await write(undefined);
+    }
+    for (const [id, entry] of written.entries) worker.entries.set(id, entry);
+    if (eventMessages.length > 0) worker.nextEventOffset = written.base + eventMessages.length + 1;
+    logger.debug(
+      { topic: worker.topic, partition: worker.partition, commands: chunk.length, waitedMs: waited, decideMs: Math.round(tDecided - t0), ...written.timing },
+      'transaction committed',
+    );
+  }
+
+  /**
+   * One transaction: events, snapshots (state + recent replies), replies, dead
+   * letters and the consumed offsets. With a guessed base offset everything goes
+   * in one produce request and the guess is checked against the broker's answer;
+   * without one, the events are written first to learn their offsets.
+   */
+  private async writeTransaction(w: WriteInput): Promise<Written> {
+    const { worker, topics, chunk, outcomes, decided, deadLetters, eventMessages, predicted } = w;
+    const { codec } = this.options;
+    const runtime = worker.runtime;
+    const entries = new Map(decided);
+    const marks: number[] = [performance.now()];
     const transaction = await worker.producer.transaction();
     try {
-      let offset = 0;
-      if (eventMessages.length > 0) {
-        const [written] = await transaction.send({ topic: topics.events, messages: eventMessages, acks: -1 });
-        if (written === undefined || written.partition !== worker.partition) throw new Error('the broker did not report where the events were written');
-        offset = Number(written.baseOffset);
+      let base = predicted ?? 0;
+      if (predicted === undefined && eventMessages.length > 0) {
+        const [events] = await transaction.send({ topic: topics.events, messages: eventMessages, acks: -1 });
+        if (events === undefined || events.partition !== worker.partition) throw new Error('the broker did not report where the events were written');
+        base = Number(events.baseOffset);
       }
+      marks.push(performance.now());
+      let offset = base;
       const replies: CommandReply[] = [];
       for (const { handled, aggregateId } of outcomes) {
         if (handled.duplicate || handled.reply.status === 'REJECTED') {
@@ -295,14 +383,14 @@ export class CommandProcessor {
             offset: offset++,
           })),
         };
-        const entry = overlay.get(aggregateId);
-        if (entry) overlay.set(aggregateId, withReply(entry, reply));
+        const entry = entries.get(aggregateId);
+        if (entry) entries.set(aggregateId, withReply(entry, reply));
         replies.push(reply);
       }
 
       const repliesPartitions = this.catalog.topic(COMMAND_REPLIES_TOPIC).partitions;
       const snapshotMessages = await Promise.all(
-        [...overlay].map(async ([aggregateId, entry]) => {
+        [...entries].map(async ([aggregateId, entry]) => {
           const domain = runtime.toSnapshot(aggregateId, entry.version, entry.state);
           return domain === null
             ? null
@@ -335,14 +423,21 @@ export class CommandProcessor {
           'dlq-consumer-group': this.groupId,
         },
       }));
-      await transaction.sendBatch({
+      const sent = await transaction.sendBatch({
         acks: -1,
         topicMessages: [
+          ...(predicted !== undefined ? [{ topic: topics.events, messages: eventMessages }] : []),
           { topic: topics.snapshots, messages: snapshotMessages.filter((m) => m !== null) },
           { topic: COMMAND_REPLIES_TOPIC, messages: replyMessages },
           { topic: dlqTopicName(worker.topic), messages: dlqMessages },
         ].filter((t) => t.messages.length > 0),
       });
+      if (predicted !== undefined && eventMessages.length > 0) {
+        const events = sent.find((r) => r.topicName === topics.events && r.partition === worker.partition);
+        const actual = Number(events?.baseOffset);
+        if (actual !== predicted) throw new OffsetGuessMissed(predicted, actual);
+      }
+      marks.push(performance.now());
       const last = chunk[chunk.length - 1];
       if (last) {
         await transaction.sendOffsets({
@@ -350,11 +445,14 @@ export class CommandProcessor {
           topics: [{ topic: worker.topic, partitions: [{ partition: worker.partition, offset: String(Number(last.offset) + 1) }] }],
         });
       }
+      marks.push(performance.now());
       await transaction.commit();
+      marks.push(performance.now());
+      const span = (i: number): number => Math.round((marks[i + 1] ?? 0) - (marks[i] ?? 0));
+      return { base, entries, timing: { eventsMs: span(0), restMs: span(1), offsetsMs: span(2), commitMs: span(3) } };
     } catch (error) {
       await transaction.abort().catch(() => undefined);
       throw error;
     }
-    for (const [id, entry] of overlay) worker.entries.set(id, entry);
   }
 }

@@ -34,10 +34,21 @@ export async function readEvents(kafka: Kafka, topic: string): Promise<StoredEve
   return events;
 }
 
-/** Groups by aggregate, each list in version order. */
+/**
+ * Groups by aggregate, each list in version order. An exact re-write of an event
+ * (same key, same eventId: what a retried producer could leave, and what
+ * compaction collapses) counts once; two different events claiming one version
+ * both stay, so versionProblems reports them.
+ */
 export function byAggregate(events: readonly StoredEvent[]): Map<string, StoredEvent[]> {
   const map = new Map<string, StoredEvent[]>();
-  for (const e of events) map.set(e.metadata.aggregateId, [...(map.get(e.metadata.aggregateId) ?? []), e]);
+  const seen = new Set<string>();
+  for (const e of events) {
+    const identity = `${e.key}|${e.metadata.eventId}`;
+    if (seen.has(identity)) continue;
+    seen.add(identity);
+    map.set(e.metadata.aggregateId, [...(map.get(e.metadata.aggregateId) ?? []), e]);
+  }
   for (const list of map.values()) list.sort((a, b) => a.metadata.version - b.metadata.version);
   return map;
 }
