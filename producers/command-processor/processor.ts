@@ -51,7 +51,19 @@ interface Worker {
    * and falls back to writing the events first.
    */
   nextEventOffset: number | undefined;
+  /** Commands fetched and not yet decided, in offset order. */
+  readonly queue: KafkaMessage[];
+  /** The next offset to queue (a re-fetch after a rebalance must not queue twice). */
+  queuedUpTo: number;
+  /** The offset after the last command committed by this worker (or the group's committed offset). */
+  committed: number;
+  running: Promise<void> | undefined;
+  paused: boolean;
+  failed: boolean;
 }
+
+/** A partition with this many commands waiting is paused until its worker catches up. */
+const MAX_QUEUED = 5_000;
 
 /** The broker put the events elsewhere than this worker expected; the transaction was aborted. */
 class OffsetGuessMissed extends Error {
@@ -168,6 +180,9 @@ export class CommandProcessor {
   /** Stops taking work, lets the transaction in flight finish or abort, and disconnects. */
   async stop(): Promise<void> {
     this.stopping = true;
+    // Let each partition's transaction in flight commit or abort; queued commands stay uncommitted for the next owner.
+    const workers = await Promise.all([...this.workers.values()].map((w) => w.catch(() => undefined)));
+    await Promise.all(workers.map((w) => w?.running));
     await this.consumer?.disconnect();
     await Promise.all([...this.workers.keys()].map((key) => this.retire(key, 'shutdown')));
   }
@@ -178,6 +193,9 @@ export class CommandProcessor {
     if (!worker) return;
     try {
       const w = await worker;
+      w.failed = true; // its loop stops before the next transaction
+      w.queue.length = 0;
+      await w.running?.catch(() => undefined);
       await w.producer.disconnect();
       this.options.logger.debug({ topic: w.topic, partition: w.partition, why }, 'partition worker retired');
     } catch {
@@ -244,31 +262,77 @@ export class CommandProcessor {
       { topic, partition, aggregates: entries.size, snapshots: records, ms: Date.now() - started },
       'partition state restored',
     );
-    return { topic, partition, runtime: route.runtime, producer, entries, floor, nextEventOffset: undefined };
+    return {
+      topic,
+      partition,
+      runtime: route.runtime,
+      producer,
+      entries,
+      floor,
+      nextEventOffset: undefined,
+      queue: [],
+      queuedUpTo: 0,
+      committed: Math.max(floor, 0),
+      running: undefined,
+      paused: false,
+      failed: false,
+    };
   }
 
-  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  /**
+   * kafkajs fetches again only once every batch of the last fetch has been handled,
+   * so deciding inside eachBatch would make each command wait for the slowest
+   * partition's transaction. Instead a batch is queued on its partition's worker
+   * and eachBatch returns at once; each worker runs its own loop of "everything
+   * queued → one transaction". kafkajs's own position may run ahead: offsets are
+   * committed only inside the transactions, and after a failed transaction the
+   * consumer is sent back to the last committed offset.
+   */
+  private async onBatch({ batch, resolveOffset }: EachBatchPayload): Promise<void> {
     if (this.stopping) return;
     const worker = await this.workerFor(batch.topic, batch.partition);
-    const messages = batch.messages.filter((m) => Number(m.offset) >= worker.floor);
-    for (let i = 0; i < messages.length; i += this.maxPerTransaction) {
-      if (!isRunning() || isStale() || this.stopping) return;
-      const chunk = messages.slice(i, i + this.maxPerTransaction);
+    const last = batch.messages[batch.messages.length - 1];
+    if (worker.failed) return; // retired; the consumer has been sent back
+    worker.queue.push(...batch.messages.filter((m) => Number(m.offset) >= worker.floor && Number(m.offset) >= worker.queuedUpTo));
+    if (last) {
+      worker.queuedUpTo = Number(last.offset) + 1;
+      resolveOffset(last.offset);
+    }
+    if (worker.queue.length > MAX_QUEUED && !worker.paused) {
+      worker.paused = true;
+      this.consumer?.pause([{ topic: worker.topic, partitions: [worker.partition] }]);
+    }
+    worker.running ??= this.drain(worker).finally(() => {
+      worker.running = undefined;
+    });
+  }
+
+  private async drain(worker: Worker): Promise<void> {
+    while (worker.queue.length > 0 && !worker.failed && !this.stopping) {
+      const chunk = worker.queue.splice(0, this.maxPerTransaction);
       try {
         await this.decideInTransaction(worker, chunk);
+        const last = chunk[chunk.length - 1];
+        if (last) worker.committed = Number(last.offset) + 1;
       } catch (error) {
-        // The transaction was aborted: forget this partition's in-memory state and
-        // start it again from the snapshots (the consumer re-reads from the last commit).
-        await this.retire(`${worker.topic}:${worker.partition}`, 'failed transaction');
-        throw error;
+        // The transaction was aborted: forget this partition's state (it is restored
+        // from the snapshots) and read again from the last committed offset.
+        worker.failed = true;
+        worker.queue.length = 0;
+        this.options.logger.error({ err: error, topic: worker.topic, partition: worker.partition }, 'transaction failed; restarting the partition from its last commit');
+        this.workers.delete(`${worker.topic}:${worker.partition}`);
+        await worker.producer.disconnect().catch(() => undefined);
+        try {
+          this.consumer?.seek({ topic: worker.topic, partition: worker.partition, offset: String(worker.committed) });
+        } catch (seekError) {
+          this.options.logger.error({ err: seekError }, 'could not rewind the consumer; the partition resumes after a rebalance');
+        }
+        break;
       }
-      const last = chunk[chunk.length - 1];
-      if (last) resolveOffset(last.offset);
-      await heartbeat();
-    }
-    if (messages.length === 0 && batch.messages.length > 0) {
-      const last = batch.messages[batch.messages.length - 1];
-      if (last) resolveOffset(last.offset);
+      if (worker.paused && worker.queue.length < MAX_QUEUED / 4) {
+        worker.paused = false;
+        this.consumer?.resume([{ topic: worker.topic, partitions: [worker.partition] }]);
+      }
     }
   }
 
