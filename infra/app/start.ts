@@ -44,27 +44,41 @@ export async function startGateway({ kafka, codec, logger, settings }: RoleDeps)
   const menu = new KafkaMenuCatalog(kafka, codec, log);
   await Promise.all([bus.start(), menu.start()]);
   const app = createGatewayApp({ bus, menu, clock: Date.now, newId: randomUUID, replyWaitMs: settings.commandWaitMs, logger: log });
+  // Ready when listening: the bus and the menu view are connected and caught up before this.
+  const server = await serveHttp(app, settings.port, log, 'gateway listening');
+  return {
+    name: 'gateway',
+    async stop() {
+      await server.close();
+      await Promise.all([bus.stop(), menu.stop()]);
+    },
+  };
+}
+
+/** An HTTP server for a role's app, answering /healthz and /readyz itself; close() stops taking connections. */
+async function serveHttp(
+  app: (req: http.IncomingMessage, res: http.ServerResponse) => void,
+  port: number,
+  log: Logger,
+  message: string,
+): Promise<{ close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
-    // Liveness and readiness: the bus and the menu view are connected before the server listens.
     if (req.method === 'GET' && (req.url === '/healthz' || req.url === '/readyz')) {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
       return;
     }
-    void app(req, res);
+    app(req, res);
   });
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve) => server.listen(settings.port, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   const address = server.address();
-  log.info({ port: typeof address === 'object' && address ? address.port : settings.port }, 'gateway listening');
+  log.info({ port: typeof address === 'object' && address ? address.port : port }, message);
   return {
-    name: 'gateway',
-    async stop() {
-      await new Promise<void>((resolve) => {
+    close: () =>
+      new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
-      });
-      await Promise.all([bus.stop(), menu.stop()]);
-    },
+      }),
   };
 }
 
@@ -99,24 +113,11 @@ export async function startQueryApi({ logger, settings }: RoleDeps): Promise<Run
   const redis = redisClient('query-api');
   await redis.ping();
   const app = createQueryApp({ redis, keyspace: settings.keyspace, consistencyWaitMs: settings.consistencyWaitMs, clock: Date.now, logger: log });
-  const server = http.createServer((req, res) => {
-    if (req.method === 'GET' && (req.url === '/healthz' || req.url === '/readyz')) {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
-      return;
-    }
-    void app(req, res);
-  });
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve) => server.listen(settings.queryPort, '127.0.0.1', resolve));
-  const address = server.address();
-  log.info({ port: typeof address === 'object' && address ? address.port : settings.queryPort, keyspace: settings.keyspace }, 'query API listening');
+  const server = await serveHttp(app, settings.queryPort, log.child({ keyspace: settings.keyspace }), 'query API listening');
   return {
     name: 'query',
     async stop() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      await server.close();
       await redis.quit();
     },
   };
