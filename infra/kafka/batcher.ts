@@ -35,7 +35,11 @@ export class ProduceBatcher {
     this.queue = [];
     if (batch.length === 0) return;
     const byTopic = new Map<string, Message[]>();
-    for (const q of batch) byTopic.set(q.topic, [...(byTopic.get(q.topic) ?? []), q.message]);
+    for (const q of batch) {
+      const messages = byTopic.get(q.topic);
+      if (messages) messages.push(q.message);
+      else byTopic.set(q.topic, [q.message]);
+    }
     try {
       const written = await this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
       batch.forEach((q) => q.done(undefined, written.find((w) => w.topicName === q.topic && w.partition === q.message.partition)));
