@@ -11,6 +11,7 @@ import type { Logger } from '../../infra/logging';
 import type { MenuCatalog, MenuItemQuote } from '../gateway/command-bus';
 
 export const MENU_SNAPSHOTS_TOPIC = 'restaurant.menu.snapshots';
+const MENU_ITEM_SNAPSHOT = 'restaurant.menu.MenuItemSnapshot';
 
 /** The menu view has not caught up with the topic in time: it cannot say an item does not exist (HTTP 503). */
 export class MenuCatalogBehind extends Error {
@@ -33,7 +34,8 @@ export class KafkaMenuCatalog implements MenuCatalog {
   ) {}
 
   async start(): Promise<void> {
-    const consumer = this.kafka.consumer({ groupId: `restaurant.gateway.menu.${randomUUID()}`, maxWaitTimeInMs: 20 });
+    // The broker answers a fetch as soon as a snapshot is committed; the wait only bounds how often an idle gateway asks.
+    const consumer = this.kafka.consumer({ groupId: `restaurant.gateway.menu.${randomUUID()}`, maxWaitTimeInMs: 250 });
     this.consumer = consumer;
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
       this.positions.set(payload.partition, Number(payload.lastOffset));
@@ -42,6 +44,8 @@ export class KafkaMenuCatalog implements MenuCatalog {
     await consumer.connect();
     await consumer.subscribe({ topic: MENU_SNAPSHOTS_TOPIC, fromBeginning: true });
     await consumer.run({
+      // A throwaway group that always reads from the beginning: committing its offsets would only cost requests.
+      autoCommit: false,
       eachBatch: async ({ batch }) => {
         for (const message of batch.messages) {
           const id = message.key?.toString() ?? '';
@@ -50,7 +54,9 @@ export class KafkaMenuCatalog implements MenuCatalog {
             continue;
           }
           try {
-            const snapshot = (await this.codec.decode(message.value)).value as MenuItemSnapshot;
+            const decoded = await this.codec.decode(message.value);
+            if (decoded.fullName !== MENU_ITEM_SNAPSHOT) continue; // e.g. the command processor's checkpoint
+            const snapshot = decoded.value as MenuItemSnapshot;
             if (snapshot.status === 'REMOVED' || snapshot.status === 'UNKNOWN') this.items.delete(id);
             else this.items.set(id, { menuItemId: id, name: snapshot.name, price: snapshot.price, available: snapshot.status === 'AVAILABLE' });
           } catch (error) {
