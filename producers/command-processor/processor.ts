@@ -18,6 +18,7 @@ import type { Logger } from '../../infra/logging';
 import type { CommandAggregate } from '../gateway/command-bus';
 import { aggregateRuntimes, type AggregateRuntime, type ProcessorContext } from './aggregates';
 import { handleCommand, withReply, type AggregateEntry, type Handled } from './handle';
+import type { CommandProcessorMetrics } from './metrics';
 
 export const DEFAULT_GROUP = 'restaurant.command-processor';
 const REPLY_RECORD = 'restaurant.common.CommandReply';
@@ -32,6 +33,8 @@ export interface CommandProcessorOptions {
   readonly clock?: () => number;
   /** Most commands decided in one transaction (a fetched batch may be split). */
   readonly maxPerTransaction?: number;
+  /** Told about every committed and failed transaction (metrics.ts). */
+  readonly metrics?: CommandProcessorMetrics;
 }
 
 interface Worker {
@@ -317,6 +320,7 @@ export class CommandProcessor {
       } catch (error) {
         // The transaction was aborted: forget this partition's state (it is restored
         // from the snapshots) and read again from the last committed offset.
+        this.options.metrics?.failed(worker.runtime.aggregate);
         worker.failed = true;
         worker.queue.length = 0;
         this.options.logger.error({ err: error, topic: worker.topic, partition: worker.partition }, 'transaction failed; restarting the partition from its last commit');
@@ -401,6 +405,13 @@ export class CommandProcessor {
       written = await write(undefined);
     }
     for (const [id, entry] of written.entries) worker.entries.set(id, entry);
+    this.options.metrics?.committed({
+      aggregate: runtime.aggregate,
+      handled: outcomes.map((o) => o.handled),
+      deadLettered: deadLetters.length,
+      commandTimestamps: chunk.map((m) => Number(m.timestamp)),
+      seconds: (performance.now() - t0) / 1000,
+    });
     if (eventMessages.length > 0) worker.nextEventOffset = written.base + eventMessages.length + 1;
     logger.debug(
       { topic: worker.topic, partition: worker.partition, commands: chunk.length, waitedMs: waited, decideMs: Math.round(tDecided - t0), ...written.timing },
