@@ -14,6 +14,16 @@ import type { Logger } from '../../../infra/logging';
 import { assertKeyspace, servingKey, type ReadModelName } from '../shared/keys';
 import { Projector, type ProjectorOptions } from './projector';
 
+/** The keyspace a blue/green rebuild of generation `n` builds: `<base>-g<n>`. */
+export function rebuildKeyspace(base: string, generation: number): string {
+  return assertKeyspace(`${base}-g${generation}`);
+}
+
+/** The base keyspace a keyspace belongs to: itself, or what a rebuild keyspace was named after. */
+export function baseOf(keyspace: string): string {
+  return keyspace.replace(/-g\d+$/, '');
+}
+
 export async function servingKeyspace(redis: Redis, base: string, model: ReadModelName): Promise<string> {
   const pointer = await redis.hget(servingKey(base), model);
   return pointer === null ? base : assertKeyspace(pointer);
