@@ -3,9 +3,9 @@
 // else's Redis (never FLUSHALL on a shared one).
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { redisPing } from '../../infra/stack/services';
 import { freePort } from './roles';
 
 export interface TestRedisServer {
@@ -16,20 +16,6 @@ export interface TestRedisServer {
   stop(): Promise<void>;
 }
 
-function answers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(500, () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
-    socket.once('error', () => done(false));
-  });
-}
-
 export async function startRedisServer(): Promise<TestRedisServer> {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redis-'));
@@ -38,7 +24,7 @@ export async function startRedisServer(): Promise<TestRedisServer> {
     const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
     child = server;
     const deadline = Date.now() + 10_000;
-    while (!(await answers(port))) {
+    while (!(await redisPing('127.0.0.1', port))) {
       if (server.exitCode !== null) throw new Error(`redis-server on port ${port} exited with ${server.exitCode}`);
       if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer within 10 s`);
       await new Promise((resolve) => setTimeout(resolve, 50));

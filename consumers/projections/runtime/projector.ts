@@ -17,6 +17,7 @@
 import type Redis from 'ioredis';
 import { ReplyError } from 'ioredis';
 import type { Kafka } from 'kafkajs';
+import type { Counter, Histogram } from 'prom-client';
 import type { AvroCodec } from '../../../infra/kafka/codec';
 import type { Logger } from '../../../infra/logging';
 import { Metrics } from '../../../infra/metrics/registry';
@@ -44,7 +45,14 @@ export class RedisProjectionSink implements BatchSink {
   /** Events applied and skipped by the guard, for tests and benchmarks. */
   readonly stats = { applied: 0, skipped: 0 };
 
-  private readonly metrics: { readonly applied: { inc(n: number): void }; readonly skipped: { inc(n: number): void }; readonly lag: { observe(s: number): void } } | undefined;
+  /** This read model's series, bound once: a replay observes every event. */
+  private readonly metrics:
+    | {
+        readonly applied: Counter.Internal;
+        readonly skipped: Counter.Internal;
+        readonly lag: Histogram.Internal<string>;
+      }
+    | undefined;
 
   constructor(
     redis: Redis,
