@@ -8,6 +8,13 @@
 //   GET /stats/sales?from=&to=             per-day and total revenue/orders (UTC days, inclusive)
 //   GET /stats/items?from=&to=             per-item quantity/revenue over the range
 //
+// Every answer comes from the keyspace that serves the read model (the
+// blue/green pointer, resolved once per request) and only when that model is
+// whole: while it is being rebuilt (Redis lost its data, a replay, a first
+// start) the answer is 503 `rebuilding` with Retry-After, never a partial
+// answer that looks true (status.ts). Wholeness is checked before the reads
+// and again after them, so a Redis restart in between cannot slip through.
+//
 // Read-your-writes: `?consistency=<token>` or `X-Consistency-Token: <token>`
 // (from a command reply) makes the query wait, at most `consistencyWaitMs`,
 // until the model's checkpoint has passed the token's positions. If it does not
@@ -33,10 +40,14 @@ import { parsePage, rangeFor } from '../projections/shared/pagination';
 import { salesKeys } from '../projections/sales/sales.keys';
 import { parseSalesRange, salesReport, type SalesBucket, type SalesRange } from '../projections/sales/sales.query';
 import { waitForPositions } from './consistency';
+import { readModelStatus } from './status';
 
 export interface QueryApiDeps {
   readonly redis: Redis;
+  /** The deployment's base keyspace; the serving keyspace of each model is looked up from it. */
   readonly keyspace: string;
+  /** Partitions of a topic the read models read (for "has every partition a checkpoint?"). */
+  readonly partitionsOf: (topic: string) => number;
   readonly consistencyWaitMs: number;
   readonly clock: () => number;
   readonly logger: Logger;
@@ -58,29 +69,54 @@ async function run<T>(pipeline: ReturnType<Redis['pipeline']>): Promise<T[]> {
 }
 
 export function createQueryApp(deps: QueryApiDeps): express.Express {
-  const { redis, keyspace } = deps;
+  const { redis } = deps;
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
 
-  /** Waits for the request's consistency token on `model`; false when it answered already. */
-  const consistent = async (req: Request, res: Response, model: ReadModelName): Promise<boolean> => {
+  /** The keyspace serving `model` if it is whole; otherwise answers 503 `rebuilding` and returns undefined. */
+  const whole = async (res: Response, model: ReadModelName): Promise<string | undefined> => {
+    const status = await readModelStatus(redis, deps.keyspace, model, READ_MODEL_SPECS[model].topics, deps.partitionsOf);
+    if (status.state === 'ready') return status.keyspace;
+    const { keyspace, unstarted, remaining } = status;
+    res.status(503).set('Retry-After', '2').json({
+      error: { code: 'rebuilding', message: `the ${model} read model is being rebuilt from the events; its answers would be incomplete, so retry shortly` },
+      rebuilding: { keyspace, partitionsNotStarted: unstarted, eventsRemaining: remaining },
+    });
+    return undefined;
+  };
+
+  /**
+   * Answers with `send` only if `model` is still whole now that its reads are
+   * done: Redis restarting (and losing the model) between the first check and
+   * the reads would otherwise pass an empty or partial model off as whole.
+   */
+  const reply = async (res: Response, model: ReadModelName, send: () => void): Promise<void> => {
+    if ((await whole(res, model)) !== undefined) send();
+  };
+
+  /**
+   * Resolves the serving keyspace of `model`, checks it is whole, and waits for
+   * the request's consistency token there; undefined when it answered already.
+   */
+  const open = async (req: Request, res: Response, model: ReadModelName): Promise<string | undefined> => {
     const fromQuery = typeof req.query.consistency === 'string' ? req.query.consistency : undefined;
     const token = fromQuery ?? req.get('x-consistency-token');
-    if (token === undefined || token === '') return true;
-    const parsed = parseConsistencyToken(token);
-    if (!parsed.ok) {
+    const parsed = token === undefined || token === '' ? undefined : parseConsistencyToken(token);
+    if (parsed !== undefined && !parsed.ok) {
       error(res, 400, 'invalid_request', parsed.error);
-      return false;
+      return undefined;
     }
+    const keyspace = await whole(res, model);
+    if (keyspace === undefined || parsed === undefined) return keyspace;
     const result = await waitForPositions(redis, keyspace, model, READ_MODEL_SPECS[model].topics, parsed.positions, deps.consistencyWaitMs);
     res.set('X-Consistency-Waited-Ms', String(result.waitedMs));
-    if (result.reached) return true;
+    if (result.reached) return keyspace;
     res.status(503).set('Retry-After', '1').json({
       error: { code: 'not_yet_consistent', message: `the ${model} read model has not reached the token's positions within ${deps.consistencyWaitMs} ms; retry shortly` },
       behind: result.behind,
     });
-    return false;
+    return undefined;
   };
 
   const route = (handler: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: NextFunction) => {
@@ -90,25 +126,26 @@ export function createQueryApp(deps: QueryApiDeps): express.Express {
   app.get(
     '/menu',
     route(async (req, res) => {
-      if (!(await consistent(req, res, 'menu'))) return;
+      const keyspace = await open(req, res, 'menu');
+      if (keyspace === undefined) return;
       const keys = menuKeys(keyspace);
       const sets = await run<string[]>(MenuCategorySymbols.reduce((p, c) => p.smembers(keys.category(c)), redis.pipeline()));
       const ids = [...new Set(sets.flat())].sort();
       const hashes = ids.length === 0 ? [] : await run<Hash>(ids.reduce((p, id) => p.hgetall(keys.item(id)), redis.pipeline()));
-      res.json(menuView(hashes));
+      await reply(res, 'menu', () => res.json(menuView(hashes)));
     }),
   );
 
   app.get(
     '/customers/:id',
     route(async (req, res) => {
-      if (!(await consistent(req, res, 'customers'))) return;
+      const keyspace = await open(req, res, 'customers');
+      if (keyspace === undefined) return;
       const id = req.params.id as string;
       const keys = customersKeys(keyspace);
       const [profile, addresses] = await run<Hash>(redis.pipeline().hgetall(keys.profile(id)).hgetall(keys.addresses(id)));
       const view = customerView(profile ?? {}, addresses ?? {});
-      if (view === null) error(res, 404, 'customer_not_found', `no customer ${id}`);
-      else res.json(view);
+      await reply(res, 'customers', () => (view === null ? error(res, 404, 'customer_not_found', `no customer ${id}`) : res.json(view)));
     }),
   );
 
@@ -117,46 +154,50 @@ export function createQueryApp(deps: QueryApiDeps): express.Express {
     route(async (req, res) => {
       const page = parsePage({ offset: req.query.offset as string | undefined, limit: req.query.limit as string | undefined });
       if (!page.ok) return error(res, 400, 'invalid_request', page.error);
-      if (!(await consistent(req, res, 'orders'))) return;
+      const keyspace = await open(req, res, 'orders');
+      if (keyspace === undefined) return;
       const id = req.params.id as string;
       const keys = ordersKeys(keyspace);
       const { start, stop } = rangeFor(page.page);
       const ids = await redis.zrange(keys.byCustomer(id), start, stop, 'REV');
       if (ids.length === 0 && page.page.offset === 0) {
         // No orders: a customer the customers model knows has an empty list; anyone else is unknown.
-        const known = await redis.exists(customersKeys(keyspace).profile(id));
-        if (known === 0) return error(res, 404, 'customer_not_found', `no customer ${id} and no orders of theirs`);
+        const customers = await whole(res, 'customers');
+        if (customers === undefined) return;
+        const known = await redis.exists(customersKeys(customers).profile(id));
+        if (known === 0) return reply(res, 'customers', () => error(res, 404, 'customer_not_found', `no customer ${id} and no orders of theirs`));
       }
       const docs = ids.length === 0 ? [] : await redis.mget(...ids.map((o) => keys.order(o)));
-      res.json(customerOrdersPage(docs, page.page));
+      await reply(res, 'orders', () => res.json(customerOrdersPage(docs, page.page)));
     }),
   );
 
   app.get(
     '/orders/:id',
     route(async (req, res) => {
-      if (!(await consistent(req, res, 'orders'))) return;
+      const keyspace = await open(req, res, 'orders');
+      if (keyspace === undefined) return;
       const id = req.params.id as string;
       const view = orderView(await redis.get(ordersKeys(keyspace).order(id)));
-      if (view === null) error(res, 404, 'order_not_found', `no order ${id}`);
-      else res.json(view);
+      await reply(res, 'orders', () => (view === null ? error(res, 404, 'order_not_found', `no order ${id}`) : res.json(view)));
     }),
   );
 
   app.get(
     '/kitchen/queue',
     route(async (req, res) => {
-      if (!(await consistent(req, res, 'kitchen'))) return;
+      const keyspace = await open(req, res, 'kitchen');
+      if (keyspace === undefined) return;
       const keys = kitchenKeys(keyspace);
       const flat = await redis.zrange(keys.queue, 0, -1, 'WITHSCORES');
       const entries: { member: string; score: number }[] = [];
       for (let i = 0; i + 1 < flat.length; i += 2) entries.push({ member: flat[i] as string, score: Number(flat[i + 1]) });
       const tickets = entries.length === 0 ? [] : await run<Hash>(entries.reduce((p, e) => p.hgetall(keys.ticket(e.member)), redis.pipeline()));
-      res.json({ queue: kitchenQueueView(entries, tickets, deps.clock()) });
+      await reply(res, 'kitchen', () => res.json({ queue: kitchenQueueView(entries, tickets, deps.clock()) }));
     }),
   );
 
-  const salesOver = async (range: SalesRange): Promise<SalesBucket[]> => {
+  const salesOver = async (keyspace: string, range: SalesRange): Promise<SalesBucket[]> => {
     const keys = salesKeys(keyspace);
     const hashes = await run<Hash>(range.days.reduce((p, d) => p.hgetall(keys.day(d)).hgetall(keys.items(d)), redis.pipeline()));
     return range.days.map((day, i) => ({ day, totals: hashes[2 * i] ?? {}, items: hashes[2 * i + 1] ?? {} }));
@@ -167,9 +208,10 @@ export function createQueryApp(deps: QueryApiDeps): express.Express {
     route(async (req, res) => {
       const parsed = parseSalesRange(req.query.from as string | undefined, req.query.to as string | undefined);
       if (!parsed.ok) return error(res, 400, 'invalid_request', parsed.error);
-      if (!(await consistent(req, res, 'sales'))) return;
-      const { items: _items, ...totals } = salesReport(parsed.range, await salesOver(parsed.range));
-      res.json(totals);
+      const keyspace = await open(req, res, 'sales');
+      if (keyspace === undefined) return;
+      const { items: _items, ...totals } = salesReport(parsed.range, await salesOver(keyspace, parsed.range));
+      await reply(res, 'sales', () => res.json(totals));
     }),
   );
 
@@ -178,9 +220,10 @@ export function createQueryApp(deps: QueryApiDeps): express.Express {
     route(async (req, res) => {
       const parsed = parseSalesRange(req.query.from as string | undefined, req.query.to as string | undefined);
       if (!parsed.ok) return error(res, 400, 'invalid_request', parsed.error);
-      if (!(await consistent(req, res, 'sales'))) return;
-      const report = salesReport(parsed.range, await salesOver(parsed.range));
-      res.json({ from: report.from, to: report.to, items: report.items });
+      const keyspace = await open(req, res, 'sales');
+      if (keyspace === undefined) return;
+      const report = salesReport(parsed.range, await salesOver(keyspace, parsed.range));
+      await reply(res, 'sales', () => res.json({ from: report.from, to: report.to, items: report.items }));
     }),
   );
 

@@ -3,18 +3,24 @@
  * process in production: ROLE=gateway | command-processor | projector:<model> |
  * projectors (all five read models) | query (the query API, QUERY_PORT).
  *
+ * Every process opens the operations port (HEALTH_PORT, default 9464):
+ * /metrics for Prometheus, /healthz, and /readyz (200 once every role has
+ * started). The process's metrics registry is shared by its roles.
+ *
  * Start-up verifies the topic catalog against the broker (creating what is
  * missing, refusing to run on drift). SIGTERM/SIGINT stop taking work, finish or
  * abort the transaction in flight, disconnect and exit; a hard timeout ends a
  * shutdown that hangs.
  */
-import http from 'node:http';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { config } from '../config';
 import { createKafka } from '../kafka/client';
 import { AvroCodec } from '../kafka/codec';
 import { allTopicSpecs, applyTopics, registerSubjects, TopicDriftError } from '../kafka/topics';
 import { rootLogger } from '../logging';
+import { LagMonitor } from '../metrics/lag-monitor';
+import { Metrics } from '../metrics/registry';
+import { serveOps } from './http';
 import { projectorsOf, roleConfig, type Role } from './roles';
 import { startCommandProcessor, startGateway, startProjector, startQueryApi, type Running } from './start';
 
@@ -23,6 +29,11 @@ async function main(): Promise<void> {
   const logger = rootLogger.child({ role: settings.role, instance: settings.instanceId });
   const kafka = createKafka(`${settings.role}.${settings.instanceId}`, logger);
   const codec = new AvroCodec(new SchemaRegistry({ host: config().registry.url }));
+  const metrics = new Metrics();
+  const running: Running[] = [];
+  let ready = false;
+  const ops = await serveOps(settings.healthPort, { metrics, ready: () => ready, log: logger });
+  const lag = new LagMonitor({ kafka, metrics, logger: logger.child({ component: 'lag-monitor' }), groups: () => running.flatMap((r) => r.groups?.() ?? []) });
 
   const specs = allTopicSpecs();
   const admin = kafka.admin();
@@ -37,23 +48,14 @@ async function main(): Promise<void> {
   // Schemas are registered before any traffic, not by the first command that needs one.
   await registerSubjects(codec, specs);
 
-  const running: Running[] = [];
+  const deps = { kafka, codec, logger, settings, metrics };
   const wants = (role: Role): boolean => settings.role === 'all' || settings.role === role;
-  if (wants('command-processor')) running.push(await startCommandProcessor({ kafka, codec, logger, settings }));
-  if (wants('gateway')) running.push(await startGateway({ kafka, codec, logger, settings }));
-  for (const model of projectorsOf(settings.role)) running.push(await startProjector(model, { kafka, codec, logger, settings }));
-  if (wants('query')) running.push(await startQueryApi({ kafka, codec, logger, settings }));
-
-  // Roles without an HTTP server of their own still answer health checks.
-  let healthServer: http.Server | undefined;
-  if (!wants('gateway') && !wants('query')) {
-    healthServer = http.createServer((req, res) => {
-      const ok = req.url === '/healthz' || req.url === '/readyz';
-      res.writeHead(ok ? 200 : 404, { 'content-type': 'application/json' }).end(JSON.stringify(ok ? { status: 'ok' } : { error: 'not found' }));
-    });
-    await new Promise<void>((resolve) => healthServer?.listen(settings.healthPort, '127.0.0.1', resolve));
-  }
-  logger.info({ roles: running.map((r) => r.name), port: settings.port, queryPort: settings.queryPort }, 'restaurant is running');
+  if (wants('command-processor')) running.push(await startCommandProcessor(deps));
+  if (wants('gateway')) running.push(await startGateway(deps));
+  for (const model of projectorsOf(settings.role)) running.push(await startProjector(model, deps));
+  if (wants('query')) running.push(await startQueryApi(deps));
+  ready = true;
+  logger.info({ roles: running.map((r) => r.name), port: settings.port, queryPort: settings.queryPort, opsPort: ops.port }, 'restaurant is running');
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -65,9 +67,9 @@ async function main(): Promise<void> {
       process.exit(1);
     }, 15_000);
     hard.unref();
+    ready = false;
     void (async () => {
       let failed = false;
-      healthServer?.close();
       for (const role of [...running].reverse()) {
         try {
           await role.stop();
@@ -75,6 +77,13 @@ async function main(): Promise<void> {
           failed = true;
           logger.error({ err: error, role: role.name }, 'role did not stop cleanly');
         }
+      }
+      try {
+        await lag.stop();
+        await ops.close();
+      } catch (error) {
+        failed = true;
+        logger.error({ err: error }, 'the operations endpoints did not stop cleanly');
       }
       process.exit(failed ? 1 : 0);
     })();

@@ -10,7 +10,7 @@ export interface RoleConfig {
   readonly instanceId: string;
   /** Gateway HTTP port (PORT, default 3000). */
   readonly port: number;
-  /** Health endpoint port for roles without HTTP (HEALTH_PORT, default 9464). */
+  /** Operations port of every process: /metrics, /healthz, /readyz (HEALTH_PORT, default 9464). */
   readonly healthPort: number;
   /** How long the gateway waits for a command's outcome before answering 202 (COMMAND_WAIT_MS, default 5000). */
   readonly commandWaitMs: number;

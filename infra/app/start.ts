@@ -1,22 +1,30 @@
 // Starting and stopping each role: the wiring of adapters to the pure core.
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
 import type { Kafka } from 'kafkajs';
 import type { AvroCodec } from '../kafka/codec';
 import type { Logger } from '../logging';
+import type { ConsumerGroupSource } from '../metrics/lag-monitor';
+import type { Metrics } from '../metrics/registry';
 import { KafkaCommandBus } from '../../producers/command-bus/kafka-command-bus';
 import { KafkaMenuCatalog } from '../../producers/command-bus/menu-catalog';
-import { CommandProcessor } from '../../producers/command-processor/processor';
+import { commandProcessorMetrics } from '../../producers/command-processor/metrics';
+import { CommandProcessor, DEFAULT_GROUP } from '../../producers/command-processor/processor';
 import { createGatewayApp } from '../../producers/gateway/app';
+import { instrumentCommandBus } from '../../producers/gateway/metrics';
 import Redis from 'ioredis';
 import { config } from '../config';
-import { Projector } from '../../consumers/projections/runtime/projector';
+import { READ_MODEL_SPECS } from '../../consumers/projections/runtime/read-models';
+import { ServingProjector } from '../../consumers/projections/runtime/serving';
 import type { ReadModelName } from '../../consumers/projections/shared/keys';
 import { createQueryApp } from '../../consumers/query-api/app';
+import { topicCatalog } from '../../schemas/topics';
+import { serveHttp } from './http';
 import type { RoleConfig } from './roles';
 
 export interface Running {
   readonly name: string;
+  /** The consumer groups the role runs now, for the lag monitor. */
+  groups?(): readonly ConsumerGroupSource[];
   stop(): Promise<void>;
 }
 
@@ -25,27 +33,30 @@ export interface RoleDeps {
   readonly codec: AvroCodec;
   readonly logger: Logger;
   readonly settings: RoleConfig;
+  /** The process registry, served on the operations port. */
+  readonly metrics: Metrics;
 }
 
-export async function startCommandProcessor({ kafka, codec, logger, settings }: RoleDeps): Promise<Running> {
+export async function startCommandProcessor({ kafka, codec, logger, settings, metrics }: RoleDeps): Promise<Running> {
   const processor = new CommandProcessor({
     kafka,
     codec,
     logger: logger.child({ component: 'command-processor' }),
     context: { order: { maxOrderTotalMinor: settings.maxOrderTotalMinor } },
+    metrics: commandProcessorMetrics(metrics),
   });
   await processor.start();
-  return { name: 'command-processor', stop: () => processor.stop() };
+  return { name: 'command-processor', groups: () => [{ group: DEFAULT_GROUP, topics: processor.commandTopics }], stop: () => processor.stop() };
 }
 
-export async function startGateway({ kafka, codec, logger, settings }: RoleDeps): Promise<Running> {
+export async function startGateway({ kafka, codec, logger, settings, metrics }: RoleDeps): Promise<Running> {
   const log = logger.child({ component: 'gateway' });
   const bus = new KafkaCommandBus({ kafka, codec, logger: log });
   const menu = new KafkaMenuCatalog(kafka, codec, log);
   await Promise.all([bus.start(), menu.start()]);
-  const app = createGatewayApp({ bus, menu, clock: Date.now, newId: randomUUID, replyWaitMs: settings.commandWaitMs, logger: log });
+  const app = createGatewayApp({ bus: instrumentCommandBus(bus, metrics), menu, clock: Date.now, newId: randomUUID, replyWaitMs: settings.commandWaitMs, logger: log });
   // Ready when listening: the bus and the menu view are connected and caught up before this.
-  const server = await serveHttp(app, settings.port, log, 'gateway listening');
+  const server = await serveHttp('gateway', app, settings.port, { log, metrics }, 'gateway listening');
   return {
     name: 'gateway',
     async stop() {
@@ -55,52 +66,33 @@ export async function startGateway({ kafka, codec, logger, settings }: RoleDeps)
   };
 }
 
-/** An HTTP server for a role's app, answering /healthz and /readyz itself; close() stops taking connections. */
-async function serveHttp(
-  app: (req: http.IncomingMessage, res: http.ServerResponse) => void,
-  port: number,
-  log: Logger,
-  message: string,
-): Promise<{ close(): Promise<void> }> {
-  const server = http.createServer((req, res) => {
-    if (req.method === 'GET' && (req.url === '/healthz' || req.url === '/readyz')) {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
-      return;
-    }
-    app(req, res);
-  });
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  const address = server.address();
-  log.info({ port: typeof address === 'object' && address ? address.port : port }, message);
-  return {
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      }),
-  };
-}
-
 function redisClient(name: string): Redis {
   return new Redis(config().redis.url, { connectionName: name, maxRetriesPerRequest: 3, enableOfflineQueue: true });
 }
 
-/** One read model's projector: its own consumer group and Redis connection. */
-export async function startProjector(model: ReadModelName, { kafka, codec, logger, settings }: RoleDeps): Promise<Running> {
+/**
+ * One read model's projector: its own consumer group and Redis connection, in
+ * whichever keyspace serves the model (it follows a blue/green switch).
+ */
+export async function startProjector(model: ReadModelName, { kafka, codec, logger, settings, metrics }: RoleDeps): Promise<Running> {
   const redis = redisClient(`projector:${model}`);
-  const projector = new Projector({
+  const projector = new ServingProjector({
     kafka,
     codec,
     redis,
     logger,
     model,
-    keyspace: settings.keyspace,
+    base: settings.keyspace,
+    metrics,
     retry: { attempts: settings.projectorAttempts, initialDelayMs: settings.projectorBackoffMs, maxDelayMs: 5_000 },
   });
   await projector.start();
   return {
     name: `projector:${model}`,
+    groups: () => {
+      const current = projector.projector;
+      return current ? [{ group: current.groupId, topics: READ_MODEL_SPECS[model].topics }] : [];
+    },
     async stop() {
       await projector.stop();
       await redis.quit();
@@ -108,12 +100,21 @@ export async function startProjector(model: ReadModelName, { kafka, codec, logge
   };
 }
 
-export async function startQueryApi({ logger, settings }: RoleDeps): Promise<Running> {
+export async function startQueryApi({ logger, settings, metrics }: RoleDeps): Promise<Running> {
   const log = logger.child({ component: 'query-api' });
   const redis = redisClient('query-api');
   await redis.ping();
-  const app = createQueryApp({ redis, keyspace: settings.keyspace, consistencyWaitMs: settings.consistencyWaitMs, clock: Date.now, logger: log });
-  const server = await serveHttp(app, settings.queryPort, log.child({ keyspace: settings.keyspace }), 'query API listening');
+  // Start-up has verified the broker's topics against this catalog (main.ts), so its partition counts are the broker's.
+  const catalog = topicCatalog({ partitions: config().topics.partitions });
+  const app = createQueryApp({
+    redis,
+    keyspace: settings.keyspace,
+    partitionsOf: (topic) => catalog.topic(topic).partitions,
+    consistencyWaitMs: settings.consistencyWaitMs,
+    clock: Date.now,
+    logger: log,
+  });
+  const server = await serveHttp('query', app, settings.queryPort, { log: log.child({ keyspace: settings.keyspace }), metrics }, 'query API listening');
   return {
     name: 'query',
     async stop() {

@@ -182,7 +182,7 @@ export function registryService(s: StackSettings): Service {
 }
 
 /** Sends PING over a raw socket: no client library, no reconnect loops. */
-function redisPing(host: string, port: number): Promise<boolean> {
+export function redisPing(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host, port });
     const done = (result: boolean): void => {

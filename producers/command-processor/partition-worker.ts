@@ -33,6 +33,7 @@ import { AvroCodec, DecodeError } from '../../infra/kafka/codec';
 import type { Logger } from '../../infra/logging';
 import type { AggregateRuntime } from './aggregates';
 import { handleCommand, withReply, type AggregateEntry, type Handled } from './handle';
+import type { CommandProcessorMetrics } from './metrics';
 
 const REPLY_RECORD = 'restaurant.common.CommandReply';
 export const CHECKPOINT_RECORD = 'restaurant.common.CommandCheckpoint';
@@ -77,6 +78,7 @@ export interface WorkerContext {
   readonly repliesPartitions: number;
   /** Command record full names this processor decides. */
   readonly commandRecords: ReadonlySet<string>;
+  readonly metrics: CommandProcessorMetrics | undefined;
 }
 
 interface Decided {
@@ -201,12 +203,27 @@ export class PartitionWorker {
     const allPredicted = decided.every((d) => d.eventMessages.length === 0 || predicted.has(d.lane));
     let written: Written;
     try {
-      written = await this.write(decided, allPredicted ? predicted : undefined);
+      try {
+        written = await this.write(decided, allPredicted ? predicted : undefined);
+      } catch (error) {
+        for (const d of decided) d.lane.nextEventOffset = undefined;
+        if (!(error instanceof OffsetGuessMissed)) throw error;
+        logger.info({ topic: error.topic, partition: this.partition, guessed: error.guessed, actual: error.actual }, 'event offset guess missed; writing the events first');
+        written = await this.write(decided, undefined);
+      }
     } catch (error) {
-      for (const d of decided) d.lane.nextEventOffset = undefined;
-      if (!(error instanceof OffsetGuessMissed)) throw error;
-      logger.info({ topic: error.topic, partition: this.partition, guessed: error.guessed, actual: error.actual }, 'event offset guess missed; writing the events first');
-      written = await this.write(decided, undefined);
+      for (const d of decided) this.context.metrics?.failed(d.lane.runtime.aggregate);
+      throw error;
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    for (const d of decided) {
+      this.context.metrics?.committed({
+        aggregate: d.lane.runtime.aggregate,
+        handled: d.outcomes.map((o) => o.handled),
+        deadLettered: d.deadLetters.length,
+        commandTimestamps: d.chunk.map((m) => Number(m.timestamp)),
+        seconds,
+      });
     }
     for (const d of decided) {
       for (const [id, entry] of written.entries.get(d.lane) ?? []) d.lane.entries.set(id, entry);

@@ -14,6 +14,7 @@ import { readToEnd } from '../../infra/kafka/read-to-end';
 import type { Logger } from '../../infra/logging';
 import { aggregateRuntimes, type AggregateRuntime, type ProcessorContext } from './aggregates';
 import type { AggregateEntry } from './handle';
+import type { CommandProcessorMetrics } from './metrics';
 import { CHECKPOINT_RECORD, checkpointKey, PartitionWorker, type Lane, type LaneTopics, type WorkerContext } from './partition-worker';
 
 export const DEFAULT_GROUP = 'restaurant.command-processor';
@@ -28,6 +29,8 @@ export interface CommandProcessorOptions {
   readonly clock?: () => number;
   /** Most commands decided in one transaction (a fetched batch may be split). */
   readonly maxPerTransaction?: number;
+  /** Told about every committed and failed transaction (metrics.ts). */
+  readonly metrics?: CommandProcessorMetrics;
 }
 
 /** A partition with this many commands waiting is paused until its worker catches up. */
@@ -65,6 +68,7 @@ export class CommandProcessor {
       clock: options.clock ?? Date.now,
       repliesPartitions: this.catalog.topic(COMMAND_REPLIES_TOPIC).partitions,
       commandRecords,
+      metrics: options.metrics,
     };
   }
 
@@ -108,6 +112,11 @@ export class CommandProcessor {
     });
     this.reportTimer = setInterval(() => void this.reportPositions(), 1_000);
     this.reportTimer.unref();
+  }
+
+  /** Notes the worker's decided positions for the next report. */
+  private report(worker: PartitionWorker): void {
+    for (const [topic, lane] of worker.lanes) this.toReport.set(`${topic}:${worker.partition}`, { topic, partition: worker.partition, offset: String(lane.committed) });
   }
 
   /** Commits the decided positions to the group, outside any transaction: what lag monitoring and kafka-consumer-groups read. */
@@ -156,7 +165,10 @@ export class CommandProcessor {
     if (existing !== undefined) return existing.starting;
     const slot: { starting: Promise<PartitionWorker>; worker?: PartitionWorker } = {
       starting: this.startWorker(partition).then(
-        (worker) => (slot.worker = worker),
+        (worker) => {
+          this.report(worker); // the group's offsets catch up with the checkpoints even before the next commit
+          return (slot.worker = worker);
+        },
         (error: unknown) => {
           if (this.workers.get(partition) === slot) this.workers.delete(partition);
           throw error;
@@ -284,6 +296,11 @@ export class CommandProcessor {
     const last = batch.messages[batch.messages.length - 1];
     // Retired, or fetched before the consumer was sent back to the last commit: the re-fetch brings these again.
     if (worker.retired || isStale() || lane === undefined || last === undefined) return;
+    if (Number(last.offset) < lane.queuedUpTo) {
+      // All decided already: the group's offsets trail the checkpoint (or were reset). Jump to it.
+      this.consumer?.seek({ topic: batch.topic, partition: batch.partition, offset: String(lane.queuedUpTo) });
+      return;
+    }
     for (const m of batch.messages) if (Number(m.offset) >= lane.queuedUpTo) lane.queue.push(m);
     lane.queuedUpTo = Math.max(lane.queuedUpTo, Number(last.offset) + 1);
     resolveOffset(last.offset);
@@ -300,7 +317,7 @@ export class CommandProcessor {
     try {
       await worker.drain(this.maxPerTransaction, () => {
         this.resumePaused(worker, (queued) => queued < MAX_QUEUED / 4);
-        for (const [topic, lane] of worker.lanes) this.toReport.set(`${topic}:${worker.partition}`, { topic, partition: worker.partition, offset: String(lane.committed) });
+        this.report(worker);
       });
     } catch (error) {
       // The transaction was aborted: forget this partition's state (a new worker

@@ -8,7 +8,7 @@
 // passes the real bus.
 import express, { type Application, type NextFunction, type Request, type Response } from 'express';
 import { assertNever } from '../shared/decider';
-import { CommandBusUnavailable, type CommandBus, type CommandEnvelope, type MenuCatalog, type MenuItemQuote } from './command-bus';
+import { isRetriable, type CommandBus, type CommandEnvelope, type MenuCatalog, type MenuItemQuote } from './command-bus';
 import { describeError, stderrLogger, type GatewayLogger } from './logger';
 import { id, type FieldProblem } from './request-fields';
 import { commandIds, commandMetadata, readCommandHeaders } from './request-metadata';
@@ -36,11 +36,6 @@ export interface GatewayDeps {
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
 const JSON_TYPES = ['application/json', 'application/*+json'];
-
-/** Thrown errors that mean "infrastructure, try again": the bus's own, or any marked retriable (e.g. the menu read model). */
-function isRetriable(error: unknown): boolean {
-  return error instanceof CommandBusUnavailable || (error instanceof Error && (error as { retriable?: unknown }).retriable === true);
-}
 
 function send(res: Response, reply: HttpReply, correlationId?: string): void {
   res.status(reply.status);

@@ -52,6 +52,11 @@ export class CommandBusUnavailable extends Error {
   }
 }
 
+/** Thrown errors that mean "infrastructure, try again" (HTTP 503): the bus's own, or any marked retriable (e.g. the menu read model). */
+export function isRetriable(error: unknown): boolean {
+  return error instanceof CommandBusUnavailable || (error instanceof Error && (error as { retriable?: unknown }).retriable === true);
+}
+
 export interface CommandBus {
   /**
    * Writes the command and waits (at most waitMs) for its outcome. Resolves

@@ -12,15 +12,13 @@
  *     command's effect.
  */
 import type Redis from 'ioredis';
-import { MemoryStore, type StoreDump } from '../../consumers/projections/shared/memory-store';
-import { foldInto } from '../../consumers/projections/shared/projection';
-import { checkpointKey, READ_MODELS, readModelPrefix, type ReadModelName } from '../../consumers/projections/shared/keys';
+import type { StoreDump } from '../../consumers/projections/shared/memory-store';
+import { checkpointKey, READ_MODELS, type ReadModelName } from '../../consumers/projections/shared/keys';
 import { projectionGroupId, READ_MODEL_SPECS } from '../../consumers/projections/runtime/read-models';
 import { topicName } from '../../schemas/topics';
-import { readEvents, type StoredEvent } from '../support/events';
 import { call, pool, seeded, type Reply } from '../support/http';
 import { testKafka, testRedis, unique, withAdmin } from '../support/kafka';
-import { dropKeys, redisDump, waitForCheckpoint } from '../support/read-side';
+import { actualReadModel, dropKeys, expectedReadModels, waitForReadModels, type TopicEnds } from '../support/read-side';
 import { startRole, type RoleProcess } from '../support/roles';
 
 jest.setTimeout(600_000);
@@ -83,41 +81,9 @@ function orderPlan(dishes: readonly string[]): (orderId: string) => Array<[strin
   };
 }
 
-/** The independent verifier: every events topic from the start, folded by the pure projections. */
-async function verify(): Promise<{ expected: Record<ReadModelName, StoreDump>; ends: Map<string, Map<number, number>> }> {
-  const byTopic = new Map<string, StoredEvent[]>();
-  for (const topic of new Set(READ_MODELS.flatMap((m) => READ_MODEL_SPECS[m].topics))) byTopic.set(topic, await readEvents(kafka, topic));
-  const ends = new Map<string, Map<number, number>>();
-  for (const [topic, events] of byTopic) {
-    const parts = new Map<number, number>();
-    for (const e of events) parts.set(e.partition, Math.max(parts.get(e.partition) ?? -1, e.offset));
-    ends.set(topic, parts);
-  }
-  const expected = {} as Record<ReadModelName, StoreDump>;
-  for (const model of READ_MODELS) {
-    const store = new MemoryStore();
-    for (const topic of READ_MODEL_SPECS[model].topics) {
-      // Per partition in offset order, as the projector sees them.
-      const events = [...(byTopic.get(topic) ?? [])].sort((a, b) => a.partition - b.partition || a.offset - b.offset);
-      foldInto(store, READ_MODEL_SPECS[model].projection, keyspace, events.map((e) => ({ event: { type: e.type, data: e.data }, metadata: e.metadata })));
-    }
-    expected[model] = store.dump(readModelPrefix(keyspace, model));
-  }
-  return { expected, ends };
-}
-
-async function actual(model: ReadModelName): Promise<StoreDump> {
-  const dump = await redisDump(redis, readModelPrefix(keyspace, model));
-  delete dump[checkpointKey(keyspace, model)];
-  return dump;
-}
-
-async function caughtUp(ends: Map<string, Map<number, number>>): Promise<void> {
-  for (const model of READ_MODELS) {
-    const relevant = new Map([...ends].filter(([topic]) => READ_MODEL_SPECS[model].topics.includes(topic)));
-    await waitForCheckpoint(redis, keyspace, model, relevant, 120_000);
-  }
-}
+const verify = () => expectedReadModels(kafka, keyspace) as Promise<{ expected: Record<ReadModelName, StoreDump>; ends: TopicEnds }>;
+const actual = (model: ReadModelName): Promise<StoreDump> => actualReadModel(redis, keyspace, model);
+const caughtUp = (ends: TopicEnds): Promise<void> => waitForReadModels(redis, keyspace, ends);
 
 describe('read models under load', () => {
   it('equal an independent fold of the events, also after a SIGKILL of the projectors and a full redelivery', async () => {

@@ -47,6 +47,7 @@ describe('the Redis batch script', () => {
     const store = new MemoryStore();
     const random = seeded(20251123);
     const next = [1, 1, 1, 1];
+    const checkpoints = new Map<string, number>();
     let left = 0;
     for (let batch = 0; batch < 120; batch += 1) {
       const writes: GuardedWrite[] = [];
@@ -59,7 +60,9 @@ describe('the Redis batch script', () => {
         next[aggregate] = Math.max(current, version + 1);
         writes.push({ versionKey: `${prefix}v${aggregate}`, version, ops: Array.from({ length: 1 + Math.floor(random() * 4) }, () => randomOp(random, aggregate)) });
       }
-      const encoded = encodeBatch(keyspace, 'orders', writes, new Map([[`t:${batch % 3}`, batch + 1]]));
+      const field = `t:${batch % 3}`;
+      const encoded = encodeBatch(keyspace, 'orders', writes, new Map([[field, { nextOffset: batch + 1, expected: checkpoints.get(field), consumedUpTo: batch + 1 }]]));
+      checkpoints.set(field, batch + 1);
       left += writes.reduce((n, w) => n + w.ops.length, 0) - (JSON.parse(encoded.argv) as { e: Array<[number, string, unknown[]]> }).e.reduce((n, [, , ops]) => n + ops.length, 0);
       const [applied, skipped] = await script.rmApplyBatch(encoded.keys.length, ...encoded.keys, encoded.argv);
       let expectedApplied = 0;

@@ -2,13 +2,15 @@
 // format the command processor uses, dump a Redis keyspace in the memory
 // store's format, and wait for a projector's checkpoint.
 import type Redis from 'ioredis';
-import type { Producer } from 'kafkajs';
+import type { Kafka, Producer } from 'kafkajs';
 import type { AvroCodec } from '../../infra/kafka/codec';
-import type { StoreDump } from '../../consumers/projections/shared/memory-store';
-import type { Envelope } from '../../consumers/projections/shared/projection';
+import { MemoryStore, type StoreDump } from '../../consumers/projections/shared/memory-store';
+import { foldInto, type Envelope } from '../../consumers/projections/shared/projection';
 import { parseCheckpoint } from '../../consumers/projections/runtime/redis-batch';
-import { checkpointKey, type ReadModelName } from '../../consumers/projections/shared/keys';
+import { READ_MODEL_SPECS } from '../../consumers/projections/runtime/read-models';
+import { checkpointKey, READ_MODELS, readModelPrefix, rebuildKey, type ReadModelName } from '../../consumers/projections/shared/keys';
 import { eventKey, partitionFor } from '../../schemas/partitioning';
+import { readEvents, type StoredEvent } from './events';
 
 /**
  * Produces events to `topic` as the processor does (key <id>/<version>, the
@@ -76,7 +78,7 @@ export async function dropKeys(redis: Redis, pattern: string): Promise<number> {
   return dropped;
 }
 
-/** Resolves once the model's checkpoint is past every given `topic` -> partition -> last offset. */
+/** Resolves once the model's checkpoint is past every given `topic` -> partition -> last offset, and no partition is still rebuilding. */
 export async function waitForCheckpoint(
   redis: Redis,
   keyspace: string,
@@ -88,8 +90,59 @@ export async function waitForCheckpoint(
   for (;;) {
     const cp = parseCheckpoint(await redis.hgetall(checkpointKey(keyspace, model)));
     const behind = [...lastOffsets].flatMap(([topic, parts]) => [...parts].filter(([p, o]) => (cp.get(topic)?.get(p) ?? 0) <= o).map(([p, o]) => `${topic}/${p}@${o}`));
+    const rebuilding = Object.keys(await redis.hgetall(rebuildKey(keyspace, model))).map((field) => `${field} rebuilding`);
+    behind.push(...rebuilding);
     if (behind.length === 0) return;
     if (Date.now() > deadline) throw new Error(`${model} (${keyspace}) did not reach ${behind.join(', ')} within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Last offset of every partition with events, per topic. */
+export type TopicEnds = Map<string, Map<number, number>>;
+
+/**
+ * The independent verifier: every events topic the models read, from the
+ * start, folded by the pure projections into an in-memory store, dumped as the
+ * models would be in `keyspace`. Also returns where each topic ended.
+ */
+export async function expectedReadModels(
+  kafka: Kafka,
+  keyspace: string,
+  models: readonly ReadModelName[] = READ_MODELS,
+): Promise<{ expected: Partial<Record<ReadModelName, StoreDump>>; ends: TopicEnds }> {
+  const byTopic = new Map<string, StoredEvent[]>();
+  for (const topic of new Set(models.flatMap((m) => READ_MODEL_SPECS[m].topics))) byTopic.set(topic, await readEvents(kafka, topic));
+  const ends: TopicEnds = new Map();
+  for (const [topic, events] of byTopic) {
+    const parts = new Map<number, number>();
+    for (const e of events) parts.set(e.partition, Math.max(parts.get(e.partition) ?? -1, e.offset));
+    ends.set(topic, parts);
+  }
+  const expected: Partial<Record<ReadModelName, StoreDump>> = {};
+  for (const model of models) {
+    const store = new MemoryStore();
+    for (const topic of READ_MODEL_SPECS[model].topics) {
+      // Per partition in offset order, as the projector sees them.
+      const events = [...(byTopic.get(topic) ?? [])].sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+      foldInto(store, READ_MODEL_SPECS[model].projection, keyspace, events.map((e) => ({ event: { type: e.type, data: e.data }, metadata: e.metadata })));
+    }
+    expected[model] = store.dump(readModelPrefix(keyspace, model));
+  }
+  return { expected, ends };
+}
+
+/** A read model as Redis holds it, without the runtime's checkpoint (offsets are not part of the model). */
+export async function actualReadModel(redis: Redis, keyspace: string, model: ReadModelName): Promise<StoreDump> {
+  const dump = await redisDump(redis, readModelPrefix(keyspace, model));
+  delete dump[checkpointKey(keyspace, model)];
+  return dump;
+}
+
+/** Waits until each model has passed the ends of the topics it reads and is rebuilding nothing. */
+export async function waitForReadModels(redis: Redis, keyspace: string, ends: TopicEnds, models: readonly ReadModelName[] = READ_MODELS, timeoutMs = 120_000): Promise<void> {
+  for (const model of models) {
+    const relevant = new Map([...ends].filter(([topic]) => READ_MODEL_SPECS[model].topics.includes(topic)));
+    await waitForCheckpoint(redis, keyspace, model, relevant, timeoutMs);
   }
 }

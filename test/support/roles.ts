@@ -12,6 +12,9 @@ export interface RoleProcess {
   readonly url: string;
   /** The query API of `query` and `all` roles. */
   readonly queryUrl: string;
+  /** The operations port every role opens: /metrics, /healthz, /readyz. */
+  readonly opsUrl: string;
+  readonly opsPort: number;
   readonly child: ChildProcess;
   output(): string;
   /** SIGTERM and wait for a clean exit (fails the test if it takes longer than timeoutMs). */
@@ -52,11 +55,13 @@ export async function startRole(role: Role, env: Record<string, string> = {}): P
   child.stderr?.on('data', keep);
   const url = `http://127.0.0.1:${role === 'query' ? queryPort : role === 'all' || role === 'gateway' ? port : healthPort}`;
   const queryUrl = `http://127.0.0.1:${queryPort}`;
+  const opsUrl = `http://127.0.0.1:${healthPort}`;
   const deadline = Date.now() + 90_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${role} exited with ${child.exitCode} while starting:\n${output}`);
     try {
-      const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(1000) });
+      // The operations port answers /readyz once every role of the process has started.
+      const res = await fetch(`${opsUrl}/readyz`, { signal: AbortSignal.timeout(1000) });
       if (res.ok) break;
     } catch {
       // not listening yet
@@ -72,6 +77,8 @@ export async function startRole(role: Role, env: Record<string, string> = {}): P
     port,
     url,
     queryUrl,
+    opsUrl,
+    opsPort: healthPort,
     child,
     output: () => output,
     async stop(timeoutMs = 20_000) {

@@ -7,9 +7,25 @@
 //
 // Offsets: the sink's own checkpoint (e.g. a Redis hash written atomically with
 // the data) is the source of truth. On every assignment (GROUP_JOIN) the
-// consumer reads it and seeks each assigned partition there; partitions with no
-// checkpoint start at the group's committed offset, else the earliest. Offsets
-// are also committed to Kafka after each batch, for lag monitoring only.
+// consumer reads it and seeks each assigned partition:
+// * no checkpoint: the read model has nothing of this partition (a new read
+//   model, or a store that lost its data while the group was stopped), so the
+//   partition is rebuilt from its first offset. The sink records the end offset
+//   to reach (its rebuild marker), which readers use to say "rebuilding";
+// * the group's committed offset is behind the checkpoint: someone moved it
+//   back on purpose (`kafka-consumer-groups --reset-offsets`, `npm run replay
+//   -- --to <time|offset>`), so messages are redelivered from there; the
+//   sink's version guard skips what is already applied and applies what is
+//   missing (docs/operations.md);
+// * otherwise: the checkpoint.
+// Offsets are also committed to Kafka after each batch (for lag, and for the
+// rule above).
+//
+// Every write tells the sink which checkpoint it expects to find. A store that
+// lost its data (a Redis restart without persistence) no longer has it, and
+// refuses the write (CheckpointMismatchError); a watchdog also looks for
+// vanished checkpoints while nothing is written. Either way the partition is
+// rebuilt from its first offset, by itself.
 //
 // Failures:
 // * DecodeError (garbage, wrong magic byte, unknown schema id, corrupt body):
@@ -21,11 +37,12 @@
 //   refuses a command), the batch is replayed one record at a time to find the
 //   culprit, which goes to the DLQ (reason `processing-failed`) while the
 //   others are written.
-import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { DecodeError, type AvroCodec } from '../../../infra/kafka/codec';
 import type { Logger } from '../../../infra/logging';
 import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './backoff';
 import { DeadLetterQueue, type DeadLetter } from './dlq';
+import { initialiseConsumer, type ConsumerMetrics } from './metrics';
 
 /** A consumed, decoded record. */
 export interface DecodedRecord {
@@ -48,12 +65,26 @@ export interface PartitionBatch {
   readonly records: readonly DecodedRecord[];
   /** The checkpoint to store with them: the offset after the last consumed message. */
   readonly nextOffset: number;
+  /** The offset after the last record read, transaction markers included (>= nextOffset). */
+  readonly consumedUpTo: number;
+  /** The checkpoint the consumer believes is stored (undefined: none); the sink refuses the write when it is not. */
+  readonly expectedCheckpoint: number | undefined;
 }
 
 export interface BatchSink {
   /** The stored checkpoint: next offset per partition of `topic` (absent = none). */
   checkpoints(topic: string): Promise<ReadonlyMap<number, number>>;
-  /** Applies the records and stores `nextOffset`, atomically. */
+  /** Partitions of `topic` being rebuilt from the start, with the end offset each must reach. */
+  rebuildTargets(topic: string): Promise<ReadonlyMap<number, number>>;
+  /** Starts a partition again: its checkpoint becomes `from`; it is rebuilding until `until` is read (none when until <= from). */
+  restart(topic: string, partition: number, from: number, until: number): Promise<void>;
+  /** The partition has been read up to its rebuild target. */
+  rebuilt(topic: string, partition: number): Promise<void>;
+  /**
+   * Applies the records and stores `nextOffset` (forward only), atomically, if
+   * the stored checkpoint is `expectedCheckpoint`; throws CheckpointMismatchError
+   * without writing anything otherwise.
+   */
   write(batch: PartitionBatch): Promise<void>;
 }
 
@@ -64,6 +95,25 @@ export class ProcessingError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }
+}
+
+/** The stored checkpoint is not the one the consumer expected: its view is stale, not the message's fault. */
+export class CheckpointMismatchError extends Error {
+  override readonly name = 'CheckpointMismatchError';
+  readonly retriable = false;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** How far a partition has been read, for progress reports (the replay tool). */
+export interface PartitionProgress {
+  readonly topic: string;
+  readonly partition: number;
+  /** The offset after the last record read, transaction markers included. */
+  readonly position: number;
+  /** Messages in the batch just read. */
+  readonly messages: number;
 }
 
 export interface EventConsumerOptions {
@@ -79,6 +129,11 @@ export interface EventConsumerOptions {
   /** Is this error worth retrying / not the message's fault? Default: `error.retriable !== false`. */
   readonly isRetriable?: (error: unknown) => boolean;
   readonly partitionsConsumedConcurrently?: number;
+  readonly metrics?: ConsumerMetrics;
+  /** How often to look for checkpoints that vanished while nothing was written (default 1000 ms; 0: never). */
+  readonly checkpointCheckMs?: number;
+  /** Told after every batch read, transaction-marker-only batches included. */
+  readonly onProgress?: (progress: PartitionProgress) => void;
 }
 
 const header = (headers: IHeaders | undefined, name: string): string | undefined => {
@@ -92,28 +147,49 @@ const defaultIsRetriable = (error: unknown): boolean =>
 
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
+/** What the consumer knows about one assigned partition. Replaced, never edited, when the partition is sought elsewhere. */
+interface PartitionState {
+  /** Where the sink's checkpoint stands, as far as this consumer knows. */
+  stored: number | undefined;
+  /** Messages below this offset are not processed (the offset sought to). */
+  readonly from: number;
+  /** The offset after the last record read (markers included). */
+  position: number;
+  /** Set while the partition is rebuilt from the start: the end offset to reach. */
+  rebuildUntil: number | undefined;
+}
+
+const keyOf = (topic: string, partition: number): string => `${topic}:${partition}`;
+
 export class EventConsumer {
   private consumer: Consumer | undefined;
   private producer: Producer | undefined;
+  private admin: Admin | undefined;
   private dlq: DeadLetterQueue | undefined;
   private generation: Promise<void> = Promise.resolve();
-  /** topic:partition -> checkpoint read at the last assignment. */
-  private checkpoints = new Map<string, number>();
+  private partitions = new Map<string, PartitionState>();
+  private assignment: Record<string, number[]> = {};
+  /** One resync at a time per partition. */
+  private readonly resyncs = new Map<string, Promise<void>>();
+  private watchdog: NodeJS.Timeout | undefined;
   private stopping = false;
   private readonly retry: RetryPolicy;
   private readonly isRetriable: (error: unknown) => boolean;
   private readonly log: Logger;
   /** Counters for health and tests. */
-  readonly stats = { batches: 0, records: 0, skipped: 0, deadLettered: 0 };
+  readonly stats = { batches: 0, records: 0, skipped: 0, deadLettered: 0, rebuilds: 0 };
 
   constructor(private readonly options: EventConsumerOptions) {
     this.retry = options.retry ?? DEFAULT_RETRY;
     this.isRetriable = options.isRetriable ?? defaultIsRetriable;
     this.log = options.logger.child({ group: options.groupId });
+    if (options.metrics) initialiseConsumer(options.metrics, options.groupId);
   }
 
   async start(): Promise<void> {
     const { kafka, groupId, topics } = this.options;
+    this.admin = kafka.admin();
+    await this.admin.connect();
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await this.producer.connect();
     this.dlq = new DeadLetterQueue(this.producer, groupId);
@@ -121,8 +197,9 @@ export class EventConsumer {
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       // Runs synchronously inside kafkajs's join, before fetching starts; eachBatch waits for it.
-      this.generation = this.seekToCheckpoints(payload.memberAssignment);
+      this.generation = this.onAssignment(payload.memberAssignment);
     });
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => this.onBatchRead(payload));
     await consumer.connect();
     await consumer.subscribe({ topics: [...topics], fromBeginning: true });
     await consumer.run({
@@ -131,29 +208,151 @@ export class EventConsumer {
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
       eachBatch: (payload) => this.eachBatch(payload),
     });
+    const every = this.options.checkpointCheckMs ?? 1000;
+    if (every > 0) {
+      this.watchdog = setInterval(() => void this.lookForLostCheckpoints(), every);
+      this.watchdog.unref();
+    }
     this.log.info({ topics }, 'consuming');
   }
 
   /** Stops fetching, lets the batch in flight finish its write, disconnects. */
   async stop(): Promise<void> {
     this.stopping = true;
+    clearInterval(this.watchdog);
     await this.consumer?.disconnect();
+    await Promise.all([...this.resyncs.values()].map((r) => r.catch(() => undefined)));
     await this.producer?.disconnect();
+    await this.admin?.disconnect();
   }
 
-  private async seekToCheckpoints(assignment: Record<string, number[]>): Promise<void> {
-    const consumer = this.consumer;
-    this.checkpoints = new Map();
+  /** Partitions being rebuilt from the start by this consumer, with the end offset each must reach. */
+  rebuilding(): ReadonlyMap<string, number> {
+    return new Map([...this.partitions].flatMap(([key, s]) => (s.rebuildUntil === undefined ? [] : [[key, s.rebuildUntil] as const])));
+  }
+
+  private async watermarks(topic: string): Promise<Map<number, { low: number; high: number }>> {
+    const offsets = await (this.admin as Admin).fetchTopicOffsets(topic);
+    return new Map(offsets.map((o) => [o.partition, { low: Number(o.low), high: Number(o.high) }]));
+  }
+
+  private async committed(topic: string): Promise<Map<number, number>> {
+    const [entry] = await (this.admin as Admin).fetchOffsets({ groupId: this.options.groupId, topics: [topic] });
+    return new Map((entry?.partitions ?? []).filter((p) => Number(p.offset) >= 0).map((p) => [p.partition, Number(p.offset)]));
+  }
+
+  private async onAssignment(assignment: Record<string, number[]>): Promise<void> {
+    this.partitions = new Map();
+    this.assignment = assignment;
+    const positions: Record<string, string> = {};
     for (const [topic, partitions] of Object.entries(assignment)) {
-      const stored = await this.options.sink.checkpoints(topic);
+      const [stored, targets, committed, marks] = await Promise.all([
+        this.options.sink.checkpoints(topic),
+        this.options.sink.rebuildTargets(topic),
+        this.committed(topic),
+        this.watermarks(topic),
+      ]);
       for (const partition of partitions) {
-        const offset = stored.get(partition);
-        if (offset === undefined) continue; // committed offset, else earliest
-        this.checkpoints.set(`${topic}:${partition}`, offset);
-        consumer?.seek({ topic, partition, offset: String(offset) });
+        const { low, high } = marks.get(partition) ?? { low: 0, high: 0 };
+        const checkpoint = stored.get(partition);
+        if (checkpoint === undefined) {
+          await this.restart(topic, partition, low, high, 'no_checkpoint');
+          positions[keyOf(topic, partition)] = `rebuild ${low}..${high}`;
+          continue;
+        }
+        const behind = committed.get(partition);
+        const from = behind !== undefined && behind < checkpoint ? Math.max(behind, low) : checkpoint;
+        const state: PartitionState = { stored: checkpoint, from, position: from, rebuildUntil: targets.get(partition) };
+        this.partitions.set(keyOf(topic, partition), state);
+        if (from < checkpoint) this.log.info({ topic, partition, committed: behind, checkpoint }, 'committed offset moved behind the checkpoint: redelivering from it');
+        if (state.rebuildUntil !== undefined && checkpoint >= state.rebuildUntil) await this.finishRebuild(topic, partition, state);
+        this.consumer?.seek({ topic, partition, offset: String(from) });
+        positions[keyOf(topic, partition)] = String(from);
       }
     }
-    this.log.info({ assignment, checkpoints: Object.fromEntries(this.checkpoints) }, 'assigned; seeked to the stored checkpoints');
+    this.refreshRebuildingGauge();
+    this.log.info({ assignment, positions }, 'assigned; seeked to the stored checkpoints');
+  }
+
+  /** The partition starts over from `from`: checkpoint reset, rebuilding until `until`. */
+  private async restart(topic: string, partition: number, from: number, until: number, reason: 'no_checkpoint' | 'checkpoint_lost'): Promise<void> {
+    await this.options.sink.restart(topic, partition, from, until);
+    this.partitions.set(keyOf(topic, partition), { stored: from, from, position: from, rebuildUntil: until > from ? until : undefined });
+    this.consumer?.seek({ topic, partition, offset: String(from) });
+    this.stats.rebuilds += 1;
+    this.options.metrics?.rebuilds.inc({ group: this.options.groupId, reason });
+    this.refreshRebuildingGauge();
+    const details = { topic, partition, from, until, reason };
+    if (reason === 'checkpoint_lost') this.log.warn(details, 'the checkpoint vanished (the store lost its data?): rebuilding the partition from the first offset');
+    else if (until > from) this.log.info(details, 'no checkpoint for this partition: building it from the first offset');
+  }
+
+  private refreshRebuildingGauge(): void {
+    this.options.metrics?.rebuilding.set({ group: this.options.groupId }, this.rebuilding().size);
+  }
+
+  private async finishRebuild(topic: string, partition: number, state: PartitionState): Promise<void> {
+    await this.options.sink.rebuilt(topic, partition);
+    if (this.partitions.get(keyOf(topic, partition)) === state) state.rebuildUntil = undefined;
+    this.refreshRebuildingGauge();
+    this.log.info({ topic, partition, position: state.position }, 'partition rebuilt: caught up with where it stood when the rebuild began');
+  }
+
+  /**
+   * The checkpoint is not where this consumer thought: read it again. Gone
+   * (the store lost its data): rebuild the partition from the start. Present
+   * (moved by someone else): continue from it.
+   */
+  private resync(topic: string, partition: number): Promise<void> {
+    const key = keyOf(topic, partition);
+    const running = this.resyncs.get(key);
+    if (running) return running;
+    const work = (async () => {
+      if (this.stopping || !(this.assignment[topic] ?? []).includes(partition)) return;
+      const stored = (await this.options.sink.checkpoints(topic)).get(partition);
+      if (stored === undefined) {
+        const { low, high } = (await this.watermarks(topic)).get(partition) ?? { low: 0, high: 0 };
+        await this.restart(topic, partition, low, high, 'checkpoint_lost');
+        return;
+      }
+      const previous = this.partitions.get(key);
+      this.partitions.set(key, { stored, from: stored, position: stored, rebuildUntil: previous?.rebuildUntil });
+      this.consumer?.seek({ topic, partition, offset: String(stored) });
+      this.log.warn({ topic, partition, expected: previous?.stored, stored }, 'checkpoint moved by another writer: continuing from it');
+    })().finally(() => this.resyncs.delete(key));
+    this.resyncs.set(key, work);
+    return work;
+  }
+
+  /** A store that lost its data while nothing was being written: find the partitions whose checkpoint vanished. */
+  private async lookForLostCheckpoints(): Promise<void> {
+    if (this.stopping) return;
+    try {
+      for (const [topic, partitions] of Object.entries(this.assignment)) {
+        const stored = await this.options.sink.checkpoints(topic);
+        for (const partition of partitions) {
+          const state = this.partitions.get(keyOf(topic, partition));
+          if (state?.stored !== undefined && !stored.has(partition)) await this.resync(topic, partition);
+        }
+      }
+    } catch (error) {
+      this.log.debug({ err: error }, 'checkpoint check failed; trying again later');
+    }
+  }
+
+  /** kafkajs's report of a batch read, including batches of transaction markers only, which never reach eachBatch. */
+  private onBatchRead(payload: { topic: string; partition: number; batchSize: number; firstOffset: string | null; lastOffset: string }): void {
+    const state = this.partitions.get(keyOf(payload.topic, payload.partition));
+    if (!state) return;
+    const next = Number(payload.lastOffset) + 1;
+    // A data batch moved the position in eachBatch; a marker-only batch moves it here if it follows on.
+    if (payload.batchSize === 0 && payload.firstOffset !== null && Number(payload.firstOffset) <= state.position && next > state.position) state.position = next;
+    this.options.onProgress?.({ topic: payload.topic, partition: payload.partition, position: state.position, messages: payload.batchSize });
+    if (state.rebuildUntil !== undefined && state.position >= state.rebuildUntil) {
+      this.finishRebuild(payload.topic, payload.partition, state).catch((error: unknown) =>
+        this.log.warn({ err: error, topic: payload.topic, partition: payload.partition }, 'could not mark the partition rebuilt; trying again after the next batch'),
+      );
+    }
   }
 
   private async eachBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
@@ -164,22 +363,40 @@ export class EventConsumer {
       this.generation = Promise.resolve();
       throw error;
     }
+    await this.resyncs.get(keyOf(batch.topic, batch.partition));
+    // isStale: a seek is pending for this partition, so this batch was fetched from the old position.
     if (!isRunning() || isStale() || batch.messages.length === 0) return;
     const { topic, partition } = batch;
-    const from = this.checkpoints.get(`${topic}:${partition}`) ?? -1;
-    const messages = batch.messages.filter((m) => Number(m.offset) >= from);
+    const state = this.partitions.get(keyOf(topic, partition));
+    if (!state) return; // not (or no longer) ours
+    const started = process.hrtime.bigint();
+    const group = this.options.groupId;
+    const messages = batch.messages.filter((m) => Number(m.offset) >= state.from);
     const last = batch.messages[batch.messages.length - 1] as KafkaMessage;
     const nextOffset = Number(last.offset) + 1;
+    const consumedUpTo = Math.max(nextOffset, Number(batch.lastOffset()) + 1);
     if (messages.length > 0) {
       const { records, dead } = await this.decodeAll(topic, partition, messages);
       if (dead.length > 0) await this.deadLetter(dead);
-      await this.write({ topic, partition, records, nextOffset });
+      try {
+        const stored = await this.write({ topic, partition, records, nextOffset, consumedUpTo, expectedCheckpoint: state.stored });
+        if (this.partitions.get(keyOf(topic, partition)) === state) state.stored = stored;
+      } catch (error) {
+        if (!(error instanceof CheckpointMismatchError)) throw error;
+        this.log.warn({ topic, partition, err: error }, 'the stored checkpoint is not the expected one; resynchronising');
+        await this.resync(topic, partition);
+        return; // not resolved: read again from wherever the resync sought
+      }
+      this.options.metrics?.messages.inc({ group, result: 'processed' }, records.length);
+      this.options.metrics?.messages.inc({ group, result: 'skipped' }, messages.length - records.length - dead.length);
     }
-    this.checkpoints.set(`${topic}:${partition}`, nextOffset);
+    state.position = Math.max(state.position, consumedUpTo);
     resolveOffset(last.offset);
     await commitOffsetsIfNecessary();
     await heartbeat();
     this.stats.batches += 1;
+    this.options.metrics?.batchMessages.observe({ group }, batch.messages.length);
+    this.options.metrics?.batchDuration.observe({ group }, Number(process.hrtime.bigint() - started) / 1e9);
   }
 
   private async decodeAll(topic: string, partition: number, messages: readonly KafkaMessage[]): Promise<{ records: DecodedRecord[]; dead: DeadLetter[] }> {
@@ -197,7 +414,10 @@ export class EventConsumer {
         const decoded = await withRetries(
           this.retry,
           () => codec.decode(m.value),
-          (error, attempt, delayMs) => this.log.warn({ err: error, topic, partition, offset, attempt, delayMs }, 'decode failed; retrying'),
+          (error, attempt, delayMs) => {
+            this.options.metrics?.retries.inc({ group: this.options.groupId, operation: 'decode' });
+            this.log.warn({ err: error, topic, partition, offset, attempt, delayMs }, 'decode failed; retrying');
+          },
           (error) => !(error instanceof DecodeError) && !this.stopping,
         );
         const shortName = decoded.fullName.slice(decoded.fullName.lastIndexOf('.') + 1);
@@ -214,41 +434,56 @@ export class EventConsumer {
     return { records, dead };
   }
 
-  private async write(batch: PartitionBatch): Promise<void> {
+  /** Writes a batch; returns where the stored checkpoint stands after it. */
+  private async write(batch: PartitionBatch): Promise<number> {
     const log = this.log.child({ topic: batch.topic, partition: batch.partition });
+    const after = (expected: number | undefined, next: number): number => Math.max(expected ?? next, next);
+    const retryable = (error: unknown): boolean => !this.stopping && !(error instanceof CheckpointMismatchError);
+    const onRetry = (error: unknown, attempt: number, delayMs: number): void => {
+      this.options.metrics?.retries.inc({ group: this.options.groupId, operation: 'write' });
+      log.warn({ err: error, attempt, delayMs, records: batch.records.length }, 'batch write failed; retrying');
+    };
     try {
-      await withRetries(
-        this.retry,
-        () => this.options.sink.write(batch),
-        (error, attempt, delayMs) => log.warn({ err: error, attempt, delayMs, records: batch.records.length }, 'batch write failed; retrying'),
-        () => !this.stopping,
-      );
+      await withRetries(this.retry, () => this.options.sink.write(batch), onRetry, retryable);
       this.stats.records += batch.records.length;
-      return;
+      return after(batch.expectedCheckpoint, batch.nextOffset);
     } catch (error) {
-      if (this.isRetriable(error)) throw error;
+      if (error instanceof CheckpointMismatchError || this.isRetriable(error)) throw error;
       log.error({ err: error }, 'batch write keeps failing; writing its records one at a time to find the culprit');
     }
+    let expected = batch.expectedCheckpoint;
     for (let i = 0; i < batch.records.length; i += 1) {
       const record = batch.records[i] as DecodedRecord;
       const next = i === batch.records.length - 1 ? batch.nextOffset : record.offset + 1;
+      const one = { ...batch, records: [record], nextOffset: next, consumedUpTo: i === batch.records.length - 1 ? batch.consumedUpTo : next, expectedCheckpoint: expected };
       try {
-        await withRetries(this.retry, () => this.options.sink.write({ ...batch, records: [record], nextOffset: next }), undefined, () => !this.stopping);
+        await withRetries(this.retry, () => this.options.sink.write(one), onRetry, retryable);
         this.stats.records += 1;
       } catch (error) {
-        if (this.isRetriable(error)) throw error;
+        if (error instanceof CheckpointMismatchError || this.isRetriable(error)) throw error;
         log.error({ err: error, offset: record.offset, eventType: record.type }, 'record keeps failing; dead-lettering it');
         await this.deadLetter([
           { topic: record.topic, partition: record.partition, offset: record.offset, key: record.key, value: record.rawValue, headers: record.headers, reason: 'processing-failed', error: messageOf(error) },
         ]);
-        await withRetries(this.retry, () => this.options.sink.write({ ...batch, records: [], nextOffset: next }), undefined, () => !this.stopping);
+        await withRetries(this.retry, () => this.options.sink.write({ ...one, records: [] }), onRetry, retryable);
       }
+      expected = after(expected, next);
     }
+    return after(batch.expectedCheckpoint, batch.nextOffset);
   }
 
   private async deadLetter(letters: readonly DeadLetter[]): Promise<void> {
     for (const l of letters) this.log.warn({ topic: l.topic, partition: l.partition, offset: l.offset, reason: l.reason, error: l.error }, 'dead-lettering a message');
-    await withRetries(this.retry, () => (this.dlq as DeadLetterQueue).send(letters), undefined, () => !this.stopping);
+    await withRetries(
+      this.retry,
+      () => (this.dlq as DeadLetterQueue).send(letters),
+      () => this.options.metrics?.retries.inc({ group: this.options.groupId, operation: 'dead_letter' }),
+      () => !this.stopping,
+    );
     this.stats.deadLettered += letters.length;
+    for (const l of letters) {
+      this.options.metrics?.deadLetters.inc({ group: this.options.groupId, reason: l.reason });
+      this.options.metrics?.messages.inc({ group: this.options.groupId, result: 'dead_lettered' });
+    }
   }
 }

@@ -17,13 +17,16 @@
 import type Redis from 'ioredis';
 import { ReplyError } from 'ioredis';
 import type { Kafka } from 'kafkajs';
+import type { Counter, Histogram } from 'prom-client';
 import type { AvroCodec } from '../../../infra/kafka/codec';
 import type { Logger } from '../../../infra/logging';
+import { Metrics } from '../../../infra/metrics/registry';
 import type { EventMetadata } from '../../../schemas/generated/types';
-import { checkpointKey, versionKey, type ReadModelName } from '../shared/keys';
+import { checkpointKey, rebuildKey, versionKey, type ReadModelName } from '../shared/keys';
 import type { WriteOp } from '../shared/ops';
 import type { RetryPolicy } from './backoff';
-import { EventConsumer, ProcessingError, type BatchSink, type PartitionBatch } from './event-consumer';
+import { CheckpointMismatchError, EventConsumer, ProcessingError, type BatchSink, type PartitionBatch, type PartitionProgress } from './event-consumer';
+import { consumerMetrics, projectionMetrics, type ProjectionMetrics } from './metrics';
 import { APPLY_BATCH_LUA, checkpointField, encodeBatch, parseCheckpoint, type GuardedWrite } from './redis-batch';
 import { projectionGroupId, READ_MODEL_SPECS, type ReadModelSpec } from './read-models';
 
@@ -42,17 +45,50 @@ export class RedisProjectionSink implements BatchSink {
   /** Events applied and skipped by the guard, for tests and benchmarks. */
   readonly stats = { applied: 0, skipped: 0 };
 
+  /** This read model's series, bound once: a replay observes every event. */
+  private readonly metrics:
+    | {
+        readonly applied: Counter.Internal;
+        readonly skipped: Counter.Internal;
+        readonly lag: Histogram.Internal<string>;
+      }
+    | undefined;
+
   constructor(
     redis: Redis,
     private readonly spec: ReadModelSpec,
     private readonly keyspace: string,
+    metrics?: ProjectionMetrics,
   ) {
     this.redis = withApplyBatchScript(redis);
+    const labels = { read_model: spec.name };
+    this.metrics = metrics && {
+      applied: metrics.events.labels({ ...labels, result: 'applied' }),
+      skipped: metrics.events.labels({ ...labels, result: 'skipped' }),
+      lag: metrics.lag.labels(labels),
+    };
   }
 
   async checkpoints(topic: string): Promise<ReadonlyMap<number, number>> {
     const hash = await this.redis.hgetall(checkpointKey(this.keyspace, this.spec.name));
     return parseCheckpoint(hash).get(topic) ?? new Map();
+  }
+
+  async rebuildTargets(topic: string): Promise<ReadonlyMap<number, number>> {
+    const hash = await this.redis.hgetall(rebuildKey(this.keyspace, this.spec.name));
+    return parseCheckpoint(hash).get(topic) ?? new Map();
+  }
+
+  async restart(topic: string, partition: number, from: number, until: number): Promise<void> {
+    const field = checkpointField(topic, partition);
+    const tx = this.redis.multi().hset(checkpointKey(this.keyspace, this.spec.name), field, String(from));
+    if (until > from) tx.hset(rebuildKey(this.keyspace, this.spec.name), field, String(until));
+    else tx.hdel(rebuildKey(this.keyspace, this.spec.name), field);
+    await tx.exec();
+  }
+
+  async rebuilt(topic: string, partition: number): Promise<void> {
+    await this.redis.hdel(rebuildKey(this.keyspace, this.spec.name), checkpointField(topic, partition));
   }
 
   async write(batch: PartitionBatch): Promise<void> {
@@ -96,14 +132,25 @@ export class RedisProjectionSink implements BatchSink {
       if (stateful) current.set(id, { state: step.state, version: metadata.version });
       writes.push({ versionKey: versionKey(ks, name, id), version: metadata.version, ops: step.ops });
     }
-    const encoded = encodeBatch(ks, name, writes, new Map([[checkpointField(batch.topic, batch.partition), batch.nextOffset]]));
+    const checkpoint = { nextOffset: batch.nextOffset, expected: batch.expectedCheckpoint, consumedUpTo: batch.consumedUpTo };
+    const encoded = encodeBatch(ks, name, writes, new Map([[checkpointField(batch.topic, batch.partition), checkpoint]]));
     try {
       const [applied, skipped] = await this.redis.rmApplyBatch(encoded.keys.length, ...encoded.keys, encoded.argv);
       this.stats.applied += applied;
       this.stats.skipped += skipped + preSkipped;
+      if (this.metrics) {
+        this.metrics.applied.inc(applied);
+        this.metrics.skipped.inc(skipped + preSkipped);
+        const now = Date.now();
+        for (const { metadata } of envelopes) this.metrics.lag.observe(Math.max(0, now - metadata.occurredAt) / 1000);
+      }
     } catch (error) {
+      const message = (error as Error).message;
+      if (error instanceof ReplyError && message.startsWith('CHECKPOINT_MISMATCH')) {
+        throw new CheckpointMismatchError(`${name} (${ks}) checkpoint of ${batch.topic}:${batch.partition}: ${message}`, { cause: error });
+      }
       // Redis answered, but refused (WRONGTYPE, a bad increment): retrying the same write will not help.
-      if (error instanceof ReplyError) throw new ProcessingError(`Redis refused the ${name} batch: ${(error as Error).message}`, { cause: error });
+      if (error instanceof ReplyError) throw new ProcessingError(`Redis refused the ${name} batch: ${message}`, { cause: error });
       throw error;
     }
   }
@@ -120,6 +167,11 @@ export interface ProjectorOptions {
   readonly topics?: readonly string[];
   readonly groupId?: string;
   readonly retry?: RetryPolicy;
+  /** The process registry; without one the projector's metrics go to a private registry nobody reads. */
+  readonly metrics?: Metrics;
+  /** How often to look for a vanished checkpoint (the EventConsumer's watchdog, default 1000 ms). */
+  readonly checkpointCheckMs?: number;
+  readonly onProgress?: (progress: PartitionProgress) => void;
 }
 
 export class Projector {
@@ -130,7 +182,8 @@ export class Projector {
   constructor(options: ProjectorOptions) {
     const spec = READ_MODEL_SPECS[options.model];
     this.groupId = options.groupId ?? projectionGroupId(options.model, options.keyspace);
-    this.sink = new RedisProjectionSink(options.redis, spec, options.keyspace);
+    const metrics = options.metrics ?? new Metrics({ defaultMetrics: false });
+    this.sink = new RedisProjectionSink(options.redis, spec, options.keyspace, projectionMetrics(metrics));
     this.consumer = new EventConsumer({
       kafka: options.kafka,
       codec: options.codec,
@@ -139,7 +192,10 @@ export class Projector {
       topics: options.topics ?? spec.topics,
       handles: spec.projection.handles,
       sink: this.sink,
+      metrics: consumerMetrics(metrics),
       ...(options.retry === undefined ? {} : { retry: options.retry }),
+      ...(options.checkpointCheckMs === undefined ? {} : { checkpointCheckMs: options.checkpointCheckMs }),
+      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
     });
   }
 

@@ -2,26 +2,37 @@
 // evaluates the version guard server-side and writes the checkpoint in the
 // same step.
 //
-// Script input (KEYS[1] is the checkpoint hash; every other key the batch
-// touches is declared in KEYS too, so the script stays legal on a cluster,
-// where the `{keyspace}` hash tag puts them in one slot):
+// Script input (KEYS[1] is the checkpoint hash, KEYS[2] the rebuild hash;
+// every other key the batch touches is declared in KEYS too, so the script
+// stays legal on a cluster, where the `{keyspace}` hash tag puts them in one
+// slot):
 //
 //   ARGV[1] = JSON {
 //     t: [[keyIndex, 'hash'|'zset'|'set'|'string'], ...]   expected types, checked first
 //     e: [[versionKeyIndex, 'version', [[CMD, keyIndex, arg, ...], ...]], ...]
-//     c: [['<topic>:<partition>', 'nextOffset'], ...]
+//     c: [['<topic>:<partition>', 'nextOffset', 'expected', 'consumedUpTo'], ...]
 //   }
 //
+// 0. Each checkpoint field must hold exactly `expected` (the value the writer
+//    read or last wrote; '' = no field). Anything else means the writer's view
+//    is stale: Redis lost its data (a restart without persistence), or another
+//    writer moved the checkpoint. The call fails with CHECKPOINT_MISMATCH and
+//    writes nothing, so no event is ever applied out of order onto a model that
+//    lost its earlier events.
 // 1. Every key's type is checked before anything is written: a WRONGTYPE
-//    fails the whole call with nothing applied (a Lua script is atomic but has
-//    no rollback, so errors must be found before the first write).
+//    fails the whole call with nothing applied (a Lua script is atomic but
+//    has no rollback, so errors must be found before the first write).
 // 2. Per event, in order: if `version` is newer than the version recorded for
 //    its aggregate (read once per batch, then followed in a Lua table), run its
 //    commands; else skip it (redelivery, replay). Each aggregate's version is
 //    written once, at the end: the per-event guard with one GET and one SET
 //    per aggregate per batch instead of one each per event.
-// 3. The checkpoint fields move forward only (a fenced-off zombie cannot move
-//    a partition back).
+// 3. The checkpoint fields move forward only (a redelivery from an earlier
+//    offset does not move them back).
+// 4. A partition being rebuilt from the start has a field in the rebuild hash
+//    (its end offset when the rebuild began); it is removed once the consumer
+//    has read up to it (`consumedUpTo` counts transaction markers, which no
+//    checkpoint does).
 //
 // A write that a later event of the same aggregate overwrites (a document set
 // again, a hash field set again, a member added or removed again, a key
@@ -32,11 +43,17 @@
 // run where they ran.
 //
 // Numbers travel as strings so Lua's doubles never reformat them.
-import { checkpointKey, type ReadModelName } from '../shared/keys';
+import { checkpointKey, rebuildKey, type ReadModelName } from '../shared/keys';
 import { InvalidOpError, type WriteOp } from '../shared/ops';
 
 export const APPLY_BATCH_LUA = `
 local p = cjson.decode(ARGV[1])
+for _, c in ipairs(p.c) do
+  local stored = redis.call('HGET', KEYS[1], c[1]) or ''
+  if stored ~= c[3] then
+    return redis.error_reply('CHECKPOINT_MISMATCH ' .. c[1] .. ' expected "' .. c[3] .. '" but found "' .. stored .. '"')
+  end
+end
 for _, t in ipairs(p.t) do
   local actual = redis.call('TYPE', KEYS[t[1]]).ok
   if actual ~= 'none' and actual ~= t[2] then
@@ -72,9 +89,23 @@ for _, c in ipairs(p.c) do
   if not stored or tonumber(c[2]) > tonumber(stored) then
     redis.call('HSET', KEYS[1], c[1], c[2])
   end
+  local target = redis.call('HGET', KEYS[2], c[1])
+  if target and tonumber(c[4]) >= tonumber(target) then
+    redis.call('HDEL', KEYS[2], c[1])
+  end
 end
 return {applied, skipped}
 `;
+
+/** A partition's checkpoint in one batch: the value to write, the value the writer expects to find, how far it has read. */
+export interface CheckpointWrite {
+  /** The offset after the last message of the batch. */
+  readonly nextOffset: number;
+  /** The checkpoint the writer believes is stored (undefined: none). */
+  readonly expected: number | undefined;
+  /** The offset after the last record read, transaction markers included (>= nextOffset). */
+  readonly consumedUpTo: number;
+}
 
 /** One event's guarded writes. */
 export interface GuardedWrite {
@@ -265,11 +296,11 @@ export function encodeBatch(
   keyspace: string,
   readModel: ReadModelName,
   writes: readonly GuardedWrite[],
-  checkpoint: ReadonlyMap<string, number>,
+  checkpoint: ReadonlyMap<string, CheckpointWrite>,
 ): EncodedBatch {
-  const keys: string[] = [checkpointKey(keyspace, readModel)];
-  const index = new Map<string, number>([[keys[0] as string, 1]]);
-  const types = new Map<string, RedisType>([[keys[0] as string, 'hash']]);
+  const keys: string[] = [checkpointKey(keyspace, readModel), rebuildKey(keyspace, readModel)];
+  const index = new Map<string, number>(keys.map((k, i) => [k, i + 1]));
+  const types = new Map<string, RedisType>(keys.map((k) => [k, 'hash']));
   const indexOf = (key: string, type: RedisType | null): number => {
     if (type !== null) {
       const known = types.get(key);
@@ -309,7 +340,7 @@ export function encodeBatch(
     }),
   ]);
   const t = [...types.entries()].map(([key, type]) => [index.get(key), type]);
-  const c = [...checkpoint.entries()].map(([field, offset]) => [field, String(offset)]);
+  const c = [...checkpoint.entries()].map(([field, w]) => [field, String(w.nextOffset), w.expected === undefined ? '' : String(w.expected), String(Math.max(w.consumedUpTo, w.nextOffset))]);
   return { keys, argv: JSON.stringify({ t, e: events, c }) };
 }
 

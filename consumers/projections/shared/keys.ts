@@ -19,6 +19,14 @@
 // Bookkeeping of the runtime lives next to the data it guards:
 //   rm:{<keyspace>}:<read-model>:v:<aggregateId>   last applied aggregate version
 //   rm:{<keyspace>}:<read-model>:checkpoint        hash "<topic>:<partition>" -> next offset
+//   rm:{<keyspace>}:<read-model>:rebuild           hash "<topic>:<partition>" -> end offset to reach;
+//                                                  present while partitions are rebuilt from the start
+//
+// Blue/green (docs/operations.md): a deployment is configured with a base
+// keyspace (READ_MODEL_KEYSPACE, default `live`); which keyspace serves each
+// read model is a pointer next to it, switched atomically by a rebuild:
+//   rm:{<base>}:serving       hash "<read-model>" -> keyspace (absent: the base itself)
+//   rm:{<base>}:generation    hash "<read-model>" -> last rebuild generation number
 
 export const READ_MODELS = ['menu', 'customers', 'orders', 'kitchen', 'sales'] as const;
 export type ReadModelName = (typeof READ_MODELS)[number];
@@ -53,6 +61,21 @@ export function versionKey(keyspace: string, readModel: ReadModelName, aggregate
 /** The projector's consumed offsets, written in the same round trip as the data. */
 export function checkpointKey(keyspace: string, readModel: ReadModelName): string {
   return `${readModelPrefix(keyspace, readModel)}checkpoint`;
+}
+
+/** Partitions being rebuilt from the start and the end offset each must reach before the model is whole again. */
+export function rebuildKey(keyspace: string, readModel: ReadModelName): string {
+  return `${readModelPrefix(keyspace, readModel)}rebuild`;
+}
+
+/** Which keyspace serves each read model of a deployment whose base keyspace is `base`. */
+export function servingKey(base: string): string {
+  return `rm:{${assertKeyspace(base)}}:serving`;
+}
+
+/** The generation counter of blue/green rebuilds of a deployment (names the next keyspace). */
+export function generationKey(base: string): string {
+  return `rm:{${assertKeyspace(base)}}:generation`;
 }
 
 /** Pattern matching every key of a read model in a keyspace (for SCAN when dropping a rebuild). */

@@ -150,8 +150,6 @@ describe('docker-compose.yml runs the same components as the local stack', () =>
     expect(publishedPort('kafka', 9092)).toBe(settings.kafka.port);
     expect(publishedPort('registry', 8080)).toBe(settings.registry.port);
     expect(publishedPort('redis', 6379)).toBe(settings.redis.port);
-    expect(publishedPort('prometheus', 9090)).toBe(9090);
-    expect(publishedPort('grafana', 3000)).toBe(3000);
   });
 
   it('keeps the KRaft controller listener off the host', () => {
@@ -249,5 +247,90 @@ describe('the redis service', () => {
     };
     expect(after('--save')).toBe('');
     expect(after('--appendonly')).toBe('no');
+  });
+});
+
+/** A service's `- ./host:/container[:ro]` volumes as container path -> absolute host path. */
+function mounts(name: string): Map<string, string> {
+  const volumes = service(name).volumes;
+  const out = new Map<string, string>();
+  if (!Array.isArray(volumes)) return out;
+  for (const entry of volumes) {
+    const [host, container] = String(entry).split(':');
+    if (host?.startsWith('.') && container) out.set(container, path.resolve(repoRoot, host));
+  }
+  return out;
+}
+
+/** The host file behind a container path, through the service's bind mounts. */
+function hostPath(name: string, containerPath: string): string | undefined {
+  for (const [container, host] of mounts(name)) {
+    if (containerPath === container || containerPath.startsWith(`${container}/`)) return path.join(host, path.relative(container, containerPath));
+  }
+  return undefined;
+}
+
+function flag(name: string, key: string): string | undefined {
+  const command = service(name).command;
+  const args = Array.isArray(command) ? command.map(String) : [];
+  return args.find((a) => a.startsWith(`--${key}=`))?.slice(key.length + 3);
+}
+
+const readYaml = (file: string): Doc => parse(fs.readFileSync(file, 'utf8')) as Doc;
+
+describe('the prometheus and grafana services load infra/prometheus and infra/grafana', () => {
+  it('runs Prometheus on the host network at 127.0.0.1:9090, with the repository’s configuration', () => {
+    expect(service('prometheus').network_mode).toBe('host');
+    expect(flag('prometheus', 'web.listen-address')).toBe('127.0.0.1:9090');
+    const configFile = hostPath('prometheus', flag('prometheus', 'config.file') ?? '');
+    expect(configFile).toBe(path.join(repoRoot, 'infra', 'prometheus', 'prometheus.yml'));
+    const config = readYaml(configFile as string);
+    // Rule files and file_sd target files are resolved next to the config, inside the same mount.
+    for (const rules of config.rule_files as string[]) expect(fs.existsSync(path.join(path.dirname(configFile as string), rules))).toBe(true);
+    const jobs = config.scrape_configs as Array<{ job_name: string; file_sd_configs?: Array<{ files: string[] }> }>;
+    expect(jobs.map((j) => j.job_name)).toEqual(expect.arrayContaining(['all', 'gateway', 'command-processor', 'projectors', 'query', 'process-managers', 'replay']));
+    for (const job of jobs) {
+      for (const file of (job.file_sd_configs ?? []).flatMap((f) => f.files)) {
+        expect({ job: job.job_name, file, exists: fs.existsSync(path.join(path.dirname(configFile as string), file)) }).toEqual({ job: job.job_name, file, exists: true });
+      }
+    }
+  });
+
+  it('runs Grafana on the host network at 127.0.0.1, off the gateway’s port, after Prometheus is healthy', () => {
+    const grafana = service('grafana');
+    expect(grafana.network_mode).toBe('host');
+    const env = environment('grafana');
+    expect(env.GF_SERVER_HTTP_ADDR).toBe('127.0.0.1');
+    expect(Number(env.GF_SERVER_HTTP_PORT)).not.toBe(3000); // PORT's default: the gateway
+    expect(JSON.stringify(grafana.healthcheck)).toContain(`127.0.0.1:${env.GF_SERVER_HTTP_PORT}/api/health`);
+    expect(grafana.depends_on).toEqual(expect.objectContaining({ prometheus: expect.objectContaining({ condition: 'service_healthy' }) }));
+  });
+
+  it('provisions a data source that is the Prometheus service, and dashboards that use it', () => {
+    const provisioning = hostPath('grafana', '/etc/grafana/provisioning');
+    expect(provisioning).toBe(path.join(repoRoot, 'infra', 'grafana', 'provisioning'));
+    const datasources = fs.readdirSync(path.join(provisioning as string, 'datasources')).flatMap((f) => (readYaml(path.join(provisioning as string, 'datasources', f)).datasources as Doc[]) ?? []);
+    const prometheus = datasources.find((d) => d.type === 'prometheus');
+    expect(prometheus?.url).toBe(`http://${flag('prometheus', 'web.listen-address')}`);
+    const scrapeInterval = ((readYaml(path.join(repoRoot, 'infra', 'prometheus', 'prometheus.yml')).global as Doc).scrape_interval as string) ?? '';
+    expect((prometheus?.jsonData as Doc | undefined)?.timeInterval).toBe(scrapeInterval);
+
+    const providers = fs.readdirSync(path.join(provisioning as string, 'dashboards')).flatMap((f) => (readYaml(path.join(provisioning as string, 'dashboards', f)).providers as Doc[]) ?? []);
+    expect(providers.length).toBeGreaterThan(0);
+    for (const provider of providers) {
+      const dir = hostPath('grafana', String((provider.options as Doc).path));
+      expect(dir).toBe(path.join(repoRoot, 'infra', 'grafana', 'dashboards'));
+      const files = fs.readdirSync(dir as string).filter((f) => f.endsWith('.json'));
+      expect(files).toEqual(expect.arrayContaining(['overview.json', 'consumers.json', 'replays.json']));
+      const uids = new Set<string>();
+      for (const file of files) {
+        const dashboard = JSON.parse(fs.readFileSync(path.join(dir as string, file), 'utf8')) as { uid: string; panels: Array<{ type: string; datasource?: { uid?: string }; targets?: Array<{ datasource?: { uid?: string } }> }> };
+        expect(uids.has(dashboard.uid)).toBe(false);
+        uids.add(dashboard.uid);
+        for (const panel of dashboard.panels.filter((p) => p.type !== 'row')) {
+          for (const ds of [panel.datasource, ...(panel.targets ?? []).map((t) => t.datasource)]) expect({ file, uid: ds?.uid }).toEqual({ file, uid: prometheus?.uid });
+        }
+      }
+    }
   });
 });

@@ -9,7 +9,7 @@ import { projectorsOf, roleConfig } from '../../../infra/app/roles';
 import { consistencyToken, parseConsistencyToken, positionsBehind } from '../../../schemas/consistency-token';
 
 describe('encodeBatch', () => {
-  it('declares every key, checks types first, keeps the events in order and sends numbers as strings', () => {
+  it('declares every key, checks types first, keeps the events in order, sends numbers as strings and the checkpoint it expects to find', () => {
     const encoded = encodeBatch(
       'ks',
       'sales',
@@ -18,26 +18,32 @@ describe('encodeBatch', () => {
         { versionKey: 'rm:{ks}:sales:v:o2', version: 1, ops: [hincrby('rm:{ks}:sales:day:2025-01-01', 'orders', 1)] },
         { versionKey: 'rm:{ks}:sales:v:o1', version: 4, ops: [del('rm:{ks}:sales:order:o1'), zadd('rm:{ks}:sales:z', 1.5, 'm')] },
       ],
-      new Map([[checkpointField('restaurant.order.events', 2), 17]]),
+      new Map([[checkpointField('restaurant.order.events', 2), { nextOffset: 17, expected: 12, consumedUpTo: 18 }]]),
     );
-    expect(encoded.keys).toEqual(['rm:{ks}:sales:checkpoint', 'rm:{ks}:sales:v:o1', 'rm:{ks}:sales:day:2025-01-01', 'rm:{ks}:sales:order:o1', 'rm:{ks}:sales:v:o2', 'rm:{ks}:sales:z']);
+    expect(encoded.keys).toEqual(['rm:{ks}:sales:checkpoint', 'rm:{ks}:sales:rebuild', 'rm:{ks}:sales:v:o1', 'rm:{ks}:sales:day:2025-01-01', 'rm:{ks}:sales:order:o1', 'rm:{ks}:sales:v:o2', 'rm:{ks}:sales:z']);
     expect(JSON.parse(encoded.argv)).toEqual({
       t: [
         [1, 'hash'],
-        [2, 'string'],
-        [3, 'hash'],
-        [4, 'string'],
+        [2, 'hash'],
+        [3, 'string'],
+        [4, 'hash'],
         [5, 'string'],
-        [6, 'zset'],
+        [6, 'string'],
+        [7, 'zset'],
       ],
       e: [
         // The document set at version 3 is deleted at version 4: only the counter and the delete are sent.
-        [2, '3', [['HINCRBY', 3, 'orders', '1']]],
-        [5, '1', [['HINCRBY', 3, 'orders', '1']]],
-        [2, '4', [['DEL', 4], ['ZADD', 6, '1.5', 'm']]],
+        [3, '3', [['HINCRBY', 4, 'orders', '1']]],
+        [6, '1', [['HINCRBY', 4, 'orders', '1']]],
+        [3, '4', [['DEL', 5], ['ZADD', 7, '1.5', 'm']]],
       ],
-      c: [['restaurant.order.events:2', '17']],
+      c: [['restaurant.order.events:2', '17', '12', '18']],
     });
+  });
+
+  it('says "no checkpoint" as an empty expected value, and never reports reading less than it checkpoints', () => {
+    const encoded = encodeBatch('ks', 'menu', [], new Map([['t:0', { nextOffset: 5, expected: undefined, consumedUpTo: 3 }]]));
+    expect((JSON.parse(encoded.argv) as { c: unknown }).c).toEqual([['t:0', '5', '', '5']]);
   });
 
   it('refuses a key used as two types and a version that is not positive', () => {

@@ -1,0 +1,89 @@
+// The HTTP servers of a role process:
+// * serveHttp: a role's own app (gateway, query API), answering /healthz and
+//   /readyz itself, every request counted and timed (infra/metrics/http.ts);
+// * serveOps: the operations port (HEALTH_PORT) every process opens, with
+//   /metrics for Prometheus and /healthz, /readyz for orchestrators.
+import http from 'node:http';
+import type { Logger } from '../logging';
+import { instrumentHandler, type HttpServerName, type RequestHandler } from '../metrics/http';
+import type { Metrics } from '../metrics/registry';
+
+export interface ServedHttp {
+  /** The port actually bound (useful with port 0). */
+  readonly port: number;
+  /** Stops taking connections and waits for the requests in flight. */
+  close(): Promise<void>;
+}
+
+const HEALTH_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz']);
+
+function json(res: http.ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+}
+
+async function listen(server: http.Server, port: number): Promise<ServedHttp> {
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}
+
+/** A role's app on its port; /healthz and /readyz answer 200 once it listens. */
+export async function serveHttp(
+  name: HttpServerName,
+  app: RequestHandler,
+  port: number,
+  deps: { readonly log: Logger; readonly metrics: Metrics },
+  message: string,
+): Promise<ServedHttp> {
+  const handler = instrumentHandler(
+    name,
+    (req, res) => {
+      if (req.method === 'GET' && HEALTH_PATHS.has(req.url ?? '')) return json(res, 200, { status: 'ok' });
+      return app(req, res);
+    },
+    deps.metrics,
+    HEALTH_PATHS,
+  );
+  const served = await listen(http.createServer(handler), port);
+  deps.log.info({ port: served.port }, message);
+  return served;
+}
+
+/**
+ * The operations port: GET /metrics (the process registry), /healthz (200 while
+ * the process runs) and /readyz (200 once every role has started, 503 before
+ * and while shutting down).
+ */
+export async function serveOps(port: number, deps: { readonly metrics: Metrics; readonly ready: () => boolean; readonly log: Logger }): Promise<ServedHttp> {
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
+    if (path === '/healthz') return json(res, 200, { status: 'ok' });
+    if (path === '/readyz') return deps.ready() ? json(res, 200, { status: 'ok' }) : json(res, 503, { status: 'starting or stopping' });
+    if (path !== '/metrics') return json(res, 404, { error: 'not found' });
+    deps.metrics.text().then(
+      (text) => res.writeHead(200, { 'content-type': deps.metrics.contentType }).end(text),
+      (error: unknown) => {
+        deps.log.error({ err: error }, 'collecting metrics failed');
+        json(res, 500, { error: 'collecting metrics failed' });
+      },
+    );
+  });
+  const served = await listen(server, port);
+  deps.log.info({ port: served.port }, 'operations endpoints (/metrics, /healthz, /readyz) listening');
+  return served;
+}

@@ -1,0 +1,74 @@
+// Command-side metrics of the processor: commands decided by type and
+// outcome, events written by aggregate and type, and how long commands took
+// from the gateway's write to the commit of their transaction. The processor
+// calls this at two points (a transaction committed, a transaction failed) and
+// knows nothing else about Prometheus.
+import { DURATION_BUCKETS, type Metrics } from '../../infra/metrics/registry';
+import type { Handled } from './handle';
+
+/** What one committed transaction decided. */
+export interface TransactionReport {
+  readonly aggregate: string;
+  readonly handled: readonly Handled[];
+  /** Commands that could not be decoded and went to the DLQ in the same transaction. */
+  readonly deadLettered: number;
+  /** Kafka timestamps (epoch ms) of the command records the transaction consumed. */
+  readonly commandTimestamps: readonly number[];
+  /** Time spent deciding and writing the transaction. */
+  readonly seconds: number;
+}
+
+export interface CommandProcessorMetrics {
+  committed(report: TransactionReport): void;
+  failed(aggregate: string): void;
+}
+
+/** `accepted`, `rejected` (a business rule), `duplicate` (a repeated commandId), `dead_lettered` (undecodable). */
+export const PROCESSED_OUTCOMES = ['accepted', 'rejected', 'duplicate', 'dead_lettered'] as const;
+
+export function commandProcessorMetrics(metrics: Metrics, clock: () => number = Date.now): CommandProcessorMetrics {
+  const processed = metrics.counter({
+    name: 'restaurant_commands_processed_total',
+    help: 'Commands decided by the command processor, by aggregate, command type and outcome (accepted, rejected, duplicate, dead_lettered).',
+    labelNames: ['aggregate', 'command', 'outcome'],
+  });
+  const events = metrics.counter({
+    name: 'restaurant_events_written_total',
+    help: 'Events written to the events topics in committed transactions, by aggregate and event type.',
+    labelNames: ['aggregate', 'event'],
+  });
+  const latency = metrics.histogram({
+    name: 'restaurant_command_latency_seconds',
+    help: 'Time from a command record being written by the gateway to the commit of the transaction that decided it, by aggregate.',
+    labelNames: ['aggregate'],
+    buckets: [...DURATION_BUCKETS, 30, 60],
+  });
+  const transactionDuration = metrics.histogram({
+    name: 'restaurant_command_transaction_duration_seconds',
+    help: 'Time to decide a batch of commands and commit its transaction, by aggregate.',
+    labelNames: ['aggregate'],
+    buckets: DURATION_BUCKETS,
+  });
+  const transactions = metrics.counter({
+    name: 'restaurant_command_transactions_total',
+    help: 'Command-processor transactions, by aggregate and result (committed, failed).',
+    labelNames: ['aggregate', 'result'],
+  });
+  return {
+    committed({ aggregate, handled, deadLettered, commandTimestamps, seconds }) {
+      const now = clock();
+      transactions.inc({ aggregate, result: 'committed' });
+      transactionDuration.observe({ aggregate }, seconds);
+      for (const h of handled) {
+        const outcome = h.duplicate ? 'duplicate' : h.reply.status === 'REJECTED' ? 'rejected' : 'accepted';
+        processed.inc({ aggregate, command: h.reply.commandType, outcome });
+        for (const event of h.events) events.inc({ aggregate, event: event.type });
+      }
+      if (deadLettered > 0) processed.inc({ aggregate, command: 'unknown', outcome: 'dead_lettered' }, deadLettered);
+      for (const at of commandTimestamps) if (Number.isFinite(at)) latency.observe({ aggregate }, Math.max(0, now - at) / 1000);
+    },
+    failed(aggregate) {
+      transactions.inc({ aggregate, result: 'failed' });
+    },
+  };
+}
