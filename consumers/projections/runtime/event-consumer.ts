@@ -1,15 +1,22 @@
-// The generic consumer machinery of the read side (projectors now, process
-// managers next): a kafkajs consumer group reading topics with eachBatch,
-// skipping event types the handler does not want by the `event-type` header
-// (without decoding), decoding the rest with the AvroCodec, dead-lettering what
-// cannot be decoded, and handing each partition batch to a BatchSink that
-// writes it together with its checkpoint.
+// The generic consumer machinery of the read side and the process managers: a
+// kafkajs consumer group reading topics with eachBatch, skipping event types
+// the handler does not want by the `event-type` header (without decoding),
+// decoding the rest with the AvroCodec, dead-lettering what cannot be decoded,
+// and handing each partition batch to a BatchSink that writes it together with
+// its checkpoint. Projectors (projector.ts) and the process-manager runtime
+// (consumers/process-managers/runtime/) are both BatchSinks.
 //
-// Offsets: the sink's own checkpoint (e.g. a Redis hash written atomically with
-// the data) is the source of truth. On every assignment (GROUP_JOIN) the
-// consumer reads it and seeks each assigned partition there; partitions with no
-// checkpoint start at the group's committed offset, else the earliest. Offsets
-// are also committed to Kafka after each batch, for lag monitoring only.
+// Offsets, two kinds of sink:
+// * a sink with its own checkpoint (`checkpoints`, e.g. a Redis hash written
+//   atomically with the data) is the source of truth. On every assignment
+//   (GROUP_JOIN) the consumer reads it and seeks each assigned partition
+//   there; partitions with no checkpoint start at the group's committed offset,
+//   else the earliest. Offsets are also committed to Kafka after each batch,
+//   for lag monitoring only (`autoCommit`).
+// * a transactional sink (the process managers) commits the consumed offsets
+//   itself, inside its Kafka transaction (`autoCommit: false`); it gets the
+//   assignment first (`assigned`) to fence and restore its state, and writes
+//   the batch's dead letters in the same transaction (`writesDeadLetters`).
 //
 // Failures:
 // * DecodeError (garbage, wrong magic byte, unknown schema id, corrupt body):
@@ -21,7 +28,7 @@
 //   refuses a command), the batch is replayed one record at a time to find the
 //   culprit, which goes to the DLQ (reason `processing-failed`) while the
 //   others are written.
-import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Consumer, ConsumerConfig, EachBatchPayload, IHeaders, Kafka, KafkaMessage, PartitionAssigner, Producer } from 'kafkajs';
 import { DecodeError, type AvroCodec } from '../../../infra/kafka/codec';
 import type { Logger } from '../../../infra/logging';
 import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './backoff';
@@ -46,13 +53,19 @@ export interface PartitionBatch {
   readonly partition: number;
   /** Records to apply, in offset order (skipped and dead-lettered ones left out). */
   readonly records: readonly DecodedRecord[];
+  /** Messages of this batch that cannot be decoded, for a sink that `writesDeadLetters` (else always empty). */
+  readonly deadLetters: readonly DeadLetter[];
   /** The checkpoint to store with them: the offset after the last consumed message. */
   readonly nextOffset: number;
 }
 
 export interface BatchSink {
-  /** The stored checkpoint: next offset per partition of `topic` (absent = none). */
-  checkpoints(topic: string): Promise<ReadonlyMap<number, number>>;
+  /** The stored checkpoint: next offset per partition of `topic` (absent = none). Without it, the group's committed offsets are used. */
+  checkpoints?(topic: string): Promise<ReadonlyMap<number, number>>;
+  /** Called on every assignment, before any batch of it is written (e.g. to fence and restore state). */
+  assigned?(assignment: Readonly<Record<string, readonly number[]>>): Promise<void>;
+  /** True when `write` puts `batch.deadLetters` in the DLQ itself, atomically with the batch. */
+  readonly writesDeadLetters?: boolean;
   /** Applies the records and stores `nextOffset`, atomically. */
   write(batch: PartitionBatch): Promise<void>;
 }
@@ -79,6 +92,14 @@ export interface EventConsumerOptions {
   /** Is this error worth retrying / not the message's fault? Default: `error.retriable !== false`. */
   readonly isRetriable?: (error: unknown) => boolean;
   readonly partitionsConsumedConcurrently?: number;
+  /** Commit consumed offsets to Kafka after each batch (default true). A sink that commits offsets in its own transaction turns it off. */
+  readonly autoCommit?: boolean;
+  /** How the group spreads partitions over its members (kafkajs's round robin by default). */
+  readonly partitionAssigners?: readonly PartitionAssigner[];
+  /** Consumer settings beyond the defaults (fetch sizes, session timeout, ...). */
+  readonly consumerConfig?: Partial<Omit<ConsumerConfig, 'groupId' | 'partitionAssigners'>>;
+  /** Told the offset after everything consumed and written from a partition, including batches of only transaction markers. */
+  readonly onProgress?: (topic: string, partition: number, nextOffset: number) => void;
 }
 
 const header = (headers: IHeaders | undefined, name: string): string | undefined => {
@@ -113,25 +134,43 @@ export class EventConsumer {
   }
 
   async start(): Promise<void> {
-    const { kafka, groupId, topics } = this.options;
-    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    await this.producer.connect();
-    this.dlq = new DeadLetterQueue(this.producer, groupId);
-    const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, retry: { retries: 5 } });
+    const { kafka, groupId, topics, sink, onProgress } = this.options;
+    if (sink.writesDeadLetters !== true) {
+      this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+      await this.producer.connect();
+      this.dlq = new DeadLetterQueue(this.producer, groupId);
+    }
+    const consumer = kafka.consumer({
+      maxWaitTimeInMs: 100,
+      retry: { retries: 5 },
+      ...this.options.consumerConfig,
+      groupId,
+      ...(this.options.partitionAssigners === undefined ? {} : { partitionAssigners: [...this.options.partitionAssigners] }),
+    });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       // Runs synchronously inside kafkajs's join, before fetching starts; eachBatch waits for it.
-      this.generation = this.seekToCheckpoints(payload.memberAssignment);
+      this.generation = this.onAssignment(payload.memberAssignment);
     });
+    if (onProgress !== undefined) {
+      // Batches of only transaction markers (or aborted records) never reach eachBatch; kafkajs reports them here.
+      consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+        if (payload.batchSize === 0) onProgress(payload.topic, payload.partition, Number(payload.lastOffset) + 1);
+      });
+    }
     await consumer.connect();
     await consumer.subscribe({ topics: [...topics], fromBeginning: true });
     await consumer.run({
-      autoCommit: true,
+      autoCommit: this.autoCommit,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
       eachBatch: (payload) => this.eachBatch(payload),
     });
     this.log.info({ topics }, 'consuming');
+  }
+
+  private get autoCommit(): boolean {
+    return this.options.autoCommit ?? true;
   }
 
   /** Stops fetching, lets the batch in flight finish its write, disconnects. */
@@ -141,11 +180,18 @@ export class EventConsumer {
     await this.producer?.disconnect();
   }
 
-  private async seekToCheckpoints(assignment: Record<string, number[]>): Promise<void> {
-    const consumer = this.consumer;
+  private async onAssignment(assignment: Record<string, number[]>): Promise<void> {
+    const { sink } = this.options;
     this.checkpoints = new Map();
+    await sink.assigned?.(assignment);
+    if (sink.checkpoints !== undefined) await this.seekToCheckpoints(assignment, sink.checkpoints.bind(sink));
+    else this.log.info({ assignment }, 'assigned');
+  }
+
+  private async seekToCheckpoints(assignment: Record<string, number[]>, checkpoints: (topic: string) => Promise<ReadonlyMap<number, number>>): Promise<void> {
+    const consumer = this.consumer;
     for (const [topic, partitions] of Object.entries(assignment)) {
-      const stored = await this.options.sink.checkpoints(topic);
+      const stored = await checkpoints(topic);
       for (const partition of partitions) {
         const offset = stored.get(partition);
         if (offset === undefined) continue; // committed offset, else earliest
@@ -168,17 +214,20 @@ export class EventConsumer {
     const { topic, partition } = batch;
     const from = this.checkpoints.get(`${topic}:${partition}`) ?? -1;
     const messages = batch.messages.filter((m) => Number(m.offset) >= from);
-    const last = batch.messages[batch.messages.length - 1] as KafkaMessage;
-    const nextOffset = Number(last.offset) + 1;
+    // The batch's last offset counts a trailing transaction marker or aborted record too.
+    const lastOffset = batch.lastOffset();
+    const nextOffset = Number(lastOffset) + 1;
     if (messages.length > 0) {
       const { records, dead } = await this.decodeAll(topic, partition, messages);
-      if (dead.length > 0) await this.deadLetter(dead);
-      await this.write({ topic, partition, records, nextOffset });
+      const atomic = this.options.sink.writesDeadLetters === true;
+      if (dead.length > 0 && !atomic) await this.deadLetter(dead);
+      await this.write({ topic, partition, records, deadLetters: atomic ? dead : [], nextOffset });
     }
     this.checkpoints.set(`${topic}:${partition}`, nextOffset);
-    resolveOffset(last.offset);
-    await commitOffsetsIfNecessary();
+    resolveOffset(lastOffset);
+    if (this.autoCommit) await commitOffsetsIfNecessary();
     await heartbeat();
+    this.options.onProgress?.(topic, partition, nextOffset);
     this.stats.batches += 1;
   }
 
@@ -216,6 +265,7 @@ export class EventConsumer {
 
   private async write(batch: PartitionBatch): Promise<void> {
     const log = this.log.child({ topic: batch.topic, partition: batch.partition });
+    const write = (b: PartitionBatch): Promise<void> => withRetries(this.retry, () => this.options.sink.write(b), undefined, () => !this.stopping);
     try {
       await withRetries(
         this.retry,
@@ -223,27 +273,42 @@ export class EventConsumer {
         (error, attempt, delayMs) => log.warn({ err: error, attempt, delayMs, records: batch.records.length }, 'batch write failed; retrying'),
         () => !this.stopping,
       );
-      this.stats.records += batch.records.length;
+      this.written(batch);
       return;
     } catch (error) {
-      if (this.isRetriable(error)) throw error;
+      if (this.isRetriable(error) || batch.records.length === 0) throw error;
       log.error({ err: error }, 'batch write keeps failing; writing its records one at a time to find the culprit');
     }
+    // The batch's own dead letters (a sink that writes them) go with the first write that succeeds.
+    let deadLetters = batch.deadLetters;
     for (let i = 0; i < batch.records.length; i += 1) {
       const record = batch.records[i] as DecodedRecord;
       const next = i === batch.records.length - 1 ? batch.nextOffset : record.offset + 1;
       try {
-        await withRetries(this.retry, () => this.options.sink.write({ ...batch, records: [record], nextOffset: next }), undefined, () => !this.stopping);
-        this.stats.records += 1;
+        const single = { ...batch, records: [record], deadLetters, nextOffset: next };
+        await write(single);
+        this.written(single);
       } catch (error) {
         if (this.isRetriable(error)) throw error;
         log.error({ err: error, offset: record.offset, eventType: record.type }, 'record keeps failing; dead-lettering it');
-        await this.deadLetter([
-          { topic: record.topic, partition: record.partition, offset: record.offset, key: record.key, value: record.rawValue, headers: record.headers, reason: 'processing-failed', error: messageOf(error) },
-        ]);
-        await withRetries(this.retry, () => this.options.sink.write({ ...batch, records: [], nextOffset: next }), undefined, () => !this.stopping);
+        const letter: DeadLetter = { topic: record.topic, partition: record.partition, offset: record.offset, key: record.key, value: record.rawValue, headers: record.headers, reason: 'processing-failed', error: messageOf(error) };
+        if (this.options.sink.writesDeadLetters === true) {
+          const skip = { ...batch, records: [], deadLetters: [...deadLetters, letter], nextOffset: next };
+          await write(skip);
+          this.written(skip);
+        } else {
+          await this.deadLetter([letter]);
+          await write({ ...batch, records: [], nextOffset: next });
+        }
       }
+      deadLetters = [];
     }
+  }
+
+  private written(batch: PartitionBatch): void {
+    this.stats.records += batch.records.length;
+    this.stats.deadLettered += batch.deadLetters.length;
+    for (const l of batch.deadLetters) this.log.warn({ topic: l.topic, partition: l.partition, offset: l.offset, reason: l.reason, error: l.error }, 'dead-lettered a message');
   }
 
   private async deadLetter(letters: readonly DeadLetter[]): Promise<void> {
