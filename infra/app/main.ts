@@ -1,7 +1,9 @@
 /**
  * npm start: every role in one process (ROLE=all, the default), or one role per
  * process in production: ROLE=gateway | command-processor | projector:<model> |
- * projectors (all five read models) | query (the query API, QUERY_PORT).
+ * projectors (all five read models) | query (the query API, QUERY_PORT) |
+ * process-manager:order-fulfilment | loyalty | process-managers (both) |
+ * payment-simulator (the stand-in for the external payment provider).
  *
  * Start-up verifies the topic catalog against the broker (creating what is
  * missing, refusing to run on drift). SIGTERM/SIGINT stop taking work, finish or
@@ -15,8 +17,8 @@ import { createKafka } from '../kafka/client';
 import { AvroCodec } from '../kafka/codec';
 import { allTopicSpecs, applyTopics, registerSubjects, TopicDriftError } from '../kafka/topics';
 import { rootLogger } from '../logging';
-import { projectorsOf, roleConfig, type Role } from './roles';
-import { startCommandProcessor, startGateway, startProjector, startQueryApi, type Running } from './start';
+import { processManagersOf, projectorsOf, roleConfig, type Role } from './roles';
+import { startCommandProcessor, startGateway, startProcessManager, startProjector, startQueryApi, type Running } from './start';
 
 async function main(): Promise<void> {
   const settings = roleConfig();
@@ -43,6 +45,7 @@ async function main(): Promise<void> {
   if (wants('gateway')) running.push(await startGateway({ kafka, codec, logger, settings }));
   for (const model of projectorsOf(settings.role)) running.push(await startProjector(model, { kafka, codec, logger, settings }));
   if (wants('query')) running.push(await startQueryApi({ kafka, codec, logger, settings }));
+  for (const name of processManagersOf(settings.role)) running.push(await startProcessManager(name, { kafka, codec, logger, settings }));
 
   // Roles without an HTTP server of their own still answer health checks.
   let healthServer: http.Server | undefined;

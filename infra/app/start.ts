@@ -13,11 +13,20 @@ import { config } from '../config';
 import { Projector } from '../../consumers/projections/runtime/projector';
 import type { ReadModelName } from '../../consumers/projections/shared/keys';
 import { createQueryApp } from '../../consumers/query-api/app';
+import { ProcessManagerRuntime, type ProcessManagerStats } from '../../consumers/process-managers/runtime/runtime';
+import type { ProcessDefinition } from '../../consumers/process-managers/runtime/definition';
+import { orderFulfilmentProcess } from '../../consumers/process-managers/order-fulfilment/order-fulfilment.process';
+import { KafkaPlacementFacts } from '../../consumers/process-managers/order-fulfilment/placement-facts';
+import { loyaltyProcess } from '../../consumers/loyalty/loyalty.process';
+import { paymentSimulatorProcess } from '../../consumers/payment-simulator/payment-simulator.process';
+import type { ProcessManagerName } from '../../schemas/topics';
 import type { RoleConfig } from './roles';
 
 export interface Running {
   readonly name: string;
   stop(): Promise<void>;
+  /** A process manager's stats snapshot (instances by state, deadlines, failures, messages emitted). */
+  readonly stats?: () => ProcessManagerStats;
 }
 
 export interface RoleDeps {
@@ -121,4 +130,22 @@ export async function startQueryApi({ logger, settings }: RoleDeps): Promise<Run
       await redis.quit();
     },
   };
+}
+
+/** A stateful consumer on the process-manager runtime: order fulfilment, the loyalty policy or the payment simulator. */
+export async function startProcessManager(name: ProcessManagerName, { kafka, codec, logger, settings }: RoleDeps): Promise<Running> {
+  const log = logger.child({ component: name });
+  const start = async <S, I>(definition: ProcessDefinition<S, I>): Promise<Running> => {
+    const runtime = new ProcessManagerRuntime({ kafka, codec, logger: log, definition });
+    await runtime.start();
+    return { name, stop: () => runtime.stop(), stats: () => runtime.stats() };
+  };
+  switch (name) {
+    case 'order-fulfilment':
+      return start(orderFulfilmentProcess({ facts: new KafkaPlacementFacts(kafka, codec, log), config: settings.fulfilment }));
+    case 'loyalty':
+      return start(loyaltyProcess());
+    case 'payment-simulator':
+      return start(paymentSimulatorProcess({ seed: settings.simulatorSeed, config: settings.simulator }));
+  }
 }

@@ -14,6 +14,7 @@ import { eventKey, partitionFor } from '../../schemas/partitioning';
 import { COMMAND_REPLIES_TOPIC, dlqTopicName, topicCatalog, type TopicCatalog } from '../../schemas/topics';
 import { AvroCodec, DecodeError } from '../../infra/kafka/codec';
 import { readToEnd } from '../../infra/kafka/read-to-end';
+import { fencedProducer } from '../../infra/kafka/transactions';
 import type { Logger } from '../../infra/logging';
 import type { CommandAggregate } from '../gateway/command-bus';
 import { aggregateRuntimes, type AggregateRuntime, type ProcessorContext } from './aggregates';
@@ -219,22 +220,8 @@ export class CommandProcessor {
     const route = this.byCommandTopic.get(topic);
     if (!route) throw new Error(`no aggregate reads ${topic}`);
     const started = Date.now();
-    const producer = kafka.producer({
-      transactionalId: `${this.groupId}.${topic}.${partition}`,
-      idempotent: true,
-      maxInFlightRequests: 1,
-      transactionTimeout: 60_000,
-      // A transaction begun right after the previous commit is refused with
-      // CONCURRENT_TRANSACTIONS until the commit markers are written (a few ms).
-      // kafkajs retries it like any error, first after 300 ms by default, which
-      // put ~300 ms on every command; retry quickly instead.
-      retry: { initialRetryTime: 10, maxRetryTime: 2_000, retries: 15 },
-    });
-    await producer.connect();
-    // The first transaction initialises the producer id: this is what fences a
-    // zombie owner of the partition and aborts whatever it left open.
-    const fence = await producer.transaction();
-    await fence.abort();
+    // Fences a zombie owner of the partition and aborts whatever it left open.
+    const producer = await fencedProducer(kafka, `${this.groupId}.${topic}.${partition}`);
 
     const entries = new Map<string, AggregateEntry>();
     const { records } = await readToEnd(kafka, [{ topic: route.topics.snapshots, partitions: [partition] }], async ({ message }) => {
