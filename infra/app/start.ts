@@ -134,15 +134,14 @@ export async function startQueryApi({ logger, settings }: RoleDeps): Promise<Run
 
 /** A stateful consumer on the process-manager runtime: order fulfilment, the loyalty policy or the payment simulator. */
 export async function startProcessManager(name: ProcessManagerName, { kafka, codec, logger, settings }: RoleDeps): Promise<Running> {
-  const log = logger.child({ component: name });
   const start = async <S, I>(definition: ProcessDefinition<S, I>): Promise<Running> => {
-    const runtime = new ProcessManagerRuntime({ kafka, codec, logger: log, definition });
+    const runtime = new ProcessManagerRuntime({ kafka, codec, logger, definition });
     await runtime.start();
     return { name, stop: () => runtime.stop(), stats: () => runtime.stats() };
   };
   switch (name) {
     case 'order-fulfilment':
-      return start(orderFulfilmentProcess({ facts: new KafkaPlacementFacts(kafka, codec, log), config: settings.fulfilment }));
+      return start(orderFulfilmentProcess({ facts: new KafkaPlacementFacts(kafka, codec, logger.child({ component: 'placement-facts' })), config: settings.fulfilment }));
     case 'loyalty':
       return start(loyaltyProcess());
     case 'payment-simulator':
