@@ -746,8 +746,13 @@ export class ProcessManagerRuntime<S, I> implements BatchSink {
 
   private progressed(topic: string, partition: number, nextOffset: number): void {
     const task = this.tasks.get(partition);
-    if (task === undefined) return;
+    if (task === undefined || task.retired) return;
     if (nextOffset > (task.positions.get(topic) ?? 0)) task.positions.set(topic, nextOffset);
+    // A batch of only transaction markers never reaches write(): its offset rides with the next transaction, or a flush.
+    if (nextOffset > Math.max(task.committed.get(topic) ?? -1, task.pendingOffsets.get(topic) ?? -1)) {
+      task.pendingOffsets.set(topic, nextOffset);
+      this.armFlush(task);
+    }
     if (task.gates.length > 0) this.openGates(task);
   }
 }
