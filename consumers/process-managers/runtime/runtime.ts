@@ -256,7 +256,7 @@ export class ProcessManagerRuntime<S, I> implements BatchSink {
         await task.producer.disconnect().catch(() => undefined);
       }),
     );
-    this.tasks.clear();
+    // The tasks stay, retired: a last stats() still tells what this instance held.
     await this.admin?.disconnect();
     await this.definition.stop?.();
   }
