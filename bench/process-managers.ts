@@ -33,9 +33,9 @@ import { rootLogger } from '../infra/logging';
 import { orderFulfilmentProcess } from '../consumers/process-managers/order-fulfilment/order-fulfilment.process';
 import { KafkaPlacementFacts } from '../consumers/process-managers/order-fulfilment/placement-facts';
 import { ProcessManagerRuntime } from '../consumers/process-managers/runtime/runtime';
-import type { EventMetadata } from '../schemas/generated/types';
 import { eventKey, partitionFor } from '../schemas/partitioning';
 import { changelogTopicName, topicName } from '../schemas/topics';
+import { eur, orderEvents } from './generate';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 const ORDERS = Number(process.env.BENCH_PM_ORDERS ?? 30_000);
@@ -81,52 +81,8 @@ const SCENARIOS: readonly Scenario[] = (process.env.BENCH_PM_FETCH_BYTES ?? '104
 const CUSTOMERS = 5_000;
 const ITEMS = 40;
 
-const eur = (amountMinor: number) => ({ amountMinor, currency: 'EUR' });
-const address = { line1: 'Dam 1', line2: null, city: 'Amsterdam', postalCode: '1012 JS', country: 'NL' };
-const meta = (aggregateId: string, version: number, occurredAt: number): EventMetadata => ({
-  eventId: `${aggregateId}/${version}`,
-  aggregateId,
-  version,
-  occurredAt,
-  commandId: `c-${aggregateId}-${version}`,
-  correlationId: `k-${aggregateId}`,
-  causationId: `c-${aggregateId}-${version}`,
-});
-
-function* orderEvents(orders: number): Generator<{ type: string; data: Record<string, unknown>; metadata: EventMetadata }> {
-  for (let i = 0; i < orders; i += 1) {
-    const id = `order-${i}`;
-    const at = T0 + i;
-    const customerId = `customer-${i % CUSTOMERS}`;
-    const lines = [
-      { menuItemId: `item-${i % ITEMS}`, menuItemName: `Dish ${i % ITEMS}`, quantity: 1 + (i % 3), unitPrice: eur(950) },
-      { menuItemId: `item-${(i + 7) % ITEMS}`, menuItemName: `Dish ${(i + 7) % ITEMS}`, quantity: 1, unitPrice: eur(300) },
-    ];
-    const total = eur(lines.reduce((s, l) => s + l.quantity * l.unitPrice.amountMinor, 0));
-    const steps: Array<[string, Record<string, unknown>]> = [
-      ['OrderOpened', { customerId }],
-      ['ItemAddedToOrder', lines[0] as Record<string, unknown>],
-      ['ItemAddedToOrder', lines[1] as Record<string, unknown>],
-      ['DeliveryAddressSet', { address }],
-      ['OrderPlaced', { customerId, lines, deliveryAddress: address, total }],
-      ['OrderConfirmed', {}],
-      ...(i % 7 === 3
-        ? ([['OrderCancelled', { reason: 'bench' }]] as Array<[string, Record<string, unknown>]>)
-        : ([['PreparationStarted', {}], ['OrderReady', {}], ['OrderDispatched', {}], ['OrderDelivered', {}]] as Array<[string, Record<string, unknown>]>)),
-    ];
-    for (const [v, [type, data]] of steps.entries()) yield { type, data, metadata: meta(id, v + 1, at + v) };
-  }
-}
-
 async function produceInputs(codec: AvroCodec, producer: Producer): Promise<number> {
-  const ids = new Map<string, number>();
-  const schemaId = async (topic: string, fullName: string): Promise<number> => {
-    let id = ids.get(fullName);
-    if (id === undefined) ids.set(fullName, (id = await codec.schemaId(topic, fullName)));
-    return id;
-  };
   let chunk: Array<{ key: string; value: Buffer; partition: number; headers?: Record<string, string> }> = [];
-  let count = 0;
   // Small produce requests (~100 events per partition): record batches on disk of the size the command
   // processor's transactions write, so the fetch size, not the producer, decides how big a consumed batch is.
   // One at a time: two sends in flight can land in either order, and an order's events must stay in order.
@@ -134,36 +90,26 @@ async function produceInputs(codec: AvroCodec, producer: Producer): Promise<numb
     if (chunk.length > 0) await producer.send({ topic, acks: 1, messages: chunk });
     chunk = [];
   };
-  for (const e of orderEvents(ORDERS)) {
-    const fullName = `restaurant.order.${e.type}`;
-    chunk.push({
-      key: eventKey(e.metadata.aggregateId, e.metadata.version),
-      value: codec.encodeWithId(await schemaId(topicName('order', 'events'), fullName), fullName, { ...e.data, metadata: e.metadata }),
-      partition: partitionFor(e.metadata.aggregateId, PARTITIONS),
-      headers: { 'event-type': e.type },
-    });
+  /** Encoded with the schema ids of the real topic the record belongs on (no new subjects). */
+  const put = async (topic: string, schemaTopic: string, fullName: string, key: string, partitionKey: string, value: object, headers?: Record<string, string>): Promise<void> => {
+    chunk.push({ key, value: codec.encodeWithId(await codec.schemaId(schemaTopic, fullName), fullName, value), partition: partitionFor(partitionKey, PARTITIONS), ...(headers ? { headers } : {}) });
+    if (chunk.length >= 600) await flush(topic);
+  };
+  let count = 0;
+  for (const e of orderEvents({ orders: ORDERS }, { t0: T0, orderEveryMs: 1, stepEveryMs: 1, customers: CUSTOMERS, items: ITEMS })) {
+    const { aggregateId, version } = e.metadata;
+    await put(TOPICS.orderEvents, topicName('order', 'events'), `restaurant.order.${e.type}`, eventKey(aggregateId, version), aggregateId, { ...e.data, metadata: e.metadata }, { 'event-type': e.type });
     count += 1;
-    if (chunk.length >= 600) await flush(TOPICS.orderEvents);
   }
   await flush(TOPICS.orderEvents);
-  const customerSnapshot = 'restaurant.customer.CustomerSnapshot';
   for (let i = 0; i < CUSTOMERS; i += 1) {
     const customerId = `customer-${i}`;
-    chunk.push({
-      key: customerId,
-      value: codec.encodeWithId(await schemaId(topicName('customer', 'snapshots'), customerSnapshot), customerSnapshot, { customerId, version: 1, name: `Customer ${i}`, email: `c${i}@example.com`, addresses: [], recentCommands: [] }),
-      partition: partitionFor(customerId, PARTITIONS),
-    });
+    await put(TOPICS.customers, topicName('customer', 'snapshots'), 'restaurant.customer.CustomerSnapshot', customerId, customerId, { customerId, version: 1, name: `Customer ${i}`, email: `c${i}@example.com`, addresses: [], recentCommands: [] });
   }
   await flush(TOPICS.customers);
-  const menuSnapshot = 'restaurant.menu.MenuItemSnapshot';
   for (let i = 0; i < ITEMS; i += 1) {
     const menuItemId = `item-${i}`;
-    chunk.push({
-      key: menuItemId,
-      value: codec.encodeWithId(await schemaId(topicName('menu', 'snapshots'), menuSnapshot), menuSnapshot, { menuItemId, version: 1, name: `Dish ${i}`, description: 'bench', category: 'MAIN', price: eur(950), status: 'AVAILABLE', recentCommands: [] }),
-      partition: partitionFor(menuItemId, PARTITIONS),
-    });
+    await put(TOPICS.menu, topicName('menu', 'snapshots'), 'restaurant.menu.MenuItemSnapshot', menuItemId, menuItemId, { menuItemId, version: 1, name: `Dish ${i}`, description: 'bench', category: 'MAIN', price: eur(950), status: 'AVAILABLE', recentCommands: [] });
   }
   await flush(TOPICS.menu);
   return count;
@@ -201,13 +147,14 @@ interface Result {
 /** The ceiling: consume → copy → produce, one transaction per batch, same consumer settings as the runtime. */
 async function raw(kafka: Kafka, scenario: Scenario, groupId: string): Promise<Result> {
   const rssStart = process.memoryUsage().rss;
+  // Timed from nothing to done, as the runtime is (which fences its producers and joins in start()).
+  const started = process.hrtime.bigint();
   const producers = await Promise.all(Array.from({ length: PARTITIONS }, (_, p) => fencedProducer(kafka, `${groupId}.${p}`)));
   const consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 50, sessionTimeout: 10_000, rebalanceTimeout: 20_000, heartbeatInterval: 1_000, maxBytesPerPartition: scenario.fetchBytes });
   let transactions = 0;
   let copies = 0;
   await consumer.connect();
   await consumer.subscribe({ topics: [...scenario.inputs], fromBeginning: true });
-  const started = process.hrtime.bigint();
   await consumer.run({
     autoCommit: false,
     partitionsConsumedConcurrently: scenario.inputs.length * PARTITIONS,
