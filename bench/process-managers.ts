@@ -33,6 +33,8 @@ import { rootLogger } from '../infra/logging';
 import { orderFulfilmentProcess } from '../consumers/process-managers/order-fulfilment/order-fulfilment.process';
 import { KafkaPlacementFacts } from '../consumers/process-managers/order-fulfilment/placement-facts';
 import { ProcessManagerRuntime } from '../consumers/process-managers/runtime/runtime';
+import type { FulfilmentInput } from '../consumers/process-managers/order-fulfilment/order-fulfilment.workflow';
+import type { OrderFulfilmentState } from '../schemas/generated/types';
 import { eventKey, partitionFor } from '../schemas/partitioning';
 import { changelogTopicName, topicName } from '../schemas/topics';
 import { eur, orderEvents } from './generate';
@@ -179,12 +181,12 @@ async function raw(kafka: Kafka, scenario: Scenario, groupId: string): Promise<R
   return { seconds, transactions, written: `${copies} copies`, rssStart, rssEnd };
 }
 
-async function processManager(kafka: Kafka, codec: AvroCodec, scenario: Scenario, groupId: string): Promise<Result> {
+async function processManager(kafka: Kafka, codec: AvroCodec, scenario: Scenario, groupId: string): Promise<Result & { readonly restoreSeconds: number; readonly restored: number }> {
   const rssStart = process.memoryUsage().rss;
   // The fact views read their topics once before the clock starts (a start-up cost, not throughput).
   const facts = new KafkaPlacementFacts(kafka, codec, logger, { customerSnapshots: TOPICS.customers, menuSnapshots: TOPICS.menu });
   await facts.start();
-  const runtime = new ProcessManagerRuntime({
+  const runtime = (): ProcessManagerRuntime<OrderFulfilmentState, FulfilmentInput> => new ProcessManagerRuntime({
     kafka,
     codec,
     logger,
@@ -199,15 +201,25 @@ async function processManager(kafka: Kafka, codec: AvroCodec, scenario: Scenario
     maxBytesPerPartition: scenario.fetchBytes,
     offsetFlushMs: 50,
   });
+  const first = runtime();
   const started = process.hrtime.bigint();
-  await runtime.start();
+  await first.start();
   const seconds = await untilCommitted(kafka, groupId, scenario.inputs, started);
   const rssEnd = process.memoryUsage().rss;
-  await runtime.stop();
-  await facts.stop();
+  await first.stop();
   // Read after stop: the commit the poll saw may be a moment ahead of the runtime's own bookkeeping.
-  const stats = runtime.stats();
-  return { seconds, transactions: stats.transactions, written: `${stats.instances} processes, ${stats.inputsChanged} state changes, ${stats.messagesEmitted} emitted`, rssStart, rssEnd };
+  const stats = first.stats();
+
+  // A restart: how long restoring every process from the changelog takes.
+  const second = runtime();
+  const restoring = process.hrtime.bigint();
+  await second.start();
+  for (let polls = 0; second.stats().instances < stats.instances && polls < 12_000; polls += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+  const restoreSeconds = Number(process.hrtime.bigint() - restoring) / 1e9;
+  const restored = second.stats().instances;
+  await second.stop();
+  await facts.stop();
+  return { seconds, transactions: stats.transactions, written: `${stats.instances} processes, ${stats.inputsChanged} state changes, ${stats.messagesEmitted} emitted`, rssStart, rssEnd, restoreSeconds, restored };
 }
 
 async function main(): Promise<void> {
@@ -238,6 +250,7 @@ async function main(): Promise<void> {
     const header = ['fetch', 'loop', 'events', 'time', 'rate', 'transactions', 'written', 'rss start', 'rss end'];
     const rows: string[][] = [];
     const ratios: string[] = [];
+    const restores: string[] = [];
     for (const [i, scenario] of SCENARIOS.entries()) {
       groups.push(`bench.pm-raw.${RUN}.${i}`, `bench.pm.${RUN}.${i}`);
       const baseline = await raw(kafka, scenario, `bench.pm-raw.${RUN}.${i}`);
@@ -247,6 +260,7 @@ async function main(): Promise<void> {
         rows.push([scenario.label, loop, events.toLocaleString('en'), `${r.seconds.toFixed(1)} s`, `${Math.round(rate(r.seconds)).toLocaleString('en')}/s`, `${r.transactions}`, r.written, mb(r.rssStart), mb(r.rssEnd)]);
       }
       ratios.push(`${scenario.label}: ${(rate(pm.seconds) / rate(baseline.seconds)).toFixed(2)}`);
+      restores.push(`${pm.restored.toLocaleString('en')} processes in ${pm.restoreSeconds.toFixed(1)} s`);
     }
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
     const line = (cells: readonly string[]): string => cells.map((c, i) => (i <= 1 || i === 6 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
@@ -254,6 +268,7 @@ async function main(): Promise<void> {
     console.log(line(header));
     for (const r of rows) console.log(line(r));
     console.log(`ratio (process manager / raw events per second): ${ratios.join(', ')}`);
+    console.log(`restart of the process manager, restore from the changelog until every process is back: ${restores.join(', ')}`);
   } finally {
     await admin.deleteGroups(groups).catch(() => undefined);
     await admin.deleteTopics({ topics }).catch(() => undefined);

@@ -601,6 +601,7 @@ export class ProcessManagerRuntime<S, I> implements BatchSink {
         for (const entry of work.due) {
           if (entry.epoch !== task.epoch) continue; // queued before a restore, which queued it again
           const state = stateOf(entry.processId);
+          // Checked again: the round may have changed the process since the deadline came due.
           if (state === undefined || !this.definition.deadlines(state).some((d) => d.name === entry.name && d.dueAt === entry.dueAt)) continue;
           const deadline: Deadline = { name: entry.name, dueAt: entry.dueAt };
           if (apply(this.definition.deadlineInput(entry.processId, deadline), `deadline ${entry.name}@${entry.dueAt}`)) part.fired += 1;
@@ -702,7 +703,7 @@ export class ProcessManagerRuntime<S, I> implements BatchSink {
       const byTask = new Map<Task<S>, QueuedDeadline[]>();
       for (const entry of due) {
         const task = this.tasks.get(entry.partition);
-        if (task === undefined || task.retired || entry.epoch !== task.epoch) continue;
+        if (task === undefined || task.retired || entry.epoch !== task.epoch || !this.pending(task, entry)) continue;
         const list = byTask.get(task);
         if (list === undefined) byTask.set(task, [entry]);
         else list.push(entry);
@@ -723,6 +724,12 @@ export class ProcessManagerRuntime<S, I> implements BatchSink {
       this.firing = false;
       this.armTimer();
     }
+  }
+
+  /** Whether the process still has this deadline (most are cancelled by an answer before they come due). */
+  private pending(task: Task<S>, entry: QueuedDeadline): boolean {
+    const state = task.states.get(entry.processId);
+    return state !== undefined && this.definition.deadlines(state).some((d) => d.name === entry.name && d.dueAt === entry.dueAt);
   }
 
   /** The end (last stable offset) of every input partition now. */
