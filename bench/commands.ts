@@ -11,107 +11,17 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { createKafka } from '../infra/kafka/client';
 import { rootLogger } from '../infra/logging';
 import { repoRoot } from '../infra/stack/settings';
 import { freePort, startRole, type RoleProcess } from '../test/support/roles';
 import { BASELINE_TOPIC } from './baseline-server';
+import { closedLoop, openLoop, post, postJson, sleep, type Request, type Result } from './http-load';
 
 const RATES = (process.env.BENCH_RATES ?? '250,500,1000,1500,2000').split(',').map(Number);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CLOSED_CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const MENU_ITEMS = 200;
-
-interface Result {
-  readonly offered: number | 'max';
-  readonly sent: number;
-  readonly accepted: number;
-  readonly other: number;
-  readonly perSecond: number;
-  readonly p50: number;
-  readonly p95: number;
-  readonly p99: number;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
-}
-
-function summarize(offered: number | 'max', latencies: number[], accepted: number, sent: number, elapsedMs: number): Result {
-  latencies.sort((a, b) => a - b);
-  return {
-    offered,
-    sent,
-    accepted,
-    other: sent - accepted,
-    perSecond: (accepted * 1000) / elapsedMs,
-    p50: quantile(latencies, 0.5),
-    p95: quantile(latencies, 0.95),
-    p99: quantile(latencies, 0.99),
-  };
-}
-
-type Request = (i: number) => Promise<boolean>;
-
-async function post(url: string, body: unknown): Promise<boolean> {
-  try {
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    await res.arrayBuffer();
-    return res.status === 200 || res.status === 201;
-  } catch {
-    return false;
-  }
-}
-
-/** Sends rate requests per second for `seconds`, each at its due time, whatever the server's pace. */
-async function openLoop(rate: number, seconds: number, request: Request, offset: number): Promise<Result> {
-  const total = Math.round(rate * seconds);
-  const latencies: number[] = [];
-  let accepted = 0;
-  const inflight: Array<Promise<void>> = [];
-  const start = performance.now();
-  let i = 0;
-  while (i < total) {
-    const now = performance.now();
-    while (i < total && start + (i * 1000) / rate <= now) {
-      const due = start + (i * 1000) / rate;
-      inflight.push(
-        request(offset + i).then((ok) => {
-          latencies.push(performance.now() - due);
-          if (ok) accepted += 1;
-        }),
-      );
-      i += 1;
-    }
-    await sleep(1);
-  }
-  await Promise.all(inflight);
-  return summarize(rate, latencies, accepted, total, performance.now() - start);
-}
-
-/** As fast as `concurrency` clients can go, for `seconds`. */
-async function closedLoop(concurrency: number, seconds: number, request: Request, offset: number): Promise<Result> {
-  const latencies: number[] = [];
-  let accepted = 0;
-  let sent = 0;
-  const end = performance.now() + seconds * 1000;
-  const start = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < end) {
-        const t0 = performance.now();
-        const ok = await request(offset + sent++);
-        latencies.push(performance.now() - t0);
-        if (ok) accepted += 1;
-      }
-    }),
-  );
-  return summarize('max', latencies, accepted, sent, performance.now() - start);
-}
 
 function rssMb(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -161,12 +71,8 @@ async function main(): Promise<void> {
     // A menu to change prices on; its items spread over every partition.
     const menu: string[] = [];
     for (let i = 0; i < MENU_ITEMS; i += 1) {
-      const res = await fetch(`${gateway.url}/menu/items`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ name: `Bench dish ${i}`, description: 'bench', category: 'MAIN', price: { amountMinor: 1000, currency: 'EUR' } }),
-      });
-      menu.push(((await res.json()) as { aggregateId: string }).aggregateId);
+      const res = await postJson(`${gateway.url}/menu/items`, { name: `Bench dish ${i}`, description: 'bench', category: 'MAIN', price: { amountMinor: 1000, currency: 'EUR' } });
+      menu.push((res.body as { aggregateId: string }).aggregateId);
     }
     const run = `${Date.now().toString(36)}`;
     // Half new orders (OpenOrder), half price changes on existing items (ChangeMenuItemPrice): both always accepted.

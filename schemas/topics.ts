@@ -165,14 +165,18 @@ export function topicCatalog(options: TopicCatalogOptions = {}): TopicCatalog {
   const byAggregate = new Map<AggregateName, Partial<Record<'commands' | 'events' | 'snapshots', TopicSpec>>>();
   const covered = new Set<string>();
 
+  // The command processor's position travels in each snapshot partition (CommandCheckpoint).
+  const checkpoints = schemas.ofKind('checkpoint');
+  checkpoints.forEach((r) => covered.add(r.fullName));
   for (const aggregate of AGGREGATES) {
     const namespace = AGGREGATE_NAMESPACES[aggregate];
     const entry: Partial<Record<'commands' | 'events' | 'snapshots', TopicSpec>> = {};
     for (const [role, kind] of ROLE_KINDS) {
-      const records = schemas.all.filter((s) => s.namespace === namespace && s.kind === kind);
-      if (records.length === 0) continue; // e.g. payment: only messages, no commands or snapshots of ours
+      const own = schemas.all.filter((s) => s.namespace === namespace && s.kind === kind);
+      if (own.length === 0) continue; // e.g. payment: only messages, no commands or snapshots of ours
+      const records = role === 'snapshots' ? [...own, ...checkpoints] : own;
       const name = topicName(aggregate, role);
-      records.forEach((r) => covered.add(r.fullName));
+      own.forEach((r) => covered.add(r.fullName));
       const spec: TopicSpec = {
         name,
         role,

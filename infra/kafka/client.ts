@@ -1,6 +1,7 @@
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 import { config } from '../config';
 import { rootLogger, type Logger } from '../logging';
+import { cacheCoordinators } from './coordinator-cache';
 
 // kafkajs warns about its v2 partitioner change on every producer; we choose partitions explicitly.
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
@@ -23,7 +24,7 @@ function pinoLogCreator(logger: Logger) {
 
 export function createKafka(clientId: string, logger: Logger = rootLogger): Kafka {
   const level = process.env.KAFKAJS_LOG_LEVEL === 'debug' ? logLevel.DEBUG : logLevel.WARN;
-  return new Kafka({
+  const kafka = new Kafka({
     clientId: `${config().kafka.clientId}.${clientId}`,
     brokers: [...config().kafka.brokers],
     logLevel: level,
@@ -31,4 +32,6 @@ export function createKafka(clientId: string, logger: Logger = rootLogger): Kafk
     connectionTimeout: 3000,
     requestTimeout: 30000,
   });
+  // One FindCoordinator per coordinator instead of four per transaction (coordinator-cache.ts).
+  return cacheCoordinators(kafka);
 }

@@ -14,6 +14,8 @@ import type { Logger } from '../logging';
 
 export interface TopicViewOptions<V> {
   readonly topic: string;
+  /** Avro full name of the records to keep; others on the topic (e.g. the command processor's checkpoint) are passed over. */
+  readonly recordName: string;
   /** Prefix of the view's own consumer group (a random suffix is added per instance). */
   readonly groupPrefix: string;
   /** The value to keep for a decoded record, or undefined to forget the key (e.g. a removed item). */
@@ -48,8 +50,9 @@ export class CompactedTopicView<V> {
 
   /** Starts reading; resolves once the whole topic has been read (false if not within `timeoutMs`). */
   async start(timeoutMs: number): Promise<boolean> {
-    const { topic, groupPrefix, select } = this.options;
-    const consumer = this.kafka.consumer({ groupId: `${groupPrefix}.${randomUUID()}`, maxWaitTimeInMs: 20 });
+    const { topic, recordName, groupPrefix, select } = this.options;
+    // The broker answers a fetch as soon as a record is committed; the wait only bounds how often an idle view asks.
+    const consumer = this.kafka.consumer({ groupId: `${groupPrefix}.${randomUUID()}`, maxWaitTimeInMs: 250 });
     this.consumer = consumer;
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
       this.positions.set(payload.partition, Number(payload.lastOffset));
@@ -58,6 +61,8 @@ export class CompactedTopicView<V> {
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
+      // A throwaway group that always reads from the beginning: committing its offsets would only cost requests.
+      autoCommit: false,
       eachBatch: async ({ batch }) => {
         for (const message of batch.messages) {
           const key = message.key?.toString() ?? '';
@@ -66,7 +71,9 @@ export class CompactedTopicView<V> {
             continue;
           }
           try {
-            const selected = select(key, (await this.codec.decode(message.value)).value);
+            const decoded = await this.codec.decode(message.value);
+            if (decoded.fullName !== recordName) continue;
+            const selected = select(key, decoded.value);
             if (selected === undefined) this.values.delete(key);
             else this.values.set(key, selected);
           } catch (error) {

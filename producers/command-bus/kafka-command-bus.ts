@@ -63,12 +63,15 @@ export class KafkaCommandBus implements CommandBus {
     } finally {
       await admin.disconnect();
     }
-    const consumer = kafka.consumer({ groupId: `restaurant.gateway.replies.${randomUUID()}`, maxWaitTimeInMs: 10, readUncommitted: false });
+    // The broker answers a fetch as soon as a reply is committed; the wait only bounds how often an idle gateway asks.
+    const consumer = kafka.consumer({ groupId: `restaurant.gateway.replies.${randomUUID()}`, maxWaitTimeInMs: 250, readUncommitted: false });
     this.consumer = consumer;
     const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
     await consumer.connect();
     await consumer.subscribe({ topic: COMMAND_REPLIES_TOPIC, fromBeginning: false });
     await consumer.run({
+      // A throwaway group that always starts from a timestamp: committing its offsets would only cost requests.
+      autoCommit: false,
       eachBatch: async ({ batch }) => {
         for (const message of batch.messages) await this.onReply(message.value);
       },

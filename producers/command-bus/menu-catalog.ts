@@ -30,6 +30,7 @@ export class KafkaMenuCatalog implements MenuCatalog {
   ) {
     this.view = new CompactedTopicView(kafka, codec, logger, {
       topic: MENU_SNAPSHOTS_TOPIC,
+      recordName: 'restaurant.menu.MenuItemSnapshot',
       groupPrefix: 'restaurant.gateway.menu',
       select: (id, value) => {
         const snapshot = value as MenuItemSnapshot;

@@ -15,6 +15,20 @@ export interface Address {
   readonly country: string;
 }
 
+/** How far the command processor has decided one command partition. Written to the aggregate's snapshot partition in the same transaction as the events, snapshots and replies it covers (key "@checkpoint/<groupId>"), so state and position are restored together from one compacted partition. */
+export interface CommandCheckpoint {
+  /** Consumer group of the processor that decided the commands. */
+  readonly groupId: string;
+  /** Command topic the position is in, e.g. "restaurant.order.commands". */
+  readonly commandTopic: string;
+  /** Partition of the command topic (the same number as the snapshot partition holding this record). */
+  readonly partition: number;
+  /** Offset of the first command not yet decided: every command below it has its outcome written. */
+  readonly nextOffset: number;
+  /** When the transaction that wrote this checkpoint was begun. */
+  readonly committedAt: number;
+}
+
 /** Envelope carried by every command: identity, target aggregate, causality and optional optimistic concurrency. */
 export interface CommandMetadata {
   /** Unique id of this command (or the client Idempotency-Key); duplicates return the first outcome. */
@@ -780,6 +794,7 @@ export interface PendingPaymentAnswer {
 /** Every record type, by Avro full name. */
 export interface AvroRecords {
   readonly 'restaurant.common.Address': Address;
+  readonly 'restaurant.common.CommandCheckpoint': CommandCheckpoint;
   readonly 'restaurant.common.CommandMetadata': CommandMetadata;
   readonly 'restaurant.common.CommandReply': CommandReply;
   readonly 'restaurant.common.EventMetadata': EventMetadata;

@@ -30,6 +30,7 @@ const reply: CommandReply = {
 
 export const recordFixtures: { readonly [K in keyof AvroRecords]: AvroRecords[K] } = {
   'restaurant.common.Address': address,
+  'restaurant.common.CommandCheckpoint': { groupId: 'restaurant.command-processor', commandTopic: 'restaurant.order.commands', partition: 3, nextOffset: 9_007_199_254, committedAt: 1_767_225_600_123 },
   'restaurant.common.CommandMetadata': cmd,
   'restaurant.common.CommandReply': reply,
   'restaurant.common.EventMetadata': ev,

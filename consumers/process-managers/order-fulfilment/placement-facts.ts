@@ -53,11 +53,13 @@ export class KafkaPlacementFacts implements PlacementFactsSource {
     this.startTimeoutMs = options.startTimeoutMs ?? 120_000;
     this.customers = new CompactedTopicView(kafka, codec, logger, {
       topic: options.customerSnapshots ?? topicName('customer', 'snapshots'),
+      recordName: 'restaurant.customer.CustomerSnapshot',
       groupPrefix: 'restaurant.fulfilment.customers',
       select: () => true,
     });
     this.menu = new CompactedTopicView(kafka, codec, logger, {
       topic: options.menuSnapshots ?? topicName('menu', 'snapshots'),
+      recordName: 'restaurant.menu.MenuItemSnapshot',
       groupPrefix: 'restaurant.fulfilment.menu',
       select: (_id, value) => {
         const status = (value as MenuItemSnapshot).status;

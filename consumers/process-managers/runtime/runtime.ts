@@ -34,13 +34,13 @@ import type { Admin, IHeaders, Kafka, Message, Producer } from 'kafkajs';
 import { readToEnd } from '../../../infra/kafka/read-to-end';
 import { fencedProducer } from '../../../infra/kafka/transactions';
 import { RegistryError, type AvroCodec } from '../../../infra/kafka/codec';
+import { CoPartitionedAssigner } from '../../../infra/kafka/co-partitioned-assigner';
 import type { Logger } from '../../../infra/logging';
 import { partitionFor } from '../../../schemas/partitioning';
 import { dlqTopicName, topicCatalog, type TopicCatalog } from '../../../schemas/topics';
 import type { RetryPolicy } from '../../projections/runtime/backoff';
 import { deadLetterHeaders, type DeadLetter } from '../../projections/runtime/dlq';
 import { EventConsumer, ProcessingError, type BatchSink, type PartitionBatch } from '../../projections/runtime/event-consumer';
-import { coPartitionedAssigner } from './co-partitioned-assigner';
 import { DeadlineQueue, type QueuedDeadline } from './deadline-queue';
 import type { Deadline, Outgoing, ProcessDefinition } from './definition';
 
@@ -209,7 +209,7 @@ export class ProcessManagerRuntime<S, I> implements BatchSink {
       // Only a decision that throws is the message's fault; anything else (Kafka, facts not caught up) is retried, then handed back.
       isRetriable: (error) => !(error instanceof ProcessingError),
       autoCommit: false,
-      partitionAssigners: [coPartitionedAssigner],
+      partitionAssigners: [CoPartitionedAssigner],
       // Every batch of a fetch at once: each task has its own producer, and batches of one task are merged into one transaction.
       partitionsConsumedConcurrently: this.inputs.length * changelog.partitions,
       consumerConfig: {

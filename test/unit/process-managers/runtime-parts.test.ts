@@ -1,6 +1,5 @@
-// The process-manager runtime's pure parts: the deadline queue and the
-// co-partitioned assignment.
-import { coPartition } from '../../../consumers/process-managers/runtime/co-partitioned-assigner';
+// The process-manager runtime's pure parts: the deadline queue and the roles'
+// settings (the co-partitioned assignment is tested in test/unit/infra).
 import { DeadlineQueue, type QueuedDeadline } from '../../../consumers/process-managers/runtime/deadline-queue';
 import { processManagersOf, roleConfig } from '../../../infra/app/roles';
 import { seeded } from '../../support/http';
@@ -37,37 +36,6 @@ describe('deadline queue', () => {
     const left: number[] = [];
     for (let e = queue.pop(); e !== undefined; e = queue.pop()) left.push(e.fireAt);
     expect(left).toEqual([3, 7, 9]);
-  });
-});
-
-describe('co-partitioned assignment', () => {
-  const topics = { 'restaurant.order.events': [0, 1, 2, 3, 4, 5], 'restaurant.payment.events': [0, 1, 2, 3, 4, 5] };
-
-  it.each([1, 2, 3, 4, 7])('with %i member(s), every partition number goes to one member with all its topics, once', (n) => {
-    const members = Array.from({ length: n }, (_, i) => `member-${String.fromCharCode(97 + ((i * 5) % 26))}-${i}`);
-    const assignment = coPartition(members, topics);
-    expect(Object.keys(assignment).sort()).toEqual([...members].sort());
-    const owner = new Map<number, string>();
-    for (const [member, byTopic] of Object.entries(assignment)) {
-      const orders = byTopic['restaurant.order.events'] ?? [];
-      expect(byTopic['restaurant.payment.events'] ?? []).toEqual(orders);
-      for (const p of orders) {
-        expect(owner.has(p)).toBe(false);
-        owner.set(p, member);
-      }
-    }
-    expect([...owner.keys()].sort()).toEqual([0, 1, 2, 3, 4, 5]);
-    const sizes = Object.values(assignment).map((t) => (t['restaurant.order.events'] ?? []).length);
-    expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
-  });
-
-  it('does not depend on the order members are listed in', () => {
-    expect(coPartition(['b', 'a', 'c'], topics)).toEqual(coPartition(['c', 'b', 'a'], topics));
-  });
-
-  it('gives a topic only the partition numbers it has', () => {
-    const assignment = coPartition(['a'], { x: [0, 1, 2], y: [0] });
-    expect(assignment).toEqual({ a: { x: [0, 1, 2], y: [0] } });
   });
 });
 

@@ -94,9 +94,15 @@ describe('topic catalog', () => {
     ]);
   });
   it('covers every event, command, snapshot and reply record exactly once', () => {
-    const onTopics = catalog.topics.flatMap((t) => t.subjects.map((s) => s.recordName)).sort();
-    const records = loadSchemas().all.filter((s) => s.kind !== 'type').map((s) => s.fullName);
+    const onTopics = catalog.topics.flatMap((t) => t.subjects.map((s) => s.recordName).filter((name) => name !== 'restaurant.common.CommandCheckpoint')).sort();
+    const records = loadSchemas().all.filter((s) => s.kind !== 'type' && s.kind !== 'checkpoint').map((s) => s.fullName);
     expect(onTopics).toEqual(records);
+  });
+  it("registers the command processor's checkpoint on every snapshots topic, and only there", () => {
+    const withCheckpoint = catalog.topics.filter((t) => t.subjects.some((s) => s.recordName === 'restaurant.common.CommandCheckpoint')).map((t) => t.name);
+    expect(withCheckpoint).toEqual(catalog.topics.filter((t) => t.role === 'snapshots').map((t) => t.name));
+    expect(withCheckpoint).toHaveLength(4);
+    expect(catalog.topic('restaurant.order.snapshots').subjects.map((s) => s.subject)).toContain('restaurant.order.snapshots-restaurant.common.CommandCheckpoint');
   });
   it('keeps one partition count per aggregate, overridable', () => {
     const custom = topicCatalog({ partitions: 3, partitionsByAggregate: { order: 12 } });

@@ -1,0 +1,331 @@
+// One worker per partition number p: it decides the commands of partition p of
+// every command topic (the group's assigner keeps them together on one member)
+// and writes each batch in ONE Kafka transaction with its own transactional
+// producer, `<group>.p<p>`:
+//
+//   events     restaurant.<aggregate>.events    partition p, key <id>/<version>
+//   snapshots  restaurant.<aggregate>.snapshots partition p, key <id>
+//   replies    restaurant.command-replies       partition p (mod its count), key commandId
+//   dead letters for undecodable commands        restaurant.<aggregate>.commands.dlq
+//   the position: a CommandCheckpoint            restaurant.<aggregate>.snapshots partition p, key @checkpoint/<group>
+//
+// The position goes into the snapshot partition rather than to the group
+// coordinator (sendOffsets): it commits with the outputs all the same, it is
+// restored by the same read as the state, and a transaction needs two requests
+// fewer (AddOffsetsToTxn, TxnOffsetCommit) and one commit marker fewer. The
+// group's offsets are still committed, outside the transactions and at most
+// once a second, for lag monitoring only.
+//
+// Binding the transactional id to the partition number fences a zombie: the
+// next owner's first transaction (at start) bumps the producer epoch, so a
+// paused previous owner can no longer commit, and whatever it left open is
+// aborted before this worker restores state.
+//
+// State is restored from the snapshot partitions (read-committed) and kept in
+// memory; a failed transaction throws, and the processor drops the worker and
+// starts a fresh one, which restores again.
+import { performance } from 'node:perf_hooks';
+import type { IHeaders, KafkaMessage, Message, Producer } from 'kafkajs';
+import type { CommandCheckpoint, CommandMetadata } from '../../schemas/generated/types';
+import { eventKey } from '../../schemas/partitioning';
+import { COMMAND_REPLIES_TOPIC, dlqTopicName } from '../../schemas/topics';
+import { AvroCodec, DecodeError } from '../../infra/kafka/codec';
+import type { Logger } from '../../infra/logging';
+import type { AggregateRuntime } from './aggregates';
+import { handleCommand, withReply, type AggregateEntry, type Handled } from './handle';
+
+const REPLY_RECORD = 'restaurant.common.CommandReply';
+export const CHECKPOINT_RECORD = 'restaurant.common.CommandCheckpoint';
+
+/** The key of a processor group's checkpoint in a snapshot partition (compaction keeps the latest). */
+export const checkpointKey = (groupId: string): string => `@checkpoint/${groupId}`;
+
+export interface LaneTopics {
+  readonly commands: string;
+  readonly events: string;
+  readonly snapshots: string;
+}
+
+/** One command topic's share of a worker: partition p of that topic and its aggregates. */
+export interface Lane {
+  readonly runtime: AggregateRuntime;
+  readonly topics: LaneTopics;
+  readonly entries: Map<string, AggregateEntry>;
+  /** Commands fetched and not yet decided, in offset order. */
+  readonly queue: KafkaMessage[];
+  /** The next offset to queue: a re-fetch (after a rebalance or a seek) never queues a command twice. */
+  queuedUpTo: number;
+  /** The offset after the last command committed (by this worker, or the group's committed offset at start). */
+  committed: number;
+  /**
+   * Where this lane's next event will land, when known. The worker is the only
+   * writer of its events partition, so after a transaction that wrote n events
+   * from base b the next offset is b + n + 1 (one commit marker). With it the
+   * events go in the same produce request as everything else; the broker's
+   * answer is checked, and a wrong guess aborts and retries with the events
+   * written first.
+   */
+  nextEventOffset: number | undefined;
+  paused: boolean;
+}
+
+export interface WorkerContext {
+  readonly codec: AvroCodec;
+  readonly logger: Logger;
+  readonly groupId: string;
+  readonly clock: () => number;
+  readonly repliesPartitions: number;
+  /** Command record full names this processor decides. */
+  readonly commandRecords: ReadonlySet<string>;
+}
+
+interface Decided {
+  readonly lane: Lane;
+  readonly chunk: readonly KafkaMessage[];
+  readonly outcomes: ReadonlyArray<{ readonly handled: Handled; readonly aggregateId: string }>;
+  /** Entries after deciding, before the replies (with event offsets) are remembered in them. */
+  readonly overlay: ReadonlyMap<string, AggregateEntry>;
+  readonly deadLetters: ReadonlyArray<{ readonly message: KafkaMessage; readonly error: DecodeError }>;
+  readonly eventMessages: Message[];
+}
+
+/** The broker put a lane's events elsewhere than the worker expected; the transaction was aborted. */
+class OffsetGuessMissed extends Error {
+  override readonly name = 'OffsetGuessMissed';
+  constructor(
+    readonly topic: string,
+    readonly guessed: number,
+    readonly actual: number,
+  ) {
+    super(`events of ${topic} were expected at offset ${guessed} but landed at ${actual}`);
+  }
+}
+
+export class PartitionWorker {
+  /** Set when the worker must take no more work (revoked, stopping, or its transaction failed). */
+  retired = false;
+  running: Promise<void> | undefined;
+
+  constructor(
+    readonly partition: number,
+    readonly producer: Producer,
+    /** By command topic. */
+    readonly lanes: ReadonlyMap<string, Lane>,
+    private readonly context: WorkerContext,
+  ) {}
+
+  get queued(): number {
+    let n = 0;
+    for (const lane of this.lanes.values()) n += lane.queue.length;
+    return n;
+  }
+
+  /**
+   * Decides everything queued, at most `max` commands per transaction, until
+   * the queues are empty or the worker is retired. Throws when a transaction
+   * failed (it was aborted; this worker's state must not be used again).
+   */
+  async drain(max: number, afterEach: () => void): Promise<void> {
+    while (!this.retired && this.queued > 0) {
+      const chunks = new Map<Lane, KafkaMessage[]>();
+      let room = max;
+      for (const lane of this.lanes.values()) {
+        if (room === 0) break;
+        const chunk = lane.queue.splice(0, room);
+        if (chunk.length > 0) chunks.set(lane, chunk);
+        room -= chunk.length;
+      }
+      await this.decideInTransaction(chunks);
+      for (const [lane, chunk] of chunks) lane.committed = Number((chunk[chunk.length - 1] as KafkaMessage).offset) + 1;
+      afterEach();
+    }
+  }
+
+  private async decide(lane: Lane, chunk: readonly KafkaMessage[]): Promise<Decided> {
+    const { codec, logger, clock, commandRecords } = this.context;
+    const { runtime, topics } = lane;
+    const overlay = new Map<string, AggregateEntry>();
+    const outcomes: Array<{ handled: Handled; aggregateId: string }> = [];
+    const deadLetters: Array<{ message: KafkaMessage; error: DecodeError }> = [];
+    for (const message of chunk) {
+      let fullName: string;
+      let value: { metadata: CommandMetadata } & Record<string, unknown>;
+      try {
+        const decoded = await codec.decode(message.value);
+        fullName = decoded.fullName;
+        value = decoded.value as typeof value;
+        if (!commandRecords.has(fullName) || !fullName.startsWith(`${runtime.namespace}.`)) {
+          throw new DecodeError('unknown-record', `${fullName} is not a command of ${runtime.aggregate}`);
+        }
+      } catch (error) {
+        if (!(error instanceof DecodeError)) throw error;
+        deadLetters.push({ message, error });
+        logger.warn({ topic: topics.commands, partition: this.partition, offset: message.offset, reason: error.reason, err: error }, 'command dead-lettered');
+        continue;
+      }
+      const { metadata, ...data } = value;
+      const type = fullName.slice(runtime.namespace.length + 1);
+      const current = overlay.get(metadata.aggregateId) ?? lane.entries.get(metadata.aggregateId);
+      const handled = handleCommand(runtime, current, { type, data }, metadata, clock());
+      if (handled.entry !== undefined && !handled.duplicate) overlay.set(metadata.aggregateId, handled.entry);
+      outcomes.push({ handled, aggregateId: metadata.aggregateId });
+    }
+    const eventMessages = await Promise.all(
+      outcomes.flatMap(({ handled, aggregateId }) =>
+        handled.events.map(async (event) => ({
+          key: eventKey(aggregateId, event.version),
+          value: await codec.encode(topics.events, `${runtime.namespace}.${event.type}`, event.record),
+          partition: this.partition,
+          headers: {
+            'event-type': event.type,
+            'event-id': event.record.metadata.eventId,
+            'correlation-id': event.record.metadata.correlationId,
+          } satisfies IHeaders,
+        })),
+      ),
+    );
+    return { lane, chunk, outcomes, overlay, deadLetters, eventMessages };
+  }
+
+  private async decideInTransaction(chunks: ReadonlyMap<Lane, readonly KafkaMessage[]>): Promise<void> {
+    const { logger } = this.context;
+    const t0 = performance.now();
+    const first = [...chunks.values()][0]?.[0];
+    const waited = Date.now() - Number(first?.timestamp ?? Date.now());
+    const decided: Decided[] = [];
+    for (const [lane, chunk] of chunks) decided.push(await this.decide(lane, chunk));
+    const tDecided = performance.now();
+
+    const predicted = new Map<Lane, number>();
+    for (const d of decided) if (d.lane.nextEventOffset !== undefined) predicted.set(d.lane, d.lane.nextEventOffset);
+    const allPredicted = decided.every((d) => d.eventMessages.length === 0 || predicted.has(d.lane));
+    let written: Written;
+    try {
+      written = await this.write(decided, allPredicted ? predicted : undefined);
+    } catch (error) {
+      for (const d of decided) d.lane.nextEventOffset = undefined;
+      if (!(error instanceof OffsetGuessMissed)) throw error;
+      logger.info({ topic: error.topic, partition: this.partition, guessed: error.guessed, actual: error.actual }, 'event offset guess missed; writing the events first');
+      written = await this.write(decided, undefined);
+    }
+    for (const d of decided) {
+      for (const [id, entry] of written.entries.get(d.lane) ?? []) d.lane.entries.set(id, entry);
+      const base = written.bases.get(d.lane);
+      if (d.eventMessages.length > 0 && base !== undefined) d.lane.nextEventOffset = base + d.eventMessages.length + 1;
+    }
+    logger.debug(
+      { partition: this.partition, commands: decided.reduce((n, d) => n + d.chunk.length, 0), waitedMs: waited, decideMs: Math.round(tDecided - t0), ...written.timing },
+      'transaction committed',
+    );
+  }
+
+  /**
+   * One transaction for every lane's decisions. With every lane's event offset
+   * predicted, everything goes in one produce request and the predictions are
+   * checked against the broker's answer; otherwise the events are written first
+   * to learn their offsets, which the replies carry.
+   */
+  private async write(decided: readonly Decided[], predicted: ReadonlyMap<Lane, number> | undefined): Promise<Written> {
+    const { codec, groupId, repliesPartitions } = this.context;
+    const marks: number[] = [performance.now()];
+    const transaction = await this.producer.transaction();
+    try {
+      const bases = new Map<Lane, number>(predicted ?? []);
+      const withEvents = decided.filter((d) => d.eventMessages.length > 0);
+      if (predicted === undefined && withEvents.length > 0) {
+        const sent = await transaction.sendBatch({ acks: -1, topicMessages: withEvents.map((d) => ({ topic: d.lane.topics.events, messages: d.eventMessages })) });
+        for (const d of withEvents) {
+          const events = sent.find((r) => r.topicName === d.lane.topics.events && r.partition === this.partition);
+          if (events?.baseOffset === undefined) throw new Error(`the broker did not report where the events of ${d.lane.topics.events} were written`);
+          bases.set(d.lane, Number(events.baseOffset));
+        }
+      }
+      marks.push(performance.now());
+
+      const entriesByLane = new Map<Lane, Map<string, AggregateEntry>>();
+      const topicMessages: Array<{ topic: string; messages: Message[] }> = [];
+      const replyMessages: Message[] = [];
+      const repliesPartition = this.partition % repliesPartitions;
+      for (const d of decided) {
+        const { lane } = d;
+        const entries = new Map(d.overlay);
+        entriesByLane.set(lane, entries);
+        let offset = bases.get(lane) ?? 0;
+        for (const { handled, aggregateId } of d.outcomes) {
+          let reply = handled.reply;
+          if (!handled.duplicate && reply.status !== 'REJECTED') {
+            reply = {
+              ...reply,
+              events: handled.events.map((event) => ({ eventType: event.type, aggregateId, version: event.version, topic: lane.topics.events, partition: this.partition, offset: offset++ })),
+            };
+            const entry = entries.get(aggregateId);
+            if (entry) entries.set(aggregateId, withReply(entry, reply));
+          }
+          replyMessages.push({ key: reply.commandId, value: await codec.encode(COMMAND_REPLIES_TOPIC, REPLY_RECORD, reply), partition: repliesPartition, headers: { 'reply-status': reply.status } });
+        }
+        if (predicted !== undefined && d.eventMessages.length > 0) topicMessages.push({ topic: lane.topics.events, messages: d.eventMessages });
+        const snapshots: Message[] = [];
+        for (const [aggregateId, entry] of entries) {
+          const domain = lane.runtime.toSnapshot(aggregateId, entry.version, entry.state);
+          if (domain === null) continue;
+          snapshots.push({
+            key: aggregateId,
+            value: await codec.encode(lane.topics.snapshots, lane.runtime.snapshotRecord, { ...domain, recentCommands: entry.recentCommands }),
+            partition: this.partition,
+          });
+        }
+        const checkpoint: CommandCheckpoint = {
+          groupId,
+          commandTopic: lane.topics.commands,
+          partition: this.partition,
+          nextOffset: Number((d.chunk[d.chunk.length - 1] as KafkaMessage).offset) + 1,
+          committedAt: this.context.clock(),
+        };
+        snapshots.push({ key: checkpointKey(groupId), value: await codec.encode(lane.topics.snapshots, CHECKPOINT_RECORD, checkpoint), partition: this.partition });
+        topicMessages.push({ topic: lane.topics.snapshots, messages: snapshots });
+        if (d.deadLetters.length > 0) topicMessages.push({ topic: dlqTopicName(lane.topics.commands), messages: d.deadLetters.map(({ message, error }) => this.deadLetter(lane, message, error)) });
+      }
+      if (replyMessages.length > 0) topicMessages.push({ topic: COMMAND_REPLIES_TOPIC, messages: replyMessages });
+      const sent = await transaction.sendBatch({ acks: -1, topicMessages });
+      if (predicted !== undefined) {
+        for (const d of withEvents) {
+          const events = sent.find((r) => r.topicName === d.lane.topics.events && r.partition === this.partition);
+          const actual = Number(events?.baseOffset);
+          const guessed = predicted.get(d.lane) as number;
+          if (actual !== guessed) throw new OffsetGuessMissed(d.lane.topics.events, guessed, actual);
+        }
+      }
+      marks.push(performance.now());
+      await transaction.commit();
+      marks.push(performance.now());
+      const span = (i: number): number => Math.round((marks[i + 1] ?? 0) - (marks[i] ?? 0));
+      return { bases, entries: entriesByLane, timing: { eventsMs: span(0), restMs: span(1), commitMs: span(2) } };
+    } catch (error) {
+      await transaction.abort().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private deadLetter(lane: Lane, message: KafkaMessage, error: DecodeError): Message {
+    return {
+      key: message.key,
+      value: message.value,
+      partition: this.partition,
+      headers: {
+        ...message.headers,
+        'dlq-reason': error.reason,
+        'dlq-error': error.message.slice(0, 1000),
+        'dlq-topic': lane.topics.commands,
+        'dlq-partition': String(this.partition),
+        'dlq-offset': message.offset,
+        'dlq-consumer-group': this.context.groupId,
+      },
+    };
+  }
+}
+
+interface Written {
+  readonly bases: ReadonlyMap<Lane, number>;
+  readonly entries: ReadonlyMap<Lane, ReadonlyMap<string, AggregateEntry>>;
+  readonly timing: Readonly<Record<string, number>>;
+}
