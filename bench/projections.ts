@@ -70,6 +70,12 @@ function* customerEvents(n: number): Generator<Generated> {
   }
 }
 
+/** Time Redis has spent running scripts (EVALSHA), in microseconds: where a replay's writes cost. */
+async function scriptMicros(redis: Redis): Promise<number> {
+  const stats = await redis.info('commandstats');
+  return Number(/cmdstat_evalsha:calls=\d+,usec=(\d+)/.exec(stats)?.[1] ?? 0);
+}
+
 const NAMESPACES: Record<'menu' | 'customer' | 'order', string> = { menu: 'restaurant.menu', customer: 'restaurant.customer', order: 'restaurant.order' };
 
 async function main(): Promise<void> {
@@ -161,6 +167,8 @@ async function main(): Promise<void> {
     for (const [model, topic] of MODELS) {
       const end = await ends(topic);
       global.gc?.();
+      const redisBefore = await scriptMicros(redis);
+      const cpuBefore = process.cpuUsage();
       const rssStart = process.memoryUsage().rss;
       const projector = new Projector({ kafka, codec, redis, logger, model, keyspace: KEYSPACE, topics: [topic], groupId: `bench.projection.${model}.${RUN}` });
       groups.push(projector.groupId);
@@ -176,13 +184,15 @@ async function main(): Promise<void> {
       }
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const rssEnd = process.memoryUsage().rss;
+      const cpu = process.cpuUsage(cpuBefore);
+      const redisSeconds = ((await scriptMicros(redis)) - redisBefore) / 1e6;
       await projector.stop();
       const rate = EVENTS / seconds;
       const ceiling = ceilings.get(topic) ?? NaN;
       const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MB`;
-      rows.push([model, EVENTS.toLocaleString('en'), `${seconds.toFixed(1)} s`, `${Math.round(rate).toLocaleString('en')}/s`, `${Math.round(ceiling).toLocaleString('en')}/s`, `${(rate / ceiling).toFixed(3)}`, mb(rssStart), mb(rssEnd), mb(peak), `${projector.sink.stats.applied}`]);
+      rows.push([model, EVENTS.toLocaleString('en'), `${seconds.toFixed(1)} s`, `${Math.round(rate).toLocaleString('en')}/s`, `${Math.round(ceiling).toLocaleString('en')}/s`, `${(rate / ceiling).toFixed(3)}`, mb(rssStart), mb(rssEnd), mb(peak), `${projector.sink.stats.applied}`, `${((cpu.user + cpu.system) / 1e6).toFixed(1)} s`, `${redisSeconds.toFixed(1)} s`]);
     }
-    const header = ['read model', 'events', 'replay', 'rate', 'raw eachBatch', 'ratio', 'rss start', 'rss end', 'rss peak', 'applied'];
+    const header = ['read model', 'events', 'replay', 'rate', 'raw eachBatch', 'ratio', 'rss start', 'rss end', 'rss peak', 'applied', 'node cpu', 'redis script'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
     const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ');
     console.log(`\nprojection replay from offset 0 (${PARTITIONS} partitions, Redis ${config().redis.url}, keyspace ${KEYSPACE})`);

@@ -15,10 +15,21 @@
 // 1. Every key's type is checked before anything is written: a WRONGTYPE
 //    fails the whole call with nothing applied (a Lua script is atomic but has
 //    no rollback, so errors must be found before the first write).
-// 2. Per event, in order: if `version` > GET versionKey (missing = 0), run its
-//    commands and SET versionKey version; else skip it (redelivery, replay).
+// 2. Per event, in order: if `version` is newer than the version recorded for
+//    its aggregate (read once per batch, then followed in a Lua table), run its
+//    commands; else skip it (redelivery, replay). Each aggregate's version is
+//    written once, at the end: the per-event guard with one GET and one SET
+//    per aggregate per batch instead of one each per event.
 // 3. The checkpoint fields move forward only (a fenced-off zombie cannot move
 //    a partition back).
+//
+// A write that a later event of the same aggregate overwrites (a document set
+// again, a hash field set again, a member added or removed again, a key
+// deleted) is left out before encoding: whenever the earlier event is applied
+// the later one is too, and it comes later in the batch, so the result is the
+// same without sending and running the intermediate writes. Counters (HINCRBY)
+// stay. Events keep their order: another aggregate's writes to a shared key
+// run where they ran.
 //
 // Numbers travel as strings so Lua's doubles never reformat them.
 import { checkpointKey, type ReadModelName } from '../shared/keys';
@@ -32,19 +43,29 @@ for _, t in ipairs(p.t) do
     return redis.error_reply('WRONGTYPE ' .. KEYS[t[1]] .. ' holds a ' .. actual .. ', not a ' .. t[2])
   end
 end
+local reached, written = {}, {}
 local applied, skipped = 0, 0
 for _, e in ipairs(p.e) do
-  local vkey = KEYS[e[1]]
-  local current = tonumber(redis.call('GET', vkey) or '0')
-  if tonumber(e[2]) > current then
+  local v = e[1]
+  local current = reached[v]
+  if current == nil then
+    current = tonumber(redis.call('GET', KEYS[v]) or '0')
+  end
+  local version = tonumber(e[2])
+  if version > current then
     for _, op in ipairs(e[3]) do
       redis.call(op[1], KEYS[op[2]], unpack(op, 3))
     end
-    redis.call('SET', vkey, e[2])
+    reached[v] = version
+    written[v] = e[2]
     applied = applied + 1
   else
+    reached[v] = current
     skipped = skipped + 1
   end
+end
+for v, version in pairs(written) do
+  redis.call('SET', KEYS[v], version)
 end
 for _, c in ipairs(p.c) do
   local stored = redis.call('HGET', KEYS[1], c[1])
@@ -119,9 +140,126 @@ function command(op: WriteOp): [string, ...string[]] {
   }
 }
 
+/** What a later write of the same group makes of an earlier one on the same key. */
+interface Overwritten {
+  /** The whole key is replaced or deleted later (SET, DEL). */
+  readonly whole: Set<string>;
+  /** key -> hash fields set or deleted later. */
+  readonly fields: Map<string, Set<string>>;
+  /** key -> set or sorted-set members added or removed later. */
+  readonly members: Map<string, Set<string>>;
+}
+
+const within = (map: Map<string, Set<string>>, key: string, item: string): boolean => map.get(key)?.has(item) === true;
+const note = (map: Map<string, Set<string>>, key: string, item: string): void => {
+  const set = map.get(key);
+  if (set === undefined) map.set(key, new Set([item]));
+  else set.add(item);
+};
+
+const tracker = (): Overwritten => ({ whole: new Set(), fields: new Map(), members: new Map() });
+
+/** The op without what any of `later` overwrites anyway; null when nothing of it is left. */
+function remainder(op: WriteOp, later: readonly Overwritten[]): WriteOp | null {
+  // A later SET or DEL of the key replaces whatever this op did to it, counters included.
+  if (later.some((l) => l.whole.has(op.key))) return null;
+  const overwritten = (item: string, pick: (l: Overwritten) => Map<string, Set<string>>): boolean => later.some((l) => within(pick(l), op.key, item));
+  switch (op.op) {
+    case 'hset': {
+      const kept = Object.entries(op.fields).filter(([field]) => !overwritten(field, (l) => l.fields));
+      if (kept.length === 0) return null;
+      return kept.length === Object.keys(op.fields).length ? op : { ...op, fields: Object.fromEntries(kept) };
+    }
+    case 'hdel': {
+      const kept = op.fields.filter((field) => !overwritten(field, (l) => l.fields));
+      if (kept.length === 0) return null;
+      return kept.length === op.fields.length ? op : { ...op, fields: kept };
+    }
+    case 'zadd':
+    case 'zrem':
+    case 'sadd':
+    case 'srem':
+      return overwritten(op.member, (l) => l.members) ? null : op;
+    case 'hincrby':
+    case 'setJson':
+    case 'del':
+      return op;
+    default: {
+      const unknown: never = op;
+      throw new InvalidOpError(`unknown op ${JSON.stringify(unknown)}`);
+    }
+  }
+}
+
+/** Records in `later` what `op` overwrites for the writes before it. */
+function overwrites(op: WriteOp, later: Overwritten): void {
+  switch (op.op) {
+    case 'setJson':
+    case 'del':
+      later.whole.add(op.key);
+      return;
+    case 'hset':
+      for (const field of Object.keys(op.fields)) note(later.fields, op.key, field);
+      return;
+    case 'hdel':
+      for (const field of op.fields) note(later.fields, op.key, field);
+      return;
+    case 'zadd':
+    case 'zrem':
+    case 'sadd':
+    case 'srem':
+      note(later.members, op.key, op.member);
+      return;
+    case 'hincrby':
+      return; // adds to the field; what came before still counts
+    default: {
+      const unknown: never = op;
+      throw new InvalidOpError(`unknown op ${JSON.stringify(unknown)}`);
+    }
+  }
+}
+
+/**
+ * One aggregate's events in a batch, with every write that a later event of
+ * the group overwrites left out (see the file header). Pure; keeps the events
+ * (an event may end up with no writes: it still moves the version).
+ *
+ * Only an event whose version is above every earlier one of the group may
+ * stand in for earlier writes: the guard then applies it whenever it applies
+ * any earlier event (a repeated or lower version would be skipped after it).
+ * Within one event, later ops overwrite earlier ones regardless.
+ */
+export function withoutOverwritten(group: readonly GuardedWrite[]): GuardedWrite[] {
+  const above = new Array<boolean>(group.length);
+  let highest = -Infinity;
+  group.forEach((w, i) => {
+    above[i] = w.version > highest;
+    highest = Math.max(highest, w.version);
+  });
+  const later = tracker();
+  const out = new Array<GuardedWrite>(group.length);
+  for (let i = group.length - 1; i >= 0; i -= 1) {
+    const write = group[i] as GuardedWrite;
+    const own = tracker();
+    const kept: WriteOp[] = [];
+    for (let j = write.ops.length - 1; j >= 0; j -= 1) {
+      const op = write.ops[j] as WriteOp;
+      const rest = remainder(op, [later, own]);
+      if (rest !== null) kept.push(rest);
+      overwrites(op, own);
+    }
+    kept.reverse();
+    if (above[i] === true) for (const op of write.ops) overwrites(op, later);
+    out[i] = kept.length === write.ops.length && kept.every((op, k) => op === write.ops[k]) ? write : { ...write, ops: kept };
+  }
+  return out;
+}
+
 /**
  * Turns a batch's guarded writes and checkpoint into the script's KEYS and
- * ARGV. Pure. Throws InvalidOpError when one key would be used as two types.
+ * ARGV, in order, with the writes a later event of the same aggregate
+ * overwrites left out. Pure. Throws InvalidOpError when one key would be used
+ * as two types, or a version is not a positive integer.
  */
 export function encodeBatch(
   keyspace: string,
@@ -146,14 +284,30 @@ export function encodeBatch(
     }
     return i;
   };
-  const events = writes.map((w) => {
+  // Positions of each aggregate's events, to thin each aggregate's writes on its own.
+  const positions = new Map<string, number[]>();
+  writes.forEach((w, i) => {
     if (!Number.isSafeInteger(w.version) || w.version < 1) throw new InvalidOpError(`version ${w.version} of ${w.versionKey} is not a positive integer`);
-    const v = indexOf(w.versionKey, 'string');
-    return [v, String(w.version), w.ops.map((op) => {
-      const [cmd, ...args] = command(op);
-      return [cmd, indexOf(op.key, typeOf(op)), ...args];
-    })];
+    // Types are checked on every op as written, including those left out below.
+    indexOf(w.versionKey, 'string');
+    for (const op of w.ops) indexOf(op.key, typeOf(op));
+    const list = positions.get(w.versionKey);
+    if (list === undefined) positions.set(w.versionKey, [i]);
+    else list.push(i);
   });
+  const thinned = [...writes];
+  for (const list of positions.values()) {
+    if (list.length < 2) continue;
+    withoutOverwritten(list.map((i) => writes[i] as GuardedWrite)).forEach((w, k) => (thinned[list[k] as number] = w));
+  }
+  const events = thinned.map((w) => [
+    index.get(w.versionKey),
+    String(w.version),
+    w.ops.map((op) => {
+      const [cmd, ...args] = command(op);
+      return [cmd, index.get(op.key), ...args];
+    }),
+  ]);
   const t = [...types.entries()].map(([key, type]) => [index.get(key), type]);
   const c = [...checkpoint.entries()].map(([field, offset]) => [field, String(offset)]);
   return { keys, argv: JSON.stringify({ t, e: events, c }) };

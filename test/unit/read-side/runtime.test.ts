@@ -2,35 +2,39 @@
 // checkpoint hash, dead-letter headers, backoff, consistency tokens and roles.
 import { backoffDelay, withRetries } from '../../../consumers/projections/runtime/backoff';
 import { deadLetterHeaders } from '../../../consumers/projections/runtime/dlq';
-import { checkpointField, encodeBatch, parseCheckpoint } from '../../../consumers/projections/runtime/redis-batch';
+import { checkpointField, encodeBatch, parseCheckpoint, withoutOverwritten } from '../../../consumers/projections/runtime/redis-batch';
 import { projectionGroupId } from '../../../consumers/projections/runtime/read-models';
-import { del, hincrby, hset, InvalidOpError, setJson, zadd } from '../../../consumers/projections/shared/ops';
+import { del, hdel, hincrby, hset, InvalidOpError, sadd, setJson, srem, zadd } from '../../../consumers/projections/shared/ops';
 import { projectorsOf, roleConfig } from '../../../infra/app/roles';
 import { consistencyToken, parseConsistencyToken, positionsBehind } from '../../../schemas/consistency-token';
 
 describe('encodeBatch', () => {
-  it('declares every key, checks types first and sends numbers as strings', () => {
+  it('declares every key, checks types first, keeps the events in order and sends numbers as strings', () => {
     const encoded = encodeBatch(
       'ks',
       'sales',
       [
         { versionKey: 'rm:{ks}:sales:v:o1', version: 3, ops: [hincrby('rm:{ks}:sales:day:2025-01-01', 'orders', 1), setJson('rm:{ks}:sales:order:o1', { a: 1 })] },
+        { versionKey: 'rm:{ks}:sales:v:o2', version: 1, ops: [hincrby('rm:{ks}:sales:day:2025-01-01', 'orders', 1)] },
         { versionKey: 'rm:{ks}:sales:v:o1', version: 4, ops: [del('rm:{ks}:sales:order:o1'), zadd('rm:{ks}:sales:z', 1.5, 'm')] },
       ],
       new Map([[checkpointField('restaurant.order.events', 2), 17]]),
     );
-    expect(encoded.keys).toEqual(['rm:{ks}:sales:checkpoint', 'rm:{ks}:sales:v:o1', 'rm:{ks}:sales:day:2025-01-01', 'rm:{ks}:sales:order:o1', 'rm:{ks}:sales:z']);
+    expect(encoded.keys).toEqual(['rm:{ks}:sales:checkpoint', 'rm:{ks}:sales:v:o1', 'rm:{ks}:sales:day:2025-01-01', 'rm:{ks}:sales:order:o1', 'rm:{ks}:sales:v:o2', 'rm:{ks}:sales:z']);
     expect(JSON.parse(encoded.argv)).toEqual({
       t: [
         [1, 'hash'],
         [2, 'string'],
         [3, 'hash'],
         [4, 'string'],
-        [5, 'zset'],
+        [5, 'string'],
+        [6, 'zset'],
       ],
       e: [
-        [2, '3', [['HINCRBY', 3, 'orders', '1'], ['SET', 4, '{"a":1}']]],
-        [2, '4', [['DEL', 4], ['ZADD', 5, '1.5', 'm']]],
+        // The document set at version 3 is deleted at version 4: only the counter and the delete are sent.
+        [2, '3', [['HINCRBY', 3, 'orders', '1']]],
+        [5, '1', [['HINCRBY', 3, 'orders', '1']]],
+        [2, '4', [['DEL', 4], ['ZADD', 6, '1.5', 'm']]],
       ],
       c: [['restaurant.order.events:2', '17']],
     });
@@ -45,6 +49,41 @@ describe('encodeBatch', () => {
     const parsed = parseCheckpoint({ 'restaurant.order.events:0': '12', 'restaurant.order.events:5': '3', junk: 'x' });
     expect(parsed.get('restaurant.order.events')).toEqual(new Map([[0, 12], [5, 3]]));
     expect(parsed.size).toBe(1);
+  });
+});
+
+describe('leaving out writes a later event of the same aggregate overwrites', () => {
+  const v = 'rm:{ks}:orders:v:o1';
+  it('keeps only the last document, the last value of each hash field and the last word on each member', () => {
+    const out = withoutOverwritten([
+      { versionKey: v, version: 1, ops: [setJson('doc', { n: 1 }), hset('h', { a: '1', b: '1' }), sadd('s', 'x')] },
+      { versionKey: v, version: 2, ops: [setJson('doc', { n: 2 }), hset('h', { a: '2' }), srem('s', 'x')] },
+      { versionKey: v, version: 3, ops: [setJson('doc', { n: 3 }), hdel('h', 'a')] },
+    ]);
+    expect(out.map((w) => w.ops)).toEqual([[hset('h', { b: '1' })], [srem('s', 'x')], [setJson('doc', { n: 3 }), hdel('h', 'a')]]);
+    expect(out.map((w) => w.version)).toEqual([1, 2, 3]);
+  });
+
+  it('never leaves out a counter, unless the key is deleted after it', () => {
+    const out = withoutOverwritten([
+      { versionKey: v, version: 1, ops: [hincrby('c', 'n', 1), hincrby('d', 'n', 1)] },
+      { versionKey: v, version: 2, ops: [hincrby('c', 'n', 1), del('d')] },
+    ]);
+    expect(out.map((w) => w.ops)).toEqual([[hincrby('c', 'n', 1)], [hincrby('c', 'n', 1), del('d')]]);
+  });
+
+  it('lets only an event above every earlier version stand in for earlier writes (a repeat could be skipped)', () => {
+    const out = withoutOverwritten([
+      { versionKey: v, version: 5, ops: [setJson('doc', 'five')] },
+      { versionKey: v, version: 5, ops: [setJson('doc', 'five again')] },
+      { versionKey: v, version: 4, ops: [setJson('doc', 'four')] },
+    ]);
+    expect(out.map((w) => w.ops)).toEqual([[setJson('doc', 'five')], [setJson('doc', 'five again')], [setJson('doc', 'four')]]);
+  });
+
+  it('applies the same rule inside one event, whatever its version', () => {
+    const out = withoutOverwritten([{ versionKey: v, version: 1, ops: [hset('h', { a: '1' }), hset('h', { a: '2' }), sadd('s', 'x'), srem('s', 'x')] }]);
+    expect(out[0]?.ops).toEqual([hset('h', { a: '2' }), srem('s', 'x')]);
   });
 });
 
