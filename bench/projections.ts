@@ -22,9 +22,9 @@ import { rootLogger } from '../infra/logging';
 import { Projector } from '../consumers/projections/runtime/projector';
 import { parseCheckpoint } from '../consumers/projections/runtime/redis-batch';
 import { checkpointKey, type ReadModelName } from '../consumers/projections/shared/keys';
-import type { EventMetadata } from '../schemas/generated/types';
 import { eventKey, partitionFor } from '../schemas/partitioning';
 import { topicName, type AggregateName } from '../schemas/topics';
+import { address, eur, meta, orderEvents, type Generated } from './generate';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 500_000);
@@ -35,18 +35,6 @@ const T0 = Date.UTC(2025, 0, 1);
 const logger = rootLogger.child({ bench: 'projections' });
 logger.level = process.env.LOG_LEVEL ?? 'warn';
 
-type Generated = { type: string; data: Record<string, unknown>; metadata: EventMetadata };
-const meta = (aggregateId: string, version: number, occurredAt: number): EventMetadata => ({
-  eventId: `${aggregateId}/${version}`,
-  aggregateId,
-  version,
-  occurredAt,
-  commandId: `c-${aggregateId}-${version}`,
-  correlationId: `k-${aggregateId}`,
-  causationId: `c-${aggregateId}-${version}`,
-});
-const eur = (amountMinor: number) => ({ amountMinor, currency: 'EUR' });
-const address = { line1: 'Dam 1', line2: null, city: 'Amsterdam', postalCode: '1012 JS', country: 'NL' };
 const CATEGORIES = ['STARTER', 'MAIN', 'SIDE', 'DESSERT', 'DRINK'];
 
 /** 10 events per menu item: added, then price changes and sold-out/back-in-stock. */
@@ -82,35 +70,6 @@ function* customerEvents(n: number): Generator<Generated> {
   }
 }
 
-/** 10 events per order: opened, 2 items, address, placed, confirmed, preparing, ready, dispatched, delivered (every 7th cancelled after confirmation). */
-function* orderEvents(n: number): Generator<Generated> {
-  for (let i = 0, count = 0; count < n; i += 1) {
-    const id = `order-${i}`;
-    const at = T0 + i * 60_000;
-    const customerId = `customer-${i % 5000}`;
-    const lines = [
-      { menuItemId: `item-${i % 40}`, menuItemName: `Dish ${i % 40}`, quantity: 1 + (i % 3), unitPrice: eur(950) },
-      { menuItemId: `item-${(i + 7) % 40}`, menuItemName: `Dish ${(i + 7) % 40}`, quantity: 1, unitPrice: eur(300) },
-    ];
-    const total = eur(lines.reduce((s, l) => s + l.quantity * l.unitPrice.amountMinor, 0));
-    const steps: Array<[string, Record<string, unknown>]> = [
-      ['OrderOpened', { customerId }],
-      ['ItemAddedToOrder', lines[0] as Record<string, unknown>],
-      ['ItemAddedToOrder', lines[1] as Record<string, unknown>],
-      ['DeliveryAddressSet', { address }],
-      ['OrderPlaced', { customerId, lines, deliveryAddress: address, total }],
-      ['OrderConfirmed', {}],
-      ...(i % 7 === 3
-        ? ([['OrderCancelled', { reason: 'bench' }]] as Array<[string, Record<string, unknown>]>)
-        : ([['PreparationStarted', {}], ['OrderReady', {}], ['OrderDispatched', {}], ['OrderDelivered', {}]] as Array<[string, Record<string, unknown>]>)),
-    ];
-    for (let v = 1; v <= steps.length && count < n; v += 1, count += 1) {
-      const [type, data] = steps[v - 1] as [string, Record<string, unknown>];
-      yield { type, data, metadata: meta(id, v, at + v * 1000) };
-    }
-  }
-}
-
 /** Time Redis has spent running scripts (EVALSHA), in microseconds: where a replay's writes cost. */
 async function scriptMicros(redis: Redis): Promise<number> {
   const stats = await redis.info('commandstats');
@@ -135,7 +94,11 @@ async function main(): Promise<void> {
   const groups: string[] = [];
   try {
     await admin.createTopics({ waitForLeaders: true, topics: Object.values(topics).map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })) });
-    const generators = { menu: menuEvents, customer: customerEvents, order: orderEvents };
+    const generators = {
+      menu: menuEvents,
+      customer: customerEvents,
+      order: (n: number) => orderEvents({ events: n }, { t0: T0, orderEveryMs: 60_000, stepEveryMs: 1000, customers: 5000, items: 40 }),
+    };
     for (const kind of ['menu', 'customer', 'order'] as const) {
       const started = Date.now();
       const ids = new Map<string, number>();

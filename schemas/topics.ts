@@ -4,7 +4,7 @@
 // kind), so a new event type lands in the catalog without anyone listing it.
 import { loadSchemas, type SchemaKind, type SchemaSet } from './loader';
 
-export const AGGREGATES = ['customer', 'menu', 'order', 'email-reservation', 'payment'] as const;
+export const AGGREGATES = ['customer', 'menu', 'order', 'email-reservation', 'payment', 'loyalty'] as const;
 export type AggregateName = (typeof AGGREGATES)[number];
 
 /** Avro namespace of each aggregate's records. */
@@ -14,15 +14,18 @@ export const AGGREGATE_NAMESPACES: Readonly<Record<AggregateName, string>> = {
   order: 'restaurant.order',
   'email-reservation': 'restaurant.email',
   payment: 'restaurant.payment',
+  loyalty: 'restaurant.loyalty',
 };
 
 /**
- * Process managers (DESIGN.md §6) that keep their state in a compacted
- * changelog topic. Their state records (`*State`) live in their own namespace;
+ * Stateful consumers run by the process-manager runtime (DESIGN.md §6): the
+ * order-fulfilment process manager, the loyalty policy (choreography) and the
+ * payment provider's simulator. Each keeps its state in a compacted changelog
+ * topic. Their state records (`*State`) live in their own namespace;
  * the changelog shares the partition count of the aggregate whose id keys the
  * process, so a process, its inputs and its changelog share a partition number.
  */
-export const PROCESS_MANAGERS = ['order-fulfilment'] as const;
+export const PROCESS_MANAGERS = ['order-fulfilment', 'loyalty', 'payment-simulator'] as const;
 export type ProcessManagerName = (typeof PROCESS_MANAGERS)[number];
 
 export interface ProcessManagerSpec {
@@ -34,6 +37,10 @@ export interface ProcessManagerSpec {
 
 export const PROCESS_MANAGER_SPECS: Readonly<Record<ProcessManagerName, ProcessManagerSpec>> = {
   'order-fulfilment': { namespace: 'restaurant.fulfilment', keyedBy: 'order' },
+  // Choreography: points for delivered orders, state per order.
+  loyalty: { namespace: 'restaurant.loyalty', keyedBy: 'order' },
+  // The stand-in for the external payment provider: answers it has scheduled, per order's payment stream.
+  'payment-simulator': { namespace: 'restaurant.simulator', keyedBy: 'payment' },
 };
 
 export const COMMAND_REPLIES_TOPIC = 'restaurant.command-replies';

@@ -12,19 +12,12 @@
 // deterministicId(orderId, 'loyalty'); the ledger applies an award id once.
 //
 // Pure: no Kafka, no clock (times come from event metadata), no randomness.
-import type { EventMetadata, Money } from '../../schemas/generated/types';
+import type { EventMetadata, LoyaltyOrderState, Money } from '../../schemas/generated/types';
 import type { OrderEvent } from '../../schemas/messages';
 import { deterministicId } from '../../producers/command-processor/handle';
 
-export interface LoyaltyOrderState {
-  readonly orderId: string;
-  /** Version of the last order event applied; 0 before any. */
-  readonly version: number;
-  readonly customerId: string | null;
-  readonly total: Money | null;
-  /** True once this order's points were awarded. */
-  readonly awarded: boolean;
-}
+/** The per-order state is the Avro record of restaurant.loyalty.changelog (version, customerId, total, awarded). */
+export type { LoyaltyOrderState };
 
 export interface PointsAwarded {
   /** Deterministic: the same order always yields the same award id. */

@@ -1,7 +1,9 @@
 /**
  * npm start: every role in one process (ROLE=all, the default), or one role per
  * process in production: ROLE=gateway | command-processor | projector:<model> |
- * projectors (all five read models) | query (the query API, QUERY_PORT).
+ * projectors (all five read models) | query (the query API, QUERY_PORT) |
+ * process-manager:order-fulfilment | loyalty | process-managers (both) |
+ * payment-simulator (the stand-in for the external payment provider).
  *
  * Every process opens the operations port (HEALTH_PORT, default 9464):
  * /metrics for Prometheus, /healthz, and /readyz (200 once every role has
@@ -21,8 +23,8 @@ import { rootLogger } from '../logging';
 import { LagMonitor } from '../metrics/lag-monitor';
 import { Metrics } from '../metrics/registry';
 import { serveOps } from './http';
-import { projectorsOf, roleConfig, type Role } from './roles';
-import { startCommandProcessor, startGateway, startProjector, startQueryApi, type Running } from './start';
+import { processManagersOf, projectorsOf, roleConfig, type Role } from './roles';
+import { startCommandProcessor, startGateway, startProcessManager, startProjector, startQueryApi, type Running } from './start';
 
 async function main(): Promise<void> {
   const settings = roleConfig();
@@ -54,6 +56,7 @@ async function main(): Promise<void> {
   if (wants('gateway')) running.push(await startGateway(deps));
   for (const model of projectorsOf(settings.role)) running.push(await startProjector(model, deps));
   if (wants('query')) running.push(await startQueryApi(deps));
+  for (const name of processManagersOf(settings.role)) running.push(await startProcessManager(name, deps));
   ready = true;
   logger.info({ roles: running.map((r) => r.name), port: settings.port, queryPort: settings.queryPort, opsPort: ops.port }, 'restaurant is running');
 

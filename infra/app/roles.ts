@@ -1,9 +1,27 @@
 import { randomUUID } from 'node:crypto';
 import { assertKeyspace, DEFAULT_KEYSPACE, READ_MODELS, type ReadModelName } from '../../consumers/projections/shared/keys';
+import { DEFAULT_FULFILMENT_CONFIG, type FulfilmentConfig } from '../../consumers/process-managers/order-fulfilment/order-fulfilment.workflow';
+import { DEFAULT_SIMULATOR_CONFIG, validateSimulatorConfig, type DelayRange, type SimulatorConfig } from '../../consumers/payment-simulator/payment-simulator';
+import type { ProcessManagerName } from '../../schemas/topics';
 
-export const ROLES = ['all', 'gateway', 'command-processor', 'projectors', 'query', ...READ_MODELS.map((m) => `projector:${m}` as const)] as const;
-/** `projector:<model>` runs one read model's projector; `projectors` runs all five; `query` the query API. */
-export type Role = 'all' | 'gateway' | 'command-processor' | 'projectors' | 'query' | `projector:${ReadModelName}`;
+export const ROLES = [
+  'all',
+  'gateway',
+  'command-processor',
+  'projectors',
+  'query',
+  ...READ_MODELS.map((m) => `projector:${m}` as const),
+  'process-managers',
+  'process-manager:order-fulfilment',
+  'loyalty',
+  'payment-simulator',
+] as const;
+/**
+ * `projector:<model>` runs one read model's projector; `projectors` runs all five; `query` the query API;
+ * `process-manager:order-fulfilment` the fulfilment process, `loyalty` the loyalty policy, `process-managers`
+ * both; `payment-simulator` the stand-in for the external payment provider.
+ */
+export type Role = (typeof ROLES)[number];
 
 export interface RoleConfig {
   readonly role: Role;
@@ -25,6 +43,30 @@ export interface RoleConfig {
   /** Attempts per projector write / decode before giving up (PROJECTOR_ATTEMPTS, default 5) and first backoff (PROJECTOR_BACKOFF_MS, default 100). */
   readonly projectorAttempts: number;
   readonly projectorBackoffMs: number;
+  /** Order fulfilment: FULFILMENT_PAYMENT_TIMEOUT_MS (300000), FULFILMENT_MAX_PAYMENT_REQUESTS (1), FULFILMENT_REFUND_TIMEOUT_MS (600000), FULFILMENT_MAX_REFUND_REQUESTS (3). */
+  readonly fulfilment: FulfilmentConfig;
+  /** The payment simulator's seed (PAYMENT_SIMULATOR_SEED, default "restaurant"): the same seed, the same answers. */
+  readonly simulatorSeed: string;
+  /** PAYMENT_SIMULATOR_DECLINE_SHARE (0.1), PAYMENT_SIMULATOR_STALL_SHARE (0.05), PAYMENT_SIMULATOR_ANSWER_DELAY_MS (50-2000), PAYMENT_SIMULATOR_REFUND_DELAY_MS (100-3000). */
+  readonly simulator: SimulatorConfig;
+}
+
+/** The stateful consumers a role runs on the process-manager runtime. */
+export function processManagersOf(role: Role): ProcessManagerName[] {
+  switch (role) {
+    case 'all':
+      return ['order-fulfilment', 'loyalty', 'payment-simulator'];
+    case 'process-managers':
+      return ['order-fulfilment', 'loyalty'];
+    case 'process-manager:order-fulfilment':
+      return ['order-fulfilment'];
+    case 'loyalty':
+      return ['loyalty'];
+    case 'payment-simulator':
+      return ['payment-simulator'];
+    default:
+      return [];
+  }
 }
 
 /** The read models a role runs projectors for. */
@@ -42,6 +84,22 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number
   return value;
 }
 
+function share(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!(value >= 0 && value <= 1)) throw new Error(`${name}=${JSON.stringify(raw)} is not a share from 0 to 1`);
+  return value;
+}
+
+function delayRange(env: NodeJS.ProcessEnv, name: string, fallback: DelayRange): DelayRange {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const match = /^(\d+)-(\d+)$/.exec(raw.trim());
+  if (match === null) throw new Error(`${name}=${JSON.stringify(raw)} is not a range of milliseconds like 50-2000`);
+  return { minMs: Number(match[1]), maxMs: Number(match[2]) };
+}
+
 export function roleConfig(env: NodeJS.ProcessEnv = process.env): RoleConfig {
   const role = (env.ROLE ?? 'all') as Role;
   if (!(ROLES as readonly string[]).includes(role)) throw new Error(`ROLE=${JSON.stringify(env.ROLE)} is not one of ${ROLES.join(', ')}`);
@@ -57,5 +115,20 @@ export function roleConfig(env: NodeJS.ProcessEnv = process.env): RoleConfig {
     consistencyWaitMs: int(env, 'CONSISTENCY_WAIT_MS', 3000, 0, 60_000),
     projectorAttempts: int(env, 'PROJECTOR_ATTEMPTS', 5, 1, 100),
     projectorBackoffMs: int(env, 'PROJECTOR_BACKOFF_MS', 100, 1, 60_000),
+    fulfilment: Object.freeze({
+      paymentTimeoutMs: int(env, 'FULFILMENT_PAYMENT_TIMEOUT_MS', DEFAULT_FULFILMENT_CONFIG.paymentTimeoutMs, 1, 7 * 24 * 3_600_000),
+      maxPaymentRequests: int(env, 'FULFILMENT_MAX_PAYMENT_REQUESTS', DEFAULT_FULFILMENT_CONFIG.maxPaymentRequests, 1, 100),
+      refundTimeoutMs: int(env, 'FULFILMENT_REFUND_TIMEOUT_MS', DEFAULT_FULFILMENT_CONFIG.refundTimeoutMs, 1, 7 * 24 * 3_600_000),
+      maxRefundRequests: int(env, 'FULFILMENT_MAX_REFUND_REQUESTS', DEFAULT_FULFILMENT_CONFIG.maxRefundRequests, 1, 100),
+    }),
+    simulatorSeed: env.PAYMENT_SIMULATOR_SEED ?? 'restaurant',
+    simulator: Object.freeze(
+      validateSimulatorConfig({
+        declineShare: share(env, 'PAYMENT_SIMULATOR_DECLINE_SHARE', DEFAULT_SIMULATOR_CONFIG.declineShare),
+        stallShare: share(env, 'PAYMENT_SIMULATOR_STALL_SHARE', DEFAULT_SIMULATOR_CONFIG.stallShare),
+        answerDelay: delayRange(env, 'PAYMENT_SIMULATOR_ANSWER_DELAY_MS', DEFAULT_SIMULATOR_CONFIG.answerDelay),
+        refundDelay: delayRange(env, 'PAYMENT_SIMULATOR_REFUND_DELAY_MS', DEFAULT_SIMULATOR_CONFIG.refundDelay),
+      }),
+    ),
   });
 }

@@ -19,6 +19,13 @@ import type { ReadModelName } from '../../consumers/projections/shared/keys';
 import { createQueryApp } from '../../consumers/query-api/app';
 import { topicCatalog } from '../../schemas/topics';
 import { serveHttp } from './http';
+import { ProcessManagerRuntime, type ProcessManagerStats } from '../../consumers/process-managers/runtime/runtime';
+import type { ProcessDefinition } from '../../consumers/process-managers/runtime/definition';
+import { orderFulfilmentProcess } from '../../consumers/process-managers/order-fulfilment/order-fulfilment.process';
+import { KafkaPlacementFacts } from '../../consumers/process-managers/order-fulfilment/placement-facts';
+import { loyaltyProcess } from '../../consumers/loyalty/loyalty.process';
+import { paymentSimulatorProcess } from '../../consumers/payment-simulator/payment-simulator.process';
+import type { ProcessManagerName } from '../../schemas/topics';
 import type { RoleConfig } from './roles';
 
 export interface Running {
@@ -26,6 +33,8 @@ export interface Running {
   /** The consumer groups the role runs now, for the lag monitor. */
   groups?(): readonly ConsumerGroupSource[];
   stop(): Promise<void>;
+  /** A process manager's stats snapshot (instances by state, deadlines, failures, messages emitted). */
+  readonly stats?: () => ProcessManagerStats;
 }
 
 export interface RoleDeps {
@@ -122,4 +131,21 @@ export async function startQueryApi({ logger, settings, metrics }: RoleDeps): Pr
       await redis.quit();
     },
   };
+}
+
+/** A stateful consumer on the process-manager runtime: order fulfilment, the loyalty policy or the payment simulator. */
+export async function startProcessManager(name: ProcessManagerName, { kafka, codec, logger, settings }: RoleDeps): Promise<Running> {
+  const start = async <S, I>(definition: ProcessDefinition<S, I>): Promise<Running> => {
+    const runtime = new ProcessManagerRuntime({ kafka, codec, logger, definition });
+    await runtime.start();
+    return { name, stop: () => runtime.stop(), stats: () => runtime.stats() };
+  };
+  switch (name) {
+    case 'order-fulfilment':
+      return start(orderFulfilmentProcess({ facts: new KafkaPlacementFacts(kafka, codec, logger.child({ component: 'placement-facts' })), config: settings.fulfilment }));
+    case 'loyalty':
+      return start(loyaltyProcess());
+    case 'payment-simulator':
+      return start(paymentSimulatorProcess({ seed: settings.simulatorSeed, config: settings.simulator }));
+  }
 }

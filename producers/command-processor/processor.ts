@@ -11,6 +11,7 @@ import { COMMAND_REPLIES_TOPIC, topicCatalog, type TopicCatalog } from '../../sc
 import type { AvroCodec } from '../../infra/kafka/codec';
 import { CoPartitionedAssigner } from '../../infra/kafka/co-partitioned-assigner';
 import { readToEnd } from '../../infra/kafka/read-to-end';
+import { fencedProducer } from '../../infra/kafka/transactions';
 import type { Logger } from '../../infra/logging';
 import { aggregateRuntimes, type AggregateRuntime, type ProcessorContext } from './aggregates';
 import type { AggregateEntry } from './handle';
@@ -192,24 +193,9 @@ export class CommandProcessor {
   private async startWorker(partition: number): Promise<PartitionWorker> {
     const { kafka, codec, logger } = this.options;
     const started = Date.now();
-    const producer = kafka.producer({
-      transactionalId: `${this.groupId}.p${partition}`,
-      idempotent: true,
-      maxInFlightRequests: 1,
-      transactionTimeout: 60_000,
-      // A transaction begun right after the previous commit is refused with
-      // CONCURRENT_TRANSACTIONS until the commit markers are written (a few ms).
-      // kafkajs retries it like any error, first after 300 ms by default, which
-      // put ~300 ms on every command; retry quickly instead.
-      retry: { initialRetryTime: 10, maxRetryTime: 2_000, retries: 15 },
-    });
-    await producer.connect();
+    // Fences a zombie owner of the partition and aborts whatever it left open.
+    const producer = await fencedProducer(kafka, `${this.groupId}.p${partition}`);
     try {
-      // The first transaction initialises the producer id: this is what fences a
-      // zombie owner of the partition and aborts whatever it left open.
-      const fence = await producer.transaction();
-      await fence.abort();
-
       const routes = this.commandTopics
         .filter((topic) => partition < this.catalog.topic(topic).partitions)
         .map((topic) => ({ topic, ...(this.routes.get(topic) as { runtime: AggregateRuntime; topics: LaneTopics }) }));

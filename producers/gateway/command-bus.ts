@@ -6,8 +6,8 @@ import type { CommandMetadata, EventPosition, Money } from '../../schemas/genera
 import type { DomainCommand } from '../../schemas/messages';
 import type { AggregateName } from '../../schemas/topics';
 
-/** Aggregates that take commands (payment is an external system: it has no command topic of ours). */
-export type CommandAggregate = Exclude<AggregateName, 'payment'>;
+/** Aggregates that take commands (payment is an external system and loyalty only publishes events: no command topic of ours). */
+export type CommandAggregate = Exclude<AggregateName, 'payment' | 'loyalty'>;
 
 export interface CommandEnvelope {
   readonly aggregate: CommandAggregate;

@@ -323,6 +323,34 @@ export interface OrderFulfilmentState {
   readonly closedAt: number | null;
 }
 
+/** What the loyalty policy remembers about one order (OrderDelivered carries no customer or total), written to restaurant.loyalty.changelog keyed by orderId in the same transaction as the points it awards. */
+export interface LoyaltyOrderState {
+  /** Order this state is about; the changelog key. */
+  readonly orderId: string;
+  /** Version of the last order event applied; 0 before any. Events at or below it are replays. */
+  readonly version: number;
+  /** Customer of the order, from OrderPlaced; null before it. */
+  readonly customerId: string | null;
+  /** Order total, from OrderPlaced; null before it. */
+  readonly total: Money | null;
+  /** True once this order's points were awarded (never twice). */
+  readonly awarded: boolean;
+}
+
+/** A customer earned loyalty points for a delivered order. Written by the loyalty policy (choreography) to restaurant.loyalty.events, keyed <orderId>/1: an order awards at most once, under an event id derived from the orderId. */
+export interface PointsAwarded {
+  /** Envelope: eventId is the award id (derived from the orderId), aggregateId the orderId, version 1, occurredAt the delivery time, causationId the OrderDelivered event. */
+  readonly metadata: EventMetadata;
+  /** Customer who earned the points. */
+  readonly customerId: string;
+  /** Delivered order the points are for. */
+  readonly orderId: string;
+  /** Points earned: one per whole currency unit of the order total. */
+  readonly points: number;
+  /** Order total the points were computed from. */
+  readonly orderTotal: Money;
+}
+
 /** Put a new item on the menu. */
 export interface AddMenuItem {
   /** Envelope: identity, target aggregate and causality of this command; added by the gateway. */
@@ -727,6 +755,42 @@ export interface RefundRequested {
   readonly reason: string;
 }
 
+/** Which answer the simulated payment provider has scheduled: PAYMENT_AUTHORIZED, PAYMENT_DECLINED or REFUND_ISSUED. */
+export type PaymentAnswerType = 'UNKNOWN' | 'PAYMENT_AUTHORIZED' | 'PAYMENT_DECLINED' | 'REFUND_ISSUED';
+export const PaymentAnswerTypeSymbols: readonly PaymentAnswerType[] = ['UNKNOWN', 'PAYMENT_AUTHORIZED', 'PAYMENT_DECLINED', 'REFUND_ISSUED'];
+
+/** What the payment provider simulator remembers about one order's payment stream, written to restaurant.payment-simulator.changelog keyed by orderId in the same transaction as the answers it produces, so a restart neither loses a scheduled answer nor answers twice. */
+export interface PaymentSimulatorState {
+  /** Order whose payment stream this is; the changelog key. */
+  readonly orderId: string;
+  /** Number of inputs that changed this state. */
+  readonly version: number;
+  /** Answers decided and not yet produced, each due at its answerMetadata.occurredAt. */
+  readonly pending: readonly PendingPaymentAnswer[];
+  /** Payment and refund ids already decided (answered, scheduled or stalled); a request for one of them again changes nothing. */
+  readonly handled: readonly string[];
+  /** Answers produced so far. */
+  readonly answered: number;
+  /** Requests deliberately never answered. */
+  readonly stalled: number;
+}
+
+/** An answer the simulated payment provider decided when a request arrived and will produce when it is due (its answerMetadata.occurredAt). */
+export interface PendingPaymentAnswer {
+  /** Which message the answer is. */
+  readonly type: PaymentAnswerType;
+  /** Payment the answer is about. */
+  readonly paymentId: string;
+  /** Refund the answer is about; null for a payment answer. */
+  readonly refundId: string | null;
+  /** Amount authorized, declined or refunded. */
+  readonly amount: Money;
+  /** Why a payment is declined; null for other answers. */
+  readonly reason: string | null;
+  /** Envelope of the answer to produce; occurredAt is when it is due. */
+  readonly answerMetadata: EventMetadata;
+}
+
 /** Every record type, by Avro full name. */
 export interface AvroRecords {
   readonly 'restaurant.common.Address': Address;
@@ -754,6 +818,8 @@ export interface AvroRecords {
   readonly 'restaurant.fulfilment.FulfilmentDeadline': FulfilmentDeadline;
   readonly 'restaurant.fulfilment.FulfilmentFailure': FulfilmentFailure;
   readonly 'restaurant.fulfilment.OrderFulfilmentState': OrderFulfilmentState;
+  readonly 'restaurant.loyalty.LoyaltyOrderState': LoyaltyOrderState;
+  readonly 'restaurant.loyalty.PointsAwarded': PointsAwarded;
   readonly 'restaurant.menu.AddMenuItem': AddMenuItem;
   readonly 'restaurant.menu.ChangeMenuItemPrice': ChangeMenuItemPrice;
   readonly 'restaurant.menu.MarkMenuItemAvailable': MarkMenuItemAvailable;
@@ -796,6 +862,8 @@ export interface AvroRecords {
   readonly 'restaurant.payment.PaymentRequested': PaymentRequested;
   readonly 'restaurant.payment.RefundIssued': RefundIssued;
   readonly 'restaurant.payment.RefundRequested': RefundRequested;
+  readonly 'restaurant.simulator.PaymentSimulatorState': PaymentSimulatorState;
+  readonly 'restaurant.simulator.PendingPaymentAnswer': PendingPaymentAnswer;
 }
 
 /** The command records of restaurant.customer, by record name. */
@@ -833,6 +901,13 @@ export interface EmailEventRecords {
 }
 
 export const EmailEventTypes = ['EmailReleased', 'EmailReserved'] as const;
+
+/** The event records of restaurant.loyalty, by record name. */
+export interface LoyaltyEventRecords {
+  readonly PointsAwarded: PointsAwarded;
+}
+
+export const LoyaltyEventTypes = ['PointsAwarded'] as const;
 
 /** The command records of restaurant.menu, by record name. */
 export interface MenuCommandRecords {

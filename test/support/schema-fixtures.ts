@@ -75,6 +75,8 @@ export const recordFixtures: { readonly [K in keyof AvroRecords]: AvroRecords[K]
     updatedAt: 1_767_225_960_000,
     closedAt: null,
   },
+  'restaurant.loyalty.LoyaltyOrderState': { orderId: 'o-1', version: 9, customerId: 'c-1', total: eur(2850), awarded: true },
+  'restaurant.loyalty.PointsAwarded': { metadata: { ...ev, version: 1 }, customerId: 'c-1', orderId: 'o-1', points: 28, orderTotal: eur(2850) },
   'restaurant.menu.AddMenuItem': { metadata: cmd, name: 'Tiramisu', description: 'Coffee, mascarpone', category: 'DESSERT', price: eur(650) },
   'restaurant.menu.ChangeMenuItemPrice': { metadata: cmd, price: eur(700) },
   'restaurant.menu.MarkMenuItemAvailable': { metadata: cmd },
@@ -117,4 +119,13 @@ export const recordFixtures: { readonly [K in keyof AvroRecords]: AvroRecords[K]
   'restaurant.payment.PaymentRequested': { metadata: ev, orderId: 'o-1', paymentId: 'p-o-1', customerId: 'c-1', amount: eur(2850) },
   'restaurant.payment.RefundIssued': { metadata: ev, orderId: 'o-1', paymentId: 'p-o-1', refundId: 'r-o-1', amount: eur(2850) },
   'restaurant.payment.RefundRequested': { metadata: ev, orderId: 'o-1', paymentId: 'p-o-1', refundId: 'r-o-1', amount: eur(2850), reason: 'cancelled after payment' },
+  'restaurant.simulator.PaymentSimulatorState': {
+    orderId: 'o-1',
+    version: 2,
+    pending: [{ type: 'PAYMENT_DECLINED', paymentId: 'p-o-1', refundId: null, amount: eur(2850), reason: 'card expired', answerMetadata: { ...ev, version: 2 } }],
+    handled: ['p-o-1'],
+    answered: 0,
+    stalled: 0,
+  },
+  'restaurant.simulator.PendingPaymentAnswer': { type: 'REFUND_ISSUED', paymentId: 'p-o-1', refundId: 'r-o-1', amount: eur(2850), reason: null, answerMetadata: { ...ev, version: 4 } },
 };

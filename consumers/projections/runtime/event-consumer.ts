@@ -1,13 +1,21 @@
-// The generic consumer machinery of the read side (projectors now, process
-// managers next): a kafkajs consumer group reading topics with eachBatch,
-// skipping event types the handler does not want by the `event-type` header
-// (without decoding), decoding the rest with the AvroCodec, dead-lettering what
-// cannot be decoded, and handing each partition batch to a BatchSink that
-// writes it together with its checkpoint.
+// The generic consumer machinery of the read side and the process managers: a
+// kafkajs consumer group reading topics with eachBatch, skipping event types
+// the handler does not want by the `event-type` header (without decoding),
+// decoding the rest with the AvroCodec, dead-lettering what cannot be decoded,
+// and handing each partition batch to a BatchSink that writes it together with
+// its checkpoint. Projectors (projector.ts) and the process-manager runtime
+// (consumers/process-managers/runtime/) are both BatchSinks, of two kinds:
 //
-// Offsets: the sink's own checkpoint (e.g. a Redis hash written atomically with
-// the data) is the source of truth. On every assignment (GROUP_JOIN) the
-// consumer reads it and seeks each assigned partition:
+// * a transactional sink (the process managers) commits the consumed offsets
+//   itself, inside its Kafka transaction (`autoCommit: false`, no
+//   `checkpointing`); it gets the assignment first (`assigned`) to fence and
+//   restore its state, and writes the batch's dead letters in the same
+//   transaction (`writesDeadLetters`). It starts at the group's committed
+//   offsets.
+// * a checkpointing sink (the projectors) keeps its own checkpoint (a Redis
+//   hash written atomically with the data), which is the source of truth. On
+//   every assignment (GROUP_JOIN) the consumer reads it and seeks each assigned
+//   partition:
 // * no checkpoint: the read model has nothing of this partition (a new read
 //   model, or a store that lost its data while the group was stopped), so the
 //   partition is rebuilt from its first offset. The sink records the end offset
@@ -37,7 +45,7 @@
 //   refuses a command), the batch is replayed one record at a time to find the
 //   culprit, which goes to the DLQ (reason `processing-failed`) while the
 //   others are written.
-import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Admin, Consumer, ConsumerConfig, EachBatchPayload, IHeaders, Kafka, KafkaMessage, PartitionAssigner, Producer } from 'kafkajs';
 import { DecodeError, type AvroCodec } from '../../../infra/kafka/codec';
 import type { Logger } from '../../../infra/logging';
 import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './backoff';
@@ -63,6 +71,8 @@ export interface PartitionBatch {
   readonly partition: number;
   /** Records to apply, in offset order (skipped and dead-lettered ones left out). */
   readonly records: readonly DecodedRecord[];
+  /** Messages of this batch that cannot be decoded, for a sink that `writesDeadLetters` (else always empty). */
+  readonly deadLetters: readonly DeadLetter[];
   /** The checkpoint to store with them: the offset after the last consumed message. */
   readonly nextOffset: number;
   /** The offset after the last record read, transaction markers included (>= nextOffset). */
@@ -71,7 +81,8 @@ export interface PartitionBatch {
   readonly expectedCheckpoint: number | undefined;
 }
 
-export interface BatchSink {
+/** What a sink that keeps its own checkpoint (the projectors) offers the consumer. */
+export interface Checkpointing {
   /** The stored checkpoint: next offset per partition of `topic` (absent = none). */
   checkpoints(topic: string): Promise<ReadonlyMap<number, number>>;
   /** Partitions of `topic` being rebuilt from the start, with the end offset each must reach. */
@@ -80,10 +91,20 @@ export interface BatchSink {
   restart(topic: string, partition: number, from: number, until: number): Promise<void>;
   /** The partition has been read up to its rebuild target. */
   rebuilt(topic: string, partition: number): Promise<void>;
+}
+
+export interface BatchSink {
+  /** Present on a sink with its own checkpoint; without it, the group's committed offsets are where reading starts. */
+  readonly checkpointing?: Checkpointing;
+  /** Called on every assignment, before any batch of it is written (e.g. to fence and restore state). */
+  assigned?(assignment: Readonly<Record<string, readonly number[]>>): Promise<void>;
+  /** True when `write` puts `batch.deadLetters` in the DLQ itself, atomically with the batch. */
+  readonly writesDeadLetters?: boolean;
   /**
-   * Applies the records and stores `nextOffset` (forward only), atomically, if
-   * the stored checkpoint is `expectedCheckpoint`; throws CheckpointMismatchError
-   * without writing anything otherwise.
+   * Applies the records and stores `nextOffset` (forward only), atomically. A
+   * checkpointing sink does so only if the stored checkpoint is
+   * `expectedCheckpoint`, and throws CheckpointMismatchError without writing
+   * anything otherwise.
    */
   write(batch: PartitionBatch): Promise<void>;
 }
@@ -129,6 +150,12 @@ export interface EventConsumerOptions {
   /** Is this error worth retrying / not the message's fault? Default: `error.retriable !== false`. */
   readonly isRetriable?: (error: unknown) => boolean;
   readonly partitionsConsumedConcurrently?: number;
+  /** Commit consumed offsets to Kafka after each batch (default true). A sink that commits offsets in its own transaction turns it off. */
+  readonly autoCommit?: boolean;
+  /** How the group spreads partitions over its members (kafkajs's round robin by default). */
+  readonly partitionAssigners?: readonly PartitionAssigner[];
+  /** Consumer settings beyond the defaults (fetch sizes, session timeout, ...). */
+  readonly consumerConfig?: Partial<Omit<ConsumerConfig, 'groupId' | 'partitionAssigners'>>;
   readonly metrics?: ConsumerMetrics;
   /** How often to look for checkpoints that vanished while nothing was written (default 1000 ms; 0: never). */
   readonly checkpointCheckMs?: number;
@@ -187,13 +214,21 @@ export class EventConsumer {
   }
 
   async start(): Promise<void> {
-    const { kafka, groupId, topics } = this.options;
+    const { kafka, groupId, topics, sink } = this.options;
     this.admin = kafka.admin();
     await this.admin.connect();
-    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    await this.producer.connect();
-    this.dlq = new DeadLetterQueue(this.producer, groupId);
-    const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, retry: { retries: 5 } });
+    if (sink.writesDeadLetters !== true) {
+      this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+      await this.producer.connect();
+      this.dlq = new DeadLetterQueue(this.producer, groupId);
+    }
+    const consumer = kafka.consumer({
+      maxWaitTimeInMs: 100,
+      retry: { retries: 5 },
+      ...this.options.consumerConfig,
+      groupId,
+      ...(this.options.partitionAssigners === undefined ? {} : { partitionAssigners: [...this.options.partitionAssigners] }),
+    });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       // Runs synchronously inside kafkajs's join, before fetching starts; eachBatch waits for it.
@@ -203,17 +238,21 @@ export class EventConsumer {
     await consumer.connect();
     await consumer.subscribe({ topics: [...topics], fromBeginning: true });
     await consumer.run({
-      autoCommit: true,
+      autoCommit: this.autoCommit,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
       eachBatch: (payload) => this.eachBatch(payload),
     });
     const every = this.options.checkpointCheckMs ?? 1000;
-    if (every > 0) {
+    if (every > 0 && sink.checkpointing !== undefined) {
       this.watchdog = setInterval(() => void this.lookForLostCheckpoints(), every);
       this.watchdog.unref();
     }
     this.log.info({ topics }, 'consuming');
+  }
+
+  private get autoCommit(): boolean {
+    return this.options.autoCommit ?? true;
   }
 
   /** Stops fetching, lets the batch in flight finish its write, disconnects. */
@@ -244,11 +283,14 @@ export class EventConsumer {
   private async onAssignment(assignment: Record<string, number[]>): Promise<void> {
     this.partitions = new Map();
     this.assignment = assignment;
+    const { checkpointing } = this.options.sink;
+    await this.options.sink.assigned?.(assignment);
+    if (checkpointing === undefined) return this.followCommittedOffsets(assignment);
     const positions: Record<string, string> = {};
     for (const [topic, partitions] of Object.entries(assignment)) {
       const [stored, targets, committed, marks] = await Promise.all([
-        this.options.sink.checkpoints(topic),
-        this.options.sink.rebuildTargets(topic),
+        checkpointing.checkpoints(topic),
+        checkpointing.rebuildTargets(topic),
         this.committed(topic),
         this.watermarks(topic),
       ]);
@@ -274,9 +316,21 @@ export class EventConsumer {
     this.log.info({ assignment, positions }, 'assigned; seeked to the stored checkpoints');
   }
 
+  /** A sink without a checkpoint of its own: kafkajs starts at the group's committed offsets (else the earliest); only note where. */
+  private async followCommittedOffsets(assignment: Record<string, number[]>): Promise<void> {
+    for (const [topic, partitions] of Object.entries(assignment)) {
+      const [committed, marks] = await Promise.all([this.committed(topic), this.watermarks(topic)]);
+      for (const partition of partitions) {
+        const from = committed.get(partition) ?? marks.get(partition)?.low ?? 0;
+        this.partitions.set(keyOf(topic, partition), { stored: undefined, from, position: from, rebuildUntil: undefined });
+      }
+    }
+    this.log.info({ assignment }, 'assigned');
+  }
+
   /** The partition starts over from `from`: checkpoint reset, rebuilding until `until`. */
   private async restart(topic: string, partition: number, from: number, until: number, reason: 'no_checkpoint' | 'checkpoint_lost'): Promise<void> {
-    await this.options.sink.restart(topic, partition, from, until);
+    await this.options.sink.checkpointing?.restart(topic, partition, from, until);
     this.partitions.set(keyOf(topic, partition), { stored: from, from, position: from, rebuildUntil: until > from ? until : undefined });
     this.consumer?.seek({ topic, partition, offset: String(from) });
     this.stats.rebuilds += 1;
@@ -292,7 +346,7 @@ export class EventConsumer {
   }
 
   private async finishRebuild(topic: string, partition: number, state: PartitionState): Promise<void> {
-    await this.options.sink.rebuilt(topic, partition);
+    await this.options.sink.checkpointing?.rebuilt(topic, partition);
     if (this.partitions.get(keyOf(topic, partition)) === state) state.rebuildUntil = undefined;
     this.refreshRebuildingGauge();
     this.log.info({ topic, partition, position: state.position }, 'partition rebuilt: caught up with where it stood when the rebuild began');
@@ -307,9 +361,10 @@ export class EventConsumer {
     const key = keyOf(topic, partition);
     const running = this.resyncs.get(key);
     if (running) return running;
+    const checkpointing = this.options.sink.checkpointing;
     const work = (async () => {
-      if (this.stopping || !(this.assignment[topic] ?? []).includes(partition)) return;
-      const stored = (await this.options.sink.checkpoints(topic)).get(partition);
+      if (this.stopping || checkpointing === undefined || !(this.assignment[topic] ?? []).includes(partition)) return;
+      const stored = (await checkpointing.checkpoints(topic)).get(partition);
       if (stored === undefined) {
         const { low, high } = (await this.watermarks(topic)).get(partition) ?? { low: 0, high: 0 };
         await this.restart(topic, partition, low, high, 'checkpoint_lost');
@@ -326,10 +381,11 @@ export class EventConsumer {
 
   /** A store that lost its data while nothing was being written: find the partitions whose checkpoint vanished. */
   private async lookForLostCheckpoints(): Promise<void> {
-    if (this.stopping) return;
+    const checkpointing = this.options.sink.checkpointing;
+    if (this.stopping || checkpointing === undefined) return;
     try {
       for (const [topic, partitions] of Object.entries(this.assignment)) {
-        const stored = await this.options.sink.checkpoints(topic);
+        const stored = await checkpointing.checkpoints(topic);
         for (const partition of partitions) {
           const state = this.partitions.get(keyOf(topic, partition));
           if (state?.stored !== undefined && !stored.has(partition)) await this.resync(topic, partition);
@@ -374,12 +430,15 @@ export class EventConsumer {
     const messages = batch.messages.filter((m) => Number(m.offset) >= state.from);
     const last = batch.messages[batch.messages.length - 1] as KafkaMessage;
     const nextOffset = Number(last.offset) + 1;
-    const consumedUpTo = Math.max(nextOffset, Number(batch.lastOffset()) + 1);
+    // The batch's last offset counts a trailing transaction marker or aborted record too.
+    const lastOffset = batch.lastOffset();
+    const consumedUpTo = Math.max(nextOffset, Number(lastOffset) + 1);
     if (messages.length > 0) {
       const { records, dead } = await this.decodeAll(topic, partition, messages);
-      if (dead.length > 0) await this.deadLetter(dead);
+      const atomic = this.options.sink.writesDeadLetters === true;
+      if (dead.length > 0 && !atomic) await this.deadLetter(dead);
       try {
-        const stored = await this.write({ topic, partition, records, nextOffset, consumedUpTo, expectedCheckpoint: state.stored });
+        const stored = await this.write({ topic, partition, records, deadLetters: atomic ? dead : [], nextOffset, consumedUpTo, expectedCheckpoint: state.stored });
         if (this.partitions.get(keyOf(topic, partition)) === state) state.stored = stored;
       } catch (error) {
         if (!(error instanceof CheckpointMismatchError)) throw error;
@@ -391,8 +450,8 @@ export class EventConsumer {
       this.options.metrics?.messages.inc({ group, result: 'skipped' }, messages.length - records.length - dead.length);
     }
     state.position = Math.max(state.position, consumedUpTo);
-    resolveOffset(last.offset);
-    await commitOffsetsIfNecessary();
+    resolveOffset(lastOffset);
+    if (this.autoCommit) await commitOffsetsIfNecessary();
     await heartbeat();
     this.stats.batches += 1;
     this.options.metrics?.batchMessages.observe({ group }, batch.messages.length);
@@ -443,33 +502,54 @@ export class EventConsumer {
       this.options.metrics?.retries.inc({ group: this.options.groupId, operation: 'write' });
       log.warn({ err: error, attempt, delayMs, records: batch.records.length }, 'batch write failed; retrying');
     };
+    const write = (b: PartitionBatch): Promise<void> => withRetries(this.retry, () => this.options.sink.write(b), onRetry, retryable);
     try {
-      await withRetries(this.retry, () => this.options.sink.write(batch), onRetry, retryable);
-      this.stats.records += batch.records.length;
+      await write(batch);
+      this.written(batch);
       return after(batch.expectedCheckpoint, batch.nextOffset);
     } catch (error) {
-      if (error instanceof CheckpointMismatchError || this.isRetriable(error)) throw error;
+      if (error instanceof CheckpointMismatchError || this.isRetriable(error) || batch.records.length === 0) throw error;
       log.error({ err: error }, 'batch write keeps failing; writing its records one at a time to find the culprit');
     }
     let expected = batch.expectedCheckpoint;
+    // The batch's own dead letters (a sink that writes them) go with the first write that succeeds.
+    let deadLetters = batch.deadLetters;
     for (let i = 0; i < batch.records.length; i += 1) {
       const record = batch.records[i] as DecodedRecord;
       const next = i === batch.records.length - 1 ? batch.nextOffset : record.offset + 1;
-      const one = { ...batch, records: [record], nextOffset: next, consumedUpTo: i === batch.records.length - 1 ? batch.consumedUpTo : next, expectedCheckpoint: expected };
+      const one = { ...batch, records: [record], deadLetters, nextOffset: next, consumedUpTo: i === batch.records.length - 1 ? batch.consumedUpTo : next, expectedCheckpoint: expected };
       try {
-        await withRetries(this.retry, () => this.options.sink.write(one), onRetry, retryable);
-        this.stats.records += 1;
+        await write(one);
+        this.written(one);
       } catch (error) {
         if (error instanceof CheckpointMismatchError || this.isRetriable(error)) throw error;
         log.error({ err: error, offset: record.offset, eventType: record.type }, 'record keeps failing; dead-lettering it');
-        await this.deadLetter([
-          { topic: record.topic, partition: record.partition, offset: record.offset, key: record.key, value: record.rawValue, headers: record.headers, reason: 'processing-failed', error: messageOf(error) },
-        ]);
-        await withRetries(this.retry, () => this.options.sink.write({ ...one, records: [] }), onRetry, retryable);
+        const letter: DeadLetter = { topic: record.topic, partition: record.partition, offset: record.offset, key: record.key, value: record.rawValue, headers: record.headers, reason: 'processing-failed', error: messageOf(error) };
+        if (this.options.sink.writesDeadLetters === true) {
+          const skip = { ...one, records: [], deadLetters: [...deadLetters, letter] };
+          await write(skip);
+          this.written(skip);
+        } else {
+          await this.deadLetter([letter]);
+          await write({ ...one, records: [], deadLetters: [] });
+        }
       }
+      deadLetters = [];
       expected = after(expected, next);
     }
     return after(batch.expectedCheckpoint, batch.nextOffset);
+  }
+
+  /** Counts a written batch, and the dead letters a transactional sink wrote with it. */
+  private written(batch: PartitionBatch): void {
+    this.stats.records += batch.records.length;
+    if (batch.deadLetters.length === 0) return;
+    this.stats.deadLettered += batch.deadLetters.length;
+    for (const l of batch.deadLetters) {
+      this.log.warn({ topic: l.topic, partition: l.partition, offset: l.offset, reason: l.reason, error: l.error }, 'dead-lettered a message');
+      this.options.metrics?.deadLetters.inc({ group: this.options.groupId, reason: l.reason });
+      this.options.metrics?.messages.inc({ group: this.options.groupId, result: 'dead_lettered' });
+    }
   }
 
   private async deadLetter(letters: readonly DeadLetter[]): Promise<void> {

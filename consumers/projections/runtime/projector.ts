@@ -25,7 +25,7 @@ import type { EventMetadata } from '../../../schemas/generated/types';
 import { checkpointKey, rebuildKey, versionKey, type ReadModelName } from '../shared/keys';
 import type { WriteOp } from '../shared/ops';
 import type { RetryPolicy } from './backoff';
-import { CheckpointMismatchError, EventConsumer, ProcessingError, type BatchSink, type PartitionBatch, type PartitionProgress } from './event-consumer';
+import { CheckpointMismatchError, EventConsumer, ProcessingError, type BatchSink, type PartitionBatch, type PartitionProgress, type Checkpointing } from './event-consumer';
 import { consumerMetrics, projectionMetrics, type ProjectionMetrics } from './metrics';
 import { APPLY_BATCH_LUA, checkpointField, encodeBatch, parseCheckpoint, type GuardedWrite } from './redis-batch';
 import { projectionGroupId, READ_MODEL_SPECS, type ReadModelSpec } from './read-models';
@@ -40,7 +40,9 @@ export function withApplyBatchScript(redis: Redis): RedisWithScript {
   return redis as RedisWithScript;
 }
 
-export class RedisProjectionSink implements BatchSink {
+export class RedisProjectionSink implements BatchSink, Checkpointing {
+  /** Redis holds the checkpoint, written with the read model (event-consumer.ts). */
+  readonly checkpointing: Checkpointing = this;
   private readonly redis: RedisWithScript;
   /** Events applied and skipped by the guard, for tests and benchmarks. */
   readonly stats = { applied: 0, skipped: 0 };

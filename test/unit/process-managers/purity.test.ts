@@ -8,6 +8,12 @@ const PURE = [
   path.join('process-managers', 'order-fulfilment', 'order-fulfilment.workflow.ts'),
   path.join('payment-simulator', 'payment-simulator.ts'),
   path.join('loyalty', 'loyalty.policy.ts'),
+  // The definitions the runtime runs: routing, encoding descriptions and the decisions, no I/O of their own.
+  path.join('process-managers', 'order-fulfilment', 'order-fulfilment.process.ts'),
+  path.join('payment-simulator', 'payment-simulator.process.ts'),
+  path.join('loyalty', 'loyalty.process.ts'),
+  path.join('process-managers', 'runtime', 'definition.ts'),
+  path.join('process-managers', 'runtime', 'deadline-queue.ts'),
   path.join('..', 'schemas', 'payment-stream.ts'),
 ];
 

@@ -62,6 +62,8 @@ describe('topic catalog', () => {
       'restaurant.email-reservation.commands',
       'restaurant.email-reservation.events',
       'restaurant.email-reservation.snapshots',
+      'restaurant.loyalty.changelog',
+      'restaurant.loyalty.events',
       'restaurant.menu.commands',
       'restaurant.menu.events',
       'restaurant.menu.snapshots',
@@ -69,6 +71,7 @@ describe('topic catalog', () => {
       'restaurant.order.commands',
       'restaurant.order.events',
       'restaurant.order.snapshots',
+      'restaurant.payment-simulator.changelog',
       'restaurant.payment.events',
     ]);
   });
