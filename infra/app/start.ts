@@ -19,6 +19,7 @@ import type { ReadModelName } from '../../consumers/projections/shared/keys';
 import { createQueryApp } from '../../consumers/query-api/app';
 import { topicCatalog } from '../../schemas/topics';
 import { serveHttp } from './http';
+import { processManagerMetrics } from '../../consumers/process-managers/runtime/metrics';
 import { ProcessManagerRuntime, type ProcessManagerStats } from '../../consumers/process-managers/runtime/runtime';
 import type { ProcessDefinition } from '../../consumers/process-managers/runtime/definition';
 import { orderFulfilmentProcess } from '../../consumers/process-managers/order-fulfilment/order-fulfilment.process';
@@ -134,11 +135,24 @@ export async function startQueryApi({ logger, settings, metrics }: RoleDeps): Pr
 }
 
 /** A stateful consumer on the process-manager runtime: order fulfilment, the loyalty policy or the payment simulator. */
-export async function startProcessManager(name: ProcessManagerName, { kafka, codec, logger, settings }: RoleDeps): Promise<Running> {
+/** Stats of the process managers this process runs, for their metrics (declared once per process). */
+const runningProcessManagers = new Set<{ stats(): ProcessManagerStats }>();
+
+export async function startProcessManager(name: ProcessManagerName, { kafka, codec, logger, settings, metrics }: RoleDeps): Promise<Running> {
+  processManagerMetrics(metrics, () => [...runningProcessManagers].map((r) => r.stats()));
   const start = async <S, I>(definition: ProcessDefinition<S, I>): Promise<Running> => {
     const runtime = new ProcessManagerRuntime({ kafka, codec, logger, definition });
     await runtime.start();
-    return { name, stop: () => runtime.stop(), stats: () => runtime.stats() };
+    runningProcessManagers.add(runtime);
+    return {
+      name,
+      groups: () => [{ group: runtime.groupId, topics: [...definition.inputs] }],
+      async stop() {
+        runningProcessManagers.delete(runtime);
+        await runtime.stop();
+      },
+      stats: () => runtime.stats(),
+    };
   };
   switch (name) {
     case 'order-fulfilment':

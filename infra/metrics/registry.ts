@@ -72,8 +72,9 @@ export class Metrics {
     }
   }
 
-  counter<L extends string = never>(spec: MetricSpec<L>): Counter<L> {
-    return this.declare('counter', spec, () => new Counter<L>({ ...this.config(spec) }));
+  /** `collect` runs at every scrape, e.g. to add what a component counted since the last one. */
+  counter<L extends string = never>(spec: MetricSpec<L> & { readonly collect?: (this: Counter<L>) => void | Promise<void> }): Counter<L> {
+    return this.declare('counter', spec, () => new Counter<L>({ ...this.config(spec), ...(spec.collect ? { collect: spec.collect } : {}) }));
   }
 
   gauge<L extends string = never>(spec: MetricSpec<L> & { readonly collect?: (this: Gauge<L>) => void | Promise<void> }): Gauge<L> {

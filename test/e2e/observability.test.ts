@@ -32,6 +32,8 @@ const ROLES: ReadonlyArray<{ readonly role: Role; readonly job: string }> = [
   { role: 'gateway', job: 'gateway' },
   { role: 'projectors', job: 'projectors' },
   { role: 'query', job: 'query' },
+  { role: 'process-managers', job: 'process-managers' },
+  { role: 'payment-simulator', job: 'process-managers' },
 ];
 const SCRAPE_S = 1;
 const STEP_S = 2;
@@ -169,7 +171,7 @@ afterAll(async () => {
 describe('dashboards and alerts against a real Prometheus scraping the roles under load', () => {
   it('every panel and variable of every provisioned dashboard returns data, every rule evaluates, every /metrics passes promtool', async () => {
     const dashboards = provisionedDashboards();
-    expect(dashboards.map((d) => path.basename(d.file))).toEqual(expect.arrayContaining(['overview.json', 'consumers.json', 'replays.json']));
+    expect(dashboards.map((d) => path.basename(d.file))).toEqual(expect.arrayContaining(['overview.json', 'consumers.json', 'process-managers.json', 'replays.json']));
     const panels = dashboards.reduce((n, d) => n + panelsOf(d.dashboard.panels).filter((p) => p.type !== 'row').length, 0);
     expect(panels).toBeGreaterThan(25);
     const started = Date.now();
@@ -179,17 +181,21 @@ describe('dashboards and alerts against a real Prometheus scraping the roles und
     const byJob = new Map(ROLES.map(({ job }, i) => [job, running[i] as RoleProcess]));
     const replayPort = await freePort();
     const targets: Record<string, string[]> = { replay: [`127.0.0.1:${replayPort}`] };
-    for (const [job, role] of byJob) targets[job] = [`127.0.0.1:${role.opsPort}`];
+    ROLES.forEach(({ job }, i) => (targets[job] = [...(targets[job] ?? []), `127.0.0.1:${(running[i] as RoleProcess).opsPort}`]));
     prometheus = await startPrometheus(targets, SCRAPE_S);
     const prom = prometheus;
     const gateway = byJob.get('gateway') as RoleProcess;
     const query = byJob.get('query') as RoleProcess;
 
-    // Load: commands accepted and rejected, and queries, until the panels have been asked.
+    // Load: commands accepted and rejected, and queries, until the panels have been asked. Order
+    // fulfilment confirms the orders of a real customer once the simulated provider authorises payment.
+    const customer = await call(gateway.url, 'POST', '/customers', { name: 'Observed customer', email: `${keyspace}@example.com` });
+    expect(customer.status).toBe(201);
+    const customerId = customer.body.aggregateId as string;
     let stop = false;
     const load = (async () => {
       for (let i = 0; i < 500 && !stop; i += 1) {
-        await smallLoad(gateway.url, `obs${i}`, 1, 1);
+        await smallLoad(gateway.url, `obs${i}`, 1, 1, { confirm: false, customerId });
         await call(gateway.url, 'POST', `/orders/no-such-order-${i}/confirm`, {}); // rejected: order_not_found
         await call(query.url, 'GET', '/menu');
         await call(query.url, 'GET', '/kitchen/queue');
@@ -225,6 +231,9 @@ describe('dashboards and alerts against a real Prometheus scraping the roles und
     expect(Number(accepted[0]?.value?.[1])).toBeGreaterThan(0);
     const rejected = await prom.query('sum(restaurant_commands_processed_total{outcome="rejected"})');
     expect(Number(rejected[0]?.value?.[1])).toBeGreaterThan(0);
+    // Order fulfilment worked the orders: it emitted commands and payment requests.
+    const emitted = await prom.query('sum(restaurant_process_messages_emitted_total{process="order-fulfilment"})');
+    expect(Number(emitted[0]?.value?.[1])).toBeGreaterThan(0);
     const progress = await prom.query(`max_over_time(restaurant_replay_progress_ratio[${Math.ceil((Date.now() - started) / 1000)}s])`);
     expect(progress.map((r) => [r.metric.group, r.value?.[1]])).toEqual([[projectionGroupId('menu', `${keyspace}-g1`), '1']]);
 

@@ -57,7 +57,14 @@ export interface Loaded {
 }
 
 /** Menu items and confirmed orders through the gateway: data for the menu, orders, kitchen and sales read models. */
-export async function smallLoad(gatewayUrl: string, tag: string, items: number, orders: number): Promise<Loaded> {
+export interface LoadOptions {
+  /** Confirm each placed order through the gateway (default), as the kitchen would without a process manager; off when order fulfilment runs. */
+  readonly confirm?: boolean;
+  /** The customer ordering (default: made-up ids, which only a process manager's checks would notice). */
+  readonly customerId?: string;
+}
+
+export async function smallLoad(gatewayUrl: string, tag: string, items: number, orders: number, options: LoadOptions = {}): Promise<Loaded> {
   const categories = ['STARTER', 'MAIN', 'DESSERT', 'DRINK'];
   const menuItems: Array<{ id: string; category: string }> = [];
   let lastToken = '';
@@ -73,7 +80,7 @@ export async function smallLoad(gatewayUrl: string, tag: string, items: number, 
   }
   const placed: string[] = [];
   for (let i = 0; i < orders; i += 1) {
-    const opened = await call(gatewayUrl, 'POST', '/orders', { customerId: `${tag}-customer-${i % 3}` });
+    const opened = await call(gatewayUrl, 'POST', '/orders', { customerId: options.customerId ?? `${tag}-customer-${i % 3}` });
     ok('open order', opened.status, opened.body);
     const orderId = opened.body.aggregateId as string;
     const dish = menuItems[i % menuItems.length];
@@ -81,7 +88,7 @@ export async function smallLoad(gatewayUrl: string, tag: string, items: number, 
       [`/orders/${orderId}/items`, { menuItemId: dish?.id, quantity: 1 + (i % 2) }],
       [`/orders/${orderId}/delivery-address`, { address }],
       [`/orders/${orderId}/place`, {}],
-      [`/orders/${orderId}/confirm`, {}],
+      ...(options.confirm === false ? [] : ([[`/orders/${orderId}/confirm`, {}]] as const)),
     ] as const) {
       const r = await call(gatewayUrl, 'POST', p, body);
       ok(p, r.status, r.body);

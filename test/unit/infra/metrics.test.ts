@@ -6,6 +6,8 @@ import { commandProcessorMetrics } from '../../../producers/command-processor/me
 import { consumerMetrics, initialiseConsumer } from '../../../consumers/projections/runtime/metrics';
 import { MetricDeclarationError, Metrics, NON_CONFORMING_DEFAULT_METRICS } from '../../../infra/metrics/registry';
 import type { Handled } from '../../../producers/command-processor/handle';
+import { processManagerMetrics } from '../../../consumers/process-managers/runtime/metrics';
+import type { ProcessManagerStats } from '../../../consumers/process-managers/runtime/runtime';
 
 describe('Metrics', () => {
   it.each([
@@ -89,5 +91,51 @@ describe('gateway metrics', () => {
     const text = await metrics.text();
     expect(text).toContain('restaurant_gateway_commands_total{command="PlaceOrder",outcome="pending"} 1');
     expect(text).toContain('restaurant_gateway_command_duration_seconds_bucket{le="5",command="PlaceOrder"} 1');
+  });
+});
+
+describe('process-manager metrics', () => {
+  const stats = (over: Partial<ProcessManagerStats>): ProcessManagerStats => ({
+    name: 'order-fulfilment',
+    groupId: 'restaurant.process-manager.order-fulfilment',
+    partitions: [0, 1],
+    instances: 5,
+    instancesByState: { AWAITING_PAYMENT: 2, COMPLETED: 3 },
+    pendingDeadlines: 2,
+    deadlinesWaitingForInputs: 0,
+    deadlinesFired: 0,
+    inputsDecided: 10,
+    inputsChanged: 8,
+    messagesEmitted: 4,
+    messagesEmittedByType: { PaymentRequested: 4 },
+    processFailures: 1,
+    processRetries: 0,
+    transactions: 6,
+    transactionsFailed: 0,
+    restores: 2,
+    deadLettered: 0,
+    ...over,
+  });
+
+  it('reports the runtimes’ snapshots at each scrape: states as gauges, counts since start as counters', async () => {
+    const metrics = new Metrics({ defaultMetrics: false });
+    let current = [stats({})];
+    processManagerMetrics(metrics, () => current);
+    const first = await metrics.text();
+    expect(first).toContain('restaurant_process_instances{process="order-fulfilment",state="AWAITING_PAYMENT"} 2');
+    expect(first).toContain('restaurant_process_deadlines_pending{process="order-fulfilment"} 2');
+    expect(first).toContain('restaurant_process_messages_emitted_total{process="order-fulfilment",type="PaymentRequested"} 4');
+    expect(first).toContain('restaurant_process_transactions_total{process="order-fulfilment",result="failed"} 0');
+
+    // Counts grow; a state that emptied disappears instead of staying at its last value.
+    current = [stats({ instancesByState: { COMPLETED: 5 }, messagesEmittedByType: { PaymentRequested: 4, ConfirmOrder: 2 }, transactions: 9 })];
+    const second = await metrics.text();
+    expect(second).not.toContain('state="AWAITING_PAYMENT"');
+    expect(second).toContain('restaurant_process_transactions_total{process="order-fulfilment",result="committed"} 9');
+    expect(second).toContain('restaurant_process_messages_emitted_total{process="order-fulfilment",type="ConfirmOrder"} 2');
+
+    // A runtime restarted in place counts from 0 again: the counter keeps going up.
+    current = [stats({ transactions: 1 })];
+    expect(await metrics.text()).toContain('restaurant_process_transactions_total{process="order-fulfilment",result="committed"} 10');
   });
 });
