@@ -23,6 +23,22 @@ export interface CommandProcessorMetrics {
   failed(aggregate: string): void;
 }
 
+/** Aggregates the processor holds in memory, by aggregate type, read when Prometheus scrapes: what its memory grows with. */
+export function heldAggregatesMetric(metrics: Metrics, held: () => ReadonlyMap<string, { readonly held: number; readonly decoded: number }>): void {
+  metrics.gauge({
+    name: 'restaurant_command_aggregates',
+    help: 'Aggregates the command processor holds in memory (as snapshot bytes, the recently used also decoded), by aggregate type and form (held, decoded).',
+    labelNames: ['aggregate', 'form'],
+    collect() {
+      this.reset();
+      for (const [aggregate, counts] of held()) {
+        this.set({ aggregate, form: 'held' }, counts.held);
+        this.set({ aggregate, form: 'decoded' }, counts.decoded);
+      }
+    },
+  });
+}
+
 /** `accepted`, `rejected` (a business rule), `duplicate` (a repeated commandId), `dead_lettered` (undecodable). */
 export const PROCESSED_OUTCOMES = ['accepted', 'rejected', 'duplicate', 'dead_lettered'] as const;
 

@@ -33,13 +33,15 @@ import { AvroCodec, DecodeError } from '../../infra/kafka/codec';
 import type { Logger } from '../../infra/logging';
 import type { AggregateRuntime } from './aggregates';
 import { handleCommand, withReply, type AggregateEntry, type Handled } from './handle';
+import type { AggregateStore } from './aggregate-store';
 import type { CommandProcessorMetrics } from './metrics';
 
 const REPLY_RECORD = 'restaurant.common.CommandReply';
 export const CHECKPOINT_RECORD = 'restaurant.common.CommandCheckpoint';
 
-/** The key of a processor group's checkpoint in a snapshot partition (compaction keeps the latest). */
-export const checkpointKey = (groupId: string): string => `@checkpoint/${groupId}`;
+export const CHECKPOINT_KEY_PREFIX = '@checkpoint/';
+/** The key of a processor group's checkpoint in a snapshot partition (compaction keeps the latest). No aggregate id starts with '@'. */
+export const checkpointKey = (groupId: string): string => `${CHECKPOINT_KEY_PREFIX}${groupId}`;
 
 export interface LaneTopics {
   readonly commands: string;
@@ -51,7 +53,7 @@ export interface LaneTopics {
 export interface Lane {
   readonly runtime: AggregateRuntime;
   readonly topics: LaneTopics;
-  readonly entries: Map<string, AggregateEntry>;
+  readonly entries: AggregateStore;
   /** Commands fetched and not yet decided, in offset order. */
   readonly queue: KafkaMessage[];
   /** The next offset to queue: a re-fetch (after a rebalance or a seek) never queues a command twice. */
@@ -167,7 +169,7 @@ export class PartitionWorker {
       }
       const { metadata, ...data } = value;
       const type = fullName.slice(runtime.namespace.length + 1);
-      const current = overlay.get(metadata.aggregateId) ?? lane.entries.get(metadata.aggregateId);
+      const current = overlay.get(metadata.aggregateId) ?? (await lane.entries.get(metadata.aggregateId));
       const handled = handleCommand(runtime, current, { type, data }, metadata, clock());
       if (handled.entry !== undefined && !handled.duplicate) overlay.set(metadata.aggregateId, handled.entry);
       outcomes.push({ handled, aggregateId: metadata.aggregateId });
@@ -226,7 +228,7 @@ export class PartitionWorker {
       });
     }
     for (const d of decided) {
-      for (const [id, entry] of written.entries.get(d.lane) ?? []) d.lane.entries.set(id, entry);
+      for (const [id, { entry, snapshot }] of written.entries.get(d.lane) ?? []) d.lane.entries.set(id, entry, snapshot);
       const base = written.bases.get(d.lane);
       if (d.eventMessages.length > 0 && base !== undefined) d.lane.nextEventOffset = base + d.eventMessages.length + 1;
     }
@@ -259,14 +261,13 @@ export class PartitionWorker {
       }
       marks.push(performance.now());
 
-      const entriesByLane = new Map<Lane, Map<string, AggregateEntry>>();
+      const entriesByLane = new Map<Lane, Map<string, { entry: AggregateEntry; snapshot: Buffer | undefined }>>();
       const topicMessages: Array<{ topic: string; messages: Message[] }> = [];
       const replyMessages: Message[] = [];
       const repliesPartition = this.partition % repliesPartitions;
       for (const d of decided) {
         const { lane } = d;
         const entries = new Map(d.overlay);
-        entriesByLane.set(lane, entries);
         let offset = bases.get(lane) ?? 0;
         for (const { handled, aggregateId } of d.outcomes) {
           let reply = handled.reply;
@@ -282,14 +283,13 @@ export class PartitionWorker {
         }
         if (predicted !== undefined && d.eventMessages.length > 0) topicMessages.push({ topic: lane.topics.events, messages: d.eventMessages });
         const snapshots: Message[] = [];
+        const kept = new Map<string, { entry: AggregateEntry; snapshot: Buffer | undefined }>();
+        entriesByLane.set(lane, kept);
         for (const [aggregateId, entry] of entries) {
           const domain = lane.runtime.toSnapshot(aggregateId, entry.version, entry.state);
-          if (domain === null) continue;
-          snapshots.push({
-            key: aggregateId,
-            value: await codec.encode(lane.topics.snapshots, lane.runtime.snapshotRecord, { ...domain, recentCommands: entry.recentCommands }),
-            partition: this.partition,
-          });
+          const snapshot = domain === null ? undefined : await codec.encode(lane.topics.snapshots, lane.runtime.snapshotRecord, { ...domain, recentCommands: entry.recentCommands });
+          kept.set(aggregateId, { entry, snapshot });
+          if (snapshot !== undefined) snapshots.push({ key: aggregateId, value: snapshot, partition: this.partition });
         }
         const checkpoint: CommandCheckpoint = {
           groupId,
@@ -343,6 +343,7 @@ export class PartitionWorker {
 
 interface Written {
   readonly bases: ReadonlyMap<Lane, number>;
-  readonly entries: ReadonlyMap<Lane, ReadonlyMap<string, AggregateEntry>>;
+  /** By lane: each aggregate's entry after the transaction, and the snapshot written for it. */
+  readonly entries: ReadonlyMap<Lane, ReadonlyMap<string, { readonly entry: AggregateEntry; readonly snapshot: Buffer | undefined }>>;
   readonly timing: Readonly<Record<string, number>>;
 }

@@ -6,7 +6,7 @@
 // snapshots, replies, dead letters and the consumed offsets commit together or
 // not at all. See partition-worker.ts for the transaction and the fencing.
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
-import type { CommandCheckpoint, CommandReply } from '../../schemas/generated/types';
+import type { CommandCheckpoint } from '../../schemas/generated/types';
 import { COMMAND_REPLIES_TOPIC, topicCatalog, type TopicCatalog } from '../../schemas/topics';
 import type { AvroCodec } from '../../infra/kafka/codec';
 import { CoPartitionedAssigner } from '../../infra/kafka/co-partitioned-assigner';
@@ -14,9 +14,9 @@ import { readToEnd } from '../../infra/kafka/read-to-end';
 import { fencedProducer } from '../../infra/kafka/transactions';
 import type { Logger } from '../../infra/logging';
 import { aggregateRuntimes, type AggregateRuntime, type ProcessorContext } from './aggregates';
-import type { AggregateEntry } from './handle';
+import { AggregateStore } from './aggregate-store';
 import type { CommandProcessorMetrics } from './metrics';
-import { CHECKPOINT_RECORD, checkpointKey, PartitionWorker, type Lane, type LaneTopics, type WorkerContext } from './partition-worker';
+import { CHECKPOINT_KEY_PREFIX, CHECKPOINT_RECORD, checkpointKey, PartitionWorker, type Lane, type LaneTopics, type WorkerContext } from './partition-worker';
 
 export const DEFAULT_GROUP = 'restaurant.command-processor';
 
@@ -75,6 +75,18 @@ export class CommandProcessor {
 
   get commandTopics(): string[] {
     return [...this.routes.keys()];
+  }
+
+  /** Aggregates held in memory, by aggregate type: all of those on the partitions owned, and of them the decoded ones. */
+  aggregatesHeld(): Map<string, { held: number; decoded: number }> {
+    const out = new Map<string, { held: number; decoded: number }>();
+    for (const slot of this.workers.values()) {
+      for (const lane of slot.worker?.lanes.values() ?? []) {
+        const counts = out.get(lane.runtime.aggregate) ?? { held: 0, decoded: 0 };
+        out.set(lane.runtime.aggregate, { held: counts.held + lane.entries.size, decoded: counts.decoded + lane.entries.decodedSize });
+      }
+    }
+    return out;
   }
 
   async start(): Promise<void> {
@@ -199,8 +211,7 @@ export class CommandProcessor {
       const routes = this.commandTopics
         .filter((topic) => partition < this.catalog.topic(topic).partitions)
         .map((topic) => ({ topic, ...(this.routes.get(topic) as { runtime: AggregateRuntime; topics: LaneTopics }) }));
-      const entries = new Map(routes.map((r) => [r.topics.snapshots, new Map<string, AggregateEntry>()] as const));
-      const restoredBy = new Map(routes.map((r) => [r.topics.snapshots, r.runtime] as const));
+      const stores = new Map(routes.map((r) => [r.topics.snapshots, new AggregateStore(r.runtime, codec)] as const));
       /** By command topic: the position restored with the state. */
       const committed = new Map<string, number>();
       const ownCheckpoint = checkpointKey(this.groupId);
@@ -209,20 +220,21 @@ export class CommandProcessor {
         routes.map((r) => ({ topic: r.topics.snapshots, partitions: [partition] })),
         async ({ topic, message }) => {
           const id = message.key?.toString() ?? '';
-          const into = entries.get(topic) as Map<string, AggregateEntry>;
+          const into = stores.get(topic) as AggregateStore;
           if (message.value === null) {
             into.delete(id);
             return;
           }
-          const decoded = await codec.decode(message.value);
-          if (decoded.fullName === CHECKPOINT_RECORD) {
-            const checkpoint = decoded.value as CommandCheckpoint;
-            if (id === ownCheckpoint) committed.set(checkpoint.commandTopic, checkpoint.nextOffset);
-            return;
+          // Snapshots are kept as bytes and decoded when a command needs them; only checkpoints are read now.
+          if (id.startsWith(CHECKPOINT_KEY_PREFIX)) {
+            const decoded = await codec.decode(message.value);
+            if (decoded.fullName === CHECKPOINT_RECORD) {
+              const checkpoint = decoded.value as CommandCheckpoint;
+              if (id === ownCheckpoint) committed.set(checkpoint.commandTopic, checkpoint.nextOffset);
+              return;
+            }
           }
-          const snapshot = decoded.value as { recentCommands?: CommandReply[] };
-          const restored = (restoredBy.get(topic) as AggregateRuntime).fromSnapshot(snapshot);
-          into.set(restored.aggregateId, { version: restored.version, state: restored.state, recentCommands: snapshot.recentCommands ?? [] });
+          into.restore(id, message.value);
         },
       );
       // A partition never checkpointed by this group (or written before checkpoints existed) starts at the group's committed offset.
@@ -245,7 +257,7 @@ export class CommandProcessor {
           {
             runtime: r.runtime,
             topics: r.topics,
-            entries: entries.get(r.topics.snapshots) as Map<string, AggregateEntry>,
+            entries: stores.get(r.topics.snapshots) as AggregateStore,
             queue: [],
             // Offsets below the committed one were decided (possibly by a previous owner) after our consumer fetched them.
             queuedUpTo: committed.get(r.topic) ?? 0,
