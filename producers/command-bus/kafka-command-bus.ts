@@ -37,7 +37,11 @@ export class KafkaCommandBus implements CommandBus {
   private readonly producer: Producer;
   private consumer: Consumer | undefined;
   private readonly waiters = new Map<string, Array<(outcome: CommandOutcome) => void>>();
-  private readonly outcomes = new Map<string, CommandOutcome>();
+  /**
+   * Replies of the last `cacheSize` commands, by commandId, as their bytes (latin1
+   * strings: a tenth of the decoded objects' heap), decoded when asked for.
+   */
+  private readonly outcomes = new Map<string, string>();
   private readonly cacheSize: number;
   private readonly batcher: ProduceBatcher;
 
@@ -73,7 +77,7 @@ export class KafkaCommandBus implements CommandBus {
       // A throwaway group that always starts from a timestamp: committing its offsets would only cost requests.
       autoCommit: false,
       eachBatch: async ({ batch }) => {
-        for (const message of batch.messages) await this.onReply(message.value);
+        for (const message of batch.messages) await this.onReply(message.key, message.value);
       },
     });
     await joined;
@@ -88,7 +92,9 @@ export class KafkaCommandBus implements CommandBus {
   }
 
   async outcome(commandId: string): Promise<CommandOutcome | undefined> {
-    return this.outcomes.get(commandId);
+    const bytes = this.outcomes.get(commandId);
+    if (bytes === undefined) return undefined;
+    return (await this.decode(Buffer.from(bytes, 'latin1')))?.outcome;
   }
 
   async send(envelope: CommandEnvelope, { waitMs }: { readonly waitMs: number }): Promise<CommandOutcome> {
@@ -140,28 +146,42 @@ export class KafkaCommandBus implements CommandBus {
     this.waiters.delete(commandId);
   }
 
-  private async onReply(bytes: Buffer | null): Promise<void> {
-    let reply: CommandReply;
-    try {
-      reply = (await this.options.codec.decode(bytes)).value as CommandReply;
-    } catch (error) {
-      if (error instanceof DecodeError) {
-        this.options.logger.warn({ err: error, reason: error.reason }, 'undecodable command reply skipped');
-        return;
-      }
-      throw error;
+  /**
+   * Every gateway reads every reply (the command may have come through another
+   * one); only a reply someone here waits for is decoded now, by its key.
+   */
+  private async onReply(key: Buffer | null, bytes: Buffer | null): Promise<void> {
+    if (bytes === null) return;
+    let commandId = key?.toString();
+    let outcome: CommandOutcome | undefined;
+    if (commandId === undefined || this.waiters.has(commandId)) {
+      const decoded = await this.decode(bytes);
+      if (decoded === undefined) return;
+      ({ commandId, outcome } = decoded);
     }
-    const outcome = outcomeOf(reply);
-    this.outcomes.delete(reply.commandId);
-    this.outcomes.set(reply.commandId, outcome);
+    this.outcomes.delete(commandId);
+    this.outcomes.set(commandId, bytes.toString('latin1'));
     if (this.outcomes.size > this.cacheSize) {
       const oldest = this.outcomes.keys().next();
       if (!oldest.done) this.outcomes.delete(oldest.value);
     }
-    const waiting = this.waiters.get(reply.commandId);
-    if (waiting) {
-      this.waiters.delete(reply.commandId);
+    const waiting = this.waiters.get(commandId);
+    if (waiting && outcome) {
+      this.waiters.delete(commandId);
       for (const settle of waiting) settle(outcome);
+    }
+  }
+
+  private async decode(bytes: Buffer): Promise<{ commandId: string; outcome: CommandOutcome } | undefined> {
+    try {
+      const reply = (await this.options.codec.decode(bytes)).value as CommandReply;
+      return { commandId: reply.commandId, outcome: outcomeOf(reply) };
+    } catch (error) {
+      if (error instanceof DecodeError) {
+        this.options.logger.warn({ err: error, reason: error.reason }, 'undecodable command reply skipped');
+        return undefined;
+      }
+      throw error;
     }
   }
 }
