@@ -14,7 +14,7 @@ import path from 'node:path';
 import { createKafka } from '../infra/kafka/client';
 import { rootLogger } from '../infra/logging';
 import { repoRoot } from '../infra/stack/settings';
-import { freePort, startRole, type RoleProcess } from '../test/support/roles';
+import { freePort, roleEntryPoint, startRole, type RoleProcess } from '../test/support/roles';
 import { BASELINE_TOPIC } from './baseline-server';
 import { closedLoop, openLoop, post, postJson, sleep, type Request, type Result } from './http-load';
 
@@ -22,6 +22,17 @@ const RATES = (process.env.BENCH_RATES ?? '250,500,1000,1500,2000').split(',').m
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CLOSED_CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const MENU_ITEMS = 200;
+/** Old-generation budgets: the gateway's live heap is ~40 MB whatever the load; the processor's grows ~0.5 KB per aggregate it holds. */
+const GATEWAY_HEAP_MB = Number(process.env.BENCH_GATEWAY_HEAP_MB ?? 96);
+const PROCESSOR_HEAP_MB = Number(process.env.BENCH_PROCESSOR_HEAP_MB ?? 192);
+
+/** A role's memory: resident, and of it the V8 heap in use and the memory outside the heap (buffers), from its /metrics. */
+async function memoryOf(role: RoleProcess): Promise<string> {
+  const text = await (await fetch(`${role.opsUrl}/metrics`)).text();
+  const value = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
+  const held = [...text.matchAll(/^restaurant_command_aggregates\{aggregate="([^"]+)",form="held"\} (\d+)$/gm)].map(([, aggregate, n]) => `${n} ${aggregate}`);
+  return `${role.role} ${fmt(rssMb(role.child.pid ?? 0))} MB (heap used ${fmt(value('nodejs_heap_size_used_bytes'))}, heap total ${fmt(value('nodejs_heap_size_total_bytes'))}, external ${fmt(value('nodejs_external_memory_bytes'))}${held.length > 0 ? `; aggregates held: ${held.join(', ')}` : ''})`;
+}
 
 function rssMb(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -31,7 +42,7 @@ function rssMb(pid: number): number {
 
 async function startBaseline(): Promise<{ url: string; stop: () => void; pid: number }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'bench', 'baseline-server.ts')], {
+  const child = spawn(process.execPath, roleEntryPoint(path.join('bench', 'baseline-server')), {
     cwd: repoRoot,
     env: { ...process.env, PORT: String(port), LOG_LEVEL: 'warn' },
     stdio: 'inherit',
@@ -58,14 +69,16 @@ async function main(): Promise<void> {
   }
   await admin.disconnect();
 
+  // The roles run as production runs them (docs/command-side.md § Running): compiled, each with a heap budget.
   const env = { LOG_LEVEL: 'warn', COMMAND_WAIT_MS: '5000' };
   const roles: RoleProcess[] = [];
-  const processor = await startRole('command-processor', env);
+  const processor = await startRole('command-processor', { ...env, NODE_OPTIONS: `--max-old-space-size=${PROCESSOR_HEAP_MB}` });
   roles.push(processor);
-  const gateway = await startRole('gateway', env);
+  const gateway = await startRole('gateway', { ...env, NODE_OPTIONS: `--max-old-space-size=${GATEWAY_HEAP_MB}` });
   roles.push(gateway);
   const baseline = await startBaseline();
   const rssAtStart = rssMb(processor.child.pid ?? 0) + rssMb(gateway.child.pid ?? 0);
+  const memoryAtStart = [await memoryOf(processor), await memoryOf(gateway)];
 
   try {
     // A menu to change prices on; its items spread over every partition.
@@ -96,6 +109,7 @@ async function main(): Promise<void> {
     const bMax = await closedLoop(CLOSED_CONCURRENCY, SECONDS, bare, offset);
     rows.push({ gateway: gMax, baseline: bMax });
     const rssAtEnd = rssMb(processor.child.pid ?? 0) + rssMb(gateway.child.pid ?? 0);
+    const memoryAtEnd = [await memoryOf(processor), await memoryOf(gateway)];
 
     console.log(`\ncommand side vs baseline (express + one kafkajs produce per request, same batching), ${SECONDS} s per row, 2 cores shared with Kafka, the registry and the load generator`);
     console.log('offered/s | gateway accepted/s  p50    p95    p99 ms  non-2xx | baseline ok/s  p50    p95    p99 ms | accepted/s ratio  p99 ratio');
@@ -106,7 +120,9 @@ async function main(): Promise<void> {
           ` ${fmt(g.perSecond / b.perSecond, 2).padStart(16)} ${fmt(g.p99 / b.p99, 2).padStart(10)}`,
       );
     }
-    console.log(`gateway + processor resident memory: ${fmt(rssAtStart)} MB at start, ${fmt(rssAtEnd)} MB at end (baseline server: ${fmt(rssMb(baseline.pid))} MB)`);
+    console.log(`gateway + processor resident memory: ${fmt(rssAtStart)} MB at start, ${fmt(rssAtEnd)} MB at end (baseline server: ${fmt(rssMb(baseline.pid))} MB); heap budgets ${GATEWAY_HEAP_MB} / ${PROCESSOR_HEAP_MB} MB`);
+    console.log(`  at start: ${memoryAtStart.join('; ')}`);
+    console.log(`  at end:   ${memoryAtEnd.join('; ')}`);
   } finally {
     baseline.stop();
     await Promise.all(roles.map((r) => r.stop()));

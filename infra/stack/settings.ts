@@ -32,7 +32,8 @@ function intFrom(env: Env, name: string, fallback: number, min: number, max: num
   return value;
 }
 
-export const repoRoot = path.resolve(__dirname, '..', '..');
+/** The repository's root, also when running the compiled tree (`npm run build` writes it to <root>/dist). */
+export const repoRoot = ((up) => (path.basename(up) === 'dist' ? path.dirname(up) : up))(path.resolve(__dirname, '..', '..'));
 
 export function readStackSettings(env: Env = process.env): StackSettings {
   const home = path.resolve(env.STACK_HOME ?? path.join(repoRoot, '.local'));

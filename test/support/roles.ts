@@ -36,13 +36,23 @@ const exited = (child: ChildProcess): Promise<number | null> =>
     ? Promise.resolve(child.exitCode)
     : new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 
+/**
+ * How a role is started: from the TypeScript sources through tsx (tests), or,
+ * with ROLES_FROM=dist, from the compiled tree `npm run build` writes, as
+ * production runs it (the benchmarks: no loader thread, no compiler in memory).
+ */
+export function roleEntryPoint(script = path.join('infra', 'app', 'main')): string[] {
+  if (process.env.ROLES_FROM === 'dist') return ['--enable-source-maps', path.join(repoRoot, 'dist', `${script}.js`)];
+  return ['--import', 'tsx', path.join(repoRoot, `${script}.ts`)];
+}
+
 export async function startRole(role: Role, env: Record<string, string> = {}): Promise<RoleProcess> {
   const port = await freePort();
   const healthPort = await freePort();
   const queryPort = await freePort();
   // node itself with tsx as a loader (not the tsx CLI, which forks a second
   // process): the pid we signal is the role, so kill() really is kill -9.
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'infra', 'app', 'main.ts')], {
+  const child = spawn(process.execPath, roleEntryPoint(), {
     cwd: repoRoot,
     env: { ...process.env, ROLE: role, PORT: String(port), HEALTH_PORT: String(healthPort), QUERY_PORT: String(queryPort), LOG_LEVEL: process.env.ROLE_LOG_LEVEL ?? 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
