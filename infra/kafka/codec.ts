@@ -73,6 +73,8 @@ async function registerWithRetry<T>(attempt: () => Promise<T>, tries = 4): Promi
 export class AvroCodec {
   private readonly ids = new Map<string, Promise<number>>();
   private readonly readers = new Map<number, Promise<{ fullName: string; reader: Type; resolver: ReturnType<Type['createResolver']> }>>();
+  /** The readers already resolved, for decoding without a promise per message (decodeKnown). */
+  private readonly resolved = new Map<number, { fullName: string; reader: Type; resolver: ReturnType<Type['createResolver']> }>();
 
   constructor(
     readonly registry: SchemaRegistry,
@@ -120,10 +122,26 @@ export class AvroCodec {
   }
 
   async decode(bytes: Buffer | null): Promise<Decoded> {
+    const known = this.decodeKnown(bytes);
+    if (known !== undefined) return known;
+    const schemaId = (bytes as Buffer).readInt32BE(1);
+    return this.body(bytes as Buffer, schemaId, await this.readerFor(schemaId));
+  }
+
+  /**
+   * Decodes at once when the writer's schema has been resolved before (the
+   * usual case after the first message of a type); undefined when it has not,
+   * and `decode` must ask the registry. Throws DecodeError like `decode`.
+   */
+  decodeKnown(bytes: Buffer | null): Decoded | undefined {
     if (bytes === null || bytes.length < 5) throw new DecodeError('not-avro', `message of ${bytes?.length ?? 0} bytes is too short for the Confluent wire format`);
     if (bytes.readUInt8(0) !== MAGIC) throw new DecodeError('not-avro', `unknown magic byte ${bytes.readUInt8(0)} (expected 0)`);
     const schemaId = bytes.readInt32BE(1);
-    const { fullName, reader, resolver } = await this.readerFor(schemaId);
+    const reader = this.resolved.get(schemaId);
+    return reader === undefined ? undefined : this.body(bytes, schemaId, reader);
+  }
+
+  private body(bytes: Buffer, schemaId: number, { fullName, reader, resolver }: { fullName: string; reader: Type; resolver: ReturnType<Type['createResolver']> }): Decoded {
     try {
       return { fullName, schemaId, value: reader.fromBuffer(bytes.subarray(5), resolver) };
     } catch (cause) {
@@ -159,7 +177,9 @@ export class AvroCodec {
       throw new DecodeError('unknown-record', `schema ${schemaId} is a ${fullName ?? 'nameless type'}, which this build does not know`);
     }
     try {
-      return { fullName, reader: known.type, resolver: known.type.createResolver(writer) };
+      const resolved = { fullName, reader: known.type, resolver: known.type.createResolver(writer) };
+      this.resolved.set(schemaId, resolved);
+      return resolved;
     } catch (cause) {
       throw new DecodeError('incompatible', `this build's ${fullName} cannot read schema ${schemaId}: ${(cause as Error).message}`, { cause });
     }

@@ -13,7 +13,7 @@ import { del, hdel, hincrby, hset, sadd, setJson, srem, zadd, zrem, type WriteOp
 import { checkpointKey } from '../../consumers/projections/shared/keys';
 import { seeded } from '../support/http';
 import { testRedis, unique } from '../support/kafka';
-import { dropKeys, redisDump } from '../support/read-side';
+import { dropKeys, parseBatchArgv, redisDump } from '../support/read-side';
 
 const redis = testRedis();
 const keyspace = unique('it-batch').toLowerCase();
@@ -63,8 +63,8 @@ describe('the Redis batch script', () => {
       const field = `t:${batch % 3}`;
       const encoded = encodeBatch(keyspace, 'orders', writes, new Map([[field, { nextOffset: batch + 1, expected: checkpoints.get(field), consumedUpTo: batch + 1 }]]));
       checkpoints.set(field, batch + 1);
-      left += writes.reduce((n, w) => n + w.ops.length, 0) - (JSON.parse(encoded.argv) as { e: Array<[number, string, unknown[]]> }).e.reduce((n, [, , ops]) => n + ops.length, 0);
-      const [applied, skipped] = await script.rmApplyBatch(encoded.keys.length, ...encoded.keys, encoded.argv);
+      left += writes.reduce((n, w) => n + w.ops.length, 0) - parseBatchArgv(encoded.argv).e.reduce((n, [, , ops]) => n + ops.length, 0);
+      const [applied, skipped] = await script.rmApplyBatch(encoded.keys.length, encoded.keys, encoded.argv);
       let expectedApplied = 0;
       for (const w of writes) if (store.applyGuarded(w.versionKey, w.version, w.ops) === 'applied') expectedApplied += 1;
       expect([applied, skipped]).toEqual([expectedApplied, writes.length - expectedApplied]);

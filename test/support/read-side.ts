@@ -146,3 +146,31 @@ export async function waitForReadModels(redis: Redis, keyspace: string, ends: To
     await waitForCheckpoint(redis, keyspace, model, relevant, timeoutMs);
   }
 }
+
+/** The batch script's flat ARGV read back as the Lua script reads it (redis-batch.ts), for tests of the encoding. */
+export function parseBatchArgv(argv: readonly string[]): {
+  t: Array<[number, string]>;
+  c: string[][];
+  e: Array<[number, string, Array<[string, number, ...string[]]>]>;
+} {
+  let i = 0;
+  const next = (): string => argv[i++] as string;
+  const t: Array<[number, string]> = [];
+  for (let n = Number(next()); n > 0; n -= 1) t.push([Number(next()), next()]);
+  const c: string[][] = [];
+  for (let n = Number(next()); n > 0; n -= 1) c.push([next(), next(), next(), next()]);
+  const e: Array<[number, string, Array<[string, number, ...string[]]>]> = [];
+  while (i < argv.length) {
+    const v = Number(next());
+    const version = next();
+    const ops: Array<[string, number, ...string[]]> = [];
+    for (let n = Number(next()); n > 0; n -= 1) {
+      const args = Number(next());
+      const cmd = next();
+      const key = Number(next());
+      ops.push([cmd, key, ...Array.from({ length: args }, next)]);
+    }
+    e.push([v, version, ops]);
+  }
+  return { t, c, e };
+}

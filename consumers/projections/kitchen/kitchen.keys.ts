@@ -2,14 +2,14 @@
 //   rm:{ks}:kitchen:queue                 zset   orderId scored by confirmedAt (epoch ms): oldest first with ZRANGE
 //   rm:{ks}:kitchen:ticket:<orderId>      hash   orderId, lines (JSON), placedAt, confirmedAt, status, preparationStartedAt
 //   rm:{ks}:kitchen:v:<orderId>           string version guard (runtime)
-import { readModelPrefix } from '../shared/keys';
+import { readModelPrefix, perKeyspace } from '../shared/keys';
 
 export interface KitchenKeys {
   readonly queue: string;
   ticket(orderId: string): string;
 }
 
-export function kitchenKeys(keyspace: string): KitchenKeys {
+export const kitchenKeys = perKeyspace((keyspace: string): KitchenKeys => {
   const prefix = readModelPrefix(keyspace, 'kitchen');
   return { queue: `${prefix}queue`, ticket: (orderId) => `${prefix}ticket:${orderId}` };
-}
+});

@@ -3,17 +3,17 @@
 //                                               projection's state, read before a batch (read-modify-write)
 //   rm:{ks}:orders:by-customer:<customerId>     zset   orderId scored by openedAt (epoch ms): newest first with ZRANGE REV
 //   rm:{ks}:orders:v:<orderId>                  string version guard (runtime)
-import { readModelPrefix } from '../shared/keys';
+import { readModelPrefix, perKeyspace } from '../shared/keys';
 
 export interface OrdersKeys {
   order(orderId: string): string;
   byCustomer(customerId: string): string;
 }
 
-export function ordersKeys(keyspace: string): OrdersKeys {
+export const ordersKeys = perKeyspace((keyspace: string): OrdersKeys => {
   const prefix = readModelPrefix(keyspace, 'orders');
   return {
     order: (orderId) => `${prefix}order:${orderId}`,
     byCustomer: (customerId) => `${prefix}by-customer:${customerId}`,
   };
-}
+});

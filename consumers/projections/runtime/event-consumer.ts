@@ -470,7 +470,8 @@ export class EventConsumer {
         continue;
       }
       try {
-        const decoded = await withRetries(
+        // Known schemas decode at once; the first message of a schema asks the registry, with retries.
+        const decoded = codec.decodeKnown(m.value) ?? await withRetries(
           this.retry,
           () => codec.decode(m.value),
           (error, attempt, delayMs) => {

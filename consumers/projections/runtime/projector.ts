@@ -30,7 +30,8 @@ import { consumerMetrics, projectionMetrics, type ProjectionMetrics } from './me
 import { APPLY_BATCH_LUA, checkpointField, encodeBatch, parseCheckpoint, type GuardedWrite } from './redis-batch';
 import { projectionGroupId, READ_MODEL_SPECS, type ReadModelSpec } from './read-models';
 
-type ApplyBatch = (numKeys: number, ...args: string[]) => Promise<[number, number]>;
+/** ioredis flattens the key and argument arrays into the command (no spread of a huge array into a call). */
+type ApplyBatch = (numKeys: number, keys: readonly string[], argv: readonly string[]) => Promise<[number, number]>;
 interface RedisWithScript extends Redis {
   rmApplyBatch: ApplyBatch;
 }
@@ -137,7 +138,7 @@ export class RedisProjectionSink implements BatchSink, Checkpointing {
     const checkpoint = { nextOffset: batch.nextOffset, expected: batch.expectedCheckpoint, consumedUpTo: batch.consumedUpTo };
     const encoded = encodeBatch(ks, name, writes, new Map([[checkpointField(batch.topic, batch.partition), checkpoint]]));
     try {
-      const [applied, skipped] = await this.redis.rmApplyBatch(encoded.keys.length, ...encoded.keys, encoded.argv);
+      const [applied, skipped] = await this.redis.rmApplyBatch(encoded.keys.length, encoded.keys, encoded.argv);
       this.stats.applied += applied;
       this.stats.skipped += skipped + preSkipped;
       if (this.metrics) {

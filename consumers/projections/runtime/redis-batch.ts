@@ -7,11 +7,11 @@
 // stays legal on a cluster, where the `{keyspace}` hash tag puts them in one
 // slot):
 //
-//   ARGV[1] = JSON {
-//     t: [[keyIndex, 'hash'|'zset'|'set'|'string'], ...]   expected types, checked first
-//     e: [[versionKeyIndex, 'version', [[CMD, keyIndex, arg, ...], ...]], ...]
-//     c: [['<topic>:<partition>', 'nextOffset', 'expected', 'consumedUpTo'], ...]
-//   }
+//   ARGV, flat (no JSON to build in Node or to decode in Lua):
+//     T, then T × (keyIndex, 'hash'|'zset'|'set'|'string')     expected types, checked first
+//     C, then C × ('<topic>:<partition>', nextOffset, expected, consumedUpTo)
+//     then to the end, per event:
+//       versionKeyIndex, version, N, then N × (A, CMD, keyIndex, A arguments)
 //
 // 0. Each checkpoint field must hold exactly `expected` (the value the writer
 //    read or last wrote; '' = no field). Anything else means the writer's view
@@ -47,36 +47,59 @@ import { checkpointKey, rebuildKey, type ReadModelName } from '../shared/keys';
 import { InvalidOpError, type WriteOp } from '../shared/ops';
 
 export const APPLY_BATCH_LUA = `
-local p = cjson.decode(ARGV[1])
-for _, c in ipairs(p.c) do
-  local stored = redis.call('HGET', KEYS[1], c[1]) or ''
-  if stored ~= c[3] then
-    return redis.error_reply('CHECKPOINT_MISMATCH ' .. c[1] .. ' expected "' .. c[3] .. '" but found "' .. stored .. '"')
+local a = ARGV
+local i = 1
+local types = {}
+for t = 1, tonumber(a[i]) do
+  types[t] = i + 1
+  i = i + 2
+end
+i = i + 1
+local checkpoints = {}
+for c = 1, tonumber(a[i]) do
+  checkpoints[c] = i + 1
+  i = i + 4
+end
+i = i + 1
+for _, c in ipairs(checkpoints) do
+  local stored = redis.call('HGET', KEYS[1], a[c]) or ''
+  if stored ~= a[c + 2] then
+    return redis.error_reply('CHECKPOINT_MISMATCH ' .. a[c] .. ' expected "' .. a[c + 2] .. '" but found "' .. stored .. '"')
   end
 end
-for _, t in ipairs(p.t) do
-  local actual = redis.call('TYPE', KEYS[t[1]]).ok
-  if actual ~= 'none' and actual ~= t[2] then
-    return redis.error_reply('WRONGTYPE ' .. KEYS[t[1]] .. ' holds a ' .. actual .. ', not a ' .. t[2])
+for _, t in ipairs(types) do
+  local key = KEYS[tonumber(a[t])]
+  local actual = redis.call('TYPE', key).ok
+  if actual ~= 'none' and actual ~= a[t + 1] then
+    return redis.error_reply('WRONGTYPE ' .. key .. ' holds a ' .. actual .. ', not a ' .. a[t + 1])
   end
 end
 local reached, written = {}, {}
 local applied, skipped = 0, 0
-for _, e in ipairs(p.e) do
-  local v = e[1]
+local n = #a
+while i <= n do
+  local v = tonumber(a[i])
+  local version = tonumber(a[i + 1])
+  local ops = tonumber(a[i + 2])
+  local text = a[i + 1]
+  i = i + 3
   local current = reached[v]
   if current == nil then
     current = tonumber(redis.call('GET', KEYS[v]) or '0')
   end
-  local version = tonumber(e[2])
   if version > current then
-    for _, op in ipairs(e[3]) do
-      redis.call(op[1], KEYS[op[2]], unpack(op, 3))
+    for _ = 1, ops do
+      local args = tonumber(a[i])
+      redis.call(a[i + 1], KEYS[tonumber(a[i + 2])], unpack(a, i + 3, i + 2 + args))
+      i = i + 3 + args
     end
     reached[v] = version
-    written[v] = e[2]
+    written[v] = text
     applied = applied + 1
   else
+    for _ = 1, ops do
+      i = i + 3 + tonumber(a[i])
+    end
     reached[v] = current
     skipped = skipped + 1
   end
@@ -84,14 +107,14 @@ end
 for v, version in pairs(written) do
   redis.call('SET', KEYS[v], version)
 end
-for _, c in ipairs(p.c) do
-  local stored = redis.call('HGET', KEYS[1], c[1])
-  if not stored or tonumber(c[2]) > tonumber(stored) then
-    redis.call('HSET', KEYS[1], c[1], c[2])
+for _, c in ipairs(checkpoints) do
+  local stored = redis.call('HGET', KEYS[1], a[c])
+  if not stored or tonumber(a[c + 1]) > tonumber(stored) then
+    redis.call('HSET', KEYS[1], a[c], a[c + 1])
   end
-  local target = redis.call('HGET', KEYS[2], c[1])
-  if target and tonumber(c[4]) >= tonumber(target) then
-    redis.call('HDEL', KEYS[2], c[1])
+  local target = redis.call('HGET', KEYS[2], a[c])
+  if target and tonumber(a[c + 3]) >= tonumber(target) then
+    redis.call('HDEL', KEYS[2], a[c])
   end
 end
 return {applied, skipped}
@@ -116,7 +139,8 @@ export interface GuardedWrite {
 
 export interface EncodedBatch {
   readonly keys: string[];
-  readonly argv: string;
+  /** Flat: see the file header. */
+  readonly argv: string[];
 }
 
 type RedisType = 'hash' | 'zset' | 'set' | 'string';
@@ -144,26 +168,40 @@ function typeOf(op: WriteOp): RedisType | null {
   }
 }
 
-function command(op: WriteOp): [string, ...string[]] {
+/** Appends one op as (argument count, COMMAND, key index, arguments). */
+function pushCommand(argv: string[], op: WriteOp, keyIndex: number): void {
+  const key = String(keyIndex);
   switch (op.op) {
-    case 'hset':
-      return ['HSET', ...Object.entries(op.fields).flat()];
+    case 'hset': {
+      const fields = Object.entries(op.fields);
+      argv.push(String(2 * fields.length), 'HSET', key);
+      for (const [field, value] of fields) argv.push(field, value);
+      return;
+    }
     case 'hdel':
-      return ['HDEL', ...op.fields];
+      argv.push(String(op.fields.length), 'HDEL', key, ...op.fields);
+      return;
     case 'hincrby':
-      return ['HINCRBY', op.field, String(op.by)];
+      argv.push('2', 'HINCRBY', key, op.field, String(op.by));
+      return;
     case 'zadd':
-      return ['ZADD', String(op.score), op.member];
+      argv.push('2', 'ZADD', key, String(op.score), op.member);
+      return;
     case 'zrem':
-      return ['ZREM', op.member];
+      argv.push('1', 'ZREM', key, op.member);
+      return;
     case 'sadd':
-      return ['SADD', op.member];
+      argv.push('1', 'SADD', key, op.member);
+      return;
     case 'srem':
-      return ['SREM', op.member];
+      argv.push('1', 'SREM', key, op.member);
+      return;
     case 'setJson':
-      return ['SET', JSON.stringify(op.value)];
+      argv.push('1', 'SET', key, JSON.stringify(op.value));
+      return;
     case 'del':
-      return ['DEL'];
+      argv.push('0', 'DEL', key);
+      return;
     default: {
       const unknown: never = op;
       throw new InvalidOpError(`unknown op ${JSON.stringify(unknown)}`);
@@ -331,17 +369,15 @@ export function encodeBatch(
     if (list.length < 2) continue;
     withoutOverwritten(list.map((i) => writes[i] as GuardedWrite)).forEach((w, k) => (thinned[list[k] as number] = w));
   }
-  const events = thinned.map((w) => [
-    index.get(w.versionKey),
-    String(w.version),
-    w.ops.map((op) => {
-      const [cmd, ...args] = command(op);
-      return [cmd, index.get(op.key), ...args];
-    }),
-  ]);
-  const t = [...types.entries()].map(([key, type]) => [index.get(key), type]);
-  const c = [...checkpoint.entries()].map(([field, w]) => [field, String(w.nextOffset), w.expected === undefined ? '' : String(w.expected), String(Math.max(w.consumedUpTo, w.nextOffset))]);
-  return { keys, argv: JSON.stringify({ t, e: events, c }) };
+  const argv: string[] = [String(types.size)];
+  for (const [key, type] of types) argv.push(String(index.get(key)), type);
+  argv.push(String(checkpoint.size));
+  for (const [field, w] of checkpoint) argv.push(field, String(w.nextOffset), w.expected === undefined ? '' : String(w.expected), String(Math.max(w.consumedUpTo, w.nextOffset)));
+  for (const w of thinned) {
+    argv.push(String(index.get(w.versionKey)), String(w.version), String(w.ops.length));
+    for (const op of w.ops) pushCommand(argv, op, index.get(op.key) as number);
+  }
+  return { keys, argv };
 }
 
 /** The checkpoint hash field of a topic partition. */

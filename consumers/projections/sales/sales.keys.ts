@@ -4,7 +4,7 @@
 //   rm:{ks}:sales:order:<orderId>      string JSON SalesOrderState, the projection's per-order state; deleted once
 //                                             the order can no longer change the figures (rejected, cancelled, dispatched)
 //   rm:{ks}:sales:v:<orderId>          string version guard (runtime)
-import { readModelPrefix } from '../shared/keys';
+import { readModelPrefix, perKeyspace } from '../shared/keys';
 
 export interface SalesKeys {
   day(day: string): string;
@@ -12,14 +12,14 @@ export interface SalesKeys {
   order(orderId: string): string;
 }
 
-export function salesKeys(keyspace: string): SalesKeys {
+export const salesKeys = perKeyspace((keyspace: string): SalesKeys => {
   const prefix = readModelPrefix(keyspace, 'sales');
   return {
     day: (day) => `${prefix}day:${day}`,
     items: (day) => `${prefix}items:${day}`,
     order: (orderId) => `${prefix}order:${orderId}`,
   };
-}
+});
 
 /** Field names inside the day and items hashes; ids and currencies always come last. */
 export const SALES_FIELDS = Object.freeze({

@@ -48,6 +48,22 @@ export function assertKeyspace(keyspace: string): string {
   return keyspace;
 }
 
+/**
+ * A read model's key helpers are built once per keyspace: projections ask for
+ * them for every event, and a replay applies hundreds of thousands.
+ */
+export function perKeyspace<K>(make: (keyspace: string) => K): (keyspace: string) => K {
+  const made = new Map<string, K>();
+  return (keyspace) => {
+    let keys = made.get(keyspace);
+    if (keys === undefined) {
+      keys = make(keyspace);
+      made.set(keyspace, keys);
+    }
+    return keys;
+  };
+}
+
 /** `rm:{<keyspace>}:<read-model>:` — every key of one read model starts with this. */
 export function readModelPrefix(keyspace: string, readModel: ReadModelName): string {
   return `rm:{${assertKeyspace(keyspace)}}:${readModel}:`;
