@@ -39,7 +39,7 @@ import type { ReadModelName } from '../projections/shared/keys';
 import { parsePage, rangeFor } from '../projections/shared/pagination';
 import { salesKeys } from '../projections/sales/sales.keys';
 import { parseSalesRange, salesReport, type SalesBucket, type SalesRange } from '../projections/sales/sales.query';
-import { waitForPositions } from './consistency';
+import type { CheckpointWatcher } from './consistency';
 import { readModelStatus } from './status';
 
 export interface QueryApiDeps {
@@ -49,6 +49,8 @@ export interface QueryApiDeps {
   /** Partitions of a topic the read models read (for "has every partition a checkpoint?"). */
   readonly partitionsOf: (topic: string) => number;
   readonly consistencyWaitMs: number;
+  /** Wakes queries waiting for a consistency token as the projectors move their checkpoints. */
+  readonly checkpoints: CheckpointWatcher;
   readonly clock: () => number;
   readonly logger: Logger;
 }
@@ -109,7 +111,7 @@ export function createQueryApp(deps: QueryApiDeps): express.Express {
     }
     const keyspace = await whole(res, model);
     if (keyspace === undefined || parsed === undefined) return keyspace;
-    const result = await waitForPositions(redis, keyspace, model, READ_MODEL_SPECS[model].topics, parsed.positions, deps.consistencyWaitMs);
+    const result = await deps.checkpoints.waitFor(keyspace, model, READ_MODEL_SPECS[model].topics, parsed.positions, deps.consistencyWaitMs);
     res.set('X-Consistency-Waited-Ms', String(result.waitedMs));
     if (result.reached) return keyspace;
     res.status(503).set('Retry-After', '1').json({

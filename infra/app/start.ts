@@ -17,6 +17,7 @@ import { READ_MODEL_SPECS } from '../../consumers/projections/runtime/read-model
 import { ServingProjector } from '../../consumers/projections/runtime/serving';
 import type { ReadModelName } from '../../consumers/projections/shared/keys';
 import { createQueryApp } from '../../consumers/query-api/app';
+import { CheckpointWatcher } from '../../consumers/query-api/consistency';
 import { topicCatalog } from '../../schemas/topics';
 import { serveHttp } from './http';
 import { processManagerMetrics } from '../../consumers/process-managers/runtime/metrics';
@@ -117,11 +118,13 @@ export async function startQueryApi({ logger, settings, metrics }: RoleDeps): Pr
   await redis.ping();
   // Start-up has verified the broker's topics against this catalog (main.ts), so its partition counts are the broker's.
   const catalog = topicCatalog({ partitions: config().topics.partitions });
+  const checkpoints = new CheckpointWatcher(redis, redisClient('query-api:checkpoints'));
   const app = createQueryApp({
     redis,
     keyspace: settings.keyspace,
     partitionsOf: (topic) => catalog.topic(topic).partitions,
     consistencyWaitMs: settings.consistencyWaitMs,
+    checkpoints,
     clock: Date.now,
     logger: log,
   });
@@ -130,6 +133,7 @@ export async function startQueryApi({ logger, settings, metrics }: RoleDeps): Pr
     name: 'query',
     async stop() {
       await server.close();
+      await checkpoints.close();
       await redis.quit();
     },
   };

@@ -28,7 +28,9 @@
 //    written once, at the end: the per-event guard with one GET and one SET
 //    per aggregate per batch instead of one each per event.
 // 3. The checkpoint fields move forward only (a redelivery from an earlier
-//    offset does not move them back).
+//    offset does not move them back); each move is published on the
+//    checkpoint key's channel (`<topic>:<partition>=<offset>`), which wakes
+//    queries waiting for a consistency token (query-api/consistency.ts).
 // 4. A partition being rebuilt from the start has a field in the rebuild hash
 //    (its end offset when the rebuild began); it is removed once the consumer
 //    has read up to it (`consumedUpTo` counts transaction markers, which no
@@ -111,6 +113,7 @@ for _, c in ipairs(checkpoints) do
   local stored = redis.call('HGET', KEYS[1], a[c])
   if not stored or tonumber(a[c + 1]) > tonumber(stored) then
     redis.call('HSET', KEYS[1], a[c], a[c + 1])
+    redis.call('PUBLISH', KEYS[1], a[c] .. '=' .. a[c + 1])
   end
   local target = redis.call('HGET', KEYS[2], a[c])
   if target and tonumber(a[c + 3]) >= tonumber(target) then
