@@ -239,6 +239,9 @@ export class EventConsumer {
     await consumer.subscribe({ topics: [...topics], fromBeginning: true });
     await consumer.run({
       autoCommit: this.autoCommit,
+      // For lag monitoring only (the sink's checkpoint is the truth): once a second, not after every batch
+      // (a transaction's commit marker alone makes a batch, so that could be a request per event).
+      autoCommitInterval: 1_000,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
       eachBatch: (payload) => this.eachBatch(payload),
@@ -259,10 +262,29 @@ export class EventConsumer {
   async stop(): Promise<void> {
     this.stopping = true;
     clearInterval(this.watchdog);
+    if (this.autoCommit) await this.commitPositions();
     await this.consumer?.disconnect();
     await Promise.all([...this.resyncs.values()].map((r) => r.catch(() => undefined)));
     await this.producer?.disconnect();
     await this.admin?.disconnect();
+  }
+
+  /**
+   * Commits how far each partition has been read, so a restart does not take
+   * the last second's uncommitted offsets for a rewind (which would redeliver
+   * them: harmless under the version guard, but needless).
+   */
+  private async commitPositions(): Promise<void> {
+    const offsets = [...this.partitions].map(([key, state]) => {
+      const colon = key.lastIndexOf(':');
+      return { topic: key.slice(0, colon), partition: Number(key.slice(colon + 1)), offset: String(state.position) };
+    });
+    if (offsets.length === 0) return;
+    try {
+      await this.consumer?.commitOffsets(offsets);
+    } catch (error) {
+      this.log.debug({ err: error }, 'could not commit the positions on the way out');
+    }
   }
 
   /** Partitions being rebuilt from the start by this consumer, with the end offset each must reach. */
