@@ -109,6 +109,8 @@ export class CommandProcessor {
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       const assigned = new Set(Object.values(payload.memberAssignment).flat());
       for (const partition of [...this.workers.keys()]) if (!assigned.has(partition)) void this.retire(partition, 'revoked');
+      // Restore now rather than when the first command arrives, so that one does not wait for it.
+      for (const partition of assigned) this.workerFor(partition).catch((error: unknown) => logger.warn({ err: error, partition }, 'partition state not restored; retrying with the next command'));
       logger.info({ partitions: [...assigned].sort((a, b) => a - b) }, 'command processor joined its group');
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
@@ -125,6 +127,8 @@ export class CommandProcessor {
     });
     this.reportTimer = setInterval(() => void this.reportPositions(), 1_000);
     this.reportTimer.unref();
+    // Ready once the partitions assigned at the first join are restored (a later rebalance restores in the background).
+    await Promise.allSettled([...this.workers.values()].map((slot) => slot.starting));
   }
 
   /** Notes the worker's decided positions for the next report. */
