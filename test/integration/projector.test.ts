@@ -118,6 +118,26 @@ describe('a projector replaying the same events', () => {
     for (const m of models) expect(await dumpOf(m)).toEqual(first[m]);
     await Promise.all(projectors.map(stop));
   });
+
+  it('rebuilds a partition whose checkpoint is past the end of the topic (a recreated topic), instead of waiting for offsets that will not come', async () => {
+    const topic = unique('it.menu.events');
+    await createTopic(topic);
+    const items = history<{ readonly type: string; readonly data: object }>('menu-item-ahead', [
+      [{ type: 'MenuItemAdded', data: { name: 'Soup', description: 'hot', category: 'STARTER', price: money(450) } }, T0],
+      [{ type: 'MenuItemPriceChanged', data: { previousPrice: money(450), price: money(500) } }, T0 + HOUR],
+    ]);
+    await produceEnvelopes(producer, codec, { topic, schemaTopic: 'restaurant.menu.events', namespace: 'restaurant.menu', partitions: PARTITIONS }, items);
+    const ends = await lastOffsets(topic);
+    const partition = [...(ends.get(topic) ?? new Map()).keys()][0] as number;
+    // What a Redis that outlived its Kafka holds: a checkpoint far beyond anything this topic has.
+    await redis.hset(checkpointKey(keyspace, 'menu'), `${topic}:${partition}`, '1000000');
+    const p = await projector('menu', topic);
+    await waitFor('the menu item applied', async () => ((await redis.hget(`${readModelPrefix(keyspace, 'menu')}item:menu-item-ahead`, 'priceMinor')) === '500' ? true : undefined));
+    const checkpoint = Number(await redis.hget(checkpointKey(keyspace, 'menu'), `${topic}:${partition}`));
+    expect(checkpoint).toBe((ends.get(topic)?.get(partition) ?? NaN) + 1);
+    expect(p.consumer.stats.rebuilds).toBeGreaterThan(0);
+    await stop(p);
+  });
 });
 
 describe('poison on an events topic', () => {

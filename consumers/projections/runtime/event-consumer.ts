@@ -231,8 +231,11 @@ export class EventConsumer {
     });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-      // Runs synchronously inside kafkajs's join, before fetching starts; eachBatch waits for it.
-      this.generation = this.onAssignment(payload.memberAssignment);
+      // Runs synchronously inside kafkajs's join, before fetching starts; eachBatch waits for it
+      // (and fails, so kafkajs restarts the consumer, if it failed: noted here so it is never unhandled).
+      const generation = this.onAssignment(payload.memberAssignment);
+      generation.catch((error: unknown) => this.log.warn({ err: error }, 'taking on the assignment failed; the consumer restarts'));
+      this.generation = generation;
     });
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => this.onBatchRead(payload));
     await consumer.connect();
@@ -319,8 +322,10 @@ export class EventConsumer {
       for (const partition of partitions) {
         const { low, high } = marks.get(partition) ?? { low: 0, high: 0 };
         const checkpoint = stored.get(partition);
-        if (checkpoint === undefined) {
-          await this.restart(topic, partition, low, high, 'no_checkpoint');
+        // A checkpoint past the partition's end belongs to other data: the topic was recreated, or the store holds
+        // another cluster's model. What it has cannot be trusted to match these events: rebuild.
+        if (checkpoint === undefined || checkpoint > high) {
+          await this.restart(topic, partition, low, high, checkpoint === undefined ? 'no_checkpoint' : 'checkpoint_ahead');
           positions[keyOf(topic, partition)] = `rebuild ${low}..${high}`;
           continue;
         }
@@ -338,20 +343,20 @@ export class EventConsumer {
     this.log.info({ assignment, positions }, 'assigned; seeked to the stored checkpoints');
   }
 
-  /** A sink without a checkpoint of its own: kafkajs starts at the group's committed offsets (else the earliest); only note where. */
-  private async followCommittedOffsets(assignment: Record<string, number[]>): Promise<void> {
+  /**
+   * A sink without a checkpoint of its own: kafkajs starts at the group's
+   * committed offsets (else the earliest) and delivers in order from there, so
+   * the position simply follows what is read (see onBatchRead).
+   */
+  private followCommittedOffsets(assignment: Record<string, number[]>): void {
     for (const [topic, partitions] of Object.entries(assignment)) {
-      const [committed, marks] = await Promise.all([this.committed(topic), this.watermarks(topic)]);
-      for (const partition of partitions) {
-        const from = committed.get(partition) ?? marks.get(partition)?.low ?? 0;
-        this.partitions.set(keyOf(topic, partition), { stored: undefined, from, position: from, rebuildUntil: undefined });
-      }
+      for (const partition of partitions) this.partitions.set(keyOf(topic, partition), { stored: undefined, from: -1, position: -1, rebuildUntil: undefined });
     }
     this.log.info({ assignment }, 'assigned');
   }
 
   /** The partition starts over from `from`: checkpoint reset, rebuilding until `until`. */
-  private async restart(topic: string, partition: number, from: number, until: number, reason: 'no_checkpoint' | 'checkpoint_lost'): Promise<void> {
+  private async restart(topic: string, partition: number, from: number, until: number, reason: 'no_checkpoint' | 'checkpoint_lost' | 'checkpoint_ahead'): Promise<void> {
     await this.options.sink.checkpointing?.restart(topic, partition, from, until);
     this.partitions.set(keyOf(topic, partition), { stored: from, from, position: from, rebuildUntil: until > from ? until : undefined });
     this.consumer?.seek({ topic, partition, offset: String(from) });
@@ -360,6 +365,7 @@ export class EventConsumer {
     this.refreshRebuildingGauge();
     const details = { topic, partition, from, until, reason };
     if (reason === 'checkpoint_lost') this.log.warn(details, 'the checkpoint vanished (the store lost its data?): rebuilding the partition from the first offset');
+    else if (reason === 'checkpoint_ahead') this.log.warn(details, 'the checkpoint is past the end of the partition (the topic was recreated?): rebuilding the partition from the first offset');
     else if (until > from) this.log.info(details, 'no checkpoint for this partition: building it from the first offset');
   }
 
@@ -423,8 +429,10 @@ export class EventConsumer {
     const state = this.partitions.get(keyOf(payload.topic, payload.partition));
     if (!state) return;
     const next = Number(payload.lastOffset) + 1;
-    // A data batch moved the position in eachBatch; a marker-only batch moves it here if it follows on.
-    if (payload.batchSize === 0 && payload.firstOffset !== null && Number(payload.firstOffset) <= state.position && next > state.position) state.position = next;
+    // A data batch moved the position in eachBatch; a marker-only batch moves it here if it follows on
+    // (without a checkpoint of the sink's own, kafkajs reads on from the committed offset: it always does).
+    const followsOn = this.options.sink.checkpointing === undefined || (payload.firstOffset !== null && Number(payload.firstOffset) <= state.position);
+    if (payload.batchSize === 0 && followsOn && next > state.position) state.position = next;
     this.options.onProgress?.({ topic: payload.topic, partition: payload.partition, position: state.position, messages: payload.batchSize });
     if (state.rebuildUntil !== undefined && state.position >= state.rebuildUntil) {
       this.finishRebuild(payload.topic, payload.partition, state).catch((error: unknown) =>

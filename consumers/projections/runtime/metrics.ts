@@ -39,7 +39,7 @@ export function consumerMetrics(metrics: Metrics) {
     }),
     rebuilds: metrics.counter({
       name: 'restaurant_consumer_partition_rebuilds_total',
-      help: 'Partitions a group started again from the first offset, by group and reason (no_checkpoint: a new or emptied read model; checkpoint_lost: its store lost the checkpoint while running).',
+      help: 'Partitions a group started again from the first offset, by group and reason (no_checkpoint: a new or emptied read model; checkpoint_lost: its store lost the checkpoint while running; checkpoint_ahead: the checkpoint is past the end of the partition, the topic was recreated).',
       labelNames: ['group', 'reason'],
     }),
     rebuilding: metrics.gauge({
@@ -57,7 +57,7 @@ export function initialiseConsumer(m: ConsumerMetrics, group: string): void {
   initialise(m.deadLetters, DEAD_LETTER_REASONS.map((reason) => ({ group, reason })));
   initialise(m.retries, ['decode', 'write', 'dead_letter'].map((operation) => ({ group, operation })));
   initialise(m.messages, ['processed', 'skipped', 'dead_lettered'].map((result) => ({ group, result })));
-  initialise(m.rebuilds, ['no_checkpoint', 'checkpoint_lost'].map((reason) => ({ group, reason })));
+  initialise(m.rebuilds, ['no_checkpoint', 'checkpoint_lost', 'checkpoint_ahead'].map((reason) => ({ group, reason })));
   m.rebuilding.set({ group }, 0);
 }
 
