@@ -95,8 +95,10 @@ async function main(): Promise<void> {
         : post(`${gateway.url}/menu/items/${menu[(i >> 1) % MENU_ITEMS]}/price`, { price: { amountMinor: 1000 + (i % 500), currency: 'EUR' } });
     const bare: Request = (i) => post(`${baseline.url}/produce/bench-${run}-${i}`, { customerId: `bench-${run}-${i % 1000}` });
 
-    await openLoop(200, 3, command, 0); // warm-up: JIT, connections, partition state
-    await openLoop(200, 3, bare, 0);
+    // Warm-up (BENCH_WARMUP_SECONDS, default 15 at 500/s): the JITs of the roles and of a freshly started broker, connections, partition state.
+    const warmup = Number(process.env.BENCH_WARMUP_SECONDS ?? 15);
+    await openLoop(500, warmup, command, 0);
+    await openLoop(500, warmup / 3, bare, 0);
 
     const rows: Array<{ gateway: Result; baseline: Result }> = [];
     let offset = 10_000;
