@@ -76,11 +76,15 @@ export async function post(url: string, body: unknown): Promise<boolean> {
   return status === 200 || status === 201;
 }
 
-/** Sends `rate` requests per second for `seconds`, each at its due time, whatever the server's pace. */
-export async function openLoop(rate: number, seconds: number, request: Request, offset: number): Promise<Result> {
+/**
+ * Runs `one(i, due)` `rate` times per second for `seconds`, each at its due
+ * time whatever the server's pace; collects what each returns (undefined: it
+ * failed).
+ */
+export async function dueTimes<T>(rate: number, seconds: number, one: (i: number, due: number) => Promise<T | undefined>): Promise<{ results: T[]; failed: number; elapsedMs: number }> {
   const total = Math.round(rate * seconds);
-  const latencies: number[] = [];
-  let accepted = 0;
+  const results: T[] = [];
+  let failed = 0;
   const inflight: Array<Promise<void>> = [];
   const start = performance.now();
   let i = 0;
@@ -89,9 +93,9 @@ export async function openLoop(rate: number, seconds: number, request: Request, 
     while (i < total && start + (i * 1000) / rate <= now) {
       const due = start + (i * 1000) / rate;
       inflight.push(
-        request(offset + i).then((ok) => {
-          latencies.push(performance.now() - due);
-          if (ok) accepted += 1;
+        one(i, due).then((result) => {
+          if (result === undefined) failed += 1;
+          else results.push(result);
         }),
       );
       i += 1;
@@ -99,7 +103,18 @@ export async function openLoop(rate: number, seconds: number, request: Request, 
     await sleep(1);
   }
   await Promise.all(inflight);
-  return summarize(rate, latencies, accepted, total, performance.now() - start);
+  return { results, failed, elapsedMs: performance.now() - start };
+}
+
+/** Sends `rate` requests per second for `seconds`, each at its due time, whatever the server's pace. */
+export async function openLoop(rate: number, seconds: number, request: Request, offset: number): Promise<Result> {
+  let accepted = 0;
+  const run = await dueTimes(rate, seconds, async (i, due) => {
+    const ok = await request(offset + i);
+    if (ok) accepted += 1;
+    return performance.now() - due;
+  });
+  return summarize(rate, run.results, accepted, run.results.length + run.failed, run.elapsedMs);
 }
 
 /** As fast as `concurrency` clients can go, for `seconds`. */

@@ -25,7 +25,7 @@ import { rootLogger } from '../infra/logging';
 import { partitionFor } from '../schemas/partitioning';
 import { projectionGroupId } from '../consumers/projections/runtime/read-models';
 import { startRole, type RoleProcess } from '../test/support/roles';
-import { postJson, quantile, sleep } from './http-load';
+import { dueTimes, postJson, quantile, sleep } from './http-load';
 
 const RATE = Number(process.env.BENCH_RYW_RATE ?? 500);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -49,30 +49,10 @@ interface Sample {
   readonly total: number;
 }
 
-/** Sends `rate` per second for `seconds`, each at its due time; returns the latencies of those that completed. */
-async function openLoop(rate: number, seconds: number, one: (i: number, due: number) => Promise<Sample | undefined>): Promise<{ samples: Sample[]; failed: number; elapsedMs: number }> {
-  const total = Math.round(rate * seconds);
-  const samples: Sample[] = [];
-  let failed = 0;
-  const inflight: Array<Promise<void>> = [];
-  const start = performance.now();
-  let i = 0;
-  while (i < total) {
-    const now = performance.now();
-    while (i < total && start + (i * 1000) / rate <= now) {
-      const due = start + (i * 1000) / rate;
-      inflight.push(
-        one(i, due).then((s) => {
-          if (s) samples.push(s);
-          else failed += 1;
-        }),
-      );
-      i += 1;
-    }
-    await sleep(1);
-  }
-  await Promise.all(inflight);
-  return { samples, failed, elapsedMs: performance.now() - start };
+/** `rate` per second for `seconds`, each at its due time; the samples of those that completed. */
+async function openLoop(rate: number, seconds: number, one: (i: number, due: number) => Promise<Sample | undefined>): Promise<{ samples: Sample[]; failed: number }> {
+  const { results, failed } = await dueTimes(rate, seconds, one);
+  return { samples: results, failed };
 }
 
 const fmt = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : '-');
