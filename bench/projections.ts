@@ -9,7 +9,8 @@
  * checkpoint reaches the end, beside a raw kafkajs eachBatch consume of the
  * same topic that does nothing (the ceiling). Prints events/s, the ratio to the
  * ceiling, and the process RSS at the start and end of each replay (the
- * projector runs in this process). Asserts nothing about time. Cleans up its
+ * projector runs in this process). BENCH_MODELS (comma-separated) replays only
+ * those read models. Asserts nothing about time. Cleans up its
  * topics, groups and keys.
  */
 import { randomUUID } from 'node:crypto';
@@ -29,6 +30,8 @@ import { address, eur, meta, orderEvents, type Generated } from './generate';
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 500_000);
 const PARTITIONS = 6;
+/** BENCH_MODELS=customers,orders replays only those read models (and generates only their topics). */
+const ONLY = process.env.BENCH_MODELS?.split(',').map((m) => m.trim()).filter((m) => m !== '');
 const RUN = randomUUID().slice(0, 8);
 const KEYSPACE = `bench-${RUN}`;
 const T0 = Date.UTC(2025, 0, 1);
@@ -78,6 +81,14 @@ async function scriptMicros(redis: Redis): Promise<number> {
 
 const NAMESPACES: Record<'menu' | 'customer' | 'order', string> = { menu: 'restaurant.menu', customer: 'restaurant.customer', order: 'restaurant.order' };
 
+const ALL_MODELS: ReadonlyArray<readonly [ReadModelName, 'menu' | 'customer' | 'order']> = [
+  ['menu', 'menu'],
+  ['customers', 'customer'],
+  ['orders', 'order'],
+  ['kitchen', 'order'],
+  ['sales', 'order'],
+];
+
 async function main(): Promise<void> {
   const kafka = createKafka(`bench.${RUN}`, logger);
   const codec = new AvroCodec(new SchemaRegistry({ host: config().registry.url }));
@@ -92,14 +103,17 @@ async function main(): Promise<void> {
     order: `bench.order.events.${RUN}`,
   };
   const groups: string[] = [];
+  const MODELS = ALL_MODELS.filter(([model]) => ONLY === undefined || ONLY.includes(model));
+  if (MODELS.length === 0) throw new Error(`BENCH_MODELS=${process.env.BENCH_MODELS ?? ''} names no read model (${ALL_MODELS.map(([m]) => m).join(', ')})`);
+  const kinds = [...new Set(MODELS.map(([, kind]) => kind))];
   try {
-    await admin.createTopics({ waitForLeaders: true, topics: Object.values(topics).map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })) });
+    await admin.createTopics({ waitForLeaders: true, topics: kinds.map((kind) => topics[kind]).map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })) });
     const generators = {
       menu: menuEvents,
       customer: customerEvents,
       order: (n: number) => orderEvents({ events: n }, { t0: T0, orderEveryMs: 60_000, stepEveryMs: 1000, customers: 5000, items: 40 }),
     };
-    for (const kind of ['menu', 'customer', 'order'] as const) {
+    for (const kind of kinds) {
       const started = Date.now();
       const ids = new Map<string, number>();
       let chunk: { key: string; value: Buffer; partition: number; headers: Record<string, string> }[] = [];
@@ -129,7 +143,7 @@ async function main(): Promise<void> {
     const ends = async (topic: string) => new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, Number(o.high)]));
 
     /** The ceiling: a group that reads the topic with eachBatch and does nothing. */
-    const raw = async (topic: string): Promise<number> => {
+    const raw = async (topic: string): Promise<{ rate: number; cpuSeconds: number }> => {
       const end = await ends(topic);
       const groupId = `bench.raw.${RUN}.${topic}`;
       groups.push(groupId);
@@ -140,6 +154,7 @@ async function main(): Promise<void> {
       await consumer.connect();
       await consumer.subscribe({ topics: [topic], fromBeginning: true });
       const started = process.hrtime.bigint();
+      const cpuBefore = process.cpuUsage();
       await consumer.run({
         partitionsConsumedConcurrently: 3,
         eachBatch: async ({ batch }) => {
@@ -150,21 +165,16 @@ async function main(): Promise<void> {
       await finished;
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       await consumer.disconnect();
-      return EVENTS / seconds;
+      const cpu = process.cpuUsage(cpuBefore);
+      return { rate: EVENTS / seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
     };
 
-    const ceilings = new Map<string, number>();
-    for (const topic of Object.values(topics)) ceilings.set(topic, await raw(topic));
+    const ceilings = new Map<string, { rate: number; cpuSeconds: number }>();
+    for (const topic of new Set(MODELS.map(([, kind]) => topics[kind]))) ceilings.set(topic, await raw(topic));
 
-    const MODELS: Array<[ReadModelName, string]> = [
-      ['menu', topics.menu],
-      ['customers', topics.customer],
-      ['orders', topics.order],
-      ['kitchen', topics.order],
-      ['sales', topics.order],
-    ];
     const rows: string[][] = [];
-    for (const [model, topic] of MODELS) {
+    for (const [model, kind] of MODELS) {
+      const topic = topics[kind];
       const end = await ends(topic);
       global.gc?.();
       const redisBefore = await scriptMicros(redis);
@@ -188,11 +198,11 @@ async function main(): Promise<void> {
       const redisSeconds = ((await scriptMicros(redis)) - redisBefore) / 1e6;
       await projector.stop();
       const rate = EVENTS / seconds;
-      const ceiling = ceilings.get(topic) ?? NaN;
+      const ceiling = ceilings.get(topic) ?? { rate: NaN, cpuSeconds: NaN };
       const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MB`;
-      rows.push([model, EVENTS.toLocaleString('en'), `${seconds.toFixed(1)} s`, `${Math.round(rate).toLocaleString('en')}/s`, `${Math.round(ceiling).toLocaleString('en')}/s`, `${(rate / ceiling).toFixed(3)}`, mb(rssStart), mb(rssEnd), mb(peak), `${projector.sink.stats.applied}`, `${((cpu.user + cpu.system) / 1e6).toFixed(1)} s`, `${redisSeconds.toFixed(1)} s`]);
+      rows.push([model, EVENTS.toLocaleString('en'), `${seconds.toFixed(1)} s`, `${Math.round(rate).toLocaleString('en')}/s`, `${Math.round(ceiling.rate).toLocaleString('en')}/s`, `${(rate / ceiling.rate).toFixed(3)}`, mb(rssStart), mb(rssEnd), mb(peak), `${projector.sink.stats.applied}`, `${((cpu.user + cpu.system) / 1e6).toFixed(1)} s`, `${ceiling.cpuSeconds.toFixed(1)} s`, `${redisSeconds.toFixed(1)} s`]);
     }
-    const header = ['read model', 'events', 'replay', 'rate', 'raw eachBatch', 'ratio', 'rss start', 'rss end', 'rss peak', 'applied', 'node cpu', 'redis script'];
+    const header = ['read model', 'events', 'replay', 'rate', 'raw eachBatch', 'ratio', 'rss start', 'rss end', 'rss peak', 'applied', 'node cpu', 'raw node cpu', 'redis script'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
     const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ');
     console.log(`\nprojection replay from offset 0 (${PARTITIONS} partitions, Redis ${config().redis.url}, keyspace ${KEYSPACE})`);
@@ -206,7 +216,7 @@ async function main(): Promise<void> {
       if (keys.length > 0) await redis.unlink(...keys);
     } while (cursor !== '0');
     await admin.deleteGroups(groups).catch(() => undefined);
-    await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);
+    await admin.deleteTopics({ topics: kinds.map((kind) => topics[kind]) }).catch(() => undefined);
     await producer.disconnect();
     await admin.disconnect();
     await redis.quit();

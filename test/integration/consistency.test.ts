@@ -4,8 +4,7 @@
  * the watcher here polls once a minute), and one whose positions are not
  * reached in time says which are behind.
  */
-import { withApplyBatchScript } from '../../consumers/projections/runtime/projector';
-import { checkpointField, encodeBatch } from '../../consumers/projections/runtime/redis-batch';
+import { applyBatch, checkpointField, encodeBatch } from '../../consumers/projections/runtime/redis-batch';
 import { CheckpointWatcher } from '../../consumers/query-api/consistency';
 import { testRedis, unique } from '../support/kafka';
 import { dropKeys } from '../support/read-side';
@@ -23,7 +22,7 @@ afterAll(async () => {
 /** A projector batch on partition 2 that moves the orders checkpoint to `nextOffset`. */
 async function checkpointMovesTo(nextOffset: number, expected: number | undefined): Promise<void> {
   const encoded = encodeBatch(keyspace, 'orders', [], new Map([[checkpointField(topic, 2), { nextOffset, expected, consumedUpTo: nextOffset }]]));
-  await withApplyBatchScript(redis).rmApplyBatch(encoded.keys.length, encoded.keys, encoded.argv);
+  await applyBatch(redis, encoded);
 }
 
 describe('waiting for a consistency token', () => {

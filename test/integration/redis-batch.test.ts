@@ -6,8 +6,7 @@
  * call (overwritten writes left out) and to the memory store one event at a
  * time; the two must end equal after every batch.
  */
-import { withApplyBatchScript } from '../../consumers/projections/runtime/projector';
-import { encodeBatch, type GuardedWrite } from '../../consumers/projections/runtime/redis-batch';
+import { applyBatch, encodeBatch, type GuardedWrite } from '../../consumers/projections/runtime/redis-batch';
 import { MemoryStore } from '../../consumers/projections/shared/memory-store';
 import { del, hdel, hincrby, hset, sadd, setJson, srem, zadd, zrem, type WriteOp } from '../../consumers/projections/shared/ops';
 import { checkpointKey } from '../../consumers/projections/shared/keys';
@@ -43,7 +42,6 @@ function randomOp(random: () => number, aggregate: number): WriteOp {
 
 describe('the Redis batch script', () => {
   it('ends every batch exactly where the per-event guard of the memory store does', async () => {
-    const script = withApplyBatchScript(redis);
     const store = new MemoryStore();
     const random = seeded(20251123);
     const next = [1, 1, 1, 1];
@@ -64,7 +62,7 @@ describe('the Redis batch script', () => {
       const encoded = encodeBatch(keyspace, 'orders', writes, new Map([[field, { nextOffset: batch + 1, expected: checkpoints.get(field), consumedUpTo: batch + 1 }]]));
       checkpoints.set(field, batch + 1);
       left += writes.reduce((n, w) => n + w.ops.length, 0) - parseBatchArgv(encoded.argv).e.reduce((n, [, , ops]) => n + ops.length, 0);
-      const [applied, skipped] = await script.rmApplyBatch(encoded.keys.length, encoded.keys, encoded.argv);
+      const [applied, skipped] = await applyBatch(redis, encoded);
       let expectedApplied = 0;
       for (const w of writes) if (store.applyGuarded(w.versionKey, w.version, w.ops) === 'applied') expectedApplied += 1;
       expect([applied, skipped]).toEqual([expectedApplied, writes.length - expectedApplied]);
@@ -74,5 +72,18 @@ describe('the Redis batch script', () => {
     }
     // The comparison covered batches where writes were really left out.
     expect(left).toBeGreaterThan(100);
+  });
+
+  it('carries any text through its one JSON argument byte for byte', async () => {
+    // Quotes, backslashes, control characters, line separators, non-BMP characters, digits beyond a double.
+    const awkward = ['"quoted" \\ back\\slash', 'tab\tnew\nline\u0001\u001f', 'sep\u2028\u2029', 'emoji 🍕 ñ ß 漢字', '12345678901234567890', '', ' '];
+    const key = `${prefix}awkward`;
+    const fields = Object.fromEntries(awkward.map((value, i) => [`f${i} ${value}`, value]));
+    const writes: GuardedWrite[] = [{ versionKey: `${prefix}v-awkward`, version: 1, ops: [hset(key, fields), setJson(`${prefix}awkward-doc`, { awkward }), sadd(`${prefix}awkward-set`, awkward[3] as string)] }];
+    const encoded = encodeBatch(keyspace, 'orders', writes, new Map([['awkward:0', { nextOffset: 1, expected: undefined, consumedUpTo: 1 }]]));
+    expect(await applyBatch(redis, encoded)).toEqual([1, 0]);
+    expect(await redis.hgetall(key)).toEqual(fields);
+    expect(JSON.parse((await redis.get(`${prefix}awkward-doc`)) as string)).toEqual({ awkward });
+    expect(await redis.smembers(`${prefix}awkward-set`)).toEqual([awkward[3]]);
   });
 });

@@ -27,24 +27,13 @@ import type { WriteOp } from '../shared/ops';
 import type { RetryPolicy } from './backoff';
 import { CheckpointMismatchError, EventConsumer, ProcessingError, type BatchSink, type PartitionBatch, type PartitionProgress, type Checkpointing } from './event-consumer';
 import { consumerMetrics, projectionMetrics, type ProjectionMetrics } from './metrics';
-import { APPLY_BATCH_LUA, checkpointField, encodeBatch, parseCheckpoint, type GuardedWrite } from './redis-batch';
+import { applyBatch, checkpointField, encodeBatch, parseCheckpoint, type GuardedWrite } from './redis-batch';
 import { projectionGroupId, READ_MODEL_SPECS, type ReadModelSpec } from './read-models';
-
-/** ioredis flattens the key and argument arrays into the command (no spread of a huge array into a call). */
-type ApplyBatch = (numKeys: number, keys: readonly string[], argv: readonly string[]) => Promise<[number, number]>;
-interface RedisWithScript extends Redis {
-  rmApplyBatch: ApplyBatch;
-}
-
-export function withApplyBatchScript(redis: Redis): RedisWithScript {
-  if (!('rmApplyBatch' in redis)) redis.defineCommand('rmApplyBatch', { lua: APPLY_BATCH_LUA });
-  return redis as RedisWithScript;
-}
 
 export class RedisProjectionSink implements BatchSink, Checkpointing {
   /** Redis holds the checkpoint, written with the read model (event-consumer.ts). */
   readonly checkpointing: Checkpointing = this;
-  private readonly redis: RedisWithScript;
+  private readonly redis: Redis;
   /** Events applied and skipped by the guard, for tests and benchmarks. */
   readonly stats = { applied: 0, skipped: 0 };
 
@@ -63,7 +52,7 @@ export class RedisProjectionSink implements BatchSink, Checkpointing {
     private readonly keyspace: string,
     metrics?: ProjectionMetrics,
   ) {
-    this.redis = withApplyBatchScript(redis);
+    this.redis = redis;
     const labels = { read_model: spec.name };
     this.metrics = metrics && {
       applied: metrics.events.labels({ ...labels, result: 'applied' }),
@@ -102,11 +91,12 @@ export class RedisProjectionSink implements BatchSink, Checkpointing {
       return { event: { type: r.type, data }, metadata, offset: r.offset };
     });
     const ids = [...new Set(envelopes.map((e) => e.metadata.aggregateId))];
+    const versionPrefix = versionKey(ks, name, '');
     const stateful = ids.length > 0 && projection.stateKey(ks, ids[0] as string) !== null;
     const current = new Map<string, { state: unknown; version: number }>();
     if (stateful) {
       const stateKeys = ids.map((id) => projection.stateKey(ks, id) as string);
-      const values = await this.redis.mget(...stateKeys, ...ids.map((id) => versionKey(ks, name, id)));
+      const values = await this.redis.mget(...stateKeys, ...ids.map((id) => versionPrefix + id));
       ids.forEach((id, i) => {
         const doc = values[i];
         const version = values[ids.length + i];
@@ -133,12 +123,12 @@ export class RedisProjectionSink implements BatchSink, Checkpointing {
         throw new ProcessingError(`${name} could not project ${event.type} ${id}@${metadata.version} (offset ${offset}): ${(cause as Error).message}`, { cause });
       }
       if (stateful) current.set(id, { state: step.state, version: metadata.version });
-      writes.push({ versionKey: versionKey(ks, name, id), version: metadata.version, ops: step.ops });
+      writes.push({ versionKey: versionPrefix + id, version: metadata.version, ops: step.ops });
     }
     const checkpoint = { nextOffset: batch.nextOffset, expected: batch.expectedCheckpoint, consumedUpTo: batch.consumedUpTo };
     const encoded = encodeBatch(ks, name, writes, new Map([[checkpointField(batch.topic, batch.partition), checkpoint]]));
     try {
-      const [applied, skipped] = await this.redis.rmApplyBatch(encoded.keys.length, encoded.keys, encoded.argv);
+      const [applied, skipped] = await applyBatch(this.redis, encoded);
       this.stats.applied += applied;
       this.stats.skipped += skipped + preSkipped;
       if (this.metrics) {

@@ -7,7 +7,10 @@
 // stays legal on a cluster, where the `{keyspace}` hash tag puts them in one
 // slot):
 //
-//   ARGV, flat (no JSON to build in Node or to decode in Lua):
+//   ARGV[1]: one JSON array of strings, flat (no nested structure to build in
+//   Node or to walk in Lua). Sent as one argument, it costs Node one
+//   JSON.stringify instead of the client's per-argument framing (a replay's
+//   batch has tens of thousands of them), and Redis one cjson.decode:
 //     T, then T × (keyIndex, 'hash'|'zset'|'set'|'string')     expected types, checked first
 //     C, then C × ('<topic>:<partition>', nextOffset, expected, consumedUpTo)
 //     then to the end, per event:
@@ -45,11 +48,12 @@
 // run where they ran.
 //
 // Numbers travel as strings so Lua's doubles never reformat them.
+import type Redis from 'ioredis';
 import { checkpointKey, rebuildKey, type ReadModelName } from '../shared/keys';
 import { InvalidOpError, type WriteOp } from '../shared/ops';
 
 export const APPLY_BATCH_LUA = `
-local a = ARGV
+local a = cjson.decode(ARGV[1])
 local i = 1
 local types = {}
 for t = 1, tonumber(a[i]) do
@@ -142,8 +146,20 @@ export interface GuardedWrite {
 
 export interface EncodedBatch {
   readonly keys: string[];
-  /** Flat: see the file header. */
+  /** Flat: see the file header (sent as one JSON argument by `applyBatch`). */
   readonly argv: string[];
+}
+
+/** ioredis flattens the key array into the command (no spread of a huge array into a call). */
+type ApplyBatch = (numKeys: number, keys: readonly string[], argv: readonly [string]) => Promise<[number, number]>;
+interface RedisWithScript extends Redis {
+  rmApplyBatch: ApplyBatch;
+}
+
+/** Runs an encoded batch: [events applied, events skipped by the version guard]. */
+export function applyBatch(redis: Redis, batch: EncodedBatch): Promise<[number, number]> {
+  if (!('rmApplyBatch' in redis)) redis.defineCommand('rmApplyBatch', { lua: APPLY_BATCH_LUA });
+  return (redis as RedisWithScript).rmApplyBatch(batch.keys.length, batch.keys, [JSON.stringify(batch.argv)]);
 }
 
 type RedisType = 'hash' | 'zset' | 'set' | 'string';
@@ -212,78 +228,89 @@ function pushCommand(argv: string[], op: WriteOp, keyIndex: number): void {
   }
 }
 
-/** What a later write of the same group makes of an earlier one on the same key. */
-interface Overwritten {
-  /** The whole key is replaced or deleted later (SET, DEL). */
-  readonly whole: Set<string>;
-  /** key -> hash fields set or deleted later. */
-  readonly fields: Map<string, Set<string>>;
-  /** key -> set or sorted-set members added or removed later. */
-  readonly members: Map<string, Set<string>>;
-}
+/**
+ * What later writes of a group overwrite for the writes before them: whole
+ * keys (SET, DEL) and items of a key (hash fields; set and sorted-set members:
+ * a key has one type in a batch, so one map serves both). Built once per
+ * group and looked up without allocating: a replay thins every batch.
+ */
+class Overwritten {
+  readonly whole = new Set<string>();
+  readonly items = new Map<string, Set<string>>();
 
-const within = (map: Map<string, Set<string>>, key: string, item: string): boolean => map.get(key)?.has(item) === true;
-const note = (map: Map<string, Set<string>>, key: string, item: string): void => {
-  const set = map.get(key);
-  if (set === undefined) map.set(key, new Set([item]));
-  else set.add(item);
-};
+  has(key: string, item: string): boolean {
+    return this.items.get(key)?.has(item) === true;
+  }
 
-const tracker = (): Overwritten => ({ whole: new Set(), fields: new Map(), members: new Map() });
+  private item(key: string, item: string): void {
+    const set = this.items.get(key);
+    if (set === undefined) this.items.set(key, new Set([item]));
+    else set.add(item);
+  }
 
-/** The op without what any of `later` overwrites anyway; null when nothing of it is left. */
-function remainder(op: WriteOp, later: readonly Overwritten[]): WriteOp | null {
-  // A later SET or DEL of the key replaces whatever this op did to it, counters included.
-  if (later.some((l) => l.whole.has(op.key))) return null;
-  const overwritten = (item: string, pick: (l: Overwritten) => Map<string, Set<string>>): boolean => later.some((l) => within(pick(l), op.key, item));
-  switch (op.op) {
-    case 'hset': {
-      const kept = Object.entries(op.fields).filter(([field]) => !overwritten(field, (l) => l.fields));
-      if (kept.length === 0) return null;
-      return kept.length === Object.keys(op.fields).length ? op : { ...op, fields: Object.fromEntries(kept) };
-    }
-    case 'hdel': {
-      const kept = op.fields.filter((field) => !overwritten(field, (l) => l.fields));
-      if (kept.length === 0) return null;
-      return kept.length === op.fields.length ? op : { ...op, fields: kept };
-    }
-    case 'zadd':
-    case 'zrem':
-    case 'sadd':
-    case 'srem':
-      return overwritten(op.member, (l) => l.members) ? null : op;
-    case 'hincrby':
-    case 'setJson':
-    case 'del':
-      return op;
-    default: {
-      const unknown: never = op;
-      throw new InvalidOpError(`unknown op ${JSON.stringify(unknown)}`);
+  /** Records what `op` overwrites for the writes before it. */
+  note(op: WriteOp): void {
+    switch (op.op) {
+      case 'setJson':
+      case 'del':
+        this.whole.add(op.key);
+        return;
+      case 'hset':
+        for (const field in op.fields) this.item(op.key, field);
+        return;
+      case 'hdel':
+        for (const field of op.fields) this.item(op.key, field);
+        return;
+      case 'zadd':
+      case 'zrem':
+      case 'sadd':
+      case 'srem':
+        this.item(op.key, op.member);
+        return;
+      case 'hincrby':
+        return; // adds to the field; what came before still counts
+      default: {
+        const unknown: never = op;
+        throw new InvalidOpError(`unknown op ${JSON.stringify(unknown)}`);
+      }
     }
   }
 }
 
-/** Records in `later` what `op` overwrites for the writes before it. */
-function overwrites(op: WriteOp, later: Overwritten): void {
+/** The op without what `later` (or `own`, the same event's later ops) overwrites anyway; null when nothing of it is left. */
+function remainder(op: WriteOp, later: Overwritten, own: Overwritten | undefined): WriteOp | null {
+  const key = op.key;
+  // A later SET or DEL of the key replaces whatever this op did to it, counters included.
+  if (later.whole.has(key) || own?.whole.has(key) === true) return null;
+  const gone = (item: string): boolean => later.has(key, item) || own?.has(key, item) === true;
   switch (op.op) {
-    case 'setJson':
-    case 'del':
-      later.whole.add(op.key);
-      return;
-    case 'hset':
-      for (const field of Object.keys(op.fields)) note(later.fields, op.key, field);
-      return;
-    case 'hdel':
-      for (const field of op.fields) note(later.fields, op.key, field);
-      return;
+    case 'hset': {
+      let total = 0;
+      let overwritten = 0;
+      for (const field in op.fields) {
+        total += 1;
+        if (gone(field)) overwritten += 1;
+      }
+      if (overwritten === 0) return op;
+      if (overwritten === total) return null;
+      const fields: Record<string, string> = {};
+      for (const field in op.fields) if (!gone(field)) fields[field] = op.fields[field] as string;
+      return { ...op, fields };
+    }
+    case 'hdel': {
+      if (!op.fields.some(gone)) return op;
+      const fields = op.fields.filter((field) => !gone(field));
+      return fields.length === 0 ? null : { ...op, fields };
+    }
     case 'zadd':
     case 'zrem':
     case 'sadd':
     case 'srem':
-      note(later.members, op.key, op.member);
-      return;
+      return gone(op.member) ? null : op;
     case 'hincrby':
-      return; // adds to the field; what came before still counts
+    case 'setJson':
+    case 'del':
+      return op;
     default: {
       const unknown: never = op;
       throw new InvalidOpError(`unknown op ${JSON.stringify(unknown)}`);
@@ -304,25 +331,29 @@ function overwrites(op: WriteOp, later: Overwritten): void {
 export function withoutOverwritten(group: readonly GuardedWrite[]): GuardedWrite[] {
   const above = new Array<boolean>(group.length);
   let highest = -Infinity;
-  group.forEach((w, i) => {
-    above[i] = w.version > highest;
-    highest = Math.max(highest, w.version);
-  });
-  const later = tracker();
+  for (let i = 0; i < group.length; i += 1) {
+    const version = (group[i] as GuardedWrite).version;
+    above[i] = version > highest;
+    if (version > highest) highest = version;
+  }
+  const later = new Overwritten();
   const out = new Array<GuardedWrite>(group.length);
   for (let i = group.length - 1; i >= 0; i -= 1) {
     const write = group[i] as GuardedWrite;
-    const own = tracker();
-    const kept: WriteOp[] = [];
-    for (let j = write.ops.length - 1; j >= 0; j -= 1) {
-      const op = write.ops[j] as WriteOp;
-      const rest = remainder(op, [later, own]);
-      if (rest !== null) kept.push(rest);
-      overwrites(op, own);
+    // An event that stands in for earlier ones notes its ops straight into `later`
+    // (its own earlier ops see them there); any other keeps them to itself.
+    const own = above[i] === true ? undefined : new Overwritten();
+    const notes = own ?? later;
+    const ops = write.ops;
+    let kept: WriteOp[] | undefined;
+    for (let j = ops.length - 1; j >= 0; j -= 1) {
+      const op = ops[j] as WriteOp;
+      const rest = remainder(op, later, own);
+      if (rest !== op && kept === undefined) kept = ops.slice(j + 1).reverse();
+      if (kept !== undefined && rest !== null) kept.push(rest);
+      notes.note(op);
     }
-    kept.reverse();
-    if (above[i] === true) for (const op of write.ops) overwrites(op, later);
-    out[i] = kept.length === write.ops.length && kept.every((op, k) => op === write.ops[k]) ? write : { ...write, ops: kept };
+    out[i] = kept === undefined ? write : { ...write, ops: kept.reverse() };
   }
   return out;
 }
@@ -340,44 +371,66 @@ export function encodeBatch(
   checkpoint: ReadonlyMap<string, CheckpointWrite>,
 ): EncodedBatch {
   const keys: string[] = [checkpointKey(keyspace, readModel), rebuildKey(keyspace, readModel)];
-  const index = new Map<string, number>(keys.map((k, i) => [k, i + 1]));
-  const types = new Map<string, RedisType>(keys.map((k) => [k, 'hash']));
+  // key -> its 1-based index in KEYS; types[index] is the type it is written as (undefined: only deleted).
+  const index = new Map<string, number>([
+    [keys[0] as string, 1],
+    [keys[1] as string, 2],
+  ]);
+  const types: Array<RedisType | undefined> = [undefined, 'hash', 'hash'];
   const indexOf = (key: string, type: RedisType | null): number => {
-    if (type !== null) {
-      const known = types.get(key);
-      if (known === undefined) types.set(key, type);
-      else if (known !== type) throw new InvalidOpError(`${key} is written as a ${known} and as a ${type} in one batch`);
-    }
     let i = index.get(key);
     if (i === undefined) {
-      keys.push(key);
-      i = keys.length;
+      i = keys.push(key);
       index.set(key, i);
+    }
+    if (type !== null) {
+      const known = types[i];
+      if (known === undefined) types[i] = type;
+      else if (known !== type) throw new InvalidOpError(`${key} is written as a ${known} and as a ${type} in one batch`);
     }
     return i;
   };
-  // Positions of each aggregate's events, to thin each aggregate's writes on its own.
-  const positions = new Map<string, number[]>();
-  writes.forEach((w, i) => {
+  // Each aggregate's events (by their version key's index), to thin each aggregate's writes on its own.
+  const groups = new Map<number, number[]>();
+  const versionIndex = new Array<number>(writes.length);
+  let repeated = false;
+  for (let i = 0; i < writes.length; i += 1) {
+    const w = writes[i] as GuardedWrite;
     if (!Number.isSafeInteger(w.version) || w.version < 1) throw new InvalidOpError(`version ${w.version} of ${w.versionKey} is not a positive integer`);
     // Types are checked on every op as written, including those left out below.
-    indexOf(w.versionKey, 'string');
+    const v = indexOf(w.versionKey, 'string');
+    versionIndex[i] = v;
     for (const op of w.ops) indexOf(op.key, typeOf(op));
-    const list = positions.get(w.versionKey);
-    if (list === undefined) positions.set(w.versionKey, [i]);
-    else list.push(i);
-  });
-  const thinned = [...writes];
-  for (const list of positions.values()) {
-    if (list.length < 2) continue;
-    withoutOverwritten(list.map((i) => writes[i] as GuardedWrite)).forEach((w, k) => (thinned[list[k] as number] = w));
+    const group = groups.get(v);
+    if (group === undefined) groups.set(v, [i]);
+    else {
+      group.push(i);
+      repeated = true;
+    }
   }
-  const argv: string[] = [String(types.size)];
-  for (const [key, type] of types) argv.push(String(index.get(key)), type);
+  let thinned = writes;
+  if (repeated) {
+    const copy = [...writes];
+    for (const group of groups.values()) {
+      if (group.length < 2) continue;
+      withoutOverwritten(group.map((i) => writes[i] as GuardedWrite)).forEach((w, k) => (copy[group[k] as number] = w));
+    }
+    thinned = copy;
+  }
+  const argv: string[] = [''];
+  let typed = 0;
+  for (let i = 1; i < types.length; i += 1) {
+    const type = types[i];
+    if (type === undefined) continue;
+    argv.push(String(i), type);
+    typed += 1;
+  }
+  argv[0] = String(typed);
   argv.push(String(checkpoint.size));
   for (const [field, w] of checkpoint) argv.push(field, String(w.nextOffset), w.expected === undefined ? '' : String(w.expected), String(Math.max(w.consumedUpTo, w.nextOffset)));
-  for (const w of thinned) {
-    argv.push(String(index.get(w.versionKey)), String(w.version), String(w.ops.length));
+  for (let i = 0; i < thinned.length; i += 1) {
+    const w = thinned[i] as GuardedWrite;
+    argv.push(String(versionIndex[i]), String(w.version), String(w.ops.length));
     for (const op of w.ops) pushCommand(argv, op, index.get(op.key) as number);
   }
   return { keys, argv };
