@@ -1,7 +1,8 @@
 /**
  * npm run bench:commands — the command side under fixed offered loads.
  *
- * Runs a command-processor and a gateway as separate processes, and beside them,
+ * Runs a command-processor and a gateway as separate processes (BENCH_LAYOUT=combined:
+ * one process, ROLE=commands), and beside them,
  * in the same run, the baseline (bench/baseline-server.ts: express + one kafkajs
  * produce per request, same batching). For each offered rate it sends an
  * open-loop load for a fixed time to each, measuring latency from the moment each
@@ -25,6 +26,10 @@ const MENU_ITEMS = 200;
 /** Old-generation budgets: the gateway's live heap is ~40 MB whatever the load; the processor's grows ~0.5 KB per aggregate it holds. */
 const GATEWAY_HEAP_MB = Number(process.env.BENCH_GATEWAY_HEAP_MB ?? 96);
 const PROCESSOR_HEAP_MB = Number(process.env.BENCH_PROCESSOR_HEAP_MB ?? 192);
+/** BENCH_LAYOUT=split (default): gateway and processor as two processes; combined: one process (ROLE=commands). */
+const LAYOUT = process.env.BENCH_LAYOUT === 'combined' ? 'combined' : 'split';
+/** BENCH_NODE_OPTIONS: more V8 flags for the roles, e.g. --max-semi-space-size=2 (docs/command-side.md § Performance). */
+const EXTRA_NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? '';
 
 /** A role's memory: resident, and of it the V8 heap in use and the memory outside the heap (buffers), from its /metrics. */
 async function memoryOf(role: RoleProcess): Promise<string> {
@@ -72,13 +77,17 @@ async function main(): Promise<void> {
   // The roles run as production runs them (docs/command-side.md § Running): compiled, each with a heap budget.
   const env = { LOG_LEVEL: 'warn', COMMAND_WAIT_MS: '5000' };
   const roles: RoleProcess[] = [];
-  const processor = await startRole('command-processor', { ...env, NODE_OPTIONS: `--max-old-space-size=${PROCESSOR_HEAP_MB}` });
-  roles.push(processor);
-  const gateway = await startRole('gateway', { ...env, NODE_OPTIONS: `--max-old-space-size=${GATEWAY_HEAP_MB}` });
-  roles.push(gateway);
+  if (LAYOUT === 'combined') {
+    roles.push(await startRole('commands', { ...env, NODE_OPTIONS: `--max-old-space-size=${GATEWAY_HEAP_MB + PROCESSOR_HEAP_MB} ${EXTRA_NODE_OPTIONS}` }));
+  } else {
+    roles.push(await startRole('command-processor', { ...env, NODE_OPTIONS: `--max-old-space-size=${PROCESSOR_HEAP_MB} ${EXTRA_NODE_OPTIONS}` }));
+    roles.push(await startRole('gateway', { ...env, NODE_OPTIONS: `--max-old-space-size=${GATEWAY_HEAP_MB} ${EXTRA_NODE_OPTIONS}` }));
+  }
+  const gateway = roles[roles.length - 1] as RoleProcess;
+  const rss = (): number => roles.reduce((sum, r) => sum + rssMb(r.child.pid ?? 0), 0);
   const baseline = await startBaseline();
-  const rssAtStart = rssMb(processor.child.pid ?? 0) + rssMb(gateway.child.pid ?? 0);
-  const memoryAtStart = [await memoryOf(processor), await memoryOf(gateway)];
+  const rssAtStart = rss();
+  const memoryAtStart = await Promise.all(roles.map(memoryOf));
 
   try {
     // A menu to change prices on; its items spread over every partition.
@@ -110,8 +119,8 @@ async function main(): Promise<void> {
     const gMax = await closedLoop(CLOSED_CONCURRENCY, SECONDS, command, (offset += 100_000));
     const bMax = await closedLoop(CLOSED_CONCURRENCY, SECONDS, bare, offset);
     rows.push({ gateway: gMax, baseline: bMax });
-    const rssAtEnd = rssMb(processor.child.pid ?? 0) + rssMb(gateway.child.pid ?? 0);
-    const memoryAtEnd = [await memoryOf(processor), await memoryOf(gateway)];
+    const rssAtEnd = rss();
+    const memoryAtEnd = await Promise.all(roles.map(memoryOf));
 
     console.log(`\ncommand side vs baseline (express + one kafkajs produce per request, same batching), ${SECONDS} s per row, 2 cores shared with Kafka, the registry and the load generator`);
     console.log('offered/s | gateway accepted/s  p50    p95    p99 ms  non-2xx | baseline ok/s  p50    p95    p99 ms | accepted/s ratio  p99 ratio');
@@ -122,7 +131,7 @@ async function main(): Promise<void> {
           ` ${fmt(g.perSecond / b.perSecond, 2).padStart(16)} ${fmt(g.p99 / b.p99, 2).padStart(10)}`,
       );
     }
-    console.log(`gateway + processor resident memory: ${fmt(rssAtStart)} MB at start, ${fmt(rssAtEnd)} MB at end (baseline server: ${fmt(rssMb(baseline.pid))} MB); heap budgets ${GATEWAY_HEAP_MB} / ${PROCESSOR_HEAP_MB} MB`);
+    console.log(`gateway + processor resident memory: ${fmt(rssAtStart)} MB at start, ${fmt(rssAtEnd)} MB at end (baseline server: ${fmt(rssMb(baseline.pid))} MB); heap budgets ${GATEWAY_HEAP_MB} / ${PROCESSOR_HEAP_MB} MB, layout ${LAYOUT}${EXTRA_NODE_OPTIONS === '' ? '' : `, node options ${EXTRA_NODE_OPTIONS}`}`);
     console.log(`  at start: ${memoryAtStart.join('; ')}`);
     console.log(`  at end:   ${memoryAtEnd.join('; ')}`);
   } finally {

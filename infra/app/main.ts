@@ -51,7 +51,7 @@ async function main(): Promise<void> {
   await registerSubjects(codec, specs);
 
   const deps = { kafka, codec, logger, settings, metrics };
-  const wants = (role: Role): boolean => settings.role === 'all' || settings.role === role;
+  const wants = (role: Role): boolean => settings.role === 'all' || settings.role === role || (settings.role === 'commands' && (role === 'gateway' || role === 'command-processor'));
   if (wants('command-processor')) running.push(await startCommandProcessor(deps));
   if (wants('gateway')) running.push(await startGateway(deps));
   for (const model of projectorsOf(settings.role)) running.push(await startProjector(model, deps));

@@ -6,6 +6,7 @@ import type { ProcessManagerName } from '../../schemas/topics';
 
 export const ROLES = [
   'all',
+  'commands',
   'gateway',
   'command-processor',
   'projectors',
@@ -17,6 +18,7 @@ export const ROLES = [
   'payment-simulator',
 ] as const;
 /**
+ * `commands` runs the command side (gateway and command processor) in one process;
  * `projector:<model>` runs one read model's projector; `projectors` runs all five; `query` the query API;
  * `process-manager:order-fulfilment` the fulfilment process, `loyalty` the loyalty policy, `process-managers`
  * both; `payment-simulator` the stand-in for the external payment provider.

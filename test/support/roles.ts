@@ -63,7 +63,7 @@ export async function startRole(role: Role, env: Record<string, string> = {}): P
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-  const url = `http://127.0.0.1:${role === 'query' ? queryPort : role === 'all' || role === 'gateway' ? port : healthPort}`;
+  const url = `http://127.0.0.1:${role === 'query' ? queryPort : role === 'all' || role === 'commands' || role === 'gateway' ? port : healthPort}`;
   const queryUrl = `http://127.0.0.1:${queryPort}`;
   const opsUrl = `http://127.0.0.1:${healthPort}`;
   const deadline = Date.now() + 90_000;

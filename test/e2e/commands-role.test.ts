@@ -1,0 +1,34 @@
+/**
+ * ROLE=commands: the command side (gateway and command processor) in one
+ * process, the smallest deployment that accepts commands. A command sent to
+ * it is decided by the processor inside it, and its operations port reports
+ * both halves.
+ */
+import { call } from '../support/http';
+import { startRole, type RoleProcess } from '../support/roles';
+
+let role: RoleProcess | undefined;
+
+afterAll(async () => {
+  await role?.stop();
+});
+
+describe('ROLE=commands', () => {
+  it('runs the gateway and the command processor in one process', async () => {
+    role = await startRole('commands');
+    const added = await call(role.url, 'POST', '/menu/items', { name: 'One-process soup', description: 'decided next door', category: 'STARTER', price: { amountMinor: 650, currency: 'EUR' } });
+    expect(added.status).toBe(201);
+    const itemId = added.body.aggregateId as string;
+    expect(added.body.events).toEqual([expect.objectContaining({ eventType: 'MenuItemAdded', aggregateId: itemId, version: 1 })]);
+
+    const repriced = await call(role.url, 'POST', `/menu/items/${itemId}/price`, { price: { amountMinor: 700, currency: 'EUR' } });
+    expect(repriced.status).toBe(200);
+    expect(repriced.body.events).toEqual([expect.objectContaining({ eventType: 'MenuItemPriceChanged', aggregateId: itemId, version: 2 })]);
+
+    const metrics = await (await fetch(`${role.opsUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^restaurant_gateway_commands_total\{[^}]*\} [1-9]/m);
+    expect(metrics).toMatch(/^restaurant_commands_processed_total\{[^}]*\} [1-9]/m);
+    expect(await role.stop()).toBe(0);
+    role = undefined;
+  });
+});
