@@ -13,12 +13,21 @@ const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+/**
+ * CONCURRENT_TRANSACTIONS: a transaction begun while the coordinator still
+ * writes the previous one's commit markers. kafkajs retries it (as the Java
+ * client does, silently) but logs every attempt as an error; only a retry that
+ * runs out is one, and then the caller's transaction fails and says so.
+ */
+const CONCURRENT_TRANSACTIONS = 'another concurrent operation on the same transaction was ongoing';
+
 /** Routes kafkajs's own logs into pino, keeping its structured fields. */
-function pinoLogCreator(logger: Logger) {
+export function pinoLogCreator(logger: Logger) {
   return () =>
     ({ level, log }: LogEntry): void => {
       const { message, ...rest } = log;
-      logger[levels[level] ?? 'info']({ kafkajs: rest }, message);
+      const retried = message.includes(CONCURRENT_TRANSACTIONS) || (typeof rest.error === 'string' && rest.error.includes(CONCURRENT_TRANSACTIONS));
+      logger[retried ? 'debug' : (levels[level] ?? 'info')]({ kafkajs: rest }, message);
     };
 }
 
