@@ -28,6 +28,12 @@ const GATEWAY_HEAP_MB = Number(process.env.BENCH_GATEWAY_HEAP_MB ?? 96);
 const PROCESSOR_HEAP_MB = Number(process.env.BENCH_PROCESSOR_HEAP_MB ?? 192);
 /** BENCH_LAYOUT=split (default): gateway and processor as two processes; combined: one process (ROLE=commands). */
 const LAYOUT = process.env.BENCH_LAYOUT === 'combined' ? 'combined' : 'split';
+/**
+ * BENCH_PARTITIONS_PER_WORKER (default 6): the processor's COMMAND_PARTITIONS_PER_WORKER.
+ * 6 puts the six partitions of each command topic on one worker, as for the one
+ * processor a 2-core machine runs; 1 is the scale-out default of the roles.
+ */
+const PARTITIONS_PER_WORKER = process.env.BENCH_PARTITIONS_PER_WORKER ?? '6';
 /** BENCH_NODE_OPTIONS: more V8 flags for the roles, e.g. --max-semi-space-size=2 (docs/command-side.md § Performance). */
 const EXTRA_NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? '';
 
@@ -75,7 +81,7 @@ async function main(): Promise<void> {
   await admin.disconnect();
 
   // The roles run as production runs them (docs/command-side.md § Running): compiled, each with a heap budget.
-  const env = { LOG_LEVEL: 'warn', COMMAND_WAIT_MS: '5000' };
+  const env = { LOG_LEVEL: 'warn', COMMAND_WAIT_MS: '5000', COMMAND_PARTITIONS_PER_WORKER: PARTITIONS_PER_WORKER };
   const roles: RoleProcess[] = [];
   if (LAYOUT === 'combined') {
     roles.push(await startRole('commands', { ...env, NODE_OPTIONS: `--max-old-space-size=${GATEWAY_HEAP_MB + PROCESSOR_HEAP_MB} ${EXTRA_NODE_OPTIONS}` }));
@@ -131,7 +137,7 @@ async function main(): Promise<void> {
           ` ${fmt(g.perSecond / b.perSecond, 2).padStart(16)} ${fmt(g.p99 / b.p99, 2).padStart(10)}`,
       );
     }
-    console.log(`gateway + processor resident memory: ${fmt(rssAtStart)} MB at start, ${fmt(rssAtEnd)} MB at end (baseline server: ${fmt(rssMb(baseline.pid))} MB); heap budgets ${GATEWAY_HEAP_MB} / ${PROCESSOR_HEAP_MB} MB, layout ${LAYOUT}${EXTRA_NODE_OPTIONS === '' ? '' : `, node options ${EXTRA_NODE_OPTIONS}`}`);
+    console.log(`gateway + processor resident memory: ${fmt(rssAtStart)} MB at start, ${fmt(rssAtEnd)} MB at end (baseline server: ${fmt(rssMb(baseline.pid))} MB); heap budgets ${GATEWAY_HEAP_MB} / ${PROCESSOR_HEAP_MB} MB, layout ${LAYOUT}, ${PARTITIONS_PER_WORKER} partition(s) per processor worker${EXTRA_NODE_OPTIONS === '' ? '' : `, node options ${EXTRA_NODE_OPTIONS}`}`);
     console.log(`  at start: ${memoryAtStart.join('; ')}`);
     console.log(`  at end:   ${memoryAtEnd.join('; ')}`);
   } finally {

@@ -117,7 +117,8 @@ async function bareRun(): Promise<{ latencies: number[]; failed: number }> {
 async function main(): Promise<void> {
   // A keyspace of its own: the bench never reads or writes the live read models.
   const keyspace = `bench-ryw-${randomUUID().slice(0, 8)}`;
-  const env = { LOG_LEVEL: 'warn', COMMAND_WAIT_MS: '5000', CONSISTENCY_WAIT_MS: '5000', READ_MODEL_KEYSPACE: keyspace };
+  // As bench:commands: the processor's six partitions of each topic on one worker (BENCH_PARTITIONS_PER_WORKER).
+  const env = { LOG_LEVEL: 'warn', COMMAND_WAIT_MS: '5000', CONSISTENCY_WAIT_MS: '5000', READ_MODEL_KEYSPACE: keyspace, COMMAND_PARTITIONS_PER_WORKER: process.env.BENCH_PARTITIONS_PER_WORKER ?? '6' };
   const roles: RoleProcess[] = [];
   try {
     for (const role of ['command-processor', 'gateway', 'projector:orders', 'query'] as const) roles.push(await startRole(role, env));
@@ -149,7 +150,7 @@ async function main(): Promise<void> {
     const [r50, r95, r99] = percentiles(ours.samples.map((s) => s.read));
     const [t50, t95, t99] = percentiles(ours.samples.map((s) => s.total));
     const [b50, b95, b99] = percentiles(bare.latencies);
-    console.log(`\ncommand → read model at ${RATE}/s offered, ${SECONDS} s (open loop; roles compiled, 2 cores shared with Kafka, the registry, Redis and the load generator)`);
+    console.log(`\ncommand → read model at ${RATE}/s offered, ${SECONDS} s (open loop; roles compiled, ${env.COMMAND_PARTITIONS_PER_WORKER} partition(s) per processor worker, 2 cores shared with Kafka, the registry, Redis and the load generator)`);
     console.log('                                       p50      p95      p99 ms   completed  failed');
     console.log(`  command reply (POST /orders)     ${fmt(c50).padStart(8)} ${fmt(c95).padStart(8)} ${fmt(c99).padStart(8)}`);
     console.log(`  read with its token (GET)        ${fmt(r50).padStart(8)} ${fmt(r95).padStart(8)} ${fmt(r99).padStart(8)}`);

@@ -36,6 +36,8 @@ export interface RoleConfig {
   readonly commandWaitMs: number;
   /** Largest order total in minor units (ORDER_MAX_TOTAL_MINOR, default 100000). */
   readonly maxOrderTotalMinor: number;
+  /** Consecutive command partitions one processor worker decides, in one transaction per batch (COMMAND_PARTITIONS_PER_WORKER, default 1; the same on every processor). */
+  readonly commandPartitionsPerWorker: number;
   /** Query API HTTP port (QUERY_PORT, default 3001). */
   readonly queryPort: number;
   /** Read-model keyspace (READ_MODEL_KEYSPACE, default live): rm:{<keyspace>}:... */
@@ -112,6 +114,7 @@ export function roleConfig(env: NodeJS.ProcessEnv = process.env): RoleConfig {
     healthPort: int(env, 'HEALTH_PORT', 9464, 0, 65535),
     commandWaitMs: int(env, 'COMMAND_WAIT_MS', 5000, 1, 120_000),
     maxOrderTotalMinor: int(env, 'ORDER_MAX_TOTAL_MINOR', 100_000, 1, Number.MAX_SAFE_INTEGER),
+    commandPartitionsPerWorker: int(env, 'COMMAND_PARTITIONS_PER_WORKER', 1, 1, 1024),
     queryPort: int(env, 'QUERY_PORT', 3001, 0, 65535),
     keyspace: assertKeyspace(env.READ_MODEL_KEYSPACE ?? DEFAULT_KEYSPACE),
     consistencyWaitMs: int(env, 'CONSISTENCY_WAIT_MS', 3000, 0, 60_000),

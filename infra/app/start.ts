@@ -55,6 +55,7 @@ export async function startCommandProcessor({ kafka, codec, logger, settings, me
     logger: logger.child({ component: 'command-processor' }),
     context: { order: { maxOrderTotalMinor: settings.maxOrderTotalMinor } },
     metrics: commandProcessorMetrics(metrics),
+    partitionsPerWorker: settings.commandPartitionsPerWorker,
   });
   await processor.start();
   heldAggregatesMetric(metrics, () => processor.aggregatesHeld());

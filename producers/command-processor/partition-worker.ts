@@ -1,13 +1,19 @@
-// One worker per partition number p: it decides the commands of partition p of
-// every command topic (the group's assigner keeps them together on one member)
-// and writes each batch in ONE Kafka transaction with its own transactional
-// producer, `<group>.p<p>`:
+// One worker per partition number p — or, with partition groups of size k
+// (COMMAND_PARTITIONS_PER_WORKER), per group of k consecutive numbers — decides
+// the commands of those partitions of every command topic (the group's
+// assigner keeps them together on one member) and writes each batch in ONE
+// Kafka transaction with its own transactional producer, `<group>.p<p>`
+// (`<group>.p<first>-<last>` for a group): for each partition p it decided,
 //
 //   events     restaurant.<aggregate>.events    partition p, key <id>/<version>
 //   snapshots  restaurant.<aggregate>.snapshots partition p, key <id>
 //   replies    restaurant.command-replies       partition p (mod its count), key commandId
 //   dead letters for undecodable commands        restaurant.<aggregate>.commands.dlq
 //   the position: a CommandCheckpoint            restaurant.<aggregate>.snapshots partition p, key @checkpoint/<group>
+//
+// Larger groups mean fewer, larger transactions (each costs the broker
+// AddPartitionsToTxn, Produce and EndTxn round trips and commit markers
+// whatever it carries), and fewer processors that can share the work.
 //
 // The position goes into the snapshot partition rather than to the group
 // coordinator (sendOffsets): it commits with the outputs all the same, it is
@@ -16,8 +22,8 @@
 // group's offsets are still committed, outside the transactions and at most
 // once a second, for lag monitoring only.
 //
-// Binding the transactional id to the partition number fences a zombie: the
-// next owner's first transaction (at start) bumps the producer epoch, so a
+// Binding the transactional id to the partition number (or group) fences a
+// zombie: the next owner's first transaction (at start) bumps the producer epoch, so a
 // paused previous owner can no longer commit, and whatever it left open is
 // aborted before this worker restores state.
 //
@@ -43,14 +49,18 @@ export const CHECKPOINT_KEY_PREFIX = '@checkpoint/';
 /** The key of a processor group's checkpoint in a snapshot partition (compaction keeps the latest). No aggregate id starts with '@'. */
 export const checkpointKey = (groupId: string): string => `${CHECKPOINT_KEY_PREFIX}${groupId}`;
 
+/** A worker's lanes are keyed by command topic and partition. */
+export const laneKey = (topic: string, partition: number): string => `${topic}:${partition}`;
+
 export interface LaneTopics {
   readonly commands: string;
   readonly events: string;
   readonly snapshots: string;
 }
 
-/** One command topic's share of a worker: partition p of that topic and its aggregates. */
+/** One command partition's share of a worker: partition p of one command topic and its aggregates. */
 export interface Lane {
+  readonly partition: number;
   readonly runtime: AggregateRuntime;
   readonly topics: LaneTopics;
   readonly entries: AggregateStore;
@@ -98,10 +108,11 @@ class OffsetGuessMissed extends Error {
   override readonly name = 'OffsetGuessMissed';
   constructor(
     readonly topic: string,
+    readonly partition: number,
     readonly guessed: number,
     readonly actual: number,
   ) {
-    super(`events of ${topic} were expected at offset ${guessed} but landed at ${actual}`);
+    super(`events of ${topic}:${partition} were expected at offset ${guessed} but landed at ${actual}`);
   }
 }
 
@@ -111,9 +122,9 @@ export class PartitionWorker {
   running: Promise<void> | undefined;
 
   constructor(
-    readonly partition: number,
+    readonly partitions: readonly number[],
     readonly producer: Producer,
-    /** By command topic. */
+    /** By `laneKey(command topic, partition)`. */
     readonly lanes: ReadonlyMap<string, Lane>,
     private readonly context: WorkerContext,
   ) {}
@@ -164,7 +175,7 @@ export class PartitionWorker {
       } catch (error) {
         if (!(error instanceof DecodeError)) throw error;
         deadLetters.push({ message, error });
-        logger.warn({ topic: topics.commands, partition: this.partition, offset: message.offset, reason: error.reason, err: error }, 'command dead-lettered');
+        logger.warn({ topic: topics.commands, partition: lane.partition, offset: message.offset, reason: error.reason, err: error }, 'command dead-lettered');
         continue;
       }
       const { metadata, ...data } = value;
@@ -179,7 +190,7 @@ export class PartitionWorker {
         handled.events.map(async (event) => ({
           key: eventKey(aggregateId, event.version),
           value: await codec.encode(topics.events, `${runtime.namespace}.${event.type}`, event.record),
-          partition: this.partition,
+          partition: lane.partition,
           headers: {
             'event-type': event.type,
             'event-id': event.record.metadata.eventId,
@@ -210,7 +221,7 @@ export class PartitionWorker {
       } catch (error) {
         for (const d of decided) d.lane.nextEventOffset = undefined;
         if (!(error instanceof OffsetGuessMissed)) throw error;
-        logger.info({ topic: error.topic, partition: this.partition, guessed: error.guessed, actual: error.actual }, 'event offset guess missed; writing the events first');
+        logger.info({ topic: error.topic, partition: error.partition, guessed: error.guessed, actual: error.actual }, 'event offset guess missed; writing the events first');
         written = await this.write(decided, undefined);
       }
     } catch (error) {
@@ -233,7 +244,7 @@ export class PartitionWorker {
       if (d.eventMessages.length > 0 && base !== undefined) d.lane.nextEventOffset = base + d.eventMessages.length + 1;
     }
     logger.debug(
-      { partition: this.partition, commands: decided.reduce((n, d) => n + d.chunk.length, 0), waitedMs: waited, decideMs: Math.round(tDecided - t0), ...written.timing },
+      { partitions: this.partitions, commands: decided.reduce((n, d) => n + d.chunk.length, 0), waitedMs: waited, decideMs: Math.round(tDecided - t0), ...written.timing },
       'transaction committed',
     );
   }
@@ -254,7 +265,7 @@ export class PartitionWorker {
       if (predicted === undefined && withEvents.length > 0) {
         const sent = await transaction.sendBatch({ acks: -1, topicMessages: withEvents.map((d) => ({ topic: d.lane.topics.events, messages: d.eventMessages })) });
         for (const d of withEvents) {
-          const events = sent.find((r) => r.topicName === d.lane.topics.events && r.partition === this.partition);
+          const events = sent.find((r) => r.topicName === d.lane.topics.events && r.partition === d.lane.partition);
           if (events?.baseOffset === undefined) throw new Error(`the broker did not report where the events of ${d.lane.topics.events} were written`);
           bases.set(d.lane, Number(events.baseOffset));
         }
@@ -264,7 +275,7 @@ export class PartitionWorker {
       const entriesByLane = new Map<Lane, Map<string, { entry: AggregateEntry; snapshot: Buffer | undefined }>>();
       const topicMessages: Array<{ topic: string; messages: Message[] }> = [];
       const replyMessages: Message[] = [];
-      const repliesPartition = this.partition % repliesPartitions;
+      
       for (const d of decided) {
         const { lane } = d;
         const entries = new Map(d.overlay);
@@ -274,12 +285,12 @@ export class PartitionWorker {
           if (!handled.duplicate && reply.status !== 'REJECTED') {
             reply = {
               ...reply,
-              events: handled.events.map((event) => ({ eventType: event.type, aggregateId, version: event.version, topic: lane.topics.events, partition: this.partition, offset: offset++ })),
+              events: handled.events.map((event) => ({ eventType: event.type, aggregateId, version: event.version, topic: lane.topics.events, partition: lane.partition, offset: offset++ })),
             };
             const entry = entries.get(aggregateId);
             if (entry) entries.set(aggregateId, withReply(entry, reply));
           }
-          replyMessages.push({ key: reply.commandId, value: await codec.encode(COMMAND_REPLIES_TOPIC, REPLY_RECORD, reply), partition: repliesPartition, headers: { 'reply-status': reply.status } });
+          replyMessages.push({ key: reply.commandId, value: await codec.encode(COMMAND_REPLIES_TOPIC, REPLY_RECORD, reply), partition: lane.partition % repliesPartitions, headers: { 'reply-status': reply.status } });
         }
         if (predicted !== undefined && d.eventMessages.length > 0) topicMessages.push({ topic: lane.topics.events, messages: d.eventMessages });
         const snapshots: Message[] = [];
@@ -289,16 +300,16 @@ export class PartitionWorker {
           const domain = lane.runtime.toSnapshot(aggregateId, entry.version, entry.state);
           const snapshot = domain === null ? undefined : await codec.encode(lane.topics.snapshots, lane.runtime.snapshotRecord, { ...domain, recentCommands: entry.recentCommands });
           kept.set(aggregateId, { entry, snapshot });
-          if (snapshot !== undefined) snapshots.push({ key: aggregateId, value: snapshot, partition: this.partition });
+          if (snapshot !== undefined) snapshots.push({ key: aggregateId, value: snapshot, partition: lane.partition });
         }
         const checkpoint: CommandCheckpoint = {
           groupId,
           commandTopic: lane.topics.commands,
-          partition: this.partition,
+          partition: lane.partition,
           nextOffset: Number((d.chunk[d.chunk.length - 1] as KafkaMessage).offset) + 1,
           committedAt: this.context.clock(),
         };
-        snapshots.push({ key: checkpointKey(groupId), value: await codec.encode(lane.topics.snapshots, CHECKPOINT_RECORD, checkpoint), partition: this.partition });
+        snapshots.push({ key: checkpointKey(groupId), value: await codec.encode(lane.topics.snapshots, CHECKPOINT_RECORD, checkpoint), partition: lane.partition });
         topicMessages.push({ topic: lane.topics.snapshots, messages: snapshots });
         if (d.deadLetters.length > 0) topicMessages.push({ topic: dlqTopicName(lane.topics.commands), messages: d.deadLetters.map(({ message, error }) => this.deadLetter(lane, message, error)) });
       }
@@ -306,10 +317,10 @@ export class PartitionWorker {
       const sent = await transaction.sendBatch({ acks: -1, topicMessages });
       if (predicted !== undefined) {
         for (const d of withEvents) {
-          const events = sent.find((r) => r.topicName === d.lane.topics.events && r.partition === this.partition);
+          const events = sent.find((r) => r.topicName === d.lane.topics.events && r.partition === d.lane.partition);
           const actual = Number(events?.baseOffset);
           const guessed = predicted.get(d.lane) as number;
-          if (actual !== guessed) throw new OffsetGuessMissed(d.lane.topics.events, guessed, actual);
+          if (actual !== guessed) throw new OffsetGuessMissed(d.lane.topics.events, d.lane.partition, guessed, actual);
         }
       }
       marks.push(performance.now());
@@ -327,13 +338,13 @@ export class PartitionWorker {
     return {
       key: message.key,
       value: message.value,
-      partition: this.partition,
+      partition: lane.partition,
       headers: {
         ...message.headers,
         'dlq-reason': error.reason,
         'dlq-error': error.message.slice(0, 1000),
         'dlq-topic': lane.topics.commands,
-        'dlq-partition': String(this.partition),
+        'dlq-partition': String(lane.partition),
         'dlq-offset': message.offset,
         'dlq-consumer-group': this.context.groupId,
       },

@@ -1,7 +1,8 @@
 // The command processor: a consumer group over the aggregates' command topics.
 // Partition p of every command topic goes to one member (co-partitioned
-// assignment) and there to one PartitionWorker, which keeps the aggregates of
-// those partitions in memory, restored from the snapshot topics, decides their
+// assignment) and there to one PartitionWorker (one per group of
+// `partitionsPerWorker` consecutive partition numbers, 1 by default), which
+// keeps the aggregates of those partitions in memory, restored from the snapshot topics, decides their
 // commands in order and writes each batch in one Kafka transaction: events,
 // snapshots, replies, dead letters and the consumed offsets commit together or
 // not at all. See partition-worker.ts for the transaction and the fencing.
@@ -9,14 +10,14 @@ import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { CommandCheckpoint } from '../../schemas/generated/types';
 import { COMMAND_REPLIES_TOPIC, topicCatalog, type TopicCatalog } from '../../schemas/topics';
 import type { AvroCodec } from '../../infra/kafka/codec';
-import { CoPartitionedAssigner } from '../../infra/kafka/co-partitioned-assigner';
+import { coPartitionedAssigner } from '../../infra/kafka/co-partitioned-assigner';
 import { readToEnd } from '../../infra/kafka/read-to-end';
 import { fencedProducer } from '../../infra/kafka/transactions';
 import type { Logger } from '../../infra/logging';
 import { aggregateRuntimes, type AggregateRuntime, type ProcessorContext } from './aggregates';
 import { AggregateStore } from './aggregate-store';
 import type { CommandProcessorMetrics } from './metrics';
-import { CHECKPOINT_KEY_PREFIX, CHECKPOINT_RECORD, checkpointKey, PartitionWorker, type Lane, type LaneTopics, type WorkerContext } from './partition-worker';
+import { CHECKPOINT_KEY_PREFIX, CHECKPOINT_RECORD, checkpointKey, laneKey, PartitionWorker, type Lane, type LaneTopics, type WorkerContext } from './partition-worker';
 
 export const DEFAULT_GROUP = 'restaurant.command-processor';
 
@@ -32,6 +33,13 @@ export interface CommandProcessorOptions {
   readonly maxPerTransaction?: number;
   /** Told about every committed and failed transaction (metrics.ts). */
   readonly metrics?: CommandProcessorMetrics;
+  /**
+   * Consecutive partition numbers decided by one worker in one transaction per
+   * batch (default 1). Larger groups: fewer, larger transactions, and at most
+   * ⌈partitions / k⌉ processors sharing the work. Every member of the group must
+   * use the same value (the assigner's protocol name carries it).
+   */
+  readonly partitionsPerWorker?: number;
 }
 
 /** A partition with this many commands waiting is paused until its worker catches up. */
@@ -42,7 +50,9 @@ export class CommandProcessor {
   private readonly catalog: TopicCatalog;
   private readonly maxPerTransaction: number;
   private readonly routes = new Map<string, { readonly runtime: AggregateRuntime; readonly topics: LaneTopics }>();
-  /** By partition number: the worker being started, and once started the worker itself. */
+  /** Partition numbers per worker. */
+  private readonly k: number;
+  /** By partition group (partition number ÷ k): the worker being started, and once started the worker itself. */
   private readonly workers = new Map<number, { readonly starting: Promise<PartitionWorker>; worker?: PartitionWorker }>();
   private readonly context: WorkerContext;
   private consumer: Consumer | undefined;
@@ -55,6 +65,8 @@ export class CommandProcessor {
     this.groupId = options.groupId ?? DEFAULT_GROUP;
     this.catalog = options.catalog ?? topicCatalog();
     this.maxPerTransaction = options.maxPerTransaction ?? 500;
+    this.k = options.partitionsPerWorker ?? 1;
+    if (!Number.isSafeInteger(this.k) || this.k < 1) throw new RangeError(`partitionsPerWorker must be a positive integer, not ${this.k}`);
     const commandRecords = new Set<string>();
     for (const runtime of Object.values(aggregateRuntimes(options.context))) {
       const t = this.catalog.forAggregate(runtime.aggregate);
@@ -93,7 +105,7 @@ export class CommandProcessor {
     const { kafka, logger } = this.options;
     const consumer = kafka.consumer({
       groupId: this.groupId,
-      partitionAssigners: [CoPartitionedAssigner],
+      partitionAssigners: [coPartitionedAssigner(this.k)],
       readUncommitted: false,
       // The broker answers a fetch as soon as a command arrives; the wait only
       // bounds how often an idle processor asks.
@@ -108,10 +120,11 @@ export class CommandProcessor {
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       const assigned = new Set(Object.values(payload.memberAssignment).flat());
-      for (const partition of [...this.workers.keys()]) if (!assigned.has(partition)) void this.retire(partition, 'revoked');
+      const groups = new Set([...assigned].map((partition) => this.groupOf(partition)));
+      for (const group of [...this.workers.keys()]) if (!groups.has(group)) void this.retire(group, 'revoked');
       // Restore now rather than when the first command arrives, so that one does not wait for it.
-      for (const partition of assigned) this.workerFor(partition).catch((error: unknown) => logger.warn({ err: error, partition }, 'partition state not restored; retrying with the next command'));
-      logger.info({ partitions: [...assigned].sort((a, b) => a - b) }, 'command processor joined its group');
+      for (const group of groups) this.workerFor(group).catch((error: unknown) => logger.warn({ err: error, partitions: this.partitionsOf(group) }, 'partition state not restored; retrying with the next command'));
+      logger.info({ partitions: [...assigned].sort((a, b) => a - b), partitionsPerWorker: this.k }, 'command processor joined its group');
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       logger.error({ err: payload.error, restart: payload.restart }, 'command processor consumer crashed');
@@ -131,9 +144,28 @@ export class CommandProcessor {
     await Promise.allSettled([...this.workers.values()].map((slot) => slot.starting));
   }
 
+  /** The partition group of a partition number. */
+  private groupOf(partition: number): number {
+    return Math.floor(partition / this.k);
+  }
+
+  /** The partition numbers of a group that some command topic has. */
+  private partitionsOf(group: number): number[] {
+    const most = Math.max(...this.commandTopics.map((topic) => this.catalog.topic(topic).partitions));
+    const out: number[] = [];
+    for (let p = group * this.k; p < (group + 1) * this.k && p < most; p += 1) out.push(p);
+    return out;
+  }
+
+  /** The group's transactional id: `<group id>.p<p>` for single partitions (as before groups existed), `.p<first>-<last>` for groups. */
+  private transactionalId(group: number): string {
+    const first = group * this.k;
+    return this.k === 1 ? `${this.groupId}.p${first}` : `${this.groupId}.p${first}-${first + this.k - 1}`;
+  }
+
   /** Notes the worker's decided positions for the next report. */
   private report(worker: PartitionWorker): void {
-    for (const [topic, lane] of worker.lanes) this.toReport.set(`${topic}:${worker.partition}`, { topic, partition: worker.partition, offset: String(lane.committed) });
+    for (const [key, lane] of worker.lanes) this.toReport.set(key, { topic: lane.topics.commands, partition: lane.partition, offset: String(lane.committed) });
   }
 
   /** Commits the decided positions to the group, outside any transaction: what lag monitoring and kafka-consumer-groups read. */
@@ -158,12 +190,12 @@ export class CommandProcessor {
     clearInterval(this.reportTimer);
     await this.reportPositions();
     await this.consumer?.disconnect();
-    await Promise.all([...this.workers.keys()].map((partition) => this.retire(partition, 'shutdown')));
+    await Promise.all([...this.workers.keys()].map((group) => this.retire(group, 'shutdown')));
   }
 
-  private async retire(partition: number, why: string): Promise<void> {
-    const slot = this.workers.get(partition);
-    this.workers.delete(partition);
+  private async retire(group: number, why: string): Promise<void> {
+    const slot = this.workers.get(group);
+    this.workers.delete(group);
     if (!slot) return;
     try {
       const w = await slot.starting;
@@ -171,60 +203,65 @@ export class CommandProcessor {
       this.resumePaused(w, () => true);
       await w.running?.catch(() => undefined);
       await w.producer.disconnect();
-      this.options.logger.debug({ partition, why }, 'partition worker retired');
+      this.options.logger.debug({ partitions: w.partitions, why }, 'partition worker retired');
     } catch {
       // A worker that never started has nothing to close.
     }
   }
 
-  private workerFor(partition: number): Promise<PartitionWorker> {
-    const existing = this.workers.get(partition);
+  private workerFor(group: number): Promise<PartitionWorker> {
+    const existing = this.workers.get(group);
     if (existing !== undefined) return existing.starting;
     const slot: { starting: Promise<PartitionWorker>; worker?: PartitionWorker } = {
-      starting: this.startWorker(partition).then(
+      starting: this.startWorker(group).then(
         (worker) => {
           this.report(worker); // the group's offsets catch up with the checkpoints even before the next commit
           return (slot.worker = worker);
         },
         (error: unknown) => {
-          if (this.workers.get(partition) === slot) this.workers.delete(partition);
+          if (this.workers.get(group) === slot) this.workers.delete(group);
           throw error;
         },
       ),
     };
-    this.workers.set(partition, slot);
+    this.workers.set(group, slot);
     return slot.starting;
   }
 
   /** Resumes the worker's paused partitions whose queue `shouldResume`. */
   private resumePaused(worker: PartitionWorker, shouldResume: (queued: number) => boolean): void {
-    for (const [topic, lane] of worker.lanes) {
+    for (const lane of worker.lanes.values()) {
       if (lane.paused && shouldResume(lane.queue.length)) {
         lane.paused = false;
-        this.consumer?.resume([{ topic, partitions: [worker.partition] }]);
+        this.consumer?.resume([{ topic: lane.topics.commands, partitions: [lane.partition] }]);
       }
     }
   }
 
-  private async startWorker(partition: number): Promise<PartitionWorker> {
+  private async startWorker(group: number): Promise<PartitionWorker> {
     const { kafka, codec, logger } = this.options;
     const started = Date.now();
-    // Fences a zombie owner of the partition and aborts whatever it left open.
-    const producer = await fencedProducer(kafka, `${this.groupId}.p${partition}`);
+    const partitions = this.partitionsOf(group);
+    // Fences a zombie owner of the partitions and aborts whatever it left open.
+    const producer = await fencedProducer(kafka, this.transactionalId(group));
     try {
-      const routes = this.commandTopics
-        .filter((topic) => partition < this.catalog.topic(topic).partitions)
-        .map((topic) => ({ topic, ...(this.routes.get(topic) as { runtime: AggregateRuntime; topics: LaneTopics }) }));
-      const stores = new Map(routes.map((r) => [r.topics.snapshots, new AggregateStore(r.runtime, codec)] as const));
-      /** By command topic: the position restored with the state. */
+      const routes = this.commandTopics.flatMap((topic) =>
+        partitions
+          .filter((partition) => partition < this.catalog.topic(topic).partitions)
+          .map((partition) => ({ topic, partition, ...(this.routes.get(topic) as { runtime: AggregateRuntime; topics: LaneTopics }) })),
+      );
+      /** By `<snapshots topic>:<partition>`: each lane's aggregates. */
+      const stores = new Map(routes.map((r) => [`${r.topics.snapshots}:${r.partition}`, new AggregateStore(r.runtime, codec)] as const));
+      /** By lane key: the position restored with the state. */
       const committed = new Map<string, number>();
       const ownCheckpoint = checkpointKey(this.groupId);
+      const snapshotTopics = [...new Set(routes.map((r) => r.topics.snapshots))];
       const { records } = await readToEnd(
         kafka,
-        routes.map((r) => ({ topic: r.topics.snapshots, partitions: [partition] })),
-        async ({ topic, message }) => {
+        snapshotTopics.map((topic) => ({ topic, partitions: routes.filter((r) => r.topics.snapshots === topic).map((r) => r.partition) })),
+        async ({ topic, partition, message }) => {
           const id = message.key?.toString() ?? '';
-          const into = stores.get(topic) as AggregateStore;
+          const into = stores.get(`${topic}:${partition}`) as AggregateStore;
           if (message.value === null) {
             into.delete(id);
             return;
@@ -234,7 +271,7 @@ export class CommandProcessor {
             const decoded = await codec.decode(message.value);
             if (decoded.fullName === CHECKPOINT_RECORD) {
               const checkpoint = decoded.value as CommandCheckpoint;
-              if (id === ownCheckpoint) committed.set(checkpoint.commandTopic, checkpoint.nextOffset);
+              if (id === ownCheckpoint) committed.set(laneKey(checkpoint.commandTopic, partition), checkpoint.nextOffset);
               return;
             }
           }
@@ -242,40 +279,44 @@ export class CommandProcessor {
         },
       );
       // A partition never checkpointed by this group (or written before checkpoints existed) starts at the group's committed offset.
-      const unknown = routes.map((r) => r.topic).filter((topic) => !committed.has(topic));
+      const unknown = routes.filter((r) => !committed.has(laneKey(r.topic, r.partition)));
       if (unknown.length > 0) {
         const admin = kafka.admin();
         await admin.connect();
         try {
-          for (const group of await admin.fetchOffsets({ groupId: this.groupId, topics: unknown })) {
-            const offset = Number(group.partitions.find((p) => p.partition === partition)?.offset ?? -1);
-            committed.set(group.topic, Math.max(offset, 0));
+          for (const offsets of await admin.fetchOffsets({ groupId: this.groupId, topics: [...new Set(unknown.map((r) => r.topic))] })) {
+            for (const r of unknown.filter((u) => u.topic === offsets.topic)) {
+              const offset = Number(offsets.partitions.find((p) => p.partition === r.partition)?.offset ?? -1);
+              committed.set(laneKey(r.topic, r.partition), Math.max(offset, 0));
+            }
           }
         } finally {
           await admin.disconnect();
         }
       }
       const lanes = new Map<string, Lane>(
-        routes.map((r) => [
-          r.topic,
-          {
+        routes.map((r) => {
+          const key = laneKey(r.topic, r.partition);
+          const lane: Lane = {
+            partition: r.partition,
             runtime: r.runtime,
             topics: r.topics,
-            entries: stores.get(r.topics.snapshots) as AggregateStore,
+            entries: stores.get(`${r.topics.snapshots}:${r.partition}`) as AggregateStore,
             queue: [],
             // Offsets below the committed one were decided (possibly by a previous owner) after our consumer fetched them.
-            queuedUpTo: committed.get(r.topic) ?? 0,
-            committed: committed.get(r.topic) ?? 0,
+            queuedUpTo: committed.get(key) ?? 0,
+            committed: committed.get(key) ?? 0,
             nextEventOffset: undefined,
             paused: false,
-          },
-        ]),
+          };
+          return [key, lane];
+        }),
       );
       logger.info(
-        { partition, aggregates: [...lanes.values()].reduce((n, l) => n + l.entries.size, 0), snapshots: records, ms: Date.now() - started },
+        { partitions, aggregates: [...lanes.values()].reduce((n, l) => n + l.entries.size, 0), snapshots: records, ms: Date.now() - started },
         'partition state restored',
       );
-      return new PartitionWorker(partition, producer, lanes, this.context);
+      return new PartitionWorker(partitions, producer, lanes, this.context);
     } catch (error) {
       await producer.disconnect().catch(() => undefined);
       throw error;
@@ -293,8 +334,8 @@ export class CommandProcessor {
    */
   private async onBatch({ batch, resolveOffset, isStale }: EachBatchPayload): Promise<void> {
     if (this.stopping) return;
-    const worker = await this.workerFor(batch.partition);
-    const lane = worker.lanes.get(batch.topic);
+    const worker = await this.workerFor(this.groupOf(batch.partition));
+    const lane = worker.lanes.get(laneKey(batch.topic, batch.partition));
     const last = batch.messages[batch.messages.length - 1];
     // Retired, or fetched before the consumer was sent back to the last commit: the re-fetch brings these again.
     if (worker.retired || isStale() || lane === undefined || last === undefined) return;
@@ -327,13 +368,14 @@ export class CommandProcessor {
       // All of this happens before the next await, so no batch fetched before
       // the seek reaches a new worker (kafkajs marks such batches stale).
       worker.retired = true;
-      this.options.logger.error({ err: error, partition: worker.partition }, 'transaction failed; restarting the partition from its last commit');
-      if (this.workers.get(worker.partition)?.worker === worker) this.workers.delete(worker.partition);
-      for (const [topic, lane] of worker.lanes) {
+      this.options.logger.error({ err: error, partitions: worker.partitions }, 'transaction failed; restarting the partitions from their last commit');
+      const group = this.groupOf(worker.partitions[0] ?? 0);
+      if (this.workers.get(group)?.worker === worker) this.workers.delete(group);
+      for (const lane of worker.lanes.values()) {
         try {
-          this.consumer?.seek({ topic, partition: worker.partition, offset: String(lane.committed) });
+          this.consumer?.seek({ topic: lane.topics.commands, partition: lane.partition, offset: String(lane.committed) });
         } catch (seekError) {
-          this.options.logger.error({ err: seekError, topic }, 'could not rewind the consumer; the partition resumes after a rebalance');
+          this.options.logger.error({ err: seekError, topic: lane.topics.commands, partition: lane.partition }, 'could not rewind the consumer; the partition resumes after a rebalance');
         }
       }
       this.resumePaused(worker, () => true);

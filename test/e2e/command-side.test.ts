@@ -10,20 +10,10 @@ import { startRole, type RoleProcess } from '../support/roles';
 
 const kafka = testKafka('e2e-command-side');
 const roles: RoleProcess[] = [];
-const env = { COMMAND_WAIT_MS: '4000', ORDER_MAX_TOTAL_MINOR: '50000' };
+const baseEnv = { COMMAND_WAIT_MS: '4000', ORDER_MAX_TOTAL_MINOR: '50000' };
 
 let processors: RoleProcess[] = [];
 let gateways: RoleProcess[] = [];
-
-beforeAll(async () => {
-  processors = await Promise.all([startRole('command-processor', env), startRole('command-processor', env)]);
-  gateways = await Promise.all([startRole('gateway', env), startRole('gateway', env)]);
-  roles.push(...processors, ...gateways);
-});
-
-afterAll(async () => {
-  await Promise.all(roles.map((r) => r.stop().catch(() => null)));
-});
 
 const gw = (i: number): string => gateways[i % gateways.length]!.url;
 
@@ -125,7 +115,21 @@ function checkOrderStream(events: readonly StoredEvent[], limitMinor: number): s
   return problems;
 }
 
-describe('the command side under concurrent, conflicting load', () => {
+// Once with a worker (and a transactional producer) per partition, once with
+// groups of three partitions per worker: each processor then owns one group.
+describe.each([1, 3])('the command side under concurrent, conflicting load, %i partition(s) per processor worker', (k) => {
+  const env = { ...baseEnv, COMMAND_PARTITIONS_PER_WORKER: String(k) };
+
+  beforeAll(async () => {
+    processors = await Promise.all([startRole('command-processor', env), startRole('command-processor', env)]);
+    gateways = await Promise.all([startRole('gateway', env), startRole('gateway', env)]);
+    roles.push(...processors, ...gateways);
+  });
+
+  afterAll(async () => {
+    await Promise.all(roles.splice(0).map((r) => r.stop().catch(() => null)));
+  });
+
   it('keeps every aggregate at versions 1..N and every invariant, with two gateways and two processors', async () => {
     const dishes = await menuItems(12, 900);
     const contested = await openOrder(0);

@@ -1,4 +1,4 @@
-import { coPartition, ownerOf } from '../../../infra/kafka/co-partitioned-assigner';
+import { coPartition, coPartitionedAssigner, coPartitionedName, ownerOf } from '../../../infra/kafka/co-partitioned-assigner';
 
 const counts = new Map([
   ['restaurant.order.commands', 6],
@@ -39,5 +39,28 @@ describe('co-partitioned assignment', () => {
     expect(assignment.get('b')).toEqual({ t: [1], u: [1] });
     expect(assignment.get('c')).toEqual({ u: [2] });
     expect(ownerOf(0, [])).toBeUndefined();
+  });
+
+  it('deals whole groups of k consecutive partition numbers when asked to', () => {
+    const six = new Map([
+      ['a.commands', 6],
+      ['b.commands', 6],
+    ]);
+    const assignment = coPartition(['m2', 'm1'], six, 3);
+    expect(assignment.get('m1')).toEqual({ 'a.commands': [0, 1, 2], 'b.commands': [0, 1, 2] });
+    expect(assignment.get('m2')).toEqual({ 'a.commands': [3, 4, 5], 'b.commands': [3, 4, 5] });
+    // More members than groups: the extra ones stand by.
+    const three = coPartition(['m1', 'm2', 'm3'], six, 3);
+    expect(three.get('m3')).toEqual({});
+    // A group of 6 is everything, on one member.
+    expect(coPartition(['m1', 'm2'], six, 6).get('m1')).toEqual({ 'a.commands': [0, 1, 2, 3, 4, 5], 'b.commands': [0, 1, 2, 3, 4, 5] });
+    expect(ownerOf(4, ['x', 'y'], 3)).toBe('y');
+  });
+
+  it('names its protocol after the group size, so members with different sizes cannot share a group', () => {
+    expect(coPartitionedName(1)).toBe('CoPartitioned');
+    expect(coPartitionedName(3)).toBe('CoPartitioned-3');
+    expect(() => coPartitionedAssigner(0)).toThrow(RangeError);
+    expect(() => coPartitionedAssigner(1.5)).toThrow(RangeError);
   });
 });
