@@ -14,8 +14,10 @@ export async function fencedProducer(kafka: Kafka, transactionalId: string): Pro
     // A transaction begun right after the previous commit is refused with
     // CONCURRENT_TRANSACTIONS until the commit markers are written (a few ms).
     // kafkajs retries it like any error, first after 300 ms by default, which
-    // puts ~300 ms on every transaction; retry quickly instead.
-    retry: { initialRetryTime: 10, maxRetryTime: 2_000, retries: 15 },
+    // puts ~300 ms on every transaction; retry quickly instead: after ~3 ms,
+    // then doubling (at 500 commands/s ~15% of transactions meet it once; a
+    // first retry after 3 ms instead of 10 took p50 from 20–23 to 15–17 ms).
+    retry: { initialRetryTime: 3, maxRetryTime: 2_000, retries: 20 },
   });
   await producer.connect();
   try {
