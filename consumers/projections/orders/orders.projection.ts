@@ -65,15 +65,34 @@ function basketTotal(lines: readonly OrderLine[]): Money | null {
   return { amountMinor: lines.reduce((sum, l) => sum + l.quantity * l.unitPrice.amountMinor, 0), currency: first.unitPrice.currency };
 }
 
-function stepped(doc: OrderDocument, status: OrderStatus, step: TimelineStep, metadata: EventMetadata, reason: string | null = null): OrderDocument {
+/** What an event changes in the document, besides updatedAt and version (undefined: unchanged). */
+type Revision = { readonly [K in keyof OrderDocument]?: OrderDocument[K] };
+
+/**
+ * The document after an event: every field written out in one object literal,
+ * so every document has the same shape and a replay's hundreds of thousands
+ * of them stay on V8's fast paths (spreading documents of varying shapes did not).
+ */
+function revised(doc: OrderDocument, metadata: EventMetadata, r: Revision): OrderDocument {
   return {
-    ...doc,
-    status,
-    reason: reason ?? doc.reason,
+    orderId: doc.orderId,
+    customerId: doc.customerId,
+    status: r.status ?? doc.status,
+    lines: r.lines ?? doc.lines,
+    total: r.total === undefined ? doc.total : r.total,
+    deliveryAddress: r.deliveryAddress === undefined ? doc.deliveryAddress : r.deliveryAddress,
+    reason: r.reason === undefined ? doc.reason : r.reason,
+    openedAt: doc.openedAt,
+    placedAt: r.placedAt === undefined ? doc.placedAt : r.placedAt,
     updatedAt: metadata.occurredAt,
     version: metadata.version,
-    timeline: [...doc.timeline, { step, at: metadata.occurredAt, version: metadata.version, reason }],
+    timeline: r.timeline ?? doc.timeline,
   };
+}
+
+function stepped(doc: OrderDocument, status: OrderStatus, step: TimelineStep, metadata: EventMetadata, reason: string | null = null, more: Revision = {}): OrderDocument {
+  const entry: TimelineEntry = { step, at: metadata.occurredAt, version: metadata.version, reason };
+  return revised(doc, metadata, { ...more, status, reason: reason ?? doc.reason, timeline: [...doc.timeline, entry] });
 }
 
 /** The pure read model: the order document after one more event (null: no order yet). */
@@ -98,21 +117,20 @@ export function evolveOrder(doc: OrderDocument | null, event: OrderEvent, metada
   // An event for an order this read model never saw opened (e.g. a history
   // erased by a tombstone) has nothing to attach to.
   if (doc === null) return null;
-  const touched = { ...doc, updatedAt: metadata.occurredAt, version: metadata.version };
   switch (event.type) {
     case 'ItemAddedToOrder': {
       const lines = [...doc.lines, event.data];
-      return { ...touched, lines, total: basketTotal(lines) };
+      return revised(doc, metadata, { lines, total: basketTotal(lines) });
     }
     case 'ItemRemovedFromOrder': {
       const lines = doc.lines.filter((l) => l.menuItemId !== event.data.menuItemId);
-      return { ...touched, lines, total: basketTotal(lines) };
+      return revised(doc, metadata, { lines, total: basketTotal(lines) });
     }
     case 'DeliveryAddressSet':
-      return { ...touched, deliveryAddress: event.data.address };
+      return revised(doc, metadata, { deliveryAddress: event.data.address });
     case 'OrderPlaced': {
       const { lines, deliveryAddress, total } = event.data;
-      return stepped({ ...doc, lines, deliveryAddress, total, placedAt: metadata.occurredAt }, 'PLACED', 'placed', metadata);
+      return stepped(doc, 'PLACED', 'placed', metadata, null, { lines, deliveryAddress, total, placedAt: metadata.occurredAt });
     }
     case 'OrderConfirmed':
       return stepped(doc, 'CONFIRMED', 'confirmed', metadata);

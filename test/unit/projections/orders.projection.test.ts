@@ -164,3 +164,17 @@ describe("orders projection: a customer's orders, newest first", () => {
     expect(pageOf('c-bob', { offset: 0, limit: 20 }).items.map((o) => o.orderId)).toEqual(['o-bob']);
   });
 });
+
+describe('orders projection: document shape', () => {
+  it('gives every document of an order the same fields in the same order, whatever the step', () => {
+    const cancelled = orderHistory({ orderId: 'o-9', customerId: 'c-ada', lines: [pizza, wine], openedAt: T0, at: { placed: T0 + MINUTE, confirmed: T0 + 2 * MINUTE }, cancelled: { at: T0 + 3 * MINUTE, reason: 'changed mind' } });
+    const shapes = new Set<string>();
+    let doc: OrderDocument | null = null;
+    for (const { event, metadata } of [...delivered, ...cancelled]) {
+      doc = evolveOrder(event.type === 'OrderOpened' ? null : doc, event, metadata);
+      shapes.add(Object.keys(doc ?? {}).join(','));
+    }
+    expect([...shapes]).toEqual(['orderId,customerId,status,lines,total,deliveryAddress,reason,openedAt,placedAt,updatedAt,version,timeline']);
+    expect(doc).toMatchObject({ orderId: 'o-9', status: 'CANCELLED', reason: 'changed mind', placedAt: T0 + MINUTE });
+  });
+});
