@@ -25,10 +25,81 @@ import type { EventMetadata } from '../../../schemas/generated/types';
 import { checkpointKey, rebuildKey, versionKey, type ReadModelName } from '../shared/keys';
 import type { WriteOp } from '../shared/ops';
 import type { RetryPolicy } from './backoff';
-import { CheckpointMismatchError, EventConsumer, ProcessingError, type BatchSink, type PartitionBatch, type PartitionProgress, type Checkpointing } from './event-consumer';
+import { CheckpointMismatchError, EventConsumer, ProcessingError, type BatchSink, type Checkpointing, type DecodedRecord, type PartitionBatch, type PartitionProgress } from './event-consumer';
 import { consumerMetrics, projectionMetrics, type ProjectionMetrics } from './metrics';
 import { applyBatch, checkpointField, encodeBatch, parseCheckpoint, type GuardedWrite } from './redis-batch';
 import { projectionGroupId, READ_MODEL_SPECS, type ReadModelSpec } from './read-models';
+
+/** A record as a projection sees it: the event (type and payload), its metadata, and where it was read. */
+export interface ProjectedEnvelope {
+  readonly event: { readonly type: string; readonly data: Record<string, unknown> };
+  readonly metadata: EventMetadata;
+  readonly offset: number;
+}
+
+/** A stateful model's per-aggregate state as read before a batch (or threaded through it), with its version. */
+export interface AggregateState {
+  state: unknown;
+  version: number;
+}
+
+/** Splits decoded event records into event payload and metadata. */
+export function envelopesOf(records: readonly DecodedRecord[]): ProjectedEnvelope[] {
+  return records.map((r) => {
+    const { metadata, ...data } = r.value as { metadata: EventMetadata } & Record<string, unknown>;
+    return { event: { type: r.type, data }, metadata, offset: r.offset };
+  });
+}
+
+/**
+ * Runs a batch's events through the projection: the guarded writes to send,
+ * in order. Stateful models (`current` given: every aggregate of the batch
+ * with the state and version read before it) thread each aggregate's state
+ * through its events in memory and leave out events not newer than the version
+ * read (counted in `preSkipped`); `current` ends with the state after the
+ * batch. Pure but for `current`. A projection that throws becomes a
+ * ProcessingError naming the event.
+ */
+export function projectBatch(
+  spec: ReadModelSpec,
+  keyspace: string,
+  envelopes: readonly ProjectedEnvelope[],
+  current: Map<string, AggregateState> | undefined,
+): { writes: GuardedWrite[]; preSkipped: number } {
+  const { projection, name } = spec;
+  const versionPrefix = versionKey(keyspace, name, '');
+  const writes: GuardedWrite[] = [];
+  let preSkipped = 0;
+  for (const { event, metadata, offset } of envelopes) {
+    const id = metadata.aggregateId;
+    let state: unknown = null;
+    let known: AggregateState | undefined;
+    if (current !== undefined) {
+      known = current.get(id);
+      if (known === undefined) {
+        known = { state: projection.initialState, version: 0 };
+        current.set(id, known);
+      }
+      if (metadata.version <= known.version) {
+        preSkipped += 1; // the guard would skip it; keep the state as it is
+        continue;
+      }
+      state = known.state;
+    }
+    let step: { state: unknown; ops: readonly WriteOp[] };
+    try {
+      step = projection.apply(state ?? projection.initialState, event, metadata, keyspace);
+    } catch (cause) {
+      throw new ProcessingError(`${name} could not project ${event.type} ${id}@${metadata.version} (offset ${offset}): ${(cause as Error).message}`, { cause });
+    }
+    if (known !== undefined) {
+      known.state = step.state;
+      known.version = metadata.version;
+    }
+    writes.push({ versionKey: versionPrefix + id, version: metadata.version, ops: step.ops });
+  }
+  return { writes, preSkipped };
+}
 
 export class RedisProjectionSink implements BatchSink, Checkpointing {
   /** Redis holds the checkpoint, written with the read model (event-consumer.ts). */
@@ -86,45 +157,22 @@ export class RedisProjectionSink implements BatchSink, Checkpointing {
   async write(batch: PartitionBatch): Promise<void> {
     const { projection, name } = this.spec;
     const ks = this.keyspace;
-    const envelopes = batch.records.map((r) => {
-      const { metadata, ...data } = r.value as { metadata: EventMetadata } & Record<string, unknown>;
-      return { event: { type: r.type, data }, metadata, offset: r.offset };
-    });
+    const envelopes = envelopesOf(batch.records);
     const ids = [...new Set(envelopes.map((e) => e.metadata.aggregateId))];
-    const versionPrefix = versionKey(ks, name, '');
     const stateful = ids.length > 0 && projection.stateKey(ks, ids[0] as string) !== null;
-    const current = new Map<string, { state: unknown; version: number }>();
+    let current: Map<string, AggregateState> | undefined;
     if (stateful) {
+      current = new Map();
       const stateKeys = ids.map((id) => projection.stateKey(ks, id) as string);
+      const versionPrefix = versionKey(ks, name, '');
       const values = await this.redis.mget(...stateKeys, ...ids.map((id) => versionPrefix + id));
       ids.forEach((id, i) => {
         const doc = values[i];
         const version = values[ids.length + i];
-        current.set(id, { state: doc === null || doc === undefined ? projection.initialState : (JSON.parse(doc) as unknown), version: version ? Number(version) : 0 });
+        current?.set(id, { state: doc === null || doc === undefined ? projection.initialState : (JSON.parse(doc) as unknown), version: version ? Number(version) : 0 });
       });
     }
-    const writes: GuardedWrite[] = [];
-    let preSkipped = 0;
-    for (const { event, metadata, offset } of envelopes) {
-      const id = metadata.aggregateId;
-      let state: unknown = null;
-      if (stateful) {
-        const known = current.get(id) as { state: unknown; version: number };
-        if (metadata.version <= known.version) {
-          preSkipped += 1; // the guard would skip it; keep the state as it is
-          continue;
-        }
-        state = known.state;
-      }
-      let step: { state: unknown; ops: readonly WriteOp[] };
-      try {
-        step = projection.apply(state ?? projection.initialState, event, metadata, ks);
-      } catch (cause) {
-        throw new ProcessingError(`${name} could not project ${event.type} ${id}@${metadata.version} (offset ${offset}): ${(cause as Error).message}`, { cause });
-      }
-      if (stateful) current.set(id, { state: step.state, version: metadata.version });
-      writes.push({ versionKey: versionPrefix + id, version: metadata.version, ops: step.ops });
-    }
+    const { writes, preSkipped } = projectBatch(this.spec, ks, envelopes, current);
     const checkpoint = { nextOffset: batch.nextOffset, expected: batch.expectedCheckpoint, consumedUpTo: batch.consumedUpTo };
     const encoded = encodeBatch(ks, name, writes, new Map([[checkpointField(batch.topic, batch.partition), checkpoint]]));
     try {

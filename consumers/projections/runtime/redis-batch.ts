@@ -156,10 +156,13 @@ interface RedisWithScript extends Redis {
   rmApplyBatch: ApplyBatch;
 }
 
+/** The script's one argument: the flat ARGV as one JSON array (see the file header). */
+export const scriptArgument = (batch: EncodedBatch): string => JSON.stringify(batch.argv);
+
 /** Runs an encoded batch: [events applied, events skipped by the version guard]. */
 export function applyBatch(redis: Redis, batch: EncodedBatch): Promise<[number, number]> {
   if (!('rmApplyBatch' in redis)) redis.defineCommand('rmApplyBatch', { lua: APPLY_BATCH_LUA });
-  return (redis as RedisWithScript).rmApplyBatch(batch.keys.length, batch.keys, [JSON.stringify(batch.argv)]);
+  return (redis as RedisWithScript).rmApplyBatch(batch.keys.length, batch.keys, [scriptArgument(batch)]);
 }
 
 type RedisType = 'hash' | 'zset' | 'set' | 'string';
