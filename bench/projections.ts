@@ -10,8 +10,16 @@
  * same topic that does nothing (the ceiling). Prints events/s, the ratio to the
  * ceiling, and the process RSS at the start and end of each replay (the
  * projector runs in this process). BENCH_MODELS (comma-separated) replays only
- * those read models. Asserts nothing about time. Cleans up its
- * topics, groups and keys.
+ * those read models.
+ *
+ * Where the time goes, in the same run (BENCH_STAGES=0 leaves it out): each
+ * read model's topic is also consumed through the projector's own consumer
+ * (EventConsumer) with the work cut short after a stage, and nothing written:
+ * `decode` (skip by header, Avro-decode what the model reads), `project` (+ the
+ * projection's evolve into write ops, stateful models' state kept in memory),
+ * `encode` (+ the batch's script arguments, JSON included). The full replay adds
+ * to that the Redis round trips (stateful models' MGET, the script) and the
+ * checkpoint. Asserts nothing about time. Cleans up its topics, groups and keys.
  */
 import { randomUUID } from 'node:crypto';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
@@ -20,8 +28,10 @@ import { config } from '../infra/config';
 import { createKafka } from '../infra/kafka/client';
 import { AvroCodec } from '../infra/kafka/codec';
 import { rootLogger } from '../infra/logging';
-import { Projector } from '../consumers/projections/runtime/projector';
-import { parseCheckpoint } from '../consumers/projections/runtime/redis-batch';
+import { EventConsumer, type BatchSink } from '../consumers/projections/runtime/event-consumer';
+import { envelopesOf, projectBatch, Projector, type AggregateState } from '../consumers/projections/runtime/projector';
+import { READ_MODEL_SPECS } from '../consumers/projections/runtime/read-models';
+import { checkpointField, encodeBatch, parseCheckpoint, scriptArgument } from '../consumers/projections/runtime/redis-batch';
 import { checkpointKey, type ReadModelName } from '../consumers/projections/shared/keys';
 import { eventKey, partitionFor } from '../schemas/partitioning';
 import { topicName, type AggregateName } from '../schemas/topics';
@@ -32,6 +42,7 @@ const EVENTS = Number(process.env.BENCH_EVENTS ?? 500_000);
 const PARTITIONS = 6;
 /** BENCH_MODELS=customers,orders replays only those read models (and generates only their topics). */
 const ONLY = process.env.BENCH_MODELS?.split(',').map((m) => m.trim()).filter((m) => m !== '');
+const STAGES = process.env.BENCH_STAGES !== '0';
 const RUN = randomUUID().slice(0, 8);
 const KEYSPACE = `bench-${RUN}`;
 const T0 = Date.UTC(2025, 0, 1);
@@ -172,8 +183,70 @@ async function main(): Promise<void> {
     const ceilings = new Map<string, { rate: number; cpuSeconds: number }>();
     for (const topic of new Set(MODELS.map(([, kind]) => topics[kind]))) ceilings.set(topic, await raw(topic));
 
+    type Stage = 'decode' | 'project' | 'encode';
+    /** The projector's consumer over `topic` with the work cut short after `stage`; events/s and node CPU seconds. */
+    const upTo = async (model: ReadModelName, topic: string, stage: Stage): Promise<{ rate: number; cpuSeconds: number }> => {
+      const end = await ends(topic);
+      const spec = READ_MODEL_SPECS[model];
+      const stateful = spec.projection.stateKey(KEYSPACE, 'x') !== null;
+      const states = new Map<string, AggregateState>();
+      let sink = 0; // what the stage produced, so nothing is optimised away
+      const cutShort: BatchSink = {
+        write: async (batch) => {
+          if (stage === 'decode') return;
+          const { writes } = projectBatch(spec, KEYSPACE, envelopesOf(batch.records), stateful ? states : undefined);
+          if (stage === 'project') {
+            sink += writes.length;
+            return;
+          }
+          const checkpoint = { nextOffset: batch.nextOffset, expected: batch.expectedCheckpoint, consumedUpTo: batch.consumedUpTo };
+          sink += scriptArgument(encodeBatch(KEYSPACE, model, writes, new Map([[checkpointField(batch.topic, batch.partition), checkpoint]]))).length;
+        },
+      };
+      const reached = new Map<number, number>();
+      let done: () => void = () => undefined;
+      const finished = new Promise<void>((resolve) => (done = resolve));
+      const groupId = `bench.stage.${stage}.${model}.${RUN}`;
+      groups.push(groupId);
+      const consumer = new EventConsumer({
+        kafka,
+        codec,
+        logger,
+        groupId,
+        topics: [topic],
+        handles: spec.projection.handles,
+        sink: cutShort,
+        checkpointCheckMs: 0,
+        onProgress: ({ partition, position }) => {
+          reached.set(partition, position);
+          if ([...end].every(([p, high]) => (reached.get(p) ?? 0) >= high)) done();
+        },
+      });
+      global.gc?.();
+      const cpuBefore = process.cpuUsage();
+      const started = process.hrtime.bigint();
+      await consumer.start();
+      await finished;
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const cpu = process.cpuUsage(cpuBefore);
+      await consumer.stop();
+      if (stage !== 'decode' && sink === 0) throw new Error(`the ${stage} stage of ${model} produced nothing`);
+      return { rate: EVENTS / seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+    };
+
+    const stageRows: string[][] = [];
     const rows: string[][] = [];
     for (const [model, kind] of MODELS) {
+      if (STAGES) {
+        const topic = topics[kind];
+        const ceiling = ceilings.get(topic) ?? { rate: NaN, cpuSeconds: NaN };
+        const cells: string[] = [model];
+        for (const stage of ['decode', 'project', 'encode'] as const) {
+          const r = await upTo(model, topic, stage);
+          cells.push(`${Math.round(r.rate).toLocaleString('en')}/s`, (r.rate / ceiling.rate).toFixed(3), `${r.cpuSeconds.toFixed(1)} s`);
+        }
+        stageRows.push(cells);
+      }
       const topic = topics[kind];
       const end = await ends(topic);
       global.gc?.();
@@ -208,6 +281,12 @@ async function main(): Promise<void> {
     console.log(`\nprojection replay from offset 0 (${PARTITIONS} partitions, Redis ${config().redis.url}, keyspace ${KEYSPACE})`);
     console.log(line(header));
     for (const r of rows) console.log(line(r));
+    if (stageRows.length > 0) {
+      console.log('\nwhere the time goes: the projector\'s consumer cut short after each stage, writing nothing (rate, ratio to raw eachBatch, node cpu)');
+      const stageHeader = ['read model', 'decode', 'ratio', 'cpu', '+ project', 'ratio', 'cpu', '+ encode', 'ratio', 'cpu'];
+      const stageWidths = stageHeader.map((h, i) => Math.max(h.length, ...stageRows.map((r) => (r[i] ?? '').length)));
+      for (const r of [stageHeader, ...stageRows]) console.log(r.map((c, i) => c.padStart(stageWidths[i] ?? 0)).join('  '));
+    }
   } finally {
     let cursor = '0';
     do {
