@@ -491,7 +491,7 @@ export class ProcessManagerRuntime<S, I> implements BatchSink {
     const accepted: Queued[] = [];
     for (const queued of round) {
       try {
-        const part = await this.decideWork(task, queued.work, merged.states, merged.offsets);
+        const part = await this.decideWork(task, queued.work, merged.states);
         for (const [id, state] of part.states) merged.states.set(id, state);
         merged.emit.push(...part.emit);
         merged.dead.push(...part.dead);
@@ -559,12 +559,8 @@ export class ProcessManagerRuntime<S, I> implements BatchSink {
     this.counts.processRetries += Math.max(0, a.retries - b.retries);
   }
 
-  /**
-   * Decides (and encodes) one piece of work on top of the round so far
-   * (`round`: its changed processes; `decidedUpTo`: how far it has decided each
-   * input topic); throws without side effects.
-   */
-  private async decideWork(task: Task<S>, work: Work, round: Round<S>['states'], decidedUpTo: ReadonlyMap<string, number>): Promise<Round<S>> {
+  /** Decides (and encodes) one piece of work on top of the round so far; throws without side effects. */
+  private async decideWork(task: Task<S>, work: Work, round: Round<S>['states']): Promise<Round<S>> {
     const part = emptyRound<S>();
     const changed = new Map<string, S>();
     const emitted: Outgoing[] = [];
@@ -589,9 +585,7 @@ export class ProcessManagerRuntime<S, I> implements BatchSink {
       case 'batch': {
         const { batch } = work;
         // Below the committed offset: decided and committed already (perhaps by a previous owner after our consumer fetched).
-        // Below what this round has decided: a second delivery of the same records (kafkajs fetching a partition again
-        // while an earlier delivery of it waits in this round) is decided once, dead letters included.
-        const floor = Math.max(task.committed.get(batch.topic) ?? -1, decidedUpTo.get(batch.topic) ?? -1);
+        const floor = task.committed.get(batch.topic) ?? -1;
         if (batch.consumedUpTo <= floor) return part;
         const records = batch.records.filter((r) => r.offset >= floor);
         part.dead.push(...batch.deadLetters.filter((l) => l.offset >= floor));
