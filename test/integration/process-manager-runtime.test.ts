@@ -49,8 +49,12 @@ const topicMap = {
   'restaurant.order-fulfilment.changelog': topics.changelog,
 };
 const groupId = `${run}.fulfilment`;
-const TIMEOUT_MS = 2_000;
-const producer = kafka.producer();
+// The payment deadline counts from the OrderPlaced event's time, set when the test produces it: long enough for the
+// runtime to start, request every payment and decide the answers first on a loaded CI machine (2 s was not).
+const TIMEOUT_MS = 8_000;
+// Idempotent: kafkajs retries a whole produce request when one partition of a new topic answers with an error, and
+// without idempotence the partitions that had succeeded would get the test's input twice.
+const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
 const running: Array<ProcessManagerRuntime<OrderFulfilmentState, FulfilmentInput>> = [];
 
 /** Every customer but "nobody" exists; item m-1 is on the menu. */

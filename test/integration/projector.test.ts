@@ -30,7 +30,9 @@ const logger = rootLogger.child({ test: 'projector' });
 logger.level = 'silent';
 const PARTITIONS = 3;
 const keyspace = unique('it').toLowerCase();
-const producer = kafka.producer();
+// Idempotent: kafkajs retries a whole produce request when one partition of a new topic answers with an error, and
+// without idempotence the partitions that had succeeded would get the test's input twice.
+const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
 const running: Projector[] = [];
 
 async function createTopic(name: string): Promise<void> {
