@@ -29,9 +29,9 @@ import { createKafka } from '../infra/kafka/client';
 import { AvroCodec } from '../infra/kafka/codec';
 import { rootLogger } from '../infra/logging';
 import { EventConsumer, type BatchSink } from '../consumers/projections/runtime/event-consumer';
-import { envelopesOf, projectBatch, Projector, type AggregateState } from '../consumers/projections/runtime/projector';
+import { encodePartitionBatch, envelopesOf, projectBatch, Projector, type AggregateState } from '../consumers/projections/runtime/projector';
 import { READ_MODEL_SPECS } from '../consumers/projections/runtime/read-models';
-import { checkpointField, encodeBatch, parseCheckpoint, scriptArgument } from '../consumers/projections/runtime/redis-batch';
+import { parseCheckpoint, scriptArgument } from '../consumers/projections/runtime/redis-batch';
 import { checkpointKey, type ReadModelName } from '../consumers/projections/shared/keys';
 import { eventKey, partitionFor } from '../schemas/partitioning';
 import { topicName, type AggregateName } from '../schemas/topics';
@@ -199,8 +199,7 @@ async function main(): Promise<void> {
             sink += writes.length;
             return;
           }
-          const checkpoint = { nextOffset: batch.nextOffset, expected: batch.expectedCheckpoint, consumedUpTo: batch.consumedUpTo };
-          sink += scriptArgument(encodeBatch(KEYSPACE, model, writes, new Map([[checkpointField(batch.topic, batch.partition), checkpoint]]))).length;
+          sink += scriptArgument(encodePartitionBatch(KEYSPACE, model, writes, batch)).length;
         },
       };
       const reached = new Map<number, number>();

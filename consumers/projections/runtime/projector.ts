@@ -27,7 +27,7 @@ import type { WriteOp } from '../shared/ops';
 import type { RetryPolicy } from './backoff';
 import { CheckpointMismatchError, EventConsumer, ProcessingError, type BatchSink, type Checkpointing, type DecodedRecord, type PartitionBatch, type PartitionProgress } from './event-consumer';
 import { consumerMetrics, projectionMetrics, type ProjectionMetrics } from './metrics';
-import { applyBatch, checkpointField, encodeBatch, parseCheckpoint, type GuardedWrite } from './redis-batch';
+import { applyBatch, checkpointField, encodeBatch, parseCheckpoint, type EncodedBatch, type GuardedWrite } from './redis-batch';
 import { projectionGroupId, READ_MODEL_SPECS, type ReadModelSpec } from './read-models';
 
 /** A record as a projection sees it: the event (type and payload), its metadata, and where it was read. */
@@ -101,6 +101,12 @@ export function projectBatch(
   return { writes, preSkipped };
 }
 
+/** A partition batch's guarded writes with its checkpoint, as the batch script's KEYS and ARGV. */
+export function encodePartitionBatch(keyspace: string, model: ReadModelName, writes: readonly GuardedWrite[], batch: PartitionBatch): EncodedBatch {
+  const checkpoint = { nextOffset: batch.nextOffset, expected: batch.expectedCheckpoint, consumedUpTo: batch.consumedUpTo };
+  return encodeBatch(keyspace, model, writes, new Map([[checkpointField(batch.topic, batch.partition), checkpoint]]));
+}
+
 export class RedisProjectionSink implements BatchSink, Checkpointing {
   /** Redis holds the checkpoint, written with the read model (event-consumer.ts). */
   readonly checkpointing: Checkpointing = this;
@@ -160,21 +166,19 @@ export class RedisProjectionSink implements BatchSink, Checkpointing {
     const envelopes = envelopesOf(batch.records);
     const ids = [...new Set(envelopes.map((e) => e.metadata.aggregateId))];
     const stateful = ids.length > 0 && projection.stateKey(ks, ids[0] as string) !== null;
-    let current: Map<string, AggregateState> | undefined;
-    if (stateful) {
-      current = new Map();
+    const current = stateful ? new Map<string, AggregateState>() : undefined;
+    if (current !== undefined) {
       const stateKeys = ids.map((id) => projection.stateKey(ks, id) as string);
       const versionPrefix = versionKey(ks, name, '');
       const values = await this.redis.mget(...stateKeys, ...ids.map((id) => versionPrefix + id));
       ids.forEach((id, i) => {
         const doc = values[i];
         const version = values[ids.length + i];
-        current?.set(id, { state: doc === null || doc === undefined ? projection.initialState : (JSON.parse(doc) as unknown), version: version ? Number(version) : 0 });
+        current.set(id, { state: doc === null || doc === undefined ? projection.initialState : (JSON.parse(doc) as unknown), version: version ? Number(version) : 0 });
       });
     }
     const { writes, preSkipped } = projectBatch(this.spec, ks, envelopes, current);
-    const checkpoint = { nextOffset: batch.nextOffset, expected: batch.expectedCheckpoint, consumedUpTo: batch.consumedUpTo };
-    const encoded = encodeBatch(ks, name, writes, new Map([[checkpointField(batch.topic, batch.partition), checkpoint]]));
+    const encoded = encodePartitionBatch(ks, name, writes, batch);
     try {
       const [applied, skipped] = await applyBatch(this.redis, encoded);
       this.stats.applied += applied;
