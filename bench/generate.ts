@@ -21,6 +21,7 @@ export const meta = (aggregateId: string, version: number, occurredAt: number): 
   commandId: `c-${aggregateId}-${version}`,
   correlationId: `k-${aggregateId}`,
   causationId: `c-${aggregateId}-${version}`,
+  actor: null,
 });
 
 /** Customers `customer-<i % customers>` order items `item-<i % items>`: the ids the customer and menu generators use. */

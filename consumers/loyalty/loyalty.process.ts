@@ -7,11 +7,14 @@
 // awards nothing.
 import type { EventMetadata, LoyaltyOrderState } from '../../schemas/generated/types';
 import type { OrderEvent } from '../../schemas/messages';
+import { systemActor } from '../../schemas/roles';
 import { AGGREGATE_NAMESPACES, topicName } from '../../schemas/topics';
 import { eventMessage, splitRecord, type Outgoing, type ProcessDefinition } from '../process-managers/runtime/definition';
 import { decideLoyalty, initialLoyaltyState, type PointsAwarded } from './loyalty.policy';
 
 export const LOYALTY_GROUP = 'restaurant.loyalty';
+/** The actor recorded on the events the loyalty policy writes. */
+export const LOYALTY_ACTOR = 'loyalty';
 const LOYALTY_EVENTS = topicName('loyalty', 'events');
 /** The order events the policy reacts to; the rest are skipped by header (versions still only grow). */
 const INPUT_TYPES = ['OrderPlaced', 'OrderDelivered'] as const;
@@ -31,6 +34,7 @@ export function awardMessage(award: PointsAwarded, state: LoyaltyOrderState, cau
     commandId: cause.eventId,
     correlationId: cause.correlationId,
     causationId: cause.eventId,
+    actor: systemActor(LOYALTY_ACTOR),
   };
   const orderTotal = state.total;
   if (orderTotal === null) throw new Error(`order ${award.orderId}: an award without a known total`);

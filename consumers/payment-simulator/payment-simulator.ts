@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import type { EventMetadata, PaymentRequested, RefundRequested } from '../../schemas/generated/types';
 import type { PayloadOf, PaymentMessage } from '../../schemas/messages';
 import { PAYMENT_STREAM_VERSIONS } from '../../schemas/payment-stream';
+import { systemActor } from '../../schemas/roles';
 import { deterministicId } from '../../producers/command-processor/handle';
 import { fulfilmentIds } from '../process-managers/order-fulfilment/order-fulfilment.workflow';
 
@@ -78,6 +79,9 @@ function drawDelay(next: () => number, range: DelayRange): number {
   return range.minMs + Math.floor(next() * (range.maxMs - range.minMs + 1));
 }
 
+/** The actor recorded on the answers the simulated provider writes. */
+export const PAYMENT_SIMULATOR_ACTOR = 'payment-simulator';
+
 export const DECLINE_REASONS = ['insufficient funds', 'card expired', 'suspected fraud'] as const;
 
 export type PaymentFate =
@@ -118,6 +122,7 @@ function answerMetadata(type: PaymentMessage['type'], id: string, request: Event
     commandId: request.eventId,
     correlationId: request.correlationId,
     causationId: request.eventId,
+    actor: systemActor(PAYMENT_SIMULATOR_ACTOR),
   };
 }
 

@@ -90,6 +90,8 @@ export function handleCommand(
       commandId: metadata.commandId,
       correlationId: metadata.correlationId,
       causationId: metadata.commandId,
+      // The audit trail: every event records who asked for the command that caused it.
+      actor: metadata.actor,
     };
     return { type: event.type, version, record: { ...(event.data as Record<string, unknown>), metadata: metadataOut } };
   });

@@ -100,7 +100,7 @@ export function createGatewayApp(deps: GatewayDeps): Application {
     });
     const correlationId = headers.correlationId ?? ids.commandId;
     const metadataFor = (aggregateId: string) =>
-      commandMetadata({ commandId: ids.commandId, aggregateId, correlationId, issuedAt: deps.clock(), expectedVersion: headers.expectedVersion });
+      commandMetadata({ commandId: ids.commandId, aggregateId, correlationId, issuedAt: deps.clock(), expectedVersion: headers.expectedVersion, actor: null });
     const location = route.creates ? (aggregateId: string) => locationOf(route.aggregate, aggregateId) : undefined;
 
     try {

@@ -4,7 +4,7 @@
 // Pure apart from hashing: no express, no clock, no randomness (time and fresh
 // ids come in as arguments).
 import { createHash } from 'node:crypto';
-import type { CommandMetadata } from '../../schemas/generated/types';
+import type { Actor, CommandMetadata } from '../../schemas/generated/types';
 import type { FieldProblem } from './request-fields';
 
 /** The headers this module reads, lower-cased as node delivers them. */
@@ -105,6 +105,8 @@ export function commandMetadata(fields: {
   readonly correlationId: string;
   readonly issuedAt: number;
   readonly expectedVersion: number | null;
+  /** The authenticated principal asking (null only where nobody authenticated, e.g. tests of the mapping). */
+  readonly actor: Actor | null;
 }): CommandMetadata {
   return {
     commandId: fields.commandId,
@@ -112,5 +114,6 @@ export function commandMetadata(fields: {
     correlationId: fields.correlationId,
     issuedAt: fields.issuedAt,
     expectedVersion: fields.expectedVersion,
+    actor: fields.actor === null ? null : { subject: fields.actor.subject, roles: [...fields.actor.roles] },
   };
 }

@@ -16,7 +16,7 @@ const NOW = 1_767_225_600_000;
 
 /** An opened order as the processor would hold it after the commit, and its snapshot bytes. */
 async function opened(orderId: string, customerId: string): Promise<{ entry: AggregateEntry; snapshot: Buffer }> {
-  const handled = handleCommand(runtime, undefined, { type: 'OpenOrder', data: { customerId } }, { commandId: `c-${orderId}`, aggregateId: orderId, correlationId: 'k', issuedAt: NOW, expectedVersion: null }, NOW);
+  const handled = handleCommand(runtime, undefined, { type: 'OpenOrder', data: { customerId } }, { commandId: `c-${orderId}`, aggregateId: orderId, correlationId: 'k', issuedAt: NOW, expectedVersion: null, actor: null }, NOW);
   const entry = withReply(handled.entry as AggregateEntry, handled.reply);
   const domain = runtime.toSnapshot(orderId, entry.version, entry.state) as object;
   const snapshot = await codec.encode('restaurant.order.snapshots', runtime.snapshotRecord, { ...domain, recentCommands: entry.recentCommands });

@@ -94,6 +94,7 @@ const meta = (orderId: string, version: number, eventId = `e-${orderId}-${versio
   commandId: `c-${orderId}-${version}`,
   correlationId: `k-${orderId}`,
   causationId: `c-${orderId}-${version}`,
+  actor: null,
 });
 const eur = (amountMinor: number) => ({ amountMinor, currency: 'EUR' });
 const placed = (orderId: string, customerId = 'c-1') => ({

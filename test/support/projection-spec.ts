@@ -12,7 +12,7 @@ export const DAY = 24 * HOUR;
 
 export function metadata(aggregateId: string, version: number, occurredAt: number): EventMetadata {
   const eventId = `${aggregateId}/${version}`;
-  return { eventId, aggregateId, version, occurredAt, commandId: `cmd-${eventId}`, correlationId: `corr-${aggregateId}`, causationId: `cmd-${eventId}` };
+  return { eventId, aggregateId, version, occurredAt, commandId: `cmd-${eventId}`, correlationId: `corr-${aggregateId}`, causationId: `cmd-${eventId}`, actor: null };
 }
 
 /** One aggregate's events, versions 1..n, each at the given instant. */

@@ -13,8 +13,9 @@ const ev: EventMetadata = {
   commandId: 'cmd-1',
   correlationId: 'corr-1',
   causationId: 'cmd-1',
+  actor: { subject: 'c-1', roles: ['customer'] },
 };
-const cmd: CommandMetadata = { commandId: 'cmd-1', aggregateId: 'agg-1', correlationId: 'corr-1', issuedAt: 1_767_225_600_000, expectedVersion: 2 };
+const cmd: CommandMetadata = { commandId: 'cmd-1', aggregateId: 'agg-1', correlationId: 'corr-1', issuedAt: 1_767_225_600_000, expectedVersion: 2, actor: { subject: 'c-1', roles: ['customer'] } };
 const cmdNoVersion: CommandMetadata = { ...cmd, expectedVersion: null };
 const reply: CommandReply = {
   commandId: 'cmd-1',
@@ -29,6 +30,7 @@ const reply: CommandReply = {
 };
 
 export const recordFixtures: { readonly [K in keyof AvroRecords]: AvroRecords[K] } = {
+  'restaurant.common.Actor': { subject: 'c-1', roles: ['customer'] },
   'restaurant.common.Address': address,
   'restaurant.common.CommandCheckpoint': { groupId: 'restaurant.command-processor', commandTopic: 'restaurant.order.commands', partition: 3, nextOffset: 9_007_199_254, committedAt: 1_767_225_600_123 },
   'restaurant.common.CommandMetadata': cmd,

@@ -43,6 +43,7 @@ import type {
 } from '../../../schemas/generated/types';
 import type { OrderCommand, PayloadOf, PaymentMessage } from '../../../schemas/messages';
 import { PAYMENT_STREAM_VERSIONS } from '../../../schemas/payment-stream';
+import { systemActor } from '../../../schemas/roles';
 import { LIMITS } from '../../../schemas/validation';
 import { deterministicId } from '../../../producers/command-processor/handle';
 import { assertNever } from '../../../producers/shared/decider';
@@ -66,6 +67,9 @@ export const DEFAULT_FULFILMENT_CONFIG: FulfilmentConfig = Object.freeze({
   refundTimeoutMs: 10 * 60_000,
   maxRefundRequests: 3,
 });
+
+/** The actor recorded on the commands and requests order fulfilment writes. */
+export const FULFILMENT_ACTOR = 'order-fulfilment';
 
 export const PAYMENT_TIMEOUT_REASON = 'payment timed out';
 
@@ -260,6 +264,7 @@ class Draft {
       correlationId: this.correlationId(),
       issuedAt: this.at,
       expectedVersion: null,
+      actor: systemActor(FULFILMENT_ACTOR),
     };
     this.push({ kind: 'command', command, metadata }, commandId, false);
   }
@@ -275,6 +280,7 @@ class Draft {
       commandId: this.cause,
       correlationId: this.correlationId(),
       causationId: this.cause,
+      actor: systemActor(FULFILMENT_ACTOR),
     };
     this.push({ kind: 'event', event, metadata }, eventId, retry);
   }

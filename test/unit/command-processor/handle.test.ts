@@ -10,6 +10,7 @@ const meta = (commandId: string, expectedVersion: number | null = null): Command
   correlationId: `corr-${commandId}`,
   issuedAt: NOW,
   expectedVersion,
+  actor: { subject: 'c-1', roles: ['customer'] },
 });
 const open = { type: 'OpenOrder', data: { customerId: 'c-1' } };
 const addItem = (menuItemId: string) => ({
@@ -38,6 +39,7 @@ describe('deciding a command in the processor', () => {
       commandId: 'cmd-2',
       correlationId: 'corr-cmd-2',
       causationId: 'cmd-2',
+      actor: { subject: 'c-1', roles: ['customer'] },
     });
     expect(second.handled.reply).toMatchObject({ status: 'ACCEPTED', aggregateVersion: 2, commandType: 'AddItemToOrder' });
   });

@@ -63,7 +63,7 @@ describe('outcome → reply', () => {
 
 describe('signUpEnvelopes', () => {
   it('targets the normalized email for the reservation and keeps the email as typed (trimmed) for the customer', () => {
-    const metadata = { commandId: 'c', aggregateId: 'cust', correlationId: 'corr', issuedAt: 1, expectedVersion: 2 };
+    const metadata = { commandId: 'c', aggregateId: 'cust', correlationId: 'corr', issuedAt: 1, expectedVersion: 2, actor: { subject: 'cust', roles: ['customer'] } };
     const e = signUpEnvelopes({ kind: 'sign-up', name: 'Ada', email: 'Ada@X.io' }, metadata);
     expect(e.reserve.metadata).toEqual({ ...metadata, commandId: 'c:reserve', aggregateId: 'ada@x.io', expectedVersion: null });
     expect(e.signUp).toEqual({ aggregate: 'customer', command: { type: 'SignUpCustomer', data: { name: 'Ada', email: 'Ada@X.io' } }, metadata: { ...metadata, commandId: 'c:signup' } });

@@ -100,7 +100,7 @@ describe.each(cases)('POST $path', (c) => {
       {
         aggregate: c.aggregate,
         command: c.command,
-        metadata: { commandId: 'id-1', aggregateId, correlationId: 'id-1', issuedAt: FIXED_NOW, expectedVersion: null },
+        metadata: { commandId: 'id-1', aggregateId, correlationId: 'id-1', issuedAt: FIXED_NOW, expectedVersion: null, actor: null },
       },
     ]);
     expect(gw.bus.waits).toEqual([REPLY_WAIT_MS]);

@@ -10,7 +10,7 @@ afterEach(async () => {
 });
 
 const ADA = { name: ' Ada Lovelace ', email: ' Ada@Example.COM ' };
-const meta = (suffix: string, aggregateId: string) => ({ commandId: `id-1:${suffix}`, aggregateId, correlationId: 'id-1', issuedAt: FIXED_NOW, expectedVersion: null });
+const meta = (suffix: string, aggregateId: string) => ({ commandId: `id-1:${suffix}`, aggregateId, correlationId: 'id-1', issuedAt: FIXED_NOW, expectedVersion: null, actor: null });
 
 describe('POST /customers', () => {
   it('reserves the normalized email for the new customer, then signs them up: 201 with Location', async () => {

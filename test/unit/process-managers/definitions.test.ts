@@ -29,6 +29,7 @@ const meta = (orderId: string, version: number, at = T0, eventId = `e-${orderId}
   commandId: `c-${version}`,
   correlationId: `k-${orderId}`,
   causationId: `c-${version}`,
+  actor: null,
 });
 
 let offset = 0;

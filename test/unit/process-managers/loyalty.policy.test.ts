@@ -3,7 +3,7 @@ import type { EventMetadata } from '../../../schemas/generated/types';
 import type { OrderEvent } from '../../../schemas/messages';
 
 const T0 = 1_767_225_600_000;
-const meta = (orderId: string, version: number, at = T0): EventMetadata => ({ eventId: `${orderId}-${version}`, aggregateId: orderId, version, occurredAt: at, commandId: 'c', correlationId: 'k', causationId: 'c' });
+const meta = (orderId: string, version: number, at = T0): EventMetadata => ({ eventId: `${orderId}-${version}`, aggregateId: orderId, version, occurredAt: at, commandId: 'c', correlationId: 'k', causationId: 'c', actor: null });
 const placed = (customerId: string, amountMinor: number): OrderEvent => ({
   type: 'OrderPlaced',
   data: { customerId, lines: [], deliveryAddress: { line1: 'Dam 1', line2: null, city: 'Amsterdam', postalCode: '1012 JS', country: 'NL' }, total: { amountMinor, currency: 'EUR' } },

@@ -1,6 +1,7 @@
 import {
   decide,
   DEFAULT_FULFILMENT_CONFIG,
+  FULFILMENT_ACTOR,
   fromStateRecord,
   fulfilmentIds,
   initialState,
@@ -17,6 +18,7 @@ import type { EventMetadata, FulfilmentDeadlineName, Money, OrderFulfilmentState
 import { loadSchemas } from '../../../schemas/loader';
 import { toCommandRecord, toEventRecord } from '../../../schemas/messages';
 import { PAYMENT_STREAM_VERSIONS } from '../../../schemas/payment-stream';
+import { systemActor } from '../../../schemas/roles';
 
 const T0 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 const SECOND = 1000;
@@ -35,11 +37,11 @@ const okFacts: PlacementFacts = { customerExists: true, menuItems: { 'm-pizza': 
 
 function orderMeta(version: number, at: number): EventMetadata {
   const eventId = `e-${ORDER}-${version}`;
-  return { eventId, aggregateId: ORDER, version, occurredAt: at, commandId: `cmd-${version}`, correlationId: 'corr-o-1', causationId: `cmd-${version}` };
+  return { eventId, aggregateId: ORDER, version, occurredAt: at, commandId: `cmd-${version}`, correlationId: 'corr-o-1', causationId: `cmd-${version}`, actor: null };
 }
 function paymentMeta(type: keyof typeof PAYMENT_STREAM_VERSIONS, at: number): EventMetadata {
   const eventId = `e-provider-${type}`;
-  return { eventId, aggregateId: ORDER, version: PAYMENT_STREAM_VERSIONS[type], occurredAt: at, commandId: eventId, correlationId: 'corr-o-1', causationId: 'x' };
+  return { eventId, aggregateId: ORDER, version: PAYMENT_STREAM_VERSIONS[type], occurredAt: at, commandId: eventId, correlationId: 'corr-o-1', causationId: 'x', actor: null };
 }
 
 const placed = (facts: PlacementFacts = okFacts, version = 5): FulfilmentInput => ({
@@ -169,6 +171,7 @@ describe('order fulfilment: the flow', () => {
         commandId: 'e-o-1-5',
         correlationId: 'corr-o-1',
         causationId: 'e-o-1-5',
+        actor: systemActor(FULFILMENT_ACTOR),
       },
     });
   });
@@ -180,7 +183,7 @@ describe('order fulfilment: the flow', () => {
       {
         kind: 'command',
         command: { type: 'ConfirmOrder', data: {} },
-        metadata: { commandId: id('ConfirmOrder'), aggregateId: ORDER, correlationId: 'corr-o-1', issuedAt: T0 + 20 * SECOND, expectedVersion: null },
+        metadata: { commandId: id('ConfirmOrder'), aggregateId: ORDER, correlationId: 'corr-o-1', issuedAt: T0 + 20 * SECOND, expectedVersion: null, actor: systemActor(FULFILMENT_ACTOR) },
       },
     ]);
     expect(decision.state).toMatchObject({ status: 'CONFIRMED', paymentAuthorized: true, deadlines: [] });

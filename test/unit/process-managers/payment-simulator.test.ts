@@ -22,7 +22,7 @@ const T0 = 1_767_225_600_000;
 const SEED = 'e2e-seed-42';
 const ORDERS = Array.from({ length: 400 }, (_, i) => `o-${String(i).padStart(4, '0')}`);
 
-const requestMeta: EventMetadata = { eventId: 'e-req', aggregateId: 'o-1', version: 1, occurredAt: T0, commandId: 'e-placed', correlationId: 'corr-1', causationId: 'e-placed' };
+const requestMeta: EventMetadata = { eventId: 'e-req', aggregateId: 'o-1', version: 1, occurredAt: T0, commandId: 'e-placed', correlationId: 'corr-1', causationId: 'e-placed', actor: null };
 const request = (paymentId: string) => ({ data: { orderId: 'o-1', paymentId, customerId: 'c-1', amount: { amountMinor: 3100, currency: 'EUR' } }, metadata: requestMeta });
 
 describe('payment simulator', () => {
@@ -98,7 +98,7 @@ describe('payment simulator', () => {
  */
 function simulateOrder(orderId: string, seed: string, sim: SimulatorConfig, fulfilment: FulfilmentConfig): OrderFulfilmentState {
   const placedAt = T0;
-  const meta = (version: number): EventMetadata => ({ eventId: `${orderId}-${version}`, aggregateId: orderId, version, occurredAt: placedAt, commandId: 'c', correlationId: orderId, causationId: 'c' });
+  const meta = (version: number): EventMetadata => ({ eventId: `${orderId}-${version}`, aggregateId: orderId, version, occurredAt: placedAt, commandId: 'c', correlationId: orderId, causationId: 'c', actor: null });
   const queue: { at: number; input: FulfilmentInput }[] = [
     {
       at: placedAt,

@@ -1,5 +1,6 @@
 import { Type } from 'avsc';
 import { loadSchemas } from '../../../schemas/loader';
+import { recordFixtures } from '../../support/schema-fixtures';
 
 /**
  * Real schema evolution from this repository's history: the snapshots gained
@@ -33,5 +34,49 @@ describe('reading across schema versions', () => {
     const bytes = current.type.toBuffer(newRecord);
     const decoded = oldType.fromBuffer(bytes, oldType.createResolver(current.type)) as Record<string, unknown>;
     expect(decoded).toEqual(oldRecord);
+  });
+});
+
+/**
+ * Every event and command gained `metadata.actor` (who asked: the audit
+ * trail) with a null default. Records written before it, by the schema
+ * without the field, must read with today's schemas (actor null), and a
+ * reader built before it must skip the field in new data.
+ */
+describe('metadata.actor, added to every command and event', () => {
+  const schemas = loadSchemas();
+  const withMetadata = [...schemas.ofKind('event'), ...schemas.ofKind('command')];
+  type Field = { name: string; type: unknown };
+  const withoutActor = (expanded: object): object => {
+    const record = expanded as { fields: Field[] };
+    return {
+      ...record,
+      fields: record.fields.map((f) => {
+        if (f.name !== 'metadata') return f;
+        const meta = f.type as { fields: Field[] };
+        return { ...f, type: { ...meta, fields: meta.fields.filter((m) => m.name !== 'actor') } };
+      }),
+    };
+  };
+
+  it('covers every event and command type', () => {
+    expect(withMetadata.length).toBeGreaterThan(30);
+  });
+
+  it.each(withMetadata.map((s) => [s.fullName, s] as const))('%s written before the field reads with actor null, and an old reader skips it', (_name, schema) => {
+    const oldType = Type.forSchema(withoutActor(schema.expanded) as Parameters<typeof Type.forSchema>[0]);
+    const now = (recordFixtures as Record<string, unknown>)[schema.fullName] as { metadata: Record<string, unknown> };
+    const actor = { subject: 'c-42', roles: ['customer'] };
+    const current: { metadata: Record<string, unknown> } = { ...now, metadata: { ...now.metadata, actor } };
+    // Old bytes → today's reader.
+    const { actor: _dropped, ...oldMetadata } = current.metadata;
+    const oldBytes = oldType.toBuffer({ ...current, metadata: oldMetadata });
+    const read = schema.type.fromBuffer(oldBytes, schema.type.createResolver(oldType)) as { metadata: Record<string, unknown> };
+    expect(read.metadata.actor).toBeNull();
+    expect({ ...read, metadata: { ...read.metadata, actor } }).toEqual(schema.type.fromBuffer(schema.type.toBuffer(current)));
+    // New bytes → the old reader.
+    const old = oldType.fromBuffer(schema.type.toBuffer(current), oldType.createResolver(schema.type)) as { metadata: Record<string, unknown> };
+    expect(old.metadata).not.toHaveProperty('actor');
+    expect(old.metadata.commandId).toBe(current.metadata.commandId);
   });
 });
