@@ -1,7 +1,11 @@
 // The shape every aggregate decider has: pure functions over discriminated
 // unions. `decide` turns a command and the current state into events (payloads
 // only; the command processor adds the metadata envelope) or a domain
-// rejection; `evolve` folds one event into the state.
+// rejection; `evolve` folds one event into the state. `decide` also gets the
+// command's context: which aggregate it is addressed to and who asks (the actor
+// from the command's metadata), so each decider can authorize the command
+// against the state it owns (see producers/shared/authorization.ts).
+import type { Actor } from '../../schemas/generated/types';
 
 export interface Rejection<Code extends string> {
   /** Stable, machine-readable snake_case reason, e.g. `order_not_found`. */
@@ -14,7 +18,15 @@ export type Decision<Event, Code extends string> =
   | { readonly outcome: 'accepted'; readonly events: readonly Event[] }
   | { readonly outcome: 'rejected'; readonly rejection: Rejection<Code> };
 
-export interface Decider<Command, Event, State, Code extends string, Context = void> {
+/** What the command processor knows of a command besides its payload. */
+export interface CommandContext {
+  /** The aggregate the command is addressed to (its key): a decider's state may not hold it (a customer that does not exist yet). */
+  readonly aggregateId: string;
+  /** Who asks: the command metadata's actor; null for a command written before actors were recorded. */
+  readonly actor: Actor | null;
+}
+
+export interface Decider<Command, Event, State, Code extends string, Context extends CommandContext = CommandContext> {
   readonly initialState: State;
   decide(command: Command, state: State, context: Context): Decision<Event, Code>;
   evolve(state: State, event: Event): State;

@@ -12,7 +12,7 @@ import type { Address } from '../../../schemas/generated/types';
 import type { CustomerEvent } from '../../../schemas/messages';
 import { deciderSpec } from '../../support/decider-spec';
 
-const { given } = deciderSpec(customerDecider, undefined);
+const { given } = deciderSpec(customerDecider, {}, 'c-ada');
 
 const home: Address = { line1: 'Keizersgracht 1', line2: null, city: 'Amsterdam', postalCode: '1015 CJ', country: 'NL' };
 const signedUp: CustomerEvent = { type: 'CustomerSignedUp', data: { name: 'Ada Lovelace', email: 'Ada@Example.com' } };

@@ -10,7 +10,7 @@ import { evolveAll } from '../../../producers/shared/decider';
 import type { EmailReservationEvent } from '../../../schemas/messages';
 import { deciderSpec } from '../../support/decider-spec';
 
-const { given } = deciderSpec(emailReservationDecider, undefined);
+const { given } = deciderSpec(emailReservationDecider, {}, 'ada@example.com');
 
 const reservedByAda: EmailReservationEvent = { type: 'EmailReserved', data: { customerId: 'c-ada' } };
 const releasedByAda: EmailReservationEvent = { type: 'EmailReleased', data: { customerId: 'c-ada' } };

@@ -4,7 +4,7 @@ import type { Money } from '../../../schemas/generated/types';
 import type { MenuItemEvent } from '../../../schemas/messages';
 import { deciderSpec } from '../../support/decider-spec';
 
-const { given } = deciderSpec(menuItemDecider, undefined);
+const { given } = deciderSpec(menuItemDecider, {}, 'm-pizza');
 
 const eur = (amountMinor: number): Money => ({ amountMinor, currency: 'EUR' });
 const added: MenuItemEvent = {
