@@ -58,7 +58,14 @@ export function handleCommand(
   now: number,
 ): Handled {
   const entry = current ?? emptyEntry(runtime);
-  const previous = entry.recentCommands.find((r) => r.commandId === metadata.commandId);
+  const context: CommandContext = { aggregateId: metadata.aggregateId, actor: metadata.actor };
+  // Authorized before anything else: before the duplicate lookup, so a commandId
+  // reused by someone who may not act here gets `forbidden`, not the first
+  // reply; and before the version check, as a version_conflict states the version.
+  // (An owner, a role and an aggregate's customer never change, so a true repeat
+  // passes again.)
+  const refusal = runtime.authorize(command, entry.state, context);
+  const previous = refusal === null ? entry.recentCommands.find((r) => r.commandId === metadata.commandId) : undefined;
   if (previous !== undefined) return { duplicate: true, events: [], reply: previous, entry: current };
 
   const base = {
@@ -81,10 +88,6 @@ export function handleCommand(
     return { duplicate: false, events: [], reply, entry: entry.version > 0 ? { ...entry, recentCommands: remember(entry, reply) } : current };
   };
 
-  const context: CommandContext = { aggregateId: metadata.aggregateId, actor: metadata.actor };
-  // Authorized before the version check: a version_conflict states the version,
-  // which must not tell anyone about an aggregate they may not act on.
-  const refusal = runtime.authorize(command, entry.state, context);
   if (refusal !== null) return rejected(refusal.code, refusal.message);
   if (metadata.expectedVersion !== null && metadata.expectedVersion !== entry.version) {
     return rejected(VERSION_CONFLICT, `expected version ${metadata.expectedVersion}, but the aggregate is at version ${entry.version}`);

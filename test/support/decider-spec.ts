@@ -1,7 +1,7 @@
 // given(events).when(command).then(events) / .thenRejects(code) for deciders.
 // `.as(actor)` sets who asks (default: null, a command written before actors
 // were recorded) and `.on(aggregateId)` the id the command is addressed to.
-import type { CommandContext, Decider } from '../../producers/shared/decider';
+import type { CommandContext, Decider, Decision } from '../../producers/shared/decider';
 import { evolveAll } from '../../producers/shared/decider';
 import type { Actor } from '../../schemas/generated/types';
 
@@ -14,6 +14,8 @@ export interface Then<Event, Code extends string> {
   thenRejects(code: Code): void;
   /** The rejection's message (fails when the command is accepted). */
   rejectionMessage(): string;
+  /** The decision itself, for assertions the others do not express. */
+  readonly decision: Decision<Event, Code>;
 }
 
 export interface Given<Command, Event, Code extends string> {
@@ -44,6 +46,7 @@ export function deciderSpec<Command, Event, State, Code extends string, Context 
         evolveAll(decider.evolve, state, expected);
       };
       return {
+        decision,
         then,
         thenNothing: () => then([]),
         thenRejects(code) {

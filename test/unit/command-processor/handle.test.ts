@@ -106,6 +106,16 @@ describe('deciding a command in the processor', () => {
     expect(onMissing).toEqual(onExisting);
   });
 
+  it("answers forbidden, not the first reply, when another customer reuses a commandId of the owner's", () => {
+    const opened = decideAndKeep(undefined, open, meta('cmd-1')).entry;
+    const other: Actor = { subject: 'c-2', roles: ['customer'] };
+    const reused = handleCommand(runtimes.order, opened, open, meta('cmd-1', null, other), NOW);
+    expect(reused).toMatchObject({ duplicate: false, reply: { status: 'REJECTED', rejectionCode: 'forbidden' } });
+    // The owner's repeat is still a duplicate with the first reply.
+    const repeat = handleCommand(runtimes.order, opened, open, meta('cmd-1'), NOW);
+    expect(repeat).toMatchObject({ duplicate: true, reply: { status: 'ACCEPTED', aggregateVersion: 1 } });
+  });
+
   it('lets a command without an actor through (written before actors were recorded) and records null on its events', () => {
     const handled = handleCommand(runtimes.order, undefined, open, meta('cmd-1', null, null), NOW);
     expect(handled.reply.status).toBe('ACCEPTED');

@@ -57,8 +57,7 @@ describe('a customer opens orders for themself', () => {
 
 describe("a customer acts only on their own order", () => {
   it.each(customerCommands)('may $type their own order', (command) => {
-    const decision = given(basket).as(ada).when(command);
-    expect(() => decision.thenRejects('forbidden')).toThrow();
+    expect(given(basket).as(ada).when(command).decision.outcome).toBe('accepted');
   });
   it('places their own order', () => {
     given(basket).as(ada).when({ type: 'PlaceOrder', data: {} }).then([placed]);
