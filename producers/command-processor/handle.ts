@@ -76,11 +76,12 @@ export function handleCommand(
   };
   const rejected = (code: string, message: string): Handled => {
     if (code === FORBIDDEN) {
-      // Says nothing about the aggregate (not even its version: 0 for all), and is
-      // not remembered, so refused commands can neither probe an aggregate nor push
-      // its owner's replies out of its duplicate memory.
+      // Says nothing about the aggregate (not even its version: 0 for all), and
+      // nothing about it is persisted (no remembered reply, no snapshot), so refused
+      // commands can neither probe an aggregate, nor push its owner's replies out of
+      // its duplicate memory, nor make the processor write snapshots.
       const reply: CommandReply = { ...base, status: 'REJECTED', events: [], rejectionCode: code, rejectionMessage: message, aggregateVersion: 0 };
-      return { duplicate: false, events: [], reply, entry: current };
+      return { duplicate: false, events: [], reply, entry: undefined };
     }
     const reply: CommandReply = { ...base, status: 'REJECTED', events: [], rejectionCode: code, rejectionMessage: message, aggregateVersion: entry.version };
     // Remembered only for an aggregate that exists: a rejection of a command for a
