@@ -5,7 +5,8 @@
  * read back and decoded. A customer's command on another customer's order is
  * refused `forbidden` and writes nothing; their own commands are accepted and
  * every event they cause records them as its actor; the kitchen's step is
- * recorded with the kitchen's actor.
+ * recorded with the kitchen's actor. Likewise a customer signs up (reserving
+ * the email) only as themself and changes only their own profile.
  */
 import { randomUUID } from 'node:crypto';
 import { logLevel } from 'kafkajs';
@@ -14,7 +15,7 @@ import type { CommandEnvelope, CommandOutcome } from '../../producers/gateway/co
 import { AvroCodec } from '../../infra/kafka/codec';
 import { rootLogger } from '../../infra/logging';
 import type { Actor } from '../../schemas/generated/types';
-import type { OrderCommand } from '../../schemas/messages';
+import type { DomainCommand, OrderCommand } from '../../schemas/messages';
 import { systemActor } from '../../schemas/roles';
 import { topicName } from '../../schemas/topics';
 import { readEvents, type StoredEvent } from '../support/events';
@@ -44,21 +45,24 @@ const soup: OrderCommand = {
 
 type Final = Exclude<CommandOutcome, { status: 'pending' }>;
 
-/** Sends an order command as `actor` and waits for its final outcome. */
-async function send(actor: Actor, orderId: string, command: OrderCommand, expectedVersion: number | null = null): Promise<Final> {
+/** Sends a command as `actor` and waits for its final outcome. */
+async function sendTo(aggregate: CommandEnvelope['aggregate'], actor: Actor, aggregateId: string, command: DomainCommand, expectedVersion: number | null = null): Promise<Final> {
   const envelope: CommandEnvelope = {
-    aggregate: 'order',
+    aggregate,
     command,
-    metadata: { commandId: randomUUID(), aggregateId: orderId, correlationId: randomUUID(), issuedAt: Date.now(), expectedVersion, actor },
+    metadata: { commandId: randomUUID(), aggregateId, correlationId: randomUUID(), issuedAt: Date.now(), expectedVersion, actor },
   };
   const first = await bus.send(envelope, { waitMs: 20_000 });
   if (first.status !== 'pending') return first;
   // The processor may still be joining its group: the reply comes later.
-  return waitFor(`the outcome of ${command.type} on ${orderId}`, async () => {
+  return waitFor(`the outcome of ${command.type} on ${aggregateId}`, async () => {
     const outcome = await bus.outcome(envelope.metadata.commandId);
     return outcome === undefined || outcome.status === 'pending' ? undefined : outcome;
   }, 60_000);
 }
+
+const send = (actor: Actor, orderId: string, command: OrderCommand, expectedVersion: number | null = null): Promise<Final> =>
+  sendTo('order', actor, orderId, command, expectedVersion);
 
 async function orderEvents(orderId: string): Promise<StoredEvent[]> {
   const all = await readEvents(kafka, topicName('order', 'events'));
@@ -125,6 +129,27 @@ describe('ownership decided by the order aggregate, recorded on its events', () 
     expect(events.slice(4).map((e) => [e.type, e.metadata.actor])).toEqual([
       ['OrderConfirmed', fulfilment],
       ['PreparationStarted', { subject: kitchen.subject, roles: ['kitchen'] }],
+    ]);
+  });
+});
+
+describe('ownership decided by the customer and email reservation aggregates', () => {
+  it('lets a customer sign up only as themself and change only their own profile', async () => {
+    const email = `${ada.subject}@example.com`;
+    // Reserving an address for someone else, or signing up under another id, is forbidden.
+    expect(await sendTo('email-reservation', bob, email, { type: 'ReserveEmail', data: { customerId: ada.subject } })).toMatchObject({ status: 'rejected', code: 'forbidden' });
+    expect(await sendTo('customer', bob, ada.subject, { type: 'SignUpCustomer', data: { name: 'Not Ada', email } })).toMatchObject({ status: 'rejected', code: 'forbidden' });
+    // The sign-up flow as Ada herself.
+    expect(await sendTo('email-reservation', ada, email, { type: 'ReserveEmail', data: { customerId: ada.subject } })).toMatchObject({ status: 'accepted' });
+    expect(await sendTo('customer', ada, ada.subject, { type: 'SignUpCustomer', data: { name: 'Ada Lovelace', email } })).toMatchObject({ status: 'accepted', aggregateVersion: 1 });
+    // Bob may not rename Ada, whether or not he knows she exists; Ada may.
+    expect(await sendTo('customer', bob, ada.subject, { type: 'ChangeCustomerName', data: { name: 'Mallory' } })).toMatchObject({ status: 'rejected', code: 'forbidden', aggregateVersion: 0 });
+    expect(await sendTo('customer', ada, ada.subject, { type: 'ChangeCustomerName', data: { name: 'Countess Ada' } })).toMatchObject({ status: 'accepted', aggregateVersion: 2 });
+
+    const events = (await readEvents(kafka, topicName('customer', 'events'))).filter((e) => e.metadata.aggregateId === ada.subject);
+    expect(events.map((e) => [e.type, e.data.name, e.metadata.actor])).toEqual([
+      ['CustomerSignedUp', 'Ada Lovelace', ada],
+      ['CustomerNameChanged', 'Countess Ada', ada],
     ]);
   });
 });
