@@ -6,7 +6,7 @@ import * as customer from '../customer/customer.decider';
 import * as email from '../email/email-reservation.decider';
 import * as menu from '../menu/menu-item.decider';
 import * as order from '../order/order.decider';
-import type { CommandContext, Decision, Rejection } from '../shared/decider';
+import type { CommandContext, Decision, Refusal, Rejection } from '../shared/decider';
 import { AGGREGATE_NAMESPACES } from '../../schemas/topics';
 import type { CommandAggregate } from '../gateway/command-bus';
 
@@ -39,7 +39,7 @@ export interface AggregateRuntime {
 
 interface Module<C, E, S, Snap> {
   readonly initialState: S;
-  authorize(command: C, state: S, context: CommandContext): Decision<never, string> | null;
+  authorize(command: C, state: S, context: CommandContext): Refusal<string> | null;
   decide(command: C, state: S, context: never): Decision<E, string>;
   evolve(state: S, event: E): S;
   toSnapshot(id: string, version: number, state: S): Snap | null;
@@ -58,10 +58,7 @@ function erase<C, E, S, Snap>(
     namespace,
     snapshotRecord: `${namespace}.${snapshotName}`,
     initialState: m.initialState,
-    authorize: (command, state, context) => {
-      const refusal = m.authorize(command as C, state as S, context);
-      return refusal === null || refusal.outcome === 'accepted' ? null : refusal.rejection;
-    },
+    authorize: (command, state, context) => m.authorize(command as C, state as S, context)?.rejection ?? null,
     // The decider's context: the command's (aggregate id, actor) plus the aggregate's settings.
     decide: (command, state, context) => m.decide(command as C, state as S, { ...settings, ...context } as never) as Decision<Message, string>,
     evolve: (state, event) => m.evolve(state as S, event as E),

@@ -6,7 +6,7 @@ import type { CustomerAddress, CustomerSnapshot } from '../../schemas/generated/
 import type { CustomerCommand, CustomerEvent } from '../../schemas/messages';
 import { normalizeAddress, validateAddress, validateEmail, validateId, validatePersonName } from '../../schemas/validation';
 import { authorize as authorizeActor, FORBIDDEN, type Forbidden } from '../shared/authorization';
-import { accept, assertNever, reject, SnapshotError, type CommandContext, type Decider, type Decision, type StateSnapshot } from '../shared/decider';
+import { accept, assertNever, reject, SnapshotError, type CommandContext, type Decider, type Decision, type Refusal, type StateSnapshot } from '../shared/decider';
 
 export const MAX_SAVED_ADDRESSES = 10;
 
@@ -37,7 +37,7 @@ export const initialState: CustomerState = { exists: false };
 type Result = Decision<CustomerEvent, CustomerRejectionCode>;
 
 /** A customer acts only on the customer whose id is their subject (sign-up included: a customer signs up as themself). */
-export function authorize(command: CustomerCommand, _state: CustomerState, context: CommandContext): Decision<never, Forbidden> | null {
+export function authorize(command: CustomerCommand, _state: CustomerState, context: CommandContext): Refusal<Forbidden> | null {
   return authorizeActor(context.actor, command.type, () => context.aggregateId, 'customer profile');
 }
 

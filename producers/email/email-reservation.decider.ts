@@ -7,7 +7,7 @@ import type { EmailReservationSnapshot } from '../../schemas/generated/types';
 import type { EmailReservationCommand, EmailReservationEvent } from '../../schemas/messages';
 import { validateId } from '../../schemas/validation';
 import { authorize as authorizeActor, FORBIDDEN, type Forbidden } from '../shared/authorization';
-import { accept, assertNever, reject, type CommandContext, type Decider, type Decision, type StateSnapshot } from '../shared/decider';
+import { accept, assertNever, reject, type CommandContext, type Decider, type Decision, type Refusal, type StateSnapshot } from '../shared/decider';
 
 export { normalizeEmail } from '../../schemas/validation';
 
@@ -24,7 +24,7 @@ export const initialState: EmailReservationState = { holderCustomerId: null };
 type Result = Decision<EmailReservationEvent, EmailReservationRejectionCode>;
 
 /** A customer reserves and releases an address only for themself (data.customerId is their subject). */
-export function authorize(command: EmailReservationCommand, _state: EmailReservationState, context: CommandContext): Decision<never, Forbidden> | null {
+export function authorize(command: EmailReservationCommand, _state: EmailReservationState, context: CommandContext): Refusal<Forbidden> | null {
   return authorizeActor(context.actor, command.type, () => command.data.customerId, 'email reservation');
 }
 

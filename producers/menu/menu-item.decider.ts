@@ -3,7 +3,7 @@ import type { MenuCategory, MenuItemSnapshot, Money } from '../../schemas/genera
 import type { MenuItemCommand, MenuItemEvent } from '../../schemas/messages';
 import { validateDescription, validateMenuItemName, validatePrice } from '../../schemas/validation';
 import { authorize as authorizeActor, FORBIDDEN, type Forbidden } from '../shared/authorization';
-import { accept, assertNever, reject, SnapshotError, type CommandContext, type Decider, type Decision, type StateSnapshot } from '../shared/decider';
+import { accept, assertNever, reject, SnapshotError, type CommandContext, type Decider, type Decision, type Refusal, type StateSnapshot } from '../shared/decider';
 
 export const MENU_ITEM_REJECTIONS = [
   FORBIDDEN,
@@ -37,7 +37,7 @@ export const initialState: MenuItemState = { exists: false };
 type Result = Decision<MenuItemEvent, MenuItemRejectionCode>;
 
 /** The menu belongs to the restaurant: the role alone decides (no customer role may change it). */
-export function authorize(command: MenuItemCommand, _state: MenuItemState, context: CommandContext): Decision<never, Forbidden> | null {
+export function authorize(command: MenuItemCommand, _state: MenuItemState, context: CommandContext): Refusal<Forbidden> | null {
   return authorizeActor(context.actor, command.type, () => null, 'menu');
 }
 

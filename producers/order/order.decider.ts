@@ -16,7 +16,7 @@ import {
   validateReason,
 } from '../../schemas/validation';
 import { authorize as authorizeActor, FORBIDDEN, type Forbidden } from '../shared/authorization';
-import { accept, assertNever, reject, SnapshotError, type CommandContext, type Decider, type Decision, type StateSnapshot } from '../shared/decider';
+import { accept, assertNever, reject, SnapshotError, type CommandContext, type Decider, type Decision, type Refusal, type StateSnapshot } from '../shared/decider';
 
 export const ORDER_REJECTIONS = [
   FORBIDDEN,
@@ -97,7 +97,7 @@ function ownerOf(command: OrderCommand, state: OrderState): string | null {
 }
 
 /** A customer acts only on their own orders; kitchen, couriers, managers, admins and the system by role. */
-export function authorize(command: OrderCommand, state: OrderState, context: CommandContext): Decision<never, Forbidden> | null {
+export function authorize(command: OrderCommand, state: OrderState, context: CommandContext): Refusal<Forbidden> | null {
   return authorizeActor(context.actor, command.type, () => ownerOf(command, state), 'orders');
 }
 

@@ -17,7 +17,7 @@
 // a customer cannot probe which ids exist (docs/domain.md, "Who may act").
 import type { Actor } from '../../schemas/generated/types';
 import type { DomainCommand } from '../../schemas/messages';
-import { reject, type Decision } from './decider';
+import { reject, type Refusal } from './decider';
 import { COMMAND_ROLES, mayIssue } from './permissions';
 
 export const FORBIDDEN = 'forbidden';
@@ -43,7 +43,7 @@ export function authorize(
   commandType: DomainCommand['type'],
   owner: () => string | null,
   what: string,
-): Decision<never, Forbidden> | null {
+): Refusal<Forbidden> | null {
   if (actor === null) return null;
   if (!mayIssue(actor.roles, commandType)) {
     return reject(FORBIDDEN, `${commandType} needs one of the roles ${COMMAND_ROLES[commandType].join(', ')}`);

@@ -14,9 +14,13 @@ export interface Rejection<Code extends string> {
   readonly message: string;
 }
 
-export type Decision<Event, Code extends string> =
-  | { readonly outcome: 'accepted'; readonly events: readonly Event[] }
-  | { readonly outcome: 'rejected'; readonly rejection: Rejection<Code> };
+/** A rejected decision. */
+export interface Refusal<Code extends string> {
+  readonly outcome: 'rejected';
+  readonly rejection: Rejection<Code>;
+}
+
+export type Decision<Event, Code extends string> = { readonly outcome: 'accepted'; readonly events: readonly Event[] } | Refusal<Code>;
 
 /** What the command processor knows of a command besides its payload. */
 export interface CommandContext {
@@ -37,7 +41,7 @@ export function accept<Event>(...events: Event[]): Decision<Event, never> {
   return { outcome: 'accepted', events };
 }
 
-export function reject<Code extends string>(code: Code, message: string): Decision<never, Code> {
+export function reject<Code extends string>(code: Code, message: string): Refusal<Code> {
   return { outcome: 'rejected', rejection: { code, message } };
 }
 
