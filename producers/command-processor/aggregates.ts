@@ -6,7 +6,7 @@ import * as customer from '../customer/customer.decider';
 import * as email from '../email/email-reservation.decider';
 import * as menu from '../menu/menu-item.decider';
 import * as order from '../order/order.decider';
-import type { Decision } from '../shared/decider';
+import type { CommandContext, Decision, Refusal, Rejection } from '../shared/decider';
 import { AGGREGATE_NAMESPACES } from '../../schemas/topics';
 import type { CommandAggregate } from '../gateway/command-bus';
 
@@ -28,7 +28,9 @@ export interface AggregateRuntime {
   /** Full name of its snapshot record. */
   readonly snapshotRecord: string;
   readonly initialState: unknown;
-  decide(command: Message, state: unknown): Decision<Message, string>;
+  /** The decider's authorization alone (decide checks it too): null when the actor may issue the command. */
+  authorize(command: Message, state: unknown, context: CommandContext): Rejection<string> | null;
+  decide(command: Message, state: unknown, context: CommandContext): Decision<Message, string>;
   evolve(state: unknown, event: Message): unknown;
   /** The snapshot's domain part, or null when there is nothing to persist (the aggregate does not exist). */
   toSnapshot(aggregateId: string, version: number, state: unknown): object | null;
@@ -37,6 +39,7 @@ export interface AggregateRuntime {
 
 interface Module<C, E, S, Snap> {
   readonly initialState: S;
+  authorize(command: C, state: S, context: CommandContext): Refusal<string> | null;
   decide(command: C, state: S, context: never): Decision<E, string>;
   evolve(state: S, event: E): S;
   toSnapshot(id: string, version: number, state: S): Snap | null;
@@ -47,7 +50,7 @@ function erase<C, E, S, Snap>(
   aggregate: CommandAggregate,
   snapshotName: string,
   m: Module<C, E, S, Snap>,
-  context?: unknown,
+  settings: object = {},
 ): AggregateRuntime {
   const namespace = AGGREGATE_NAMESPACES[aggregate];
   return {
@@ -55,15 +58,18 @@ function erase<C, E, S, Snap>(
     namespace,
     snapshotRecord: `${namespace}.${snapshotName}`,
     initialState: m.initialState,
-    decide: (command, state) => m.decide(command as C, state as S, context as never) as Decision<Message, string>,
+    authorize: (command, state, context) => m.authorize(command as C, state as S, context)?.rejection ?? null,
+    // The decider's context: the command's (aggregate id, actor) plus the aggregate's settings.
+    decide: (command, state, context) => m.decide(command as C, state as S, { ...settings, ...context } as never) as Decision<Message, string>,
     evolve: (state, event) => m.evolve(state as S, event as E),
     toSnapshot: (id, version, state) => m.toSnapshot(id, version, state as S) as object | null,
     fromSnapshot: (snapshot) => m.fromSnapshot(snapshot as Snap),
   };
 }
 
+/** Settings the deciders need from configuration. */
 export interface ProcessorContext {
-  readonly order: order.OrderContext;
+  readonly order: order.OrderSettings;
 }
 
 export function aggregateRuntimes(context: ProcessorContext): Readonly<Record<CommandAggregate, AggregateRuntime>> {

@@ -3,6 +3,8 @@
 // returns in one transaction, and only then keeps the new entry.
 import { createHash } from 'node:crypto';
 import type { CommandMetadata, CommandReply, EventMetadata } from '../../schemas/generated/types';
+import { FORBIDDEN } from '../shared/authorization';
+import type { CommandContext } from '../shared/decider';
 import type { AggregateRuntime, Message } from './aggregates';
 
 /** An aggregate as the processor holds it: state, version, and replies to its latest commands. */
@@ -56,7 +58,14 @@ export function handleCommand(
   now: number,
 ): Handled {
   const entry = current ?? emptyEntry(runtime);
-  const previous = entry.recentCommands.find((r) => r.commandId === metadata.commandId);
+  const context: CommandContext = { aggregateId: metadata.aggregateId, actor: metadata.actor };
+  // Authorized before anything else: before the duplicate lookup, so a commandId
+  // reused by someone who may not act here gets `forbidden`, not the first
+  // reply; and before the version check, as a version_conflict states the version.
+  // (An owner, a role and an aggregate's customer never change, so a true repeat
+  // passes again.)
+  const refusal = runtime.authorize(command, entry.state, context);
+  const previous = refusal === null ? entry.recentCommands.find((r) => r.commandId === metadata.commandId) : undefined;
   if (previous !== undefined) return { duplicate: true, events: [], reply: previous, entry: current };
 
   const base = {
@@ -66,16 +75,25 @@ export function handleCommand(
     processedAt: now,
   };
   const rejected = (code: string, message: string): Handled => {
+    if (code === FORBIDDEN) {
+      // Says nothing about the aggregate (not even its version: 0 for all), and
+      // nothing about it is persisted (no remembered reply, no snapshot), so refused
+      // commands can neither probe an aggregate, nor push its owner's replies out of
+      // its duplicate memory, nor make the processor write snapshots.
+      const reply: CommandReply = { ...base, status: 'REJECTED', events: [], rejectionCode: code, rejectionMessage: message, aggregateVersion: 0 };
+      return { duplicate: false, events: [], reply, entry: undefined };
+    }
     const reply: CommandReply = { ...base, status: 'REJECTED', events: [], rejectionCode: code, rejectionMessage: message, aggregateVersion: entry.version };
     // Remembered only for an aggregate that exists: a rejection of a command for a
     // missing aggregate has no snapshot to live in, and repeating it changes nothing.
     return { duplicate: false, events: [], reply, entry: entry.version > 0 ? { ...entry, recentCommands: remember(entry, reply) } : current };
   };
 
+  if (refusal !== null) return rejected(refusal.code, refusal.message);
   if (metadata.expectedVersion !== null && metadata.expectedVersion !== entry.version) {
     return rejected(VERSION_CONFLICT, `expected version ${metadata.expectedVersion}, but the aggregate is at version ${entry.version}`);
   }
-  const decision = runtime.decide(command, entry.state);
+  const decision = runtime.decide(command, entry.state, context);
   if (decision.outcome === 'rejected') return rejected(decision.rejection.code, decision.rejection.message);
 
   let state = entry.state;

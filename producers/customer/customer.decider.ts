@@ -5,11 +5,13 @@
 import type { CustomerAddress, CustomerSnapshot } from '../../schemas/generated/types';
 import type { CustomerCommand, CustomerEvent } from '../../schemas/messages';
 import { normalizeAddress, validateAddress, validateEmail, validateId, validatePersonName } from '../../schemas/validation';
-import { accept, assertNever, reject, SnapshotError, type Decider, type Decision, type StateSnapshot } from '../shared/decider';
+import { authorize as authorizeActor, FORBIDDEN, type Forbidden } from '../shared/authorization';
+import { accept, assertNever, reject, SnapshotError, type CommandContext, type Decider, type Decision, type Refusal, type StateSnapshot } from '../shared/decider';
 
 export const MAX_SAVED_ADDRESSES = 10;
 
 export const CUSTOMER_REJECTIONS = [
+  FORBIDDEN,
   'customer_already_exists',
   'customer_not_found',
   'invalid_name',
@@ -34,7 +36,14 @@ export const initialState: CustomerState = { exists: false };
 
 type Result = Decision<CustomerEvent, CustomerRejectionCode>;
 
-export function decide(command: CustomerCommand, state: CustomerState): Result {
+/** A customer acts only on the customer whose id is their subject (sign-up included: a customer signs up as themself). */
+export function authorize(command: CustomerCommand, _state: CustomerState, context: CommandContext): Refusal<Forbidden> | null {
+  return authorizeActor(context.actor, command.type, () => context.aggregateId, 'customer profile');
+}
+
+export function decide(command: CustomerCommand, state: CustomerState, context: CommandContext): Result {
+  const forbidden = authorize(command, state, context);
+  if (forbidden !== null) return forbidden;
   if (command.type === 'SignUpCustomer') {
     if (state.exists) return reject('customer_already_exists', 'a customer with this id already exists');
     const nameProblem = validatePersonName(command.data.name);

@@ -6,11 +6,12 @@
 import type { EmailReservationSnapshot } from '../../schemas/generated/types';
 import type { EmailReservationCommand, EmailReservationEvent } from '../../schemas/messages';
 import { validateId } from '../../schemas/validation';
-import { accept, assertNever, reject, type Decider, type Decision, type StateSnapshot } from '../shared/decider';
+import { authorize as authorizeActor, FORBIDDEN, type Forbidden } from '../shared/authorization';
+import { accept, assertNever, reject, type CommandContext, type Decider, type Decision, type Refusal, type StateSnapshot } from '../shared/decider';
 
 export { normalizeEmail } from '../../schemas/validation';
 
-export const EMAIL_RESERVATION_REJECTIONS = ['email_taken', 'email_not_reserved', 'not_reservation_holder', 'invalid_customer_id'] as const;
+export const EMAIL_RESERVATION_REJECTIONS = [FORBIDDEN, 'email_taken', 'email_not_reserved', 'not_reservation_holder', 'invalid_customer_id'] as const;
 export type EmailReservationRejectionCode = (typeof EMAIL_RESERVATION_REJECTIONS)[number];
 
 export interface EmailReservationState {
@@ -22,7 +23,14 @@ export const initialState: EmailReservationState = { holderCustomerId: null };
 
 type Result = Decision<EmailReservationEvent, EmailReservationRejectionCode>;
 
-export function decide(command: EmailReservationCommand, state: EmailReservationState): Result {
+/** A customer reserves and releases an address only for themself (data.customerId is their subject). */
+export function authorize(command: EmailReservationCommand, _state: EmailReservationState, context: CommandContext): Refusal<Forbidden> | null {
+  return authorizeActor(context.actor, command.type, () => command.data.customerId, 'email reservation');
+}
+
+export function decide(command: EmailReservationCommand, state: EmailReservationState, context: CommandContext): Result {
+  const forbidden = authorize(command, state, context);
+  if (forbidden !== null) return forbidden;
   const { customerId } = command.data;
   const holder = state.holderCustomerId;
   switch (command.type) {

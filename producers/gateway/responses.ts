@@ -4,6 +4,7 @@
 //
 // Pure: no express.
 import { consistencyToken } from '../../schemas/consistency-token';
+import { FORBIDDEN } from '../shared/authorization';
 import type { CommandOutcome } from './command-bus';
 import type { FieldProblem } from './request-fields';
 
@@ -47,8 +48,13 @@ export const unavailable = (commandId?: string): HttpReply =>
 export const internalError = (commandId?: string): HttpReply =>
   errorReply(500, 'internal', 'something went wrong on our side', commandId === undefined ? {} : { commandId });
 
-/** Rejection code → status: anything not found is 404; every other business rule (and version_conflict) is 409. */
-export function statusForRejection(code: string): 404 | 409 {
+/**
+ * Rejection code → status: `forbidden` (the decider's authorization: role or
+ * ownership, docs/domain.md) is 403; anything not found is 404; every other
+ * business rule (and version_conflict) is 409.
+ */
+export function statusForRejection(code: string): 403 | 404 | 409 {
+  if (code === FORBIDDEN) return 403;
   return code.endsWith('_not_found') ? 404 : 409;
 }
 

@@ -2,9 +2,11 @@
 import type { MenuCategory, MenuItemSnapshot, Money } from '../../schemas/generated/types';
 import type { MenuItemCommand, MenuItemEvent } from '../../schemas/messages';
 import { validateDescription, validateMenuItemName, validatePrice } from '../../schemas/validation';
-import { accept, assertNever, reject, SnapshotError, type Decider, type Decision, type StateSnapshot } from '../shared/decider';
+import { authorize as authorizeActor, FORBIDDEN, type Forbidden } from '../shared/authorization';
+import { accept, assertNever, reject, SnapshotError, type CommandContext, type Decider, type Decision, type Refusal, type StateSnapshot } from '../shared/decider';
 
 export const MENU_ITEM_REJECTIONS = [
+  FORBIDDEN,
   'menu_item_already_exists',
   'menu_item_not_found',
   'menu_item_removed',
@@ -34,7 +36,14 @@ export const initialState: MenuItemState = { exists: false };
 
 type Result = Decision<MenuItemEvent, MenuItemRejectionCode>;
 
-export function decide(command: MenuItemCommand, state: MenuItemState): Result {
+/** The menu belongs to the restaurant: the role alone decides (no customer role may change it). */
+export function authorize(command: MenuItemCommand, _state: MenuItemState, context: CommandContext): Refusal<Forbidden> | null {
+  return authorizeActor(context.actor, command.type, () => null, 'menu');
+}
+
+export function decide(command: MenuItemCommand, state: MenuItemState, context: CommandContext): Result {
+  const forbidden = authorize(command, state, context);
+  if (forbidden !== null) return forbidden;
   if (command.type === 'AddMenuItem') {
     if (state.exists) return reject('menu_item_already_exists', 'a menu item with this id already exists');
     const { name, description, category, price } = command.data;

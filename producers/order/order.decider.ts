@@ -15,9 +15,11 @@ import {
   validateQuantity,
   validateReason,
 } from '../../schemas/validation';
-import { accept, assertNever, reject, SnapshotError, type Decider, type Decision, type StateSnapshot } from '../shared/decider';
+import { authorize as authorizeActor, FORBIDDEN, type Forbidden } from '../shared/authorization';
+import { accept, assertNever, reject, SnapshotError, type CommandContext, type Decider, type Decision, type Refusal, type StateSnapshot } from '../shared/decider';
 
 export const ORDER_REJECTIONS = [
+  FORBIDDEN,
   'order_already_exists',
   'order_not_found',
   'invalid_customer_id',
@@ -43,10 +45,13 @@ export const ORDER_REJECTIONS = [
 export type OrderRejectionCode = (typeof ORDER_REJECTIONS)[number];
 
 /** Configuration the decider needs, passed in by the command processor (never a global). */
-export interface OrderContext {
+export interface OrderSettings {
   /** Largest allowed order total, in minor units of the order's currency. */
   readonly maxOrderTotalMinor: number;
 }
+
+/** A command's context plus the order settings. */
+export type OrderContext = CommandContext & OrderSettings;
 
 export type OrderLifecycle = Exclude<OrderStatus, 'UNKNOWN'>;
 
@@ -79,7 +84,26 @@ function step(state: ExistingOrder, from: OrderLifecycle, code: OrderRejectionCo
   return accept(event);
 }
 
+/**
+ * The customer who owns what an order command is about. OpenOrder: the customer
+ * it opens the order for, unless the id is already another customer's order.
+ * Any later command: the order's customer; nobody when the order does not exist.
+ */
+function ownerOf(command: OrderCommand, state: OrderState): string | null {
+  if (command.type === 'OpenOrder') {
+    return state.exists && state.customerId !== command.data.customerId ? null : command.data.customerId;
+  }
+  return state.exists ? state.customerId : null;
+}
+
+/** A customer acts only on their own orders; kitchen, couriers, managers, admins and the system by role. */
+export function authorize(command: OrderCommand, state: OrderState, context: CommandContext): Refusal<Forbidden> | null {
+  return authorizeActor(context.actor, command.type, () => ownerOf(command, state), 'orders');
+}
+
 export function decide(command: OrderCommand, state: OrderState, context: OrderContext): Result {
+  const forbidden = authorize(command, state, context);
+  if (forbidden !== null) return forbidden;
   if (command.type === 'OpenOrder') {
     if (state.exists) return reject('order_already_exists', 'an order with this id already exists');
     const problem = validateId('customerId', command.data.customerId);

@@ -1,16 +1,17 @@
-import type { CommandMetadata } from '../../../schemas/generated/types';
+import type { Actor, CommandMetadata } from '../../../schemas/generated/types';
 import { aggregateRuntimes } from '../../../producers/command-processor/aggregates';
 import { deterministicId, handleCommand, RECENT_COMMANDS, VERSION_CONFLICT, withReply, type AggregateEntry } from '../../../producers/command-processor/handle';
 
 const runtimes = aggregateRuntimes({ order: { maxOrderTotalMinor: 100_000 } });
 const NOW = 1_767_225_600_000;
-const meta = (commandId: string, expectedVersion: number | null = null): CommandMetadata => ({
+const owner: Actor = { subject: 'c-1', roles: ['customer'] };
+const meta = (commandId: string, expectedVersion: number | null = null, actor: Actor | null = owner): CommandMetadata => ({
   commandId,
   aggregateId: 'o-1',
   correlationId: `corr-${commandId}`,
   issuedAt: NOW,
   expectedVersion,
-  actor: { subject: 'c-1', roles: ['customer'] },
+  actor,
 });
 const open = { type: 'OpenOrder', data: { customerId: 'c-1' } };
 const addItem = (menuItemId: string) => ({
@@ -82,9 +83,44 @@ describe('deciding a command in the processor', () => {
   });
 
   it('does not create state for a rejected command on a missing aggregate', () => {
-    const missing = handleCommand(runtimes.order, undefined, { type: 'PlaceOrder', data: {} }, meta('cmd-1'), NOW);
+    const admin: Actor = { subject: 'admin-1', roles: ['admin'] };
+    const missing = handleCommand(runtimes.order, undefined, { type: 'PlaceOrder', data: {} }, meta('cmd-1', null, admin), NOW);
     expect(missing.reply).toMatchObject({ status: 'REJECTED', rejectionCode: 'order_not_found', aggregateVersion: 0 });
     expect(missing.entry).toBeUndefined();
+  });
+
+  it('refuses another customer before the version check, revealing no version and remembering nothing', () => {
+    const opened = decideAndKeep(undefined, open, meta('cmd-1')).entry;
+    const other: Actor = { subject: 'c-2', roles: ['customer'] };
+    const handled = handleCommand(runtimes.order, opened, { type: 'PlaceOrder', data: {} }, meta('cmd-2', 0, other), NOW);
+    expect(handled.reply).toMatchObject({ status: 'REJECTED', rejectionCode: 'forbidden', aggregateVersion: 0 });
+    expect(handled.events).toEqual([]);
+    // Nothing to persist: no snapshot, no remembered reply.
+    expect(handled.entry).toBeUndefined();
+  });
+
+  it('answers a customer on a missing order exactly as on another customer\'s order', () => {
+    const other: Actor = { subject: 'c-2', roles: ['customer'] };
+    const opened = decideAndKeep(undefined, open, meta('cmd-1')).entry;
+    const onExisting = handleCommand(runtimes.order, opened, { type: 'PlaceOrder', data: {} }, meta('cmd-2', 3, other), NOW).reply;
+    const onMissing = handleCommand(runtimes.order, undefined, { type: 'PlaceOrder', data: {} }, meta('cmd-2', 3, other), NOW).reply;
+    expect(onMissing).toEqual(onExisting);
+  });
+
+  it("answers forbidden, not the first reply, when another customer reuses a commandId of the owner's", () => {
+    const opened = decideAndKeep(undefined, open, meta('cmd-1')).entry;
+    const other: Actor = { subject: 'c-2', roles: ['customer'] };
+    const reused = handleCommand(runtimes.order, opened, open, meta('cmd-1', null, other), NOW);
+    expect(reused).toMatchObject({ duplicate: false, reply: { status: 'REJECTED', rejectionCode: 'forbidden' } });
+    // The owner's repeat is still a duplicate with the first reply.
+    const repeat = handleCommand(runtimes.order, opened, open, meta('cmd-1'), NOW);
+    expect(repeat).toMatchObject({ duplicate: true, reply: { status: 'ACCEPTED', aggregateVersion: 1 } });
+  });
+
+  it('lets a command without an actor through (written before actors were recorded) and records null on its events', () => {
+    const handled = handleCommand(runtimes.order, undefined, open, meta('cmd-1', null, null), NOW);
+    expect(handled.reply.status).toBe('ACCEPTED');
+    expect(handled.events[0]?.record.metadata.actor).toBeNull();
   });
 
   it('derives the same id from the same cause and different ids from different causes', () => {

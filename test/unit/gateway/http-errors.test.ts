@@ -120,6 +120,14 @@ describe('domain rejections', () => {
     expect(res.body).toEqual({ error: { code: 'order_not_found', message: 'rejected: order_not_found' }, commandId: 'id-1', aggregateId: 'o-404' });
   });
 
+  it('403 for a forbidden rejection (the decider\'s role or ownership check), without an ETag', async () => {
+    gw.bus.on('PlaceOrder', (e) => rejected(e, 'forbidden', 0));
+    const res = await gw.post('/orders/o-1/place');
+    expect(res.status).toBe(403);
+    expect(res.headers.get('etag')).toBeNull();
+    expect(res.body).toEqual({ error: { code: 'forbidden', message: 'rejected: forbidden' }, commandId: 'id-1', aggregateId: 'o-1' });
+  });
+
   it('409 for a business rule, with the current version as ETag', async () => {
     gw.bus.on('PlaceOrder', (e) => rejected(e, 'empty_order', 3));
     const res = await gw.post('/orders/o-1/place');

@@ -47,8 +47,18 @@ describe('outcome → reply', () => {
     ['version_conflict', 409],
     ['order_not_open', 409],
     ['email_taken', 409],
+    ['forbidden', 403],
   ])('rejection %s → %i', (code, status) => {
     expect(statusForRejection(code)).toBe(status);
+  });
+
+  it('forbidden → 403 with the code and ids, and no ETag (the version of what one may not act on is not told)', () => {
+    const reply = outcomeReply({ ...base, status: 'rejected', code: 'forbidden', message: 'a customer may act only on their own orders', aggregateVersion: 0 });
+    expect(reply).toEqual({
+      status: 403,
+      headers: {},
+      body: { error: { code: 'forbidden', message: 'a customer may act only on their own orders' }, commandId: 'c-1', aggregateId: 'o-1' },
+    });
   });
 
   it('accepted on a creation → 201 with Location and ETag', () => {

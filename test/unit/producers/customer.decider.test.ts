@@ -9,10 +9,10 @@ import {
 } from '../../../producers/customer/customer.decider';
 import { evolveAll } from '../../../producers/shared/decider';
 import type { Address } from '../../../schemas/generated/types';
-import type { CustomerEvent } from '../../../schemas/messages';
-import { deciderSpec } from '../../support/decider-spec';
+import type { CustomerCommand, CustomerEvent } from '../../../schemas/messages';
+import { actor, deciderSpec } from '../../support/decider-spec';
 
-const { given } = deciderSpec(customerDecider, undefined);
+const { given } = deciderSpec(customerDecider, {}, 'c-ada');
 
 const home: Address = { line1: 'Keizersgracht 1', line2: null, city: 'Amsterdam', postalCode: '1015 CJ', country: 'NL' };
 const signedUp: CustomerEvent = { type: 'CustomerSignedUp', data: { name: 'Ada Lovelace', email: 'Ada@Example.com' } };
@@ -117,5 +117,50 @@ describe('customer state and snapshots', () => {
   it('has no snapshot before sign-up', () => {
     const none: CustomerState = initialState;
     expect(toSnapshot('c-1', 0, none)).toBeNull();
+  });
+});
+
+describe('who may act on a customer', () => {
+  const ada = actor('c-ada', 'customer');
+  const bob = actor('c-bob', 'customer');
+  const signUp: CustomerCommand = { type: 'SignUpCustomer', data: { name: 'Ada Lovelace', email: 'Ada@Example.com' } };
+  const rename: CustomerCommand = { type: 'ChangeCustomerName', data: { name: 'Countess Ada' } };
+
+  it('lets a customer sign up as themself (the customer id is their subject)', () => {
+    given([]).as(ada).on('c-ada').when(signUp).then([signedUp]);
+  });
+  it('forbids a customer to sign up under another id', () => {
+    given([]).as(bob).on('c-ada').when(signUp).thenRejects('forbidden');
+  });
+  it('lets a customer change their own profile', () => {
+    given([signedUp]).as(ada).on('c-ada').when(rename).then([{ type: 'CustomerNameChanged', data: { name: 'Countess Ada' } }]);
+  });
+  it.each<CustomerCommand>([
+    rename,
+    { type: 'AddDeliveryAddress', data: { addressId: 'work', address: home } },
+    { type: 'RemoveDeliveryAddress', data: { addressId: 'home' } },
+  ])("forbids another customer's $type", (command) => {
+    given([signedUp, homeAdded]).as(bob).on('c-ada').when(command).thenRejects('forbidden');
+  });
+  it('answers another customer the same whether the customer exists or not, and names nobody', () => {
+    const onExisting = given([signedUp]).as(bob).on('c-ada').when(rename).rejectionMessage();
+    const onMissing = given([]).as(bob).on('c-ada').when(rename).rejectionMessage();
+    expect(onMissing).toBe(onExisting);
+    expect(onExisting).not.toMatch(/ada/i);
+  });
+  it('tells a customer that their own profile does not exist', () => {
+    given([]).as(ada).on('c-ada').when(rename).thenRejects('customer_not_found');
+  });
+  it('binds a customer who also holds a role that may not issue the command', () => {
+    given([signedUp]).as(actor('c-bob', 'customer', 'kitchen')).on('c-ada').when(rename).thenRejects('forbidden');
+  });
+  it('lets an admin act on any customer', () => {
+    given([signedUp]).as(actor('admin-1', 'admin', 'customer')).on('c-ada').when(rename).then([{ type: 'CustomerNameChanged', data: { name: 'Countess Ada' } }]);
+  });
+  it.each([['kitchen'], ['courier'], ['manager'], ['system'], ['no role']])('forbids %s', (role) => {
+    given([signedUp]).as(actor('someone', ...(role === 'no role' ? [] : [role]))).on('c-ada').when(rename).thenRejects('forbidden');
+  });
+  it('trusts a command without an actor (written before actors were recorded)', () => {
+    given([]).as(null).on('c-ada').when(signUp).then([signedUp]);
   });
 });

@@ -8,9 +8,9 @@ import {
 } from '../../../producers/email/email-reservation.decider';
 import { evolveAll } from '../../../producers/shared/decider';
 import type { EmailReservationEvent } from '../../../schemas/messages';
-import { deciderSpec } from '../../support/decider-spec';
+import { actor, deciderSpec } from '../../support/decider-spec';
 
-const { given } = deciderSpec(emailReservationDecider, undefined);
+const { given } = deciderSpec(emailReservationDecider, {}, 'ada@example.com');
 
 const reservedByAda: EmailReservationEvent = { type: 'EmailReserved', data: { customerId: 'c-ada' } };
 const releasedByAda: EmailReservationEvent = { type: 'EmailReleased', data: { customerId: 'c-ada' } };
@@ -68,5 +68,33 @@ describe('email reservation state and snapshots', () => {
   });
   it('has no snapshot before anything happened', () => {
     expect(toSnapshot('ada@example.com', 0, initialState)).toBeNull();
+  });
+});
+
+describe('who may act on an email reservation', () => {
+  const ada = actor('c-ada', 'customer');
+  const bob = actor('c-bob', 'customer');
+
+  it('lets a customer reserve an address for themself', () => {
+    given([]).as(ada).when({ type: 'ReserveEmail', data: { customerId: 'c-ada' } }).then([reservedByAda]);
+  });
+  it('forbids a customer to reserve an address for another customer', () => {
+    given([]).as(bob).when({ type: 'ReserveEmail', data: { customerId: 'c-ada' } }).thenRejects('forbidden');
+  });
+  it('lets a customer release their own reservation', () => {
+    given([reservedByAda]).as(ada).when({ type: 'ReleaseEmail', data: { customerId: 'c-ada' } }).then([releasedByAda]);
+  });
+  it("forbids a customer to release another customer's reservation", () => {
+    given([reservedByAda]).as(bob).when({ type: 'ReleaseEmail', data: { customerId: 'c-ada' } }).thenRejects('forbidden');
+  });
+  it('lets an admin reserve and release for anyone', () => {
+    given([]).as(actor('admin-1', 'admin')).when({ type: 'ReserveEmail', data: { customerId: 'c-ada' } }).then([reservedByAda]);
+    given([reservedByAda]).as(actor('admin-1', 'admin')).when({ type: 'ReleaseEmail', data: { customerId: 'c-ada' } }).then([releasedByAda]);
+  });
+  it.each(['kitchen', 'courier', 'manager', 'system'])('forbids %s', (role) => {
+    given([]).as(actor('someone', role)).when({ type: 'ReserveEmail', data: { customerId: 'someone' } }).thenRejects('forbidden');
+  });
+  it('trusts a command without an actor', () => {
+    given([]).as(null).when({ type: 'ReserveEmail', data: { customerId: 'c-ada' } }).then([reservedByAda]);
   });
 });

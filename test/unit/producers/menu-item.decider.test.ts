@@ -1,10 +1,10 @@
 import { evolve, fromSnapshot, initialState, menuItemDecider, toSnapshot } from '../../../producers/menu/menu-item.decider';
 import { evolveAll, SnapshotError } from '../../../producers/shared/decider';
 import type { Money } from '../../../schemas/generated/types';
-import type { MenuItemEvent } from '../../../schemas/messages';
-import { deciderSpec } from '../../support/decider-spec';
+import type { MenuItemCommand, MenuItemEvent } from '../../../schemas/messages';
+import { actor, deciderSpec } from '../../support/decider-spec';
 
-const { given } = deciderSpec(menuItemDecider, undefined);
+const { given } = deciderSpec(menuItemDecider, {}, 'm-pizza');
 
 const eur = (amountMinor: number): Money => ({ amountMinor, currency: 'EUR' });
 const added: MenuItemEvent = {
@@ -111,5 +111,21 @@ describe('menu item state and snapshots', () => {
     const snapshot = toSnapshot('m-1', 3, state);
     if (snapshot === null) throw new Error('expected a snapshot');
     expect(() => fromSnapshot({ ...snapshot, status: 'UNKNOWN' })).toThrow(SnapshotError);
+  });
+});
+
+describe('who may act on a menu item', () => {
+  const add: MenuItemCommand = { type: 'AddMenuItem', data: { name: 'Margherita', description: 'Tomato, mozzarella, basil', category: 'MAIN', price: eur(950) } };
+
+  it.each(['manager', 'admin'])('lets a %s change the menu', (role) => {
+    given([]).as(actor('staff-1', role)).when(add).then([added]);
+    given([added]).as(actor('staff-1', role)).when({ type: 'MarkMenuItemSoldOut', data: {} }).then([soldOut]);
+  });
+  it.each(['customer', 'kitchen', 'courier', 'system'])('forbids a %s to change the menu', (role) => {
+    given([]).as(actor('someone', role)).when(add).thenRejects('forbidden');
+    given([added]).as(actor('someone', role)).when({ type: 'RemoveMenuItem', data: {} }).thenRejects('forbidden');
+  });
+  it('trusts a command without an actor', () => {
+    given([]).as(null).when(add).then([added]);
   });
 });

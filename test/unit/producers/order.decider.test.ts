@@ -4,7 +4,7 @@ import {
   initialState,
   orderDecider,
   toSnapshot,
-  type OrderContext,
+  type OrderSettings,
   type OrderRejectionCode,
 } from '../../../producers/order/order.decider';
 import { evolveAll } from '../../../producers/shared/decider';
@@ -12,8 +12,8 @@ import type { Address, Money, OrderLine } from '../../../schemas/generated/types
 import type { OrderCommand, OrderEvent } from '../../../schemas/messages';
 import { deciderSpec } from '../../support/decider-spec';
 
-const context: OrderContext = { maxOrderTotalMinor: 20_000 };
-const { given } = deciderSpec(orderDecider, context);
+const settings: OrderSettings = { maxOrderTotalMinor: 20_000 };
+const { given } = deciderSpec(orderDecider, settings, 'o-1');
 
 const eur = (amountMinor: number): Money => ({ amountMinor, currency: 'EUR' });
 const address: Address = { line1: 'Dam 1', line2: null, city: 'Amsterdam', postalCode: '1012 JS', country: 'NL' };

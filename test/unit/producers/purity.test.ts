@@ -4,17 +4,19 @@ import path from 'node:path';
 
 const producers = path.join(__dirname, '..', '..', '..', 'producers');
 const pureFiles = readdirSync(producers, { recursive: true, encoding: 'utf8' })
-  .filter((f) => f.endsWith('.decider.ts') || f === path.join('shared', 'decider.ts'))
+  .filter((f) => f.endsWith('.decider.ts') || ['decider.ts', 'authorization.ts', 'permissions.ts'].some((name) => f === path.join('shared', name)))
   .sort();
 
 describe('pure core', () => {
-  it('finds the four deciders and the shared decider module', () => {
+  it('finds the four deciders and the shared decider, authorization and permissions modules', () => {
     expect(pureFiles).toEqual([
       path.join('customer', 'customer.decider.ts'),
       path.join('email', 'email-reservation.decider.ts'),
       path.join('menu', 'menu-item.decider.ts'),
       path.join('order', 'order.decider.ts'),
+      path.join('shared', 'authorization.ts'),
       path.join('shared', 'decider.ts'),
+      path.join('shared', 'permissions.ts'),
     ]);
   });
   it.each([...pureFiles, path.join('..', 'schemas', 'validation.ts'), path.join('..', 'schemas', 'messages.ts')])(

@@ -1,5 +1,6 @@
 import { Type } from 'avsc';
 import { loadSchemas } from '../../../schemas/loader';
+import { withoutActor } from '../../support/before-actor';
 import { recordFixtures } from '../../support/schema-fixtures';
 
 /**
@@ -46,18 +47,6 @@ describe('reading across schema versions', () => {
 describe('metadata.actor, added to every command and event', () => {
   const schemas = loadSchemas();
   const withMetadata = [...schemas.ofKind('event'), ...schemas.ofKind('command')];
-  type Field = { name: string; type: unknown };
-  const withoutActor = (expanded: object): object => {
-    const record = expanded as { fields: Field[] };
-    return {
-      ...record,
-      fields: record.fields.map((f) => {
-        if (f.name !== 'metadata') return f;
-        const meta = f.type as { fields: Field[] };
-        return { ...f, type: { ...meta, fields: meta.fields.filter((m) => m.name !== 'actor') } };
-      }),
-    };
-  };
 
   it('covers every event and command type', () => {
     expect(withMetadata.length).toBeGreaterThan(30);
