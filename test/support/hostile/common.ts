@@ -58,7 +58,8 @@ export const hostileSegment: fc.Arbitrary<string> = fc.oneof(
 /** Bytes that are not an HTTP request (terminated, so the server does not wait for more). */
 export const notHttp: fc.Arbitrary<RawRequest> = fc
   .oneof(
-    fc.uint8Array({ minLength: 1, maxLength: 200 }).map((bytes) => Buffer.from(bytes)),
+    // Empty lines before a request line are allowed (RFC 9112 §2.2): a server rightly waits after them.
+    fc.uint8Array({ minLength: 1, maxLength: 200 }).filter((bytes) => bytes.some((b) => b !== 0x0d && b !== 0x0a)).map((bytes) => Buffer.from(bytes)),
     fc.constantFrom('PRI * HTTP/2.0\r\n\r\nSM', 'GET / HTTP/9.9', 'GET /menu HTTP/1.1\nHost: x\nX: a\rb', '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03').map((s) => Buffer.from(s, 'latin1')),
   )
   .map((bytes) => ({ method: '', target: '', headers: [], body: Buffer.alloc(0), framing: 'none', raw: Buffer.concat([bytes, Buffer.from('\r\n\r\n')]) }));
