@@ -29,7 +29,7 @@ const CONNECT_REFUSED = JSON.stringify({ error: { code: 'method_not_allowed', me
  * the socket, an answerless reset. Refuse it with a 405 instead. (Requests
  * that are not HTTP/1.1 at all get node's own 400/431 and the connection closed.)
  */
-function refuseConnect(_req: http.IncomingMessage, socket: Duplex): void {
+export function refuseConnect(_req: http.IncomingMessage, socket: Duplex): void {
   socket.on('error', () => socket.destroy());
   socket.end(
     `HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, POST\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(CONNECT_REFUSED)}\r\nConnection: close\r\n\r\n${CONNECT_REFUSED}`,

@@ -4,6 +4,7 @@
 // (docs/gateway.md, "Hostile input").
 import { gzipSync, deflateSync, brotliCompressSync } from 'node:zlib';
 import { startGateway, type GatewayHarness } from '../../support/gateway';
+import { sendRaw } from '../../support/raw-http';
 
 let gw: GatewayHarness;
 beforeEach(async () => {
@@ -116,5 +117,10 @@ describe('methods', () => {
     const res = await gw.request(method, path === '*' ? '/*' : path);
     expect(res.status).toBe(status);
     expect(gw.bus.sent).toEqual([]);
+  });
+
+  it('405 for CONNECT, answered rather than dropped', async () => {
+    const outcome = await sendRaw(gw.server.port, { method: 'CONNECT', target: 'evil.example:443', headers: [], body: Buffer.alloc(0), framing: 'none' });
+    expect(outcome).toMatchObject({ kind: 'status', status: 405 });
   });
 });
