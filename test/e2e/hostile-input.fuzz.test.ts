@@ -12,6 +12,11 @@
  * no reset, no close before an answer, no wait. Asserted for the run: no
  * topic of the catalog (DLQs included) gained a record.
  *
+ * A second property sends well-formed commands with values as odd as the
+ * rules allow (emoji, RTL, zero-width text at the limits, odd ids and keys):
+ * those may be accepted and write, so they run after the no-write check and
+ * assert only: no 5xx, no reset.
+ *
  * The process managers are left out on purpose: their timers (payment
  * deadlines of orders an earlier test left open) write on their own, and any
  * record appearing here must be one a request caused.
@@ -23,6 +28,7 @@ import fc from 'fast-check';
 import { projectionGroupId } from '../../consumers/projections/runtime/read-models';
 import { READ_MODELS } from '../../consumers/projections/shared/keys';
 import { allTopicSpecs } from '../../infra/kafka/topics';
+import { acceptableShapeRequest } from '../support/hostile/accepted-cases';
 import { gatewayCase } from '../support/hostile/gateway-cases';
 import type { Header, HostileCase } from '../support/hostile/common';
 import { queryCase } from '../support/hostile/query-cases';
@@ -142,4 +148,19 @@ it(`${RUNS} hostile requests to the gateway and the query API: no 5xx, no reset,
     expect(r.child.exitCode).toBeNull();
     expect((await fetch(`${r.opsUrl}/readyz`)).status).toBe(200);
   }
+});
+
+it(`${Math.ceil(RUNS / 10)} well-formed commands with odd values: no 5xx, no reset (writes allowed, so after the no-write check)`, async () => {
+  const tally = new Map<number, number>();
+  await fc.assert(
+    fc.asyncProperty(acceptableShapeRequest, async (generated) => {
+      const request = { ...generated, headers: authorize(generated.headers) };
+      const outcome = await sendRaw(portOf({ api: 'gateway', defect: 'odd values', request }), request, ANSWER_WITHIN_MS);
+      const c: HostileCase = { api: 'gateway', defect: 'well-formed, odd values', request };
+      if (outcome.kind !== 'status' || outcome.status >= 500) throw new Error(describeFailure(c, outcome));
+      tally.set(outcome.status, (tally.get(outcome.status) ?? 0) + 1);
+    }),
+    { numRuns: Math.ceil(RUNS / 10), seed: SEED, endOnFailure: false },
+  );
+  console.log(`well-formed commands with odd values: ${[...tally].sort(([a], [b]) => a - b).map(([status, n]) => `${status}: ${n}`).join(', ')}`);
 });

@@ -3,6 +3,7 @@
 // 4xx with the documented error shape and sends nothing to the bus
 // (docs/gateway.md, "Hostile input").
 import { gzipSync, deflateSync, brotliCompressSync } from 'node:zlib';
+import avro from 'avsc';
 import { startGateway, type GatewayHarness } from '../../support/gateway';
 import { sendRaw } from '../../support/raw-http';
 
@@ -122,5 +123,27 @@ describe('methods', () => {
   it('405 for CONNECT, answered rather than dropped', async () => {
     const outcome = await sendRaw(gw.server.port, { method: 'CONNECT', target: 'evil.example:443', headers: [], body: Buffer.alloc(0), framing: 'none' });
     expect(outcome).toMatchObject({ kind: 'status', status: 405 });
+  });
+});
+
+describe('numbers at the edge of what an Avro long carries', () => {
+  // avsc refuses longs above 2^53 - 2 (one below Number.MAX_SAFE_INTEGER): encoding such a command was a 500.
+  const LONG = avro.Type.forSchema('long');
+  const price = (amountMinor: number) => ({ price: { amountMinor, currency: 'EUR' } });
+
+  it('400 for a price of Number.MAX_SAFE_INTEGER minor units; the largest exact long is taken', async () => {
+    expect(LONG.isValid(Number.MAX_SAFE_INTEGER)).toBe(false);
+    const refused = await gw.post('/menu/items/m-1/price', price(Number.MAX_SAFE_INTEGER));
+    expect(refused.status).toBe(400);
+    expect(gw.bus.sent).toEqual([]);
+    const taken = await gw.post('/menu/items/m-1/price', price(Number.MAX_SAFE_INTEGER - 1));
+    expect(taken.status).toBe(200);
+    expect(LONG.isValid(Number.MAX_SAFE_INTEGER - 1)).toBe(true);
+  });
+
+  it('400 for If-Match: 9007199254740991', async () => {
+    const res = await gw.post('/orders/o-1/place', {}, { 'If-Match': String(Number.MAX_SAFE_INTEGER) });
+    expect(res.status).toBe(400);
+    expect(gw.bus.sent).toEqual([]);
   });
 });
