@@ -28,14 +28,19 @@ const routes: ReadonlyArray<fc.Arbitrary<{ readonly path: string; readonly body:
 ];
 
 const printable = fc.stringMatching(/^[\x21-\x7e]{1,128}$/);
+const ifMatch = fc.oneof(
+  fc.constantFrom('0', '"1"', '9007199254740990', '"9007199254740991"', '9999999999999999'),
+  fc.nat().map((n) => String(n)),
+);
 
 /** A well-formed command request with odd values; headers are optional extras, Authorization among them. */
 export const acceptableShapeRequest: fc.Arbitrary<RawRequest> = fc
-  .tuple(fc.oneof(...routes), fc.option(printable), fc.option(printable), fc.option(hostileAuthorization))
-  .map(([{ path, body }, key, correlation, authorization]) => {
+  .tuple(fc.oneof(...routes), fc.option(printable), fc.option(printable), fc.option(hostileAuthorization), fc.option(ifMatch))
+  .map(([{ path, body }, key, correlation, authorization, version]) => {
     const headers: Header[] = [['Content-Type', 'application/json']];
     if (key !== null) headers.push(['Idempotency-Key', key]);
     if (correlation !== null) headers.push(['X-Correlation-Id', correlation]);
     if (authorization !== null) headers.push(['Authorization', authorization]);
+    if (version !== null) headers.push(['If-Match', version]);
     return { method: 'POST', target: path, headers, body: Buffer.from(JSON.stringify(body), 'utf8'), framing: 'length' };
   });
