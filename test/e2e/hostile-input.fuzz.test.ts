@@ -1,8 +1,7 @@
 /**
  * Hostile input on the real stack: the gateway and the query API, run as the
  * roles users run (`commands`: gateway and command processor; `query`;
- * `projectors`), are sent generated
- * hostile requests over raw sockets: undecodable paths, bodies that are not
+ * `projectors`), are sent generated hostile requests over raw sockets: undecodable paths, bodies that are not
  * UTF-8 or not JSON, compressed bodies, foreign charsets, lying framing
  * headers, junk Authorization headers, malformed or impossible consistency
  * tokens, empty and repeated parameters, bytes that are not HTTP.
@@ -155,8 +154,8 @@ it(`${Math.ceil(RUNS / 10)} well-formed commands with odd values: no 5xx, no res
   await fc.assert(
     fc.asyncProperty(acceptableShapeRequest, async (generated) => {
       const request = { ...generated, headers: authorize(generated.headers) };
-      const outcome = await sendRaw(portOf({ api: 'gateway', defect: 'odd values', request }), request, ANSWER_WITHIN_MS);
       const c: HostileCase = { api: 'gateway', defect: 'well-formed, odd values', request };
+      const outcome = await sendRaw(portOf(c), request, ANSWER_WITHIN_MS);
       if (outcome.kind !== 'status' || outcome.status >= 500) throw new Error(describeFailure(c, outcome));
       tally.set(outcome.status, (tally.get(outcome.status) ?? 0) + 1);
     }),
