@@ -55,3 +55,18 @@ export function parseConsistencyToken(token: string): ParsedToken {
 export function positionsBehind(positions: readonly Position[], checkpoint: ReadonlyMap<string, ReadonlyMap<number, number>>): Position[] {
   return positions.filter((p) => (checkpoint.get(p.topic)?.get(p.partition) ?? 0) <= p.offset);
 }
+
+/**
+ * Why the positions cannot be waited for: one names a topic this deployment
+ * does not have, or a partition beyond its topic's count (a wait for it would
+ * only ever time out). `partitionsOf` gives undefined for an unknown topic.
+ * null when every position exists.
+ */
+export function nonexistentPosition(positions: readonly Position[], partitionsOf: (topic: string) => number | undefined): string | null {
+  for (const { topic, partition } of positions) {
+    const partitions = partitionsOf(topic);
+    if (partitions === undefined) return `consistency token names topic "${topic.slice(0, 100)}", which does not exist`;
+    if (partition >= partitions) return `consistency token names partition ${partition} of ${topic}, which has ${partitions} partitions`;
+  }
+  return null;
+}

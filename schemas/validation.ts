@@ -18,6 +18,14 @@ export const LIMITS = Object.freeze({
 
 export type Problem = string | null;
 
+/**
+ * The largest integer an Avro `long` carries exactly here: avsc refuses
+ * anything above 2^53 - 2, one below Number.MAX_SAFE_INTEGER. Numbers clients
+ * choose (prices, If-Match versions) stay at or below it, or their command
+ * could not be encoded.
+ */
+export const MAX_EXACT_LONG = 9_007_199_254_740_990;
+
 // Deliberately pragmatic: one @, no spaces, a dot in the domain. Deliverability
 // is proven by sending mail, not by a regex.
 const EMAIL = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
@@ -73,6 +81,7 @@ export function validateCurrency(currency: string): Problem {
 export function validatePrice(price: Money): Problem {
   if (!Number.isSafeInteger(price.amountMinor)) return 'amountMinor must be a whole number of minor units';
   if (price.amountMinor <= 0) return 'price must be greater than zero';
+  if (price.amountMinor > MAX_EXACT_LONG) return `price must be at most ${MAX_EXACT_LONG} minor units`;
   return validateCurrency(price.currency);
 }
 

@@ -24,7 +24,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type Redis from 'ioredis';
 import type { Logger } from '../../infra/logging';
-import { parseConsistencyToken } from '../../schemas/consistency-token';
+import { nonexistentPosition, parseConsistencyToken } from '../../schemas/consistency-token';
 import { MenuCategorySymbols } from '../../schemas/generated/types';
 import { customersKeys } from '../projections/customers/customers.keys';
 import { customerView } from '../projections/customers/customers.query';
@@ -60,6 +60,9 @@ const error = (res: Response, status: number, code: string, message: string, hea
 };
 
 type Hash = Record<string, string>;
+
+/** Query parameters the API reads; each may be given at most once (docs/read-side.md, "Hostile input"). */
+const SINGLE_PARAMS = ['offset', 'limit', 'from', 'to', 'consistency'] as const;
 
 /** The results of a pipeline, failing on the first error. */
 async function run<T>(pipeline: ReturnType<Redis['pipeline']>): Promise<T[]> {
@@ -109,6 +112,12 @@ export function createQueryApp(deps: QueryApiDeps): express.Express {
       error(res, 400, 'invalid_request', parsed.error);
       return undefined;
     }
+    // A position that cannot exist would only ever time out into a 503 (retry!): refuse it at once.
+    const nonexistent = parsed === undefined ? null : nonexistentPosition(parsed.positions, partitionCount);
+    if (nonexistent !== null) {
+      error(res, 400, 'invalid_request', nonexistent);
+      return undefined;
+    }
     const keyspace = await whole(res, model);
     if (keyspace === undefined || parsed === undefined) return keyspace;
     const result = await deps.checkpoints.waitFor(keyspace, model, READ_MODEL_SPECS[model].topics, parsed.positions, deps.consistencyWaitMs);
@@ -120,6 +129,21 @@ export function createQueryApp(deps: QueryApiDeps): express.Express {
     });
     return undefined;
   };
+
+  /** Partitions of `topic`, undefined when the deployment has no such topic (the catalog lookup throws). */
+  const partitionCount = (topic: string): number | undefined => {
+    try {
+      return deps.partitionsOf(topic);
+    } catch {
+      return undefined;
+    }
+  };
+
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const repeated = SINGLE_PARAMS.find((name) => Array.isArray(req.query[name]));
+    if (repeated !== undefined) return error(res, 400, 'invalid_request', `${repeated} must be given at most once`);
+    next();
+  });
 
   const route = (handler: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: NextFunction) => {
     handler(req, res).catch(next);
@@ -154,7 +178,7 @@ export function createQueryApp(deps: QueryApiDeps): express.Express {
   app.get(
     '/customers/:id/orders',
     route(async (req, res) => {
-      const page = parsePage({ offset: req.query.offset as string | undefined, limit: req.query.limit as string | undefined });
+      const page = parsePage({ offset: req.query.offset, limit: req.query.limit });
       if (!page.ok) return error(res, 400, 'invalid_request', page.error);
       const keyspace = await open(req, res, 'orders');
       if (keyspace === undefined) return;
@@ -231,6 +255,8 @@ export function createQueryApp(deps: QueryApiDeps): express.Express {
 
   app.use((_req: Request, res: Response) => error(res, 404, 'not_found', 'no such route'));
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    // The router could not percent-decode a path param: the client's error, not a reason to retry.
+    if (err instanceof URIError) return error(res, 400, 'invalid_request', 'the path is not valid percent-encoded UTF-8');
     deps.logger.error({ err, path: req.path }, 'query failed');
     if (res.headersSent) return;
     error(res, 503, 'unavailable', 'the read models could not be read right now; retry shortly', { 'Retry-After': '1' });

@@ -4,6 +4,7 @@
 // * serveOps: the operations port (HEALTH_PORT) every process opens, with
 //   /metrics for Prometheus and /healthz, /readyz for orchestrators.
 import http from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Logger } from '../logging';
 import { instrumentHandler, type HttpServerName, type RequestHandler } from '../metrics/http';
 import type { Metrics } from '../metrics/registry';
@@ -21,8 +22,23 @@ function json(res: http.ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 }
 
+const CONNECT_REFUSED = JSON.stringify({ error: { code: 'method_not_allowed', message: 'CONNECT is not supported: this is not a proxy' } });
+
+/**
+ * CONNECT never reaches a request handler: without a listener node destroys
+ * the socket, an answerless reset. Refuse it with a 405 instead. (Requests
+ * that are not HTTP/1.1 at all get node's own 400/431 and the connection closed.)
+ */
+export function refuseConnect(_req: http.IncomingMessage, socket: Duplex): void {
+  socket.on('error', () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, POST\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(CONNECT_REFUSED)}\r\nConnection: close\r\n\r\n${CONNECT_REFUSED}`,
+  );
+}
+
 async function listen(server: http.Server, port: number): Promise<ServedHttp> {
   server.keepAliveTimeout = 65_000;
+  server.on('connect', refuseConnect);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => {

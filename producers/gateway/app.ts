@@ -12,6 +12,7 @@ import { isRetriable, type CommandBus, type CommandEnvelope, type MenuCatalog, t
 import { describeError, stderrLogger, type GatewayLogger } from './logger';
 import { id, type FieldProblem } from './request-fields';
 import { commandIds, commandMetadata, readCommandHeaders } from './request-metadata';
+import { JSON_TYPES, jsonBody, unreadableRequestReply } from './request-body';
 import { errorReply, internalError, invalidRequest, outcomeReply, unavailable, type HttpReply } from './responses';
 import { addItemCommand, locationOf, ROUTES, signUpEnvelopes, type GatewayRoute } from './routes';
 import { signUpCustomer } from './sign-up';
@@ -35,7 +36,6 @@ export interface GatewayDeps {
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
-const JSON_TYPES = ['application/json', 'application/*+json'];
 
 function send(res: Response, reply: HttpReply, correlationId?: string): void {
   res.status(reply.status);
@@ -57,18 +57,6 @@ function mediaTypeProblem(req: Request, route: GatewayRoute): HttpReply | undefi
   return errorReply(415, 'unsupported_media_type', 'send the request body as JSON with Content-Type: application/json');
 }
 
-/** Body-parser failures (they carry a `type` such as entity.too.large) → our error codes. */
-function bodyParserReply(error: unknown): HttpReply | undefined {
-  if (typeof error !== 'object' || error === null) return undefined;
-  const { type, status } = error as { type?: unknown; status?: unknown };
-  if (typeof type !== 'string' || typeof status !== 'number') return undefined;
-  if (type === 'entity.too.large') return errorReply(413, 'payload_too_large', 'the request body is too large');
-  if (type === 'entity.parse.failed') return errorReply(400, 'malformed_json', 'the request body is not a JSON object or array');
-  if (status === 415) return errorReply(415, 'unsupported_media_type', 'unsupported charset or content encoding; send UTF-8 JSON');
-  if (status >= 400 && status < 500) return errorReply(400, 'bad_request', 'the request body could not be read');
-  return undefined;
-}
-
 export function createGatewayApp(deps: GatewayDeps): Application {
   const logger = deps.logger ?? stderrLogger;
   const waitMs = deps.replyWaitMs;
@@ -77,7 +65,7 @@ export function createGatewayApp(deps: GatewayDeps): Application {
   // ETags are versions of aggregates, set by us; not hashes of response bodies.
   app.set('etag', false);
 
-  const json = express.json({ limit: deps.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, strict: true, type: JSON_TYPES });
+  const json = jsonBody(deps.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
 
   /** Runs one command route; returns the reply and the ids to echo. */
   async function handle(route: GatewayRoute, req: Request): Promise<{ reply: HttpReply; correlationId?: string }> {
@@ -170,8 +158,8 @@ export function createGatewayApp(deps: GatewayDeps): Application {
 
   // Express requires four parameters to recognize an error handler.
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const parserReply = bodyParserReply(error);
-    if (parserReply !== undefined) return send(res, parserReply);
+    const unreadable = unreadableRequestReply(error);
+    if (unreadable !== undefined) return send(res, unreadable);
     if (isRetriable(error)) {
       logger.warn({ method: req.method, path: req.path, error: describeError(error) }, 'request failed: infrastructure unavailable');
       return send(res, unavailable());

@@ -5,6 +5,7 @@
 // ids come in as arguments).
 import { createHash } from 'node:crypto';
 import type { Actor, CommandMetadata } from '../../schemas/generated/types';
+import { MAX_EXACT_LONG } from '../../schemas/validation';
 import type { FieldProblem } from './request-fields';
 
 /** The headers this module reads, lower-cased as node delivers them. */
@@ -45,7 +46,7 @@ export function readCommandHeaders(headers: RequestHeaders, problems: FieldProbl
   if (ifMatch !== undefined) {
     const match = IF_MATCH.exec(ifMatch);
     const version = match === null ? Number.NaN : Number(match[1] ?? match[2]);
-    if (Number.isSafeInteger(version)) expectedVersion = version;
+    if (Number.isSafeInteger(version) && version <= MAX_EXACT_LONG) expectedVersion = version;
     else problems.push({ field: 'headers.If-Match', message: 'must be an aggregate version: a non-negative integer, bare or quoted ("3")' });
   }
 

@@ -5,6 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Application } from 'express';
+import { refuseConnect } from '../../infra/app/http';
 
 export interface RunningServer {
   readonly server: Server;
@@ -18,6 +19,7 @@ export interface RunningServer {
 export function startGatewayServer(app: Application, options: { readonly port: number; readonly host?: string }): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1';
   const server = createServer(app);
+  server.on('connect', refuseConnect);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, host, () => {

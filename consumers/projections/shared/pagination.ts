@@ -11,20 +11,28 @@ export interface Page {
 
 export type PageRequest = { readonly ok: true; readonly page: Page } | { readonly ok: false; readonly error: string };
 
-function parseNonNegativeInt(label: string, raw: string | undefined, fallback: number): number | string {
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw)) return `${label} must be a whole number, got "${raw}"`;
+function parseNonNegativeInt(label: string, raw: unknown, fallback: number): number | string {
+  if (raw === undefined) return fallback;
+  // `?limit=1&limit=2` arrives as an array: which one was meant is anyone's guess.
+  if (Array.isArray(raw)) return `${label} must be given at most once`;
+  if (typeof raw !== 'string') return `${label} must be a whole number`;
+  // `?limit=` is a client bug (an unset variable), not a request for the default.
+  if (raw === '') return `${label} must not be empty; leave it out for the default`;
+  if (!/^\d+$/.test(raw)) return `${label} must be a whole number, got "${raw.slice(0, 40)}"`;
   return Number(raw);
 }
 
-/** Validates `?offset=&limit=` query parameters (strings, as they arrive over HTTP). */
-export function parsePage(query: { readonly offset?: string; readonly limit?: string }): PageRequest {
+/**
+ * Validates `?offset=&limit=` query parameters as they arrive over HTTP: absent
+ * (the default), or one string of digits. Empty or repeated is refused.
+ */
+export function parsePage(query: { readonly offset?: unknown; readonly limit?: unknown }): PageRequest {
   const offset = parseNonNegativeInt('offset', query.offset, 0);
   if (typeof offset === 'string') return { ok: false, error: offset };
   const limit = parseNonNegativeInt('limit', query.limit, PAGE_DEFAULTS.limit);
   if (typeof limit === 'string') return { ok: false, error: limit };
-  if (limit < 1 || limit > PAGE_DEFAULTS.maxLimit) return { ok: false, error: `limit must be between 1 and ${PAGE_DEFAULTS.maxLimit}, got ${limit}` };
-  if (offset > PAGE_DEFAULTS.maxOffset) return { ok: false, error: `offset must be at most ${PAGE_DEFAULTS.maxOffset}, got ${offset}` };
+  if (limit < 1 || limit > PAGE_DEFAULTS.maxLimit) return { ok: false, error: `limit must be between 1 and ${PAGE_DEFAULTS.maxLimit}` };
+  if (offset > PAGE_DEFAULTS.maxOffset) return { ok: false, error: `offset must be at most ${PAGE_DEFAULTS.maxOffset}` };
   return { ok: true, page: { offset, limit } };
 }
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { address, money, object, quantity, readBody, text, type FieldProblem } from '../../../producers/gateway/request-fields';
 import { outcomeReply, statusForRejection } from '../../../producers/gateway/responses';
 import { ROUTES, signUpEnvelopes } from '../../../producers/gateway/routes';
-import { validatePersonName } from '../../../schemas/validation';
+import { MAX_EXACT_LONG, validatePersonName } from '../../../schemas/validation';
 
 function read<T>(reader: (v: unknown, f: string, p: FieldProblem[]) => T | undefined, value: unknown): { value: T | undefined; problems: FieldProblem[] } {
   const problems: FieldProblem[] = [];
@@ -15,7 +15,9 @@ function read<T>(reader: (v: unknown, f: string, p: FieldProblem[]) => T | undef
 describe('field readers', () => {
   it('money: accepts a positive whole amount in an ISO currency', () => {
     expect(read(money, { amountMinor: 1, currency: 'JPY' })).toEqual({ value: { amountMinor: 1, currency: 'JPY' }, problems: [] });
-    expect(read(money, { amountMinor: Number.MAX_SAFE_INTEGER, currency: 'EUR' }).problems).toEqual([]);
+    // The largest integer an Avro long carries exactly (schemas/validation.ts MAX_EXACT_LONG), not MAX_SAFE_INTEGER.
+    expect(read(money, { amountMinor: MAX_EXACT_LONG, currency: 'EUR' }).problems).toEqual([]);
+    expect(read(money, { amountMinor: Number.MAX_SAFE_INTEGER, currency: 'EUR' }).problems.map((p) => p.field)).toEqual(['amountMinor']);
     expect(read(money, { amountMinor: Number.MAX_SAFE_INTEGER + 1, currency: 'EUR' }).problems.map((p) => p.field)).toEqual(['amountMinor']);
   });
 

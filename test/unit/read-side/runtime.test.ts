@@ -7,7 +7,7 @@ import { parseBatchArgv } from '../../support/read-side';
 import { projectionGroupId } from '../../../consumers/projections/runtime/read-models';
 import { del, hdel, hincrby, hset, InvalidOpError, sadd, setJson, srem, zadd } from '../../../consumers/projections/shared/ops';
 import { projectorsOf, roleConfig } from '../../../infra/app/roles';
-import { consistencyToken, parseConsistencyToken, positionsBehind } from '../../../schemas/consistency-token';
+import { consistencyToken, nonexistentPosition, parseConsistencyToken, positionsBehind } from '../../../schemas/consistency-token';
 
 describe('encodeBatch', () => {
   it('declares every key, checks types first, keeps the events in order, sends numbers as strings and the checkpoint it expects to find', () => {
@@ -153,6 +153,13 @@ describe('consistency tokens', () => {
     for (const bad of ['', 'not base64!', Buffer.from('[1]').toString('base64url'), Buffer.from('{"a":{"x":1}}').toString('base64url'), Buffer.from('{"a":{"0":-1}}').toString('base64url')]) {
       expect(parseConsistencyToken(bad).ok).toBe(false);
     }
+  });
+
+  it('name only topics and partitions that exist', () => {
+    const partitionsOf = (topic: string) => (topic === 'a' ? 6 : undefined);
+    expect(nonexistentPosition([{ topic: 'a', partition: 5, offset: 1 }], partitionsOf)).toBeNull();
+    expect(nonexistentPosition([{ topic: 'a', partition: 6, offset: 1 }], partitionsOf)).toMatch(/partition 6 of a, which has 6 partitions/);
+    expect(nonexistentPosition([{ topic: 'a', partition: 0, offset: 1 }, { topic: '__proto__', partition: 0, offset: 1 }], partitionsOf)).toMatch(/topic "__proto__"/);
   });
 
   it('are reached once the checkpoint is past the offset', () => {

@@ -11,6 +11,12 @@ describe('offset pagination', () => {
     [{ limit: '2.5' }, /limit must be a whole number/],
     [{ offset: '-1' }, /offset must be a whole number/],
     [{ offset: '10001' }, /offset must be at most 10000/],
+    [{ offset: '9'.repeat(400) }, /offset must be at most 10000/],
+    [{ limit: '' }, /limit must not be empty/],
+    [{ offset: '' }, /offset must not be empty/],
+    [{ limit: ['1', '2'] }, /limit must be given at most once/],
+    [{ offset: ['', ''] }, /offset must be given at most once/],
+    [{ limit: { a: '1' } }, /limit must be a whole number/],
   ])('rejects %j', (query, message) => {
     const result = parsePage(query);
     expect(result.ok).toBe(false);
