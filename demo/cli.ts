@@ -23,24 +23,30 @@ async function run(options: DemoOptions): Promise<void> {
   say(`Demo: seed "${options.seed}", ${options.ordersPerMinute} orders/min, ${options.customers} customers, ${options.durationMs === undefined ? 'until Ctrl-C' : `for ${Math.round(options.durationMs / 1000)} s`}`);
   say(`      gateway ${options.gatewayUrl}, query API ${options.queryUrl}`);
 
-  const menuItemIds = await seedMenu(client, DEMO_MENU, stats);
-  say(`Menu: ${menuItemIds.length} items (${stats.get('menu items added')} added, ${stats.get('menu items found')} already there)`);
-  const customers = await seedCustomers(client, demoCustomers(seededRandom(options.seed, 'customers'), options.customers, options.seed), options.seed, stats);
-  if (customers.length === 0) throw new Error('no customer could sign up; see the refusals above');
-  say(`Customers: ${customers.length} signed up`);
-
-  const traffic = new Traffic(client, { scenario: { seed: options.seed, ordersPerMinute: options.ordersPerMinute, customers: customers.length, menuItems: menuItemIds.length }, customers, menuItemIds, durationMs: options.durationMs }, stats);
+  // Ctrl-C while seeding stops after the step in flight; during traffic, once the requests in flight are answered.
   let interrupted = 0;
-  process.on('SIGINT', () => {
+  const running: { traffic?: Traffic } = {};
+  const stop = (): void => {
     interrupted++;
     if (interrupted > 1) {
       say('\nStopping at once.');
       process.exit(130);
     }
     say('\nStopping: no new orders; finishing the requests in flight (Ctrl-C again to quit at once)...');
-    traffic.stop();
-  });
-  process.on('SIGTERM', () => traffic.stop());
+    running.traffic?.stop();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+
+  const menuItemIds = await seedMenu(client, DEMO_MENU, stats);
+  say(`Menu: ${menuItemIds.length} items (${stats.get('menu items added')} added, ${stats.get('menu items found')} already there)`);
+  const customers = interrupted > 0 ? [] : await seedCustomers(client, demoCustomers(seededRandom(options.seed, 'customers'), options.customers, options.seed), options.seed, stats);
+  if (interrupted > 0) return summarise(client, stats);
+  if (customers.length === 0) throw new Error('no customer could sign up; see the refusals above');
+  say(`Customers: ${customers.length} signed up`);
+
+  const traffic = new Traffic(client, { scenario: { seed: options.seed, ordersPerMinute: options.ordersPerMinute, customers: customers.length, menuItems: menuItemIds.length }, customers, menuItemIds, durationMs: options.durationMs }, stats);
+  running.traffic = traffic;
   say(`Traffic is flowing. Watch it: ${options.queryUrl}/kitchen/queue, ${options.queryUrl}/stats/sales, /metrics of npm start. Ctrl-C stops.`);
   const progress = setInterval(() => say(`  ${stats.progress()}`), 10_000);
   try {
@@ -48,6 +54,10 @@ async function run(options: DemoOptions): Promise<void> {
   } finally {
     clearInterval(progress);
   }
+  await summarise(client, stats);
+}
+
+async function summarise(client: DemoClient, stats: DemoStats): Promise<void> {
   say();
   for (const line of stats.summary(await salesToday(client))) say(line);
 }
