@@ -45,7 +45,8 @@ export function startBanner(input: BannerInput): string[] {
   if (urls.gateway !== undefined) lines.push(row('commands', `${urls.gateway}   (HTTP gateway, docs/gateway.md)`));
   if (urls.query !== undefined) lines.push(row('queries', `${urls.query}   (read models, docs/read-side.md)`));
   lines.push(row('metrics', urls.metrics), row('ready', urls.health), row('kafka', urls.kafka), row('registry', urls.registry), row('redis', urls.redis), '');
-  // Tokens: how to get one goes here once the gateway and query API ask for them.
+  // ── TOKENS ── How to get a token goes here once the gateway and the query API
+  // ask for one, e.g. row('npm run token', '...'). Nothing to say until then.
   lines.push(
     '  Next, in another terminal:',
     row('npm run demo', 'a restaurant that runs by itself: menu, customers, a day of orders'),
