@@ -15,7 +15,12 @@ import type { Kafka, Producer } from 'kafkajs';
  *   here is the transaction instead: a transaction the broker cannot complete
  *   within `transactionTimeout` is aborted by its coordinator, which bumps the
  *   producer epoch, and the next attempt is refused as fenced (not retriable),
- *   so the caller's transaction fails and is never half-visible.
+ *   so the caller's transaction fails and is never half-visible. While no
+ *   broker answers at all a send keeps trying every 2 s until one does (the
+ *   Java client bounds this with delivery.timeout.ms, kafkajs has none); a
+ *   stop meanwhile ends at main.ts's 15 s hard limit. This policy covers the
+ *   produce requests of a transaction; kafkajs runs AddOffsetsToTxn, commit
+ *   and abort with the client's retry (infra/kafka/client.ts).
  * - Quickly: a transaction begun right after the previous commit is refused
  *   with CONCURRENT_TRANSACTIONS until the commit markers are written (a few
  *   ms). kafkajs retries it like any error, first after 300 ms by default,
