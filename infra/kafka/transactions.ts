@@ -19,8 +19,9 @@ import type { Kafka, Producer } from 'kafkajs';
  *   broker answers at all a send keeps trying every 2 s until one does (the
  *   Java client bounds this with delivery.timeout.ms, kafkajs has none); a
  *   stop meanwhile ends at main.ts's 15 s hard limit. This policy covers the
- *   produce requests of a transaction; kafkajs runs AddOffsetsToTxn, commit
- *   and abort with the client's retry (infra/kafka/client.ts).
+ *   produce requests of a transaction (with AddPartitionsToTxn); kafkajs
+ *   runs InitProducerId and the offsets' commit with the client's retry
+ *   (infra/kafka/client.ts) and EndTxn (commit, abort) once.
  * - Quickly: a transaction begun right after the previous commit is refused
  *   with CONCURRENT_TRANSACTIONS until the commit markers are written (a few
  *   ms). kafkajs retries it like any error, first after 300 ms by default,
