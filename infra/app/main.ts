@@ -60,9 +60,9 @@ async function main(): Promise<void> {
   for (const name of processManagersOf(settings.role)) running.push(await startProcessManager(name, deps));
   ready = true;
   const banner = { roles: running.map((r) => r.name), gatewayPort: settings.port, queryPort: settings.queryPort, opsPort: ops.port, stack: config() };
-  logger.info({ roles: banner.roles, port: settings.port, queryPort: settings.queryPort, opsPort: ops.port, urls: bannerUrls(banner) }, 'restaurant is running');
-  // At a terminal, say it so a person sees it: where to look, what next, how to stop.
+  // At a terminal, say it so a person sees it: where to look, what next, how to stop; to machines, one log line.
   if (logFormat() === 'pretty') process.stdout.write(`${startBanner(banner).join('\n')}\n`);
+  else logger.info({ roles: banner.roles, port: settings.port, queryPort: settings.queryPort, opsPort: ops.port, urls: bannerUrls(banner) }, 'restaurant is running');
 
   let stopping = false;
   const stop = (signal: string): void => {
