@@ -19,9 +19,10 @@ import { config } from '../config';
 import { createKafka } from '../kafka/client';
 import { AvroCodec } from '../kafka/codec';
 import { allTopicSpecs, applyTopics, registerSubjects, TopicDriftError } from '../kafka/topics';
-import { rootLogger } from '../logging';
+import { logFormat, rootLogger } from '../logging';
 import { LagMonitor } from '../metrics/lag-monitor';
 import { Metrics } from '../metrics/registry';
+import { bannerUrls, startBanner } from './banner';
 import { serveOps } from './http';
 import { processManagersOf, projectorsOf, roleConfig, type Role } from './roles';
 import { startCommandProcessor, startGateway, startProcessManager, startProjector, startQueryApi, type Running } from './start';
@@ -58,7 +59,10 @@ async function main(): Promise<void> {
   if (wants('query')) running.push(await startQueryApi(deps));
   for (const name of processManagersOf(settings.role)) running.push(await startProcessManager(name, deps));
   ready = true;
-  logger.info({ roles: running.map((r) => r.name), port: settings.port, queryPort: settings.queryPort, opsPort: ops.port }, 'restaurant is running');
+  const banner = { roles: running.map((r) => r.name), gatewayPort: settings.port, queryPort: settings.queryPort, opsPort: ops.port, stack: config() };
+  // At a terminal, say it so a person sees it: where to look, what next, how to stop; to machines, one log line.
+  if (logFormat() === 'pretty') process.stdout.write(`${startBanner(banner).join('\n')}\n`);
+  else logger.info({ roles: banner.roles, port: settings.port, queryPort: settings.queryPort, opsPort: ops.port, urls: bannerUrls(banner) }, 'restaurant is running');
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -88,6 +92,7 @@ async function main(): Promise<void> {
         failed = true;
         logger.error({ err: error }, 'the operations endpoints did not stop cleanly');
       }
+      if (!failed) logger.info('stopped');
       process.exit(failed ? 1 : 0);
     })();
   };

@@ -2,32 +2,18 @@ import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 import { config } from '../config';
 import { rootLogger, type Logger } from '../logging';
 import { cacheCoordinators } from './coordinator-cache';
+import { kafkajsLevel } from './log-levels';
 
 // kafkajs warns about its v2 partitioner change on every producer; we choose partitions explicitly.
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
-
-const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
-  [logLevel.ERROR]: 'error',
-  [logLevel.WARN]: 'warn',
-  [logLevel.INFO]: 'info',
-  [logLevel.DEBUG]: 'debug',
-};
-
-/**
- * CONCURRENT_TRANSACTIONS: a transaction begun while the coordinator still
- * writes the previous one's commit markers. kafkajs retries it (as the Java
- * client does, silently) but logs every attempt as an error; only a retry that
- * runs out is one, and then the caller's transaction fails and says so.
- */
-const CONCURRENT_TRANSACTIONS = 'another concurrent operation on the same transaction was ongoing';
 
 /** Routes kafkajs's own logs into pino, keeping its structured fields. */
 export function pinoLogCreator(logger: Logger) {
   return () =>
     ({ level, log }: LogEntry): void => {
       const { message, ...rest } = log;
-      const retried = message.includes(CONCURRENT_TRANSACTIONS) || (typeof rest.error === 'string' && rest.error.includes(CONCURRENT_TRANSACTIONS));
-      logger[retried ? 'debug' : (levels[level] ?? 'info')]({ kafkajs: rest }, message);
+      // Transient broker answers kafkajs retries are debug, not errors (log-levels.ts).
+      logger[kafkajsLevel(level, message, rest.error)]({ kafkajs: rest }, message);
     };
 }
 

@@ -4,6 +4,34 @@
 // zombie's later commits fail and aborts whatever the zombie left open.
 import type { Kafka, Producer } from 'kafkajs';
 
+/**
+ * How a transactional producer retries a send the broker refused for a
+ * transient reason.
+ *
+ * - Without a bound on the count: an idempotent producer that gave up on a
+ *   batch and went on would break its sequence numbers, which is why kafkajs
+ *   warns about any limit below Number.MAX_SAFE_INTEGER ("Limiting retries for
+ *   the idempotent producer may invalidate EoS guarantees"). What bounds a send
+ *   here is the transaction instead: a transaction the broker cannot complete
+ *   within `transactionTimeout` is aborted by its coordinator, which bumps the
+ *   producer epoch, and the next attempt is refused as fenced (not retriable),
+ *   so the caller's transaction fails and is never half-visible. While no
+ *   broker answers at all a send keeps trying every 2 s until one does (the
+ *   Java client bounds this with delivery.timeout.ms, kafkajs has none); a
+ *   stop meanwhile ends at main.ts's 15 s hard limit. This policy covers the
+ *   produce requests of a transaction (with AddPartitionsToTxn); kafkajs
+ *   runs InitProducerId and the offsets' commit with the client's retry
+ *   (infra/kafka/client.ts) and EndTxn (commit, abort) once.
+ * - Quickly: a transaction begun right after the previous commit is refused
+ *   with CONCURRENT_TRANSACTIONS until the commit markers are written (a few
+ *   ms). kafkajs retries it like any error, first after 300 ms by default,
+ *   which puts ~300 ms on every transaction; retry after ~3 ms instead, then
+ *   doubling up to 2 s between attempts (at 500 commands/s ~15% of
+ *   transactions meet it once; a first retry after 3 ms instead of 10 took p50
+ *   from 20–23 to 15–17 ms).
+ */
+export const TRANSACTIONAL_RETRY = Object.freeze({ initialRetryTime: 3, maxRetryTime: 2_000, retries: Number.MAX_SAFE_INTEGER });
+
 /** Connects a producer with this transactional id and fences any earlier holder of the id. */
 export async function fencedProducer(kafka: Kafka, transactionalId: string): Promise<Producer> {
   const producer = kafka.producer({
@@ -11,13 +39,7 @@ export async function fencedProducer(kafka: Kafka, transactionalId: string): Pro
     idempotent: true,
     maxInFlightRequests: 1,
     transactionTimeout: 60_000,
-    // A transaction begun right after the previous commit is refused with
-    // CONCURRENT_TRANSACTIONS until the commit markers are written (a few ms).
-    // kafkajs retries it like any error, first after 300 ms by default, which
-    // puts ~300 ms on every transaction; retry quickly instead: after ~3 ms,
-    // then doubling (at 500 commands/s ~15% of transactions meet it once; a
-    // first retry after 3 ms instead of 10 took p50 from 20–23 to 15–17 ms).
-    retry: { initialRetryTime: 3, maxRetryTime: 2_000, retries: 20 },
+    retry: TRANSACTIONAL_RETRY,
   });
   await producer.connect();
   try {

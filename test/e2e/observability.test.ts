@@ -11,11 +11,9 @@
  * A dashboard added later is covered without touching this test; its roles
  * join ROLES below.
  */
-import fs from 'node:fs';
 import path from 'node:path';
-import { parse } from 'yaml';
 import type { Role } from '../../infra/app/roles';
-import { repoRoot } from '../../infra/stack/settings';
+import { askEveryPanel, panelsOf, provisionedDashboards, resolveVariables } from '../../infra/observe/dashboards';
 import { projectionGroupId } from '../../consumers/projections/runtime/read-models';
 import { call } from '../support/http';
 import { testKafka, testRedis, unique, waitFor, withAdmin } from '../support/kafka';
@@ -38,118 +36,7 @@ const ROLES: ReadonlyArray<{ readonly role: Role; readonly job: string }> = [
 const SCRAPE_S = 1;
 const STEP_S = 2;
 
-interface Target {
-  readonly expr: string;
-  readonly refId?: string;
-}
-interface Panel {
-  readonly type: string;
-  readonly title: string;
-  readonly datasource?: { readonly uid?: string };
-  readonly targets?: readonly Target[];
-  readonly panels?: readonly Panel[];
-}
-interface Variable {
-  readonly name: string;
-  readonly type: string;
-  readonly query?: string | { readonly query?: string };
-  readonly includeAll?: boolean;
-  readonly allValue?: string;
-}
-interface Dashboard {
-  readonly uid: string;
-  readonly title: string;
-  readonly panels: readonly Panel[];
-  readonly templating?: { readonly list: readonly Variable[] };
-}
-
-type Doc = Record<string, unknown>;
-const readYaml = (file: string): Doc => parse(fs.readFileSync(file, 'utf8')) as Doc;
-
-/** The dashboards Grafana would load: provisioning providers' paths, mapped to the repository through docker-compose's grafana volumes. */
-function provisionedDashboards(): Array<{ file: string; dashboard: Dashboard }> {
-  const compose = readYaml(path.join(repoRoot, 'docker-compose.yml'));
-  const grafana = (compose.services as Record<string, Doc>).grafana as Doc;
-  const mounts = (grafana.volumes as string[]).map((v) => v.split(':')).map(([host, container]) => ({ host: path.resolve(repoRoot, host as string), container: container as string }));
-  const toHost = (container: string): string => {
-    const mount = mounts.find((m) => container === m.container || container.startsWith(`${m.container}/`));
-    if (!mount) throw new Error(`docker-compose's grafana mounts nothing at ${container}`);
-    return path.join(mount.host, path.relative(mount.container, container));
-  };
-  const providerDir = path.join(toHost('/etc/grafana/provisioning'), 'dashboards');
-  const dirs = fs.readdirSync(providerDir).flatMap((f) => ((readYaml(path.join(providerDir, f)).providers as Doc[]) ?? []).map((p) => toHost(String((p.options as Doc).path))));
-  return dirs.flatMap((dir) =>
-    fs
-      .readdirSync(dir)
-      .filter((f) => f.endsWith('.json'))
-      .map((f) => ({ file: path.relative(repoRoot, path.join(dir, f)), dashboard: JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as Dashboard })),
-  );
-}
-
-const panelsOf = (panels: readonly Panel[]): Panel[] => panels.flatMap((p) => [p, ...panelsOf(p.panels ?? [])]);
-
-/** What Grafana sends for a query: its built-in intervals, and each variable at "All" (its allValue) or its first value. */
-function expand(expr: string, variables: ReadonlyMap<string, string>, rangeS: number): string {
-  const rateInterval = Math.max(4 * SCRAPE_S, STEP_S + SCRAPE_S);
-  let out = expr
-    .replaceAll('$__rate_interval', `${rateInterval}s`)
-    .replaceAll('$__interval', `${STEP_S}s`)
-    .replaceAll('$__range', `${rangeS}s`);
-  for (const [name, value] of variables) out = out.replaceAll(`\${${name}}`, value).replaceAll(`[[${name}]]`, value).replace(new RegExp(`\\$${name}\\b`, 'g'), value);
-  return out;
-}
-
-/** Resolves each query variable as Grafana's Prometheus data source does (label_values(<metric>, <label>)): "All" is its allValue. */
-async function resolveVariables(prom: RunningPrometheus, dashboards: ReadonlyArray<{ dashboard: Dashboard }>): Promise<{ values: Map<string, string>; missing: string[] }> {
-  const values = new Map<string, string>();
-  const missing: string[] = [];
-  for (const { dashboard } of dashboards) {
-    for (const variable of dashboard.templating?.list ?? []) {
-      if (variable.type !== 'query') continue;
-      const definition = typeof variable.query === 'string' ? variable.query : (variable.query?.query ?? '');
-      const match = /^label_values\((?:(.+),\s*)?(\w+)\)$/.exec(definition.trim());
-      if (!match) {
-        missing.push(`${dashboard.title} variable $${variable.name}: not label_values(...): ${definition}`);
-        continue;
-      }
-      const [, metric, label] = match;
-      const found = await waitFor(
-        `values of $${variable.name}`,
-        async () => {
-          const list = await prom.api<string[]>(`label/${label}/values${metric ? `?match[]=${encodeURIComponent(metric)}` : ''}`);
-          return list.length > 0 ? list : undefined;
-        },
-        60_000,
-        500,
-      ).catch(() => [] as string[]);
-      if (found.length === 0) missing.push(`${dashboard.title} variable $${variable.name}: no values for ${definition}`);
-      values.set(variable.name, variable.includeAll ? (variable.allValue ?? '.*') : (found[0] ?? ''));
-    }
-  }
-  return { values, missing };
-}
-
-/** Every panel target as a range query from `start` to now: those that fail (`broken`) and those with no data (`empty`). */
-async function askEveryPanel(prom: RunningPrometheus, dashboards: ReadonlyArray<{ file: string; dashboard: Dashboard }>, variables: ReadonlyMap<string, string>, start: number): Promise<{ broken: string[]; empty: string[] }> {
-  const end = Date.now();
-  const rangeS = Math.ceil((end - start) / 1000);
-  const broken: string[] = [];
-  const empty: string[] = [];
-  for (const { file, dashboard } of dashboards) {
-    for (const panel of panelsOf(dashboard.panels).filter((p) => p.type !== 'row')) {
-      for (const target of panel.targets ?? []) {
-        const expr = expand(target.expr, variables, rangeS);
-        const where = `${file} "${panel.title}" ${target.refId ?? ''}: ${expr}`;
-        try {
-          if ((await prom.query(expr, { start, end, step: STEP_S })).length === 0) empty.push(where);
-        } catch (error) {
-          broken.push(`${(error as Error).message}: ${where}`);
-        }
-      }
-    }
-  }
-  return { broken, empty };
-}
+const TIMING = { scrapeS: SCRAPE_S, stepS: STEP_S };
 
 const kafka = testKafka('e2e-observability');
 const keyspace = unique('obs').toLowerCase();
@@ -213,10 +100,10 @@ describe('dashboards and alerts against a real Prometheus scraping the roles und
       expect({ code: replay.code, stderr: replay.code === 0 ? '' : replay.stderr }).toEqual({ code: 0, stderr: '' });
       variables = await resolveVariables(prom, dashboards);
       // Bounded wait until every panel has data over the range so far; a query that does not parse never will.
-      answers = await askEveryPanel(prom, dashboards, variables.values, started);
+      answers = await askEveryPanel(prom, dashboards, variables.values, started, TIMING);
       for (let round = 0; round < 30 && answers.empty.length > 0 && answers.broken.length === 0; round += 1) {
         await new Promise((resolve) => setTimeout(resolve, 2_000));
-        answers = await askEveryPanel(prom, dashboards, variables.values, started);
+        answers = await askEveryPanel(prom, dashboards, variables.values, started, TIMING);
       }
     } finally {
       stop = true;

@@ -1,4 +1,6 @@
-import type { Consumer, Kafka } from 'kafkajs';
+import { Kafka, logLevel, type Consumer, type LogEntry } from 'kafkajs';
+import { config } from '../../infra/config';
+import { fencedProducer, TRANSACTIONAL_RETRY } from '../../infra/kafka/transactions';
 import { testKafka, unique, waitFor, withAdmin } from '../support/kafka';
 
 const kafka = testKafka('transactions-test');
@@ -59,5 +61,49 @@ describe('Kafka transactions on the single-node broker', () => {
     // Only the committed transaction's offsets reached the group.
     const offsets = await withAdmin(kafka, (admin) => admin.fetchOffsets({ groupId: inputGroup, topics: [topic] }));
     expect(offsets[0]?.partitions[0]?.offset).toBe('42');
+  });
+});
+
+describe("the project's transactional producers (fencedProducer)", () => {
+  const topic = unique('it.txn-fenced');
+  const inputGroup = unique('it.txn-fenced-input');
+
+  beforeAll(async () => {
+    await withAdmin(kafka, (admin) => admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1 }] }));
+  });
+
+  it('give kafkajs no reason to warn about exactly-once, and a fenced zombie still commits nothing', async () => {
+    const logged: LogEntry[] = [];
+    const watched = new Kafka({ clientId: 'transactions-test.watched', brokers: [...config().kafka.brokers], logLevel: logLevel.WARN, logCreator: () => (entry) => void logged.push(entry) });
+    expect(TRANSACTIONAL_RETRY.retries).toBe(Number.MAX_SAFE_INTEGER);
+
+    const transactionalId = unique('it.txn-fenced-id');
+    const zombie = await fencedProducer(watched, transactionalId);
+    let successor: Awaited<ReturnType<typeof fencedProducer>> | undefined;
+    try {
+      const open = await zombie.transaction();
+      await open.send({ topic, messages: [{ key: 'a', value: 'from-the-zombie' }] });
+      await open.sendOffsets({ consumerGroupId: inputGroup, topics: [{ topic, partitions: [{ partition: 0, offset: '7' }] }] });
+
+      // A new owner of the same transactional id fences the zombie and aborts what it left open.
+      successor = await fencedProducer(watched, transactionalId);
+      await expect(open.commit()).rejects.toThrow();
+
+      const next = await successor.transaction();
+      await next.send({ topic, messages: [{ key: 'a', value: 'from-the-successor' }] });
+      await next.sendOffsets({ consumerGroupId: inputGroup, topics: [{ topic, partitions: [{ partition: 0, offset: '8' }] }] });
+      await next.commit();
+    } finally {
+      await zombie.disconnect().catch(() => undefined);
+      await successor?.disconnect();
+    }
+
+    const committedView = await readAll(kafka, topic, false, (v) => v.includes('from-the-successor'));
+    expect(committedView).toEqual(['from-the-successor']);
+    const offsets = await withAdmin(kafka, (admin) => admin.fetchOffsets({ groupId: inputGroup, topics: [topic] }));
+    expect(offsets[0]?.partitions[0]?.offset).toBe('8');
+
+    const warnings = logged.filter((e) => e.level <= logLevel.WARN).map((e) => e.log.message);
+    expect(warnings.filter((m) => /EoS|idempotent/i.test(m))).toEqual([]);
   });
 });

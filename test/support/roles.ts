@@ -46,7 +46,8 @@ export function roleEntryPoint(script = path.join('infra', 'app', 'main')): stri
   return ['--import', 'tsx', path.join(repoRoot, `${script}.ts`)];
 }
 
-export async function startRole(role: Role, env: Record<string, string> = {}): Promise<RoleProcess> {
+/** keepChars: how much of the latest output output() returns (default 20,000 characters). */
+export async function startRole(role: Role, env: Record<string, string> = {}, { keepChars = 20_000 }: { keepChars?: number } = {}): Promise<RoleProcess> {
   const port = await freePort();
   const healthPort = await freePort();
   const queryPort = await freePort();
@@ -59,7 +60,7 @@ export async function startRole(role: Role, env: Record<string, string> = {}): P
   });
   let output = '';
   const keep = (chunk: Buffer): void => {
-    output = (output + chunk.toString()).slice(-20_000);
+    output = (output + chunk.toString()).slice(-keepChars);
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);

@@ -37,4 +37,23 @@ describe("kafkajs's logs in pino", () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(entries.map((e) => e.level)).toEqual([20, 20]);
   });
+
+  it("say the broker's transient start-up and rebalance answers, which kafkajs retries, at debug or info level", async () => {
+    const { entries, log } = capture();
+    log(entry(logLevel.ERROR, 'Response GroupCoordinator(key: 10, version: 2)', { error: 'The group coordinator is not available' }));
+    log(entry(logLevel.ERROR, 'Response Metadata(key: 3, version: 6)', { error: 'There is no leader for this topic-partition as we are in the middle of a leadership election' }));
+    log(entry(logLevel.ERROR, 'Response Heartbeat(key: 12, version: 3)', { error: 'The group is rebalancing, so a rejoin is needed' }));
+    log(entry(logLevel.WARN, 'The group is rebalancing, re-joining', { groupId: 'g' }));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(entries.map((e) => e.level)).toEqual([20, 20, 20, 30]);
+  });
+
+  it('keep a crash or a restart that only quotes a transient answer at its level', async () => {
+    const { entries, log } = capture();
+    log(entry(logLevel.ERROR, 'Crash: KafkaJSNumberOfRetriesExceeded: The group coordinator is not available', { groupId: 'g' }));
+    log(entry(logLevel.ERROR, 'Restarting the consumer in 300ms', { error: 'The group coordinator is not available' }));
+    log(entry(logLevel.ERROR, 'Response Produce(key: 0, version: 7)', { error: 'The producer has been fenced' }));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(entries.map((e) => e.level)).toEqual([50, 50, 50]);
+  });
 });
