@@ -12,29 +12,11 @@ import { PAYMENT_SIMULATOR_GROUP } from '../../consumers/payment-simulator/payme
 import { projectionGroupId, READ_MODEL_SPECS } from '../../consumers/projections/runtime/read-models';
 import { DEFAULT_KEYSPACE, READ_MODELS, type ReadModelName } from '../../consumers/projections/shared/keys';
 import { changelogTopicName, COMMAND_REPLIES_TOPIC, dlqTopicName, topicName, type AggregateName, type ProcessManagerName, type TopicCatalog } from '../../schemas/topics';
-import { normalise, type AclOperation, type Grant } from '../kafka/acls';
+import { normalise, userPrincipal, type AclOperation, type Grant } from '../kafka/acls';
 import { allTopicSpecs } from '../kafka/topics';
+import { principalName, type AccessRole } from './principals';
 
-/** The runtime roles that run on their own, the operations tools, and the composites that run several roles in one process. */
-export const KAFKA_PRINCIPAL_ROLES = [
-  'gateway',
-  'command-processor',
-  ...READ_MODELS.map((m) => `projector:${m}` as const),
-  'query',
-  'process-manager:order-fulfilment',
-  'loyalty',
-  'payment-simulator',
-  'topics-apply',
-  'replay',
-  'all',
-  'commands',
-  'projectors',
-  'process-managers',
-] as const;
-export type AccessRole = (typeof KAFKA_PRINCIPAL_ROLES)[number];
-
-/** The SASL user name of a role: its name with ':' turned into '.' (e.g. projector.menu). */
-export const principalName = (role: AccessRole | 'kafka-admin' | 'registry'): string => role.replace(/:/g, '.');
+export { KAFKA_PRINCIPAL_ROLES, principalName, type AccessRole } from './principals';
 
 /** Group prefixes of the runtimes' throwaway groups (each adds a random suffix). */
 export const READ_TO_END_GROUP_PREFIX = 'restaurant.read-to-end.';
@@ -53,13 +35,16 @@ const consumes = (groupId: string, topics: readonly string[]): Grant[] => [group
 /** readToEnd (infra/kafka/read-to-end.ts): a throwaway group per restore, deleted afterwards. */
 const readsToEnd = (topics: readonly string[]): Grant[] => [groupPrefix(READ_TO_END_GROUP_PREFIX, 'READ', 'DELETE'), ...topics.map((t) => topic(t, 'READ'))];
 
+/** Every topic of the system is named restaurant.<...> (schemas/topics.ts). */
+export const TOPIC_PREFIX = 'restaurant.';
+
 /**
  * Every role verifies the topic catalog at start-up (infra/app/main.ts:
  * list, describe partitions and configs) and reads watermarks for the lag
- * monitor: DESCRIBE and DESCRIBE_CONFIGS on each catalog topic and DLQ. Metadata
+ * monitor: DESCRIBE and DESCRIBE_CONFIGS on the system's topics. Metadata
  * only: no records.
  */
-const verifiesTopics = (names: readonly string[]): Grant[] => names.map((n) => topic(n, 'DESCRIBE', 'DESCRIBE_CONFIGS'));
+const verifiesTopics: Grant = { resource: 'topic', name: TOPIC_PREFIX, pattern: 'prefixed', operations: ['DESCRIBE', 'DESCRIBE_CONFIGS'] };
 
 export type KafkaAccess = Readonly<Record<AccessRole, readonly Grant[]>>;
 
@@ -69,7 +54,8 @@ export function kafkaAccess(catalog: TopicCatalog): KafkaAccess {
   const commands = commandAggregates.map((a) => topicName(a, 'commands'));
   const events = (a: AggregateName): string => topicName(a, 'events');
   const snapshots = (a: AggregateName): string => topicName(a, 'snapshots');
-  const base = verifiesTopics(all);
+  if (all.some((n) => !n.startsWith(TOPIC_PREFIX))) throw new Error(`every topic must start with ${TOPIC_PREFIX}`);
+  const base = [verifiesTopics];
 
   const gateway = [
     ...base,
@@ -160,13 +146,7 @@ export function kafkaAccess(catalog: TopicCatalog): KafkaAccess {
   });
 }
 
-/**
- * What the schema registry (Apicurio, kafkasql storage) needs when the local
- * stack runs secured: its journal and snapshot topics, which it creates, and
- * its consumer group (the stack names it restaurant.registry).
- */
-export const REGISTRY_GROUP = 'restaurant.registry';
-export const registryAccess: readonly Grant[] = [
-  { resource: 'topic', name: 'kafkasql-', pattern: 'prefixed', operations: ['CREATE', 'READ', 'WRITE', 'DESCRIBE', 'DESCRIBE_CONFIGS'] },
-  { resource: 'group', name: REGISTRY_GROUP, pattern: 'prefixed', operations: ['READ', 'DESCRIBE'] },
-];
+/** The catalog as the broker's principals (User:<name>) and their grants, for applyAcls. */
+export function kafkaAclPrincipals(access: KafkaAccess): Map<string, readonly Grant[]> {
+  return new Map((Object.entries(access) as Array<[AccessRole, readonly Grant[]]>).map(([role, grants]) => [userPrincipal(principalName(role)), grants]));
+}

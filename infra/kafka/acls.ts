@@ -89,11 +89,34 @@ export interface AclApplyResult {
  * permission taken out of the code is taken away from the broker too.
  * Principals not named are left alone. Run it as a super user.
  */
-export async function applyAcls(admin: Admin, principals: ReadonlyMap<string, readonly Grant[]>): Promise<AclApplyResult> {
+export async function applyAcls(admin: Admin, principals: ReadonlyMap<string, readonly Grant[]>, settleMs = 15_000): Promise<AclApplyResult> {
   const wanted = new Map<string, AclEntry>();
   for (const [principal, grants] of principals) for (const e of aclEntries(principal, grants)) wanted.set(entryKey(e), e);
+  const diff = async (): Promise<{ missing: AclEntry[]; stale: AclEntry[] }> => {
+    const existing = await describedAcls(admin, [...principals.keys()]);
+    return {
+      missing: [...wanted].filter(([key]) => !existing.has(key)).map(([, e]) => e),
+      stale: [...existing].filter(([key]) => !wanted.has(key)).map(([, e]) => e),
+    };
+  };
+  const { missing, stale } = await diff();
+  if (missing.length > 0) await admin.createAcls({ acl: missing });
+  if (stale.length > 0) await admin.deleteAcls({ filters: stale });
+  // The controller records ACLs and the authorizer learns them from the metadata log a moment later:
+  // return once the broker shows them, so that what starts next is allowed what it should be.
+  const deadline = Date.now() + settleMs;
+  for (;;) {
+    const left = await diff();
+    if (left.missing.length + left.stale.length === 0) break;
+    if (Date.now() > deadline) throw new Error(`the broker did not show the applied ACLs within ${settleMs} ms (${left.missing.length} missing, ${left.stale.length} stale)`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return { created: missing.length, deleted: stale.length, unchanged: wanted.size - missing.length };
+}
+
+async function describedAcls(admin: Admin, principals: readonly string[]): Promise<Map<string, AclEntry>> {
   const existing = new Map<string, AclEntry>();
-  for (const principal of principals.keys()) {
+  for (const principal of principals) {
     const described = await admin.describeAcls({
       resourceType: AclResourceTypes.ANY,
       resourcePatternType: ResourcePatternTypes.ANY,
@@ -108,9 +131,5 @@ export async function applyAcls(admin: Admin, principals: ReadonlyMap<string, re
       }
     }
   }
-  const missing = [...wanted].filter(([key]) => !existing.has(key)).map(([, e]) => e);
-  const stale = [...existing].filter(([key]) => !wanted.has(key)).map(([, e]) => e);
-  if (missing.length > 0) await admin.createAcls({ acl: missing });
-  if (stale.length > 0) await admin.deleteAcls({ filters: stale });
-  return { created: missing.length, deleted: stale.length, unchanged: wanted.size - missing.length };
+  return existing;
 }
