@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import { KAFKA_ADMIN, KAFKA_REGISTRY, kafkaUsers } from '../app/principals';
 import { applyAcls } from '../kafka/acls';
-import { REGISTRY_GROUP, registryAccess } from '../kafka/registry-access';
+import { registryAccess } from '../kafka/registry-access';
 import { ensureCredentials } from './credentials';
 import type { Artifacts } from './provision';
 import type { StackSettings } from './settings';
@@ -199,7 +199,7 @@ export function kafkaService(s: StackSettings): Service {
   };
 }
 
-/** The registry's Kafka client settings on a secured broker (its own SCRAM user and consumer group). */
+/** The registry's Kafka client settings on a secured broker: its own SCRAM user. */
 function registryKafkaSecurity(s: StackSettings): string[] {
   if (s.kafka.security !== 'sasl') return [];
   const password = ensureCredentials(s.home, { kafka: kafkaUsers() }).kafka[KAFKA_REGISTRY] as string;
@@ -207,7 +207,6 @@ function registryKafkaSecurity(s: StackSettings): string[] {
     '-Dapicurio.kafka.common.security.protocol=SASL_PLAINTEXT',
     '-Dapicurio.kafka.common.sasl.mechanism=SCRAM-SHA-512',
     `-Dapicurio.kafka.common.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="${KAFKA_REGISTRY}" password="${password}";`,
-    `-Dapicurio.kafkasql.consumer.group.id=${REGISTRY_GROUP}`,
   ];
 }
 

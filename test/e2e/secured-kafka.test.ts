@@ -13,7 +13,9 @@
  *   simulator), cooked and delivered (loyalty awards points), and each read
  *   model answers through the query API.
  *
- * The schema registry and Redis are the normal stack's (HTTP and Redis).
+ * The schema registry and Redis are the normal stack's; on Redis, too, the
+ * projectors and the query API run as their own ACL users (created under this
+ * run's names, deleted afterwards).
  */
 import type Redis from 'ioredis';
 import { logLevel, type Kafka, type LogEntry } from 'kafkajs';
@@ -21,6 +23,10 @@ import { kafkaAccess, kafkaAclPrincipals, principalName } from '../../infra/app/
 import type { AccessRole } from '../../infra/app/principals';
 import type { Role } from '../../infra/app/roles';
 import { applyAcls } from '../../infra/kafka/acls';
+import { redisAccess, redisUserName, REDIS_ROLES, type RedisRole } from '../../infra/app/redis-access';
+import { config } from '../../infra/config';
+import { applyRedisUsers, deleteRedisUsers, urlWithUser } from '../../infra/redis/acl';
+import { newPassword } from '../../infra/stack/credentials';
 import { allTopicSpecs, applyTopics } from '../../infra/kafka/topics';
 import { READ_MODELS } from '../../consumers/projections/shared/keys';
 import { COMMAND_REPLIES_TOPIC, dlqTopicName, topicCatalog, topicName } from '../../schemas/topics';
@@ -34,6 +40,9 @@ jest.setTimeout(180_000);
 // The roles' own catalogs have the default partition counts.
 const catalog = topicCatalog();
 const keyspace = unique('acl').toLowerCase();
+const redisPrefix = `${unique('e2e-acl')}.`;
+const redisUsers = redisAccess(redisPrefix);
+const redisPasswords = new Map(redisUsers.map((u) => [u.name, newPassword()]));
 let broker: SecuredKafka;
 let redis: Redis;
 const roles = new Map<string, RoleProcess>();
@@ -142,6 +151,7 @@ beforeAll(async () => {
   const started = Date.now();
   redis = testRedis();
   await redis.connect();
+  await applyRedisUsers(redis, redisUsers, (name) => redisPasswords.get(name) as string);
   broker = await startSecuredKafka();
   timings.brokerUpMs = Date.now() - started;
   const admin = broker.kafkaAs(KAFKA_ADMIN).admin();
@@ -162,6 +172,7 @@ afterAll(async () => {
   await Promise.all([...roles.values()].map((r) => r.stop().catch(() => null)));
   await broker?.stop();
   if (redis !== undefined) {
+    await deleteRedisUsers(redis, redisUsers.map((u) => u.name));
     let cursor = '0';
     do {
       const [next, keys] = await redis.scan(cursor, 'MATCH', `rm:{${keyspace}}:*`, 'COUNT', 1000);
@@ -205,8 +216,14 @@ describe('the secured broker refuses what a role must not do', () => {
 describe('the system works under it, each role as its own principal', () => {
   beforeAll(async () => {
     const started = Date.now();
+    const redisUrl = (role: Role): Record<string, string> => {
+      if (!(REDIS_ROLES as readonly string[]).includes(role)) return {};
+      const name = redisUserName(role as RedisRole, redisPrefix);
+      return { REDIS_URL: urlWithUser(config().redis.url, name, redisPasswords.get(name) as string) };
+    };
     const env = (role: Role): Record<string, string> => ({
       ...broker.envFor(as(role as AccessRole)),
+      ...redisUrl(role),
       READ_MODEL_KEYSPACE: keyspace,
       COMMAND_WAIT_MS: '20000',
       PAYMENT_SIMULATOR_DECLINE_SHARE: '0',
