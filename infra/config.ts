@@ -107,6 +107,16 @@ export function readKafkaTls(env: Env): KafkaTls | undefined {
   return Object.freeze(tls);
 }
 
+/**
+ * A role pointed at the secured local stack (STACK_KAFKA_SECURITY=sasl, no
+ * KAFKA_BROKERS of its own) without credentials would only see its
+ * connections closed; this says what to do instead. Undefined when fine.
+ */
+export function missingKafkaCredentials(env: Env = process.env): string | undefined {
+  if (present(env.KAFKA_SASL_MECHANISM) || present(env.KAFKA_BROKERS) || readStackSettings(env).kafka.security !== 'sasl') return undefined;
+  return 'the local stack runs Kafka secured (STACK_KAFKA_SECURITY=sasl) but KAFKA_SASL_MECHANISM is not set: run as a role\'s principal, e.g. eval "$(npm run -s access:env -- all)" (docs/least-privilege.md)';
+}
+
 export function readConfig(env: Env = process.env): AppConfig {
   const stack = readStackSettings(env);
   const brokers = (env.KAFKA_BROKERS ?? `${stack.host}:${stack.kafka.port}`)

@@ -1,5 +1,5 @@
 import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
-import { config, type AppConfig } from '../config';
+import { config, ConfigError, missingKafkaCredentials, type AppConfig } from '../config';
 import { rootLogger, type Logger } from '../logging';
 import { cacheCoordinators } from './coordinator-cache';
 
@@ -48,6 +48,8 @@ export function kafkaSecurity(kafka: AppConfig['kafka'] = config().kafka): Pick<
 }
 
 export function createKafka(clientId: string, logger: Logger = rootLogger): Kafka {
+  const missing = missingKafkaCredentials();
+  if (missing !== undefined) throw new ConfigError(missing);
   const level = process.env.KAFKAJS_LOG_LEVEL === 'debug' ? logLevel.DEBUG : logLevel.WARN;
   const kafka = new Kafka({
     clientId: `${config().kafka.clientId}.${clientId}`,

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, readConfig } from '../../../infra/config';
+import { ConfigError, missingKafkaCredentials, readConfig } from '../../../infra/config';
 import { kafkaSecurity } from '../../../infra/kafka/client';
 
 describe('Kafka client security from the environment', () => {
@@ -67,5 +67,12 @@ describe('Kafka client security from the environment', () => {
   it('SASL over TLS together', () => {
     const security = kafkaSecurity(readConfig({ KAFKA_SSL: 'true', KAFKA_SASL_MECHANISM: 'scram-sha-256', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' }).kafka);
     expect(security).toEqual({ ssl: true, sasl: { mechanism: 'scram-sha-256', username: 'u', password: 'p' } });
+  });
+
+  it('a role on the secured local stack without credentials is told how to get them', () => {
+    expect(missingKafkaCredentials({})).toBeUndefined();
+    expect(missingKafkaCredentials({ STACK_KAFKA_SECURITY: 'sasl' })).toMatch(/STACK_KAFKA_SECURITY=sasl.*access:env/);
+    expect(missingKafkaCredentials({ STACK_KAFKA_SECURITY: 'sasl', KAFKA_SASL_MECHANISM: 'scram-sha-512' })).toBeUndefined();
+    expect(missingKafkaCredentials({ STACK_KAFKA_SECURITY: 'sasl', KAFKA_BROKERS: 'elsewhere:9092' })).toBeUndefined();
   });
 });
