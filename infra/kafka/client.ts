@@ -1,5 +1,5 @@
-import { Kafka, logLevel, type LogEntry } from 'kafkajs';
-import { config } from '../config';
+import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
+import { config, ConfigError, missingKafkaCredentials, type AppConfig } from '../config';
 import { rootLogger, type Logger } from '../logging';
 import { cacheCoordinators } from './coordinator-cache';
 import { kafkajsLevel } from './log-levels';
@@ -17,11 +17,30 @@ export function pinoLogCreator(logger: Logger) {
     };
 }
 
+/**
+ * The SASL and TLS options of every kafkajs client, from the configuration
+ * (KAFKA_SASL_*, KAFKA_SSL*; docs/least-privilege.md). Empty for the local
+ * stack's plaintext default.
+ */
+export function kafkaSecurity(kafka: AppConfig['kafka'] = config().kafka): Pick<KafkaConfig, 'sasl' | 'ssl'> {
+  const out: { sasl?: SASLOptions; ssl?: KafkaConfig['ssl'] } = {};
+  const { sasl, ssl } = kafka;
+  if (sasl !== undefined) {
+    const { username, password } = sasl;
+    out.sasl = sasl.mechanism === 'plain' ? { mechanism: 'plain', username, password } : sasl.mechanism === 'scram-sha-256' ? { mechanism: 'scram-sha-256', username, password } : { mechanism: 'scram-sha-512', username, password };
+  }
+  if (ssl !== undefined) out.ssl = Object.keys(ssl).length === 0 ? true : { ...ssl };
+  return out;
+}
+
 export function createKafka(clientId: string, logger: Logger = rootLogger): Kafka {
+  const missing = missingKafkaCredentials();
+  if (missing !== undefined) throw new ConfigError(missing);
   const level = process.env.KAFKAJS_LOG_LEVEL === 'debug' ? logLevel.DEBUG : logLevel.WARN;
   const kafka = new Kafka({
     clientId: `${config().kafka.clientId}.${clientId}`,
     brokers: [...config().kafka.brokers],
+    ...kafkaSecurity(),
     logLevel: level,
     logCreator: pinoLogCreator(logger.child({ component: 'kafkajs' })),
     connectionTimeout: 3000,

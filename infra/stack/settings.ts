@@ -8,13 +8,22 @@ export interface StackSettings {
   readonly logDir: string;
   readonly runDir: string;
   readonly host: string;
-  readonly kafka: { readonly port: number; readonly controllerPort: number; readonly heapMb: number };
+  readonly kafka: {
+    readonly port: number;
+    readonly controllerPort: number;
+    readonly heapMb: number;
+    /** STACK_KAFKA_SECURITY: `plaintext` (default) or `sasl` (SCRAM-SHA-512 and ACLs, docs/least-privilege.md). */
+    readonly security: KafkaSecurityMode;
+  };
   readonly registry: { readonly port: number; readonly heapMb: number };
   readonly redis: { readonly port: number };
   readonly startTimeoutMs: number;
   readonly javaBin: string;
   readonly mavenBin: string;
 }
+
+export const KAFKA_SECURITY_MODES = ['plaintext', 'sasl'] as const;
+export type KafkaSecurityMode = (typeof KAFKA_SECURITY_MODES)[number];
 
 export class StackConfigError extends Error {
   override readonly name = 'StackConfigError';
@@ -30,6 +39,14 @@ function intFrom(env: Env, name: string, fallback: number, min: number, max: num
     throw new StackConfigError(`${name}=${JSON.stringify(raw)} is not a whole number from ${min} to ${max}`);
   }
   return value;
+}
+
+function securityMode(raw: string | undefined): KafkaSecurityMode {
+  if (raw === undefined || raw === '') return 'plaintext';
+  if (!(KAFKA_SECURITY_MODES as readonly string[]).includes(raw)) {
+    throw new StackConfigError(`STACK_KAFKA_SECURITY=${JSON.stringify(raw)} is not one of ${KAFKA_SECURITY_MODES.join(', ')}`);
+  }
+  return raw as KafkaSecurityMode;
 }
 
 /** The repository's root, also when running the compiled tree (`npm run build` writes it to <root>/dist). */
@@ -50,6 +67,7 @@ export function readStackSettings(env: Env = process.env): StackSettings {
       port: port('KAFKA_PORT', 9092),
       controllerPort: port('KAFKA_CONTROLLER_PORT', 9093),
       heapMb: intFrom(env, 'KAFKA_HEAP_MB', 768, 256, 16384),
+      security: securityMode(env.STACK_KAFKA_SECURITY),
     },
     registry: {
       port: port('REGISTRY_PORT', 8081),

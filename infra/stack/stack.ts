@@ -105,6 +105,7 @@ export async function up(settings: StackSettings, say: (line: string) => void): 
   for (const service of allServices(settings)) {
     const before = Date.now();
     const s = await bringUp(service, settings, artifacts);
+    if (s.state === 'running' || s.state === 'external') await service.prepare?.();
     if (s.state === 'running' && Date.now() - before > 1500) say(`${service.name} started in ${((Date.now() - before) / 1000).toFixed(1)} s`);
     result.push(s);
   }

@@ -1,5 +1,6 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { config } from '../../infra/config';
+import { kafkaSecurity } from '../../infra/kafka/client';
 import { cacheCoordinators, canCacheCoordinators } from '../../infra/kafka/coordinator-cache';
 import { unique, withAdmin } from '../support/kafka';
 
@@ -27,7 +28,7 @@ async function findCoordinatorRequests(kafka: Kafka, topic: string, transactions
 
 describe('remembering coordinators (kafkajs asks for one before every transactional call)', () => {
   const topic = unique('it.coordinator-cache');
-  const client = (id: string): Kafka => new Kafka({ clientId: id, brokers: [...config().kafka.brokers], logLevel: logLevel.WARN });
+  const client = (id: string): Kafka => new Kafka({ clientId: id, brokers: [...config().kafka.brokers], ...kafkaSecurity(), logLevel: logLevel.WARN });
 
   beforeAll(async () => {
     await withAdmin(client('it.cache-admin'), (admin) => admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1 }] }));

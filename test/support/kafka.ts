@@ -3,13 +3,14 @@ import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import Redis from 'ioredis';
 import { config } from '../../infra/config';
+import { kafkaSecurity } from '../../infra/kafka/client';
 
 // Tests name their partitioning where it matters; the v2 default-partitioner notice is noise here.
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 
 /** Clients for the real local stack, quiet unless something is wrong. */
 export function testKafka(clientId = 'test', level: logLevel = logLevel.WARN): Kafka {
-  return new Kafka({ clientId, brokers: [...config().kafka.brokers], logLevel: level });
+  return new Kafka({ clientId, brokers: [...config().kafka.brokers], ...kafkaSecurity(), logLevel: level });
 }
 
 export function testRegistry(): SchemaRegistry {
