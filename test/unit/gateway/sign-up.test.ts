@@ -1,5 +1,5 @@
 // POST /customers: reserve the normalized email, sign up, release on refusal.
-import { FIXED_NOW, pending, rejected, startGateway, unavailableResponder, type GatewayHarness } from '../../support/gateway';
+import { ADMIN_ACTOR, FIXED_NOW, pending, rejected, startGateway, unavailableResponder, type GatewayHarness } from '../../support/gateway';
 
 let gw: GatewayHarness;
 beforeEach(async () => {
@@ -10,7 +10,7 @@ afterEach(async () => {
 });
 
 const ADA = { name: ' Ada Lovelace ', email: ' Ada@Example.COM ' };
-const meta = (suffix: string, aggregateId: string) => ({ commandId: `id-1:${suffix}`, aggregateId, correlationId: 'id-1', issuedAt: FIXED_NOW, expectedVersion: null, actor: null });
+const meta = (suffix: string, aggregateId: string) => ({ commandId: `id-1:${suffix}`, aggregateId, correlationId: 'id-1', issuedAt: FIXED_NOW, expectedVersion: null, actor: ADMIN_ACTOR });
 
 describe('POST /customers', () => {
   it('reserves the normalized email for the new customer, then signs them up: 201 with Location', async () => {
