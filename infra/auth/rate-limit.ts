@@ -32,7 +32,7 @@ export function requestLimiter(requests: number, windowSeconds: number): Request
     },
     async exhausted(key) {
       const res = await limiter.get(key);
-      return res !== null && res.remainingPoints <= 0 && res.consumedPoints > requests ? { ok: false, retryAfterSeconds: retryAfter(res) } : { ok: true };
+      return res !== null && res.consumedPoints >= requests ? { ok: false, retryAfterSeconds: retryAfter(res) } : { ok: true };
     },
   };
 }
