@@ -25,7 +25,7 @@ import { allTopicSpecs } from '../../infra/kafka/topics';
 import type { Role } from '../../schemas/roles';
 import { bearer, claimsFor, stackSigningKey } from '../support/auth';
 import { call, type Reply } from '../support/http';
-import { testKafka, testRedis, unique, withAdmin } from '../support/kafka';
+import { testKafka, testRedis, unique, waitFor, withAdmin } from '../support/kafka';
 import { dropKeys } from '../support/read-side';
 import { startRole, type RoleProcess } from '../support/roles';
 
@@ -55,6 +55,11 @@ beforeAll(async () => {
   for (const role of ['kitchen', 'courier', 'manager', 'admin'] as const) as[role] = await bearer(role, `staff-${role}`);
   as.customerA = await bearer('customer', A);
   as.customerB = await bearer('customer', B);
+  // A fresh keyspace: each read model answers 503 `rebuilding` until it has caught up with the history on the broker.
+  const today = new Date().toISOString().slice(0, 10);
+  for (const path of ['/menu', '/kitchen/queue', `/stats/sales?from=${today}&to=${today}`, '/orders/none', '/customers/none']) {
+    await waitFor(`${path} answering`, async () => ((await call(query, 'GET', path, undefined, headers('admin'))).status === 503 ? undefined : true), 120_000, 500);
+  }
 });
 
 afterAll(async () => {
