@@ -26,6 +26,7 @@ import { mintToken } from '../infra/auth/local-issuer';
 import { claimsFor, stackSigningKey } from '../test/support/auth';
 import { freePort, roleEntryPoint, startRole, type RoleProcess } from '../test/support/roles';
 import { BASELINE_TOPIC } from './baseline-server';
+import { verificationCost } from './token-verification';
 import { closedLoop, openLoop, post, postJson, sleep, type Request, type Result } from './http-load';
 
 const RATES = (process.env.BENCH_RATES ?? '250,500,1000,1500,2000').split(',').map(Number);
@@ -111,6 +112,7 @@ async function main(): Promise<void> {
   try {
     const run = `${Date.now().toString(36)}`;
     const key = await stackSigningKey();
+    const cost = await verificationCost(key);
     const manager = { authorization: `Bearer ${await mintToken(key, claimsFor('manager', `bench-manager-${run}`))}` };
     const customers: { id: string; headers: Record<string, string> }[] = [];
     for (let c = 0; c < CUSTOMERS; c += 1) {
@@ -177,6 +179,10 @@ async function main(): Promise<void> {
           ` ${fmt(a.perSecond / n.perSecond, 3).padStart(16)} ${fmt(a.p99 / n.p99, 2).padStart(10)}`,
       );
     }
+    console.log(
+      `token verification alone, in process: ${fmt(cost.firstUs)} µs for a token seen the first time (ES256 signature), ${fmt(cost.cachedUs, 2)} µs for one verified before;` +
+        ` at ${AUTH_RATE}/s with every token new that is ${fmt((cost.firstUs * AUTH_RATE) / 10_000, 2)} % of one core`,
+    );
     console.log(`gateway + processor resident memory: ${fmt(rssAtStart)} MB at start, ${fmt(rssAtEnd)} MB at end (baseline server: ${fmt(rssMb(baseline.pid))} MB); heap budgets ${GATEWAY_HEAP_MB} / ${PROCESSOR_HEAP_MB} MB, layout ${LAYOUT}, ${PARTITIONS_PER_WORKER} partition(s) per processor worker${EXTRA_NODE_OPTIONS === '' ? '' : `, node options ${EXTRA_NODE_OPTIONS}`}`);
     console.log(`  at start: ${memoryAtStart.join('; ')}`);
     console.log(`  at end:   ${memoryAtEnd.join('; ')}`);
