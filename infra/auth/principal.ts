@@ -12,10 +12,6 @@ export function actorOf(principal: Principal): Actor {
   return { subject: principal.subject, roles: [...principal.roles] };
 }
 
-export function hasRole(principal: Principal, ...roles: readonly Role[]): boolean {
-  return principal.roles.some((r) => roles.includes(r));
-}
-
 /** The value at a dotted claim path (e.g. realm_access.roles), or undefined. */
 function claimAt(payload: Readonly<Record<string, unknown>>, path: readonly string[]): unknown {
   let value: unknown = payload;
