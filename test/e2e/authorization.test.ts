@@ -120,6 +120,13 @@ describe('each role does what it may', () => {
     expect(mine.body.items).toEqual([expect.objectContaining({ orderId: orderA })]);
   });
 
+  it("a customer signing up again is refused and keeps their address: nobody else can take it", async () => {
+    const again = await post('customerA', '/customers', { name: 'Ada', email: `${A}@example.com` });
+    expect(again.status).toBe(409);
+    const thief = await call(gateway, 'POST', '/customers', { name: 'Eve', email: `${A}@example.com` }, await bearer('customer', unique('cust-e')));
+    expect({ status: thief.status, code: (thief.body.error as { code?: string } | undefined)?.code }).toEqual({ status: 409, code: 'email_taken' });
+  });
+
   it('admin confirms (as fulfilment would); kitchen prepares and reads its queue; courier dispatches, delivers and reads the order', async () => {
     const confirmed = expectStatus(await post('admin', `/orders/${orderA}/confirm`), 200, 'confirm');
     const queue = expectStatus(await get('kitchen', '/kitchen/queue', confirmed.body.consistencyToken as string), 200, 'queue');
