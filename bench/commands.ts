@@ -8,6 +8,13 @@
  * open-loop load for a fixed time to each, measuring latency from the moment each
  * request was due (so a slow server cannot hide its queueing), then a closed loop
  * for the sustained maximum. It prints figures and ratios and asserts nothing.
+ *
+ * Every request to the gateway carries a bearer token, as clients send them
+ * (docs/security.md): OpenOrder from one of BENCH_CUSTOMERS (default 1000)
+ * customers, price changes from a manager. Beside it, in the same run, a second
+ * gateway with authentication switched off (AUTH_DISABLED=true) takes the same
+ * load at BENCH_AUTH_RATE (default 500/s) and in a closed loop: the cost of
+ * token verification, as accepted/s and p99 with and without it.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -15,14 +22,19 @@ import path from 'node:path';
 import { createKafka } from '../infra/kafka/client';
 import { rootLogger } from '../infra/logging';
 import { repoRoot } from '../infra/stack/settings';
+import { mintToken } from '../infra/auth/local-issuer';
+import { claimsFor, stackSigningKey } from '../test/support/auth';
 import { freePort, roleEntryPoint, startRole, type RoleProcess } from '../test/support/roles';
 import { BASELINE_TOPIC } from './baseline-server';
+import { verificationCost } from './token-verification';
 import { closedLoop, openLoop, post, postJson, sleep, type Request, type Result } from './http-load';
 
 const RATES = (process.env.BENCH_RATES ?? '250,500,1000,1500,2000').split(',').map(Number);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CLOSED_CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const MENU_ITEMS = 200;
+const AUTH_RATE = Number(process.env.BENCH_AUTH_RATE ?? 500);
+const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 1000);
 /** Old-generation budgets: the gateway's live heap is ~40 MB whatever the load; the processor's grows ~0.5 KB per aggregate it holds. */
 const GATEWAY_HEAP_MB = Number(process.env.BENCH_GATEWAY_HEAP_MB ?? 96);
 const PROCESSOR_HEAP_MB = Number(process.env.BENCH_PROCESSOR_HEAP_MB ?? 192);
@@ -91,23 +103,38 @@ async function main(): Promise<void> {
   }
   const gateway = roles[roles.length - 1] as RoleProcess;
   const rss = (): number => roles.reduce((sum, r) => sum + rssMb(r.child.pid ?? 0), 0);
+  // The same gateway without authentication, sharing the processor: the baseline of token verification's cost.
+  const open = await startRole('gateway', { ...env, AUTH_DISABLED: 'true', NODE_OPTIONS: `--max-old-space-size=${GATEWAY_HEAP_MB} ${EXTRA_NODE_OPTIONS}` });
   const baseline = await startBaseline();
   const rssAtStart = rss();
   const memoryAtStart = await Promise.all(roles.map(memoryOf));
 
   try {
+    const run = `${Date.now().toString(36)}`;
+    const key = await stackSigningKey();
+    const cost = await verificationCost(key);
+    const manager = { authorization: `Bearer ${await mintToken(key, claimsFor('manager', `bench-manager-${run}`))}` };
+    const customers: { id: string; headers: Record<string, string> }[] = [];
+    for (let c = 0; c < CUSTOMERS; c += 1) {
+      const id = `bench-${run}-${c}`;
+      customers.push({ id, headers: { authorization: `Bearer ${await mintToken(key, claimsFor('customer', id))}` } });
+    }
     // A menu to change prices on; its items spread over every partition.
     const menu: string[] = [];
     for (let i = 0; i < MENU_ITEMS; i += 1) {
-      const res = await postJson(`${gateway.url}/menu/items`, { name: `Bench dish ${i}`, description: 'bench', category: 'MAIN', price: { amountMinor: 1000, currency: 'EUR' } });
+      const res = await postJson(`${gateway.url}/menu/items`, { name: `Bench dish ${i}`, description: 'bench', category: 'MAIN', price: { amountMinor: 1000, currency: 'EUR' } }, manager);
       menu.push((res.body as { aggregateId: string }).aggregateId);
     }
-    const run = `${Date.now().toString(36)}`;
-    // Half new orders (OpenOrder), half price changes on existing items (ChangeMenuItemPrice): both always accepted.
-    const command: Request = (i) =>
-      i % 2 === 0
-        ? post(`${gateway.url}/orders`, { customerId: `bench-${run}-${i % 1000}` })
-        : post(`${gateway.url}/menu/items/${menu[(i >> 1) % MENU_ITEMS]}/price`, { price: { amountMinor: 1000 + (i % 500), currency: 'EUR' } });
+    // Half new orders (OpenOrder, each by its customer), half price changes on existing items (ChangeMenuItemPrice, by the manager): both always accepted.
+    const commandsTo =
+      (url: string): Request =>
+      (i) => {
+        if (i % 2 === 1) return post(`${url}/menu/items/${menu[(i >> 1) % MENU_ITEMS]}/price`, { price: { amountMinor: 1000 + (i % 500), currency: 'EUR' } }, manager);
+        const customer = customers[(i >> 1) % CUSTOMERS] as { id: string; headers: Record<string, string> };
+        return post(`${url}/orders`, { customerId: customer.id }, customer.headers);
+      };
+    const command = commandsTo(gateway.url);
+    const unauthenticated = commandsTo(open.url);
     const bare: Request = (i) => post(`${baseline.url}/produce/bench-${run}-${i}`, { customerId: `bench-${run}-${i % 1000}` });
 
     // Warm-up (BENCH_WARMUP_SECONDS, default 15 at 500/s): the JITs of the roles and of a freshly started broker, connections, partition state.
@@ -125,6 +152,13 @@ async function main(): Promise<void> {
     const gMax = await closedLoop(CLOSED_CONCURRENCY, SECONDS, command, (offset += 100_000));
     const bMax = await closedLoop(CLOSED_CONCURRENCY, SECONDS, bare, offset);
     rows.push({ gateway: gMax, baseline: bMax });
+
+    // Token verification's cost: the same commands with tokens and without authentication, alternately.
+    await openLoop(AUTH_RATE, warmup / 3, unauthenticated, (offset += 100_000));
+    const authRows = [
+      { what: `open loop ${AUTH_RATE}/s`, withAuth: await openLoop(AUTH_RATE, SECONDS, command, (offset += 100_000)), without: await openLoop(AUTH_RATE, SECONDS, unauthenticated, (offset += 100_000)) },
+      { what: `closed loop, ${CLOSED_CONCURRENCY} in flight`, withAuth: await closedLoop(CLOSED_CONCURRENCY, SECONDS, command, (offset += 100_000)), without: await closedLoop(CLOSED_CONCURRENCY, SECONDS, unauthenticated, (offset += 100_000)) },
+    ];
     const rssAtEnd = rss();
     const memoryAtEnd = await Promise.all(roles.map(memoryOf));
 
@@ -137,12 +171,24 @@ async function main(): Promise<void> {
           ` ${fmt(g.perSecond / b.perSecond, 2).padStart(16)} ${fmt(g.p99 / b.p99, 2).padStart(10)}`,
       );
     }
+    console.log(`\nauthentication's cost: the gateway with bearer tokens (${CUSTOMERS} customers + 1 manager, ES256, verified tokens cached) vs a gateway with AUTH_DISABLED=true, same processor, ${SECONDS} s per row`);
+    console.log('load                       | with tokens accepted/s  p99 ms  non-2xx | no auth accepted/s  p99 ms  non-2xx | accepted/s ratio  p99 ratio');
+    for (const { what, withAuth: a, without: n } of authRows) {
+      console.log(
+        `${what.padEnd(26)} | ${fmt(a.perSecond).padStart(22)} ${fmt(a.p99).padStart(7)} ${String(a.other).padStart(8)} | ${fmt(n.perSecond).padStart(18)} ${fmt(n.p99).padStart(7)} ${String(n.other).padStart(8)} |` +
+          ` ${fmt(a.perSecond / n.perSecond, 3).padStart(16)} ${fmt(a.p99 / n.p99, 2).padStart(10)}`,
+      );
+    }
+    console.log(
+      `token verification alone, in process: ${fmt(cost.firstUs)} µs for a token seen the first time (ES256 signature), ${fmt(cost.cachedUs, 2)} µs for one verified before;` +
+        ` at ${AUTH_RATE}/s with every token new that is ${fmt((cost.firstUs * AUTH_RATE) / 10_000, 2)} % of one core`,
+    );
     console.log(`gateway + processor resident memory: ${fmt(rssAtStart)} MB at start, ${fmt(rssAtEnd)} MB at end (baseline server: ${fmt(rssMb(baseline.pid))} MB); heap budgets ${GATEWAY_HEAP_MB} / ${PROCESSOR_HEAP_MB} MB, layout ${LAYOUT}, ${PARTITIONS_PER_WORKER} partition(s) per processor worker${EXTRA_NODE_OPTIONS === '' ? '' : `, node options ${EXTRA_NODE_OPTIONS}`}`);
     console.log(`  at start: ${memoryAtStart.join('; ')}`);
     console.log(`  at end:   ${memoryAtEnd.join('; ')}`);
   } finally {
     baseline.stop();
-    await Promise.all(roles.map((r) => r.stop()));
+    await Promise.all([...roles, open].map((r) => r.stop()));
   }
 }
 

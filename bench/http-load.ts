@@ -44,12 +44,12 @@ function summarize(offered: number | 'max', latencies: number[], accepted: numbe
 }
 
 /** POSTs JSON; resolves with the status and the parsed body (undefined when not JSON), or status 0 when the connection failed. */
-export function postJson(url: string, body: unknown): Promise<{ status: number; body: unknown }> {
+export function postJson(url: string, body: unknown, headers: Readonly<Record<string, string>> = {}): Promise<{ status: number; body: unknown }> {
   const payload = JSON.stringify(body);
   const target = new URL(url);
   return new Promise((resolve) => {
     const req = http.request(
-      { agent, host: target.hostname, port: target.port, path: `${target.pathname}${target.search}`, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+      { agent, host: target.hostname, port: target.port, path: `${target.pathname}${target.search}`, method: 'POST', headers: { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -71,8 +71,8 @@ export function postJson(url: string, body: unknown): Promise<{ status: number; 
 }
 
 /** POSTs JSON; true on 200 or 201. */
-export async function post(url: string, body: unknown): Promise<boolean> {
-  const { status } = await postJson(url, body);
+export async function post(url: string, body: unknown, headers: Readonly<Record<string, string>> = {}): Promise<boolean> {
+  const { status } = await postJson(url, body, headers);
   return status === 200 || status === 201;
 }
 

@@ -24,6 +24,7 @@ import { createKafka } from '../infra/kafka/client';
 import { rootLogger } from '../infra/logging';
 import { partitionFor } from '../schemas/partitioning';
 import { projectionGroupId } from '../consumers/projections/runtime/read-models';
+import { bearer } from '../test/support/auth';
 import { startRole, type RoleProcess } from '../test/support/roles';
 import { dueTimes, postJson, quantile, sleep } from './http-load';
 
@@ -32,10 +33,10 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const PARTITIONS = 6;
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1024 });
-function getStatus(url: string): Promise<number> {
+function getStatus(url: string, headers: Readonly<Record<string, string>>): Promise<number> {
   return new Promise((resolve) => {
     http
-      .get(url, { agent }, (res) => {
+      .get(url, { agent, headers }, (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
       })
@@ -124,17 +125,19 @@ async function main(): Promise<void> {
     for (const role of ['command-processor', 'gateway', 'projector:orders', 'query'] as const) roles.push(await startRole(role, env));
     const [, gateway, , query] = roles as [RoleProcess, RoleProcess, RoleProcess, RoleProcess];
     const run = randomUUID().slice(0, 8);
+    // Tokens as clients send them (docs/security.md): one admin token, verified once and then cached by each role.
+    const authorization = await bearer('admin', 'bench-read-your-writes');
     const failures = new Map<string, number>();
     const failure = (why: string): undefined => {
       failures.set(why, (failures.get(why) ?? 0) + 1);
       return undefined;
     };
     const roundTrip = async (i: number, due: number): Promise<Sample | undefined> => {
-      const reply = await postJson(`${gateway.url}/orders`, { customerId: `ryw-${run}-${i % 1000}` });
+      const reply = await postJson(`${gateway.url}/orders`, { customerId: `ryw-${run}-${i % 1000}` }, authorization);
       const body = reply.body as { aggregateId?: string; consistencyToken?: string } | undefined;
       if (reply.status !== 201 || body?.aggregateId === undefined || body.consistencyToken === undefined) return failure(`POST /orders answered ${reply.status}`);
       const replied = performance.now();
-      const status = await getStatus(`${query.queryUrl}/orders/${body.aggregateId}?consistency=${encodeURIComponent(body.consistencyToken)}`);
+      const status = await getStatus(`${query.queryUrl}/orders/${body.aggregateId}?consistency=${encodeURIComponent(body.consistencyToken)}`, authorization);
       if (status !== 200) return failure(`GET /orders/:id answered ${status}`);
       const done = performance.now();
       return { command: replied - due, read: done - replied, total: done - due };

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { readAuthSettings, type AuthSettings } from './auth/settings';
 import { readStackSettings } from './stack/settings';
 
 /**
@@ -19,6 +20,8 @@ export interface AppConfig {
   readonly redis: { readonly url: string };
   /** Partitions of every aggregate's topics (TOPIC_PARTITIONS, default 6); all topics of one aggregate share it. */
   readonly topics: { readonly partitions: number };
+  /** Bearer-token authentication of the HTTP APIs, rate limits and /metrics protection (infra/auth/settings.ts, docs/security.md). */
+  readonly auth: AuthSettings;
 }
 
 export const SASL_MECHANISMS = ['scram-sha-512', 'scram-sha-256', 'plain'] as const;
@@ -141,6 +144,7 @@ export function readConfig(env: Env = process.env): AppConfig {
     }),
     redis: Object.freeze({ url: url('REDIS_URL', env.REDIS_URL ?? `redis://${stack.host}:${stack.redis.port}`) }),
     topics: Object.freeze({ partitions: positiveInt('TOPIC_PARTITIONS', env.TOPIC_PARTITIONS, 6, 1000) }),
+    auth: readAuthSettings(env, stack.home),
   });
 }
 

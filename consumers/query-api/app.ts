@@ -15,14 +15,20 @@
 // answer that looks true (status.ts). Wholeness is checked before the reads
 // and again after them, so a Redis restart in between cannot slip through.
 //
+// Every request carries a bearer token (docs/security.md); who may read what
+// is in access.ts: a role that may never use a route gets 403, and a customer
+// asking for someone else's customer or order gets the same 404 as for an
+// unknown id.
+//
 // Read-your-writes: `?consistency=<token>` or `X-Consistency-Token: <token>`
 // (from a command reply) makes the query wait, at most `consistencyWaitMs`,
 // until the model's checkpoint has passed the token's positions. If it does not
 // get there in time the answer is 503 `not_yet_consistent` with Retry-After,
 // never silently old data. Answers say how long they waited in
 // `X-Consistency-Waited-Ms`.
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type Redis from 'ioredis';
+import { forbidden, principalOf } from '../../infra/auth/express';
 import type { Logger } from '../../infra/logging';
 import { nonexistentPosition, parseConsistencyToken } from '../../schemas/consistency-token';
 import { MenuCategorySymbols } from '../../schemas/generated/types';
@@ -39,6 +45,7 @@ import type { ReadModelName } from '../projections/shared/keys';
 import { parsePage, rangeFor } from '../projections/shared/pagination';
 import { salesKeys } from '../projections/sales/sales.keys';
 import { parseSalesRange, salesReport, type SalesBucket, type SalesRange } from '../projections/sales/sales.query';
+import { mayRead, seesCustomer, seesOrder, type ReadRoute } from './access';
 import type { CheckpointWatcher } from './consistency';
 import { readModelStatus } from './status';
 
@@ -53,6 +60,8 @@ export interface QueryApiDeps {
   readonly checkpoints: CheckpointWatcher;
   readonly clock: () => number;
   readonly logger: Logger;
+  /** Authenticates every request (infra/auth/express.ts): answers 401/429 itself, else leaves the principal. */
+  readonly authenticate: RequestHandler;
 }
 
 const error = (res: Response, status: number, code: string, message: string, headers: Record<string, string> = {}): void => {
@@ -149,8 +158,19 @@ export function createQueryApp(deps: QueryApiDeps): express.Express {
     handler(req, res).catch(next);
   };
 
+  /** 403 for a role that may never use the route. */
+  const allow =
+    (name: ReadRoute): RequestHandler =>
+    (_req, res, next) => {
+      if (mayRead(principalOf(res), name)) return next();
+      forbidden(res, `this route is not open to ${principalOf(res).roles.join(', ') || 'a token without roles'}`);
+    };
+
+  app.use(deps.authenticate);
+
   app.get(
     '/menu',
+    allow('menu'),
     route(async (req, res) => {
       const keyspace = await open(req, res, 'menu');
       if (keyspace === undefined) return;
@@ -164,19 +184,22 @@ export function createQueryApp(deps: QueryApiDeps): express.Express {
 
   app.get(
     '/customers/:id',
+    allow('customer'),
     route(async (req, res) => {
       const keyspace = await open(req, res, 'customers');
       if (keyspace === undefined) return;
       const id = req.params.id as string;
       const keys = customersKeys(keyspace);
       const [profile, addresses] = await run<Hash>(redis.pipeline().hgetall(keys.profile(id)).hgetall(keys.addresses(id)));
-      const view = customerView(profile ?? {}, addresses ?? {});
+      // Someone else's profile answers exactly like an unknown one.
+      const view = seesCustomer(principalOf(res), id) ? customerView(profile ?? {}, addresses ?? {}) : null;
       await reply(res, 'customers', () => (view === null ? error(res, 404, 'customer_not_found', `no customer ${id}`) : res.json(view)));
     }),
   );
 
   app.get(
     '/customers/:id/orders',
+    allow('customer'),
     route(async (req, res) => {
       const page = parsePage({ offset: req.query.offset, limit: req.query.limit });
       if (!page.ok) return error(res, 400, 'invalid_request', page.error);
@@ -185,12 +208,14 @@ export function createQueryApp(deps: QueryApiDeps): express.Express {
       const id = req.params.id as string;
       const keys = ordersKeys(keyspace);
       const { start, stop } = rangeFor(page.page);
-      const ids = await redis.zrange(keys.byCustomer(id), start, stop, 'REV');
+      // Someone else's orders answer exactly like an unknown customer's.
+      const visible = seesCustomer(principalOf(res), id);
+      const ids = visible ? await redis.zrange(keys.byCustomer(id), start, stop, 'REV') : [];
       if (ids.length === 0 && page.page.offset === 0) {
         // No orders: a customer the customers model knows has an empty list; anyone else is unknown.
         const customers = await whole(res, 'customers');
         if (customers === undefined) return;
-        const known = await redis.exists(customersKeys(customers).profile(id));
+        const known = visible ? await redis.exists(customersKeys(customers).profile(id)) : 0;
         if (known === 0) return reply(res, 'customers', () => error(res, 404, 'customer_not_found', `no customer ${id} and no orders of theirs`));
       }
       const docs = ids.length === 0 ? [] : await redis.mget(...ids.map((o) => keys.order(o)));
@@ -200,17 +225,21 @@ export function createQueryApp(deps: QueryApiDeps): express.Express {
 
   app.get(
     '/orders/:id',
+    allow('orders'),
     route(async (req, res) => {
       const keyspace = await open(req, res, 'orders');
       if (keyspace === undefined) return;
       const id = req.params.id as string;
-      const view = orderView(await redis.get(ordersKeys(keyspace).order(id)));
+      const stored = orderView(await redis.get(ordersKeys(keyspace).order(id)));
+      // A customer's view of someone else's order is the same as of an unknown one.
+      const view = stored !== null && seesOrder(principalOf(res), stored.customerId) ? stored : null;
       await reply(res, 'orders', () => (view === null ? error(res, 404, 'order_not_found', `no order ${id}`) : res.json(view)));
     }),
   );
 
   app.get(
     '/kitchen/queue',
+    allow('kitchen'),
     route(async (req, res) => {
       const keyspace = await open(req, res, 'kitchen');
       if (keyspace === undefined) return;
@@ -231,6 +260,7 @@ export function createQueryApp(deps: QueryApiDeps): express.Express {
 
   app.get(
     '/stats/sales',
+    allow('stats'),
     route(async (req, res) => {
       const parsed = parseSalesRange(req.query.from as string | undefined, req.query.to as string | undefined);
       if (!parsed.ok) return error(res, 400, 'invalid_request', parsed.error);
@@ -243,6 +273,7 @@ export function createQueryApp(deps: QueryApiDeps): express.Express {
 
   app.get(
     '/stats/items',
+    allow('stats'),
     route(async (req, res) => {
       const parsed = parseSalesRange(req.query.from as string | undefined, req.query.to as string | undefined);
       if (!parsed.ok) return error(res, 400, 'invalid_request', parsed.error);

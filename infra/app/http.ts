@@ -5,6 +5,7 @@
 //   /metrics for Prometheus and /healthz, /readyz for orchestrators.
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { MetricsGuard } from '../auth/metrics-guard';
 import type { Logger } from '../logging';
 import { instrumentHandler, type HttpServerName, type RequestHandler } from '../metrics/http';
 import type { Metrics } from '../metrics/registry';
@@ -84,22 +85,37 @@ export async function serveHttp(
  * the process runs) and /readyz (200 once every role has started, 503 before
  * and while shutting down).
  */
-export async function serveOps(port: number, deps: { readonly metrics: Metrics; readonly ready: () => boolean; readonly log: Logger }): Promise<ServedHttp> {
+export async function serveOps(
+  port: number,
+  deps: { readonly metrics: Metrics; readonly ready: () => boolean; readonly log: Logger; readonly guard?: MetricsGuard },
+): Promise<ServedHttp> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
     if (path === '/healthz') return json(res, 200, { status: 'ok' });
     if (path === '/readyz') return deps.ready() ? json(res, 200, { status: 'ok' }) : json(res, 503, { status: 'starting or stopping' });
     if (path !== '/metrics') return json(res, 404, { error: 'not found' });
-    deps.metrics.text().then(
-      (text) => res.writeHead(200, { 'content-type': deps.metrics.contentType }).end(text),
-      (error: unknown) => {
-        deps.log.error({ err: error }, 'collecting metrics failed');
-        json(res, 500, { error: 'collecting metrics failed' });
-      },
-    );
+    void allowed(req, deps.guard).then((ok) => {
+      if (ok) return sendMetrics(res, deps);
+      res.setHeader('WWW-Authenticate', 'Bearer realm="restaurant"');
+      return json(res, 401, { error: { code: 'unauthorized', message: 'METRICS_AUTH=required: send Authorization: Bearer <METRICS_TOKEN or an admin token>' } });
+    });
   });
   const served = await listen(server, port);
-  deps.log.info({ port: served.port }, 'operations endpoints (/metrics, /healthz, /readyz) listening');
+  deps.log.info({ port: served.port, metricsAuth: deps.guard === undefined ? 'open' : 'required' }, 'operations endpoints (/metrics, /healthz, /readyz) listening');
   return served;
+}
+
+async function allowed(req: http.IncomingMessage, guard: MetricsGuard | undefined): Promise<boolean> {
+  return guard === undefined ? true : guard(req.headers.authorization).catch(() => false);
+}
+
+function sendMetrics(res: http.ServerResponse, deps: { readonly metrics: Metrics; readonly log: Logger }): void {
+  deps.metrics.text().then(
+    (text) => res.writeHead(200, { 'content-type': deps.metrics.contentType }).end(text),
+    (error: unknown) => {
+      deps.log.error({ err: error }, 'collecting metrics failed');
+      json(res, 500, { error: 'collecting metrics failed' });
+    },
+  );
 }

@@ -23,6 +23,7 @@ import { logFormat, rootLogger } from '../logging';
 import { LagMonitor } from '../metrics/lag-monitor';
 import { Metrics } from '../metrics/registry';
 import { bannerUrls, startBanner } from './banner';
+import { metricsGuard } from '../auth/metrics-guard';
 import { serveOps } from './http';
 import { processManagersOf, projectorsOf, roleConfig, type Role } from './roles';
 import { startCommandProcessor, startGateway, startProcessManager, startProjector, startQueryApi, type Running } from './start';
@@ -35,7 +36,8 @@ async function main(): Promise<void> {
   const metrics = new Metrics();
   const running: Running[] = [];
   let ready = false;
-  const ops = await serveOps(settings.healthPort, { metrics, ready: () => ready, log: logger });
+  const guard = await metricsGuard(config().auth);
+  const ops = await serveOps(settings.healthPort, { metrics, ready: () => ready, log: logger, ...(guard === undefined ? {} : { guard }) });
   const lag = new LagMonitor({ kafka, metrics, logger: logger.child({ component: 'lag-monitor' }), groups: () => running.flatMap((r) => r.groups?.() ?? []) });
 
   const specs = allTopicSpecs();

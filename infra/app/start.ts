@@ -13,6 +13,7 @@ import { createGatewayApp } from '../../producers/gateway/app';
 import { instrumentCommandBus } from '../../producers/gateway/metrics';
 import Redis from 'ioredis';
 import { config } from '../config';
+import { httpAuth } from '../auth/http-auth';
 import { READ_MODEL_SPECS } from '../../consumers/projections/runtime/read-models';
 import { ServingProjector } from '../../consumers/projections/runtime/serving';
 import type { ReadModelName } from '../../consumers/projections/shared/keys';
@@ -67,7 +68,16 @@ export async function startGateway({ kafka, codec, logger, settings, metrics }: 
   const bus = new KafkaCommandBus({ kafka, codec, logger: log });
   const menu = new KafkaMenuCatalog(kafka, codec, log);
   await Promise.all([bus.start(), menu.start()]);
-  const app = createGatewayApp({ bus: instrumentCommandBus(bus, metrics), menu, clock: Date.now, newId: randomUUID, replyWaitMs: settings.commandWaitMs, logger: log });
+  const auth = await httpAuth(config().auth, log);
+  const app = createGatewayApp({
+    bus: instrumentCommandBus(bus, metrics),
+    menu,
+    clock: Date.now,
+    newId: randomUUID,
+    replyWaitMs: settings.commandWaitMs,
+    logger: log,
+    authenticate: auth.middleware,
+  });
   // Ready when listening: the bus and the menu view are connected and caught up before this.
   const server = await serveHttp('gateway', app, settings.port, { log, metrics }, 'gateway listening');
   return {
@@ -120,7 +130,9 @@ export async function startQueryApi({ logger, settings, metrics }: RoleDeps): Pr
   // Start-up has verified the broker's topics against this catalog (main.ts), so its partition counts are the broker's.
   const catalog = topicCatalog({ partitions: config().topics.partitions });
   const checkpoints = new CheckpointWatcher(redis, redisClient('query-api:checkpoints'));
+  const auth = await httpAuth(config().auth, log);
   const app = createQueryApp({
+    authenticate: auth.middleware,
     redis,
     keyspace: settings.keyspace,
     partitionsOf: (topic) => catalog.topic(topic).partitions,

@@ -6,10 +6,13 @@
 //
 // No listen() and no Kafka here: server.ts starts the app, and the caller
 // passes the real bus.
-import express, { type Application, type NextFunction, type Request, type Response } from 'express';
+import express, { type Application, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { principalOf } from '../../infra/auth/express';
+import { actorOf, type Principal } from '../../infra/auth/principal';
 import { assertNever } from '../shared/decider';
 import { isRetriable, type CommandBus, type CommandEnvelope, type MenuCatalog, type MenuItemQuote } from './command-bus';
 import { describeError, stderrLogger, type GatewayLogger } from './logger';
+import { authorizeRoute } from './authorization';
 import { id, type FieldProblem } from './request-fields';
 import { commandIds, commandMetadata, readCommandHeaders } from './request-metadata';
 import { JSON_TYPES, jsonBody, unreadableRequestReply } from './request-body';
@@ -33,6 +36,11 @@ export interface GatewayDeps {
   /** How long to wait for a command's reply before answering 202. */
   readonly replyWaitMs: number;
   readonly logger?: GatewayLogger;
+  /**
+   * Authenticates every request (infra/auth/express.ts `authenticate`): answers
+   * 401/429 itself, else leaves the principal for the routes' role checks.
+   */
+  readonly authenticate: RequestHandler;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
@@ -68,13 +76,15 @@ export function createGatewayApp(deps: GatewayDeps): Application {
   const json = jsonBody(deps.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
 
   /** Runs one command route; returns the reply and the ids to echo. */
-  async function handle(route: GatewayRoute, req: Request): Promise<{ reply: HttpReply; correlationId?: string }> {
+  async function handle(route: GatewayRoute, req: Request, principal: Principal): Promise<{ reply: HttpReply; correlationId?: string }> {
     const media = mediaTypeProblem(req, route);
     if (media !== undefined) return { reply: media };
+    const decision = authorizeRoute(principal, route, req.params as Record<string, string | undefined>, req.body as unknown);
+    if (!decision.ok) return { reply: decision.reply };
 
     const problems: FieldProblem[] = [];
     const headers = readCommandHeaders(req.headers, problems);
-    const input = { params: req.params as Record<string, string | undefined>, body: req.body as unknown };
+    const input = { params: req.params as Record<string, string | undefined>, body: decision.body };
     // Parse before looking at problems so one 400 lists header, path and body problems together.
     const parsed = route.parse(input, problems);
     if (problems.length > 0 || parsed === undefined) return { reply: invalidRequest(problems) };
@@ -83,12 +93,14 @@ export function createGatewayApp(deps: GatewayDeps): Application {
       routePath: route.path,
       params: req.params as Record<string, string>,
       idempotencyKey: headers.idempotencyKey,
+      subject: principal.subject,
       creates: route.creates,
       newId: deps.newId,
     });
+    const actor = actorOf(principal);
     const correlationId = headers.correlationId ?? ids.commandId;
     const metadataFor = (aggregateId: string) =>
-      commandMetadata({ commandId: ids.commandId, aggregateId, correlationId, issuedAt: deps.clock(), expectedVersion: headers.expectedVersion, actor: null });
+      commandMetadata({ commandId: ids.commandId, aggregateId, correlationId, issuedAt: deps.clock(), expectedVersion: headers.expectedVersion, actor });
     const location = route.creates ? (aggregateId: string) => locationOf(route.aggregate, aggregateId) : undefined;
 
     try {
@@ -111,7 +123,8 @@ export function createGatewayApp(deps: GatewayDeps): Application {
           return { reply: outcomeReply(await deps.bus.send(envelope, { waitMs })), correlationId };
         }
         case 'sign-up': {
-          const customerId = ids.newAggregateId;
+          // A customer's id is their token's subject; others (admin) get a minted one.
+          const customerId = decision.ownId ?? ids.newAggregateId;
           if (customerId === undefined) throw new Error('sign-up has no customer id');
           const envelopes = signUpEnvelopes(parsed, metadataFor(customerId));
           const result = await signUpCustomer(deps.bus, envelopes, waitMs, logger);
@@ -131,13 +144,22 @@ export function createGatewayApp(deps: GatewayDeps): Application {
     }
   }
 
+  app.use(deps.authenticate);
+
   for (const route of ROUTES) {
-    app.post(route.path, json, async (req, res) => {
-      const { reply, correlationId } = await handle(route, req);
+    // Roles first, before the body is read: a caller who may never use the route learns nothing more than 403.
+    const roles: RequestHandler = (req, res, next) => {
+      const decision = authorizeRoute(principalOf(res), route, req.params as Record<string, string | undefined>, undefined);
+      if (decision.ok) next();
+      else send(res, decision.reply);
+    };
+    app.post(route.path, roles, json, async (req, res) => {
+      const { reply, correlationId } = await handle(route, req, principalOf(res));
       send(res, reply, correlationId);
     });
   }
 
+  // Any authenticated principal: command ids are unguessable (fresh, or derived from the caller's own subject and key).
   app.get('/commands/:commandId', async (req, res) => {
     const problems: FieldProblem[] = [];
     const commandId = id('commandId')(req.params.commandId, 'path.commandId', problems);

@@ -77,19 +77,22 @@ export interface CommandIds {
 }
 
 /**
- * Ids for one request. With an Idempotency-Key they are derived from the route
- * template, the route's params and the key, so the same key on another route or
- * another aggregate is a different command; without one they are fresh.
+ * Ids for one request. With an Idempotency-Key they are derived from the
+ * caller's subject, the route template, the route's params and the key, so the
+ * same key from another principal, on another route or another aggregate is a
+ * different command; without one they are fresh.
  */
 export function commandIds(options: {
   readonly routePath: string;
   readonly params: Readonly<Record<string, string>>;
   readonly idempotencyKey: string | undefined;
+  /** The authenticated principal's subject: two principals using the same key never collide. */
+  readonly subject: string;
   readonly creates: boolean;
   readonly newId: () => string;
 }): CommandIds {
-  const { routePath, params, idempotencyKey, creates, newId } = options;
-  const scope = [routePath, ...Object.keys(params).sort().flatMap((k) => [k, params[k] ?? ''])];
+  const { routePath, params, idempotencyKey, subject, creates, newId } = options;
+  const scope = [subject, routePath, ...Object.keys(params).sort().flatMap((k) => [k, params[k] ?? ''])];
   if (idempotencyKey === undefined) {
     const commandId = newId();
     return { commandId, newAggregateId: creates ? newId() : undefined };

@@ -1,5 +1,5 @@
 // POST /customers: reserve the email, then sign the customer up, releasing the
-// email again if the sign-up is refused (docs/domain.md, "The sign-up flow").
+// email again if the sign-up is refused and the reservation was its own (docs/domain.md, "The sign-up flow").
 // Uniqueness is decided by the EmailReservation aggregate, whose commands for
 // one normalized email are processed one at a time on one partition.
 import type { CommandBus, CommandOutcome } from './command-bus';
@@ -32,7 +32,11 @@ export async function signUpCustomer(
   if (reserved.status !== 'accepted') return { answeredBy: 'reserve', outcome: reserved };
 
   const signedUp = await bus.send(envelopes.signUp, { waitMs });
-  if (signedUp.status === 'rejected') await release(bus, envelopes, waitMs, logger, signedUp.code);
+  // Release only a reservation this sign-up made. A reservation accepted as a
+  // no-op was already held by this customer (a customer's id is their token's
+  // subject, so a signed-up customer posting again reserves their own address
+  // again): releasing it would free the address of an existing customer.
+  if (signedUp.status === 'rejected' && reserved.events.length > 0) await release(bus, envelopes, waitMs, logger, signedUp.code);
   return { answeredBy: 'sign-up', outcome: signedUp };
 }
 

@@ -7,7 +7,7 @@ import { ConfigResourceTypes } from 'kafkajs';
 import { readToEnd } from '../../infra/kafka/read-to-end';
 import { allTopicSpecs } from '../../infra/kafka/topics';
 import { byAggregate, readEvents } from '../support/events';
-import { call } from '../support/http';
+import { adminAuthorization, call } from '../support/http';
 import { testKafka, unique, waitFor, withAdmin } from '../support/kafka';
 import { startRole, type RoleProcess } from '../support/roles';
 
@@ -82,7 +82,7 @@ describe('hostile and malformed input', () => {
   ];
 
   it.each(cases)('%s: a 4xx with a clear message', async (_what, method, path, body, headers, status) => {
-    const res = await fetch(`${api}${path}`, { method, body, headers: { 'content-type': 'application/json', ...headers } });
+    const res = await fetch(`${api}${path}`, { method, body, headers: { 'content-type': 'application/json', ...(await adminAuthorization()), ...headers } });
     expect(res.status).toBe(status);
     const reply = (await res.json()) as { error?: { code?: string; message?: string } };
     expect(reply.error?.code).toMatch(/^[a-z_]+$/);
@@ -92,7 +92,7 @@ describe('hostile and malformed input', () => {
   it('produced nothing for any of them', async () => {
     const before = await commandTopicEnds();
     for (const [, method, path, body, headers] of cases) {
-      await fetch(`${api}${path}`, { method, body, headers: { 'content-type': 'application/json', ...headers } }).then((r) => r.arrayBuffer());
+      await fetch(`${api}${path}`, { method, body, headers: { 'content-type': 'application/json', ...(await adminAuthorization()), ...headers } }).then((r) => r.arrayBuffer());
     }
     // Ordinary unicode is fine: this one is accepted, and is the only write.
     const ok = await call(api, 'POST', '/menu/items', { name: 'Crème brûlée 🍮 日本', description: 'ça va', category: 'DESSERT', price: { amountMinor: 700, currency: 'EUR' } });

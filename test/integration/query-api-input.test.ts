@@ -9,7 +9,10 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { createQueryApp } from '../../consumers/query-api/app';
 import { CheckpointWatcher } from '../../consumers/query-api/consistency';
+import { authenticate } from '../../infra/auth/express';
+import { mintToken } from '../../infra/auth/local-issuer';
 import { topicCatalog } from '../../schemas/topics';
+import { claimsFor, memorySigningKey, testVerifier } from '../support/auth';
 import { testRedis, unique } from '../support/kafka';
 import { dropKeys } from '../support/read-side';
 
@@ -19,20 +22,27 @@ const keyspace = unique('it-query-input').toLowerCase();
 const catalog = topicCatalog({ partitions: 6 });
 const WAIT_MS = 5_000;
 const watcher = new CheckpointWatcher(redis, subscriber);
-const server = http.createServer(
-  createQueryApp({
-    redis,
-    keyspace,
-    partitionsOf: (topic) => catalog.topic(topic).partitions,
-    consistencyWaitMs: WAIT_MS,
-    checkpoints: watcher,
-    clock: Date.now,
-    logger: pino({ level: 'silent' }),
-  }),
-);
+const server = http.createServer();
 let base = '';
+/** An admin may read every route, so each refusal below is about the input, not the caller. */
+let admin: Record<string, string> = {};
 
 beforeAll(async () => {
+  const key = await memorySigningKey();
+  admin = { authorization: `Bearer ${await mintToken(key, claimsFor('admin'))}` };
+  server.on(
+    'request',
+    createQueryApp({
+      redis,
+      keyspace,
+      partitionsOf: (topic) => catalog.topic(topic).partitions,
+      consistencyWaitMs: WAIT_MS,
+      checkpoints: watcher,
+      clock: Date.now,
+      logger: pino({ level: 'silent' }),
+      authenticate: authenticate(testVerifier(key)),
+    }),
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -48,7 +58,7 @@ const token = (positions: Record<string, Record<string, number>>): string => Buf
 
 async function get(path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: unknown; ms: number }> {
   const started = Date.now();
-  const res = await fetch(`${base}${path}`, { headers });
+  const res = await fetch(`${base}${path}`, { headers: { ...admin, ...headers } });
   return { status: res.status, body: (await res.json()) as unknown, ms: Date.now() - started };
 }
 

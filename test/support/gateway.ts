@@ -2,6 +2,14 @@
 // envelope and answers with scripted outcomes, a MenuCatalog backed by a map,
 // and a helper that starts the app on an ephemeral port and speaks to it with
 // node's fetch. The Kafka bus itself is tested against the real broker elsewhere.
+// Authentication is real: tokens signed with an in-memory key pair, verified
+// with jose; every request carries an admin token unless it sends its own
+// Authorization.
+import type { RequestHandler } from 'express';
+import { authenticate } from '../../infra/auth/express';
+import { mintToken } from '../../infra/auth/local-issuer';
+import type { SigningKey } from '../../infra/auth/local-keys';
+import { claimsFor, hasAuthorization, memorySigningKey, testVerifier, type Who } from './auth';
 import { createGatewayApp, type GatewayDeps } from '../../producers/gateway/app';
 import {
   CommandBusUnavailable,
@@ -15,6 +23,8 @@ import type { GatewayLogger } from '../../producers/gateway/logger';
 import { startGatewayServer, type RunningServer } from '../../producers/gateway/server';
 
 export const FIXED_NOW = Date.UTC(2025, 0, 15, 12, 0, 0);
+/** The actor of every request that sends no Authorization of its own. */
+export const ADMIN_ACTOR = { subject: 'test-admin', roles: ['admin'] };
 export const REPLY_WAIT_MS = 250;
 
 type Responder = (envelope: CommandEnvelope) => CommandOutcome | Promise<CommandOutcome>;
@@ -142,6 +152,9 @@ export interface GatewayHarness {
   readonly menu: FakeMenuCatalog;
   readonly logger: RecordingLogger;
   readonly server: RunningServer;
+  readonly key: SigningKey;
+  /** `Authorization: Bearer <token>` for `who` (roles), with `subject` (default test-<roles>). */
+  as(who: Who, subject?: string): Promise<Record<string, string>>;
   request(method: string, path: string, options?: RequestOptions): Promise<TestResponse>;
   post(path: string, json?: unknown, headers?: Record<string, string>): Promise<TestResponse>;
   close(): Promise<void>;
@@ -155,11 +168,20 @@ export async function startGateway(overrides: Partial<Omit<GatewayDeps, 'bus' | 
   const bus = new RecordingCommandBus();
   const menu = new FakeMenuCatalog().add(PIZZA).add(TIRAMISU);
   const logger = new RecordingLogger();
-  const app = createGatewayApp({ bus, menu, logger, clock: () => FIXED_NOW, newId: sequentialIds(), replyWaitMs: REPLY_WAIT_MS, ...overrides });
+  const key = await memorySigningKey();
+  const authenticateRequests: RequestHandler = overrides.authenticate ?? authenticate(testVerifier(key));
+  const app = createGatewayApp({ bus, menu, logger, clock: () => FIXED_NOW, newId: sequentialIds(), replyWaitMs: REPLY_WAIT_MS, ...overrides, authenticate: authenticateRequests });
   const server = await startGatewayServer(app, { port: 0 });
+  const as = async (who: Who, subject?: string): Promise<Record<string, string>> => ({ authorization: `Bearer ${await mintToken(key, claimsFor(who, subject))}` });
+  const admin = await as('admin', 'test-admin');
 
   async function request(method: string, path: string, options: RequestOptions = {}): Promise<TestResponse> {
-    const headers: Record<string, string> = { ...(options.json === undefined ? {} : { 'content-type': 'application/json' }), ...options.headers };
+    const given = options.headers ?? {};
+    const headers: Record<string, string> = {
+      ...(options.json === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(hasAuthorization(given) ? {} : admin),
+      ...given,
+    };
     const body = options.json === undefined ? options.raw : JSON.stringify(options.json);
     const response = await fetch(`${server.url}${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
     const text = await response.text();
@@ -171,6 +193,8 @@ export async function startGateway(overrides: Partial<Omit<GatewayDeps, 'bus' | 
     menu,
     logger,
     server,
+    key,
+    as,
     request,
     post: (path, json, headers) => request('POST', path, { ...(json === undefined ? {} : { json }), ...(headers === undefined ? {} : { headers }) }),
     close: () => server.close(),

@@ -1,14 +1,23 @@
 // A small HTTP client for e2e tests and load: JSON in, status + JSON out.
+// Every call carries an admin token signed with the stack's local key unless
+// the caller sends its own Authorization header.
+import { bearer, hasAuthorization } from './auth';
+
 export interface Reply {
   readonly status: number;
   readonly body: Record<string, unknown>;
   readonly headers: Headers;
 }
 
+let adminHeaders: Promise<Record<string, string>> | undefined;
+/** The default Authorization of `call`: an admin token (minted once per test file, valid for an hour). */
+export const adminAuthorization = (): Promise<Record<string, string>> => (adminHeaders ??= bearer('admin', 'test-admin'));
+
 export async function call(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
+  const sent = hasAuthorization(headers) ? headers : { ...(await adminAuthorization()), ...headers };
   const res = await fetch(`${base}${path}`, {
     method,
-    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    headers: body === undefined ? sent : { 'content-type': 'application/json', ...sent },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     signal: AbortSignal.timeout(30_000),
   });

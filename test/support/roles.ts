@@ -55,7 +55,18 @@ export async function startRole(role: Role, env: Record<string, string> = {}, { 
   // process): the pid we signal is the role, so kill() really is kill -9.
   const child = spawn(process.execPath, roleEntryPoint(), {
     cwd: repoRoot,
-    env: { ...process.env, ROLE: role, PORT: String(port), HEALTH_PORT: String(healthPort), QUERY_PORT: String(queryPort), LOG_LEVEL: process.env.ROLE_LOG_LEVEL ?? 'warn', ...env },
+    // Tests and benchmarks drive one principal hard: no per-principal rate limit unless the caller sets one.
+    env: {
+      ...process.env,
+      ROLE: role,
+      PORT: String(port),
+      HEALTH_PORT: String(healthPort),
+      QUERY_PORT: String(queryPort),
+      LOG_LEVEL: process.env.ROLE_LOG_LEVEL ?? 'warn',
+      RATE_LIMIT_REQUESTS: process.env.RATE_LIMIT_REQUESTS ?? '0',
+      RATE_LIMIT_FAILED_AUTH_PER_MINUTE: process.env.RATE_LIMIT_FAILED_AUTH_PER_MINUTE ?? '0',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

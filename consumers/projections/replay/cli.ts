@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import Redis from 'ioredis';
 import { serveOps, type ServedHttp } from '../../../infra/app/http';
+import { metricsGuard } from '../../../infra/auth/metrics-guard';
 import { config } from '../../../infra/config';
 import { createKafka } from '../../../infra/kafka/client';
 import { AvroCodec } from '../../../infra/kafka/codec';
@@ -86,7 +87,8 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     if (metricsPort > 0) {
       try {
-        ops = await serveOps(metricsPort, { metrics, ready: () => true, log: logger });
+        const guard = await metricsGuard(config().auth);
+        ops = await serveOps(metricsPort, { metrics, ready: () => true, log: logger, ...(guard === undefined ? {} : { guard }) });
       } catch (cause) {
         throw new ReplayError(`cannot serve /metrics on port ${metricsPort} (${(cause as Error).message}); pass --metrics-port <a free port>, or 0 for none`, 1, { cause });
       }

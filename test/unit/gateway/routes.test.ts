@@ -4,7 +4,7 @@ import { CustomerCommandTypes, EmailCommandTypes, MenuCommandTypes, OrderCommand
 import type { DomainCommand } from '../../../schemas/messages';
 import type { CommandAggregate } from '../../../producers/gateway/command-bus';
 import { ROUTES } from '../../../producers/gateway/routes';
-import { FIXED_NOW, PIZZA, REPLY_WAIT_MS, startGateway, type GatewayHarness } from '../../support/gateway';
+import { ADMIN_ACTOR, FIXED_NOW, PIZZA, REPLY_WAIT_MS, startGateway, type GatewayHarness } from '../../support/gateway';
 import { consistencyToken } from '../../../schemas/consistency-token';
 
 const ADDRESS = { line1: ' Keizersgracht 1 ', line2: '', city: 'Amsterdam', postalCode: '1015 CJ', country: 'NL' };
@@ -100,7 +100,7 @@ describe.each(cases)('POST $path', (c) => {
       {
         aggregate: c.aggregate,
         command: c.command,
-        metadata: { commandId: 'id-1', aggregateId, correlationId: 'id-1', issuedAt: FIXED_NOW, expectedVersion: null, actor: null },
+        metadata: { commandId: 'id-1', aggregateId, correlationId: 'id-1', issuedAt: FIXED_NOW, expectedVersion: null, actor: ADMIN_ACTOR },
       },
     ]);
     expect(gw.bus.waits).toEqual([REPLY_WAIT_MS]);

@@ -1,5 +1,5 @@
 // POST /customers: reserve the normalized email, sign up, release on refusal.
-import { FIXED_NOW, pending, rejected, startGateway, unavailableResponder, type GatewayHarness } from '../../support/gateway';
+import { accepted, ADMIN_ACTOR, FIXED_NOW, pending, rejected, startGateway, unavailableResponder, type GatewayHarness } from '../../support/gateway';
 
 let gw: GatewayHarness;
 beforeEach(async () => {
@@ -10,7 +10,7 @@ afterEach(async () => {
 });
 
 const ADA = { name: ' Ada Lovelace ', email: ' Ada@Example.COM ' };
-const meta = (suffix: string, aggregateId: string) => ({ commandId: `id-1:${suffix}`, aggregateId, correlationId: 'id-1', issuedAt: FIXED_NOW, expectedVersion: null, actor: null });
+const meta = (suffix: string, aggregateId: string) => ({ commandId: `id-1:${suffix}`, aggregateId, correlationId: 'id-1', issuedAt: FIXED_NOW, expectedVersion: null, actor: ADMIN_ACTOR });
 
 describe('POST /customers', () => {
   it('reserves the normalized email for the new customer, then signs them up: 201 with Location', async () => {
@@ -40,6 +40,14 @@ describe('POST /customers', () => {
     expect(res.body).toMatchObject({ error: { code: 'customer_already_exists' }, commandId: 'id-1:signup', aggregateId: 'id-2' });
     expect(gw.bus.sent.map((e) => e.command.type)).toEqual(['ReserveEmail', 'SignUpCustomer', 'ReleaseEmail']);
     expect(gw.bus.sent[2]).toEqual({ aggregate: 'email-reservation', command: { type: 'ReleaseEmail', data: { customerId: 'id-2' } }, metadata: meta('release', 'ada@example.com') });
+  });
+
+  it('keeps a reservation it did not make: a signed-up customer posting again (the address already theirs) does not free it', async () => {
+    gw.bus.on('ReserveEmail', (e) => ({ ...accepted(e, 1), events: [] })).on('SignUpCustomer', (e) => rejected(e, 'customer_already_exists', 1));
+    const res = await gw.post('/customers', ADA, await gw.as('customer', 'cust-42'));
+    expect(res.status).toBe(409);
+    expect(gw.bus.sent.map((e) => e.command.type)).toEqual(['ReserveEmail', 'SignUpCustomer']);
+    expect(gw.bus.sent[1]?.metadata.aggregateId).toBe('cust-42');
   });
 
   it('still answers with the sign-up refusal when the release fails, and logs it', async () => {
