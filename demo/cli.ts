@@ -8,6 +8,7 @@ import { seedCustomers, seedMenu } from './seed';
 import { DEMO_MENU, demoCustomers } from './seed-data';
 import { DemoStats } from './stats';
 import { Traffic } from './traffic';
+import { localTokens } from './tokens';
 
 const say = (line = ''): void => void process.stdout.write(`${line}\n`);
 
@@ -18,7 +19,7 @@ async function salesToday(client: DemoClient): Promise<Record<string, unknown> |
 }
 
 async function run(options: DemoOptions): Promise<void> {
-  const client = new DemoClient({ gatewayUrl: options.gatewayUrl, queryUrl: options.queryUrl });
+  const client = new DemoClient({ gatewayUrl: options.gatewayUrl, queryUrl: options.queryUrl, headersFor: localTokens() });
   const stats = new DemoStats();
   say(`Demo: seed "${options.seed}", ${options.ordersPerMinute} orders/min, ${options.customers} customers, ${options.durationMs === undefined ? 'until Ctrl-C' : `for ${Math.round(options.durationMs / 1000)} s`}`);
   say(`      gateway ${options.gatewayUrl}, query API ${options.queryUrl}`);

@@ -1,11 +1,11 @@
 // Every HTTP call the demo makes goes through here: the gateway's commands and
 // the query API's reads, each on behalf of an actor (a customer, the kitchen,
-// a courier, the manager). headersFor(actor) is the one place that decides
-// what a request carries for its actor; today the gateway and the query API
-// ask for nothing, so it returns no headers.
+// a courier, the manager). The `headersFor` option is the one place that
+// decides what a request carries for its actor: the demo's CLI gives it a
+// bearer token per actor (tokens.ts).
 
 export type Actor =
-  | { readonly role: 'customer'; readonly sub?: string } // a customer acts as itself: sub is its customer id (none before sign-up)
+  | { readonly role: 'customer'; readonly sub: string } // a customer acts as itself: sub is its customer id, also when signing up
   | { readonly role: 'kitchen' }
   | { readonly role: 'courier' }
   | { readonly role: 'manager' }
@@ -13,8 +13,8 @@ export type Actor =
 
 export type HeadersFor = (actor: Actor) => Record<string, string> | Promise<Record<string, string>>;
 
-/** The headers a request carries for its actor. */
-export const headersFor: HeadersFor = () => ({});
+/** No credentials: for a stack that runs without authentication (AUTH_DISABLED=true). */
+export const noCredentials: HeadersFor = () => ({});
 
 export interface Reply {
   readonly status: number;
@@ -50,7 +50,7 @@ export class DemoClient {
   private readonly timeoutMs: number;
 
   constructor(private readonly options: DemoClientOptions) {
-    this.headers = options.headersFor ?? headersFor;
+    this.headers = options.headersFor ?? noCredentials;
     this.timeoutMs = options.timeoutMs ?? 15_000;
   }
 

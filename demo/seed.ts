@@ -59,14 +59,14 @@ export async function seedCustomers(client: DemoClient, customers: readonly Demo
     while (next < customers.length) {
       const i = next++;
       const customer = customers[i] as DemoCustomer;
-      // Before sign-up there is no customer id yet: the customer acts without one.
-      const reply = await settled(() => client.command({ role: 'customer' }, '/customers', { name: customer.name, email: customer.email }, `demo-${slug(seed)}-customer-${i}`));
+      // A customer's id is their token's subject: they sign up as themself.
+      const self = { role: 'customer', sub: `demo-${slug(seed)}-customer-${i + 1}` } as const;
+      const reply = await settled(() => client.command(self, '/customers', { name: customer.name, email: customer.email }, `demo-${slug(seed)}-customer-${i}`));
       if (reply.status !== 201 && reply.status !== 200) {
         stats.refused(`POST /customers: ${describe(reply)}`);
         continue;
       }
       const customerId = String(reply.body.aggregateId);
-      const self = { role: 'customer', sub: customerId } as const;
       const address = await settled(() => client.command(self, `/customers/${encodeURIComponent(customerId)}/addresses`, { addressId: 'home', address: customer.address }, `demo-${slug(seed)}-customer-${i}-home`));
       if (address.status >= 300) stats.refused(`POST /customers/:id/addresses: ${describe(address)}`);
       seeded[i] = { ...customer, customerId };

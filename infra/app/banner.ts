@@ -45,8 +45,14 @@ export function startBanner(input: BannerInput): string[] {
   if (urls.gateway !== undefined) lines.push(row('commands', `${urls.gateway}   (HTTP gateway, docs/gateway.md)`));
   if (urls.query !== undefined) lines.push(row('queries', `${urls.query}   (read models, docs/read-side.md)`));
   lines.push(row('metrics', urls.metrics), row('ready', urls.health), row('kafka', urls.kafka), row('registry', urls.registry), row('redis', urls.redis), '');
-  // ── TOKENS ── How to get a token goes here once the gateway and the query API
-  // ask for one, e.g. row('npm run token', '...'). Nothing to say until then.
+  if (urls.gateway !== undefined || urls.query !== undefined) {
+    lines.push(
+      '  Every request carries a bearer token (docs/security.md):',
+      row('a token', 'TOKEN=$(npm run -s token -- --role manager)   (or customer --sub <id>, kitchen, courier, admin)'),
+      row('then', 'curl -H "Authorization: Bearer $TOKEN" ...'),
+      '',
+    );
+  }
   lines.push(
     '  Next, in another terminal:',
     row('npm run demo', 'a restaurant that runs by itself: menu, customers, a day of orders'),

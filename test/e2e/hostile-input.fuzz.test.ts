@@ -27,6 +27,7 @@ import fc from 'fast-check';
 import { projectionGroupId } from '../../consumers/projections/runtime/read-models';
 import { READ_MODELS } from '../../consumers/projections/shared/keys';
 import { allTopicSpecs } from '../../infra/kafka/topics';
+import { bearer } from '../support/auth';
 import { acceptableShapeRequest } from '../support/hostile/accepted-cases';
 import { gatewayCase } from '../support/hostile/gateway-cases';
 import type { Header, HostileCase } from '../support/hostile/common';
@@ -49,16 +50,19 @@ let gateway: RoleProcess;
 let query: RoleProcess;
 const roles: RoleProcess[] = [];
 
+/** An admin's token: admin may use every route, so what refuses a request is its own defect. */
+let adminAuthorization = '';
+
 /**
- * Every generated request's headers pass through here. There is no
- * authentication yet, so they go out as generated; once there is, this adds a
- * valid bearer token to requests that carry no Authorization of their own, so
+ * Every generated request's headers pass through here: a request that
+ * carries no Authorization of its own gets a valid admin bearer token, so
  * each request's own defect (not a missing token) is what gets it refused.
  * Generated Authorization values (garbage, `Bearer` alone, huge, alg:none)
  * are kept: they must be refused with a 4xx as well.
  */
 function authorize(headers: readonly Header[]): Header[] {
-  return [...headers];
+  if (headers.some(([name]) => name.toLowerCase() === 'authorization')) return [...headers];
+  return [['Authorization', adminAuthorization], ...headers];
 }
 
 type Ends = ReadonlyMap<string, string>;
@@ -91,12 +95,13 @@ async function settledEndOffsets(): Promise<Ends> {
 }
 
 beforeAll(async () => {
+  adminAuthorization = (await bearer('admin')).authorization ?? '';
   const env = { READ_MODEL_KEYSPACE: keyspace, CONSISTENCY_WAIT_MS: String(ANSWER_WITHIN_MS * 2), COMMAND_WAIT_MS: '2000' };
   roles.push(...(await Promise.all([startRole('commands', env), startRole('query', env), startRole('projectors', env)])));
   [gateway, query] = roles as [RoleProcess, RoleProcess];
   // The read models of a fresh keyspace are rebuilt first; until then the query API rightly answers 503 rebuilding.
   for (const path of ['/menu', '/kitchen/queue', '/orders/none', '/customers/none', '/stats/sales?from=2025-01-01&to=2025-01-02']) {
-    await waitFor(`${path} to be served`, async () => ((await fetch(`${query.url}${path}`)).status < 500 ? true : undefined), 60_000);
+    await waitFor(`${path} to be served`, async () => ((await fetch(`${query.url}${path}`, { headers: { authorization: adminAuthorization } })).status < 500 ? true : undefined), 60_000);
   }
 });
 

@@ -6,7 +6,7 @@ const stack = { kafka: { brokers: ['127.0.0.1:9092'], clientId: 'restaurant' }, 
 describe('the start banner', () => {
   it('lists the URLs of the roles this process runs, the stack, what to run next and how to stop', () => {
     const text = startBanner({ roles: ['command-processor', 'gateway', 'query'], gatewayPort: 3000, queryPort: 3001, opsPort: 9464, stack }).join('\n');
-    for (const expected of ['http://127.0.0.1:3000', 'http://127.0.0.1:3001', 'http://127.0.0.1:9464/metrics', '127.0.0.1:9092', 'http://127.0.0.1:8081/apis/ccompat/v7', 'redis://127.0.0.1:6379', 'npm run demo', 'npm run observe', 'Ctrl-C']) {
+    for (const expected of ['http://127.0.0.1:3000', 'http://127.0.0.1:3001', 'http://127.0.0.1:9464/metrics', '127.0.0.1:9092', 'http://127.0.0.1:8081/apis/ccompat/v7', 'redis://127.0.0.1:6379', 'npm run -s token -- --role manager', 'npm run demo', 'npm run observe', 'Ctrl-C']) {
       expect(text).toContain(expected);
     }
   });
@@ -16,6 +16,7 @@ describe('the start banner', () => {
     expect(urls.gateway).toBeUndefined();
     expect(urls.query).toBeUndefined();
     expect(urls.metrics).toBe('http://127.0.0.1:9470/metrics');
+    expect(startBanner({ roles: ['projector:menu'], gatewayPort: 3000, queryPort: 3001, opsPort: 9470, stack }).join('\n')).not.toContain('npm run -s token');
   });
 });
 
