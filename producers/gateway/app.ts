@@ -15,7 +15,7 @@ import { describeError, stderrLogger, type GatewayLogger } from './logger';
 import { authorizeRoute } from './authorization';
 import { id, type FieldProblem } from './request-fields';
 import { commandIds, commandMetadata, readCommandHeaders } from './request-metadata';
-import { JSON_TYPES, jsonBody, unreadableRequestReply } from './request-body';
+import { JSON_TYPES, jsonBody, unreadableRequestReply, wholeRequest } from './request-body';
 import { errorReply, internalError, invalidRequest, outcomeReply, unavailable, type HttpReply } from './responses';
 import { addItemCommand, locationOf, ROUTES, signUpEnvelopes, type GatewayRoute } from './routes';
 import { signUpCustomer } from './sign-up';
@@ -153,7 +153,7 @@ export function createGatewayApp(deps: GatewayDeps): Application {
       if (decision.ok) next();
       else send(res, decision.reply);
     };
-    app.post(route.path, roles, json, async (req, res) => {
+    app.post(route.path, roles, json, wholeRequest, async (req, res) => {
       const { reply, correlationId } = await handle(route, req, principalOf(res));
       send(res, reply, correlationId);
     });

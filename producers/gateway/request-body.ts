@@ -30,6 +30,19 @@ export function jsonBody(limitBytes: number): RequestHandler {
 }
 
 /**
+ * Passes a request on only once node has received all of it. A body whose
+ * framing breaks (a bad chunk size) while the request waits for something
+ * asynchronous, such as verifying its token, makes node answer 400 and drop
+ * the connection; the body parser then finds the request already finished and
+ * reads nothing, and a route without a body would otherwise go on to send its
+ * command on behalf of a request its client saw refused.
+ */
+export const wholeRequest: RequestHandler = (req, _res, next) => {
+  if (req.complete && !req.socket.destroyed) next();
+  else next(refusal(400, 'request.incomplete', 'the request was not received whole'));
+};
+
+/**
  * A request express or body-parser could not take in → our reply; undefined
  * for anything else (a failure of ours, which stays a 5xx).
  */

@@ -51,3 +51,27 @@ export async function withAdmin<T>(kafka: Kafka, fn: (admin: Admin) => Promise<T
     await admin.disconnect();
   }
 }
+
+/**
+ * Creates topics and waits until every partition has a leader in the
+ * metadata. kafkajs's own `waitForLeaders` gives up when a busy broker still
+ * answers "does not host this topic-partition" for a topic it just created;
+ * this waits that out too.
+ */
+export async function createTopicsAndWait(kafka: Kafka, topics: readonly { readonly topic: string; readonly numPartitions: number }[], timeoutMs = 60_000): Promise<void> {
+  await withAdmin(kafka, async (admin) => {
+    await admin.createTopics({ waitForLeaders: false, topics: topics.map((t) => ({ ...t, replicationFactor: 1 })) });
+    await waitFor(
+      `leaders for ${topics.map((t) => t.topic).join(', ')}`,
+      async () => {
+        const { topics: found } = await admin.fetchTopicMetadata({ topics: topics.map((t) => t.topic) });
+        const ready = topics.every((t) => {
+          const meta = found.find((f) => f.name === t.topic);
+          return meta !== undefined && meta.partitions.length === t.numPartitions && meta.partitions.every((p) => p.leader >= 0);
+        });
+        return ready ? true : undefined;
+      },
+      timeoutMs,
+    );
+  });
+}
