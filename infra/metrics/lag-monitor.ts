@@ -4,6 +4,12 @@
 // second, bounded by a timeout; a failed read keeps the last values and counts
 // a failure).
 //
+// The end offset is the last stable offset (kafkajs lists offsets read-committed):
+// what a read-committed consumer can reach. A caught-up consumer reads 0 because
+// the runtimes commit past the transaction markers that end most partitions
+// (docs/operations.md); Kafka's tool, which reads the high watermark, also counts
+// the records of a transaction still open.
+//
 // Each process reports the groups it runs (its roles say which, and a
 // projector that moves to a new keyspace moves its group with it); a group
 // whose process is down has no lag series, which the RoleDown alert covers.

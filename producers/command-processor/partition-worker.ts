@@ -70,6 +70,8 @@ export interface Lane {
   queuedUpTo: number;
   /** The offset after the last command committed (by this worker, or the group's committed offset at start). */
   committed: number;
+  /** The offset after the last record fetched, transaction markers included, every command below it queued (lane-position.ts). */
+  readUpTo: number;
   /**
    * Where this lane's next event will land, when known. The worker is the only
    * writer of its events partition, so after a transaction that wrote n events

@@ -17,6 +17,7 @@ import type { Logger } from '../../infra/logging';
 import { aggregateRuntimes, type AggregateRuntime, type ProcessorContext } from './aggregates';
 import { AggregateStore } from './aggregate-store';
 import type { CommandProcessorMetrics } from './metrics';
+import { readThrough, reportedOffset } from './lane-position';
 import { CHECKPOINT_KEY_PREFIX, CHECKPOINT_RECORD, checkpointKey, laneKey, PartitionWorker, type Lane, type LaneTopics, type WorkerContext } from './partition-worker';
 
 export const DEFAULT_GROUP = 'restaurant.command-processor';
@@ -126,6 +127,7 @@ export class CommandProcessor {
       for (const group of groups) this.workerFor(group).catch((error: unknown) => logger.warn({ err: error, partitions: this.partitionsOf(group) }, 'partition state not restored; retrying with the next command'));
       logger.info({ partitions: [...assigned].sort((a, b) => a - b), partitionsPerWorker: this.k }, 'command processor joined its group');
     });
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => this.onBatchRead(payload));
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       logger.error({ err: payload.error, restart: payload.restart }, 'command processor consumer crashed');
     });
@@ -163,9 +165,22 @@ export class CommandProcessor {
     return this.k === 1 ? `${this.groupId}.p${first}` : `${this.groupId}.p${first}-${first + this.k - 1}`;
   }
 
-  /** Notes the worker's decided positions for the next report. */
+  /** Notes the worker's decided positions for the next report (past trailing transaction markers: lane-position.ts). */
   private report(worker: PartitionWorker): void {
-    for (const [key, lane] of worker.lanes) this.toReport.set(key, { topic: lane.topics.commands, partition: lane.partition, offset: String(lane.committed) });
+    for (const [key, lane] of worker.lanes) this.toReport.set(key, { topic: lane.topics.commands, partition: lane.partition, offset: String(reportedOffset(lane)) });
+  }
+
+  /**
+   * kafkajs's report of a batch read. A batch of transaction markers (or
+   * aborted records) only never reaches eachBatch; when it follows on from what
+   * the lane has read, the lane has read past it.
+   */
+  private onBatchRead(payload: { topic: string; partition: number; batchSize: number; firstOffset: string | null; lastOffset: string }): void {
+    if (payload.batchSize > 0 || payload.firstOffset === null) return;
+    const worker = this.workers.get(this.groupOf(payload.partition))?.worker;
+    const lane = worker?.lanes.get(laneKey(payload.topic, payload.partition));
+    if (worker === undefined || lane === undefined || worker.retired) return;
+    if (readThrough(lane, Number(payload.firstOffset), Number(payload.lastOffset))) this.report(worker);
   }
 
   /** Commits the decided positions to the group, outside any transaction: what lag monitoring and kafka-consumer-groups read. */
@@ -216,6 +231,9 @@ export class CommandProcessor {
       starting: this.startWorker(group).then(
         (worker) => {
           this.report(worker); // the group's offsets catch up with the checkpoints even before the next commit
+          // Read from the checkpoints, whatever the group's offsets say: the markers after them too, so the
+          // report moves past those (lane-position.ts). Batches fetched before are dropped as stale.
+          for (const lane of worker.lanes.values()) this.rewind(lane, lane.committed);
           return (slot.worker = worker);
         },
         (error: unknown) => {
@@ -306,6 +324,7 @@ export class CommandProcessor {
             // Offsets below the committed one were decided (possibly by a previous owner) after our consumer fetched them.
             queuedUpTo: committed.get(key) ?? 0,
             committed: committed.get(key) ?? 0,
+            readUpTo: committed.get(key) ?? 0,
             nextEventOffset: undefined,
             paused: false,
           };
@@ -346,6 +365,8 @@ export class CommandProcessor {
     }
     for (const m of batch.messages) if (Number(m.offset) >= lane.queuedUpTo) lane.queue.push(m);
     lane.queuedUpTo = Math.max(lane.queuedUpTo, Number(last.offset) + 1);
+    // Every command of the batch is queued; its last offset counts a trailing transaction marker too.
+    readThrough(lane, Number(batch.firstOffset() ?? last.offset), Number(batch.lastOffset()));
     resolveOffset(last.offset);
     if (lane.queue.length > MAX_QUEUED && !lane.paused) {
       lane.paused = true;
@@ -354,6 +375,15 @@ export class CommandProcessor {
     worker.running ??= this.drain(worker).finally(() => {
       worker.running = undefined;
     });
+  }
+
+  /** Sends the consumer of a lane's partition to `offset`. */
+  private rewind(lane: Lane, offset: number): void {
+    try {
+      this.consumer?.seek({ topic: lane.topics.commands, partition: lane.partition, offset: String(offset) });
+    } catch (seekError) {
+      this.options.logger.error({ err: seekError, topic: lane.topics.commands, partition: lane.partition }, 'could not rewind the consumer; the partition resumes after a rebalance');
+    }
   }
 
   private async drain(worker: PartitionWorker): Promise<void> {
@@ -371,13 +401,7 @@ export class CommandProcessor {
       this.options.logger.error({ err: error, partitions: worker.partitions }, 'transaction failed; restarting the partitions from their last commit');
       const group = this.groupOf(worker.partitions[0] ?? 0);
       if (this.workers.get(group)?.worker === worker) this.workers.delete(group);
-      for (const lane of worker.lanes.values()) {
-        try {
-          this.consumer?.seek({ topic: lane.topics.commands, partition: lane.partition, offset: String(lane.committed) });
-        } catch (seekError) {
-          this.options.logger.error({ err: seekError, topic: lane.topics.commands, partition: lane.partition }, 'could not rewind the consumer; the partition resumes after a rebalance');
-        }
-      }
+      for (const lane of worker.lanes.values()) this.rewind(lane, lane.committed);
       this.resumePaused(worker, () => true);
       await worker.producer.disconnect().catch(() => undefined);
     }

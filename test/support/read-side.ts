@@ -18,7 +18,8 @@ import { readEvents, type StoredEvent } from './events';
  * registered for `schemaTopic` (the real events topic), so no new subjects.
  */
 export async function produceEnvelopes(
-  producer: Producer,
+  /** A producer, or a transaction of one. */
+  producer: Pick<Producer, 'send'>,
   codec: AvroCodec,
   opts: { readonly topic: string; readonly schemaTopic: string; readonly namespace: string; readonly partitions: number },
   envelopes: readonly Envelope<{ readonly type: string; readonly data: object }>[],

@@ -199,6 +199,8 @@ export class EventConsumer {
   /** One resync at a time per partition. */
   private readonly resyncs = new Map<string, Promise<void>>();
   private watchdog: NodeJS.Timeout | undefined;
+  /** Armed when a batch of transaction markers only moved a position: kafkajs commits those only with a later batch. */
+  private markerCommit: NodeJS.Timeout | undefined;
   private stopping = false;
   private readonly retry: RetryPolicy;
   private readonly isRetriable: (error: unknown) => boolean;
@@ -265,6 +267,7 @@ export class EventConsumer {
   async stop(): Promise<void> {
     this.stopping = true;
     clearInterval(this.watchdog);
+    clearTimeout(this.markerCommit);
     if (this.autoCommit) await this.commitPositions();
     await this.consumer?.disconnect();
     await Promise.all([...this.resyncs.values()].map((r) => r.catch(() => undefined)));
@@ -273,21 +276,41 @@ export class EventConsumer {
   }
 
   /**
-   * Commits how far each partition has been read, so a restart does not take
-   * the last second's uncommitted offsets for a rewind (which would redeliver
-   * them: harmless under the version guard, but needless).
+   * Commits how far each partition has been read (transaction markers
+   * included), on the way out so a restart does not take the last second's
+   * uncommitted offsets for a rewind (which would redeliver them: harmless
+   * under the version guard, but needless), and after batches of markers only.
    */
   private async commitPositions(): Promise<void> {
-    const offsets = [...this.partitions].map(([key, state]) => {
+    const offsets = [...this.partitions].flatMap(([key, state]) => {
       const colon = key.lastIndexOf(':');
-      return { topic: key.slice(0, colon), partition: Number(key.slice(colon + 1)), offset: String(state.position) };
+      return state.position < 0 ? [] : [{ topic: key.slice(0, colon), partition: Number(key.slice(colon + 1)), offset: String(state.position) }];
     });
     if (offsets.length === 0) return;
     try {
       await this.consumer?.commitOffsets(offsets);
     } catch (error) {
-      this.log.debug({ err: error }, 'could not commit the positions on the way out');
+      // A rebalance in progress, or the partitions just revoked: their next owner commits them.
+      this.log.debug({ err: error }, 'could not commit the positions');
     }
+  }
+
+  /**
+   * A batch of transaction markers only (the commit marker after a partition's
+   * last record, fetched apart from it, or alone after a seek to the
+   * checkpoint) is resolved by kafkajs but committed only if a second has
+   * passed since its last commit, or with the next batch: an idle partition
+   * would keep a committed offset one short of its end, a lag of 1 for
+   * kafka-consumer-groups and restaurant_consumer_lag_messages. So the
+   * positions are committed a second later (docs/operations.md, lag).
+   */
+  private commitMarkersSoon(): void {
+    if (!this.autoCommit || this.stopping || this.markerCommit !== undefined) return;
+    this.markerCommit = setTimeout(() => {
+      this.markerCommit = undefined;
+      if (!this.stopping) void this.commitPositions();
+    }, 1_000);
+    this.markerCommit.unref();
   }
 
   /** Partitions being rebuilt from the start by this consumer, with the end offset each must reach. */
@@ -432,7 +455,10 @@ export class EventConsumer {
     // A data batch moved the position in eachBatch; a marker-only batch moves it here if it follows on
     // (without a checkpoint of the sink's own, kafkajs reads on from the committed offset: it always does).
     const followsOn = this.options.sink.checkpointing === undefined || (payload.firstOffset !== null && Number(payload.firstOffset) <= state.position);
-    if (payload.batchSize === 0 && followsOn && next > state.position) state.position = next;
+    if (payload.batchSize === 0 && followsOn && next > state.position) {
+      state.position = next;
+      this.commitMarkersSoon();
+    }
     this.options.onProgress?.({ topic: payload.topic, partition: payload.partition, position: state.position, messages: payload.batchSize });
     if (state.rebuildUntil !== undefined && state.position >= state.rebuildUntil) {
       this.finishRebuild(payload.topic, payload.partition, state).catch((error: unknown) =>
