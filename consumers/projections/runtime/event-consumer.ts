@@ -44,7 +44,9 @@
 //   no message is at fault. If it is not retriable (a projection throws, Redis
 //   refuses a command), the batch is replayed one record at a time to find the
 //   culprit, which goes to the DLQ (reason `processing-failed`) while the
-//   others are written.
+//   others are written. The sink is told of it with the write that moves the
+//   checkpoint past it (`failed`), so a projector parks its aggregate there
+//   (parking.ts).
 import type { Admin, Consumer, ConsumerConfig, EachBatchPayload, IHeaders, Kafka, KafkaMessage, PartitionAssigner, Producer } from 'kafkajs';
 import { DecodeError, type AvroCodec } from '../../../infra/kafka/codec';
 import type { Logger } from '../../../infra/logging';
@@ -79,6 +81,19 @@ export interface PartitionBatch {
   readonly consumedUpTo: number;
   /** The checkpoint the consumer believes is stored (undefined: none); the sink refuses the write when it is not. */
   readonly expectedCheckpoint: number | undefined;
+  /**
+   * Decoded records of this batch that kept failing and that the consumer has
+   * already written to the DLQ (a sink that does not write dead letters itself).
+   * A sink that parks aggregates (the projectors) parks theirs, atomically with
+   * the checkpoint; others ignore them.
+   */
+  readonly failed?: readonly FailedRecord[];
+}
+
+/** A decoded record that kept failing, with the dead letter written for it. */
+export interface FailedRecord {
+  readonly record: DecodedRecord;
+  readonly letter: DeadLetter;
 }
 
 /** What a sink that keeps its own checkpoint (the projectors) offers the consumer. */
@@ -562,7 +577,7 @@ export class EventConsumer {
           this.written(skip);
         } else {
           await this.deadLetter([letter]);
-          await write({ ...one, records: [], deadLetters: [] });
+          await write({ ...one, records: [], deadLetters: [], failed: [{ record, letter }] });
         }
       }
       deadLetters = [];
