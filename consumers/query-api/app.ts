@@ -7,6 +7,7 @@
 //   GET /kitchen/queue                     confirmed, not ready, oldest first
 //   GET /stats/sales?from=&to=             per-day and total revenue/orders (UTC days, inclusive)
 //   GET /stats/items?from=&to=             per-item quantity/revenue over the range
+//   GET /parked                            parked aggregates per read model (parked.ts)
 //
 // Every answer comes from the keyspace that serves the read model (the
 // blue/green pointer, resolved once per request) and only when that model is
@@ -40,6 +41,7 @@ import { parsePage, rangeFor } from '../projections/shared/pagination';
 import { salesKeys } from '../projections/sales/sales.keys';
 import { parseSalesRange, salesReport, type SalesBucket, type SalesRange } from '../projections/sales/sales.query';
 import type { CheckpointWatcher } from './consistency';
+import { parkedListing, parkedOf } from './parked';
 import { readModelStatus } from './status';
 
 export interface QueryApiDeps {
@@ -205,7 +207,8 @@ export function createQueryApp(deps: QueryApiDeps): express.Express {
       if (keyspace === undefined) return;
       const id = req.params.id as string;
       const view = orderView(await redis.get(ordersKeys(keyspace).order(id)));
-      await reply(res, 'orders', () => (view === null ? error(res, 404, 'order_not_found', `no order ${id}`) : res.json(view)));
+      const parked = await parkedOf(redis, keyspace, 'orders', id);
+      await reply(res, 'orders', () => (view === null ? error(res, 404, 'order_not_found', `no order ${id}`) : res.json(parked === null ? view : { ...view, parked })));
     }),
   );
 
@@ -252,6 +255,8 @@ export function createQueryApp(deps: QueryApiDeps): express.Express {
       await reply(res, 'sales', () => res.json({ from: report.from, to: report.to, items: report.items }));
     }),
   );
+
+  app.get('/parked', route(parkedListing(redis, deps.keyspace)));
 
   app.use((_req: Request, res: Response) => error(res, 404, 'not_found', 'no such route'));
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {

@@ -10,7 +10,11 @@
  * throw for chosen event ids while `fault.on`, given to the Projector (and to
  * the redrive) through their `spec`. Switching it off is "deploying the fix".
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
 import { logLevel } from 'kafkajs';
+import { parkedListing, parkedOf } from '../../consumers/query-api/parked';
 import { AvroCodec } from '../../infra/kafka/codec';
 import { readToEnd } from '../../infra/kafka/read-to-end';
 import { rootLogger } from '../../infra/logging';
@@ -153,6 +157,29 @@ describe('a poison event in the middle of one order', () => {
     await readToEnd(kafka, [{ topic: dlqTopicName(topic) }], ({ message }) => void letters.push(String(message.headers?.['dlq-reason'])));
     expect(letters).toEqual(['processing-failed', 'processing-failed']);
     expect(projector.sink.stats.parked).toBe(poisoned.length - poisonAt + 1);
+  });
+
+  it('the query side says which orders are parked and why', async () => {
+    expect(await parkedOf(redis, keyspace, 'orders', 'order-2')).toMatchObject({ aggregateId: 'order-2', reason: 'processing-failed', head: { version: poison.metadata.version } });
+    expect(await parkedOf(redis, keyspace, 'orders', 'order-1')).toBeNull();
+    const server = http.createServer(express().get('/parked', (req, res, next) => void parkedListing(redis, keyspace)(req, res).catch(next)));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/parked`);
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { readModels: Record<string, { keyspace: string; aggregates: { aggregateId: string; parkedEvents: number }[] }> };
+      expect(body.readModels.orders).toEqual({
+        keyspace,
+        aggregates: expect.arrayContaining([
+          expect.objectContaining({ aggregateId: 'order-2', parkedEvents: poisoned.length - poisonAt }),
+          expect.objectContaining({ aggregateId: 'order-5', parkedEvents: 1 }),
+        ]),
+      });
+      expect(body.readModels.orders?.aggregates).toHaveLength(2);
+      expect(body.readModels.menu?.aggregates).toEqual([]);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('after the fix, a redrive applies the parked chain: the read model equals a fold of every event; a second redrive applies nothing', async () => {
