@@ -18,7 +18,7 @@ import { parkedListing, parkedOf } from '../../consumers/query-api/parked';
 import { AvroCodec } from '../../infra/kafka/codec';
 import { readToEnd } from '../../infra/kafka/read-to-end';
 import { rootLogger } from '../../infra/logging';
-import { redrive, skip, type ActionContext } from '../../consumers/projections/redrive/actions';
+import { redrive, type ActionContext } from '../../consumers/projections/redrive/actions';
 import { listParked, showParked } from '../../consumers/projections/redrive/redrive';
 import { Projector } from '../../consumers/projections/runtime/projector';
 import { READ_MODEL_SPECS, type AnyProjection, type ReadModelSpec } from '../../consumers/projections/runtime/read-models';
@@ -30,6 +30,7 @@ import { DEAD_LETTER_ACTIONS_TOPIC, dlqTopicName } from '../../schemas/topics';
 import { testKafka, testRedis, testRegistry, unique, withAdmin } from '../support/kafka';
 import { DAY, HOUR, T0 } from '../support/projection-spec';
 import { line, money, orderHistory } from '../support/order-histories';
+import { runDlq } from '../support/operations';
 import { dropKeys, produceEnvelopes, redisDump, waitForCheckpoint } from '../support/read-side';
 
 jest.setTimeout(120_000);
@@ -182,6 +183,25 @@ describe('a poison event in the middle of one order', () => {
     }
   });
 
+  it('npm run dlq lists the parked orders and shows one decoded, with its headers; bad input exits 2', async () => {
+    const list = await runDlq(['list', '--model', 'orders', '--keyspace', keyspace]);
+    expect(list.code).toBe(0);
+    const listed = JSON.parse(list.stdout) as { aggregateId: string; reason: string; keyspace: string }[];
+    expect(listed.map((p) => [p.aggregateId, p.reason, p.keyspace]).sort()).toEqual([
+      ['order-2', 'processing-failed', keyspace],
+      ['order-5', 'processing-failed', keyspace],
+    ]);
+    const show = await runDlq(['show', '--model', 'orders', '--keyspace', keyspace, '--aggregate', 'order-2']);
+    expect(show.code).toBe(0);
+    const shown = JSON.parse(show.stdout) as { parked: { head: { version: number } }; chain: { role: string; headers: Record<string, string>; value: { metadata: { eventId: string } } }[] };
+    expect(shown.parked.head.version).toBe(poison.metadata.version);
+    expect(shown.chain[0]).toMatchObject({ role: 'head', headers: { 'event-type': 'OrderPlaced' }, value: { metadata: { eventId: poison.metadata.eventId } } });
+    const bad = await runDlq(['skip', '--model', 'orders', '--keyspace', keyspace, '--aggregate', 'order-5']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('skip needs a reason');
+    expect((await listParked({ redis, spec, keyspace })).map((p) => p.aggregateId).sort()).toEqual(['order-2', 'order-5']);
+  });
+
   it('after the fix, a redrive applies the parked chain: the read model equals a fold of every event; a second redrive applies nothing', async () => {
     fault.on = false; // the fix is deployed (order-5 stays parked for the tests below)
     const [first] = await redrive(ctx, { aggregateId: 'order-2' });
@@ -215,16 +235,19 @@ describe('a poison event in the middle of one order', () => {
 
   it('a skip drops the event unapplied, unparks the emptied chain and records who and why', async () => {
     const before = await readModel();
-    const outcome = await skip({ ...ctx, why: 'duplicate sent by a bug in 1.2; confirmed with support' }, 'order-5');
-    expect(outcome).toMatchObject({ outcome: 'skipped', unparked: true, events: [`${topic}:${(await showOrder5Position())}`] });
+    // Through the CLI, as an operator would.
+    const run = await runDlq(['skip', '--model', 'orders', '--keyspace', keyspace, '--aggregate', 'order-5', '--why', 'duplicate sent by a bug in 1.2; confirmed with support', '--actor', 'it-operator']);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ outcome: 'skipped', unparked: true, events: [`${topic}:${await showOrder5Position()}`] });
     expect(await readModel()).toEqual(before);
     expect(await parkedKeys()).toEqual([]);
     expect(await redis.hlen(parkedKey(keyspace, 'orders'))).toBe(0);
     const actions = await actionsOf('order-5');
-    expect(actions.map((a) => [a.action, a.outcome, a.why])).toEqual([
-      ['redrive', 'failed', 'projection fixed'],
-      ['skip', 'skipped', 'duplicate sent by a bug in 1.2; confirmed with support'],
+    expect(actions.map((a) => [a.action, a.outcome, a.actor, a.why])).toEqual([
+      ['redrive', 'failed', 'it-operator', 'projection fixed'],
+      ['skip', 'skipped', 'it-operator', 'duplicate sent by a bug in 1.2; confirmed with support'],
     ]);
+    expect(actions[1]?.consumerGroup).toBe(projector.groupId);
   });
 
   /** order-5's last event's "<partition>:<offset>" as the DLQ recorded it. */
