@@ -2,18 +2,20 @@
 // to Redis with the batch script (redis-batch.ts).
 //
 // Per partition batch:
-// * stateless models (menu, customers, kitchen): the events' ops are built in
-//   memory and sent in ONE EVALSHA with the checkpoint; the version guard runs
-//   inside the script. One round trip.
-// * stateful models (orders, sales: read-modify-write): first ONE MGET of the
-//   batch aggregates' state documents and version keys; the state is threaded
-//   through each aggregate's events in memory, skipping events not newer than
-//   the version read (so skipped events never touch the state); then the same
-//   single EVALSHA, whose guard re-checks every version server-side. Two round
-//   trips. Only one consumer owns a partition (and so an aggregate) at a time;
-//   should a fenced-off zombie write between the MGET and the script, the guard
-//   skips what it already applied, and since projections are deterministic the
-//   documents it wrote equal ours.
+// * first ONE pipelined read: which of the batch's aggregates are parked
+//   (HMGET of the parked hash, parking.ts) and, for stateful models (orders,
+//   sales: read-modify-write), an MGET of the batch aggregates' state
+//   documents and version keys; the state is threaded through each
+//   aggregate's events in memory, skipping events not newer than the version
+//   read (so skipped events never touch the state);
+// * then ONE EVALSHA with the events' ops and the checkpoint, whose guard
+//   (re-)checks every version server-side; the events of parked aggregates go
+//   in it as parking writes instead of ops. Two round trips (a third, of the
+//   parked versions, only for a batch that parks something). Only one consumer
+//   owns a partition (and so an aggregate) at a time; should a fenced-off
+//   zombie write between the read and the script, the guard skips what it
+//   already applied, and since projections are deterministic the documents it
+//   wrote equal ours.
 import type Redis from 'ioredis';
 import { ReplyError } from 'ioredis';
 import type { Kafka } from 'kafkajs';
