@@ -18,7 +18,7 @@ import { parkedListing, parkedOf } from '../../consumers/query-api/parked';
 import { AvroCodec } from '../../infra/kafka/codec';
 import { readToEnd } from '../../infra/kafka/read-to-end';
 import { rootLogger } from '../../infra/logging';
-import { redrive, type ActionContext } from '../../consumers/projections/redrive/actions';
+import { redrive, skip, type ActionContext } from '../../consumers/projections/redrive/actions';
 import { listParked, showParked } from '../../consumers/projections/redrive/redrive';
 import { Projector } from '../../consumers/projections/runtime/projector';
 import { READ_MODEL_SPECS, type AnyProjection, type ReadModelSpec } from '../../consumers/projections/runtime/read-models';
@@ -26,6 +26,7 @@ import { checkpointKey, parkedKey, readModelPrefix, versionKey } from '../../con
 import { MemoryStore } from '../../consumers/projections/shared/memory-store';
 import { foldInto, type Envelope } from '../../consumers/projections/shared/projection';
 import type { DeadLetterAction } from '../../schemas/generated/types';
+import { partitionFor } from '../../schemas/partitioning';
 import { DEAD_LETTER_ACTIONS_TOPIC, dlqTopicName } from '../../schemas/topics';
 import { testKafka, testRedis, testRegistry, unique, withAdmin } from '../support/kafka';
 import { DAY, HOUR, T0 } from '../support/projection-spec';
@@ -42,6 +43,7 @@ const logger = rootLogger.child({ test: 'parking' });
 logger.level = 'silent';
 const PARTITIONS = 3;
 const keyspace = unique('it-park').toLowerCase();
+const undecodableKeyspace = unique('it-park-u').toLowerCase();
 const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
 const running: Projector[] = [];
 
@@ -71,17 +73,17 @@ const ORDERS: OrderEnvelope[][] = Array.from({ length: 8 }, (_, i) =>
   }),
 );
 
-function fold(envelopes: readonly OrderEnvelope[]) {
+function fold(envelopes: readonly OrderEnvelope[], ks = keyspace) {
   const store = new MemoryStore();
-  foldInto(store, real.projection, keyspace, envelopes);
-  return store.dump(readModelPrefix(keyspace, 'orders'));
+  foldInto(store, real.projection, ks, envelopes);
+  return store.dump(readModelPrefix(ks, 'orders'));
 }
 
 /** The orders read model without the runtime's bookkeeping (checkpoint; parked state, asserted on its own). */
-async function readModel() {
-  const dump = await redisDump(redis, readModelPrefix(keyspace, 'orders'));
-  delete dump[checkpointKey(keyspace, 'orders')];
-  for (const key of Object.keys(dump)) if (key.startsWith(`${readModelPrefix(keyspace, 'orders')}parked`)) delete dump[key];
+async function readModel(ks = keyspace) {
+  const dump = await redisDump(redis, readModelPrefix(ks, 'orders'));
+  delete dump[checkpointKey(ks, 'orders')];
+  for (const key of Object.keys(dump)) if (key.startsWith(`${readModelPrefix(ks, 'orders')}parked`)) delete dump[key];
   return dump;
 }
 
@@ -89,12 +91,12 @@ async function parkedKeys(): Promise<string[]> {
   return Object.keys(await redisDump(redis, `${readModelPrefix(keyspace, 'orders')}parked`));
 }
 
-async function actionsOf(aggregateId: string): Promise<DeadLetterAction[]> {
+async function actionsOf(aggregateId: string, ks = keyspace): Promise<DeadLetterAction[]> {
   const out: DeadLetterAction[] = [];
   await readToEnd(kafka, [{ topic: DEAD_LETTER_ACTIONS_TOPIC }], async ({ message }) => {
     const decoded = await codec.decode(message.value);
     const action = decoded.value as DeadLetterAction;
-    if (action.keyspace === keyspace && action.aggregateId === aggregateId) out.push(action);
+    if (action.keyspace === ks && action.aggregateId === aggregateId) out.push(action);
   });
   return out;
 }
@@ -109,6 +111,7 @@ afterAll(async () => {
   for (const p of [...running]) await p.stop();
   await producer.disconnect();
   await dropKeys(redis, `rm:{${keyspace}}:*`);
+  await dropKeys(redis, `rm:{${undecodableKeyspace}}:*`);
   await redis.quit();
 });
 
@@ -258,4 +261,72 @@ describe('a poison event in the middle of one order', () => {
     });
     return position;
   }
+});
+
+describe('an event that cannot be decoded, in the middle of one order', () => {
+  const ks = undecodableKeyspace;
+  const topic = unique('it.order.events');
+  const orders = Array.from({ length: 3 }, (_, i) =>
+    orderHistory({ orderId: `order-u-${i}`, customerId: 'customer-u', lines: [line('pizza', 'Pizza', 1, money(950)), line('cola', 'Cola', 2, money(300))], openedAt: T0 + i * HOUR, at: { placed: T0 + i * HOUR + 60_000, confirmed: T0 + i * HOUR + DAY / 2 } }),
+  );
+  const victim = orders[1] as OrderEnvelope[];
+  const lost = victim[2] as OrderEnvelope; // version 3 (the second line added): arrives as bytes nobody can decode
+  const spec = real;
+  const store = { redis, spec, keyspace: ks };
+  let ctx: ActionContext;
+
+  beforeAll(async () => {
+    await withAdmin(kafka, (admin) =>
+      admin.createTopics({ waitForLeaders: true, topics: [topic, dlqTopicName(topic)].map((t) => ({ topic: t, numPartitions: PARTITIONS, replicationFactor: 1 })) }),
+    );
+    const target = { topic, schemaTopic: 'restaurant.order.events', namespace: 'restaurant.order', partitions: PARTITIONS };
+    const others = orders.filter((o) => o !== victim).flat();
+    await produceEnvelopes(producer, codec, target, [...others, ...victim.slice(0, 2)]);
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: [{ key: `order-u-1/${lost.metadata.version}`, value: Buffer.from('not avro at all'), partition: partitionFor('order-u-1', PARTITIONS), headers: { 'event-type': lost.event.type } }],
+    });
+    await produceEnvelopes(producer, codec, target, victim.slice(3));
+    const offsets = await withAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic));
+    const ends = new Map([[topic, new Map(offsets.filter((o) => Number(o.high) > 0).map((o) => [o.partition, Number(o.high) - 1]))]]);
+    const p = new Projector({ kafka, codec, redis, logger, model: 'orders', keyspace: ks, topics: [topic], retry: { attempts: 2, initialDelayMs: 10, maxDelayMs: 10 } });
+    await p.start();
+    running.push(p);
+    await waitForCheckpoint(redis, ks, 'orders', ends);
+    ctx = { store, codec, producer, actor: 'it-operator', why: 'looking into the garbage' };
+  });
+
+  it('parks the order by its key behind the undecodable message; the others are applied', async () => {
+    const parked = await listParked(store);
+    expect(parked).toHaveLength(1);
+    expect(parked[0]).toMatchObject({ aggregateId: 'order-u-1', reason: 'not-avro', head: { version: lost.metadata.version, eventId: '', type: lost.event.type } });
+    const shown = await showParked(store, 'order-u-1');
+    expect(shown?.chain.map((e) => [e.role, e.version])).toEqual(victim.slice(2).map((e, i) => [i === 0 ? 'head' : 'behind', e.metadata.version]));
+    const all = orders.flat();
+    expect(await readModel(ks)).toEqual(fold(all.filter((e) => !(e.metadata.aggregateId === 'order-u-1' && e.metadata.version >= lost.metadata.version)), ks));
+  });
+
+  it('a redrive still cannot decode it and applies nothing; skipping it with a reason and redriving the rest applies the rest in order', async () => {
+    const before = await readModel(ks);
+    const [failed] = await redrive(ctx, { all: true });
+    expect(failed).toMatchObject({ aggregateId: 'order-u-1', outcome: 'failed', applied: 0 });
+    expect(await readModel(ks)).toEqual(before);
+
+    const skipped = await skip({ ...ctx, why: 'garbage from a broken producer; the line was added again by the customer' }, 'order-u-1');
+    expect(skipped).toMatchObject({ outcome: 'skipped', unparked: false });
+    // Still parked, now behind the next event, and still nothing applied.
+    expect((await listParked(store)).map((p) => [p.aggregateId, p.head.version])).toEqual([['order-u-1', lost.metadata.version + 1]]);
+    expect(await readModel(ks)).toEqual(before);
+
+    const [redriven] = await redrive({ ...ctx, why: 'the rest after the skip' }, { aggregateId: 'order-u-1' });
+    expect(redriven).toMatchObject({ outcome: 'redriven', applied: victim.length - 3 });
+    expect(await readModel(ks)).toEqual(fold(orders.flat().filter((e) => e !== lost), ks));
+    expect(await listParked(store)).toEqual([]);
+    expect((await actionsOf('order-u-1', ks)).map((a) => [a.action, a.outcome, a.applied])).toEqual([
+      ['redrive', 'failed', 0],
+      ['skip', 'skipped', 0],
+      ['redrive', 'redriven', victim.length - 3],
+    ]);
+  });
 });

@@ -149,7 +149,11 @@ export async function redriveAggregate(store: ParkedStore, codec: AvroCodec, agg
     seen = [...new Set([...seen, ...chain.map(chainField)])];
     try {
       const records: DecodedRecord[] = [];
-      for (const event of chain) records.push(await decodeParked(codec, event));
+      // A type the projection does not read is left out, as the projector skips it.
+      for (const event of chain) {
+        const record = await decodeParked(codec, event);
+        if (store.spec.projection.handles.has(record.type)) records.push(record);
+      }
       applied += await apply(store, records);
     } catch (error) {
       return { aggregateId, outcome: 'failed', events: seen, applied, error: error instanceof Error ? error.message : String(error) };

@@ -19,7 +19,8 @@
 // This file is pure: what to write and how to read it back.
 import type { IHeaders } from 'kafkajs';
 import { parkedChainKey, parkedKey, parkedVersionKey, type ReadModelName } from '../shared/keys';
-import type { DecodedRecord } from './event-consumer';
+import { parseEventKey } from '../../../schemas/partitioning';
+import type { DecodedRecord, FailedRecord } from './event-consumer';
 import type { GuardedWrite } from './redis-batch';
 
 /** Where an event was read. */
@@ -99,6 +100,87 @@ export function parkedEventOf(record: DecodedRecord, role: ParkedEvent['role'], 
     headers: text(record.headers),
     parkedAt,
   };
+}
+
+/**
+ * A dead-lettered message as a parked event: its decoded record's, or for a
+ * message that could not be decoded, the aggregate and version its key names
+ * (`<aggregateId>/<version>`, as events are keyed; eventId unknown: '').
+ * Undefined when neither says which aggregate it belongs to.
+ */
+export function parkedEventOfFailed(failed: FailedRecord, role: ParkedEvent['role'], parkedAt: number): ParkedEvent | undefined {
+  if (failed.record !== undefined) return parkedEventOf(failed.record, role, parkedAt);
+  const { letter } = failed;
+  if (letter.key === null) return undefined;
+  let parsed: { aggregateId: string; version: number };
+  try {
+    parsed = parseEventKey(letter.key.toString());
+  } catch {
+    return undefined;
+  }
+  const headers = text(letter.headers);
+  return {
+    topic: letter.topic,
+    partition: letter.partition,
+    offset: letter.offset,
+    role,
+    aggregateId: parsed.aggregateId,
+    eventId: '',
+    version: parsed.version,
+    type: headers['event-type'] ?? 'unknown',
+    key: letter.key.toString('base64'),
+    value: (letter.value ?? Buffer.alloc(0)).toString('base64'),
+    headers,
+    parkedAt,
+  };
+}
+
+/** What a batch does about parking: the records to apply, and the events to park (in read order) with their aggregate's parked entry. */
+export interface ParkingPlan {
+  readonly live: DecodedRecord[];
+  readonly park: { readonly event: ParkedEvent; readonly summary: string }[];
+}
+
+const UNKNOWN_HEAD: EventPosition = { topic: '', partition: -1, offset: -1 };
+
+/**
+ * Decides a batch's parking. `parked`: the batch's aggregates parked before it
+ * (aggregateId -> the JSON of its ParkedAggregate). Each dead-lettered message
+ * whose aggregate is known parks it (the first one of an aggregate is its head);
+ * a record of a parked aggregate read after its head is parked behind it; the
+ * rest, records read before the head included, are applied.
+ */
+export function planParking(records: readonly DecodedRecord[], failed: readonly FailedRecord[], parked: ReadonlyMap<string, string>, parkedAt: number): ParkingPlan {
+  const heads = new Map<string, { summary: string; head: EventPosition }>();
+  for (const [id, summary] of parked) {
+    let head = UNKNOWN_HEAD;
+    try {
+      head = (JSON.parse(summary) as ParkedAggregate).head;
+    } catch {
+      // parked, head unknown: every record of it is parked
+    }
+    heads.set(id, { summary, head });
+  }
+  const park: { event: ParkedEvent; summary: string }[] = [];
+  for (const f of [...failed].sort((a, b) => byPosition(a.letter, b.letter))) {
+    const event = parkedEventOfFailed(f, 'head', parkedAt);
+    if (event === undefined) continue; // no aggregate to park: in the DLQ only
+    const known = heads.get(event.aggregateId);
+    if (known === undefined) {
+      const summary = JSON.stringify(parkedAggregateOf(event, f.letter.reason, f.letter.error));
+      heads.set(event.aggregateId, { summary, head: event });
+      park.push({ event, summary });
+    } else park.push({ event: { ...event, role: 'behind' }, summary: known.summary });
+  }
+  const live: DecodedRecord[] = [];
+  for (const record of records) {
+    const known = heads.get(metadataOf(record).aggregateId);
+    const beforeHead = known !== undefined && record.topic === known.head.topic && record.partition === known.head.partition && record.offset < known.head.offset;
+    if (known === undefined || beforeHead) live.push(record);
+    else park.push({ event: parkedEventOf(record, 'behind', parkedAt), summary: known.summary });
+  }
+  park.sort((a, b) => byPosition(a.event, b.event));
+  return { live, park };
 }
 
 /** Why the aggregate of a dead-lettered head event is parked. */

@@ -27,9 +27,9 @@ import type { EventMetadata } from '../../../schemas/generated/types';
 import { checkpointKey, parkedKey, parkedVersionKey, rebuildKey, versionKey, type ReadModelName } from '../shared/keys';
 import type { WriteOp } from '../shared/ops';
 import type { RetryPolicy } from './backoff';
-import { CheckpointMismatchError, EventConsumer, ProcessingError, type BatchSink, type Checkpointing, type DecodedRecord, type FailedRecord, type PartitionBatch, type PartitionProgress } from './event-consumer';
+import { CheckpointMismatchError, EventConsumer, ProcessingError, type BatchSink, type Checkpointing, type DecodedRecord, type PartitionBatch, type PartitionProgress } from './event-consumer';
 import { consumerMetrics, projectionMetrics, reportParked, type ParkedSource, type ProjectionMetrics } from './metrics';
-import { metadataOf, parkedAggregateOf, parkedEventOf, parkingWrite, type ParkedEvent } from './parking';
+import { metadataOf, parkedEventOfFailed, parkingWrite, planParking, type ParkingPlan } from './parking';
 import { applyBatch, checkpointField, encodeBatch, parseCheckpoint, type EncodedBatch, type GuardedWrite } from './redis-batch';
 import { projectionGroupId, READ_MODEL_SPECS, type ReadModelSpec } from './read-models';
 
@@ -174,40 +174,26 @@ export class RedisProjectionSink implements BatchSink, Checkpointing, ParkedSour
   }
 
   /**
-   * The parking writes of a batch (parking.ts): each failed record parks its
-   * aggregate (`parked` gains it), and the records of parked aggregates are
-   * recorded behind it. Events already recorded (a redelivery: not above the
-   * aggregate's `parked-v`) are left out here and counted in `already`, so the
-   * script writes all the others.
+   * The guarded writes that park `park` (parking.ts). Events already recorded
+   * (a redelivery: not above the aggregate's `parked-v`) are left out here and
+   * counted in `already`, so the script writes all the others.
    */
-  private async parkingWrites(batch: PartitionBatch, failed: readonly FailedRecord[], parked: Map<string, string>): Promise<{ writes: GuardedWrite[]; already: number }> {
+  private async parkingWrites(park: ParkingPlan['park']): Promise<{ writes: GuardedWrite[]; already: number }> {
+    if (park.length === 0) return { writes: [], already: 0 };
     const { name } = this.spec;
     const ks = this.keyspace;
-    const toPark = batch.records.filter((r) => parked.has(metadataOf(r).aggregateId));
-    if (failed.length === 0 && toPark.length === 0) return { writes: [], already: 0 };
-    const ids = [...new Set([...failed.map((f) => f.record), ...toPark].map((r) => metadataOf(r).aggregateId))];
+    const ids = [...new Set(park.map((p) => p.event.aggregateId))];
     const versions = await this.redis.mget(...ids.map((id) => parkedVersionKey(ks, name, id)));
     const reached = new Map(ids.map((id, i) => [id, Number(versions[i] ?? 0)]));
-    const now = Date.now();
     const writes: GuardedWrite[] = [];
     let already = 0;
-    const park = (event: ParkedEvent, summary: string): void => {
+    for (const { event, summary } of park) {
       if (event.version <= (reached.get(event.aggregateId) ?? 0)) {
         already += 1;
-        return;
+        continue;
       }
       reached.set(event.aggregateId, event.version);
       writes.push(parkingWrite(ks, name, event, summary));
-    };
-    for (const { record, letter } of failed) {
-      const head = parkedEventOf(record, 'head', now);
-      const summary = parked.get(head.aggregateId) ?? JSON.stringify(parkedAggregateOf(head, letter.reason, letter.error));
-      parked.set(head.aggregateId, summary);
-      park(head, summary);
-    }
-    for (const record of toPark) {
-      const event = parkedEventOf(record, 'behind', now);
-      park(event, parked.get(event.aggregateId) as string);
     }
     return { writes, already };
   }
@@ -216,7 +202,9 @@ export class RedisProjectionSink implements BatchSink, Checkpointing, ParkedSour
     const { projection, name } = this.spec;
     const ks = this.keyspace;
     const failed = batch.failed ?? [];
-    const ids = [...new Set([...batch.records, ...failed.map((f) => f.record)].map((r) => metadataOf(r).aggregateId))];
+    const now = Date.now();
+    const failedIds = failed.flatMap((f) => parkedEventOfFailed(f, 'head', now)?.aggregateId ?? []);
+    const ids = [...new Set([...batch.records.map((r) => metadataOf(r).aggregateId), ...failedIds])];
     const stateful = ids.length > 0 && projection.stateKey(ks, ids[0] as string) !== null;
     // One round trip: which of the batch's aggregates are parked, and (stateful models) their state and version.
     const read = this.redis.pipeline();
@@ -237,15 +225,14 @@ export class RedisProjectionSink implements BatchSink, Checkpointing, ParkedSour
     if (current !== undefined) {
       const values = reply(1) as (string | null)[];
       ids.forEach((id, i) => {
-        if (parked.has(id)) return;
         const doc = values[i];
         const version = values[ids.length + i];
         current.set(id, { state: doc === null || doc === undefined ? projection.initialState : (JSON.parse(doc) as unknown), version: version ? Number(version) : 0 });
       });
     }
-    // Parking: the dead-lettered heads park their aggregates; a parked aggregate's events are recorded, not applied.
-    const parking = await this.parkingWrites(batch, failed, parked);
-    const live = batch.records.filter((r) => !parked.has(metadataOf(r).aggregateId));
+    // Parking: dead-lettered messages park their aggregates; a parked aggregate's later events are recorded, not applied.
+    const { live, park } = planParking(batch.records, failed, parked, now);
+    const parking = await this.parkingWrites(park);
     const envelopes = envelopesOf(live);
     const { writes, preSkipped } = projectBatch(this.spec, ks, envelopes, current);
     const encoded = encodePartitionBatch(ks, name, [...writes, ...parking.writes], batch);

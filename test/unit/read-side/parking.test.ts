@@ -4,20 +4,32 @@
 import { parseDlqArgs } from '../../../consumers/projections/redrive/cli-args';
 import { ActionInputError } from '../../../consumers/projections/redrive/actions';
 import type { DecodedRecord } from '../../../consumers/projections/runtime/event-consumer';
-import { byPosition, chainField, parkedAggregateOf, parkedEventOf, parkingWrite, parseChain, parseParked } from '../../../consumers/projections/runtime/parking';
+import { byPosition, chainField, parkedAggregateOf, parkedEventOf, parkedEventOfFailed, parkingWrite, parseChain, parseParked, planParking } from '../../../consumers/projections/runtime/parking';
+import type { DeadLetter } from '../../../consumers/projections/runtime/dlq';
 import { encodeBatch } from '../../../consumers/projections/runtime/redis-batch';
 import { parkedChainKey, parkedKey, parkedVersionKey, versionKey } from '../../../consumers/projections/shared/keys';
 
-const record = (offset: number, version: number, type = 'OrderPlaced'): DecodedRecord => ({
+const record = (offset: number, version: number, type = 'OrderPlaced', aggregateId = 'o-1'): DecodedRecord => ({
   topic: 'restaurant.order.events',
   partition: 2,
   offset,
-  key: Buffer.from(`o-1/${version}`),
+  key: Buffer.from(`${aggregateId}/${version}`),
   rawValue: Buffer.from([0, 0, 0, 0, 7, offset]),
   headers: { 'event-type': type, 'x-repeated': [Buffer.from('first'), Buffer.from('second')] },
   type,
   fullName: `restaurant.order.${type}`,
-  value: { metadata: { eventId: `e-${version}`, aggregateId: 'o-1', version, occurredAt: 1 } },
+  value: { metadata: { eventId: `e-${version}`, aggregateId, version, occurredAt: 1 } },
+});
+
+const letter = (offset: number, key: string | null, reason = 'not-avro'): DeadLetter => ({
+  topic: 'restaurant.order.events',
+  partition: 2,
+  offset,
+  key: key === null ? null : Buffer.from(key),
+  value: Buffer.from('garbage'),
+  headers: { 'event-type': 'ItemAddedToOrder' },
+  reason,
+  error: 'bad bytes',
 });
 
 describe('a parked event', () => {
@@ -59,6 +71,39 @@ describe('a parked event', () => {
     ]);
     // Parking writes encode with the batch (same script, same call as the checkpoint).
     expect(() => encodeBatch('live', 'orders', [write], new Map())).not.toThrow();
+  });
+});
+
+describe('planning a batch\'s parking', () => {
+  it('parks a failed record\'s aggregate: its later records are parked behind it, earlier ones and other aggregates applied', () => {
+    const head = record(10, 5);
+    const plan = planParking([record(9, 4), record(11, 6), record(12, 1, 'OrderOpened', 'o-2')], [{ record: head, letter: letter(10, 'o-1/5', 'processing-failed') }], new Map(), 7);
+    expect(plan.live.map((r) => r.offset)).toEqual([9, 12]);
+    expect(plan.park.map((p) => [p.event.offset, p.event.role])).toEqual([
+      [10, 'head'],
+      [11, 'behind'],
+    ]);
+    expect(JSON.parse(plan.park[1]?.summary ?? '')).toMatchObject({ aggregateId: 'o-1', reason: 'processing-failed', head: { offset: 10, version: 5 } });
+  });
+
+  it('parks an undecodable message by the aggregate its key names, and not at all when the key names none', () => {
+    const plan = planParking([record(11, 4)], [{ letter: letter(10, 'o-1/3') }, { letter: letter(12, 'not-an-event-key') }, { letter: letter(13, null) }], new Map(), 7);
+    expect(plan.live).toEqual([]);
+    expect(plan.park.map((p) => [p.event.offset, p.event.role, p.event.version, p.event.eventId, p.event.type])).toEqual([
+      [10, 'head', 3, '', 'ItemAddedToOrder'],
+      [11, 'behind', 4, 'e-4', 'OrderPlaced'],
+    ]);
+    expect(parkedEventOfFailed({ letter: letter(12, 'o-1/x') }, 'head', 1)).toBeUndefined();
+  });
+
+  it('parks the records of an aggregate parked before the batch that come after its head; a second failure of it goes behind', () => {
+    const summary = JSON.stringify(parkedAggregateOf(parkedEventOf(record(10, 5), 'head', 1), 'processing-failed', 'boom'));
+    const plan = planParking([record(8, 3), record(14, 7)], [{ letter: letter(13, 'o-1/6') }], new Map([['o-1', summary]]), 7);
+    expect(plan.live.map((r) => r.offset)).toEqual([8]); // a redelivery from before the head: the guard decides
+    expect(plan.park.map((p) => [p.event.offset, p.event.role, p.summary === summary])).toEqual([
+      [13, 'behind', true],
+      [14, 'behind', true],
+    ]);
   });
 });
 
