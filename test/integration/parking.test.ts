@@ -189,10 +189,10 @@ describe('a poison event in the middle of one order', () => {
   it('npm run dlq lists the parked orders and shows one decoded, with its headers; bad input exits 2', async () => {
     const list = await runDlq(['list', '--model', 'orders', '--keyspace', keyspace]);
     expect(list.code).toBe(0);
-    const listed = JSON.parse(list.stdout) as { aggregateId: string; reason: string; keyspace: string }[];
-    expect(listed.map((p) => [p.aggregateId, p.reason, p.keyspace]).sort()).toEqual([
-      ['order-2', 'processing-failed', keyspace],
-      ['order-5', 'processing-failed', keyspace],
+    const listed = JSON.parse(list.stdout) as { consumerGroup: string; aggregateId: string; reason: string; keyspace: string }[];
+    expect(listed.map((p) => [p.consumerGroup, p.aggregateId, p.reason, p.keyspace]).sort()).toEqual([
+      [projector.groupId, 'order-2', 'processing-failed', keyspace],
+      [projector.groupId, 'order-5', 'processing-failed', keyspace],
     ]);
     const show = await runDlq(['show', '--model', 'orders', '--keyspace', keyspace, '--aggregate', 'order-2']);
     expect(show.code).toBe(0);

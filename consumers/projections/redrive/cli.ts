@@ -16,7 +16,7 @@ import { config } from '../../../infra/config';
 import { createKafka } from '../../../infra/kafka/client';
 import { AvroCodec } from '../../../infra/kafka/codec';
 import { rootLogger } from '../../../infra/logging';
-import { READ_MODEL_SPECS } from '../runtime/read-models';
+import { projectionGroupId, READ_MODEL_SPECS } from '../runtime/read-models';
 import { servingKeyspace } from '../runtime/serving';
 import type { ReadModelName } from '../shared/keys';
 import { ActionInputError, redrive, skip } from './actions';
@@ -44,7 +44,7 @@ async function run(cmd: DlqCommand, redis: Redis, codec: AvroCodec): Promise<{ o
         const s = await store(model);
         for (const p of await listParked(s)) {
           if (cmd.reason !== undefined && p.reason !== cmd.reason) continue;
-          out.push({ readModel: model, keyspace: s.keyspace, ...p });
+          out.push({ consumerGroup: projectionGroupId(model, s.keyspace), readModel: model, keyspace: s.keyspace, ...p });
         }
       }
       return { output: out, ok: true };
