@@ -17,7 +17,7 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
 export type JsonObject = { [key: string]: JsonValue };
 
 /** What a named type is for, derived from its shape so nothing has to be listed by hand. */
-export type SchemaKind = 'event' | 'command' | 'snapshot' | 'state' | 'reply' | 'checkpoint' | 'type';
+export type SchemaKind = 'event' | 'command' | 'snapshot' | 'state' | 'reply' | 'checkpoint' | 'audit' | 'type';
 
 export interface SchemaSource {
   /** Path relative to the schema root, with forward slashes: `restaurant/order/OrderPlaced.avsc`. */
@@ -75,6 +75,8 @@ const PRIMITIVES = new Set(['null', 'boolean', 'int', 'long', 'float', 'double',
 const EVENT_METADATA = 'restaurant.common.EventMetadata';
 const COMMAND_METADATA = 'restaurant.common.CommandMetadata';
 const COMMAND_REPLY = 'restaurant.common.CommandReply';
+/** An operator's action on dead-lettered events, on restaurant.dead-letter-actions. */
+export const DEAD_LETTER_ACTION = 'restaurant.common.DeadLetterAction';
 const COMMAND_CHECKPOINT = 'restaurant.common.CommandCheckpoint';
 
 function isObject(value: JsonValue | undefined): value is JsonObject {
@@ -164,6 +166,7 @@ function lintAndReference(raw: JsonObject, fullName: string, problems: string[])
 function classify(raw: JsonObject, fullName: string, name: string): SchemaKind {
   if (raw['type'] !== 'record') return 'type';
   if (fullName === COMMAND_REPLY) return 'reply';
+  if (fullName === DEAD_LETTER_ACTION) return 'audit';
   if (fullName === COMMAND_CHECKPOINT) return 'checkpoint';
   const fields = Array.isArray(raw['fields']) ? raw['fields'] : [];
   const metadata = fields.find((f) => isObject(f) && f['name'] === 'metadata');

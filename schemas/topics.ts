@@ -44,12 +44,14 @@ export const PROCESS_MANAGER_SPECS: Readonly<Record<ProcessManagerName, ProcessM
 };
 
 export const COMMAND_REPLIES_TOPIC = 'restaurant.command-replies';
+/** Operators' redrives and skips of parked events (`npm run dlq`), keyed by aggregate id: who, when, why. */
+export const DEAD_LETTER_ACTIONS_TOPIC = 'restaurant.dead-letter-actions';
 export const DEFAULT_PARTITIONS = 6;
 
 const HOUR_MS = 60 * 60 * 1000;
 const DAY_MS = 24 * HOUR_MS;
 
-export type TopicRole = 'commands' | 'events' | 'snapshots' | 'changelog' | 'command-replies' | 'dlq';
+export type TopicRole = 'commands' | 'events' | 'snapshots' | 'changelog' | 'command-replies' | 'dlq' | 'audit';
 export type KeyFormat = 'aggregateId' | 'aggregateId/version' | 'processId' | 'commandId' | 'original key';
 
 export interface SubjectSpec {
@@ -131,6 +133,8 @@ const CONFIGS: Readonly<Record<TopicRole, Readonly<Record<string, string>>>> = {
   'command-replies': { 'cleanup.policy': 'delete', 'retention.ms': String(HOUR_MS) },
   // Kept long enough for a person to look, fix and replay.
   dlq: { 'cleanup.policy': 'delete', 'retention.ms': String(30 * DAY_MS) },
+  // An audit trail: every action kept (not compacted) for a year.
+  audit: { 'cleanup.policy': 'delete', 'retention.ms': String(365 * DAY_MS) },
 };
 
 const KEYS: Readonly<Record<TopicRole, KeyFormat>> = {
@@ -140,6 +144,7 @@ const KEYS: Readonly<Record<TopicRole, KeyFormat>> = {
   changelog: 'processId',
   'command-replies': 'commandId',
   dlq: 'original key',
+  audit: 'aggregateId',
 };
 
 const ROLE_KINDS: ReadonlyArray<readonly ['commands' | 'events' | 'snapshots', SchemaKind]> = [
@@ -226,6 +231,19 @@ export function topicCatalog(options: TopicCatalogOptions = {}): TopicCatalog {
     key: KEYS['command-replies'],
     configs: CONFIGS['command-replies'],
     subjects: replies.map((r) => ({ subject: subjectName(COMMAND_REPLIES_TOPIC, r.fullName), recordName: r.fullName })),
+  });
+
+  const audits = schemas.ofKind('audit');
+  audits.forEach((r) => covered.add(r.fullName));
+  topics.push({
+    name: DEAD_LETTER_ACTIONS_TOPIC,
+    role: 'audit',
+    aggregate: null,
+    partitions: base,
+    replicationFactor,
+    key: KEYS.audit,
+    configs: CONFIGS.audit,
+    subjects: audits.map((r) => ({ subject: subjectName(DEAD_LETTER_ACTIONS_TOPIC, r.fullName), recordName: r.fullName })),
   });
 
   const homeless = schemas.all.filter((s) => s.kind !== 'type' && !covered.has(s.fullName));

@@ -5,6 +5,7 @@
 //   /orders/:id                          its owning customer, kitchen, courier, manager, admin
 //   /kitchen/queue                       kitchen, manager, admin
 //   /stats/*                             manager, admin
+//   /parked                              manager, admin (operations: which aggregates a failing projection parked)
 //
 // A role that may never use a route gets 403. A customer asking for another
 // customer's profile, orders or order gets exactly the 404 an unknown id gets,
@@ -14,7 +15,7 @@
 import type { Principal } from '../../infra/auth/principal';
 import { ROLES, type Role } from '../../schemas/roles';
 
-export type ReadRoute = 'menu' | 'customer' | 'orders' | 'kitchen' | 'stats';
+export type ReadRoute = 'menu' | 'customer' | 'orders' | 'kitchen' | 'stats' | 'parked';
 
 export const READ_ROLES: { readonly [R in ReadRoute]: readonly Role[] } = {
   menu: ROLES,
@@ -24,6 +25,7 @@ export const READ_ROLES: { readonly [R in ReadRoute]: readonly Role[] } = {
   orders: ['customer', 'kitchen', 'courier', 'manager', 'admin'],
   kitchen: ['kitchen', 'manager', 'admin'],
   stats: ['manager', 'admin'],
+  parked: ['manager', 'admin'],
 };
 
 export function mayRead(principal: Principal, route: ReadRoute): boolean {

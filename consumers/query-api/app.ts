@@ -7,6 +7,7 @@
 //   GET /kitchen/queue                     confirmed, not ready, oldest first
 //   GET /stats/sales?from=&to=             per-day and total revenue/orders (UTC days, inclusive)
 //   GET /stats/items?from=&to=             per-item quantity/revenue over the range
+//   GET /parked                            parked aggregates per read model (parked.ts)
 //
 // Every answer comes from the keyspace that serves the read model (the
 // blue/green pointer, resolved once per request) and only when that model is
@@ -47,6 +48,7 @@ import { salesKeys } from '../projections/sales/sales.keys';
 import { parseSalesRange, salesReport, type SalesBucket, type SalesRange } from '../projections/sales/sales.query';
 import { mayRead, seesCustomer, seesOrder, type ReadRoute } from './access';
 import type { CheckpointWatcher } from './consistency';
+import { parkedListing, parkedOf } from './parked';
 import { readModelStatus } from './status';
 
 export interface QueryApiDeps {
@@ -233,7 +235,8 @@ export function createQueryApp(deps: QueryApiDeps): express.Express {
       const stored = orderView(await redis.get(ordersKeys(keyspace).order(id)));
       // A customer's view of someone else's order is the same as of an unknown one.
       const view = stored !== null && seesOrder(principalOf(res), stored.customerId) ? stored : null;
-      await reply(res, 'orders', () => (view === null ? error(res, 404, 'order_not_found', `no order ${id}`) : res.json(view)));
+      const parked = view === null ? null : await parkedOf(redis, keyspace, 'orders', id);
+      await reply(res, 'orders', () => (view === null ? error(res, 404, 'order_not_found', `no order ${id}`) : res.json(parked === null ? view : { ...view, parked })));
     }),
   );
 
@@ -283,6 +286,8 @@ export function createQueryApp(deps: QueryApiDeps): express.Express {
       await reply(res, 'sales', () => res.json({ from: report.from, to: report.to, items: report.items }));
     }),
   );
+
+  app.get('/parked', allow('parked'), route(parkedListing(redis, deps.keyspace)));
 
   app.use((_req: Request, res: Response) => error(res, 404, 'not_found', 'no such route'));
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {

@@ -79,6 +79,36 @@ export interface CommandReply {
 export type CommandReplyStatus = 'UNKNOWN' | 'ACCEPTED' | 'REJECTED';
 export const CommandReplyStatusSymbols: readonly CommandReplyStatus[] = ['UNKNOWN', 'ACCEPTED', 'REJECTED'];
 
+/** One operator action on dead-lettered or parked events (a redrive or a skip), written by `npm run dlq` to restaurant.dead-letter-actions keyed by the aggregate id: who did what, when and why, and what came of it. */
+export interface DeadLetterAction {
+  /** Unique id of this action (a UUID). */
+  readonly actionId: string;
+  /** What was done: "redrive" (the parked events applied through the current decoder and projection) or "skip" (one parked event dropped without being applied). */
+  readonly action: string;
+  /** Who did it: the CLI's --actor flag, else the operating-system user. */
+  readonly actor: string;
+  /** When the action was taken (ms since the epoch, UTC). */
+  readonly at: number;
+  /** The reason the actor gave (required for a skip). */
+  readonly why: string;
+  /** The consumer group whose parked events were acted on, e.g. "restaurant.projection.orders". */
+  readonly consumerGroup: string;
+  /** The read model whose parked events were acted on, e.g. "orders". */
+  readonly readModel: string;
+  /** The Redis keyspace of that read model, e.g. "live". */
+  readonly keyspace: string;
+  /** The parked aggregate acted on. */
+  readonly aggregateId: string;
+  /** The events acted on, as "<topic>:<partition>:<offset>", in the order they were read. */
+  readonly events: readonly string[];
+  /** What came of it: "redriven" (applied and unparked), "failed" (still failing; the aggregate stays parked), "not-parked" (nothing to do: e.g. a second redrive), "skipped". */
+  readonly outcome: string;
+  /** Events the action applied to the read model (0 for a skip; events already applied are not counted). */
+  readonly applied: number;
+  /** The error when the outcome is "failed", else null. */
+  readonly detail: string | null;
+}
+
 /** Envelope carried by every domain event: who it belongs to, where it sits in the history and what caused it. */
 export interface EventMetadata {
   /** Unique id of this event, derived deterministically from the command that produced it. */
@@ -810,6 +840,7 @@ export interface AvroRecords {
   readonly 'restaurant.common.CommandCheckpoint': CommandCheckpoint;
   readonly 'restaurant.common.CommandMetadata': CommandMetadata;
   readonly 'restaurant.common.CommandReply': CommandReply;
+  readonly 'restaurant.common.DeadLetterAction': DeadLetterAction;
   readonly 'restaurant.common.EventMetadata': EventMetadata;
   readonly 'restaurant.common.EventPosition': EventPosition;
   readonly 'restaurant.common.Money': Money;

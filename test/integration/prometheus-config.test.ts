@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { logLevel } from 'kafkajs';
-import { consumerMetrics, initialiseConsumer, projectionMetrics } from '../../consumers/projections/runtime/metrics';
+import { consumerMetrics, initialiseConsumer, projectionMetrics, reportParked } from '../../consumers/projections/runtime/metrics';
 import { replayMetrics } from '../../consumers/projections/replay/metrics';
 import { rootLogger } from '../../infra/logging';
 import { httpMetrics } from '../../infra/metrics/http';
@@ -56,6 +56,7 @@ describe('promtool', () => {
     const projection = projectionMetrics(metrics);
     projection.events.inc({ read_model: 'menu', result: 'applied' });
     projection.lag.observe({ read_model: 'menu' }, 0.2);
+    const unreport = reportParked(metrics, { readModel: 'orders', keyspace: 'live', parkedAggregates: () => Promise.resolve(2) });
     gatewayMetrics(metrics).commands.inc({ command: 'AddMenuItem', outcome: 'accepted' });
     gatewayMetrics(metrics).duration.observe({ command: 'AddMenuItem' }, 0.01);
     commandProcessorMetrics(metrics).failed('menu');
@@ -70,6 +71,8 @@ describe('promtool', () => {
     await lag.stop();
     expect(text).toContain('restaurant_consumer_lag_messages');
     expect(text).toContain('restaurant_replay_progress_ratio');
+    expect(text).toContain('restaurant_projection_parked_aggregates{read_model="orders",keyspace="live"} 2');
+    unreport();
     const result = promtool(['check', 'metrics'], text);
     expect(result.output).toBe('');
     expect(result.status).toBe(0);

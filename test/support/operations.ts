@@ -1,4 +1,4 @@
-// Operations tooling as users run it: `npm run replay` (the CLI, as a process)
+// Operations tooling as users run it: `npm run replay` and `npm run dlq` (the CLIs, as processes)
 // and Kafka's own kafka-consumer-groups (ConsumerGroupCommand from the Kafka
 // jars in the stack's cache, run by java as kafka-consumer-groups.sh does),
 // plus a small load through the gateway.
@@ -17,7 +17,16 @@ export interface Finished {
 
 /** `npm run replay -- <args>`, as a process of its own; resolves when it exits (killed after timeoutMs). */
 export function runReplay(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 180_000): Promise<Finished> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'consumers', 'projections', 'replay', 'cli.ts'), ...args], {
+  return runCli(path.join('consumers', 'projections', 'replay', 'cli.ts'), args, env, timeoutMs);
+}
+
+/** `npm run dlq -- <args>`, as a process of its own; resolves when it exits (killed after timeoutMs). */
+export function runDlq(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<Finished> {
+  return runCli(path.join('consumers', 'projections', 'redrive', 'cli.ts'), args, env, timeoutMs);
+}
+
+function runCli(script: string, args: readonly string[], env: Record<string, string>, timeoutMs: number): Promise<Finished> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, script), ...args], {
     cwd: repoRoot,
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -44,7 +44,9 @@
 //   no message is at fault. If it is not retriable (a projection throws, Redis
 //   refuses a command), the batch is replayed one record at a time to find the
 //   culprit, which goes to the DLQ (reason `processing-failed`) while the
-//   others are written.
+//   others are written. The sink is told of every message dead-lettered this
+//   way or for a DecodeError with the write that moves the checkpoint past it
+//   (`failed`), so a projector parks its aggregate there (parking.ts).
 import type { Admin, Consumer, ConsumerConfig, EachBatchPayload, IHeaders, Kafka, KafkaMessage, PartitionAssigner, Producer } from 'kafkajs';
 import { DecodeError, type AvroCodec } from '../../../infra/kafka/codec';
 import type { Logger } from '../../../infra/logging';
@@ -79,6 +81,19 @@ export interface PartitionBatch {
   readonly consumedUpTo: number;
   /** The checkpoint the consumer believes is stored (undefined: none); the sink refuses the write when it is not. */
   readonly expectedCheckpoint: number | undefined;
+  /**
+   * Messages of this batch that the consumer has already written to the DLQ
+   * (a sink that does not write dead letters itself): undecodable ones, and
+   * records that kept failing. A sink that parks aggregates (the projectors)
+   * parks theirs, atomically with the checkpoint; others ignore them.
+   */
+  readonly failed?: readonly FailedRecord[];
+}
+
+/** A dead-lettered message, with its decoded record when it could be decoded (a record that kept failing). */
+export interface FailedRecord {
+  readonly letter: DeadLetter;
+  readonly record?: DecodedRecord;
 }
 
 /** What a sink that keeps its own checkpoint (the projectors) offers the consumer. */
@@ -493,8 +508,9 @@ export class EventConsumer {
       const { records, dead } = await this.decodeAll(topic, partition, messages);
       const atomic = this.options.sink.writesDeadLetters === true;
       if (dead.length > 0 && !atomic) await this.deadLetter(dead);
+      const failed = atomic || dead.length === 0 ? {} : { failed: dead.map((letter) => ({ letter })) };
       try {
-        const stored = await this.write({ topic, partition, records, deadLetters: atomic ? dead : [], nextOffset, consumedUpTo, expectedCheckpoint: state.stored });
+        const stored = await this.write({ topic, partition, records, deadLetters: atomic ? dead : [], ...failed, nextOffset, consumedUpTo, expectedCheckpoint: state.stored });
         if (this.partitions.get(keyOf(topic, partition)) === state) state.stored = stored;
       } catch (error) {
         if (!(error instanceof CheckpointMismatchError)) throw error;
@@ -571,10 +587,11 @@ export class EventConsumer {
     let expected = batch.expectedCheckpoint;
     // The batch's own dead letters (a sink that writes them) go with the first write that succeeds.
     let deadLetters = batch.deadLetters;
+    let failed = batch.failed ?? [];
     for (let i = 0; i < batch.records.length; i += 1) {
       const record = batch.records[i] as DecodedRecord;
       const next = i === batch.records.length - 1 ? batch.nextOffset : record.offset + 1;
-      const one = { ...batch, records: [record], deadLetters, nextOffset: next, consumedUpTo: i === batch.records.length - 1 ? batch.consumedUpTo : next, expectedCheckpoint: expected };
+      const one = { ...batch, records: [record], deadLetters, failed, nextOffset: next, consumedUpTo: i === batch.records.length - 1 ? batch.consumedUpTo : next, expectedCheckpoint: expected };
       try {
         await write(one);
         this.written(one);
@@ -588,10 +605,11 @@ export class EventConsumer {
           this.written(skip);
         } else {
           await this.deadLetter([letter]);
-          await write({ ...one, records: [], deadLetters: [] });
+          await write({ ...one, records: [], deadLetters: [], failed: [...failed, { record, letter }] });
         }
       }
       deadLetters = [];
+      failed = [];
       expected = after(expected, next);
     }
     return after(batch.expectedCheckpoint, batch.nextOffset);

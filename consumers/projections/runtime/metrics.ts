@@ -65,7 +65,7 @@ export function projectionMetrics(metrics: Metrics) {
   return {
     events: metrics.counter({
       name: 'restaurant_projection_events_total',
-      help: 'Events written to a read model, by read model and result (applied, or skipped by the version guard as already applied).',
+      help: 'Events written to a read model, by read model and result (applied; skipped by the version guard as already applied; parked: recorded behind a dead-lettered event of their aggregate, not applied).',
       labelNames: ['read_model', 'result'],
     }),
     lag: metrics.histogram({
@@ -78,3 +78,47 @@ export function projectionMetrics(metrics: Metrics) {
 }
 
 export type ProjectionMetrics = ReturnType<typeof projectionMetrics>;
+
+/** A read model whose parked aggregates are counted at scrape time. */
+export interface ParkedSource {
+  readonly readModel: string;
+  readonly keyspace: string;
+  /** Parked aggregates now (one HLEN). */
+  parkedAggregates(): Promise<number>;
+}
+
+const parkedSources = new WeakMap<Metrics, Set<ParkedSource>>();
+
+/**
+ * Counts `source`'s parked aggregates in `restaurant_projection_parked_aggregates`
+ * at every scrape until the returned function is called (the projector stops).
+ * Read from Redis, not counted in the process: a redrive (`npm run dlq`)
+ * unparks from another process.
+ */
+export function reportParked(metrics: Metrics, source: ParkedSource): () => void {
+  let sources = parkedSources.get(metrics);
+  if (sources === undefined) {
+    const all = new Set<ParkedSource>();
+    sources = all;
+    parkedSources.set(metrics, all);
+    metrics.gauge({
+      name: 'restaurant_projection_parked_aggregates',
+      help: 'Aggregates parked in a read model (an event dead-lettered, their later events recorded and not applied until a redrive), by read model and keyspace.',
+      labelNames: ['read_model', 'keyspace'],
+      async collect() {
+        this.reset();
+        await Promise.all(
+          [...all].map(async (s) => {
+            try {
+              this.set({ read_model: s.readModel, keyspace: s.keyspace }, await s.parkedAggregates());
+            } catch {
+              // Redis is down: no series this scrape (RedisDown covers it)
+            }
+          }),
+        );
+      },
+    });
+  }
+  sources.add(source);
+  return () => sources.delete(source);
+}

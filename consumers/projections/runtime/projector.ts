@@ -2,18 +2,20 @@
 // to Redis with the batch script (redis-batch.ts).
 //
 // Per partition batch:
-// * stateless models (menu, customers, kitchen): the events' ops are built in
-//   memory and sent in ONE EVALSHA with the checkpoint; the version guard runs
-//   inside the script. One round trip.
-// * stateful models (orders, sales: read-modify-write): first ONE MGET of the
-//   batch aggregates' state documents and version keys; the state is threaded
-//   through each aggregate's events in memory, skipping events not newer than
-//   the version read (so skipped events never touch the state); then the same
-//   single EVALSHA, whose guard re-checks every version server-side. Two round
-//   trips. Only one consumer owns a partition (and so an aggregate) at a time;
-//   should a fenced-off zombie write between the MGET and the script, the guard
-//   skips what it already applied, and since projections are deterministic the
-//   documents it wrote equal ours.
+// * first ONE pipelined read: which of the batch's aggregates are parked
+//   (HMGET of the parked hash, parking.ts) and, for stateful models (orders,
+//   sales: read-modify-write), an MGET of the batch aggregates' state
+//   documents and version keys; the state is threaded through each
+//   aggregate's events in memory, skipping events not newer than the version
+//   read (so skipped events never touch the state);
+// * then ONE EVALSHA with the events' ops and the checkpoint, whose guard
+//   (re-)checks every version server-side; the events of parked aggregates go
+//   in it as parking writes instead of ops. Two round trips (a third, of the
+//   parked versions, only for a batch that parks something). Only one consumer
+//   owns a partition (and so an aggregate) at a time; should a fenced-off
+//   zombie write between the read and the script, the guard skips what it
+//   already applied, and since projections are deterministic the documents it
+//   wrote equal ours.
 import type Redis from 'ioredis';
 import { ReplyError } from 'ioredis';
 import type { Kafka } from 'kafkajs';
@@ -22,11 +24,12 @@ import type { AvroCodec } from '../../../infra/kafka/codec';
 import type { Logger } from '../../../infra/logging';
 import { Metrics } from '../../../infra/metrics/registry';
 import type { EventMetadata } from '../../../schemas/generated/types';
-import { checkpointKey, rebuildKey, versionKey, type ReadModelName } from '../shared/keys';
+import { checkpointKey, parkedKey, parkedVersionKey, rebuildKey, versionKey, type ReadModelName } from '../shared/keys';
 import type { WriteOp } from '../shared/ops';
 import type { RetryPolicy } from './backoff';
 import { CheckpointMismatchError, EventConsumer, ProcessingError, type BatchSink, type Checkpointing, type DecodedRecord, type PartitionBatch, type PartitionProgress } from './event-consumer';
-import { consumerMetrics, projectionMetrics, type ProjectionMetrics } from './metrics';
+import { consumerMetrics, projectionMetrics, reportParked, type ParkedSource, type ProjectionMetrics } from './metrics';
+import { metadataOf, parkedEventOfFailed, parkingWrite, planParking, type ParkingPlan } from './parking';
 import { applyBatch, checkpointField, encodeBatch, parseCheckpoint, type EncodedBatch, type GuardedWrite } from './redis-batch';
 import { projectionGroupId, READ_MODEL_SPECS, type ReadModelSpec } from './read-models';
 
@@ -107,18 +110,19 @@ export function encodePartitionBatch(keyspace: string, model: ReadModelName, wri
   return encodeBatch(keyspace, model, writes, new Map([[checkpointField(batch.topic, batch.partition), checkpoint]]));
 }
 
-export class RedisProjectionSink implements BatchSink, Checkpointing {
+export class RedisProjectionSink implements BatchSink, Checkpointing, ParkedSource {
   /** Redis holds the checkpoint, written with the read model (event-consumer.ts). */
   readonly checkpointing: Checkpointing = this;
   private readonly redis: Redis;
   /** Events applied and skipped by the guard, for tests and benchmarks. */
-  readonly stats = { applied: 0, skipped: 0 };
+  readonly stats = { applied: 0, skipped: 0, parked: 0 };
 
   /** This read model's series, bound once: a replay observes every event. */
   private readonly metrics:
     | {
         readonly applied: Counter.Internal;
         readonly skipped: Counter.Internal;
+        readonly parked: Counter.Internal;
         readonly lag: Histogram.Internal<string>;
       }
     | undefined;
@@ -126,7 +130,7 @@ export class RedisProjectionSink implements BatchSink, Checkpointing {
   constructor(
     redis: Redis,
     private readonly spec: ReadModelSpec,
-    private readonly keyspace: string,
+    readonly keyspace: string,
     metrics?: ProjectionMetrics,
   ) {
     this.redis = redis;
@@ -134,8 +138,17 @@ export class RedisProjectionSink implements BatchSink, Checkpointing {
     this.metrics = metrics && {
       applied: metrics.events.labels({ ...labels, result: 'applied' }),
       skipped: metrics.events.labels({ ...labels, result: 'skipped' }),
+      parked: metrics.events.labels({ ...labels, result: 'parked' }),
       lag: metrics.lag.labels(labels),
     };
+  }
+
+  get readModel(): string {
+    return this.spec.name;
+  }
+
+  parkedAggregates(): Promise<number> {
+    return this.redis.hlen(parkedKey(this.keyspace, this.spec.name));
   }
 
   async checkpoints(topic: string): Promise<ReadonlyMap<number, number>> {
@@ -160,32 +173,80 @@ export class RedisProjectionSink implements BatchSink, Checkpointing {
     await this.redis.hdel(rebuildKey(this.keyspace, this.spec.name), checkpointField(topic, partition));
   }
 
+  /**
+   * The guarded writes that park `park` (parking.ts). Events already recorded
+   * (a redelivery: not above the aggregate's `parked-v`) are left out here and
+   * counted in `already`, so the script writes all the others.
+   */
+  private async parkingWrites(park: ParkingPlan['park']): Promise<{ writes: GuardedWrite[]; already: number }> {
+    if (park.length === 0) return { writes: [], already: 0 };
+    const { name } = this.spec;
+    const ks = this.keyspace;
+    const ids = [...new Set(park.map((p) => p.event.aggregateId))];
+    const versions = await this.redis.mget(...ids.map((id) => parkedVersionKey(ks, name, id)));
+    const reached = new Map(ids.map((id, i) => [id, Number(versions[i] ?? 0)]));
+    const writes: GuardedWrite[] = [];
+    let already = 0;
+    for (const { event, summary } of park) {
+      if (event.version <= (reached.get(event.aggregateId) ?? 0)) {
+        already += 1;
+        continue;
+      }
+      reached.set(event.aggregateId, event.version);
+      writes.push(parkingWrite(ks, name, event, summary));
+    }
+    return { writes, already };
+  }
+
   async write(batch: PartitionBatch): Promise<void> {
     const { projection, name } = this.spec;
     const ks = this.keyspace;
-    const envelopes = envelopesOf(batch.records);
-    const ids = [...new Set(envelopes.map((e) => e.metadata.aggregateId))];
+    const failed = batch.failed ?? [];
+    const now = Date.now();
+    const failedIds = failed.flatMap((f) => parkedEventOfFailed(f, 'head', now)?.aggregateId ?? []);
+    const ids = [...new Set([...batch.records.map((r) => metadataOf(r).aggregateId), ...failedIds])];
     const stateful = ids.length > 0 && projection.stateKey(ks, ids[0] as string) !== null;
+    // One round trip: which of the batch's aggregates are parked, and (stateful models) their state and version.
+    const read = this.redis.pipeline();
+    if (ids.length > 0) read.hmget(parkedKey(ks, name), ...ids);
+    if (stateful) {
+      const versionPrefix = versionKey(ks, name, '');
+      read.mget(...ids.map((id) => projection.stateKey(ks, id) as string), ...ids.map((id) => versionPrefix + id));
+    }
+    const replies = ids.length > 0 ? await read.exec() : [];
+    const reply = (i: number): unknown => {
+      const [error, value] = replies?.[i] ?? [new Error('no reply'), null];
+      if (error) throw error;
+      return value;
+    };
+    const parked = new Map<string, string>();
+    if (ids.length > 0) (reply(0) as (string | null)[]).forEach((summary, i) => summary !== null && parked.set(ids[i] as string, summary));
     const current = stateful ? new Map<string, AggregateState>() : undefined;
     if (current !== undefined) {
-      const stateKeys = ids.map((id) => projection.stateKey(ks, id) as string);
-      const versionPrefix = versionKey(ks, name, '');
-      const values = await this.redis.mget(...stateKeys, ...ids.map((id) => versionPrefix + id));
+      const values = reply(1) as (string | null)[];
       ids.forEach((id, i) => {
         const doc = values[i];
         const version = values[ids.length + i];
         current.set(id, { state: doc === null || doc === undefined ? projection.initialState : (JSON.parse(doc) as unknown), version: version ? Number(version) : 0 });
       });
     }
+    // Parking: dead-lettered messages park their aggregates; a parked aggregate's later events are recorded, not applied.
+    const { live, park } = planParking(batch.records, failed, parked, now);
+    const parking = await this.parkingWrites(park);
+    const envelopes = envelopesOf(live);
     const { writes, preSkipped } = projectBatch(this.spec, ks, envelopes, current);
-    const encoded = encodePartitionBatch(ks, name, writes, batch);
+    const encoded = encodePartitionBatch(ks, name, [...writes, ...parking.writes], batch);
     try {
-      const [applied, skipped] = await applyBatch(this.redis, encoded);
+      const [written, skipped] = await applyBatch(this.redis, encoded);
+      // Parking writes already recorded were left out before (parkingWrites), so the rest are written.
+      const applied = written - parking.writes.length;
       this.stats.applied += applied;
-      this.stats.skipped += skipped + preSkipped;
+      this.stats.skipped += skipped + preSkipped + parking.already;
+      this.stats.parked += parking.writes.length;
       if (this.metrics) {
         this.metrics.applied.inc(applied);
-        this.metrics.skipped.inc(skipped + preSkipped);
+        this.metrics.skipped.inc(skipped + preSkipped + parking.already);
+        this.metrics.parked.inc(parking.writes.length);
         const now = Date.now();
         for (const { metadata } of envelopes) this.metrics.lag.observe(Math.max(0, now - metadata.occurredAt) / 1000);
       }
@@ -207,6 +268,8 @@ export interface ProjectorOptions {
   readonly redis: Redis;
   readonly logger: Logger;
   readonly model: ReadModelName;
+  /** The read model's projection and topics; default READ_MODEL_SPECS[model] (a test injects a projection fault through it). */
+  readonly spec?: ReadModelSpec;
   readonly keyspace: string;
   /** Override the events topics (tests and benchmarks read their own topics). */
   readonly topics?: readonly string[];
@@ -223,11 +286,14 @@ export class Projector {
   readonly consumer: EventConsumer;
   readonly sink: RedisProjectionSink;
   readonly groupId: string;
+  private readonly metrics: Metrics;
+  private unreport: () => void = () => undefined;
 
   constructor(options: ProjectorOptions) {
-    const spec = READ_MODEL_SPECS[options.model];
+    const spec = options.spec ?? READ_MODEL_SPECS[options.model];
     this.groupId = options.groupId ?? projectionGroupId(options.model, options.keyspace);
     const metrics = options.metrics ?? new Metrics({ defaultMetrics: false });
+    this.metrics = metrics;
     this.sink = new RedisProjectionSink(options.redis, spec, options.keyspace, projectionMetrics(metrics));
     this.consumer = new EventConsumer({
       kafka: options.kafka,
@@ -244,12 +310,14 @@ export class Projector {
     });
   }
 
-  start(): Promise<void> {
-    return this.consumer.start();
+  async start(): Promise<void> {
+    await this.consumer.start();
+    this.unreport = reportParked(this.metrics, this.sink);
   }
 
-  stop(): Promise<void> {
-    return this.consumer.stop();
+  async stop(): Promise<void> {
+    this.unreport();
+    await this.consumer.stop();
   }
 }
 

@@ -21,6 +21,9 @@
 //   rm:{<keyspace>}:<read-model>:checkpoint        hash "<topic>:<partition>" -> next offset
 //   rm:{<keyspace>}:<read-model>:rebuild           hash "<topic>:<partition>" -> end offset to reach;
 //                                                  present while partitions are rebuilt from the start
+//   rm:{<keyspace>}:<read-model>:parked            hash aggregateId -> why it is parked (JSON; docs/read-side.md#parked-aggregates)
+//   rm:{<keyspace>}:<read-model>:parked-chain:<aggregateId>  hash "<topic>:<partition>:<offset>" -> a parked event (JSON)
+//   rm:{<keyspace>}:<read-model>:parked-v:<aggregateId>      highest version parked (the parking writes' own guard)
 //
 // Blue/green (docs/operations.md): a deployment is configured with a base
 // keyspace (READ_MODEL_KEYSPACE, default `live`); which keyspace serves each
@@ -82,6 +85,21 @@ export function checkpointKey(keyspace: string, readModel: ReadModelName): strin
 /** Partitions being rebuilt from the start and the end offset each must reach before the model is whole again. */
 export function rebuildKey(keyspace: string, readModel: ReadModelName): string {
   return `${readModelPrefix(keyspace, readModel)}rebuild`;
+}
+
+/** The read model's parked aggregates: aggregateId -> why (docs/read-side.md#parked-aggregates). */
+export function parkedKey(keyspace: string, readModel: ReadModelName): string {
+  return `${readModelPrefix(keyspace, readModel)}parked`;
+}
+
+/** One parked aggregate's events, dead-lettered head included: "<topic>:<partition>:<offset>" -> the event. */
+export function parkedChainKey(keyspace: string, readModel: ReadModelName, aggregateId: string): string {
+  return `${readModelPrefix(keyspace, readModel)}parked-chain:${aggregateId}`;
+}
+
+/** The highest version parked for an aggregate: the version guard of the parking writes themselves. */
+export function parkedVersionKey(keyspace: string, readModel: ReadModelName, aggregateId: string): string {
+  return `${readModelPrefix(keyspace, readModel)}parked-v:${aggregateId}`;
 }
 
 /** Which keyspace serves each read model of a deployment whose base keyspace is `base`. */

@@ -14,6 +14,7 @@ describe('mayRead', () => {
     orders: ['customer', 'kitchen', 'courier', 'manager', 'admin'],
     kitchen: ['kitchen', 'manager', 'admin'],
     stats: ['manager', 'admin'],
+    parked: ['manager', 'admin'],
   };
   const grid = (Object.keys(expected) as ReadRoute[]).flatMap((route) => ROLES.map((role) => ({ route, role, allowed: expected[route].includes(role) })));
 

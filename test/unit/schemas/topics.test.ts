@@ -59,6 +59,7 @@ describe('topic catalog', () => {
       'restaurant.customer.commands',
       'restaurant.customer.events',
       'restaurant.customer.snapshots',
+      'restaurant.dead-letter-actions',
       'restaurant.email-reservation.commands',
       'restaurant.email-reservation.events',
       'restaurant.email-reservation.snapshots',

@@ -1,0 +1,114 @@
+/**
+ * npm run dlq -- list|show|redrive|skip [options]   (usage: cli-args.ts)
+ *
+ * Looks at and repairs a read model's parked aggregates
+ * (docs/read-side.md#redrive-and-skip). Prints JSON on stdout. Redrive and
+ * skip are recorded on restaurant.dead-letter-actions with --actor (default:
+ * the operating-system user) and --why.
+ * Exit codes: 0 done, 1 failure (a redrive still failing included), 2 bad input.
+ * Reads the same environment as the roles (KAFKA_*, REGISTRY_*, REDIS_*, READ_MODEL_KEYSPACE).
+ */
+import { randomUUID } from 'node:crypto';
+import { userInfo } from 'node:os';
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import Redis from 'ioredis';
+import { config } from '../../../infra/config';
+import { createKafka } from '../../../infra/kafka/client';
+import { AvroCodec } from '../../../infra/kafka/codec';
+import { rootLogger } from '../../../infra/logging';
+import { projectionGroupId, READ_MODEL_SPECS } from '../runtime/read-models';
+import { servingKeyspace } from '../runtime/serving';
+import type { ReadModelName } from '../shared/keys';
+import { ActionInputError, redrive, skip } from './actions';
+import { parseDlqArgs, type DlqCommand } from './cli-args';
+import { decodeParked, listParked, showParked, type ParkedStore } from './redrive';
+
+const osUser = (): string => {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? 'unknown';
+  }
+};
+
+async function run(cmd: DlqCommand, redis: Redis, codec: AvroCodec): Promise<{ output: unknown; ok: boolean }> {
+  const store = async (model: ReadModelName): Promise<ParkedStore> => ({
+    redis,
+    spec: READ_MODEL_SPECS[model],
+    keyspace: cmd.keyspace ?? (await servingKeyspace(redis, cmd.base, model)),
+  });
+  switch (cmd.command) {
+    case 'list': {
+      const out = [];
+      for (const model of cmd.models) {
+        const s = await store(model);
+        for (const p of await listParked(s)) {
+          if (cmd.reason !== undefined && p.reason !== cmd.reason) continue;
+          out.push({ consumerGroup: projectionGroupId(model, s.keyspace), readModel: model, keyspace: s.keyspace, ...p });
+        }
+      }
+      return { output: out, ok: true };
+    }
+    case 'show': {
+      const s = await store(cmd.model);
+      const found = await showParked(s, cmd.aggregateId);
+      if (found === undefined) return { output: { error: `${cmd.aggregateId} is not parked in ${cmd.model} (${s.keyspace})` }, ok: false };
+      const chain = [];
+      for (const event of found.chain) {
+        const { value: _raw, key, ...rest } = event;
+        let decoded: unknown;
+        try {
+          decoded = (await decodeParked(codec, event)).value;
+        } catch (error) {
+          decoded = { undecodable: (error as Error).message };
+        }
+        chain.push({ ...rest, key: key === null ? null : Buffer.from(key, 'base64').toString(), value: decoded });
+      }
+      return { output: { readModel: cmd.model, keyspace: s.keyspace, parked: found.parked ?? null, chain }, ok: true };
+    }
+    case 'redrive':
+    case 'skip': {
+      const kafka = createKafka(`dlq.${randomUUID().slice(0, 8)}`, rootLogger.child({ tool: 'dlq' }));
+      const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+      // Connected before acting, so an action is not taken that cannot be recorded.
+      await producer.connect();
+      try {
+        const ctx = { store: await store(cmd.model), codec, producer, actor: cmd.actor, why: cmd.why };
+        if (cmd.command === 'skip') {
+          const outcome = await skip(ctx, cmd.aggregateId, cmd.event);
+          return { output: outcome, ok: outcome.outcome === 'skipped' };
+        }
+        const outcomes = await redrive(ctx, cmd.selection);
+        return { output: outcomes, ok: outcomes.every((o) => o.outcome !== 'failed') };
+      } finally {
+        await producer.disconnect();
+      }
+    }
+  }
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const cmd = parseDlqArgs(argv, process.env, osUser());
+  rootLogger.level = process.env.LOG_LEVEL ?? 'warn';
+  const redis = new Redis(config().redis.url, { connectionName: 'dlq', maxRetriesPerRequest: 3 });
+  try {
+    const codec = new AvroCodec(new SchemaRegistry({ host: config().registry.url }));
+    const { output, ok } = await run(cmd, redis, codec);
+    console.log(JSON.stringify(output, null, 2));
+    return ok ? 0 : 1;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof ActionInputError) {
+      console.error(`dlq: ${error.message}`);
+      process.exit(2);
+    }
+    console.error('dlq: failed', error);
+    process.exit(1);
+  },
+);
