@@ -72,7 +72,12 @@ afterAll(async () => {
 });
 
 async function commandTopicEnds(): Promise<number> {
-  const topics = allTopicSpecs().filter((t) => t.role === 'commands').map((t) => t.name);
+  return topicEnds('commands');
+}
+
+/** The sum of the end offsets of every topic of one role (commands, events, ...). */
+async function topicEnds(role: 'commands' | 'events'): Promise<number> {
+  const topics = allTopicSpecs().filter((t) => t.role === role).map((t) => t.name);
   return withAdmin(kafka, async (admin) => {
     let sum = 0;
     for (const topic of topics) for (const p of await admin.fetchTopicOffsets(topic)) sum += Number(p.high);
@@ -179,6 +184,25 @@ describe('what a role may not do', () => {
       ['manager', `/customers/${A}/orders`],
     ];
     for (const [who, path] of forbiddenReads) expect({ who, path, status: (await get(who, path)).status }).toEqual({ who, path, status: 403 });
+  });
+
+  it("customer B cannot change A's order or profile: the decider answers 403, word for word as for ids that do not exist, and no event is written", async () => {
+    const missing = unique('nobody');
+    const eventsBefore = await topicEnds('events');
+    const attempts: [string, string, unknown][] = [
+      [`/orders/${orderA}/cancel`, `/orders/${missing}/cancel`, { reason: 'not mine' }],
+      [`/orders/${orderA}/items`, `/orders/${missing}/items`, { menuItemId, quantity: 1 }],
+      [`/customers/${A}/addresses`, `/customers/${missing}/addresses`, { addressId: 'work', address }],
+    ];
+    for (const [theirs, unknown, body] of attempts) {
+      const [other, none] = [await post('customerB', theirs, body), await post('customerB', unknown, body)];
+      expect({ path: theirs, status: other.status, code: (other.body.error as { code?: string } | undefined)?.code }).toEqual({ path: theirs, status: 403, code: 'forbidden' });
+      expect(none.status).toBe(403);
+      const anonymised = (reply: Reply, id: string): string => JSON.stringify(reply.body.error).replaceAll(id, 'ID');
+      expect(anonymised(other, theirs.split('/')[2] as string)).toBe(anonymised(none, missing));
+    }
+    // The attempts are recorded as commands with their refusals; no aggregate changed.
+    expect(await topicEnds('events')).toBe(eventsBefore);
   });
 
   it("customer B cannot read A's order, profile or orders: the same 404 as for ids that do not exist", async () => {

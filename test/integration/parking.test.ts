@@ -27,6 +27,7 @@ import { MemoryStore } from '../../consumers/projections/shared/memory-store';
 import { foldInto, type Envelope } from '../../consumers/projections/shared/projection';
 import type { DeadLetterAction } from '../../schemas/generated/types';
 import { partitionFor } from '../../schemas/partitioning';
+import { allTopicSpecs, applyTopics } from '../../infra/kafka/topics';
 import { DEAD_LETTER_ACTIONS_TOPIC, dlqTopicName } from '../../schemas/topics';
 import { testKafka, testRedis, testRegistry, unique, withAdmin } from '../support/kafka';
 import { DAY, HOUR, T0 } from '../support/projection-spec';
@@ -104,7 +105,8 @@ async function actionsOf(aggregateId: string, ks = keyspace): Promise<DeadLetter
 beforeAll(async () => {
   await redis.connect();
   await producer.connect();
-  await withAdmin(kafka, (admin) => admin.createTopics({ waitForLeaders: true, topics: [{ topic: DEAD_LETTER_ACTIONS_TOPIC, numPartitions: 6, replicationFactor: 1 }] }));
+  // The audit topic as the catalog declares it (topics:apply's own code), so the roles find no drift later.
+  await withAdmin(kafka, (admin) => applyTopics(admin, allTopicSpecs().filter((t) => t.name === DEAD_LETTER_ACTIONS_TOPIC)));
 });
 
 afterAll(async () => {
