@@ -30,8 +30,10 @@ export interface RestoreResult {
   readonly from: number;
   /** The end offset of the partition when the restore began; the store reflects it afterwards. */
   readonly to: number;
-  /** Changelog records received (committed data records; aborted ones and markers are never delivered). */
+  /** Changelog records applied (committed data records at or past `from`; aborted ones and markers are never delivered). */
   readonly records: number;
+  /** Records the consumer handed over, including any below `from` (none once the seek took effect): what was read. */
+  readonly received: number;
   readonly batches: number;
   readonly ms: number;
 }
@@ -94,7 +96,7 @@ export async function restoreFromChangelog(kafka: Kafka, target: RestoreTarget, 
   const { topic, partition } = options;
   const from = target.reflectsOffset();
   const { high: to } = await changelogOffsets(kafka, topic, partition);
-  if (from >= to) return { from, to: from, records: 0, batches: 0, ms: Date.now() - started };
+  if (from >= to) return { from, to: from, records: 0, received: 0, batches: 0, ms: Date.now() - started };
 
   const consumer = kafka.consumer({
     groupId: `restaurant.state-restore.${randomUUID()}`,
@@ -104,6 +106,7 @@ export async function restoreFromChangelog(kafka: Kafka, target: RestoreTarget, 
     maxBytesPerPartition: 4 * 1024 * 1024,
   });
   let records = 0;
+  let received = 0;
   let batches = 0;
   let failed: unknown;
   let finish: () => void = () => undefined;
@@ -134,6 +137,7 @@ export async function restoreFromChangelog(kafka: Kafka, target: RestoreTarget, 
         if (reached) return;
         const changes: Change[] = [];
         let next = target.reflectsOffset();
+        received += batch.messages.length;
         for (const message of batch.messages) {
           const offset = Number(message.offset);
           if (offset < next) continue; // before the seek took effect
@@ -164,5 +168,5 @@ export async function restoreFromChangelog(kafka: Kafka, target: RestoreTarget, 
   // Everything below `to` is now applied or was never committed (aborted
   // records, markers): the store reflects `to`.
   if (target.reflectsOffset() < to) await target.apply([], to);
-  return { from, to, records, batches, ms: Date.now() - started };
+  return { from, to, records, received, batches, ms: Date.now() - started };
 }
