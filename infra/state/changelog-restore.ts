@@ -45,6 +45,10 @@ export interface RestoreOptions {
   readonly onProgress?: (progress: { readonly offset: number; readonly records: number; readonly to: number }) => void | Promise<void>;
   /** Give up (and leave the store at the last applied batch) after this long. Default 10 minutes. */
   readonly timeoutMs?: number;
+  /** Stop after the batch being applied (e.g. the partition was revoked); the restore then rejects. */
+  readonly signal?: AbortSignal;
+  /** Bytes fetched per request (default 4 MiB); smaller means more, shorter batches. */
+  readonly fetchBytes?: number;
 }
 
 export const FOLD_VERSION_HEADER = 'fold-version';
@@ -103,7 +107,8 @@ export async function restoreFromChangelog(kafka: Kafka, target: RestoreTarget, 
     partitionAssigners: [onePartitionAssigner(topic, partition)],
     readUncommitted: false,
     maxWaitTimeInMs: 100,
-    maxBytesPerPartition: 4 * 1024 * 1024,
+    maxBytesPerPartition: options.fetchBytes ?? 4 * 1024 * 1024,
+    maxBytes: Math.max(options.fetchBytes ?? 0, 10 * 1024 * 1024),
   });
   let records = 0;
   let received = 0;
@@ -123,6 +128,8 @@ export async function restoreFromChangelog(kafka: Kafka, target: RestoreTarget, 
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
     if (payload.topic === topic && payload.partition === partition) reach(Number(payload.lastOffset));
   });
+  const abort = (): void => finish();
+  options.signal?.addEventListener('abort', abort, { once: true });
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     failed = payload.error;
     finish();
@@ -134,7 +141,7 @@ export async function restoreFromChangelog(kafka: Kafka, target: RestoreTarget, 
       autoCommit: false,
       eachBatchAutoResolve: true,
       eachBatch: async ({ batch }) => {
-        if (reached) return;
+        if (reached || options.signal?.aborted) return;
         const changes: Change[] = [];
         let next = target.reflectsOffset();
         received += batch.messages.length;
@@ -160,9 +167,11 @@ export async function restoreFromChangelog(kafka: Kafka, target: RestoreTarget, 
     const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
     const outcome = await Promise.race([finished.then(() => 'done' as const), timedOut]);
     clearTimeout(timer);
+    if (options.signal?.aborted) throw new Error(`restore of ${topic}[${partition}] stopped at offset ${target.reflectsOffset()} of ${to}`, { cause: options.signal.reason });
     if (failed !== undefined) throw new Error(`restore of ${topic}[${partition}] failed`, { cause: failed });
     if (outcome === 'timeout') throw new Error(`restore of ${topic}[${partition}] did not reach offset ${to} within ${timeoutMs} ms (store at ${target.reflectsOffset()})`);
   } finally {
+    options.signal?.removeEventListener('abort', abort);
     await consumer.disconnect().catch(() => undefined);
   }
   // Everything below `to` is now applied or was never committed (aborted

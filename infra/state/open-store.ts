@@ -53,12 +53,12 @@ export async function openAndRestore<S>(
   kafka: Kafka,
   dir: string,
   identity: StoreIdentity,
-  options: OpenOptions<S> & Pick<RestoreOptions, 'onProgress' | 'timeoutMs'>,
+  options: OpenOptions<S> & Pick<RestoreOptions, 'onProgress' | 'timeoutMs' | 'signal' | 'fetchBytes'>,
 ): Promise<Restored<S>> {
   const log = await changelogOffsets(kafka, identity.topic, identity.partition);
   const opened = openStore(dir, identity, log, options);
   if (opened.kind === 'stale-fold') return opened;
-  const restoreOptions = { topic: identity.topic, partition: identity.partition, onProgress: options.onProgress, timeoutMs: options.timeoutMs };
+  const restoreOptions: RestoreOptions = { ...options, topic: identity.topic, partition: identity.partition };
   try {
     return { ...opened, restore: await restoreFromChangelog(kafka, opened.store, restoreOptions) };
   } catch (error) {

@@ -158,4 +158,34 @@ describe('state store restore from a transactional changelog', () => {
       restored.store.close();
     }
   });
+
+  it('stopped after its first batch (revoked, or killed), a restore leaves a consistent store that the next restore completes', async () => {
+    const resumeDir = join(root, 'p0-resume');
+    const stop = new AbortController();
+    let stoppedAt = -1;
+    await expect(
+      openAndRestore(kafka, resumeDir, identity, {
+        decode,
+        fetchBytes: 1024,
+        signal: stop.signal,
+        onProgress: ({ offset }) => {
+          stoppedAt = offset;
+          stop.abort(new Error('test stops the restore'));
+        },
+      }),
+    ).rejects.toThrow(/stopped at offset/);
+    const end = await endOffset();
+    expect(stoppedAt).toBeGreaterThan(0);
+    expect(stoppedAt).toBeLessThan(end);
+
+    const resumed = ready(await openAndRestore(kafka, resumeDir, identity, { decode }));
+    try {
+      expect(resumed.rebuilt).toBeUndefined();
+      expect(resumed.restore.from).toBe(stoppedAt);
+      expect(contents(resumed.store)).toEqual(committed);
+      expect(resumed.store.reflectsOffset()).toBe(end);
+    } finally {
+      resumed.store.close();
+    }
+  });
 });
