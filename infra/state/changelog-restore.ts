@@ -102,8 +102,9 @@ export async function restoreFromChangelog(kafka: Kafka, target: RestoreTarget, 
   const { high: to } = await changelogOffsets(kafka, topic, partition);
   if (from >= to) return { from, to: from, records: 0, received: 0, batches: 0, ms: Date.now() - started };
 
+  const groupId = `restaurant.state-restore.${randomUUID()}`;
   const consumer = kafka.consumer({
-    groupId: `restaurant.state-restore.${randomUUID()}`,
+    groupId,
     partitionAssigners: [onePartitionAssigner(topic, partition)],
     readUncommitted: false,
     maxWaitTimeInMs: 100,
@@ -173,6 +174,13 @@ export async function restoreFromChangelog(kafka: Kafka, target: RestoreTarget, 
   } finally {
     options.signal?.removeEventListener('abort', abort);
     await consumer.disconnect().catch(() => undefined);
+    // The throwaway group committed nothing; remove it so groups do not pile up.
+    const admin = kafka.admin();
+    await admin
+      .connect()
+      .then(() => admin.deleteGroups([groupId]))
+      .catch(() => undefined)
+      .finally(() => admin.disconnect().catch(() => undefined));
   }
   // Everything below `to` is now applied or was never committed (aborted
   // records, markers): the store reflects `to`.
