@@ -132,7 +132,7 @@ export async function restoreFromChangelog(kafka: Kafka, target: RestoreTarget, 
   const abort = (): void => finish();
   options.signal?.addEventListener('abort', abort, { once: true });
   consumer.on(consumer.events.CRASH, ({ payload }) => {
-    failed = payload.error;
+    failed ??= payload.error;
     finish();
   });
   await consumer.connect();
@@ -154,7 +154,15 @@ export async function restoreFromChangelog(kafka: Kafka, target: RestoreTarget, 
           next = offset + 1;
         }
         if (changes.length === 0) return;
-        await target.apply(changes, next);
+        try {
+          await target.apply(changes, next);
+        } catch (error) {
+          // Not kafkajs's to retry (a damaged store stays damaged): end the restore with it.
+          failed = error;
+          reached = true;
+          finish();
+          return;
+        }
         records += changes.length;
         batches += 1;
         await options.onProgress?.({ offset: next, records, to });
