@@ -13,7 +13,7 @@ import { config } from '../infra/config';
 import { readToEnd } from '../infra/kafka/read-to-end';
 import { fencedProducer } from '../infra/kafka/transactions';
 import { FOLD_VERSION_HEADER, restoreFromChangelog, type Change } from '../infra/state/changelog-restore';
-import { openAndRestore } from '../infra/state/open-store';
+import { inspectStore, openAndRestore } from '../infra/state/open-store';
 import type { StoreIdentity } from '../infra/state/restore-plan';
 import { snapshotKey, snapshotValue } from './snapshot-values';
 
@@ -74,6 +74,9 @@ async function benchSize(size: number): Promise<void> {
     scratch.value.store.close();
     const rssAfter = process.memoryUsage().rss;
 
+    const checked = await timed(async () => inspectStore(join(dir, 'p0'), true));
+    if (checked.value.kind !== 'present') throw new Error(`quick_check found the store ${checked.value.kind}`);
+
     await produce(topic, size, DELTA, 2);
     const delta = await timed(() => openAndRestore(kafka, join(dir, 'p0'), identity, { decode }));
     if (delta.value.kind !== 'ready') throw new Error(delta.value.message);
@@ -89,6 +92,7 @@ async function benchSize(size: number): Promise<void> {
       `  restore from scratch (store deleted)       ${(scratch.ms / 1000).toFixed(2)} s  ${scratch.value.restore.records} records  ${rate(scratch.value.restore.records, scratch.ms)}` +
         `  = ${((raw.ms / scratch.ms) * 100).toFixed(0)}% of readToEnd's speed, ${((rawSameFetch.ms / scratch.ms) * 100).toFixed(0)}% of the same reader's; ${stored} keys; RSS ${mb(rssBefore)} → ${mb(rssAfter)} MB`,
     );
+    console.log(`  open with quick_check (every page read)    ${(checked.ms / 1000).toFixed(2)} s`);
     console.log(`  restore after a clean stop, ${DELTA} new        ${(delta.ms / 1000).toFixed(2)} s  ${delta.value.restore.records} records read (from offset ${delta.value.restore.from})`);
     console.log(`  load average (1 min): ${loadavg()[0]?.toFixed(1)}`);
     console.log(`  restore after a clean stop, nothing new    ${(nothing.ms / 1000).toFixed(2)} s  ${nothing.value.restore.records} records read`);
