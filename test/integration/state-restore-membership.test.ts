@@ -9,6 +9,7 @@ import type { Consumer } from 'kafkajs';
 import { fencedProducer } from '../../infra/kafka/transactions';
 import { FOLD_VERSION_HEADER, type RestoreResult } from '../../infra/state/changelog-restore';
 import { openAndRestore } from '../../infra/state/open-store';
+import { logLevel } from 'kafkajs';
 import { testKafka, unique, waitFor, withAdmin } from '../support/kafka';
 
 const kafka = testKafka('state-membership-test');
@@ -18,6 +19,8 @@ const SESSION_TIMEOUT_MS = 6_000; // the broker's minimum (group.min.session.tim
 const BATCHES = 12;
 const SLOW_BATCH_MS = 800; // a slow disk: 12 batches × 0.8 s ≈ 10 s, past the session timeout
 
+/** For the changelog writer: kafkajs logs its quick CONCURRENT_TRANSACTIONS retries as errors; a failed send still throws. */
+const quietKafka = testKafka('state-writer', logLevel.NOTHING);
 let root: string;
 
 beforeAll(async () => {
@@ -25,7 +28,7 @@ beforeAll(async () => {
   await withAdmin(kafka, (admin) =>
     admin.createTopics({ waitForLeaders: true, topics: [{ topic: changelog, numPartitions: 1 }, { topic: input, numPartitions: 1 }] }),
   );
-  const producer = await fencedProducer(kafka, unique('it.state-membership-writer'));
+  const producer = await fencedProducer(quietKafka, unique('it.state-membership-writer'));
   try {
     // One transaction per restore batch: each is its own record batch on the log.
     for (let b = 0; b < BATCHES; b += 1) {
