@@ -28,7 +28,7 @@ export interface RestoreTarget {
 
 export interface RestoreResult {
   readonly from: number;
-  /** The end offset of the partition when the restore began; the store reflects it afterwards. */
+  /** The partition's last stable offset when the restore began; the store reflects it afterwards. */
   readonly to: number;
   /** Changelog records applied (committed data records at or past `from`; aborted ones and markers are never delivered). */
   readonly records: number;
@@ -76,7 +76,12 @@ function onePartitionAssigner(topic: string, partition: number): PartitionAssign
   });
 }
 
-/** The changelog partition's log start and end offsets now. */
+/**
+ * The changelog partition's log start and end offsets now. kafkajs lists
+ * offsets read-committed, so `high` is the last stable offset: every
+ * transaction with records below it is committed or aborted, and the records of
+ * a transaction still open lie at or past it.
+ */
 export async function changelogOffsets(kafka: Kafka, topic: string, partition: number): Promise<{ readonly low: number; readonly high: number }> {
   const admin = kafka.admin();
   await admin.connect();
@@ -92,8 +97,10 @@ export async function changelogOffsets(kafka: Kafka, topic: string, partition: n
 
 /**
  * Applies the changelog past `target.reflectsOffset()` up to the partition's
- * current end. Records come read-committed: records of aborted transactions
- * are never delivered, and nothing is read past the last stable offset.
+ * last stable offset when called. Records come read-committed: records of
+ * aborted transactions are never delivered; a transaction still open is not
+ * waited for, and its records (at or past that offset) are read by the next
+ * restore if it commits.
  */
 export async function restoreFromChangelog(kafka: Kafka, target: RestoreTarget, options: RestoreOptions): Promise<RestoreResult> {
   const started = Date.now();

@@ -53,6 +53,7 @@ function ready(restored: Restored<string>): Extract<Restored<string>, { kind: 'r
   return restored;
 }
 
+/** The partition's end as a read-committed reader sees it (kafkajs lists offsets read-committed: the last stable offset). */
 async function endOffset(): Promise<number> {
   const offsets = await withAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic));
   return Number(offsets[0]?.high);
@@ -123,6 +124,29 @@ describe('state store restore from a transactional changelog', () => {
       expect(contents(restored.store)).toEqual(committed);
     } finally {
       restored.store.close();
+    }
+  });
+
+  it('stops short of a transaction still open when it starts, and applies it after it commits', async () => {
+    const open = await producer.transaction();
+    const [sent] = await open.send({ topic, messages: [{ key: 'late', value: 'committed-after-restore', partition: 0, headers: { [FOLD_VERSION_HEADER]: '1' } }] });
+    const during = ready(await openAndRestore(kafka, dir(), identity, { decode }));
+    try {
+      expect(during.store.get('late')).toEqual({ kind: 'absent' });
+      // It reflects the last stable offset: not past the open transaction's record.
+      expect(during.store.reflectsOffset()).toBeLessThanOrEqual(Number(sent?.baseOffset));
+      expect(contents(during.store)).toEqual(committed);
+    } finally {
+      during.store.close();
+    }
+    await open.commit();
+    committed.set('late', 'committed-after-restore');
+    const after = ready(await openAndRestore(kafka, dir(), identity, { decode }));
+    try {
+      expect(after.restore.records).toBe(1);
+      expect(contents(after.store)).toEqual(committed);
+    } finally {
+      after.store.close();
     }
   });
 
