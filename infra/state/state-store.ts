@@ -33,10 +33,16 @@ export interface StateStoreOptions<S> {
 
 const SQLITE_DAMAGE = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_CORRUPT_INDEX', 'SQLITE_CORRUPT_SEQUENCE', 'SQLITE_CORRUPT_VTAB', 'SQLITE_IOERR_SHORT_READ']);
 
-/** Turns SQLite's "the file is damaged" errors into StoreDamagedError; others pass through. */
+/** Another connection (another process, or a store left open) holds the store: never rebuild it from under its owner. */
+export class StoreInUseError extends Error {
+  override readonly name = 'StoreInUseError';
+}
+
+/** Turns SQLite's "the file is damaged" errors into StoreDamagedError and "locked" into StoreInUseError; others pass through. */
 export function asDamage(error: unknown, what: string): unknown {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && SQLITE_DAMAGE.has(code)) return new StoreDamagedError(`${what}: ${code}`, { cause: error });
+  if (typeof code === 'string' && code.startsWith('SQLITE_BUSY')) return new StoreInUseError(`${what}: the store is open elsewhere`, { cause: error });
   return error;
 }
 
@@ -54,14 +60,25 @@ interface MetaRow {
   readonly offset: number;
 }
 
-function openDatabase(dir: string, create: boolean): Database.Database {
-  if (create) mkdirSync(dir, { recursive: true });
-  const db = new Database(join(dir, STORE_FILE), { fileMustExist: !create });
-  // WAL + synchronous=NORMAL: a committed write survives a crash of the
-  // process; after a power loss the store may be behind but is consistent
-  // (docs/state-stores.md "Safety").
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
+function openDatabase(dir: string, mode: 'inspect' | 'own' | 'create'): Database.Database {
+  if (mode === 'create') mkdirSync(dir, { recursive: true });
+  const db = new Database(join(dir, STORE_FILE), { fileMustExist: mode !== 'create', timeout: 0 });
+  try {
+    // The owner holds the file locked until it closes: a second process (a
+    // zombie, a misconfigured twin) gets StoreInUseError instead of writing
+    // the same store (docs/state-stores.md "Safety", point 5).
+    if (mode !== 'inspect') db.pragma('locking_mode = EXCLUSIVE');
+    // WAL + synchronous=NORMAL: a committed write survives a crash of the
+    // process; after a power loss the store may be behind but is consistent
+    // (docs/state-stores.md "Safety").
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    // Take the lock now rather than at the first write.
+    if (mode !== 'inspect') db.exec('BEGIN IMMEDIATE; COMMIT');
+  } catch (error) {
+    db.close();
+    throw error;
+  }
   return db;
 }
 
@@ -70,7 +87,7 @@ export function readStoreMeta(dir: string, options: { readonly check?: boolean }
   if (!existsSync(join(dir, STORE_FILE))) return undefined;
   let db: Database.Database;
   try {
-    db = openDatabase(dir, false);
+    db = openDatabase(dir, 'inspect');
   } catch (error) {
     throw asDamage(error, `opening ${dir}`);
   }
@@ -133,7 +150,7 @@ export class StateStore<S> implements RestoreTarget {
   /** Creates an empty store reflecting `offset` (deleting whatever is in `dir`). */
   static create<S>(dir: string, identity: StoreIdentity, offset: number, options: StateStoreOptions<S>): StateStore<S> {
     deleteStore(dir);
-    const db = openDatabase(dir, true);
+    const db = openDatabase(dir, 'create');
     try {
       db.exec('CREATE TABLE state (key TEXT PRIMARY KEY, value BLOB NOT NULL, fold_version INTEGER NOT NULL) WITHOUT ROWID');
       db.exec('CREATE TABLE meta (format INTEGER NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL, epoch TEXT NOT NULL, fold_version INTEGER NOT NULL, offset INTEGER NOT NULL)');
@@ -147,7 +164,12 @@ export class StateStore<S> implements RestoreTarget {
 
   /** Opens an existing store whose meta (read by readStoreMeta) matched the identity. */
   static open<S>(dir: string, identity: StoreIdentity, options: StateStoreOptions<S>): StateStore<S> {
-    const db = openDatabase(dir, false);
+    let db: Database.Database;
+    try {
+      db = openDatabase(dir, 'own');
+    } catch (error) {
+      throw asDamage(error, `opening ${dir}`);
+    }
     try {
       const row = db.prepare<[], { readonly offset: number }>('SELECT offset FROM meta').get();
       if (!row) throw new StoreDamagedError(`${dir} has no meta record`);

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync, openSync, writeSync, closeSync, sta
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspectStore, openStore } from '../../../../infra/state/open-store';
-import { StateStore, STORE_FILE, StoreDamagedError } from '../../../../infra/state/state-store';
+import { StateStore, STORE_FILE, StoreDamagedError, StoreInUseError } from '../../../../infra/state/state-store';
 import type { StoreIdentity } from '../../../../infra/state/restore-plan';
 
 const identity: StoreIdentity = { topic: 'test.changelog', partition: 0, epoch: 'e1', foldVersion: 3 };
@@ -69,6 +69,20 @@ describe('StateStore', () => {
     store.apply([{ key: 'old', value: bytes(1), foldVersion: 2 }], 1);
     expect(store.get('old')).toEqual({ kind: 'stale', foldVersion: 2 });
     store.close();
+  });
+  it('is held by one owner: a second open is refused, not rebuilt from under it', () => {
+    const owner = StateStore.create(dir, identity, 0, { decode });
+    owner.apply([{ key: 'a', value: bytes(1), foldVersion: 3 }], 1);
+    try {
+      expect(() => StateStore.open(dir, identity, { decode })).toThrow(StoreInUseError);
+      expect(() => openStore(dir, identity, { low: 0, high: 50 }, { decode })).toThrow(StoreInUseError);
+      expect(owner.getEntry('a')?.value).toEqual(bytes(1));
+    } finally {
+      owner.close();
+    }
+    const next = StateStore.open(dir, identity, { decode });
+    expect(next.reflectsOffset()).toBe(1);
+    next.close();
   });
 });
 
