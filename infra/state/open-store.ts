@@ -11,7 +11,7 @@ export type Opened<S> =
   | { readonly kind: 'stale-fold'; readonly stored: number; readonly expected: number; readonly message: string };
 
 export interface OpenOptions<S> extends StateStoreOptions<S> {
-  /** Run SQLite's quick_check on open (reads every page: ~0.6 s for a million states, docs/state-stores.md "Restore figures"). */
+  /** Run SQLite's quick_check on open (reads every page: 0.3–0.6 s for a million states, docs/state-stores.md "Restore figures"). */
   readonly check?: boolean;
 }
 
