@@ -30,15 +30,17 @@ export function jsonBody(limitBytes: number): RequestHandler {
 }
 
 /**
- * Passes a request on only once node has received all of it. A body whose
+ * Passes a request on only while its connection still stands. A body whose
  * framing breaks (a bad chunk size) while the request waits for something
  * asynchronous, such as verifying its token, makes node answer 400 and drop
  * the connection; the body parser then finds the request already finished and
  * reads nothing, and a route without a body would otherwise go on to send its
- * command on behalf of a request its client saw refused.
+ * command on behalf of a request its client saw refused. (A request whose
+ * body is still on its way is not refused here: the routes' own media-type
+ * and body checks answer it.)
  */
 export const wholeRequest: RequestHandler = (req, _res, next) => {
-  if (req.complete && !req.socket.destroyed) next();
+  if (!req.socket.destroyed && !req.destroyed && !req.readableAborted) next();
   else next(refusal(400, 'request.incomplete', 'the request was not received whole'));
 };
 
