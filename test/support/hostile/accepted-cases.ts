@@ -33,9 +33,19 @@ const ifMatch = fc.oneof(
   fc.nat().map((n) => String(n)),
 );
 
-/** A well-formed command request with odd values; headers are optional extras, Authorization among them. */
+/**
+ * A well-formed command request with odd values; headers are optional extras.
+ * One in five carries a forged Authorization of its own (401); the rest get a
+ * valid token from the test, so their values reach validation and the deciders.
+ */
 export const acceptableShapeRequest: fc.Arbitrary<RawRequest> = fc
-  .tuple(fc.oneof(...routes), fc.option(printable), fc.option(printable), fc.option(hostileAuthorization), fc.option(ifMatch))
+  .tuple(
+    fc.oneof(...routes),
+    fc.option(printable),
+    fc.option(printable),
+    fc.oneof({ arbitrary: fc.constant(null), weight: 4 }, { arbitrary: hostileAuthorization, weight: 1 }),
+    fc.option(ifMatch),
+  )
   .map(([{ path, body }, key, correlation, authorization, version]) => {
     const headers: Header[] = [['Content-Type', 'application/json']];
     if (key !== null) headers.push(['Idempotency-Key', key]);
