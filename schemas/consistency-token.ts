@@ -1,4 +1,4 @@
-// Read-your-writes tokens (DESIGN.md §5). A command's reply says where its
+// Read-your-writes tokens (docs/read-side.md). A command's reply says where its
 // events were written; the token carries, per topic and partition, the highest
 // such offset, as base64url JSON `{ "<topic>": { "<partition>": <offset> } }`.
 // A query given the token waits (bounded) until its read model's checkpoint has

@@ -44,7 +44,7 @@ export function partitionFor(aggregateId: string, numPartitions: number): number
   return toPositive(murmur2(aggregateId)) % numPartitions;
 }
 
-/** Key of an event record: `<aggregateId>/<version>`, so compaction keeps every event (DESIGN.md §2). */
+/** Key of an event record: `<aggregateId>/<version>`, so compaction keeps every event (docs/schemas.md). */
 export function eventKey(aggregateId: string, version: number): string {
   if (aggregateId.length === 0) throw new RangeError('aggregateId must not be empty');
   if (!Number.isSafeInteger(version) || version < 1) throw new RangeError(`event version must be a positive integer, got ${version}`);

@@ -1,4 +1,4 @@
-// The topic catalog (DESIGN.md §2), declared once in code: names, partitions,
+// The topic catalog (docs/schemas.md), declared once in code: names, partitions,
 // Kafka configs and the schema-registry subjects of the records each topic
 // carries. Record types are taken from the schema loader (by namespace and
 // kind), so a new event type lands in the catalog without anyone listing it.
@@ -18,7 +18,7 @@ export const AGGREGATE_NAMESPACES: Readonly<Record<AggregateName, string>> = {
 };
 
 /**
- * Stateful consumers run by the process-manager runtime (DESIGN.md §6): the
+ * Stateful consumers run by the process-manager runtime (docs/process-managers.md): the
  * order-fulfilment process manager, the loyalty policy (choreography) and the
  * payment provider's simulator. Each keeps its state in a compacted changelog
  * topic. Their state records (`*State`) live in their own namespace;

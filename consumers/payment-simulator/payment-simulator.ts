@@ -1,4 +1,4 @@
-// A payment provider that fails and stalls on purpose (DESIGN.md §6), as pure
+// A payment provider that fails and stalls on purpose (docs/process-managers.md), as pure
 // logic: given a request and a seed it decides, deterministically, what the
 // provider answers and after how long. The runtime (later) consumes
 // PaymentRequested / RefundRequested from restaurant.payment.events, waits the

@@ -1,4 +1,4 @@
-// The query API: GET-only JSON over the Redis read models (DESIGN.md §5).
+// The query API: GET-only JSON over the Redis read models (docs/read-side.md).
 //
 //   GET /menu                              menu by category
 //   GET /customers/:id                     profile + addresses (404 when unknown)

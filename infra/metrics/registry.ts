@@ -1,4 +1,4 @@
-// The process's Prometheus registry (DESIGN.md §7): default Node metrics plus
+// The process's Prometheus registry (docs/operations.md): default Node metrics plus
 // the metrics each component declares through a small get-or-create API.
 //
 // A component declares its metrics in a function of its own that takes the

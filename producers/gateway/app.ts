@@ -1,4 +1,4 @@
-// The HTTP gateway of the command side (DESIGN.md §4): one task-based route per
+// The HTTP gateway of the command side (docs/command-side.md): one task-based route per
 // command. A request is checked (media type, headers, params, body), turned
 // into a command envelope (routes.ts), handed to the CommandBus, and its
 // outcome mapped to a status (responses.ts). A request refused here never

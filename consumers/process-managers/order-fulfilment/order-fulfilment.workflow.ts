@@ -1,4 +1,4 @@
-// Order fulfilment (DESIGN.md §6): an orchestrating process manager, one
+// Order fulfilment (docs/process-managers.md): an orchestrating process manager, one
 // process per order, keyed by orderId.
 //
 //   OrderPlaced ──checks fail──> RejectOrder ............................ REJECTED

@@ -1,4 +1,4 @@
-// The process-manager runtime (DESIGN.md §6): runs a ProcessDefinition
+// The process-manager runtime (docs/process-managers.md): runs a ProcessDefinition
 // (definition.ts) on Kafka with exactly-once effects.
 //
 //   consume (EventConsumer: header skip, decode, DLQ) → pure decide(input, state)

@@ -1,4 +1,4 @@
-// Replays of a read model's consumer group (DESIGN.md §7, docs/operations.md).
+// Replays of a read model's consumer group (docs/operations.md).
 //
 // In place (the group must be stopped):
 //   --to earliest      the read model is rebuilt from scratch: it is marked

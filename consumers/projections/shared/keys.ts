@@ -6,7 +6,7 @@
 // * `{<keyspace>}` is the deployment's keyspace, e.g. `{live}` or `{blue}`. A
 //   rebuild writes into a fresh keyspace by replay while queries keep reading
 //   the old one, then the query side switches with one atomic pointer change
-//   (blue/green, DESIGN.md §7). The braces are a Redis Cluster hash tag on
+//   (blue/green, docs/operations.md). The braces are a Redis Cluster hash tag on
 //   purpose: every key of one keyspace hashes to one slot, so a batch's
 //   MULTI/Lua script may touch keys of several aggregates (sales counters,
 //   queues) and still be legal on a cluster. The price is that one keyspace

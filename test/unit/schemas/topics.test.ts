@@ -53,7 +53,7 @@ describe('event keys', () => {
 describe('topic catalog', () => {
   const catalog = topicCatalog();
 
-  it('declares the DESIGN.md topics', () => {
+  it('declares the topics docs/schemas.md lists', () => {
     expect(catalog.topics.map((t) => t.name)).toEqual([
       'restaurant.command-replies',
       'restaurant.customer.commands',
