@@ -17,6 +17,8 @@ export type SseOpen =
 
 export class SseClient {
   readonly events: SseEvent[] = [];
+  /** Comment lines received (the server's keep-alives). */
+  comments = 0;
   private readonly listeners = new Set<(event: SseEvent) => void>();
   private ended = false;
   private done: Promise<void> = Promise.resolve();
@@ -89,6 +91,9 @@ export class SseClient {
         const event: SseEvent = { id: message.id, event: message.event, data: message.data, at: performance.now() };
         if (this.keep) this.events.push(event);
         for (const listener of [...this.listeners]) listener(event);
+      },
+      onComment: () => {
+        this.comments += 1;
       },
     });
     const decoder = new TextDecoder();
