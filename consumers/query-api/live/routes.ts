@@ -39,6 +39,8 @@ const hasConsistencyToken = (req: Request): boolean => {
 export function liveRoutes(deps: LiveRoutesDeps): Router {
   const { redis, live, serving, allow, route, clock } = deps;
   const router = express.Router();
+  // A stream is for GET: a HEAD would hold a connection open that can never carry an event.
+  router.use((req, res, next) => (req.method === 'GET' ? next() : error(res, 405, 'method_not_allowed', 'live streams answer GET only', { Allow: 'GET' })));
 
   /** Opens the collection's feed (after the request's consistency wait) and streams it. */
   const streamCollection = async <Item>(req: Request, res: Response, key: string, collection: LiveCollection<Item>): Promise<void> => {
