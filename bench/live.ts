@@ -3,11 +3,12 @@
  * client's live stream.
  *
  * Runs the command processor, the gateway, the orders projector and the query
- * API as separate processes (compiled, as production runs them). One client
+ * API as separate processes (compiled, as production runs them). A client
  * watches a customer's orders live (GET /live/customers/:id/orders, server-
- * sent events). At a fixed offered rate (open loop) another opens an order for
- * that customer (POST /orders) and, as soon as the reply is in, two things are
- * timed from the reply:
+ * sent events); there are CUSTOMERS of them, each watched by its own client.
+ * At a fixed offered rate (open loop) another client opens orders for them in
+ * turn (POST /orders) and, as soon as a reply is in, two things are timed
+ * from the reply:
  *
  *   live:  until the new order appears on the watcher's stream;
  *   read-your-writes (the baseline, the same path bench:read-your-writes
@@ -34,6 +35,8 @@ import { dueTimes, postJson, quantile, sleep } from './http-load';
 const RATE = Number(process.env.BENCH_LIVE_RATE ?? 50);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const WAIT_MS = 10_000;
+/** Customers, each with a watcher: one order a second each at 50/s, so a new order is always among a watcher's newest 20. */
+const CUSTOMERS = Number(process.env.BENCH_LIVE_CUSTOMERS ?? 50);
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 function getStatus(url: string, headers: Readonly<Record<string, string>>): Promise<number> {
@@ -62,33 +65,38 @@ async function main(): Promise<void> {
   const keyspace = `bench-live-${randomUUID().slice(0, 8)}`;
   const env = { LOG_LEVEL: 'warn', COMMAND_WAIT_MS: '5000', CONSISTENCY_WAIT_MS: '5000', READ_MODEL_KEYSPACE: keyspace };
   const roles: RoleProcess[] = [];
-  let watcher: SseClient | undefined;
+  const watchers: SseClient[] = [];
   try {
     for (const role of ['command-processor', 'gateway', 'projector:orders', 'query'] as const) roles.push(await startRole(role, env));
     const [, gateway, , query] = roles as [RoleProcess, RoleProcess, RoleProcess, RoleProcess];
     const authorization = await bearer('admin', 'bench-live');
-    const customerId = `bench-live-${randomUUID().slice(0, 8)}`;
-    const open = () => postJson(`${gateway.url}/orders`, { customerId }, authorization);
+    const runId = randomUUID().slice(0, 8);
+    const customers = Array.from({ length: CUSTOMERS }, (_, i) => `bench-live-${runId}-${i}`);
+    const open = (i: number) => postJson(`${gateway.url}/orders`, { customerId: customers[i % CUSTOMERS] }, authorization);
 
-    // The orders model of a new keyspace is first built from every order event there is.
-    const first = (await open()).body as { aggregateId: string; consistencyToken: string };
-    for (let tries = 0; tries < 900; tries += 1) {
-      if ((await getStatus(`${query.queryUrl}/orders/${first.aggregateId}?consistency=${first.consistencyToken}`, authorization)) === 200) break;
-      await sleep(200);
+    // The orders model of a new keyspace is first built from every order event there is; each customer needs an order to be watched.
+    for (let i = 0; i < CUSTOMERS; i += 1) {
+      const first = (await open(i)).body as { aggregateId: string; consistencyToken: string };
+      for (let tries = 0; tries < 900; tries += 1) {
+        if ((await getStatus(`${query.queryUrl}/orders/${first.aggregateId}?consistency=${first.consistencyToken}`, authorization)) === 200) break;
+        await sleep(200);
+      }
     }
-    const opened = await SseClient.open(`${query.queryUrl}/live/customers/${customerId}/orders?limit=100`, authorization, { keep: false });
-    if (!opened.ok) throw new Error(`the live stream answered ${opened.status}: ${JSON.stringify(opened.body)}`);
-    watcher = opened.stream;
     const seen = new Map<string, number>();
     const waiting = new Map<string, (at: number) => void>();
-    watcher.onEvent((event) => {
-      if (event.event !== 'change') return;
-      for (const { orderId } of (JSON.parse(event.data) as { upserted: { orderId: string }[] }).upserted) {
-        if (seen.has(orderId)) continue;
-        seen.set(orderId, event.at);
-        waiting.get(orderId)?.(event.at);
-      }
-    });
+    for (const customerId of customers) {
+      const opened = await SseClient.open(`${query.queryUrl}/live/customers/${customerId}/orders`, authorization, { keep: false });
+      if (!opened.ok) throw new Error(`the live stream answered ${opened.status}: ${JSON.stringify(opened.body)}`);
+      watchers.push(opened.stream);
+      opened.stream.onEvent((event) => {
+        if (event.event !== 'change') return;
+        for (const { orderId } of (JSON.parse(event.data) as { upserted: { orderId: string }[] }).upserted) {
+          if (seen.has(orderId)) continue;
+          seen.set(orderId, event.at);
+          waiting.get(orderId)?.(event.at);
+        }
+      });
+    }
     const appeared = (orderId: string): Promise<number | undefined> => {
       const at = seen.get(orderId);
       if (at !== undefined) return Promise.resolve(at);
@@ -107,8 +115,8 @@ async function main(): Promise<void> {
       failures.set(why, (failures.get(why) ?? 0) + 1);
       return undefined;
     };
-    const one = async (): Promise<Sample | undefined> => {
-      const reply = await open();
+    const one = async (i: number): Promise<Sample | undefined> => {
+      const reply = await open(i);
       const replied = performance.now();
       const body = reply.body as { aggregateId?: string; consistencyToken?: string } | undefined;
       if (reply.status !== 201 || body?.aggregateId === undefined || body.consistencyToken === undefined) return failure(`POST /orders answered ${reply.status}`);
@@ -128,14 +136,14 @@ async function main(): Promise<void> {
 
     const [l50, l95, l99] = percentiles(run.results.map((s) => s.live));
     const [r50, r95, r99] = percentiles(run.results.map((s) => s.read));
-    console.log(`\ncommand reply → change seen, at ${RATE} orders/s offered, ${SECONDS} s (open loop; roles compiled; 2 cores shared with Kafka, the registry, Redis and the load generator)`);
+    console.log(`\ncommand reply → change seen, at ${RATE} orders/s offered to ${CUSTOMERS} customers each watched live, ${SECONDS} s (open loop; roles compiled; 2 cores shared with Kafka, the registry, Redis and the load generator)`);
     console.log('                                                   p50      p95      p99 ms   completed  failed');
     console.log(`  live: on another client's SSE stream        ${fmt(l50).padStart(8)} ${fmt(l95).padStart(8)} ${fmt(l99).padStart(8)} ${String(run.results.length).padStart(11)} ${String(run.failed).padStart(7)}`);
     console.log(`  read-your-writes: GET with the reply's token ${fmt(r50).padStart(7)} ${fmt(r95).padStart(8)} ${fmt(r99).padStart(8)}`);
     console.log(`  ratio (live / read-your-writes), p50 ${fmt(l50 / r50, 2)}, p99 ${fmt(l99 / r99, 2)}`);
     if (failures.size > 0) console.log(`  failed: ${[...failures].map(([why, n]) => `${n} × ${why}`).join(', ')}`);
   } finally {
-    await watcher?.close();
+    await Promise.all(watchers.map((w) => w.close()));
     await Promise.all(roles.map((r) => r.stop().catch(() => null)));
     const redis = new Redis(config().redis.url);
     let cursor = '0';
