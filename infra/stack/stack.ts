@@ -120,16 +120,25 @@ export async function up(settings: StackSettings, say: (line: string) => void): 
   return result;
 }
 
-/** Stops what this stack started (never a service it found running); the registry first, Kafka after it. */
+/**
+ * Stops what this stack started (never a service it found running); the
+ * registry first, Kafka after it. A cluster's nodes stop together: a node
+ * stopping alone waits for a controller quorum that its stopped peers no
+ * longer make.
+ */
 export async function down(settings: StackSettings, say: (line: string) => void): Promise<void> {
-  for (const service of [...allServices(settings)].reverse()) {
-    const ours = tracked(service.pidFile, service.marker);
-    if (!ours) {
-      say(`${service.name}: not started by this stack, left alone`);
-      continue;
-    }
-    const how = await terminate(ours.pid, 30_000);
-    fs.rmSync(service.pidFile, { force: true });
-    say(`${service.name}: ${how} (pid ${ours.pid})`);
+  for (const stage of [...serviceStages(settings)].reverse()) {
+    await Promise.all(
+      stage.map(async (service) => {
+        const ours = tracked(service.pidFile, service.marker);
+        if (!ours) {
+          say(`${service.name}: not started by this stack, left alone`);
+          return;
+        }
+        const how = await terminate(ours.pid, 30_000);
+        fs.rmSync(service.pidFile, { force: true });
+        say(`${service.name}: ${how} (pid ${ours.pid})`);
+      }),
+    );
   }
 }
