@@ -25,7 +25,9 @@ import { call } from '../support/http';
 import { unique, waitFor, withAdmin } from '../support/kafka';
 import { startRole, type RoleProcess } from '../support/roles';
 
-jest.setTimeout(240_000);
+// Bounded phase by phase (each wait below has its own bound); on a loaded 2-core machine starting three JVM nodes,
+// the registry and three role processes alone takes two minutes or more.
+jest.setTimeout(420_000);
 
 /** The test cluster's ports: the caller's KAFKA_PORT, REGISTRY_PORT and REDIS_PORT moved by this much. */
 const PORT_OFFSET = Number(process.env.CLUSTER_TEST_PORT_OFFSET ?? 700);
@@ -53,11 +55,14 @@ interface Sent {
   readonly status: number;
   readonly body: Record<string, unknown>;
   readonly attempts: number;
+  /** From the first attempt to the answer that ended it. */
+  readonly tookMs: number;
 }
 
 /** A client's request: on a 503 or a lost connection, the same request again with the same Idempotency-Key, for up to `budgetMs`. */
 async function send(base: string, path: string, body: unknown, key: string, budgetMs = 60_000): Promise<Sent> {
-  const deadline = Date.now() + budgetMs;
+  const first = Date.now();
+  const deadline = first + budgetMs;
   for (let attempts = 1; ; attempts += 1) {
     let status = 0;
     let reply: Record<string, unknown> = {};
@@ -68,7 +73,7 @@ async function send(base: string, path: string, body: unknown, key: string, budg
     } catch {
       status = 0; // connection lost or no answer within call()'s bound: retry, as a client would
     }
-    if ((status !== 503 && status !== 0) || Date.now() > deadline) return { status, body: reply, attempts };
+    if ((status !== 503 && status !== 0) || Date.now() > deadline) return { status, body: reply, attempts, tookMs: Date.now() - first };
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
@@ -78,6 +83,8 @@ interface Placed {
   readonly gateway: number;
   readonly startedAt: number;
   readonly retried: boolean;
+  /** Its slowest request, retries included. */
+  readonly slowestMs: number;
 }
 
 /** Opens, fills, addresses and places one order through one gateway: four commands, each must be accepted (2xx). */
@@ -87,6 +94,7 @@ async function placeOrder(gateway: RoleProcess, gatewayIndex: number, tag: strin
   if (opened.status >= 300) throw new Error(`open ${tag}: HTTP ${opened.status} ${JSON.stringify(opened.body)}`);
   const orderId = opened.body.aggregateId as string;
   let retried = opened.attempts > 1;
+  let slowestMs = opened.tookMs;
   for (const [step, path, body] of [
     ['item', `/orders/${orderId}/items`, { menuItemId, quantity: 1 }],
     ['address', `/orders/${orderId}/delivery-address`, { address }],
@@ -95,8 +103,9 @@ async function placeOrder(gateway: RoleProcess, gatewayIndex: number, tag: strin
     const r = await send(gateway.url, path, body, `${tag}-${step}`);
     if (r.status >= 300) throw new Error(`${step} ${tag} (${orderId}): HTTP ${r.status} ${JSON.stringify(r.body)}`);
     retried ||= r.attempts > 1;
+    slowestMs = Math.max(slowestMs, r.tookMs);
   }
-  return { orderId, gateway: gatewayIndex, startedAt, retried };
+  return { orderId, gateway: gatewayIndex, startedAt, retried, slowestMs };
 }
 
 /** Each order's record keys on the events topic (`<orderId>/<version>`), read committed from the start to the end it has now. */
@@ -220,12 +229,19 @@ describe('two instances of the command side on a three-node cluster', () => {
         return doc === null || doc === undefined || (JSON.parse(doc) as { status?: string }).status !== 'PLACED';
       });
     };
-    await waitFor('every order placed in the orders read model', async () => ((await notPlaced()).length === 0 ? true : undefined), 60_000, 250).catch(() => undefined);
+    const projector = started[2] as RoleProcess;
+    await waitFor('every order placed in the orders read model', async () => ((await notPlaced()).length === 0 ? true : undefined), 120_000, 250).catch(() =>
+      phase(`the orders read model has not caught up; the projector's last output:\n${projector.output().slice(-6000)}`),
+    );
     expect(await notPlaced()).toEqual([]);
     phase('read model checked');
 
     // How it went, for the log: the figures are not asserted (speed is measured by benchmarks).
     const retried = placed.filter((p) => p.retried).length;
-    console.log(`cluster e2e: ${placed.length} orders placed (${placedThrough(0)} through gateway 1, ${placedThrough(1)} through gateway 2), node ${leader} (leader of ${ORDER_EVENTS}/${busiest}) killed; ${retried} order(s) needed a retried request`);
+    const slowest = (g: number): string => `${(Math.max(0, ...placed.filter((p) => p.gateway === g && p.startedAt >= killedAt - 60_000).map((p) => p.slowestMs)) / 1000).toFixed(1)} s`;
+    phase(
+      `${placed.length} orders placed (${placedThrough(0)} through gateway 1, ${placedThrough(1)} through gateway 2), node ${leader} (leader of ${ORDER_EVENTS}/${busiest}) killed;` +
+        ` ${retried} order(s) needed a retried request; slowest request around the kill: ${slowest(0)} through gateway 1, ${slowest(1)} through gateway 2`,
+    );
   });
 });
