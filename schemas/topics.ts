@@ -80,7 +80,10 @@ export interface TopicCatalogOptions {
   readonly partitions?: number;
   /** Per-aggregate override; all topics of one aggregate always share one count. */
   readonly partitionsByAggregate?: Partial<Record<AggregateName, number>>;
+  /** Replicas of every topic (default 1: one broker). */
   readonly replicationFactor?: number;
+  /** `min.insync.replicas` of every topic (default 1): with acks=all, how many replicas must have a write before it is acknowledged. */
+  readonly minInsyncReplicas?: number;
   /** Schemas to derive subjects from; defaults to the project's. */
   readonly schemas?: SchemaSet;
 }
@@ -153,6 +156,11 @@ const ROLE_KINDS: ReadonlyArray<readonly ['commands' | 'events' | 'snapshots', S
   ['snapshots', 'snapshot'],
 ];
 
+function checkReplication(label: string, n: number): number {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`${label} must be a positive integer, got ${n}`);
+  return n;
+}
+
 function checkPartitions(label: string, n: number): number {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`${label}: partitions must be a positive integer, got ${n}`);
   return n;
@@ -160,7 +168,12 @@ function checkPartitions(label: string, n: number): number {
 
 export function topicCatalog(options: TopicCatalogOptions = {}): TopicCatalog {
   const schemas = options.schemas ?? loadSchemas();
-  const replicationFactor = options.replicationFactor ?? 1;
+  const replicationFactor = checkReplication('replicationFactor', options.replicationFactor ?? 1);
+  const minInsyncReplicas = checkReplication('minInsyncReplicas', options.minInsyncReplicas ?? 1);
+  if (minInsyncReplicas > replicationFactor) {
+    throw new RangeError(`minInsyncReplicas ${minInsyncReplicas} is more than the ${replicationFactor} replicas: no acks=all write could succeed`);
+  }
+  const configsOf = (role: TopicRole): Readonly<Record<string, string>> => ({ ...CONFIGS[role], 'min.insync.replicas': String(minInsyncReplicas) });
   const base = checkPartitions('default', options.partitions ?? DEFAULT_PARTITIONS);
   const partitionsByAggregate = Object.fromEntries(
     AGGREGATES.map((a) => [a, checkPartitions(a, options.partitionsByAggregate?.[a] ?? base)]),
@@ -189,7 +202,7 @@ export function topicCatalog(options: TopicCatalogOptions = {}): TopicCatalog {
         partitions: partitionsByAggregate[aggregate],
         replicationFactor,
         key: KEYS[role],
-        configs: CONFIGS[role],
+        configs: configsOf(role),
         subjects: records.map((r) => ({ subject: subjectName(name, r.fullName), recordName: r.fullName })),
       };
       entry[role] = spec;
@@ -213,7 +226,7 @@ export function topicCatalog(options: TopicCatalogOptions = {}): TopicCatalog {
       partitions: partitionsByAggregate[keyedBy],
       replicationFactor,
       key: KEYS.changelog,
-      configs: CONFIGS.changelog,
+      configs: configsOf('changelog'),
       subjects: records.map((r) => ({ subject: subjectName(name, r.fullName), recordName: r.fullName })),
     };
     changelogs.set(processManager, spec);
@@ -229,7 +242,7 @@ export function topicCatalog(options: TopicCatalogOptions = {}): TopicCatalog {
     partitions: base,
     replicationFactor,
     key: KEYS['command-replies'],
-    configs: CONFIGS['command-replies'],
+    configs: configsOf('command-replies'),
     subjects: replies.map((r) => ({ subject: subjectName(COMMAND_REPLIES_TOPIC, r.fullName), recordName: r.fullName })),
   });
 
@@ -242,7 +255,7 @@ export function topicCatalog(options: TopicCatalogOptions = {}): TopicCatalog {
     partitions: base,
     replicationFactor,
     key: KEYS.audit,
-    configs: CONFIGS.audit,
+    configs: configsOf('audit'),
     subjects: audits.map((r) => ({ subject: subjectName(DEAD_LETTER_ACTIONS_TOPIC, r.fullName), recordName: r.fullName })),
   });
 
@@ -272,8 +285,9 @@ export function topicCatalog(options: TopicCatalogOptions = {}): TopicCatalog {
   };
 }
 
-/** The dead-letter topic for a consumed topic: same partitions, raw bytes, long retention. */
-export function dlqTopic(source: Pick<TopicSpec, 'name' | 'partitions' | 'replicationFactor'>): TopicSpec {
+/** The dead-letter topic for a consumed topic: same partitions and replication, raw bytes, long retention. */
+export function dlqTopic(source: Pick<TopicSpec, 'name' | 'partitions' | 'replicationFactor' | 'configs'>): TopicSpec {
+  const minInsync = source.configs['min.insync.replicas'];
   return {
     name: dlqTopicName(source.name),
     role: 'dlq',
@@ -281,7 +295,7 @@ export function dlqTopic(source: Pick<TopicSpec, 'name' | 'partitions' | 'replic
     partitions: source.partitions,
     replicationFactor: source.replicationFactor,
     key: KEYS.dlq,
-    configs: CONFIGS.dlq,
+    configs: minInsync === undefined ? CONFIGS.dlq : { ...CONFIGS.dlq, 'min.insync.replicas': minInsync },
     subjects: [],
   };
 }
