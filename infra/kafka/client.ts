@@ -45,6 +45,9 @@ export function createKafka(clientId: string, logger: Logger = rootLogger): Kafk
     logCreator: pinoLogCreator(logger.child({ component: 'kafkajs' })),
     connectionTimeout: 3000,
     requestTimeout: 30000,
+    // kafkajs's default backoff grows to 30 s between attempts: a client would notice the broker's
+    // return up to 30 s late. At most 2 s between attempts instead (docs/recovery.md).
+    retry: { initialRetryTime: 250, maxRetryTime: 2000 },
   });
   // One FindCoordinator per coordinator instead of four per transaction (coordinator-cache.ts).
   return cacheCoordinators(kafka);

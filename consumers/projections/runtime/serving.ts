@@ -68,6 +68,11 @@ export class ServingProjector {
     return this.current?.projector;
   }
 
+  /** Undefined while the projector in the serving keyspace consumes; else why not (for readiness). */
+  notReady(): string | undefined {
+    return this.current === undefined ? `projector:${this.options.model}: moving keyspace` : this.current.projector.consumer.notReady();
+  }
+
   async start(): Promise<void> {
     const { redis, base, model } = this.options;
     await this.run(await servingKeyspace(redis, base, model));
