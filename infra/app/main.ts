@@ -76,7 +76,9 @@ async function main(): Promise<void> {
   const running: Running[] = [];
   let started = false;
   let stopping = false;
-  const probe = new KafkaProbe(kafka, logger.child({ component: 'readiness' }));
+  // The probe's own client: no retries, and quiet (the probe says when Kafka goes and comes back).
+  const probeKafka = createKafka(`${settings.role}.${settings.instanceId}.probe`, logger.child({}, { level: 'silent' }), { retry: { retries: 0 } });
+  const probe = new KafkaProbe(probeKafka, logger.child({ component: 'readiness' }));
   // The query API reads Redis only: Kafka being away does not stop it answering.
   const checks = (): ReadinessCheck[] => [...(settings.role === 'query' ? [] : [probe]), ...running.flatMap((r) => r.readiness ?? [])];
   const readiness = (): ReadinessState => readinessOf(started, stopping, checks());

@@ -16,9 +16,11 @@ export interface ReadinessState {
 }
 
 /**
- * Asks the broker for its metadata every `everyMs` with a client that does not
- * retry: Kafka counts as reachable while the last answer is younger than
- * `staleMs` and the last attempt did not fail.
+ * Asks the broker for its metadata every `everyMs`, with a client of its own
+ * that does not retry (not even connecting: kafkajs's cluster connect follows
+ * the client's retry settings, not the admin's): Kafka counts as reachable
+ * while the last answer is younger than `staleMs` and the last attempt did not
+ * fail.
  */
 export class KafkaProbe implements ReadinessCheck {
   private admin: Admin;
@@ -33,7 +35,7 @@ export class KafkaProbe implements ReadinessCheck {
     private readonly everyMs = 1000,
     private readonly staleMs = 3000,
   ) {
-    this.admin = kafka.admin({ retry: { retries: 0 } });
+    this.admin = kafka.admin();
   }
 
   /** One probe now; resolves true when Kafka answered. */
