@@ -136,7 +136,7 @@ export async function startProjector(model: ReadModelName, { kafka, codec, logge
     metrics,
     retry: { attempts: settings.projectorAttempts, initialDelayMs: settings.projectorBackoffMs, maxDelayMs: 5_000 },
   });
-  await orUndo(() => projector.start(), () => redis.quit());
+  await orUndo(() => projector.start(), () => Promise.resolve(redis.disconnect()));
   return {
     name: `projector:${model}`,
     readiness: [{ notReady: () => projector.notReady() }, redisReadiness(`projector:${model}`, redis)],

@@ -4,7 +4,9 @@
  * the normal stack's):
  *
  * (a) the command side started while Kafka is down stays up, not ready, and
- *     becomes ready by itself once Kafka is up, and serves;
+ *     becomes ready by itself once Kafka is up, and serves; a projector
+ *     started while the registry and Redis are down (behind proxies the test
+ *     opens) waits for both, then becomes ready;
  * (c) a projector killed -9 and started again resumes projecting within seconds
  *     (not after a 30 s session of its dead predecessor);
  * (b, d) Kafka killed -9 under a small load and started again: /readyz says
@@ -17,12 +19,14 @@
 import Redis from 'ioredis';
 import { menuKeys } from '../../consumers/projections/menu/menu.keys';
 import { projectionGroupId } from '../../consumers/projections/runtime/read-models';
+import { config } from '../../infra/config';
 import { allTopicSpecs, applyTopics } from '../../infra/kafka/topics';
 import { call } from '../support/http';
 import { testRedis, unique, waitFor, withAdmin } from '../support/kafka';
 import { ownKafka, type OwnKafka } from '../support/own-kafka';
 import { startRole, type RoleProcess } from '../support/roles';
 import { steadyLoad } from '../support/steady-load';
+import { tcpProxy } from '../support/tcp-proxy';
 
 jest.setTimeout(300_000);
 
@@ -93,6 +97,36 @@ describe('recovery', () => {
     figures.startedDuringOutageReadyAfterBrokerMs = Date.now() - back;
     await addDish(role, 'First dish after the outage');
     figures.startedDuringOutageServingAfterBrokerMs = Date.now() - back;
+  });
+
+  it('(a) a projector started while the schema registry and Redis are down waits, and comes up once both are back', async () => {
+    const stack = config();
+    const registry = new URL(stack.registry.url);
+    const redisUrl = new URL(stack.redis.url);
+    const registryProxy = await tcpProxy(registry.hostname, Number(registry.port));
+    const redisProxy = await tcpProxy(redisUrl.hostname, Number(redisUrl.port));
+    let role: RoleProcess | undefined;
+    try {
+      role = await startRole(
+        'projector:customers',
+        { ...env(broker), SCHEMA_REGISTRY_URL: `http://127.0.0.1:${registryProxy.port}${registry.pathname}`, REDIS_URL: `redis://127.0.0.1:${redisProxy.port}` },
+        { waitReady: false },
+      );
+      const waiting = role;
+      await waitFor('the projector to say it waits for the registry', async () => (waiting.output().includes('waiting for the schema registry') ? true : undefined), 60_000);
+      expect(await status(`${waiting.opsUrl}/readyz`)).toBe(503);
+      await registryProxy.open();
+      await waitFor('the projector to say it waits for Redis', async () => (waiting.output().includes('starting the roles') ? true : undefined), 60_000);
+      expect(waiting.child.exitCode).toBeNull();
+      expect(await status(`${waiting.opsUrl}/readyz`)).toBe(503);
+      await redisProxy.open();
+      const back = Date.now();
+      await waitFor('the projector to become ready by itself', readyIs(waiting, 200), 60_000, 100);
+      figures.projectorReadyAfterRedisBackMs = Date.now() - back;
+    } finally {
+      await role?.stop().catch(() => null);
+      await Promise.all([registryProxy.close(), redisProxy.close()]);
+    }
   });
 
   it('(c) a projector killed -9 and started again resumes projecting within seconds', async () => {
