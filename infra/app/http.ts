@@ -94,18 +94,28 @@ export async function serveHttp(
 
 /**
  * The operations port: GET /metrics (the process registry), /healthz (200 while
- * the process runs) and /readyz (200 once every role has started and while
+ * the process runs and can still work; 503 when a consumer stopped for good) and /readyz (200 once every role has started and while
  * each can work: Kafka answers, consumers assigned, Redis connected; 503 with
  * the reasons before, while not, and while shutting down; docs/recovery.md).
  */
 export async function serveOps(
   port: number,
-  deps: { readonly metrics: Metrics; readonly readiness: () => ReadinessState; readonly log: Logger; readonly guard?: MetricsGuard },
+  deps: {
+    readonly metrics: Metrics;
+    readonly readiness: () => ReadinessState;
+    /** Reasons the process should be restarted (a consumer stopped for good); /healthz says 503 with them. */
+    readonly broken?: () => readonly string[];
+    readonly log: Logger;
+    readonly guard?: MetricsGuard;
+  },
 ): Promise<ServedHttp> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
-    if (path === '/healthz') return json(res, 200, { status: 'ok' });
+    if (path === '/healthz') {
+      const broken = deps.broken?.() ?? [];
+      return broken.length === 0 ? json(res, 200, { status: 'ok' }) : json(res, 503, { status: 'broken', reasons: broken });
+    }
     if (path === '/readyz') return readyz(res, deps.readiness());
     if (path !== '/metrics') return json(res, 404, { error: 'not found' });
     void allowed(req, deps.guard).then((ok) => {

@@ -27,7 +27,7 @@ import { Metrics } from '../metrics/registry';
 import { bannerUrls, startBanner } from './banner';
 import { metricsGuard } from '../auth/metrics-guard';
 import { serveOps } from './http';
-import { KafkaProbe, readinessOf, type ReadinessCheck, type ReadinessState } from './readiness';
+import { brokenOf, KafkaProbe, readinessOf, type ReadinessCheck, type ReadinessState } from './readiness';
 import { isTransient } from './transient';
 import { processManagersOf, projectorsOf, roleConfig, type Role } from './roles';
 import { startCommandProcessor, startGateway, startProcessManager, startProjector, startQueryApi, type Running } from './start';
@@ -83,7 +83,8 @@ async function main(): Promise<void> {
   const checks = (): ReadinessCheck[] => [...(settings.role === 'query' ? [] : [probe]), ...running.flatMap((r) => r.readiness ?? [])];
   const readiness = (): ReadinessState => readinessOf(started, stopping, checks());
   const guard = await metricsGuard(config().auth);
-  const ops = await serveOps(settings.healthPort, { metrics, readiness, log: logger, ...(guard === undefined ? {} : { guard }) });
+  const broken = (): string[] => brokenOf(running.flatMap((r) => r.readiness ?? []));
+  const ops = await serveOps(settings.healthPort, { metrics, readiness, broken, log: logger, ...(guard === undefined ? {} : { guard }) });
   const lag = new LagMonitor({ kafka, metrics, logger: logger.child({ component: 'lag-monitor' }), groups: () => running.flatMap((r) => r.groups?.() ?? []) });
 
   const stop = (signal: string): void => {

@@ -8,6 +8,13 @@ import type { Logger } from '../logging';
 export interface ReadinessCheck {
   /** Undefined when ready; else why not, for the /readyz body and the log. */
   notReady(): string | undefined;
+  /** Why the role can never work again without a restart (/healthz then says 503); undefined while it can. */
+  broken?(): string | undefined;
+}
+
+/** The reasons a process should be restarted: checks that are broken for good. */
+export function brokenOf(checks: readonly ReadinessCheck[]): string[] {
+  return checks.flatMap((c) => c.broken?.() ?? []);
 }
 
 export interface ReadinessState {

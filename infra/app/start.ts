@@ -80,7 +80,7 @@ export async function startCommandProcessor({ kafka, codec, logger, settings, me
   return {
     name: 'command-processor',
     groups: () => [{ group: DEFAULT_GROUP, topics: processor.commandTopics }],
-    readiness: [{ notReady: () => processor.notReady() }],
+    readiness: [{ notReady: () => processor.notReady(), broken: () => processor.broken() }],
     stop: () => processor.stop(),
   };
 }
@@ -139,7 +139,7 @@ export async function startProjector(model: ReadModelName, { kafka, codec, logge
   await orUndo(() => projector.start(), () => Promise.resolve(redis.disconnect()));
   return {
     name: `projector:${model}`,
-    readiness: [{ notReady: () => projector.notReady() }, redisReadiness(`projector:${model}`, redis)],
+    readiness: [{ notReady: () => projector.notReady(), broken: () => projector.broken() }, redisReadiness(`projector:${model}`, redis)],
     groups: () => {
       const current = projector.projector;
       return current ? [{ group: current.groupId, topics: READ_MODEL_SPECS[model].topics }] : [];
@@ -200,7 +200,7 @@ export async function startProcessManager(name: ProcessManagerName, { kafka, cod
     runningProcessManagers.add(runtime);
     return {
       name,
-      readiness: [{ notReady: () => runtime.notReady() }],
+      readiness: [{ notReady: () => runtime.notReady(), broken: () => runtime.broken() }],
       groups: () => [{ group: runtime.groupId, topics: [...definition.inputs] }],
       async stop() {
         runningProcessManagers.delete(runtime);

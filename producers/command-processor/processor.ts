@@ -201,9 +201,16 @@ export class CommandProcessor {
   }
 
   /** Stops taking work, lets the transactions in flight finish or abort, and disconnects. */
-  /** Undefined while the consumer has its assignment; else why not (for readiness). */
+  /** Undefined while the consumer has its assignment and its partitions' state is restored; else why not (for readiness). */
   notReady(): string | undefined {
-    return this.membership === undefined ? `group ${this.groupId}: not started` : this.membership.notReady();
+    if (this.membership === undefined) return `group ${this.groupId}: not started`;
+    const restoring = [...this.workers.entries()].filter(([, slot]) => slot.worker === undefined).map(([group]) => group);
+    return this.membership.notReady() ?? (restoring.length > 0 ? `group ${this.groupId}: restoring partitions ${restoring.flatMap((g) => this.partitionsOf(g)).join(', ')}` : undefined);
+  }
+
+  /** Why the consumer will never consume again (kafkajs did not restart it after a crash); undefined while it may. */
+  broken(): string | undefined {
+    return this.membership?.broken();
   }
 
   async stop(): Promise<void> {

@@ -234,6 +234,11 @@ export class ProcessManagerRuntime<S, I> implements BatchSink {
     return this.consumer.notReady();
   }
 
+  /** Why the runtime's consumer will never consume again without a restart; undefined while it may. */
+  broken(): string | undefined {
+    return this.consumer.broken();
+  }
+
   async start(): Promise<void> {
     await this.definition.start?.();
     const admin = this.options.kafka.admin();

@@ -296,6 +296,11 @@ export class EventConsumer {
     return this.membership.notReady() ?? (this.assigning ? `group ${this.options.groupId}: taking on its assignment` : undefined);
   }
 
+  /** Why this consumer will never consume again (kafkajs did not restart it after a crash); undefined while it may. */
+  broken(): string | undefined {
+    return this.membership?.broken();
+  }
+
   private get autoCommit(): boolean {
     return this.options.autoCommit ?? true;
   }

@@ -1,4 +1,4 @@
-import { readinessOf, redisReadiness } from '../../../infra/app/readiness';
+import { brokenOf, readinessOf, redisReadiness } from '../../../infra/app/readiness';
 import { isTransient } from '../../../infra/app/transient';
 import { ConfigError } from '../../../infra/config';
 import { TopicDriftError } from '../../../infra/kafka/topics';
@@ -38,5 +38,12 @@ describe('transient start-up failures', () => {
     expect(isTransient(kafkajs('KafkaJSSASLAuthenticationError', false))).toBe(false);
     expect(isTransient(new RegistryError('schema refused', false))).toBe(false);
     expect(isTransient(kafkajs('KafkaJSNumberOfRetriesExceeded', false, kafkajs('KafkaJSProtocolError', false)))).toBe(false);
+  });
+});
+
+describe('broken for good', () => {
+  it('lists the checks that can never hold again without a restart', () => {
+    expect(brokenOf([{ notReady: () => undefined }, { notReady: () => 'x', broken: () => undefined }])).toEqual([]);
+    expect(brokenOf([{ notReady: () => 'group g: stopped', broken: () => 'group g: stopped after KafkaJSError (not restarted)' }])).toEqual(['group g: stopped after KafkaJSError (not restarted)']);
   });
 });
