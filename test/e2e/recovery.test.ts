@@ -182,7 +182,8 @@ describe('recovery', () => {
     // Every request got an answer (no connection errors, no client timeouts), each a 2xx or a 503, within the bound.
     expect(statuses.filter((s) => !(s >= 200 && s < 300) && s !== 503)).toEqual([]);
     expect(figures.slowestAnswerMs).toBeLessThanOrEqual(REQUEST_BOUND_MS + CLIENT_SLACK_MS);
-    // The aim is 5 s; on a loaded 2-core machine the test allows twice that.
-    expect(figures.gatewayFirst201AfterBrokerBackMs).toBeLessThanOrEqual(10_000);
+    // Up to one 6 s session (a processor consumer that crashed during the outage rejoins after its dead self)
+    // plus the restore, slow on a loaded 2-core machine; before, it was 24-32 s (docs/recovery.md).
+    expect(figures.gatewayFirst201AfterBrokerBackMs).toBeLessThanOrEqual(15_000);
   });
 });
