@@ -34,13 +34,13 @@ import type { Logger } from '../../infra/logging';
 import { nonexistentPosition, parseConsistencyToken } from '../../schemas/consistency-token';
 import { MenuCategorySymbols } from '../../schemas/generated/types';
 import { customersKeys } from '../projections/customers/customers.keys';
-import { customerView } from '../projections/customers/customers.query';
+import { customerView, openCustomerView } from '../projections/customers/customers.query';
 import { kitchenKeys } from '../projections/kitchen/kitchen.keys';
 import { kitchenQueueView } from '../projections/kitchen/kitchen.query';
 import { menuKeys } from '../projections/menu/menu.keys';
 import { menuView } from '../projections/menu/menu.query';
 import { ordersKeys } from '../projections/orders/orders.keys';
-import { customerOrdersPage, orderView } from '../projections/orders/orders.query';
+import { customerOrdersPage, openOrderDocument, orderView, type PersonalFieldOpener } from '../projections/orders/orders.query';
 import { READ_MODEL_SPECS } from '../projections/runtime/read-models';
 import type { ReadModelName } from '../projections/shared/keys';
 import { parsePage, rangeFor } from '../projections/shared/pagination';
@@ -64,6 +64,8 @@ export interface QueryApiDeps {
   readonly logger: Logger;
   /** Authenticates every request (infra/auth/express.ts): answers 401/429 itself, else leaves the principal. */
   readonly authenticate: RequestHandler;
+  /** Opens sealed personal fields with the key cache (docs/privacy.md); without it they are shown sealed. */
+  readonly personalData?: PersonalFieldOpener;
 }
 
 const error = (res: Response, status: number, code: string, message: string, headers: Record<string, string> = {}): void => {
@@ -194,7 +196,8 @@ export function createQueryApp(deps: QueryApiDeps): express.Express {
       const keys = customersKeys(keyspace);
       const [profile, addresses] = await run<Hash>(redis.pipeline().hgetall(keys.profile(id)).hgetall(keys.addresses(id)));
       // Someone else's profile answers exactly like an unknown one.
-      const view = seesCustomer(principalOf(res), id) ? customerView(profile ?? {}, addresses ?? {}) : null;
+      const stored = seesCustomer(principalOf(res), id) ? customerView(profile ?? {}, addresses ?? {}) : null;
+      const view = stored === null || deps.personalData === undefined ? stored : openCustomerView(stored, deps.personalData);
       await reply(res, 'customers', () => (view === null ? error(res, 404, 'customer_not_found', `no customer ${id}`) : res.json(view)));
     }),
   );
@@ -234,7 +237,8 @@ export function createQueryApp(deps: QueryApiDeps): express.Express {
       const id = req.params.id as string;
       const stored = orderView(await redis.get(ordersKeys(keyspace).order(id)));
       // A customer's view of someone else's order is the same as of an unknown one.
-      const view = stored !== null && seesOrder(principalOf(res), stored.customerId) ? stored : null;
+      const seen = stored !== null && seesOrder(principalOf(res), stored.customerId) ? stored : null;
+      const view = seen === null || deps.personalData === undefined ? seen : openOrderDocument(seen, deps.personalData);
       const parked = view === null ? null : await parkedOf(redis, keyspace, 'orders', id);
       await reply(res, 'orders', () => (view === null ? error(res, 404, 'order_not_found', `no order ${id}`) : res.json(parked === null ? view : { ...view, parked })));
     }),

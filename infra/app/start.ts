@@ -30,6 +30,10 @@ import { loyaltyProcess } from '../../consumers/loyalty/loyalty.process';
 import { paymentSimulatorProcess } from '../../consumers/payment-simulator/payment-simulator.process';
 import type { ProcessManagerName } from '../../schemas/topics';
 import type { RoleConfig } from './roles';
+import { KafkaGatewayPrivacy } from '../../producers/command-bus/kafka-privacy';
+import { KafkaKeyStore, KeyStoreBehind } from '../privacy/key-store';
+import { PersonalDataOpener } from '../privacy/personal-data';
+import { privacySecrets } from '../privacy/settings';
 
 export interface Running {
   readonly name: string;
@@ -67,7 +71,10 @@ export async function startGateway({ kafka, codec, logger, settings, metrics }: 
   const log = logger.child({ component: 'gateway' });
   const bus = new KafkaCommandBus({ kafka, codec, logger: log });
   const menu = new KafkaMenuCatalog(kafka, codec, log);
-  await Promise.all([bus.start(), menu.start()]);
+  const secrets = await privacySecrets();
+  // Encryption off (benchmarks, migrations): commands carry plaintext as before encryption existed.
+  const privacy = secrets.encryption ? new KafkaGatewayPrivacy(kafka, codec, secrets, log.child({ component: 'key-cache' })) : undefined;
+  await Promise.all([bus.start(), menu.start(), privacy?.start()]);
   const auth = await httpAuth(config().auth, log);
   const app = createGatewayApp({
     bus: instrumentCommandBus(bus, metrics),
@@ -77,6 +84,7 @@ export async function startGateway({ kafka, codec, logger, settings, metrics }: 
     replyWaitMs: settings.commandWaitMs,
     logger: log,
     authenticate: auth.middleware,
+    ...(privacy === undefined ? {} : { privacy }),
   });
   // Ready when listening: the bus and the menu view are connected and caught up before this.
   const server = await serveHttp('gateway', app, settings.port, { log, metrics }, 'gateway listening');
@@ -84,7 +92,7 @@ export async function startGateway({ kafka, codec, logger, settings, metrics }: 
     name: 'gateway',
     async stop() {
       await server.close();
-      await Promise.all([bus.stop(), menu.stop()]);
+      await Promise.all([bus.stop(), menu.stop(), privacy?.stop()]);
     },
   };
 }
@@ -123,10 +131,14 @@ export async function startProjector(model: ReadModelName, { kafka, codec, logge
   };
 }
 
-export async function startQueryApi({ logger, settings, metrics }: RoleDeps): Promise<Running> {
+export async function startQueryApi({ kafka, logger, settings, metrics }: RoleDeps): Promise<Running> {
   const log = logger.child({ component: 'query-api' });
   const redis = redisClient('query-api');
   await redis.ping();
+  // The one role that shows personal data holds the other key cache (docs/privacy.md).
+  const secrets = await privacySecrets();
+  const keys = new KafkaKeyStore(kafka, secrets.master, log.child({ component: 'key-cache' }));
+  if (!(await keys.start(120_000))) throw new KeyStoreBehind('the key cache did not catch up with the keys topic in time');
   // Start-up has verified the broker's topics against this catalog (main.ts), so its partition counts are the broker's.
   const catalog = topicCatalog({ partitions: config().topics.partitions });
   const checkpoints = new CheckpointWatcher(redis, redisClient('query-api:checkpoints'));
@@ -140,6 +152,7 @@ export async function startQueryApi({ logger, settings, metrics }: RoleDeps): Pr
     checkpoints,
     clock: Date.now,
     logger: log,
+    personalData: new PersonalDataOpener(keys, log.child({ component: 'personal-data' })),
   });
   const server = await serveHttp('query', app, settings.queryPort, { log: log.child({ keyspace: settings.keyspace }), metrics }, 'query API listening');
   return {
@@ -147,6 +160,7 @@ export async function startQueryApi({ logger, settings, metrics }: RoleDeps): Pr
     async stop() {
       await server.close();
       await checkpoints.close();
+      await keys.stop();
       await redis.quit();
     },
   };

@@ -8,7 +8,8 @@ import type { Address, Money, OrderLine, OrderSnapshot, OrderStatus } from '../.
 import type { OrderCommand, OrderEvent } from '../../schemas/messages';
 import {
   normalizeAddress,
-  validateAddress,
+  validatePersonal,
+  validatePersonalAddress,
   validateId,
   validateMenuItemName,
   validatePrice,
@@ -144,7 +145,7 @@ export function decide(command: OrderCommand, state: OrderState, context: OrderC
     }
     case 'SetDeliveryAddress': {
       if (state.status !== 'OPEN') return reject('order_not_open', `the order is ${state.status}; only an open order can change`);
-      const problem = validateAddress(command.data.address);
+      const problem = validatePersonalAddress(command.data.address);
       if (problem !== null) return reject('invalid_address', problem);
       return accept({ type: 'DeliveryAddressSet', data: { address: normalizeAddress(command.data.address) } });
     }
@@ -167,7 +168,7 @@ export function decide(command: OrderCommand, state: OrderState, context: OrderC
       if (!CANCELLABLE.has(state.status)) {
         return reject('order_cannot_be_cancelled', `the order is ${state.status}; only an order that has not been dispatched or closed can be cancelled`);
       }
-      const problem = validateReason(command.data.reason);
+      const problem = validatePersonal('reason', command.data.reason, validateReason);
       if (problem !== null) return reject('invalid_reason', problem);
       return accept({ type: 'OrderCancelled', data: { reason: command.data.reason.trim() } });
     }
@@ -175,7 +176,7 @@ export function decide(command: OrderCommand, state: OrderState, context: OrderC
       return step(state, 'PLACED', 'order_not_placed', { type: 'OrderConfirmed', data: {} });
     case 'RejectOrder': {
       if (state.status !== 'PLACED') return reject('order_not_placed', `the order is ${state.status}; only a placed order can be rejected`);
-      const problem = validateReason(command.data.reason);
+      const problem = validatePersonal('reason', command.data.reason, validateReason);
       if (problem !== null) return reject('invalid_reason', problem);
       return accept({ type: 'OrderRejected', data: { reason: command.data.reason.trim() } });
     }
