@@ -8,11 +8,11 @@
  * field sealed per command) in alternating rounds: accepted commands/s and p99.
  *
  * Read side: the customers' events as written by both gateways, read back from
- * Kafka and folded in process through the customers projection, each profile
- * then shown as the query API shows it (sealed fields opened with the key
- * cache): events/s with sealed values vs with plaintext. Kafka and Redis I/O
- * are the same for both but for the ciphertext's size, so this is the part
- * encryption changes in a replay.
+ * Kafka and folded in process through the customers projection (what a replay
+ * runs: projectors never decrypt), then each profile shown as the query API
+ * shows it (sealed fields opened with the key cache): events/s and profiles/s
+ * with sealed values vs with plaintext. Kafka and Redis I/O are the same for
+ * both but for the ciphertext's size.
  */
 import { performance } from 'node:perf_hooks';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
@@ -73,7 +73,7 @@ async function commandSide(run: string): Promise<{ on: Result[]; off: Result[]; 
   }
 }
 
-async function readSide(ids: { on: readonly string[]; off: readonly string[] }): Promise<{ sealed: number; plain: number; events: { sealed: number; plain: number } }> {
+async function readSide(ids: { on: readonly string[]; off: readonly string[] }): Promise<{ sealed: { fold: number; show: number }; plain: { fold: number; show: number }; events: { sealed: number; plain: number } }> {
   const logger = rootLogger.child({ component: 'bench-privacy' });
   const kafka = createKafka('bench-privacy', logger);
   const codec = new AvroCodec(new SchemaRegistry({ host: config().registry.url }));
@@ -91,19 +91,27 @@ async function readSide(ids: { on: readonly string[]; off: readonly string[] }):
     else if (plainIds.has(metadata.aggregateId)) envelopes.plain.push(envelope);
   });
   const opener = new PersonalDataOpener(keys, logger);
-  const rate = (list: readonly Envelope<CustomerEvent>[], customers: readonly string[]): number => {
+  const measure = (list: readonly Envelope<CustomerEvent>[], customers: readonly string[]): { fold: number; show: number } => {
     const store = new MemoryStore();
     const started = performance.now();
     foldInto(store, customersProjection, 'bench', list);
+    const folded = performance.now();
     for (const id of customers) {
       const view = customerView(store.hgetall(customersKeys('bench').profile(id)), store.hgetall(customersKeys('bench').addresses(id)));
       if (view !== null) openCustomerView(view, opener);
     }
-    return list.length / ((performance.now() - started) / 1000);
+    return { fold: list.length / ((folded - started) / 1000), show: customers.length / ((performance.now() - folded) / 1000) };
   };
-  // Alternate, twice each, and keep the better of each: the first pass warms the JIT for both.
-  const sealed = Math.max(rate(envelopes.sealed, ids.on), rate(envelopes.sealed, ids.on));
-  const plain = Math.max(rate(envelopes.plain, ids.off), rate(envelopes.plain, ids.off));
+  // Alternating, three passes each, the best of each kept: the first passes warm the JIT (and the key cache) for both.
+  const best = (runs: { fold: number; show: number }[]): { fold: number; show: number } => ({ fold: Math.max(...runs.map((r) => r.fold)), show: Math.max(...runs.map((r) => r.show)) });
+  const sealedRuns: { fold: number; show: number }[] = [];
+  const plainRuns: { fold: number; show: number }[] = [];
+  for (let i = 0; i < 3; i += 1) {
+    sealedRuns.push(measure(envelopes.sealed, ids.on));
+    plainRuns.push(measure(envelopes.plain, ids.off));
+  }
+  const sealed = best(sealedRuns);
+  const plain = best(plainRuns);
   await keys.stop();
   return { sealed, plain, events: { sealed: envelopes.sealed.length, plain: envelopes.plain.length } };
 }
@@ -122,8 +130,10 @@ async function main(): Promise<void> {
   console.log(`all   | ${fmt(sum(commands.on) / commands.on.length).padStart(14)}         | ${fmt(sum(commands.off) / commands.off.length).padStart(15)}         | ${fmt(sum(commands.on) / sum(commands.off), 3).padStart(16)}`);
 
   const read = await readSide(commands.ids);
-  console.log(`\nencryption's cost on a replay of the customers read model: fold + show every profile, in process (${read.events.sealed} sealed events, ${read.events.plain} plaintext events)`);
-  console.log(`sealed ${fmt(read.sealed)} events/s | plaintext ${fmt(read.plain)} events/s | ratio ${fmt(read.sealed / read.plain, 3)}`);
+  console.log(`\nencryption's cost on the customers read model, in process (${read.events.sealed} sealed events, ${read.events.plain} plaintext events, ${CUSTOMERS} profiles each)`);
+  console.log('what                                  |       sealed |    plaintext | ratio');
+  console.log(`replay: fold the events (projectors)   | ${fmt(read.sealed.fold).padStart(12)} | ${fmt(read.plain.fold).padStart(12)} | ${fmt(read.sealed.fold / read.plain.fold, 3)}   events/s`);
+  console.log(`query: show a profile (opens sealed)   | ${fmt(read.sealed.show).padStart(12)} | ${fmt(read.plain.show).padStart(12)} | ${fmt(read.sealed.show / read.plain.show, 3)}   profiles/s`);
 }
 
 main().then(
