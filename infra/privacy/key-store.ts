@@ -93,8 +93,13 @@ export class KafkaKeyStore implements KeySource {
           }
           const record = parseKeyTopicRecord(message.value);
           // Key material and customer ids stay out of the log: the offset says which record.
-          if (record === undefined) this.logger.warn({ topic: this.topic, partition: batch.partition, offset: message.offset }, 'keys topic: record of an unknown format skipped');
-          else this.ring.apply(key, record);
+          if (record === undefined) {
+            this.logger.warn({ topic: this.topic, partition: batch.partition, offset: message.offset }, 'keys topic: record of an unknown format skipped');
+            continue;
+          }
+          this.ring.apply(key, record);
+          // A key created after the forget (by a gateway that had not read the marker yet) is destroyed too.
+          if (record.kind === 'data-key' && this.producer !== undefined && this.ring.customer(record.customerId).status === 'forgotten') this.shredLate(key, record.customerId);
         }
       },
     });
@@ -106,6 +111,14 @@ export class KafkaKeyStore implements KeySource {
     await this.producer?.disconnect();
     await this.admin?.disconnect();
     this.unwrapped.clear();
+  }
+
+  private shredLate(recordKey: string, customerId: string): void {
+    // Kept in the ring until its tombstone is read back, so a later forget tombstones it again if this write fails.
+    this.forgetUnwrapped(recordKey);
+    this.write([{ key: recordKey, value: null }], customerId).catch((error: unknown) =>
+      this.logger.error({ customerId, err: error }, 'a data key created after its customer was forgotten could not be destroyed; forgetting them again will'),
+    );
   }
 
   private forgetUnwrapped(recordKey: string): void {
