@@ -46,13 +46,19 @@ export const PROCESS_MANAGER_SPECS: Readonly<Record<ProcessManagerName, ProcessM
 export const COMMAND_REPLIES_TOPIC = 'restaurant.command-replies';
 /** Operators' redrives and skips of parked events (`npm run dlq`), keyed by aggregate id: who, when, why. */
 export const DEAD_LETTER_ACTIONS_TOPIC = 'restaurant.dead-letter-actions';
+/**
+ * Customers' data keys, wrapped with the master key (docs/privacy.md): JSON
+ * records, not Avro, keyed `<customerId>/<keyId>` and partitioned by customer
+ * id; a tombstone destroys a key (crypto-shredding).
+ */
+export const DATA_KEYS_TOPIC = 'restaurant.privacy.data-keys';
 export const DEFAULT_PARTITIONS = 6;
 
 const HOUR_MS = 60 * 60 * 1000;
 const DAY_MS = 24 * HOUR_MS;
 
-export type TopicRole = 'commands' | 'events' | 'snapshots' | 'changelog' | 'command-replies' | 'dlq' | 'audit';
-export type KeyFormat = 'aggregateId' | 'aggregateId/version' | 'processId' | 'commandId' | 'original key';
+export type TopicRole = 'commands' | 'events' | 'snapshots' | 'changelog' | 'command-replies' | 'dlq' | 'audit' | 'data-keys';
+export type KeyFormat = 'aggregateId' | 'aggregateId/version' | 'processId' | 'commandId' | 'original key' | 'customerId/keyId';
 
 export interface SubjectSpec {
   /** TopicRecordNameStrategy: `<topic>-<namespace.Name>`. */
@@ -138,6 +144,16 @@ const CONFIGS: Readonly<Record<TopicRole, Readonly<Record<string, string>>>> = {
   dlq: { 'cleanup.policy': 'delete', 'retention.ms': String(30 * DAY_MS) },
   // An audit trail: every action kept (not compacted) for a year.
   audit: { 'cleanup.policy': 'delete', 'retention.ms': String(365 * DAY_MS) },
+  // A destroyed key must leave the disk soon: segments roll hourly and are compacted
+  // within the hour after (max.compaction.lag.ms), tombstones themselves kept a day.
+  'data-keys': {
+    'cleanup.policy': 'compact',
+    'min.compaction.lag.ms': '0',
+    'max.compaction.lag.ms': String(HOUR_MS),
+    'delete.retention.ms': String(DAY_MS),
+    'min.cleanable.dirty.ratio': '0.01',
+    'segment.ms': String(HOUR_MS),
+  },
 };
 
 const KEYS: Readonly<Record<TopicRole, KeyFormat>> = {
@@ -148,6 +164,7 @@ const KEYS: Readonly<Record<TopicRole, KeyFormat>> = {
   'command-replies': 'commandId',
   dlq: 'original key',
   audit: 'aggregateId',
+  'data-keys': 'customerId/keyId',
 };
 
 const ROLE_KINDS: ReadonlyArray<readonly ['commands' | 'events' | 'snapshots', SchemaKind]> = [
@@ -257,6 +274,17 @@ export function topicCatalog(options: TopicCatalogOptions = {}): TopicCatalog {
     key: KEYS.audit,
     configs: configsOf('audit'),
     subjects: audits.map((r) => ({ subject: subjectName(DEAD_LETTER_ACTIONS_TOPIC, r.fullName), recordName: r.fullName })),
+  });
+
+  topics.push({
+    name: DATA_KEYS_TOPIC,
+    role: 'data-keys',
+    aggregate: null,
+    partitions: partitionsByAggregate.customer,
+    replicationFactor,
+    key: KEYS['data-keys'],
+    configs: configsOf('data-keys'),
+    subjects: [],
   });
 
   const homeless = schemas.all.filter((s) => s.kind !== 'type' && !covered.has(s.fullName));

@@ -41,6 +41,10 @@ async function orUndo<T>(start: () => Promise<T>, undo: () => Promise<unknown>):
     throw error;
   }
 }
+import { KafkaGatewayPrivacy } from '../../producers/command-bus/kafka-privacy';
+import { KafkaKeyStore, KeyStoreBehind } from '../privacy/key-store';
+import { PersonalDataOpener } from '../privacy/personal-data';
+import { privacySecrets } from '../privacy/settings';
 
 export interface Running {
   readonly name: string;
@@ -90,8 +94,11 @@ export async function startGateway({ kafka, codec, logger, settings, metrics, re
   const log = logger.child({ component: 'gateway' });
   const bus = new KafkaCommandBus({ kafka, codec, logger: log });
   const menu = new KafkaMenuCatalog(kafka, codec, log);
-  const undo = (): Promise<unknown> => Promise.allSettled([bus.stop(), menu.stop()]);
-  await orUndo(() => Promise.all([bus.start(), menu.start()]), undo);
+  const secrets = await privacySecrets();
+  // Encryption off (benchmarks, migrations): commands carry plaintext as before encryption existed.
+  const privacy = secrets.encryption ? new KafkaGatewayPrivacy(kafka, codec, secrets, log.child({ component: 'key-cache' })) : undefined;
+  const undo = (): Promise<unknown> => Promise.allSettled([bus.stop(), menu.stop(), privacy?.stop()]);
+  await orUndo(() => Promise.all([bus.start(), menu.start(), privacy?.start()]), undo);
   const auth = await orUndo(() => httpAuth(config().auth, log), undo);
   const app = createGatewayApp({
     bus: instrumentCommandBus(bus, metrics),
@@ -103,6 +110,7 @@ export async function startGateway({ kafka, codec, logger, settings, metrics, re
     ...(kafkaAnswers === undefined ? {} : { kafkaAnswers }),
     logger: log,
     authenticate: auth.middleware,
+    ...(privacy === undefined ? {} : { privacy }),
   });
   // Listening once the bus and the menu view are connected and caught up; ready while they stay so.
   const server = await orUndo(() => serveHttp('gateway', app, settings.port, { log, metrics, ...readinessDep }, 'gateway listening'), undo);
@@ -111,7 +119,7 @@ export async function startGateway({ kafka, codec, logger, settings, metrics, re
     readiness: [{ notReady: () => bus.notReady() }, { notReady: () => menu.notReady() }],
     async stop() {
       await server.close();
-      await Promise.all([bus.stop(), menu.stop()]);
+      await Promise.all([bus.stop(), menu.stop(), privacy?.stop()]);
     },
   };
 }
@@ -151,15 +159,26 @@ export async function startProjector(model: ReadModelName, { kafka, codec, logge
   };
 }
 
-export async function startQueryApi({ logger, settings, metrics, readiness }: RoleDeps): Promise<Running> {
+export async function startQueryApi({ kafka, logger, settings, metrics, readiness }: RoleDeps): Promise<Running> {
   const log = logger.child({ component: 'query-api' });
   const redis = redisClient('query-api');
   await orUndo(() => redis.ping(), () => Promise.resolve(redis.disconnect()));
+  // The one role that shows personal data holds the other key cache (docs/privacy.md).
+  const secrets = await orUndo(() => privacySecrets(), () => Promise.resolve(redis.disconnect()));
+  const keys = new KafkaKeyStore(kafka, secrets.master, log.child({ component: 'key-cache' }));
+  const keysUp = async (): Promise<void> => {
+    if (!(await keys.start(120_000))) throw new KeyStoreBehind('the key cache did not catch up with the keys topic in time');
+  };
+  await orUndo(keysUp, async () => {
+    await keys.stop();
+    redis.disconnect();
+  });
   // Start-up has verified the broker's topics against this catalog (main.ts), so its partition counts are the broker's.
   const catalog = topicCatalog({ partitions: config().topics.partitions });
   const checkpoints = new CheckpointWatcher(redis, redisClient('query-api:checkpoints'));
   const undo = async (): Promise<void> => {
     await checkpoints.close();
+    await keys.stop();
     redis.disconnect();
   };
   const auth = await orUndo(() => httpAuth(config().auth, log), undo);
@@ -192,6 +211,7 @@ export async function startQueryApi({ logger, settings, metrics, readiness }: Ro
     logger: log,
     orderSettings: { maxOrderTotalMinor: settings.maxOrderTotalMinor },
     live,
+    personalData: new PersonalDataOpener(keys, log.child({ component: 'personal-data' })),
   });
   const server = await orUndo(
     () => serveHttp('query', app, settings.queryPort, { log: log.child({ keyspace: settings.keyspace }), metrics, ...(readiness === undefined ? {} : { readiness }) }, 'query API listening'),
@@ -208,6 +228,7 @@ export async function startQueryApi({ logger, settings, metrics, readiness }: Ro
       await live.close();
       await server.close();
       await checkpoints.close();
+      await keys.stop();
       await redis.quit();
     },
   };

@@ -19,6 +19,10 @@ import { JSON_TYPES, jsonBody, unreadableRequestReply, wholeRequest } from './re
 import { errorReply, internalError, invalidRequest, outcomeReply, unavailable, type HttpReply } from './responses';
 import { addItemCommand, locationOf, ROUTES, signUpEnvelopes, type GatewayRoute } from './routes';
 import { signUpCustomer } from './sign-up';
+import { forgetCustomer } from './forget';
+import { sealCommand, type GatewayPrivacy } from './personal-data';
+import { seal } from '../../infra/privacy/crypto';
+import { CustomerForgottenError } from '../../infra/privacy/key-store';
 
 export interface GatewayLimits {
   /** Largest accepted JSON body, in bytes (default 64 KiB). */
@@ -53,6 +57,12 @@ export interface GatewayDeps {
    * 401/429 itself, else leaves the principal for the routes' role checks.
    */
   readonly authenticate: RequestHandler;
+  /**
+   * Seals personal data before commands are written and keys e-mail
+   * reservations by a keyed hash (docs/privacy.md). Without it (encryption
+   * off) commands carry plaintext, as before encryption existed.
+   */
+  readonly privacy?: GatewayPrivacy;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
@@ -127,7 +137,12 @@ export function createGatewayApp(deps: GatewayDeps): Application {
         case 'command': {
           const aggregateId = parsed.aggregateId ?? ids.newAggregateId;
           if (aggregateId === undefined) throw new Error(`route ${route.path} has no aggregate id`);
-          const envelope: CommandEnvelope = { aggregate: route.aggregate, command: parsed.command, metadata: metadataFor(aggregateId) };
+          const sealed = deps.privacy === undefined ? { ok: true as const, command: parsed.command } : await sealCommand(deps.privacy, parsed.command, aggregateId, actor);
+          if (!sealed.ok) return { reply: sealed.reply, correlationId };
+          const envelope: CommandEnvelope = { aggregate: route.aggregate, command: sealed.command, metadata: metadataFor(aggregateId) };
+          if (sealed.command.type === 'ForgetCustomer' && deps.privacy !== undefined) {
+            return { reply: outcomeReply(await forgetCustomer(deps.bus, deps.privacy, envelope, waitMs(), logger), location), correlationId };
+          }
           return { reply: outcomeReply(await deps.bus.send(envelope, { waitMs: waitMs() }), location), correlationId };
         }
         case 'add-item': {
@@ -145,7 +160,13 @@ export function createGatewayApp(deps: GatewayDeps): Application {
           // A customer's id is their token's subject; others (admin) get a minted one.
           const customerId = decision.ownId ?? ids.newAggregateId;
           if (customerId === undefined) throw new Error('sign-up has no customer id');
-          const envelopes = signUpEnvelopes(parsed, metadataFor(customerId));
+          let sealedSignUp;
+          if (deps.privacy !== undefined) {
+            const reservationId = deps.privacy.reservationId(parsed.email);
+            const key = await deps.privacy.sealingKey(customerId, { emailReservation: reservationId });
+            sealedSignUp = { reservationId, name: seal(key, 'name', parsed.name.trim()), email: seal(key, 'email', parsed.email.trim()) };
+          }
+          const envelopes = signUpEnvelopes(parsed, metadataFor(customerId), sealedSignUp);
           const result = await signUpCustomer(deps.bus, envelopes, waitMs, logger);
           return { reply: outcomeReply(result.outcome, result.answeredBy === 'sign-up' ? location : undefined), correlationId };
         }
@@ -163,6 +184,9 @@ export function createGatewayApp(deps: GatewayDeps): Application {
     try {
       return await Promise.race([run(), expired]);
     } catch (error) {
+      if (error instanceof CustomerForgottenError) {
+        return { reply: errorReply(409, 'customer_forgotten', 'this customer was forgotten: no personal data is taken for them'), correlationId };
+      }
       const details = { route: route.path, commandType: route.commandType, commandId: ids.commandId, correlationId, error: describeError(error) };
       if (isRetriable(error)) {
         logger.warn(details, 'command not accepted: infrastructure unavailable');
