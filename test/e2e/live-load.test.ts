@@ -25,6 +25,8 @@ const SECONDS = Number(process.env.LIVE_LOAD_SECONDS ?? 20);
 const SUBSCRIBERS = Number(process.env.LIVE_LOAD_SUBSCRIBERS ?? 200);
 /** Subscribers that also parse every change and rebuild the board (all of them hash what they get). */
 const CHECKED = 10;
+/** Customers placing the load's orders, each for themselves. */
+const SHOPPERS = 20;
 
 interface Ticket {
   readonly orderId: string;
@@ -122,19 +124,22 @@ it(`${SUBSCRIBERS} subscribers of one kitchen board each get every change, in or
   // Each order: open, fill, place, confirm (joins the board), start preparing (changes), ready (leaves).
   const failures: string[] = [];
   // node's http client over keep-alive connections: the load generator shares the cores with what it measures.
-  const step = async (path: string, body: unknown = {}): Promise<Record<string, unknown>> => {
-    const reply = await postJson(`${r.gateway}${path}`, body, admin);
+  const step = async (path: string, body: unknown = {}, who: Record<string, string> = admin): Promise<Record<string, unknown>> => {
+    const reply = await postJson(`${r.gateway}${path}`, body, who);
     if (reply.status >= 300 || reply.status === 0) failures.push(`${path} ${reply.status}`);
     return (reply.body ?? {}) as Record<string, unknown>;
   };
   // The gateway's menu view sees a new dish a moment after it was added.
   const probe = expectStatus(await r.post(admin, '/orders', { customerId: 'load-probe' }), 201, 'probe').body.aggregateId as string;
   await waitFor('the dish priced by the gateway', async () => ((await r.post(admin, `/orders/${probe}/items`, { menuItemId: dish, quantity: 1 })).status === 200 ? true : undefined));
+  // Customers who signed up order for themselves, as in the restaurant: their own key seals their address (docs/privacy.md).
+  const shoppers = await Promise.all(Array.from({ length: SHOPPERS }, (_, i) => r.customer(`Load shopper ${i}`)));
   const order = async (i: number): Promise<string> => {
-    const orderId = (await step('/orders', { customerId: `load-${i % 100}` })).aggregateId as string;
-    await step(`/orders/${orderId}/items`, { menuItemId: dish, quantity: 1 });
-    await step(`/orders/${orderId}/delivery-address`, { address: { line1: 'Dam 1', line2: null, city: 'Amsterdam', postalCode: '1012 JS', country: 'NL' } });
-    await step(`/orders/${orderId}/place`);
+    const shopper = (shoppers[i % SHOPPERS] as (typeof shoppers)[number]).auth;
+    const orderId = (await step('/orders', {}, shopper)).aggregateId as string;
+    await step(`/orders/${orderId}/items`, { menuItemId: dish, quantity: 1 }, shopper);
+    await step(`/orders/${orderId}/delivery-address`, { address: { line1: 'Dam 1', line2: null, city: 'Amsterdam', postalCode: '1012 JS', country: 'NL' } }, shopper);
+    await step(`/orders/${orderId}/place`, {}, shopper);
     await step(`/orders/${orderId}/confirm`);
     await step(`/orders/${orderId}/start-preparation`);
     await step(`/orders/${orderId}/ready`);

@@ -20,7 +20,7 @@ import { loyaltyAwardId } from '../../consumers/loyalty/loyalty.policy';
 import { AvroCodec } from '../../infra/kafka/codec';
 import type { FulfilmentStatus, OrderFulfilmentState } from '../../schemas/generated/types';
 import { changelogTopicName, topicName } from '../../schemas/topics';
-import { call, pool, seeded, type Reply } from '../support/http';
+import { call, pool, seeded, settledStatus, type Reply } from '../support/http';
 import { testKafka, testRegistry, unique, waitFor, withAdmin } from '../support/kafka';
 import { committedUpTo, countBy, endOffsets, latestByKey, readRecords, type StoredRecord } from '../support/process-managers';
 import { startRole, type RoleProcess } from '../support/roles';
@@ -86,7 +86,7 @@ async function send(path: string, body: unknown = {}): Promise<Reply> {
   return waitFor(`the outcome of ${path}`, async () => {
     const r = await call(gateway.url, 'GET', `/commands/${commandId}`);
     if (r.status !== 200 || r.body.status === 'pending') return undefined;
-    return { ...r, status: r.body.status === 'accepted' ? 200 : 409 };
+    return { ...r, status: settledStatus(path, r.body) };
   }, 60_000, 250);
 }
 

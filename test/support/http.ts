@@ -54,3 +54,17 @@ export function seeded(seed: number): () => number {
     return state / 2 ** 32;
   };
 }
+
+/** Routes that create an aggregate: a synchronous success there is 201 with a Location (producers/gateway/routes.ts). */
+const CREATING_ROUTES = new Set(['/orders', '/menu/items', '/customers']);
+
+/**
+ * The status a test compares for a command whose gateway ran out of reply wait
+ * (202) and whose outcome was then read from `GET /commands/:id`: what a
+ * synchronous answer would have been (201 on a creating route, else 200), and
+ * 409 for any rejection.
+ */
+export function settledStatus(path: string, outcome: Record<string, unknown>): number {
+  if (outcome.status !== 'accepted') return 409;
+  return CREATING_ROUTES.has(path) ? 201 : 200;
+}
