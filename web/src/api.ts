@@ -41,7 +41,8 @@ const READABLE: Record<number, string> = {
   503: 'The restaurant is busy catching up; try again shortly.',
 };
 
-async function errorOf(res: Response): Promise<ApiError> {
+/** The ApiError a failed answer stands for (a 401 also signs the tab out). */
+export async function errorOf(res: Response): Promise<ApiError> {
   let body: ErrorBody = {};
   try {
     body = (await res.json()) as ErrorBody;
@@ -56,9 +57,14 @@ async function errorOf(res: Response): Promise<ApiError> {
   return new ApiError(message, res.status, code);
 }
 
-function headers(extra: Record<string, string> = {}): Record<string, string> {
+/** The session's Authorization header (none when signed out). */
+export function authHeaders(): Record<string, string> {
   const session = currentSession();
-  return { accept: 'application/json', ...(session === null ? {} : { authorization: `Bearer ${session.token}` }), ...extra };
+  return session === null ? {} : { authorization: `Bearer ${session.token}` };
+}
+
+function headers(extra: Record<string, string> = {}): Record<string, string> {
+  return { accept: 'application/json', ...authHeaders(), ...extra };
 }
 
 async function send(url: string, init: RequestInit): Promise<Response> {

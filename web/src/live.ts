@@ -1,33 +1,89 @@
-// Keeping a screen current: useLiveQuery loads a query and loads it again
-// whenever its live channel says something changed (live-stream.ts), and at
-// once after the user's own command with that command's consistency token, so
-// the screen never shows state older than what its user just did.
+// Keeping a screen current.
+//
+// useLive: the screen's state comes from a live stream (snapshot, then
+// changes); after the user's own command, refresh(token) reopens the stream
+// with the reply's consistency token, so the next snapshot includes that
+// command's effect and the screen never shows state older than what its user
+// just did. useQuery: a plain GET (sales, a profile, an older page of orders),
+// loaded again on refresh() or when a stream it follows says it changed.
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, query } from './api';
-import { subscribe } from './live-stream';
+import type { LiveReducer } from './live-state';
+import { openStream } from './live-stream';
 
-export interface LiveQuery<T> {
+export interface Live<T> {
   readonly data: T | undefined;
+  /** The last error; cleared by the next event. */
   readonly error: ApiError | undefined;
   readonly loading: boolean;
-  /** When `data` was fetched (epoch ms, this browser's clock). */
-  readonly fetchedAt: number;
-  /** Loads again; with a command's consistency token, waits until the read model has it. */
+  /** Reopens the stream (with a command's consistency token); resolves when its first event has arrived. */
   refresh(consistency?: string): Promise<void>;
 }
 
-/**
- * `path`: the query (null: nothing to load yet). `channel`: the live stream
- * whose changes affect it (live-stream.ts names them).
- */
-export function useLiveQuery<T>(path: string | null, channel: string | null): LiveQuery<T> {
-  const [state, setState] = useState<{ data: T | undefined; error: ApiError | undefined; loading: boolean; fetchedAt: number }>({
-    data: undefined,
-    error: undefined,
-    loading: path !== null,
-    fetchedAt: 0,
-  });
-  // Answers can arrive out of order: only the newest request may set the state.
+const asApiError = (err: unknown): ApiError => (err instanceof ApiError ? err : new ApiError('Something went wrong loading this screen.', 0, 'unexpected', { cause: err }));
+
+export function useLive<T>(stream: string | null, reducer: LiveReducer<T>): Live<T> {
+  const [data, setData] = useState<T | undefined>(undefined);
+  const [error, setError] = useState<ApiError | undefined>(undefined);
+  const [opening, setOpening] = useState<{ consistency?: string; generation: number }>({ generation: 0 });
+  const waiters = useRef<{ generation: number; resolve: () => void }[]>([]);
+  const reducerRef = useRef(reducer);
+  reducerRef.current = reducer;
+
+  useEffect(() => {
+    if (stream === null) return undefined;
+    // Only this stream's events answer a refresh that asked for this stream (or an earlier one).
+    const release = (): void => {
+      const ready = waiters.current.filter((w) => w.generation <= opening.generation);
+      waiters.current = waiters.current.filter((w) => w.generation > opening.generation);
+      for (const w of ready) w.resolve();
+    };
+    const close = openStream(stream, { consistency: opening.consistency }, {
+      onEvent(event) {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(event.data);
+        } catch (cause) {
+          setError(new ApiError('An update could not be read; reload the page.', 0, 'bad_event', { cause }));
+          return;
+        }
+        setData((state) => reducerRef.current(state, event.type, parsed));
+        setError(undefined);
+        release();
+      },
+      onError(err, retrying) {
+        setError(err);
+        if (!retrying) release();
+      },
+    });
+    return close;
+  }, [stream, opening]);
+
+  // A different stream starts empty.
+  useEffect(() => setData(undefined), [stream]);
+
+  const generation = useRef(0);
+  const refresh = useCallback(
+    (consistency?: string): Promise<void> =>
+      new Promise<void>((resolve) => {
+        generation.current += 1;
+        waiters.current.push({ generation: generation.current, resolve });
+        setOpening({ ...(consistency === undefined ? {} : { consistency }), generation: generation.current });
+      }),
+    [],
+  );
+  return { data, error, loading: stream !== null && data === undefined && error === undefined, refresh };
+}
+
+export interface Query<T> {
+  readonly data: T | undefined;
+  readonly error: ApiError | undefined;
+  readonly loading: boolean;
+  refresh(consistency?: string): Promise<void>;
+}
+
+export function useQuery<T>(path: string | null, wakeUp?: { stream: string } | undefined): Query<T> {
+  const [state, setState] = useState<{ data: T | undefined; error: ApiError | undefined; loading: boolean }>({ data: undefined, error: undefined, loading: path !== null });
   const generation = useRef(0);
   const load = useCallback(
     async (consistency?: string): Promise<void> => {
@@ -35,22 +91,32 @@ export function useLiveQuery<T>(path: string | null, channel: string | null): Li
       const mine = ++generation.current;
       try {
         const data = await query<T>(path, { consistency });
-        if (mine === generation.current) setState({ data, error: undefined, loading: false, fetchedAt: Date.now() });
+        if (mine === generation.current) setState({ data, error: undefined, loading: false });
       } catch (err) {
-        const error = err instanceof ApiError ? err : new ApiError('Something went wrong loading this screen.', 0, 'unexpected', { cause: err });
-        if (mine === generation.current) setState((s) => ({ ...s, error, loading: false }));
+        if (mine === generation.current) setState((s) => ({ ...s, error: asApiError(err), loading: false }));
       }
     },
     [path],
   );
-
   useEffect(() => {
-    setState({ data: undefined, error: undefined, loading: path !== null, fetchedAt: 0 });
+    setState({ data: undefined, error: undefined, loading: path !== null });
     void load();
-    if (path === null || channel === null) return undefined;
-    return subscribe(channel, () => void load());
-  }, [path, channel, load]);
-
+  }, [load]);
+  // Every event of the followed stream (its first snapshot included) is a reason to load again.
+  const wakeStream = wakeUp?.stream ?? null;
+  useEffect(() => {
+    if (wakeStream === null || path === null) return undefined;
+    let first = true;
+    return openStream(wakeStream, {}, {
+      onEvent() {
+        if (first) first = false;
+        else void load();
+      },
+      onError() {
+        // The page itself still shows; only its liveness is lost until the stream is back.
+      },
+    });
+  }, [wakeStream, path, load]);
   return { ...state, refresh: load };
 }
 

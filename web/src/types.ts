@@ -122,6 +122,10 @@ export interface ItemSales {
 export interface CourierOrder {
   readonly orderId: string;
   readonly status: OrderStatus;
+  readonly readyAt: number | null;
+  readonly dispatchedAt: number | null;
+  readonly waitedMs: number;
+  readonly lines: readonly OrderLine[];
   readonly deliveryAddress: Address | null;
   readonly actions?: readonly string[];
 }

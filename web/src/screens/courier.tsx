@@ -4,11 +4,12 @@ import { command, seg } from '../api';
 import { can } from '../actions';
 import { Empty, ErrorNotice, Loading, useTask } from '../components/feedback';
 import { formatAddress, STATUS_LABELS } from '../format';
-import { useLiveQuery } from '../live';
+import { useLive } from '../live';
+import { courierReducer } from '../live-state';
 import type { CourierOrder } from '../types';
 
 export function CourierScreen() {
-  const list = useLiveQuery<{ queue: readonly CourierOrder[] }>('/courier/queue', 'courier');
+  const list = useLive<{ queue: readonly CourierOrder[] }>('/live/courier', courierReducer);
   const task = useTask();
   const act = (order: CourierOrder, label: string, path: string): void => void task.run(label, () => command(`/orders/${seg(order.orderId)}/${path}`), list.refresh);
   return (

@@ -2,7 +2,7 @@
 import { seg } from '../api';
 import { Empty, ErrorNotice, Loading } from '../components/feedback';
 import { formatDateTime, formatMoney, STATUS_LABELS } from '../format';
-import { useLiveQuery } from '../live';
+import { useQuery } from '../live';
 import { href } from '../router';
 import type { Session } from '../session';
 import type { OrderSummary, Page } from '../types';
@@ -11,7 +11,7 @@ export const HISTORY_PAGE_SIZE = 10;
 
 export function HistoryScreen({ session, offset }: { session: Session; offset: number }) {
   const path = `/customers/${seg(session.subject)}/orders?offset=${offset}&limit=${HISTORY_PAGE_SIZE}`;
-  const page = useLiveQuery<Page<OrderSummary>>(path, `customer-orders:${session.subject}`);
+  const page = useQuery<Page<OrderSummary>>(path, { stream: `/live/customers/${seg(session.subject)}/orders?limit=1` });
   return (
     <section aria-labelledby="history-heading">
       <h1 id="history-heading">My orders</h1>

@@ -5,16 +5,16 @@ import { command, seg } from '../api';
 import { can } from '../actions';
 import { Empty, ErrorNotice, Loading, useTask } from '../components/feedback';
 import { formatDuration } from '../format';
-import { useLiveQuery, useNow } from '../live';
-import type { KitchenTicket } from '../types';
+import { useLive, useNow } from '../live';
+import { kitchenReducer, type SeenTicket } from '../live-state';
+
+const KITCHEN = kitchenReducer(() => Date.now());
 
 export function KitchenScreen() {
-  const board = useLiveQuery<{ queue: readonly KitchenTicket[] }>('/kitchen/queue', 'kitchen');
+  const board = useLive<{ queue: readonly SeenTicket[] }>('/live/kitchen', KITCHEN);
   const task = useTask();
   const now = useNow(1000);
-  // Waiting times count on from the server's figure, so this browser's clock never skews them.
-  const sinceFetch = board.fetchedAt === 0 ? 0 : Math.max(0, now - board.fetchedAt);
-  const act = (ticket: KitchenTicket, label: string, path: string): void => void task.run(label, () => command(`/orders/${seg(ticket.orderId)}/${path}`), board.refresh);
+  const act = (ticket: SeenTicket, label: string, path: string): void => void task.run(label, () => command(`/orders/${seg(ticket.orderId)}/${path}`), board.refresh);
   return (
     <section aria-labelledby="kitchen-heading">
       <h1 id="kitchen-heading">Kitchen board</h1>
@@ -29,12 +29,13 @@ export function KitchenScreen() {
         <Empty>No orders waiting. New ones appear here by themselves.</Empty>
       ) : (
         <ol class="tickets" aria-label="Orders to cook, oldest first">
+          {/* Waiting times count on from the server's figure as received, so this browser's clock never skews them. */}
           {board.data.queue.map((t) => (
             <li key={t.orderId} class={`ticket ticket-${t.status.toLowerCase()}`} data-order={t.orderId} aria-labelledby={`ticket-${t.orderId}`}>
               <div class="ticket-head">
                 <h2 id={`ticket-${t.orderId}`}>Order {t.orderId.slice(0, 8)}</h2>
                 <span class="waited" title="waiting since confirmation">
-                  waiting <span data-testid="waited">{formatDuration(t.waitedMs + sinceFetch)}</span>
+                  waiting <span data-testid="waited">{formatDuration(t.waitedMs + Math.max(0, now - t.seenAt))}</span>
                 </span>
               </div>
               <p class="badge">{t.status === 'PREPARING' ? 'Preparing' : 'To start'}</p>

@@ -5,7 +5,8 @@ import { command, seg } from '../api';
 import { can } from '../actions';
 import { Empty, ErrorNotice, Loading, useTask, type Task } from '../components/feedback';
 import { CATEGORY_LABELS, formatMoney, parseAmount } from '../format';
-import { useLiveQuery } from '../live';
+import { useLive } from '../live';
+import { menuReducer } from '../live-state';
 import { CATEGORIES, type Menu, type MenuItem } from '../types';
 
 const CURRENCY = 'EUR';
@@ -133,7 +134,7 @@ function ItemRow({ item, task, refresh }: { item: MenuItem; task: Task; refresh:
 }
 
 export function ManageMenuScreen() {
-  const menu = useLiveQuery<Menu>('/menu', 'menu');
+  const menu = useLive<Menu>('/live/menu', menuReducer);
   const task = useTask();
   const items = menu.data?.categories.flatMap((c) => c.items) ?? [];
   return (

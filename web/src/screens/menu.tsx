@@ -7,7 +7,8 @@ import { can } from '../actions';
 import { AddressForm } from '../components/address-form';
 import { Empty, ErrorNotice, Loading, useTask } from '../components/feedback';
 import { CATEGORY_LABELS, formatAddress, formatMoney } from '../format';
-import { useLiveQuery } from '../live';
+import { useLive, useQuery } from '../live';
+import { menuReducer, orderReducer } from '../live-state';
 import { href, navigate } from '../router';
 import type { Session } from '../session';
 import type { Address, Customer, Menu, MenuItem, OrderDocument, Page, OrderSummary } from '../types';
@@ -48,6 +49,7 @@ function ItemCard({ item, order, busy, onAdd }: { item: MenuItem; order: OrderDo
       ) : inOrder ? (
         <p class="badge">In your order</p>
       ) : (
+        can(item, 'addToOrder') &&
         can(order, 'addItem') && (
           <div class="add-row">
             <label>
@@ -71,10 +73,10 @@ function ItemCard({ item, order, busy, onAdd }: { item: MenuItem; order: OrderDo
 }
 
 export function MenuScreen({ session }: { session: Session }) {
-  const menu = useLiveQuery<Menu>('/menu', 'menu');
+  const menu = useLive<Menu>('/live/menu', menuReducer);
   const [orderId, setOrderId] = useOpenOrderId(session);
-  const order = useLiveQuery<OrderDocument>(orderId ? `/orders/${seg(orderId)}` : null, orderId ? `order:${orderId}` : null);
-  const customer = useLiveQuery<Customer>(`/customers/${seg(session.subject)}`, null);
+  const order = useLive<OrderDocument>(orderId ? `/live/orders/${seg(orderId)}` : null, orderReducer);
+  const customer = useQuery<Customer>(`/customers/${seg(session.subject)}`);
   const task = useTask();
   const busy = task.busy !== null;
   const doc = order.data;

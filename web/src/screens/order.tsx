@@ -6,7 +6,8 @@ import { command, seg } from '../api';
 import { can } from '../actions';
 import { ErrorNotice, Loading, useTask } from '../components/feedback';
 import { formatAddress, formatMoney, formatTime, STATUS_LABELS } from '../format';
-import { useLiveQuery } from '../live';
+import { useLive } from '../live';
+import { orderReducer } from '../live-state';
 import { href } from '../router';
 import { timelineRows } from '../timeline';
 import type { OrderDocument } from '../types';
@@ -44,7 +45,7 @@ function CancelForm({ busy, onCancel }: { busy: boolean; onCancel: (reason: stri
 }
 
 export function OrderScreen({ orderId }: { orderId: string }) {
-  const order = useLiveQuery<OrderDocument>(`/orders/${seg(orderId)}`, `order:${orderId}`);
+  const order = useLive<OrderDocument>(`/live/orders/${seg(orderId)}`, orderReducer);
   const task = useTask();
   const doc = order.data;
   if (doc === undefined) {

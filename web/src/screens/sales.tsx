@@ -4,7 +4,7 @@ import { useState } from 'preact/hooks';
 import { BarChart } from '../components/bar-chart';
 import { Empty, ErrorNotice, Loading } from '../components/feedback';
 import { formatMoney, formatMoneys, utcDay } from '../format';
-import { useLiveQuery } from '../live';
+import { useQuery } from '../live';
 import type { ItemSales, Money, SalesReport } from '../types';
 
 const DAY_MS = 86_400_000;
@@ -17,8 +17,8 @@ export function SalesScreen() {
   const [range, setRange] = useState({ from: utcDay(Date.now() - 6 * DAY_MS), to: today });
   const [draft, setDraft] = useState(range);
   const qs = `from=${range.from}&to=${range.to}`;
-  const sales = useLiveQuery<SalesReport>(`/stats/sales?${qs}`, 'sales');
-  const items = useLiveQuery<ItemSales>(`/stats/items?${qs}`, 'sales');
+  const sales = useQuery<SalesReport>(`/stats/sales?${qs}`);
+  const items = useQuery<ItemSales>(`/stats/items?${qs}`);
   const currency = sales.data?.revenue[0]?.currency ?? items.data?.items[0]?.revenue[0]?.currency ?? 'EUR';
   const money = (amountMinor: number): string => formatMoney({ amountMinor, currency });
 
