@@ -4,6 +4,8 @@
 //   /customers/:id, /customers/:id/orders   the customer themself, or admin
 //   /orders/:id                          its owning customer, kitchen, courier, manager, admin
 //   /kitchen/queue                       kitchen, manager, admin
+//   /courier/queue                       courier, manager, admin
+//   /live/...                            as the GET the stream follows (docs/live-updates.md)
 //   /stats/*                             manager, admin
 //   /parked                              manager, admin (operations: which aggregates a failing projection parked)
 //
@@ -15,7 +17,7 @@
 import type { Principal } from '../../infra/auth/principal';
 import { ROLES, type Role } from '../../schemas/roles';
 
-export type ReadRoute = 'menu' | 'customer' | 'orders' | 'kitchen' | 'stats' | 'parked';
+export type ReadRoute = 'menu' | 'customer' | 'orders' | 'kitchen' | 'courier' | 'stats' | 'parked';
 
 export const READ_ROLES: { readonly [R in ReadRoute]: readonly Role[] } = {
   menu: ROLES,
@@ -24,6 +26,7 @@ export const READ_ROLES: { readonly [R in ReadRoute]: readonly Role[] } = {
   // one order
   orders: ['customer', 'kitchen', 'courier', 'manager', 'admin'],
   kitchen: ['kitchen', 'manager', 'admin'],
+  courier: ['courier', 'manager', 'admin'],
   stats: ['manager', 'admin'],
   parked: ['manager', 'admin'],
 };

@@ -5,6 +5,8 @@
 //   GET /customers/:id/orders?offset=&limit=   newest first, paginated
 //   GET /orders/:id                        details + timeline (404 when unknown)
 //   GET /kitchen/queue                     confirmed, not ready, oldest first
+//   GET /courier/queue                     ready and dispatched, oldest readiness first
+//   GET /live/...                          server-sent events of the above (live.ts, docs/live-updates.md)
 //   GET /stats/sales?from=&to=             per-day and total revenue/orders (UTC days, inclusive)
 //   GET /stats/items?from=&to=             per-item quantity/revenue over the range
 //   GET /parked                            parked aggregates per read model (parked.ts)
@@ -21,6 +23,9 @@
 // asking for someone else's customer or order gets the same 404 as for an
 // unknown id.
 //
+// Order, menu, kitchen and courier documents carry `actions`: the tasks the
+// caller can do on them now, from the deciders' own rules (tasks.ts).
+//
 // Read-your-writes: `?consistency=<token>` or `X-Consistency-Token: <token>`
 // (from a command reply) makes the query wait, at most `consistencyWaitMs`,
 // until the model's checkpoint has passed the token's positions. If it does not
@@ -31,25 +36,22 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import type Redis from 'ioredis';
 import { forbidden, principalOf } from '../../infra/auth/express';
 import type { Logger } from '../../infra/logging';
-import { nonexistentPosition, parseConsistencyToken } from '../../schemas/consistency-token';
-import { MenuCategorySymbols } from '../../schemas/generated/types';
+import type { OrderSettings } from '../../producers/order/order.decider';
 import { customersKeys } from '../projections/customers/customers.keys';
 import { customerView } from '../projections/customers/customers.query';
-import { kitchenKeys } from '../projections/kitchen/kitchen.keys';
-import { kitchenQueueView } from '../projections/kitchen/kitchen.query';
-import { menuKeys } from '../projections/menu/menu.keys';
-import { menuView } from '../projections/menu/menu.query';
-import { ordersKeys } from '../projections/orders/orders.keys';
-import { customerOrdersPage, orderView } from '../projections/orders/orders.query';
-import { READ_MODEL_SPECS } from '../projections/runtime/read-models';
-import type { ReadModelName } from '../projections/shared/keys';
-import { parsePage, rangeFor } from '../projections/shared/pagination';
+import type { OrderDocument } from '../projections/orders/orders.projection';
+import { orderView } from '../projections/orders/orders.query';
+import { parsePage, rangeFor, toPage } from '../projections/shared/pagination';
 import { salesKeys } from '../projections/sales/sales.keys';
 import { parseSalesRange, salesReport, type SalesBucket, type SalesRange } from '../projections/sales/sales.query';
 import { mayRead, seesCustomer, seesOrder, type ReadRoute } from './access';
 import type { CheckpointWatcher } from './consistency';
+import { LiveHub, type LiveSettings } from './live/hub';
+import { liveRoutes } from './live/routes';
 import { parkedListing, parkedOf } from './parked';
-import { readModelStatus } from './status';
+import { readCourierQueue, readCustomerOrders, readKitchenQueue, readMenu, readOrder, run } from './readers';
+import { error, serving, type ServingDeps } from './serving';
+import { courierEntryTasks, kitchenTicketTasks, menuTasks, orderDocumentTasks, orderSummaryTasks } from './tasks';
 
 export interface QueryApiDeps {
   readonly redis: Redis;
@@ -64,91 +66,33 @@ export interface QueryApiDeps {
   readonly logger: Logger;
   /** Authenticates every request (infra/auth/express.ts): answers 401/429 itself, else leaves the principal. */
   readonly authenticate: RequestHandler;
+  /** The order limit the deciders apply, so `actions` offers only what they accept. */
+  readonly orderSettings: OrderSettings;
+  /** The live streams' shared feeds (live/hub.ts, made by `createLiveHub`); the owner closes it before the server. */
+  readonly live: LiveHub;
 }
 
-const error = (res: Response, status: number, code: string, message: string, headers: Record<string, string> = {}): void => {
-  res.status(status).set(headers).json({ error: { code, message } });
-};
+/** The live streams' hub for a query app with these dependencies. */
+export function createLiveHub(deps: ServingDeps & { readonly logger: Logger; readonly settings?: Partial<LiveSettings> }): LiveHub {
+  return new LiveHub({
+    servingIfWhole: serving(deps).servingIfWhole,
+    listen: (keyspace, model, wake) => deps.checkpoints.listen(keyspace, model, wake),
+    logger: deps.logger,
+    settings: deps.settings,
+  });
+}
 
 type Hash = Record<string, string>;
 
 /** Query parameters the API reads; each may be given at most once (docs/read-side.md, "Hostile input"). */
 const SINGLE_PARAMS = ['offset', 'limit', 'from', 'to', 'consistency'] as const;
 
-/** The results of a pipeline, failing on the first error. */
-async function run<T>(pipeline: ReturnType<Redis['pipeline']>): Promise<T[]> {
-  const results = (await pipeline.exec()) ?? [];
-  return results.map(([err, value]) => {
-    if (err) throw err;
-    return value as T;
-  });
-}
-
 export function createQueryApp(deps: QueryApiDeps): express.Express {
   const { redis } = deps;
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-
-  /** The keyspace serving `model` if it is whole; otherwise answers 503 `rebuilding` and returns undefined. */
-  const whole = async (res: Response, model: ReadModelName): Promise<string | undefined> => {
-    const status = await readModelStatus(redis, deps.keyspace, model, READ_MODEL_SPECS[model].topics, deps.partitionsOf);
-    if (status.state === 'ready') return status.keyspace;
-    const { keyspace, unstarted, remaining } = status;
-    res.status(503).set('Retry-After', '2').json({
-      error: { code: 'rebuilding', message: `the ${model} read model is being rebuilt from the events; its answers would be incomplete, so retry shortly` },
-      rebuilding: { keyspace, partitionsNotStarted: unstarted, eventsRemaining: remaining },
-    });
-    return undefined;
-  };
-
-  /**
-   * Answers with `send` only if `model` is still whole now that its reads are
-   * done: Redis restarting (and losing the model) between the first check and
-   * the reads would otherwise pass an empty or partial model off as whole.
-   */
-  const reply = async (res: Response, model: ReadModelName, send: () => void): Promise<void> => {
-    if ((await whole(res, model)) !== undefined) send();
-  };
-
-  /**
-   * Resolves the serving keyspace of `model`, checks it is whole, and waits for
-   * the request's consistency token there; undefined when it answered already.
-   */
-  const open = async (req: Request, res: Response, model: ReadModelName): Promise<string | undefined> => {
-    const fromQuery = typeof req.query.consistency === 'string' ? req.query.consistency : undefined;
-    const token = fromQuery ?? req.get('x-consistency-token');
-    const parsed = token === undefined || token === '' ? undefined : parseConsistencyToken(token);
-    if (parsed !== undefined && !parsed.ok) {
-      error(res, 400, 'invalid_request', parsed.error);
-      return undefined;
-    }
-    // A position that cannot exist would only ever time out into a 503 (retry!): refuse it at once.
-    const nonexistent = parsed === undefined ? null : nonexistentPosition(parsed.positions, partitionCount);
-    if (nonexistent !== null) {
-      error(res, 400, 'invalid_request', nonexistent);
-      return undefined;
-    }
-    const keyspace = await whole(res, model);
-    if (keyspace === undefined || parsed === undefined) return keyspace;
-    const result = await deps.checkpoints.waitFor(keyspace, model, READ_MODEL_SPECS[model].topics, parsed.positions, deps.consistencyWaitMs);
-    res.set('X-Consistency-Waited-Ms', String(result.waitedMs));
-    if (result.reached) return keyspace;
-    res.status(503).set('Retry-After', '1').json({
-      error: { code: 'not_yet_consistent', message: `the ${model} read model has not reached the token's positions within ${deps.consistencyWaitMs} ms; retry shortly` },
-      behind: result.behind,
-    });
-    return undefined;
-  };
-
-  /** Partitions of `topic`, undefined when the deployment has no such topic (the catalog lookup throws). */
-  const partitionCount = (topic: string): number | undefined => {
-    try {
-      return deps.partitionsOf(topic);
-    } catch {
-      return undefined;
-    }
-  };
+  const { whole, reply, open } = serving(deps);
 
   app.use((req: Request, res: Response, next: NextFunction) => {
     const repeated = SINGLE_PARAMS.find((name) => Array.isArray(req.query[name]));
@@ -176,11 +120,8 @@ export function createQueryApp(deps: QueryApiDeps): express.Express {
     route(async (req, res) => {
       const keyspace = await open(req, res, 'menu');
       if (keyspace === undefined) return;
-      const keys = menuKeys(keyspace);
-      const sets = await run<string[]>(MenuCategorySymbols.reduce((p, c) => p.smembers(keys.category(c)), redis.pipeline()));
-      const ids = [...new Set(sets.flat())].sort();
-      const hashes = ids.length === 0 ? [] : await run<Hash>(ids.reduce((p, id) => p.hgetall(keys.item(id)), redis.pipeline()));
-      await reply(res, 'menu', () => res.json(menuView(hashes)));
+      const menu = await readMenu(redis, keyspace);
+      await reply(res, 'menu', () => res.json(menuTasks(menu, principalOf(res))));
     }),
   );
 
@@ -208,20 +149,20 @@ export function createQueryApp(deps: QueryApiDeps): express.Express {
       const keyspace = await open(req, res, 'orders');
       if (keyspace === undefined) return;
       const id = req.params.id as string;
-      const keys = ordersKeys(keyspace);
       const { start, stop } = rangeFor(page.page);
       // Someone else's orders answer exactly like an unknown customer's.
       const visible = seesCustomer(principalOf(res), id);
-      const ids = visible ? await redis.zrange(keys.byCustomer(id), start, stop, 'REV') : [];
-      if (ids.length === 0 && page.page.offset === 0) {
+      const docs = visible ? await readCustomerOrders(redis, keyspace, id, start, stop) : [];
+      if (docs.length === 0 && page.page.offset === 0) {
         // No orders: a customer the customers model knows has an empty list; anyone else is unknown.
         const customers = await whole(res, 'customers');
         if (customers === undefined) return;
         const known = visible ? await redis.exists(customersKeys(customers).profile(id)) : 0;
         if (known === 0) return reply(res, 'customers', () => error(res, 404, 'customer_not_found', `no customer ${id} and no orders of theirs`));
       }
-      const docs = ids.length === 0 ? [] : await redis.mget(...ids.map((o) => keys.order(o)));
-      await reply(res, 'orders', () => res.json(customerOrdersPage(docs, page.page)));
+      const fetched = toPage(docs, page.page);
+      const items = fetched.items.map(orderView).filter((d): d is OrderDocument => d !== null);
+      await reply(res, 'orders', () => res.json({ ...fetched, items: items.map((d) => orderSummaryTasks(d, principalOf(res), deps.orderSettings)) }));
     }),
   );
 
@@ -232,9 +173,10 @@ export function createQueryApp(deps: QueryApiDeps): express.Express {
       const keyspace = await open(req, res, 'orders');
       if (keyspace === undefined) return;
       const id = req.params.id as string;
-      const stored = orderView(await redis.get(ordersKeys(keyspace).order(id)));
+      const stored = await readOrder(redis, keyspace, id);
+      const caller = principalOf(res);
       // A customer's view of someone else's order is the same as of an unknown one.
-      const view = stored !== null && seesOrder(principalOf(res), stored.customerId) ? stored : null;
+      const view = stored !== null && seesOrder(caller, stored.customerId) ? orderDocumentTasks(stored, caller, deps.orderSettings) : null;
       const parked = view === null ? null : await parkedOf(redis, keyspace, 'orders', id);
       await reply(res, 'orders', () => (view === null ? error(res, 404, 'order_not_found', `no order ${id}`) : res.json(parked === null ? view : { ...view, parked })));
     }),
@@ -246,12 +188,19 @@ export function createQueryApp(deps: QueryApiDeps): express.Express {
     route(async (req, res) => {
       const keyspace = await open(req, res, 'kitchen');
       if (keyspace === undefined) return;
-      const keys = kitchenKeys(keyspace);
-      const flat = await redis.zrange(keys.queue, 0, -1, 'WITHSCORES');
-      const entries: { member: string; score: number }[] = [];
-      for (let i = 0; i + 1 < flat.length; i += 2) entries.push({ member: flat[i] as string, score: Number(flat[i + 1]) });
-      const tickets = entries.length === 0 ? [] : await run<Hash>(entries.reduce((p, e) => p.hgetall(keys.ticket(e.member)), redis.pipeline()));
-      await reply(res, 'kitchen', () => res.json({ queue: kitchenQueueView(entries, tickets, deps.clock()) }));
+      const queue = await readKitchenQueue(redis, keyspace, deps.clock());
+      await reply(res, 'kitchen', () => res.json({ queue: queue.map((t) => kitchenTicketTasks(t, principalOf(res))) }));
+    }),
+  );
+
+  app.get(
+    '/courier/queue',
+    allow('courier'),
+    route(async (req, res) => {
+      const keyspace = await open(req, res, 'kitchen');
+      if (keyspace === undefined) return;
+      const queue = await readCourierQueue(redis, keyspace, deps.clock());
+      await reply(res, 'kitchen', () => res.json({ queue: queue.map((e) => courierEntryTasks(e, principalOf(res))) }));
     }),
   );
 
@@ -288,6 +237,8 @@ export function createQueryApp(deps: QueryApiDeps): express.Express {
   );
 
   app.get('/parked', allow('parked'), route(parkedListing(redis, deps.keyspace)));
+
+  app.use('/live', liveRoutes({ ...deps, allow, route, serving: serving(deps) }));
 
   app.use((_req: Request, res: Response) => error(res, 404, 'not_found', 'no such route'));
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {

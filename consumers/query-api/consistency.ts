@@ -41,6 +41,7 @@ export class CheckpointWatcher {
   private readonly seen = new Map<string, Checkpoint>();
   private readonly waiters = new Map<string, Set<Waiter>>();
   private readonly subscribed = new Map<string, Promise<void>>();
+  private readonly listeners = new Map<string, Set<() => void>>();
 
   constructor(
     private readonly redis: Redis,
@@ -91,6 +92,23 @@ export class CheckpointWatcher {
     return { reached: behind.length === 0, waitedMs: Date.now() - started, behind };
   }
 
+  /**
+   * Calls `listener` every time the projector of `model` in `keyspace` moves
+   * its checkpoint (the live streams' wake-up). Pub/sub can drop a message, so
+   * a listener also polls on its own. Returns how to stop listening.
+   */
+  async listen(keyspace: string, model: ReadModelName, listener: () => void): Promise<() => void> {
+    const channel = checkpointKey(keyspace, model);
+    const list = this.listeners.get(channel) ?? new Set<() => void>();
+    list.add(listener);
+    this.listeners.set(channel, list);
+    await this.subscribe(channel);
+    return () => {
+      list.delete(listener);
+      if (list.size === 0) this.listeners.delete(channel);
+    };
+  }
+
   async close(): Promise<void> {
     for (const list of this.waiters.values()) for (const w of [...list]) w.wake();
     await this.subscriber.quit().catch(() => undefined);
@@ -125,5 +143,6 @@ export class CheckpointWatcher {
     for (const waiter of [...(this.waiters.get(channel) ?? [])]) {
       if (positionsBehind(waiter.positions, seen).length === 0) waiter.wake();
     }
+    for (const listener of [...(this.listeners.get(channel) ?? [])]) listener();
   }
 }

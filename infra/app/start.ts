@@ -17,7 +17,7 @@ import { httpAuth } from '../auth/http-auth';
 import { READ_MODEL_SPECS } from '../../consumers/projections/runtime/read-models';
 import { ServingProjector } from '../../consumers/projections/runtime/serving';
 import type { ReadModelName } from '../../consumers/projections/shared/keys';
-import { createQueryApp } from '../../consumers/query-api/app';
+import { createLiveHub, createQueryApp } from '../../consumers/query-api/app';
 import { CheckpointWatcher } from '../../consumers/query-api/consistency';
 import { topicCatalog } from '../../schemas/topics';
 import { serveHttp } from './http';
@@ -131,20 +131,28 @@ export async function startQueryApi({ logger, settings, metrics }: RoleDeps): Pr
   const catalog = topicCatalog({ partitions: config().topics.partitions });
   const checkpoints = new CheckpointWatcher(redis, redisClient('query-api:checkpoints'));
   const auth = await httpAuth(config().auth, log);
-  const app = createQueryApp({
-    authenticate: auth.middleware,
+  const serving = {
     redis,
     keyspace: settings.keyspace,
-    partitionsOf: (topic) => catalog.topic(topic).partitions,
+    partitionsOf: (topic: string) => catalog.topic(topic).partitions,
     consistencyWaitMs: settings.consistencyWaitMs,
     checkpoints,
+  };
+  const live = createLiveHub({ ...serving, logger: log.child({ component: 'live' }) });
+  const app = createQueryApp({
+    ...serving,
+    authenticate: auth.middleware,
     clock: Date.now,
     logger: log,
+    orderSettings: { maxOrderTotalMinor: settings.maxOrderTotalMinor },
+    live,
   });
   const server = await serveHttp('query', app, settings.queryPort, { log: log.child({ keyspace: settings.keyspace }), metrics }, 'query API listening');
   return {
     name: 'query',
     async stop() {
+      // Open live streams would keep the server from closing.
+      await live.close();
       await server.close();
       await checkpoints.close();
       await redis.quit();

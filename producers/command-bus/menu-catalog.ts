@@ -9,6 +9,7 @@ import { AvroCodec } from '../../infra/kafka/codec';
 import { CompactedTopicView } from '../../infra/kafka/topic-view';
 import type { Logger } from '../../infra/logging';
 import type { MenuCatalog, MenuItemQuote } from '../gateway/command-bus';
+import { orderable } from '../menu/menu-item.rules';
 
 export const MENU_SNAPSHOTS_TOPIC = 'restaurant.menu.snapshots';
 
@@ -35,7 +36,7 @@ export class KafkaMenuCatalog implements MenuCatalog {
       select: (id, value) => {
         const snapshot = value as MenuItemSnapshot;
         if (snapshot.status === 'REMOVED' || snapshot.status === 'UNKNOWN') return undefined;
-        return { menuItemId: id, name: snapshot.name, price: snapshot.price, available: snapshot.status === 'AVAILABLE' };
+        return { menuItemId: id, name: snapshot.name, price: snapshot.price, available: orderable(snapshot.status) };
       },
     });
   }

@@ -3,6 +3,7 @@ import type { MenuCategory, MenuItemSnapshot, Money } from '../../schemas/genera
 import type { MenuItemCommand, MenuItemEvent } from '../../schemas/messages';
 import { validateDescription, validateMenuItemName, validatePrice } from '../../schemas/validation';
 import { authorize as authorizeActor, FORBIDDEN, type Forbidden } from '../shared/authorization';
+import { menuItemPrecondition } from './menu-item.rules';
 import { accept, assertNever, reject, SnapshotError, type CommandContext, type Decider, type Decision, type Refusal, type StateSnapshot } from '../shared/decider';
 
 export const MENU_ITEM_REJECTIONS = [
@@ -57,10 +58,10 @@ export function decide(command: MenuItemCommand, state: MenuItemState, context: 
     return accept({ type: 'MenuItemAdded', data: { name: name.trim(), description: description.trim(), category, price } });
   }
   if (!state.exists) return reject('menu_item_not_found', 'no menu item with this id');
-  if (state.status === 'REMOVED') {
-    // Removing twice is a harmless repeat; anything else on a removed item is a mistake.
-    return command.type === 'RemoveMenuItem' ? accept() : reject('menu_item_removed', 'the menu item was removed from the menu');
-  }
+  // Removing twice, or marking sold out what is sold out, is a harmless repeat; anything else on a removed item is a mistake.
+  const precondition = menuItemPrecondition(command.type, state.status);
+  if (precondition === 'no-op') return accept();
+  if (precondition !== null) return precondition;
 
   switch (command.type) {
     case 'ChangeMenuItemPrice': {
@@ -74,9 +75,9 @@ export function decide(command: MenuItemCommand, state: MenuItemState, context: 
       return accept({ type: 'MenuItemPriceChanged', data: { previousPrice: state.price, price } });
     }
     case 'MarkMenuItemSoldOut':
-      return state.status === 'SOLD_OUT' ? accept() : accept({ type: 'MenuItemSoldOut', data: {} });
+      return accept({ type: 'MenuItemSoldOut', data: {} });
     case 'MarkMenuItemAvailable':
-      return state.status === 'AVAILABLE' ? accept() : accept({ type: 'MenuItemBackInStock', data: {} });
+      return accept({ type: 'MenuItemBackInStock', data: {} });
     case 'RemoveMenuItem':
       return accept({ type: 'MenuItemRemoved', data: {} });
     default:

@@ -16,6 +16,7 @@ import {
   validateReason,
 } from '../../schemas/validation';
 import { authorize as authorizeActor, FORBIDDEN, type Forbidden } from '../shared/authorization';
+import { orderPrecondition } from './order.rules';
 import { accept, assertNever, reject, SnapshotError, type CommandContext, type Decider, type Decision, type Refusal, type StateSnapshot } from '../shared/decider';
 
 export const ORDER_REJECTIONS = [
@@ -69,19 +70,11 @@ export type OrderState = { readonly exists: false } | ExistingOrder;
 
 export const initialState: OrderState = { exists: false };
 
-/** States from which an order can still be cancelled: everything before dispatch that is not closed. */
-const CANCELLABLE: ReadonlySet<OrderLifecycle> = new Set(['OPEN', 'PLACED', 'CONFIRMED', 'PREPARING', 'READY']);
-
 type Result = Decision<OrderEvent, OrderRejectionCode>;
 
 /** Sum of quantity x unit price; lines share one currency (enforced when added). */
 export function orderTotal(lines: readonly OrderLine[], currency: string): Money {
   return { amountMinor: lines.reduce((sum, l) => sum + l.quantity * l.unitPrice.amountMinor, 0), currency };
-}
-
-function step(state: ExistingOrder, from: OrderLifecycle, code: OrderRejectionCode, event: OrderEvent): Result {
-  if (state.status !== from) return reject(code, `the order is ${state.status}; this step needs it to be ${from}`);
-  return accept(event);
 }
 
 /**
@@ -111,10 +104,12 @@ export function decide(command: OrderCommand, state: OrderState, context: OrderC
     return accept({ type: 'OrderOpened', data: { customerId: command.data.customerId } });
   }
   if (!state.exists) return reject('order_not_found', 'no order with this id');
+  // What the state must be, whatever the payload: the same rules the query side offers tasks by.
+  const precondition = orderPrecondition(command.type, state, context);
+  if (precondition !== null) return precondition;
 
   switch (command.type) {
     case 'AddItemToOrder': {
-      if (state.status !== 'OPEN') return reject('order_not_open', `the order is ${state.status}; only an open order can change`);
       const { menuItemId, menuItemName, quantity, unitPrice } = command.data;
       const problem = validateId('menuItemId', menuItemId) ?? validateMenuItemName(menuItemName);
       if (problem !== null) return reject('invalid_menu_item', problem);
@@ -137,56 +132,42 @@ export function decide(command: OrderCommand, state: OrderState, context: OrderC
       return accept({ type: 'ItemAddedToOrder', data: line });
     }
     case 'RemoveItemFromOrder': {
-      if (state.status !== 'OPEN') return reject('order_not_open', `the order is ${state.status}; only an open order can change`);
       const { menuItemId } = command.data;
       if (!state.lines.some((l) => l.menuItemId === menuItemId)) return reject('line_not_found', `"${menuItemId}" is not in the order`);
       return accept({ type: 'ItemRemovedFromOrder', data: { menuItemId } });
     }
     case 'SetDeliveryAddress': {
-      if (state.status !== 'OPEN') return reject('order_not_open', `the order is ${state.status}; only an open order can change`);
       const problem = validateAddress(command.data.address);
       if (problem !== null) return reject('invalid_address', problem);
       return accept({ type: 'DeliveryAddressSet', data: { address: normalizeAddress(command.data.address) } });
     }
     case 'PlaceOrder': {
-      if (state.status !== 'OPEN') return reject('order_not_open', `the order is ${state.status}; only an open order can be placed`);
-      const first = state.lines[0];
-      if (first === undefined) return reject('empty_order', 'add at least one item before placing the order');
-      if (state.deliveryAddress === null) return reject('missing_delivery_address', 'set a delivery address before placing the order');
-      const total = orderTotal(state.lines, first.unitPrice.currency);
-      // Checked again here: the limit may have been lowered since the items were added.
-      if (total.amountMinor > context.maxOrderTotalMinor) {
-        return reject('order_total_limit_exceeded', `the order total ${total.amountMinor} is above the limit of ${context.maxOrderTotalMinor}`);
-      }
-      return accept({
-        type: 'OrderPlaced',
-        data: { customerId: state.customerId, lines: state.lines, deliveryAddress: state.deliveryAddress, total },
-      });
+      // The precondition saw a line and an address.
+      const currency = state.lines[0]?.unitPrice.currency ?? '';
+      const deliveryAddress = state.deliveryAddress as Address;
+      const total = orderTotal(state.lines, currency);
+      return accept({ type: 'OrderPlaced', data: { customerId: state.customerId, lines: state.lines, deliveryAddress, total } });
     }
     case 'CancelOrder': {
-      if (!CANCELLABLE.has(state.status)) {
-        return reject('order_cannot_be_cancelled', `the order is ${state.status}; only an order that has not been dispatched or closed can be cancelled`);
-      }
       const problem = validateReason(command.data.reason);
       if (problem !== null) return reject('invalid_reason', problem);
       return accept({ type: 'OrderCancelled', data: { reason: command.data.reason.trim() } });
     }
     case 'ConfirmOrder':
-      return step(state, 'PLACED', 'order_not_placed', { type: 'OrderConfirmed', data: {} });
+      return accept({ type: 'OrderConfirmed', data: {} });
     case 'RejectOrder': {
-      if (state.status !== 'PLACED') return reject('order_not_placed', `the order is ${state.status}; only a placed order can be rejected`);
       const problem = validateReason(command.data.reason);
       if (problem !== null) return reject('invalid_reason', problem);
       return accept({ type: 'OrderRejected', data: { reason: command.data.reason.trim() } });
     }
     case 'StartPreparation':
-      return step(state, 'CONFIRMED', 'order_not_confirmed', { type: 'PreparationStarted', data: {} });
+      return accept({ type: 'PreparationStarted', data: {} });
     case 'MarkOrderReady':
-      return step(state, 'PREPARING', 'order_not_preparing', { type: 'OrderReady', data: {} });
+      return accept({ type: 'OrderReady', data: {} });
     case 'DispatchOrder':
-      return step(state, 'READY', 'order_not_ready', { type: 'OrderDispatched', data: {} });
+      return accept({ type: 'OrderDispatched', data: {} });
     case 'ConfirmDelivery':
-      return step(state, 'DISPATCHED', 'order_not_dispatched', { type: 'OrderDelivered', data: {} });
+      return accept({ type: 'OrderDelivered', data: {} });
     default:
       return assertNever(command, 'order command');
   }

@@ -7,7 +7,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
-import { createQueryApp } from '../../consumers/query-api/app';
+import { createLiveHub, createQueryApp } from '../../consumers/query-api/app';
 import { CheckpointWatcher } from '../../consumers/query-api/consistency';
 import { authenticate } from '../../infra/auth/express';
 import { mintToken } from '../../infra/auth/local-issuer';
@@ -23,6 +23,8 @@ const catalog = topicCatalog({ partitions: 6 });
 const WAIT_MS = 5_000;
 const watcher = new CheckpointWatcher(redis, subscriber);
 const server = http.createServer();
+const serving = { redis, keyspace, partitionsOf: (topic: string) => catalog.topic(topic).partitions, consistencyWaitMs: WAIT_MS, checkpoints: watcher };
+const live = createLiveHub({ ...serving, logger: pino({ level: 'silent' }) });
 let base = '';
 /** An admin may read every route, so each refusal below is about the input, not the caller. */
 let admin: Record<string, string> = {};
@@ -33,14 +35,12 @@ beforeAll(async () => {
   server.on(
     'request',
     createQueryApp({
-      redis,
-      keyspace,
-      partitionsOf: (topic) => catalog.topic(topic).partitions,
-      consistencyWaitMs: WAIT_MS,
-      checkpoints: watcher,
+      ...serving,
       clock: Date.now,
       logger: pino({ level: 'silent' }),
       authenticate: authenticate(testVerifier(key)),
+      orderSettings: { maxOrderTotalMinor: 100_000 },
+      live,
     }),
   );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -48,6 +48,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await live.close();
   await new Promise((resolve) => server.close(resolve));
   await watcher.close();
   await dropKeys(redis, `rm:{${keyspace}}:*`);

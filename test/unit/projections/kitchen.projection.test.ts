@@ -1,8 +1,9 @@
 import { kitchenKeys } from '../../../consumers/projections/kitchen/kitchen.keys';
 import { kitchenProjection } from '../../../consumers/projections/kitchen/kitchen.projection';
+import { courierQueueView } from '../../../consumers/projections/kitchen/courier.query';
 import { kitchenQueueView, waitedMs } from '../../../consumers/projections/kitchen/kitchen.query';
 import type { MemoryStore } from '../../../consumers/projections/shared/memory-store';
-import { line, money, orderHistory } from '../../support/order-histories';
+import { address, line, money, orderHistory } from '../../support/order-histories';
 import { fold, interleave, KS, MINUTE, T0 } from '../../support/projection-spec';
 
 const keys = kitchenKeys(KS);
@@ -17,7 +18,11 @@ const d = orderHistory({ orderId: 'o-d', customerId: 'c-4', lines: [soup], opene
 const e = orderHistory({ orderId: 'o-e', customerId: 'c-5', lines: [soup], openedAt: T0, at: { placed: T0 + 5 * MINUTE, confirmed: T0 + 14 * MINUTE, preparing: T0 + 15 * MINUTE, ready: T0 + 25 * MINUTE } });
 const f = orderHistory({ orderId: 'o-f', customerId: 'c-6', lines: [pizza], openedAt: T0, at: { placed: T0 + 6 * MINUTE, confirmed: T0 + 15 * MINUTE }, cancelled: { at: T0 + 16 * MINUTE, reason: 'no courier' } });
 const g = orderHistory({ orderId: 'o-g', customerId: 'c-7', lines: [pizza], openedAt: T0, at: { placed: T0 + 7 * MINUTE }, rejected: { at: T0 + 8 * MINUTE, reason: 'payment declined' } });
-const all = interleave(a, b, c, d, e, f, g);
+// Past the kitchen: H dispatched, I delivered, J cancelled while ready.
+const h = orderHistory({ orderId: 'o-h', customerId: 'c-8', lines: [soup], openedAt: T0, at: { placed: T0 + 8 * MINUTE, confirmed: T0 + 9 * MINUTE, preparing: T0 + 10 * MINUTE, ready: T0 + 21 * MINUTE, dispatched: T0 + 24 * MINUTE } });
+const i = orderHistory({ orderId: 'o-i', customerId: 'c-9', lines: [pizza], openedAt: T0, at: { placed: T0 + 8 * MINUTE, confirmed: T0 + 9 * MINUTE, preparing: T0 + 10 * MINUTE, ready: T0 + 11 * MINUTE, dispatched: T0 + 12 * MINUTE, delivered: T0 + 22 * MINUTE } });
+const j = orderHistory({ orderId: 'o-j', customerId: 'c-10', lines: [pizza], openedAt: T0, at: { placed: T0 + 8 * MINUTE, confirmed: T0 + 9 * MINUTE, preparing: T0 + 10 * MINUTE, ready: T0 + 11 * MINUTE }, cancelled: { at: T0 + 12 * MINUTE, reason: 'no courier' } });
+const all = interleave(a, b, c, d, e, f, g, h, i, j);
 
 const queue = (store: MemoryStore, now: number) => {
   const entries = store.zrangeWithScores(keys.queue);
@@ -33,12 +38,12 @@ describe('kitchen queue projection', () => {
       { orderId: 'o-a', status: 'CONFIRMED', confirmedAt: T0 + 12 * MINUTE, preparationStartedAt: null, waitedMs: 18 * MINUTE, lines: [pizza] },
       { orderId: 'o-b', status: 'PREPARING', confirmedAt: T0 + 13 * MINUTE, preparationStartedAt: T0 + 20 * MINUTE, waitedMs: 17 * MINUTE, lines: [soup] },
     ]);
-    expect(report.ignored).toBe(7 * 2 + 8); // opened + address of 7 orders, 8 lines: never reach the guard
+    expect(report.ignored).toBe(10 * 2 + 11); // opened + address of 10 orders, 11 lines: never reach the guard
   });
 
-  it('keeps no ticket for orders that left the queue; keeps the placed-but-unconfirmed one out of the queue', () => {
+  it('keeps tickets only for orders still on the board or with couriers; keeps the placed-but-unconfirmed one out of the queue', () => {
     const { store } = fold(kitchenProjection, all);
-    expect(store.keys(`rm:{${KS}}:kitchen:ticket:`)).toEqual([keys.ticket('o-a'), keys.ticket('o-b'), keys.ticket('o-c'), keys.ticket('o-d')]);
+    expect(store.keys(`rm:{${KS}}:kitchen:ticket:`)).toEqual(['o-a', 'o-b', 'o-c', 'o-d', 'o-e', 'o-h'].map((id) => keys.ticket(id)));
     expect(store.zrevrange(keys.queue)).not.toContain('o-d');
   });
 
@@ -62,6 +67,22 @@ describe('kitchen queue projection', () => {
     if (confirmed === undefined) throw new Error('fixture');
     expect(fold(kitchenProjection, [confirmed], store).report.skipped).toBe(1);
     expect(store.zrevrange(keys.queue)).toEqual([]);
-    expect(store.keys()).toEqual([`rm:{${KS}}:kitchen:v:o-e`]);
+    expect(store.zrevrange(keys.courier)).toEqual(['o-e']);
+  });
+
+  it('hands ready orders to the courier queue, oldest readiness first, until delivered or cancelled', () => {
+    const { store } = fold(kitchenProjection, all);
+    const entries = store.zrangeWithScores(keys.courier);
+    const now = T0 + 30 * MINUTE;
+    expect(courierQueueView(entries, entries.map((x) => store.hgetall(keys.ticket(x.member))), now)).toEqual([
+      { orderId: 'o-h', status: 'DISPATCHED', readyAt: T0 + 21 * MINUTE, dispatchedAt: T0 + 24 * MINUTE, waitedMs: 9 * MINUTE, deliveryAddress: address, lines: [soup] },
+      { orderId: 'o-e', status: 'READY', readyAt: T0 + 25 * MINUTE, dispatchedAt: null, waitedMs: 5 * MINUTE, deliveryAddress: address, lines: [soup] },
+    ]);
+  });
+
+  it('gives the same board and courier queue whatever the interleaving of orders (a replay reads partitions in any order)', () => {
+    const one = fold(kitchenProjection, interleave(a, b, c, d, e, f, g, h, i, j)).store.dump();
+    const other = fold(kitchenProjection, interleave(j, i, h, g, f, e, d, c, b, a)).store.dump();
+    expect(other).toEqual(one);
   });
 });

@@ -13,6 +13,7 @@ describe('mayRead', () => {
     customer: ['customer', 'admin'],
     orders: ['customer', 'kitchen', 'courier', 'manager', 'admin'],
     kitchen: ['kitchen', 'manager', 'admin'],
+    courier: ['courier', 'manager', 'admin'],
     stats: ['manager', 'admin'],
     parked: ['manager', 'admin'],
   };

@@ -1,0 +1,33 @@
+// Query-side helpers for the courier queue:
+//   ZRANGE rm:{ks}:kitchen:courier 0 -1 WITHSCORES (oldest readyAt first), HGETALL each ticket,
+//   then courierQueueView(entries, tickets, now) with the query's own clock.
+import type { Address, OrderLine } from '../../../schemas/generated/types';
+import type { CourierEntryStatus } from './kitchen.projection';
+import { waitedMs, type QueueEntry } from './kitchen.query';
+
+export interface CourierEntryView {
+  readonly orderId: string;
+  readonly status: CourierEntryStatus;
+  readonly readyAt: number;
+  readonly dispatchedAt: number | null;
+  /** How long the order has waited since it was ready, at the query's `now`. */
+  readonly waitedMs: number;
+  readonly deliveryAddress: Address | null;
+  readonly lines: readonly OrderLine[];
+}
+
+/** Ready and dispatched orders, oldest readiness first (ties by order id, as the sorted set orders them). */
+export function courierQueueView(entries: readonly QueueEntry[], tickets: readonly Readonly<Record<string, string>>[], now: number): CourierEntryView[] {
+  return entries.map((entry, i) => {
+    const ticket = tickets[i] ?? {};
+    return {
+      orderId: entry.member,
+      status: ticket.status === 'DISPATCHED' ? 'DISPATCHED' : 'READY',
+      readyAt: entry.score,
+      dispatchedAt: ticket.dispatchedAt === undefined ? null : Number(ticket.dispatchedAt),
+      waitedMs: waitedMs(entry.score, now),
+      deliveryAddress: ticket.deliveryAddress === undefined ? null : (JSON.parse(ticket.deliveryAddress) as Address),
+      lines: ticket.lines === undefined ? [] : (JSON.parse(ticket.lines) as OrderLine[]),
+    };
+  });
+}
