@@ -1,7 +1,9 @@
-// A server-sent-events parser (the WHATWG event-stream format), fed with
-// decoded text as it arrives from a fetch body: the browser's EventSource
-// cannot send an Authorization header, so the UI reads the stream itself.
-// Pure: no I/O.
+// Reading server-sent events from a fetch body: the browser's EventSource
+// cannot send an Authorization header, so the UI reads the stream itself,
+// parsed by eventsource-parser. This wrapper adds what a reconnecting client
+// needs: the last event id (sent back as Last-Event-ID) and the server's
+// `retry:` interval. Pure: no I/O.
+import { createParser, type EventSourceParser } from 'eventsource-parser';
 
 export interface SseEvent {
   /** The `event:` field; `message` when absent. */
@@ -12,12 +14,23 @@ export interface SseEvent {
 }
 
 export class SseParser {
-  private buffer = '';
-  private data: string[] = [];
-  private type = '';
+  private readonly parser: EventSourceParser;
+  private pending: SseEvent[] = [];
   private id = '';
   /** The last `retry:` the server asked for, in ms. */
   retryMs: number | undefined;
+
+  constructor() {
+    this.parser = createParser({
+      onEvent: (message) => {
+        if (message.id !== undefined) this.id = message.id;
+        this.pending.push({ type: message.event ?? 'message', data: message.data, lastEventId: this.id });
+      },
+      onRetry: (ms) => {
+        this.retryMs = ms;
+      },
+    });
+  }
 
   /** The last event id received (to send back as Last-Event-ID). */
   get lastEventId(): string {
@@ -26,49 +39,9 @@ export class SseParser {
 
   /** Feeds text; returns the events completed by it. */
   push(text: string): SseEvent[] {
-    this.buffer += text;
-    const events: SseEvent[] = [];
-    for (;;) {
-      const match = /\r\n|\r|\n/.exec(this.buffer);
-      if (match === null) break;
-      // A lone \r at the very end may be the first half of \r\n: wait for more.
-      if (match[0] === '\r' && match.index === this.buffer.length - 1) break;
-      const line = this.buffer.slice(0, match.index);
-      this.buffer = this.buffer.slice(match.index + match[0].length);
-      const event = this.line(line);
-      if (event !== undefined) events.push(event);
-    }
+    this.parser.feed(text);
+    const events = this.pending;
+    this.pending = [];
     return events;
-  }
-
-  private line(line: string): SseEvent | undefined {
-    if (line === '') {
-      const dispatch = this.data.length > 0 ? { type: this.type || 'message', data: this.data.join('\n'), lastEventId: this.id } : undefined;
-      this.data = [];
-      this.type = '';
-      return dispatch;
-    }
-    if (line.startsWith(':')) return undefined;
-    const colon = line.indexOf(':');
-    const field = colon === -1 ? line : line.slice(0, colon);
-    let value = colon === -1 ? '' : line.slice(colon + 1);
-    if (value.startsWith(' ')) value = value.slice(1);
-    switch (field) {
-      case 'data':
-        this.data.push(value);
-        break;
-      case 'event':
-        this.type = value;
-        break;
-      case 'id':
-        if (!value.includes('\u0000')) this.id = value;
-        break;
-      case 'retry':
-        if (/^\d+$/.test(value)) this.retryMs = Number(value);
-        break;
-      default:
-        break;
-    }
-    return undefined;
   }
 }

@@ -21,11 +21,14 @@ describe('SseParser (the live streams as the browser reads them)', () => {
     }
   });
 
-  it('ignores comments, unknown fields and blank lines without data; the id persists; a bad retry is ignored', () => {
+  it('ignores comments, unknown fields and a bad retry; the last id persists to events without one', () => {
     const p = new SseParser();
-    expect(p.push(': hi\n\nid: 3\nfoo: bar\nretry: soon\n\n')).toEqual([]);
+    expect(p.push(': hi\n\nfoo: bar\nretry: soon\n\n')).toEqual([]);
     expect(p.retryMs).toBeUndefined();
-    expect(p.push('data: x\n\n')).toEqual([{ type: 'message', data: 'x', lastEventId: '3' }]);
+    expect(p.push('id: 3\ndata: a\n\ndata: x\n\n')).toEqual([
+      { type: 'message', data: 'a', lastEventId: '3' },
+      { type: 'message', data: 'x', lastEventId: '3' },
+    ]);
   });
 
   it('keeps an unfinished event until its blank line arrives', () => {
