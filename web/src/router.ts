@@ -28,6 +28,8 @@ export function useRoute(): Route {
   useEffect(() => {
     const onChange = (): void => setRoute(parseHash(location.hash));
     window.addEventListener('hashchange', onChange);
+    // The hash may have changed between the first render and this listener.
+    onChange();
     return () => window.removeEventListener('hashchange', onChange);
   }, []);
   return route;

@@ -38,9 +38,14 @@ function publish(session: Session | null): void {
   for (const listener of listeners) listener(session);
 }
 
-export function signIn(session: Session): void {
+/**
+ * Keeps the session for this tab. `quietly`: the requests can use it, but the
+ * screens do not switch to signed-in yet (a sign-up that is still creating the
+ * account); signIn(session) again announces it.
+ */
+export function signIn(session: Session, { quietly = false }: { quietly?: boolean } = {}): void {
   sessionStorage.setItem(KEY, JSON.stringify(session));
-  publish(session);
+  if (!quietly) publish(session);
 }
 
 export function signOut(): void {

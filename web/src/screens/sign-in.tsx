@@ -10,9 +10,10 @@ type Mode = 'sign-in' | 'sign-up';
 
 async function customerSignIn(email: string): Promise<void> {
   const session = await devSignIn({ role: 'customer', email });
-  signIn(session);
+  signIn(session, { quietly: true });
   try {
     await query(`/customers/${seg(session.subject)}`);
+    signIn(session);
   } catch (err) {
     signOut();
     if (err instanceof ApiError && err.status === 404) throw new Error('There is no account with this email yet. Choose “Create an account”.', { cause: err });
@@ -22,11 +23,12 @@ async function customerSignIn(email: string): Promise<void> {
 
 async function customerSignUp(name: string, email: string): Promise<void> {
   const session: Session = await devSignIn({ role: 'customer', email });
-  signIn(session);
+  signIn(session, { quietly: true });
   try {
     const reply = await command('/customers', { name, email });
     // The profile is there before the menu shows: the next screens read it.
     await query(`/customers/${seg(session.subject)}`, { consistency: reply.consistencyToken });
+    signIn(session);
   } catch (err) {
     signOut();
     if (err instanceof ApiError && err.status === 409) throw new Error('An account with this email exists already. Choose “Sign in”.', { cause: err });
