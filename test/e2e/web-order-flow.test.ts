@@ -8,7 +8,7 @@
  * sales. No page logs a console error.
  */
 import type { Browser, Page } from 'playwright-core';
-import { unique } from '../support/kafka';
+import { unique, waitFor } from '../support/kafka';
 import { startRole, type RoleProcess } from '../support/roles';
 import { addDish, launchBrowser, markNoReload, openPage, orderIdOf, screenshot, signInStaff, signUpCustomer, type WatchedPage } from '../support/browser';
 
@@ -89,7 +89,7 @@ it('a customer orders and pays, the kitchen prepares it, the courier delivers it
   await ticket.waitFor({ timeout: 20_000 });
   await ticket.getByText(`2 × ${PIZZA}`, { exact: false }).waitFor();
   const waited = await ticket.getByTestId('waited').textContent();
-  await kitchen.page.waitForFunction(`document.querySelector('li.ticket[data-order=${JSON.stringify(orderId)}] [data-testid="waited"]')?.textContent !== ${JSON.stringify(waited)}`);
+  await waitFor('the waiting time to tick on', async () => ((await ticket.getByTestId('waited').textContent()) !== waited ? true : undefined), 5000);
   await screenshot(kitchen.page, 'kitchen-board');
 
   await ticket.getByRole('button', { name: 'Start preparing' }).click();
@@ -116,7 +116,7 @@ it('a customer orders and pays, the kitchen prepares it, the courier delivers it
   expect(await customerNotReloaded()).toBe(true);
 
   // The order is in the customer's past orders.
-  await c.getByRole('link', { name: 'My orders' }).click();
+  await c.getByRole('link', { name: 'My orders', exact: true }).click();
   await c.getByRole('heading', { name: 'My orders' }).waitFor();
   const row = c.getByRole('row').filter({ hasText: 'Delivered' });
   await row.getByText('€33.00').waitFor();

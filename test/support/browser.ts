@@ -2,6 +2,7 @@
 // by playwright-core (no browser download). Every page is watched for console
 // errors and uncaught exceptions, which a test then asserts there were none of.
 // Screenshots go to test-artifacts/web/ (git-ignored).
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -11,7 +12,13 @@ import { call } from './http';
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const ARTIFACTS = path.join(repoRoot, 'test-artifacts', 'web');
 
+/** The front end the web role serves, built if a source is newer than web/dist (as `npm start` does). */
+function ensureWebBuilt(): void {
+  execFileSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'web', 'server', 'build-cli.ts'), '--if-stale'], { cwd: repoRoot, stdio: 'inherit' });
+}
+
 export async function launchBrowser(): Promise<Browser> {
+  ensureWebBuilt();
   if (!fs.existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium (bash .ci/run does), or set CHROMIUM_PATH`);
   // --no-sandbox: CI containers run as root, where Chromium's sandbox cannot start.
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });

@@ -31,7 +31,11 @@ export function useLive<T>(stream: string | null, reducer: LiveReducer<T>): Live
   reducerRef.current = reducer;
 
   useEffect(() => {
-    if (stream === null) return undefined;
+    if (stream === null) {
+      // Nothing to follow: a refresh asked for has nothing to wait for.
+      for (const w of waiters.current.splice(0)) w.resolve();
+      return undefined;
+    }
     // Only this stream's events answer a refresh that asked for this stream (or an earlier one).
     const release = (): void => {
       const ready = waiters.current.filter((w) => w.generation <= opening.generation);
@@ -56,7 +60,11 @@ export function useLive<T>(stream: string | null, reducer: LiveReducer<T>): Live
         if (!retrying) release();
       },
     });
-    return close;
+    // Closed (the screen moved on, or a refresh replaces it): nobody waits for this stream any longer.
+    return () => {
+      close();
+      release();
+    };
   }, [stream, opening]);
 
   // A different stream starts empty.

@@ -8,8 +8,9 @@ export interface Bar {
   readonly text: string;
 }
 
-export function BarChart({ bars, title }: { bars: readonly Bar[]; title: string }) {
-  const width = Math.max(320, bars.length * 48);
+/** `slot`: the width each bar has, its label included (wider for long labels). */
+export function BarChart({ bars, title, slot: slotWidth = 48 }: { bars: readonly Bar[]; title: string; slot?: number }) {
+  const width = Math.max(320, bars.length * slotWidth);
   const height = 200;
   const top = 20;
   const bottom = 36;

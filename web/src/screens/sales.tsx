@@ -91,7 +91,8 @@ export function SalesScreen() {
           <Empty>No dish sold in this range.</Empty>
         ) : (
           <>
-            <BarChart title={`Dishes sold, ${items.data.from} to ${items.data.to}`} bars={items.data.items.slice(0, 12).map((i) => ({ label: i.name.slice(0, 10), value: i.quantity, text: String(i.quantity) }))} />
+            <BarChart title={`Dishes sold, ${items.data.from} to ${items.data.to}`} slot={110}
+              bars={items.data.items.slice(0, 12).map((i) => ({ label: i.name.length > 16 ? `${i.name.slice(0, 15)}…` : i.name, value: i.quantity, text: String(i.quantity) }))} />
             <div class="table-scroll">
               <table class="table">
                 <thead>
