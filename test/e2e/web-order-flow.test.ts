@@ -74,6 +74,7 @@ it('a customer orders and pays, the kitchen prepares it, the courier delivers it
   await c.getByLabel('Country code (e.g. NL)').fill('NL');
   await c.getByRole('button', { name: 'Deliver here' }).click();
   await c.getByTestId('delivery-address').getByText('Dam 1, 1012 JS Amsterdam, NL').waitFor();
+  await pizza.scrollIntoViewIfNeeded();
   await screenshot(c, 'customer-menu');
   await c.getByRole('button', { name: 'Place order' }).click();
 

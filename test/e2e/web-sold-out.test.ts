@@ -56,6 +56,7 @@ it('a manager adds a dish and marks it sold out; an open customer page shows it 
 
   await row.getByRole('button', { name: `Mark ${TART} sold out` }).click();
   await row.getByText('Sold out').waitFor();
+  await row.scrollIntoViewIfNeeded();
   await screenshot(m, 'manager-menu');
   // From the manager's screen showing it, the customer's page has a second.
   const shownAt = Date.now();
@@ -63,6 +64,7 @@ it('a manager adds a dish and marks it sold out; an open customer page shows it 
   const lagMs = Date.now() - shownAt;
   expect(lagMs).toBeLessThanOrEqual(1000);
   expect(await card.getByRole('button', { name: `Add ${TART} to the order` }).count()).toBe(0);
+  await card.scrollIntoViewIfNeeded();
   await screenshot(c, 'customer-menu-phone');
 
   // Available again: the customer can add it again, still without a reload.

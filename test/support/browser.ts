@@ -47,9 +47,10 @@ export async function openPage(browser: Browser, url: string, viewport: { width:
   return { context, page, problems };
 }
 
+/** What the person sees (the viewport, not the whole page: the shared menu grows with every run). */
 export async function screenshot(page: Page, name: string): Promise<void> {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
-  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });
 }
 
 /** Marks the document so a test can tell later that the page was never reloaded. */

@@ -25,6 +25,6 @@ export async function startWeb({ logger, settings, metrics }: Pick<RoleDeps, 'lo
     logger: log,
   });
   const server = await serveHttp('web', app, settings.web.port, { log, metrics }, 'web UI listening');
-  if (signingKey !== undefined) log.warn('development sign-in is on (local signing key): anyone who can reach the web port can sign in as any customer or staff role');
+  if (signingKey !== undefined) log.info('development sign-in is on (local signing key): anyone who can reach the web port can sign in as any customer or staff role');
   return { name: 'web', stop: () => server.close() };
 }
