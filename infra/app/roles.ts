@@ -46,6 +46,8 @@ export interface RoleConfig {
   readonly keyspace: string;
   /** Longest wait of a query for its consistency token (CONSISTENCY_WAIT_MS, default 3000). */
   readonly consistencyWaitMs: number;
+  /** Interval of the live streams' keep-alive comments (LIVE_HEARTBEAT_MS, default 15000; docs/live-updates.md). */
+  readonly liveHeartbeatMs: number;
   /** Attempts per projector write / decode before giving up (PROJECTOR_ATTEMPTS, default 5) and first backoff (PROJECTOR_BACKOFF_MS, default 100). */
   readonly projectorAttempts: number;
   readonly projectorBackoffMs: number;
@@ -150,6 +152,7 @@ export function roleConfig(env: NodeJS.ProcessEnv = process.env): RoleConfig {
     queryPort,
     keyspace: assertKeyspace(env.READ_MODEL_KEYSPACE ?? DEFAULT_KEYSPACE),
     consistencyWaitMs: int(env, 'CONSISTENCY_WAIT_MS', 3000, 0, 60_000),
+    liveHeartbeatMs: int(env, 'LIVE_HEARTBEAT_MS', 15_000, 100, 300_000),
     projectorAttempts: int(env, 'PROJECTOR_ATTEMPTS', 5, 1, 100),
     projectorBackoffMs: int(env, 'PROJECTOR_BACKOFF_MS', 100, 1, 60_000),
     fulfilment: Object.freeze({

@@ -138,7 +138,21 @@ export async function startQueryApi({ logger, settings, metrics }: RoleDeps): Pr
     consistencyWaitMs: settings.consistencyWaitMs,
     checkpoints,
   };
-  const live = createLiveHub({ ...serving, logger: log.child({ component: 'live' }) });
+  const live = createLiveHub({ ...serving, logger: log.child({ component: 'live' }), settings: { heartbeatMs: settings.liveHeartbeatMs } });
+  metrics.gauge({
+    name: 'restaurant_live_streams',
+    help: 'Server-sent-event streams the query API has open now (docs/live-updates.md).',
+    collect() {
+      this.set(live.openStreams);
+    },
+  });
+  metrics.gauge({
+    name: 'restaurant_live_feeds',
+    help: 'Live collection feeds the query API follows now: one per watched collection, kept a while after its last subscriber leaves.',
+    collect() {
+      this.set(live.openFeeds);
+    },
+  });
   const app = createQueryApp({
     ...serving,
     authenticate: auth.middleware,

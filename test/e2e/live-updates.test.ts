@@ -5,6 +5,7 @@
  * caller, the courier queue follows ready orders, and the SSE streams send
  * every change, resume with Last-Event-ID and keep to the GET's read rules.
  */
+import { waitFor } from '../support/kafka';
 import { expectStatus, startRestaurant, type Restaurant } from '../support/live';
 import type { SseClient, SseOpen } from '../support/sse';
 
@@ -17,7 +18,7 @@ let bob: { id: string; auth: Record<string, string> };
 const open: SseClient[] = [];
 
 beforeAll(async () => {
-  r = await startRestaurant('e2e-live');
+  r = await startRestaurant('e2e-live', { LIVE_HEARTBEAT_MS: '300' });
   dish = await r.dish('Live lasagne', 1250);
   ada = await r.customer('ada');
   bob = await r.customer('bob');
@@ -187,5 +188,19 @@ describe('live streams', () => {
     await r.post(r.staff.courier, `/orders/${orderId}/deliver`);
     await courier.next((e) => e.event === 'change' && (JSON.parse(e.data) as Change<Doc>).removed.includes(orderId));
     await mine.next((e) => e.event === 'change' && (JSON.parse(e.data) as Change<Doc>).upserted.some((d) => d.orderId === orderId && d.status === 'DELIVERED'));
+  });
+
+  it('sends keep-alives on a quiet stream and forgets a stream once its client has gone', async () => {
+    const streams = async (): Promise<number> => {
+      const text = await (await fetch(`${r.query.opsUrl}/metrics`)).text();
+      return Number(/^restaurant_live_streams (\S+)/m.exec(text)?.[1] ?? NaN);
+    };
+    await Promise.all(open.splice(0).map((s) => s.close()));
+    await waitFor('no streams open', async () => ((await streams()) === 0 ? true : undefined));
+    const quiet = stream(await r.live(r.staff.manager, '/live/menu'));
+    await waitFor('two keep-alives', async () => (quiet.comments >= 2 ? true : undefined));
+    expect(await streams()).toBe(1);
+    await quiet.close();
+    await waitFor('the stream forgotten', async () => ((await streams()) === 0 ? true : undefined));
   });
 });

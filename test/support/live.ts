@@ -35,10 +35,11 @@ export function expectStatus(reply: Reply, status: number, what: string): Reply 
   return reply;
 }
 
-export async function startRestaurant(name: string, extraEnv: Record<string, string> = {}): Promise<Restaurant> {
+/** `queryEnv`: more environment for the query API process only. */
+export async function startRestaurant(name: string, extraEnv: Record<string, string> = {}, queryEnv: Record<string, string> = {}): Promise<Restaurant> {
   const keyspace = unique(name).toLowerCase();
   const env = { COMMAND_WAIT_MS: '5000', READ_MODEL_KEYSPACE: keyspace, CONSISTENCY_WAIT_MS: '5000', ...extraEnv };
-  const roles = await Promise.all([startRole('commands', env), startRole('query', env), startRole('projectors', env)]);
+  const roles = await Promise.all([startRole('commands', env), startRole('query', { ...env, ...queryEnv }), startRole('projectors', env)]);
   const [commands, query] = roles;
   const staff = {
     kitchen: await bearer('kitchen', 'staff-kitchen'),

@@ -17,21 +17,29 @@ export type SseOpen =
 
 export class SseClient {
   readonly events: SseEvent[] = [];
+  /** Comment lines received (the server's keep-alives). */
+  comments = 0;
   private readonly listeners = new Set<(event: SseEvent) => void>();
   private ended = false;
   private done: Promise<void> = Promise.resolve();
 
-  private constructor(private readonly abort: AbortController) {}
+  private constructor(
+    private readonly abort: AbortController,
+    private readonly keep: boolean,
+  ) {}
 
-  /** Opens `url`; a non-200 answer comes back as its status and JSON body. */
-  static async open(url: string, headers: Record<string, string>): Promise<SseOpen> {
+  /**
+   * Opens `url`; a non-200 answer comes back as its status and JSON body.
+   * `keep: false` keeps no events (a load test's hundreds of subscribers look at them through `onEvent`).
+   */
+  static async open(url: string, headers: Record<string, string>, { keep = true }: { keep?: boolean } = {}): Promise<SseOpen> {
     const abort = new AbortController();
     const res = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: abort.signal });
     if (res.status !== 200 || res.body === null) {
       const text = await res.text();
       return { ok: false, status: res.status, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
     }
-    const client = new SseClient(abort);
+    const client = new SseClient(abort, keep);
     client.done = client.consume(res.body);
     return { ok: true, stream: client };
   }
@@ -81,8 +89,11 @@ export class SseClient {
     const parser = createParser({
       onEvent: (message: EventSourceMessage) => {
         const event: SseEvent = { id: message.id, event: message.event, data: message.data, at: performance.now() };
-        this.events.push(event);
+        if (this.keep) this.events.push(event);
         for (const listener of [...this.listeners]) listener(event);
+      },
+      onComment: () => {
+        this.comments += 1;
       },
     });
     const decoder = new TextDecoder();

@@ -16,18 +16,25 @@ export interface CourierEntryView {
   readonly lines: readonly OrderLine[];
 }
 
-/** Ready and dispatched orders, oldest readiness first (ties by order id, as the sorted set orders them). */
+/**
+ * Ready and dispatched orders, oldest readiness first (ties by order id, as
+ * the sorted set orders them). As on the board, a ticket that went away
+ * between the two reads (delivered, cancelled) is left out.
+ */
 export function courierQueueView(entries: readonly QueueEntry[], tickets: readonly Readonly<Record<string, string>>[], now: number): CourierEntryView[] {
-  return entries.map((entry, i) => {
+  const views: CourierEntryView[] = [];
+  entries.forEach((entry, i) => {
     const ticket = tickets[i] ?? {};
-    return {
+    if (ticket.status !== 'READY' && ticket.status !== 'DISPATCHED') return;
+    views.push({
       orderId: entry.member,
-      status: ticket.status === 'DISPATCHED' ? 'DISPATCHED' : 'READY',
+      status: ticket.status,
       readyAt: entry.score,
       dispatchedAt: ticket.dispatchedAt === undefined ? null : Number(ticket.dispatchedAt),
       waitedMs: waitedMs(entry.score, now),
       deliveryAddress: ticket.deliveryAddress === undefined ? null : (JSON.parse(ticket.deliveryAddress) as Address),
       lines: ticket.lines === undefined ? [] : (JSON.parse(ticket.lines) as OrderLine[]),
-    };
+    });
   });
+  return views;
 }

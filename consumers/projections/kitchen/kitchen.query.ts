@@ -24,21 +24,30 @@ export function waitedMs(confirmedAt: number, now: number): number {
   return Math.max(0, now - confirmedAt);
 }
 
-/** The queue, oldest confirmation first (ties by order id, as the sorted set orders them). */
+/**
+ * The queue, oldest confirmation first (ties by order id, as the sorted set
+ * orders them). The sorted set and the tickets are read in two round trips,
+ * so an order can leave the board in between: a ticket that is gone or past
+ * the kitchen (READY, DISPATCHED) is left out, never shown in a status it no
+ * longer has.
+ */
 export function kitchenQueueView(
   entries: readonly QueueEntry[],
   tickets: readonly Readonly<Record<string, string>>[],
   now: number,
 ): KitchenTicketView[] {
-  return entries.map((entry, i) => {
+  const views: KitchenTicketView[] = [];
+  entries.forEach((entry, i) => {
     const ticket = tickets[i] ?? {};
-    return {
+    if (ticket.status !== 'CONFIRMED' && ticket.status !== 'PREPARING') return;
+    views.push({
       orderId: entry.member,
-      status: ticket.status === 'PREPARING' ? 'PREPARING' : 'CONFIRMED',
+      status: ticket.status,
       confirmedAt: entry.score,
       preparationStartedAt: ticket.preparationStartedAt === undefined ? null : Number(ticket.preparationStartedAt),
       waitedMs: waitedMs(entry.score, now),
       lines: ticket.lines === undefined ? [] : (JSON.parse(ticket.lines) as OrderLine[]),
-    };
+    });
   });
+  return views;
 }

@@ -73,6 +73,8 @@ export class CollectionFeed<Item> {
   ) {
     this.poll = setInterval(() => this.wake(), deps.pollMs);
     this.poll.unref();
+    // A feed nobody subscribes to (its first client went away while it started) closes like an abandoned one.
+    this.armIdle();
   }
 
   /** The first read; false when the model is not whole or could not be read (the feed is closed then). */
@@ -115,13 +117,17 @@ export class CollectionFeed<Item> {
     this.idle = undefined;
     return () => {
       this.subscribers.delete(subscriber);
-      if (this.subscribers.size === 0 && !this.closed) {
-        this.idle = setTimeout(() => {
-          if (this.subscribers.size === 0) this.close();
-        }, this.deps.idleMs);
-        this.idle.unref();
-      }
+      if (this.subscribers.size === 0) this.armIdle();
     };
+  }
+
+  private armIdle(): void {
+    if (this.closed) return;
+    clearTimeout(this.idle);
+    this.idle = setTimeout(() => {
+      if (this.subscribers.size === 0) this.close();
+    }, this.deps.idleMs);
+    this.idle.unref();
   }
 
   /** Reads again soon (coalesced: at most one read in flight, and one more if woken meanwhile). */

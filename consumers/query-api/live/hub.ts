@@ -63,6 +63,10 @@ export class LiveHub {
     return this.streams.size;
   }
 
+  get openFeeds(): number {
+    return this.feeds.size;
+  }
+
   /** Ends every stream and closes every feed. */
   async close(): Promise<void> {
     for (const stream of [...this.streams]) stream.end();

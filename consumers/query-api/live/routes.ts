@@ -17,6 +17,7 @@ import { orderDocumentTasks } from '../tasks';
 import type { LiveHub } from './hub';
 import { courierCollection, customerOrdersCollection, kitchenCollection, menuCollection, type LiveCollection } from './sources';
 import { SseStream } from './sse';
+import { streamFeed } from './stream';
 
 export interface LiveRoutesDeps {
   readonly redis: Redis;
@@ -38,8 +39,10 @@ const hasConsistencyToken = (req: Request): boolean => {
 export function liveRoutes(deps: LiveRoutesDeps): Router {
   const { redis, live, serving, allow, route, clock } = deps;
   const router = express.Router();
+  // A stream is for GET: a HEAD would hold a connection open that can never carry an event.
+  router.use((req, res, next) => (req.method === 'GET' ? next() : error(res, 405, 'method_not_allowed', 'live streams answer GET only', { Allow: 'GET' })));
 
-  /** Streams a collection's feed: a snapshot (or the changes after Last-Event-ID), then every change. */
+  /** Opens the collection's feed (after the request's consistency wait) and streams it. */
   const streamCollection = async <Item>(req: Request, res: Response, key: string, collection: LiveCollection<Item>): Promise<void> => {
     if ((await serving.open(req, res, collection.model)) === undefined) return;
     const feed = await live.feed(key, collection);
@@ -48,41 +51,7 @@ export function liveRoutes(deps: LiveRoutesDeps): Router {
     }
     // The wait above saw the model reach the token; a feed read from before it may not have.
     if (hasConsistencyToken(req)) await feed.sync();
-    const caller = principalOf(res);
-    const kind = collection.callerKind(caller);
-    const sse = new SseStream(res, live.settings.heartbeatMs);
-    live.track(sse);
-    const lastEventId = req.get('last-event-id');
-    let cursor = lastEventId === undefined ? null : feed.resumeSeq(lastEventId);
-    const sendSnapshot = (): number => {
-      const { seq, items } = feed.current;
-      sse.send(feed.idOf(seq), 'snapshot', JSON.stringify(collection.snapshot(items, caller, clock())));
-      return seq;
-    };
-    let sent = cursor ?? sendSnapshot();
-    const pump = (): void => {
-      while (sse.writable && sent < feed.current.seq) {
-        const change = feed.changeAt(sent + 1);
-        // Fell behind the changes the feed keeps: the current state replaces what the client has.
-        if (change === undefined) {
-          sent = sendSnapshot();
-          continue;
-        }
-        let data = change.rendered.get(kind);
-        if (data === undefined) {
-          const now = clock();
-          data = JSON.stringify({ upserted: change.upserted.map((item) => collection.entry(item, caller, now)), removed: change.removed });
-          change.rendered.set(kind, data);
-        }
-        sse.send(feed.idOf(change.seq), 'change', data);
-        sent = change.seq;
-      }
-    };
-    cursor = null;
-    const unsubscribe = feed.subscribe({ notify: pump, end: () => sse.end() });
-    sse.onDrain(pump);
-    sse.onClose(unsubscribe);
-    pump();
+    streamFeed(req, res, feed, collection, { live, clock });
   };
 
   router.get('/menu', allow('menu'), route((req, res) => streamCollection(req, res, 'menu', menuCollection(redis))));

@@ -60,10 +60,13 @@ const queryString = fc
 const maybeQueryString = fc.oneof(fc.constant(''), queryString);
 
 const path = fc.oneof(
-  fc.constantFrom('/menu', '/kitchen/queue', '/stats/sales', '/stats/items', '//menu', '/menu/', '/MENU', '/menu/../orders', '*', 'http://evil.example/menu', '/%2e%2e/menu', '/healthz/../menu'),
+  fc.constantFrom('/menu', '/kitchen/queue', '/courier/queue', '/stats/sales', '/stats/items', '//menu', '/menu/', '/MENU', '/menu/../orders', '*', 'http://evil.example/menu', '/%2e%2e/menu', '/healthz/../menu'),
   hostileSegment.map((s) => `/customers/${s}`),
   hostileSegment.map((s) => `/customers/${s}/orders`),
   hostileSegment.map((s) => `/orders/${s}`),
+  // Live streams of things that do not exist: refused before a stream opens, like their GETs.
+  hostileSegment.map((s) => `/live/orders/${s}`),
+  hostileSegment.map((s) => `/live/customers/${s}/orders`),
   fc.array(hostileSegment, { minLength: 1, maxLength: 4 }).map((segments) => `/${segments.join('/')}`),
 );
 

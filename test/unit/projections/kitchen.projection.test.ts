@@ -80,6 +80,17 @@ describe('kitchen queue projection', () => {
     ]);
   });
 
+  it('leaves out an order that moved on between reading the sorted set and its ticket, never showing a status it left', () => {
+    const entries = [
+      { member: 'o-gone', score: T0 },
+      { member: 'o-ready', score: T0 + 1 },
+      { member: 'o-cooking', score: T0 + 2 },
+    ];
+    const tickets: Record<string, string>[] = [{}, { status: 'READY', lines: '[]' }, { status: 'PREPARING', lines: '[]', preparationStartedAt: String(T0 + 5) }];
+    expect(kitchenQueueView(entries, tickets, T0 + 10).map((t) => [t.orderId, t.status])).toEqual([['o-cooking', 'PREPARING']]);
+    expect(courierQueueView(entries, tickets, T0 + 10).map((t) => [t.orderId, t.status])).toEqual([['o-ready', 'READY']]);
+  });
+
   it('gives the same board and courier queue whatever the interleaving of orders (a replay reads partitions in any order)', () => {
     const one = fold(kitchenProjection, interleave(a, b, c, d, e, f, g, h, i, j)).store.dump();
     const other = fold(kitchenProjection, interleave(j, i, h, g, f, e, d, c, b, a)).store.dump();
