@@ -122,6 +122,14 @@ it('a customer orders and pays, the kitchen prepares it, the courier delivers it
   const row = c.getByRole('row').filter({ hasText: 'Delivered' });
   await row.getByText('€33.00').waitFor();
   await screenshot(c, 'order-history');
+
+  // Signed out and in again with the same email, the customer is the same customer.
+  await c.getByRole('button', { name: 'Sign out' }).click();
+  await c.getByLabel('Email').fill(`${run}@example.com`);
+  await c.getByRole('button', { name: 'Sign in', exact: true }).last().click();
+  await c.getByRole('heading', { name: 'Menu', level: 1 }).waitFor();
+  await c.getByRole('link', { name: 'My orders', exact: true }).click();
+  await c.getByRole('row').filter({ hasText: 'Delivered' }).getByText('€33.00').waitFor();
 });
 
 it("the manager sees the day's sales per day and per dish, as a chart and a table", async () => {
