@@ -19,6 +19,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { config } from '../infra/config';
 import { createKafka } from '../infra/kafka/client';
 import { rootLogger } from '../infra/logging';
 import { repoRoot } from '../infra/stack/settings';
@@ -46,6 +47,10 @@ const LAYOUT = process.env.BENCH_LAYOUT === 'combined' ? 'combined' : 'split';
  * processor a 2-core machine runs; 1 is the scale-out default of the roles.
  */
 const PARTITIONS_PER_WORKER = process.env.BENCH_PARTITIONS_PER_WORKER ?? '6';
+/** BENCH_AUTH=off skips the comparison with a gateway without authentication (bench/cluster.ts needs only the command side's figures). */
+const MEASURE_AUTH = process.env.BENCH_AUTH !== 'off';
+/** BENCH_JSON: a file to write the rows to as JSON, for a wrapper that sets this run beside another (bench/cluster.ts). */
+const JSON_OUT = process.env.BENCH_JSON;
 /** BENCH_NODE_OPTIONS: more V8 flags for the roles, e.g. --max-semi-space-size=2 (docs/command-side.md § Performance). */
 const EXTRA_NODE_OPTIONS = process.env.BENCH_NODE_OPTIONS ?? '';
 
@@ -88,7 +93,17 @@ async function main(): Promise<void> {
   const admin = createKafka('bench-admin', rootLogger).admin();
   await admin.connect();
   if (!(await admin.listTopics()).includes(BASELINE_TOPIC)) {
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: BASELINE_TOPIC, numPartitions: 6, configEntries: [{ name: 'retention.ms', value: '3600000' }] }] });
+    // Replicated like the catalog's topics (on a cluster: 3 replicas, min.insync.replicas 2), so the baseline pays what the command side pays.
+    const { replicationFactor, minInsyncReplicas } = config().topics;
+    await admin.createTopics({
+      waitForLeaders: false,
+      topics: [{ topic: BASELINE_TOPIC, numPartitions: 6, replicationFactor, configEntries: [{ name: 'retention.ms', value: '3600000' }, { name: 'min.insync.replicas', value: String(minInsyncReplicas) }] }],
+    });
+    for (let i = 0; i < 300; i += 1) {
+      const { topics } = await admin.fetchTopicMetadata({ topics: [BASELINE_TOPIC] }).catch(() => ({ topics: [] }));
+      if (topics[0]?.partitions.length === 6 && topics[0].partitions.every((p) => p.leader >= 0)) break;
+      await sleep(200);
+    }
   }
   await admin.disconnect();
 
@@ -104,7 +119,7 @@ async function main(): Promise<void> {
   const gateway = roles[roles.length - 1] as RoleProcess;
   const rss = (): number => roles.reduce((sum, r) => sum + rssMb(r.child.pid ?? 0), 0);
   // The same gateway without authentication, sharing the processor: the baseline of token verification's cost.
-  const open = await startRole('gateway', { ...env, AUTH_DISABLED: 'true', NODE_OPTIONS: `--max-old-space-size=${GATEWAY_HEAP_MB} ${EXTRA_NODE_OPTIONS}` });
+  const open = !MEASURE_AUTH ? undefined : await startRole('gateway', { ...env, AUTH_DISABLED: 'true', NODE_OPTIONS: `--max-old-space-size=${GATEWAY_HEAP_MB} ${EXTRA_NODE_OPTIONS}` });
   const baseline = await startBaseline();
   const rssAtStart = rss();
   const memoryAtStart = await Promise.all(roles.map(memoryOf));
@@ -134,7 +149,7 @@ async function main(): Promise<void> {
         return post(`${url}/orders`, { customerId: customer.id }, customer.headers);
       };
     const command = commandsTo(gateway.url);
-    const unauthenticated = commandsTo(open.url);
+    const unauthenticated = commandsTo(open?.url ?? gateway.url);
     const bare: Request = (i) => post(`${baseline.url}/produce/bench-${run}-${i}`, { customerId: `bench-${run}-${i % 1000}` });
 
     // Warm-up (BENCH_WARMUP_SECONDS, default 15 at 500/s): the JITs of the roles and of a freshly started broker, connections, partition state.
@@ -153,12 +168,15 @@ async function main(): Promise<void> {
     const bMax = await closedLoop(CLOSED_CONCURRENCY, SECONDS, bare, offset);
     rows.push({ gateway: gMax, baseline: bMax });
 
+    if (JSON_OUT !== undefined) fs.writeFileSync(JSON_OUT, JSON.stringify(rows));
     // Token verification's cost: the same commands with tokens and without authentication, alternately.
-    await openLoop(AUTH_RATE, warmup / 3, unauthenticated, (offset += 100_000));
-    const authRows = [
-      { what: `open loop ${AUTH_RATE}/s`, withAuth: await openLoop(AUTH_RATE, SECONDS, command, (offset += 100_000)), without: await openLoop(AUTH_RATE, SECONDS, unauthenticated, (offset += 100_000)) },
-      { what: `closed loop, ${CLOSED_CONCURRENCY} in flight`, withAuth: await closedLoop(CLOSED_CONCURRENCY, SECONDS, command, (offset += 100_000)), without: await closedLoop(CLOSED_CONCURRENCY, SECONDS, unauthenticated, (offset += 100_000)) },
-    ];
+    if (MEASURE_AUTH) await openLoop(AUTH_RATE, warmup / 3, unauthenticated, (offset += 100_000));
+    const authRows = !MEASURE_AUTH
+      ? []
+      : [
+          { what: `open loop ${AUTH_RATE}/s`, withAuth: await openLoop(AUTH_RATE, SECONDS, command, (offset += 100_000)), without: await openLoop(AUTH_RATE, SECONDS, unauthenticated, (offset += 100_000)) },
+          { what: `closed loop, ${CLOSED_CONCURRENCY} in flight`, withAuth: await closedLoop(CLOSED_CONCURRENCY, SECONDS, command, (offset += 100_000)), without: await closedLoop(CLOSED_CONCURRENCY, SECONDS, unauthenticated, (offset += 100_000)) },
+        ];
     const rssAtEnd = rss();
     const memoryAtEnd = await Promise.all(roles.map(memoryOf));
 
@@ -171,15 +189,15 @@ async function main(): Promise<void> {
           ` ${fmt(g.perSecond / b.perSecond, 2).padStart(16)} ${fmt(g.p99 / b.p99, 2).padStart(10)}`,
       );
     }
-    console.log(`\nauthentication's cost: the gateway with bearer tokens (${CUSTOMERS} customers + 1 manager, ES256, verified tokens cached) vs a gateway with AUTH_DISABLED=true, same processor, ${SECONDS} s per row`);
-    console.log('load                       | with tokens accepted/s  p99 ms  non-2xx | no auth accepted/s  p99 ms  non-2xx | accepted/s ratio  p99 ratio');
+    if (MEASURE_AUTH) console.log(`\nauthentication's cost: the gateway with bearer tokens (${CUSTOMERS} customers + 1 manager, ES256, verified tokens cached) vs a gateway with AUTH_DISABLED=true, same processor, ${SECONDS} s per row`);
+    if (MEASURE_AUTH) console.log('load                       | with tokens accepted/s  p99 ms  non-2xx | no auth accepted/s  p99 ms  non-2xx | accepted/s ratio  p99 ratio');
     for (const { what, withAuth: a, without: n } of authRows) {
       console.log(
         `${what.padEnd(26)} | ${fmt(a.perSecond).padStart(22)} ${fmt(a.p99).padStart(7)} ${String(a.other).padStart(8)} | ${fmt(n.perSecond).padStart(18)} ${fmt(n.p99).padStart(7)} ${String(n.other).padStart(8)} |` +
           ` ${fmt(a.perSecond / n.perSecond, 3).padStart(16)} ${fmt(a.p99 / n.p99, 2).padStart(10)}`,
       );
     }
-    console.log(
+    if (MEASURE_AUTH) console.log(
       `token verification alone, in process: ${fmt(cost.firstUs)} µs for a token seen the first time (ES256 signature), ${fmt(cost.cachedUs, 2)} µs for one verified before;` +
         ` at ${AUTH_RATE}/s with every token new that is ${fmt((cost.firstUs * AUTH_RATE) / 10_000, 2)} % of one core`,
     );
@@ -188,7 +206,7 @@ async function main(): Promise<void> {
     console.log(`  at end:   ${memoryAtEnd.join('; ')}`);
   } finally {
     baseline.stop();
-    await Promise.all([...roles, open].map((r) => r.stop()));
+    await Promise.all([...roles, ...(open === undefined ? [] : [open])].map((r) => r.stop()));
   }
 }
 

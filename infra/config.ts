@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { readAuthSettings, type AuthSettings } from './auth/settings';
-import { readStackSettings } from './stack/settings';
+import { readStackSettings, replicationDefaults } from './stack/settings';
 
 /**
  * The application's configuration: read from the environment once, validated,
@@ -18,8 +18,12 @@ export interface AppConfig {
   };
   readonly registry: { readonly url: string };
   readonly redis: { readonly url: string };
-  /** Partitions of every aggregate's topics (TOPIC_PARTITIONS, default 6); all topics of one aggregate share it. */
-  readonly topics: { readonly partitions: number };
+  /**
+   * Partitions of every aggregate's topics (TOPIC_PARTITIONS, default 6); all topics of one aggregate share it.
+   * Replicas of every topic (TOPIC_REPLICATION_FACTOR) and how many must have a write before it is acknowledged
+   * (TOPIC_MIN_INSYNC_REPLICAS): by default 1 and 1 when one broker is listed, 3 and 2 when three or more are.
+   */
+  readonly topics: { readonly partitions: number; readonly replicationFactor: number; readonly minInsyncReplicas: number };
   /** Bearer-token authentication of the HTTP APIs, rate limits and /metrics protection (infra/auth/settings.ts, docs/security.md). */
   readonly auth: AuthSettings;
 }
@@ -122,7 +126,8 @@ export function missingKafkaCredentials(env: Env = process.env): string | undefi
 
 export function readConfig(env: Env = process.env): AppConfig {
   const stack = readStackSettings(env);
-  const brokers = (env.KAFKA_BROKERS ?? `${stack.host}:${stack.kafka.port}`)
+  // The local stack's every node (STACK_BROKERS), unless KAFKA_BROKERS names a cluster elsewhere.
+  const brokers = (env.KAFKA_BROKERS ?? stack.kafka.brokers.map((b) => `${stack.host}:${b.port}`).join(','))
     .split(',')
     .map((b) => b.trim())
     .filter((b) => b !== '');
@@ -143,9 +148,25 @@ export function readConfig(env: Env = process.env): AppConfig {
       url: url('SCHEMA_REGISTRY_URL', env.SCHEMA_REGISTRY_URL ?? `http://${stack.host}:${stack.registry.port}/apis/ccompat/v7`),
     }),
     redis: Object.freeze({ url: url('REDIS_URL', env.REDIS_URL ?? `redis://${stack.host}:${stack.redis.port}`) }),
-    topics: Object.freeze({ partitions: positiveInt('TOPIC_PARTITIONS', env.TOPIC_PARTITIONS, 6, 1000) }),
+    topics: Object.freeze({ partitions: positiveInt('TOPIC_PARTITIONS', env.TOPIC_PARTITIONS, 6, 1000), ...readReplication(env, brokers.length) }),
     auth: readAuthSettings(env, stack.home),
   });
+}
+
+/**
+ * TOPIC_REPLICATION_FACTOR and TOPIC_MIN_INSYNC_REPLICAS, defaulting to what fits
+ * the number of brokers listed (infra/stack/settings.ts: replicationDefaults). A
+ * bootstrap list shorter than the cluster (a load balancer's one address) needs them set.
+ */
+export function readReplication(env: Env, brokersListed: number): { replicationFactor: number; minInsyncReplicas: number } {
+  const fallback = replicationDefaults(brokersListed);
+  const replicationFactor = positiveInt('TOPIC_REPLICATION_FACTOR', env.TOPIC_REPLICATION_FACTOR, fallback.replicationFactor, 32);
+  const minFallback = present(env.TOPIC_REPLICATION_FACTOR) ? replicationDefaults(replicationFactor).minInsyncReplicas : fallback.minInsyncReplicas;
+  const minInsyncReplicas = positiveInt('TOPIC_MIN_INSYNC_REPLICAS', env.TOPIC_MIN_INSYNC_REPLICAS, minFallback, 32);
+  if (minInsyncReplicas > replicationFactor) {
+    throw new ConfigError(`TOPIC_MIN_INSYNC_REPLICAS=${minInsyncReplicas} is more than the ${replicationFactor} replicas of TOPIC_REPLICATION_FACTOR: no write could ever be acknowledged`);
+  }
+  return { replicationFactor, minInsyncReplicas };
 }
 
 let loaded: AppConfig | undefined;

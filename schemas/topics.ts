@@ -46,13 +46,19 @@ export const PROCESS_MANAGER_SPECS: Readonly<Record<ProcessManagerName, ProcessM
 export const COMMAND_REPLIES_TOPIC = 'restaurant.command-replies';
 /** Operators' redrives and skips of parked events (`npm run dlq`), keyed by aggregate id: who, when, why. */
 export const DEAD_LETTER_ACTIONS_TOPIC = 'restaurant.dead-letter-actions';
+/**
+ * Customers' data keys, wrapped with the master key (docs/privacy.md): JSON
+ * records, not Avro, keyed `<customerId>/<keyId>` and partitioned by customer
+ * id; a tombstone destroys a key (crypto-shredding).
+ */
+export const DATA_KEYS_TOPIC = 'restaurant.privacy.data-keys';
 export const DEFAULT_PARTITIONS = 6;
 
 const HOUR_MS = 60 * 60 * 1000;
 const DAY_MS = 24 * HOUR_MS;
 
-export type TopicRole = 'commands' | 'events' | 'snapshots' | 'changelog' | 'command-replies' | 'dlq' | 'audit';
-export type KeyFormat = 'aggregateId' | 'aggregateId/version' | 'processId' | 'commandId' | 'original key';
+export type TopicRole = 'commands' | 'events' | 'snapshots' | 'changelog' | 'command-replies' | 'dlq' | 'audit' | 'data-keys';
+export type KeyFormat = 'aggregateId' | 'aggregateId/version' | 'processId' | 'commandId' | 'original key' | 'customerId/keyId';
 
 export interface SubjectSpec {
   /** TopicRecordNameStrategy: `<topic>-<namespace.Name>`. */
@@ -80,7 +86,10 @@ export interface TopicCatalogOptions {
   readonly partitions?: number;
   /** Per-aggregate override; all topics of one aggregate always share one count. */
   readonly partitionsByAggregate?: Partial<Record<AggregateName, number>>;
+  /** Replicas of every topic (default 1: one broker). */
   readonly replicationFactor?: number;
+  /** `min.insync.replicas` of every topic (default 1): with acks=all, how many replicas must have a write before it is acknowledged. */
+  readonly minInsyncReplicas?: number;
   /** Schemas to derive subjects from; defaults to the project's. */
   readonly schemas?: SchemaSet;
 }
@@ -135,6 +144,16 @@ const CONFIGS: Readonly<Record<TopicRole, Readonly<Record<string, string>>>> = {
   dlq: { 'cleanup.policy': 'delete', 'retention.ms': String(30 * DAY_MS) },
   // An audit trail: every action kept (not compacted) for a year.
   audit: { 'cleanup.policy': 'delete', 'retention.ms': String(365 * DAY_MS) },
+  // A destroyed key must leave the disk soon: segments roll hourly and are compacted
+  // within the hour after (max.compaction.lag.ms), tombstones themselves kept a day.
+  'data-keys': {
+    'cleanup.policy': 'compact',
+    'min.compaction.lag.ms': '0',
+    'max.compaction.lag.ms': String(HOUR_MS),
+    'delete.retention.ms': String(DAY_MS),
+    'min.cleanable.dirty.ratio': '0.01',
+    'segment.ms': String(HOUR_MS),
+  },
 };
 
 const KEYS: Readonly<Record<TopicRole, KeyFormat>> = {
@@ -145,6 +164,7 @@ const KEYS: Readonly<Record<TopicRole, KeyFormat>> = {
   'command-replies': 'commandId',
   dlq: 'original key',
   audit: 'aggregateId',
+  'data-keys': 'customerId/keyId',
 };
 
 const ROLE_KINDS: ReadonlyArray<readonly ['commands' | 'events' | 'snapshots', SchemaKind]> = [
@@ -153,6 +173,11 @@ const ROLE_KINDS: ReadonlyArray<readonly ['commands' | 'events' | 'snapshots', S
   ['snapshots', 'snapshot'],
 ];
 
+function checkReplication(label: string, n: number): number {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`${label} must be a positive integer, got ${n}`);
+  return n;
+}
+
 function checkPartitions(label: string, n: number): number {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`${label}: partitions must be a positive integer, got ${n}`);
   return n;
@@ -160,7 +185,12 @@ function checkPartitions(label: string, n: number): number {
 
 export function topicCatalog(options: TopicCatalogOptions = {}): TopicCatalog {
   const schemas = options.schemas ?? loadSchemas();
-  const replicationFactor = options.replicationFactor ?? 1;
+  const replicationFactor = checkReplication('replicationFactor', options.replicationFactor ?? 1);
+  const minInsyncReplicas = checkReplication('minInsyncReplicas', options.minInsyncReplicas ?? 1);
+  if (minInsyncReplicas > replicationFactor) {
+    throw new RangeError(`minInsyncReplicas ${minInsyncReplicas} is more than the ${replicationFactor} replicas: no acks=all write could succeed`);
+  }
+  const configsOf = (role: TopicRole): Readonly<Record<string, string>> => ({ ...CONFIGS[role], 'min.insync.replicas': String(minInsyncReplicas) });
   const base = checkPartitions('default', options.partitions ?? DEFAULT_PARTITIONS);
   const partitionsByAggregate = Object.fromEntries(
     AGGREGATES.map((a) => [a, checkPartitions(a, options.partitionsByAggregate?.[a] ?? base)]),
@@ -189,7 +219,7 @@ export function topicCatalog(options: TopicCatalogOptions = {}): TopicCatalog {
         partitions: partitionsByAggregate[aggregate],
         replicationFactor,
         key: KEYS[role],
-        configs: CONFIGS[role],
+        configs: configsOf(role),
         subjects: records.map((r) => ({ subject: subjectName(name, r.fullName), recordName: r.fullName })),
       };
       entry[role] = spec;
@@ -213,7 +243,7 @@ export function topicCatalog(options: TopicCatalogOptions = {}): TopicCatalog {
       partitions: partitionsByAggregate[keyedBy],
       replicationFactor,
       key: KEYS.changelog,
-      configs: CONFIGS.changelog,
+      configs: configsOf('changelog'),
       subjects: records.map((r) => ({ subject: subjectName(name, r.fullName), recordName: r.fullName })),
     };
     changelogs.set(processManager, spec);
@@ -229,7 +259,7 @@ export function topicCatalog(options: TopicCatalogOptions = {}): TopicCatalog {
     partitions: base,
     replicationFactor,
     key: KEYS['command-replies'],
-    configs: CONFIGS['command-replies'],
+    configs: configsOf('command-replies'),
     subjects: replies.map((r) => ({ subject: subjectName(COMMAND_REPLIES_TOPIC, r.fullName), recordName: r.fullName })),
   });
 
@@ -242,8 +272,19 @@ export function topicCatalog(options: TopicCatalogOptions = {}): TopicCatalog {
     partitions: base,
     replicationFactor,
     key: KEYS.audit,
-    configs: CONFIGS.audit,
+    configs: configsOf('audit'),
     subjects: audits.map((r) => ({ subject: subjectName(DEAD_LETTER_ACTIONS_TOPIC, r.fullName), recordName: r.fullName })),
+  });
+
+  topics.push({
+    name: DATA_KEYS_TOPIC,
+    role: 'data-keys',
+    aggregate: null,
+    partitions: partitionsByAggregate.customer,
+    replicationFactor,
+    key: KEYS['data-keys'],
+    configs: configsOf('data-keys'),
+    subjects: [],
   });
 
   const homeless = schemas.all.filter((s) => s.kind !== 'type' && !covered.has(s.fullName));
@@ -272,8 +313,9 @@ export function topicCatalog(options: TopicCatalogOptions = {}): TopicCatalog {
   };
 }
 
-/** The dead-letter topic for a consumed topic: same partitions, raw bytes, long retention. */
-export function dlqTopic(source: Pick<TopicSpec, 'name' | 'partitions' | 'replicationFactor'>): TopicSpec {
+/** The dead-letter topic for a consumed topic: same partitions and replication, raw bytes, long retention. */
+export function dlqTopic(source: Pick<TopicSpec, 'name' | 'partitions' | 'replicationFactor' | 'configs'>): TopicSpec {
+  const minInsync = source.configs['min.insync.replicas'];
   return {
     name: dlqTopicName(source.name),
     role: 'dlq',
@@ -281,7 +323,7 @@ export function dlqTopic(source: Pick<TopicSpec, 'name' | 'partitions' | 'replic
     partitions: source.partitions,
     replicationFactor: source.replicationFactor,
     key: KEYS.dlq,
-    configs: CONFIGS.dlq,
+    configs: minInsync === undefined ? CONFIGS.dlq : { ...CONFIGS.dlq, 'min.insync.replicas': minInsync },
     subjects: [],
   };
 }

@@ -2,6 +2,7 @@
 // deciders (which enforce them again regardless of who sent the command).
 // Each returns null when the value is acceptable, else a human-readable problem.
 import type { Address, Money } from './generated/types';
+import { isSealed, sealedProblem } from './sealed';
 
 export const LIMITS = Object.freeze({
   idMaxLength: 128,
@@ -112,4 +113,27 @@ export function normalizeAddress(address: Address): Address {
     postalCode: address.postalCode.trim(),
     country: address.country,
   };
+}
+
+/**
+ * The deciders' check of a personal field (docs/privacy.md): a sealed value is
+ * checked for its shape only (the command side holds no keys; the gateway
+ * validated the plaintext before sealing it), plaintext as usual.
+ */
+export function validatePersonal(label: string, value: string, plain: (value: string) => Problem): Problem {
+  return isSealed(value) ? sealedProblem(label, value) : plain(value);
+}
+
+/** validateAddress for an address whose lines may be sealed; the country is never sealed. */
+export function validatePersonalAddress(address: Address): Problem {
+  const sealed = [address.line1, address.line2 ?? '', address.city, address.postalCode].filter(isSealed);
+  if (sealed.length === 0) return validateAddress(address);
+  const plain = (label: string, value: string): Problem => (isSealed(value) ? sealedProblem(label, value) : `${label} must be sealed like the other lines`);
+  return (
+    plain('line1', address.line1) ??
+    (address.line2 === null ? null : plain('line2', address.line2)) ??
+    plain('city', address.city) ??
+    plain('postalCode', address.postalCode) ??
+    (/^[A-Z]{2}$/.test(address.country) ? null : `country "${address.country}" is not an ISO 3166-1 alpha-2 code`)
+  );
 }

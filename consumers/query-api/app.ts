@@ -38,9 +38,9 @@ import { forbidden, principalOf } from '../../infra/auth/express';
 import type { Logger } from '../../infra/logging';
 import type { OrderSettings } from '../../producers/order/order.decider';
 import { customersKeys } from '../projections/customers/customers.keys';
-import { customerView } from '../projections/customers/customers.query';
+import { customerView, openCustomerView } from '../projections/customers/customers.query';
 import type { OrderDocument } from '../projections/orders/orders.projection';
-import { orderView } from '../projections/orders/orders.query';
+import { openOrderDocument, orderView, type PersonalFieldOpener } from '../projections/orders/orders.query';
 import { parsePage, rangeFor, toPage } from '../projections/shared/pagination';
 import { salesKeys } from '../projections/sales/sales.keys';
 import { parseSalesRange, salesReport, type SalesBucket, type SalesRange } from '../projections/sales/sales.query';
@@ -70,6 +70,8 @@ export interface QueryApiDeps {
   readonly orderSettings: OrderSettings;
   /** The live streams' shared feeds (live/hub.ts, made by `createLiveHub`); the owner closes it before the server. */
   readonly live: LiveHub;
+  /** Opens sealed personal fields with the key cache (docs/privacy.md); without it they are shown sealed. */
+  readonly personalData?: PersonalFieldOpener;
 }
 
 /** The live streams' hub for a query app with these dependencies. */
@@ -135,7 +137,8 @@ export function createQueryApp(deps: QueryApiDeps): express.Express {
       const keys = customersKeys(keyspace);
       const [profile, addresses] = await run<Hash>(redis.pipeline().hgetall(keys.profile(id)).hgetall(keys.addresses(id)));
       // Someone else's profile answers exactly like an unknown one.
-      const view = seesCustomer(principalOf(res), id) ? customerView(profile ?? {}, addresses ?? {}) : null;
+      const stored = seesCustomer(principalOf(res), id) ? customerView(profile ?? {}, addresses ?? {}) : null;
+      const view = stored === null || deps.personalData === undefined ? stored : openCustomerView(stored, deps.personalData);
       await reply(res, 'customers', () => (view === null ? error(res, 404, 'customer_not_found', `no customer ${id}`) : res.json(view)));
     }),
   );
@@ -176,7 +179,9 @@ export function createQueryApp(deps: QueryApiDeps): express.Express {
       const stored = await readOrder(redis, keyspace, id);
       const caller = principalOf(res);
       // A customer's view of someone else's order is the same as of an unknown one.
-      const view = stored !== null && seesOrder(caller, stored.customerId) ? orderDocumentTasks(stored, caller, deps.orderSettings) : null;
+      const seen = stored !== null && seesOrder(caller, stored.customerId) ? stored : null;
+      const opened = seen === null || deps.personalData === undefined ? seen : openOrderDocument(seen, deps.personalData);
+      const view = opened === null ? null : orderDocumentTasks(opened, caller, deps.orderSettings);
       const parked = view === null ? null : await parkedOf(redis, keyspace, 'orders', id);
       await reply(res, 'orders', () => (view === null ? error(res, 404, 'order_not_found', `no order ${id}`) : res.json(parked === null ? view : { ...view, parked })));
     }),
@@ -199,7 +204,8 @@ export function createQueryApp(deps: QueryApiDeps): express.Express {
     route(async (req, res) => {
       const keyspace = await open(req, res, 'kitchen');
       if (keyspace === undefined) return;
-      const queue = await readCourierQueue(redis, keyspace, deps.clock());
+      const opener = deps.personalData;
+      const queue = await readCourierQueue(redis, keyspace, deps.clock(), opener?.openAddress.bind(opener));
       await reply(res, 'kitchen', () => res.json({ queue: queue.map((e) => courierEntryTasks(e, principalOf(res))) }));
     }),
   );

@@ -2,7 +2,7 @@
 // live streams alike (the stored shapes are in docs/read-models.md).
 import type Redis from 'ioredis';
 import { MenuCategorySymbols } from '../../schemas/generated/types';
-import { courierQueueView, type CourierEntryView } from '../projections/kitchen/courier.query';
+import { courierQueueView, type AddressOpener, type CourierEntryView } from '../projections/kitchen/courier.query';
 import { kitchenKeys } from '../projections/kitchen/kitchen.keys';
 import { kitchenQueueView, type KitchenTicketView, type QueueEntry } from '../projections/kitchen/kitchen.query';
 import { menuKeys } from '../projections/menu/menu.keys';
@@ -45,9 +45,9 @@ export async function readKitchenQueue(redis: Redis, keyspace: string, now: numb
   return kitchenQueueView(entries, tickets, now);
 }
 
-export async function readCourierQueue(redis: Redis, keyspace: string, now: number): Promise<CourierEntryView[]> {
+export async function readCourierQueue(redis: Redis, keyspace: string, now: number, openAddress?: AddressOpener): Promise<CourierEntryView[]> {
   const { entries, tickets } = await ticketsOf(redis, keyspace, kitchenKeys(keyspace).courier);
-  return courierQueueView(entries, tickets, now);
+  return courierQueueView(entries, tickets, now, openAddress);
 }
 
 export async function readOrder(redis: Redis, keyspace: string, orderId: string): Promise<OrderDocument | null> {

@@ -9,6 +9,7 @@ import type { MetricsGuard } from '../auth/metrics-guard';
 import type { Logger } from '../logging';
 import { instrumentHandler, type HttpServerName, type RequestHandler } from '../metrics/http';
 import type { Metrics } from '../metrics/registry';
+import type { ReadinessState } from './readiness';
 
 export interface ServedHttp {
   /** The port actually bound (useful with port 0). */
@@ -58,18 +59,29 @@ async function listen(server: http.Server, port: number): Promise<ServedHttp> {
   };
 }
 
-/** A role's app on its port; /healthz and /readyz answer 200 once it listens. */
+function readyz(res: http.ServerResponse, state: ReadinessState): void {
+  if (state.ready) return json(res, 200, { status: 'ok' });
+  res.setHeader('Retry-After', '1');
+  return json(res, 503, { status: 'not ready', reasons: state.reasons });
+}
+
+/**
+ * A role's app on its port; /healthz answers 200 while it listens, /readyz
+ * what the process's readiness says (the same as the operations port's), so a
+ * load balancer checking the app's own port learns the truth too.
+ */
 export async function serveHttp(
   name: HttpServerName,
   app: RequestHandler,
   port: number,
-  deps: { readonly log: Logger; readonly metrics: Metrics },
+  deps: { readonly log: Logger; readonly metrics: Metrics; readonly readiness?: () => ReadinessState },
   message: string,
 ): Promise<ServedHttp> {
   const handler = instrumentHandler(
     name,
     (req, res) => {
-      if (req.method === 'GET' && HEALTH_PATHS.has(req.url ?? '')) return json(res, 200, { status: 'ok' });
+      if (req.method === 'GET' && req.url === '/healthz') return json(res, 200, { status: 'ok' });
+      if (req.method === 'GET' && req.url === '/readyz') return readyz(res, deps.readiness?.() ?? { ready: true, reasons: [] });
       return app(req, res);
     },
     deps.metrics,
@@ -82,18 +94,29 @@ export async function serveHttp(
 
 /**
  * The operations port: GET /metrics (the process registry), /healthz (200 while
- * the process runs) and /readyz (200 once every role has started, 503 before
- * and while shutting down).
+ * the process runs and can still work; 503 when a consumer stopped for good) and /readyz (200 once every role has started and while
+ * each can work: Kafka answers, consumers assigned, Redis connected; 503 with
+ * the reasons before, while not, and while shutting down; docs/recovery.md).
  */
 export async function serveOps(
   port: number,
-  deps: { readonly metrics: Metrics; readonly ready: () => boolean; readonly log: Logger; readonly guard?: MetricsGuard },
+  deps: {
+    readonly metrics: Metrics;
+    readonly readiness: () => ReadinessState;
+    /** Reasons the process should be restarted (a consumer stopped for good); /healthz says 503 with them. */
+    readonly broken?: () => readonly string[];
+    readonly log: Logger;
+    readonly guard?: MetricsGuard;
+  },
 ): Promise<ServedHttp> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method not allowed' });
-    if (path === '/healthz') return json(res, 200, { status: 'ok' });
-    if (path === '/readyz') return deps.ready() ? json(res, 200, { status: 'ok' }) : json(res, 503, { status: 'starting or stopping' });
+    if (path === '/healthz') {
+      const broken = deps.broken?.() ?? [];
+      return broken.length === 0 ? json(res, 200, { status: 'ok' }) : json(res, 503, { status: 'broken', reasons: broken });
+    }
+    if (path === '/readyz') return readyz(res, deps.readiness());
     if (path !== '/metrics') return json(res, 404, { error: 'not found' });
     void allowed(req, deps.guard).then((ok) => {
       if (ok) return sendMetrics(res, deps);

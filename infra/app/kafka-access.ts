@@ -11,7 +11,7 @@ import { LOYALTY_GROUP } from '../../consumers/loyalty/loyalty.process';
 import { PAYMENT_SIMULATOR_GROUP } from '../../consumers/payment-simulator/payment-simulator.process';
 import { projectionGroupId, READ_MODEL_SPECS } from '../../consumers/projections/runtime/read-models';
 import { DEFAULT_KEYSPACE, READ_MODELS, type ReadModelName } from '../../consumers/projections/shared/keys';
-import { changelogTopicName, COMMAND_REPLIES_TOPIC, dlqTopicName, topicName, type AggregateName, type ProcessManagerName, type TopicCatalog } from '../../schemas/topics';
+import { changelogTopicName, COMMAND_REPLIES_TOPIC, DATA_KEYS_TOPIC, dlqTopicName, topicName, type AggregateName, type ProcessManagerName, type TopicCatalog } from '../../schemas/topics';
 import { normalise, userPrincipal, type AclOperation, type Grant } from '../kafka/acls';
 import { allTopicSpecs } from '../kafka/topics';
 import { principalName, type AccessRole } from './principals';
@@ -22,6 +22,9 @@ export { KAFKA_PRINCIPAL_ROLES, principalName, type AccessRole } from './princip
 export const READ_TO_END_GROUP_PREFIX = 'restaurant.read-to-end.';
 export const GATEWAY_REPLIES_GROUP_PREFIX = 'restaurant.gateway.replies.';
 export const GATEWAY_MENU_GROUP_PREFIX = 'restaurant.gateway.menu.';
+/** The key caches' groups (infra/privacy/key-store.ts) and the gateway's order-owner view (producers/command-bus/kafka-privacy.ts). */
+export const KEY_CACHE_GROUP_PREFIX = 'restaurant.privacy.keys.';
+export const GATEWAY_ORDER_OWNERS_GROUP_PREFIX = 'restaurant.gateway.order-owners.';
 export const FULFILMENT_VIEW_GROUP_PREFIXES = ['restaurant.fulfilment.customers.', 'restaurant.fulfilment.menu.'] as const;
 
 const topic = (name: string, ...operations: AclOperation[]): Grant => ({ resource: 'topic', name, pattern: 'literal', operations });
@@ -66,6 +69,12 @@ export function kafkaAccess(catalog: TopicCatalog): KafkaAccess {
     // The menu view that prices orders.
     topic(snapshots('menu'), 'READ'),
     groupPrefix(GATEWAY_MENU_GROUP_PREFIX, 'READ'),
+    // Seals personal data: reads and writes customers' data keys (docs/privacy.md), and
+    // finds an order's customer when staff write its delivery address.
+    topic(DATA_KEYS_TOPIC, 'READ', 'WRITE'),
+    groupPrefix(KEY_CACHE_GROUP_PREFIX, 'READ'),
+    topic(snapshots('order'), 'READ'),
+    groupPrefix(GATEWAY_ORDER_OWNERS_GROUP_PREFIX, 'READ'),
   ];
 
   const commandProcessor = [
@@ -120,8 +129,8 @@ export function kafkaAccess(catalog: TopicCatalog): KafkaAccess {
     gateway,
     'command-processor': commandProcessor,
     ...projectors,
-    // The query API reads Redis only; Kafka sees it verify the topics at start-up.
-    query: base,
+    // The query API reads Redis, and the data keys to open personal fields (docs/privacy.md).
+    query: [...base, topic(DATA_KEYS_TOPIC, 'READ'), groupPrefix(KEY_CACHE_GROUP_PREFIX, 'READ')],
     'process-manager:order-fulfilment': orderFulfilment,
     loyalty,
     'payment-simulator': paymentSimulator,

@@ -8,10 +8,12 @@
  *
  * Every process opens the operations port (HEALTH_PORT, default 9464):
  * /metrics for Prometheus, /healthz, and /readyz (200 once every role has
- * started). The process's metrics registry is shared by its roles.
+ * started and while each can work: docs/recovery.md). The process's metrics
+ * registry is shared by its roles.
  *
- * Start-up verifies the topic catalog against the broker (creating what is
- * missing, refusing to run on drift). SIGTERM/SIGINT stop taking work, finish or
+ * Start-up waits for Kafka, the schema registry and Redis (not ready
+ * meanwhile, saying what it waits for), verifies the topic catalog against
+ * the broker (creating what is missing, refusing to run on drift). SIGTERM/SIGINT stop taking work, finish or
  * abort the transaction in flight, disconnect and exit; a hard timeout ends a
  * shutdown that hangs.
  */
@@ -20,15 +22,52 @@ import { config } from '../config';
 import { createKafka } from '../kafka/client';
 import { AvroCodec } from '../kafka/codec';
 import { allTopicSpecs, applyTopics, registerSubjects, TopicDriftError } from '../kafka/topics';
-import { logFormat, rootLogger } from '../logging';
+import { logFormat, rootLogger, type Logger } from '../logging';
 import { LagMonitor } from '../metrics/lag-monitor';
 import { Metrics } from '../metrics/registry';
 import { bannerUrls, startBanner } from './banner';
 import { metricsGuard } from '../auth/metrics-guard';
 import { serveOps } from './http';
+import { brokenOf, KafkaProbe, readinessOf, type ReadinessCheck, type ReadinessState } from './readiness';
+import { isTransient } from './transient';
 import { processManagersOf, projectorsOf, roleConfig, type Role } from './roles';
 import { startWeb } from '../../web/server/role';
 import { startCommandProcessor, startGateway, startProcessManager, startProjector, startQueryApi, type Running } from './start';
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Start-up was interrupted by SIGTERM/SIGINT while it waited. */
+class StartInterrupted extends Error {}
+
+/**
+ * Runs `attempt` until it succeeds. A transient failure (Kafka, the registry or
+ * Redis not there yet: transient.ts) is waited out, saying so, with a backoff
+ * of at most a second, so the role comes up within about a second of what it
+ * waits for; any other failure ends start-up.
+ */
+async function untilUp<T>(what: string, attempt: () => Promise<T>, log: Logger, stopping: () => boolean): Promise<T> {
+  let delay = 250;
+  let since: number | undefined;
+  let told = 0;
+  for (;;) {
+    if (stopping()) throw new StartInterrupted(`stopped while waiting for ${what}`);
+    try {
+      const result = await attempt();
+      if (since !== undefined) log.info({ waitedMs: Date.now() - since }, `${what} is up`);
+      return result;
+    } catch (error) {
+      if (!isTransient(error)) throw error;
+      since ??= Date.now();
+      // Said at once, then every 10 s, so a person sees what the role waits for.
+      if (Date.now() - told >= 10_000) {
+        log.warn({ err: error, waitingMs: Date.now() - since }, `waiting for ${what}: not ready until then`);
+        told = Date.now();
+      }
+      await sleep(delay);
+      delay = Math.min(delay * 2, 1000);
+    }
+  }
+}
 
 async function main(): Promise<void> {
   const settings = roleConfig();
@@ -37,39 +76,19 @@ async function main(): Promise<void> {
   const codec = new AvroCodec(new SchemaRegistry({ host: config().registry.url }));
   const metrics = new Metrics();
   const running: Running[] = [];
-  let ready = false;
+  let started = false;
+  let stopping = false;
+  // The probe's own client: no retries, and quiet (the probe says when Kafka goes and comes back).
+  const probeKafka = createKafka(`${settings.role}.${settings.instanceId}.probe`, logger.child({}, { level: 'silent' }), { retry: { retries: 0 } });
+  const probe = new KafkaProbe(probeKafka, logger.child({ component: 'readiness' }));
+  // The query API reads Redis only: Kafka being away does not stop it answering.
+  const checks = (): ReadinessCheck[] => [...(settings.role === 'query' ? [] : [probe]), ...running.flatMap((r) => r.readiness ?? [])];
+  const readiness = (): ReadinessState => readinessOf(started, stopping, checks());
   const guard = await metricsGuard(config().auth);
-  const ops = await serveOps(settings.healthPort, { metrics, ready: () => ready, log: logger, ...(guard === undefined ? {} : { guard }) });
+  const broken = (): string[] => brokenOf(running.flatMap((r) => r.readiness ?? []));
+  const ops = await serveOps(settings.healthPort, { metrics, readiness, broken, log: logger, ...(guard === undefined ? {} : { guard }) });
   const lag = new LagMonitor({ kafka, metrics, logger: logger.child({ component: 'lag-monitor' }), groups: () => running.flatMap((r) => r.groups?.() ?? []) });
 
-  const specs = allTopicSpecs();
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const result = await applyTopics(admin, specs);
-    if (result.drift.length > 0) throw new TopicDriftError(result.drift);
-    if (result.created.length > 0) logger.info({ created: result.created }, 'created missing topics');
-  } finally {
-    await admin.disconnect();
-  }
-  // Schemas are registered before any traffic, not by the first command that needs one.
-  await registerSubjects(codec, specs);
-
-  const deps = { kafka, codec, logger, settings, metrics };
-  const wants = (role: Role): boolean => settings.role === 'all' || settings.role === role || (settings.role === 'commands' && (role === 'gateway' || role === 'command-processor'));
-  if (wants('command-processor')) running.push(await startCommandProcessor(deps));
-  if (wants('gateway')) running.push(await startGateway(deps));
-  for (const model of projectorsOf(settings.role)) running.push(await startProjector(model, deps));
-  if (wants('query')) running.push(await startQueryApi(deps));
-  for (const name of processManagersOf(settings.role)) running.push(await startProcessManager(name, deps));
-  if (wants('web')) running.push(await startWeb(deps));
-  ready = true;
-  const banner = { roles: running.map((r) => r.name), gatewayPort: settings.port, queryPort: settings.queryPort, webPort: settings.web.port, opsPort: ops.port, stack: config() };
-  // At a terminal, say it so a person sees it: where to look, what next, how to stop; to machines, one log line.
-  if (logFormat() === 'pretty') process.stdout.write(`${startBanner(banner).join('\n')}\n`);
-  else logger.info({ roles: banner.roles, port: settings.port, queryPort: settings.queryPort, webPort: settings.web.port, opsPort: ops.port, urls: bannerUrls(banner) }, 'restaurant is running');
-
-  let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
@@ -79,7 +98,6 @@ async function main(): Promise<void> {
       process.exit(1);
     }, 15_000);
     hard.unref();
-    ready = false;
     void (async () => {
       let failed = false;
       for (const role of [...running].reverse()) {
@@ -91,6 +109,7 @@ async function main(): Promise<void> {
         }
       }
       try {
+        await probe.stop();
         await lag.stop();
         await ops.close();
       } catch (error) {
@@ -103,9 +122,64 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+
+  const isStopping = (): boolean => stopping;
+  const specs = allTopicSpecs();
+  await untilUp(
+    'Kafka',
+    async () => {
+      if (!(await probe.check())) throw Object.assign(new Error(probe.notReady() ?? 'Kafka does not answer'), { retriable: true });
+    },
+    logger,
+    isStopping,
+  );
+  probe.start();
+  await untilUp(
+    'Kafka (topics)',
+    async () => {
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        const result = await applyTopics(admin, specs);
+        if (result.drift.length > 0) throw new TopicDriftError(result.drift);
+        if (result.created.length > 0) logger.info({ created: result.created }, 'created missing topics');
+      } finally {
+        await admin.disconnect();
+      }
+    },
+    logger,
+    isStopping,
+  );
+  // Schemas are registered before any traffic, not by the first command that needs one.
+  await untilUp('the schema registry', () => registerSubjects(codec, specs), logger, isStopping);
+
+  const deps = { kafka, codec, logger, settings, metrics, readiness, kafkaAnswers: () => !probe.unreachable() };
+  const wants = (role: Role): boolean => settings.role === 'all' || settings.role === role || (settings.role === 'commands' && (role === 'gateway' || role === 'command-processor'));
+  const startRoles = async (): Promise<void> => {
+    try {
+      if (wants('command-processor')) running.push(await startCommandProcessor(deps));
+      if (wants('gateway')) running.push(await startGateway(deps));
+      for (const model of projectorsOf(settings.role)) running.push(await startProjector(model, deps));
+      if (wants('query')) running.push(await startQueryApi(deps));
+      for (const name of processManagersOf(settings.role)) running.push(await startProcessManager(name, deps));
+      if (wants('web')) running.push(await startWeb(deps));
+    } catch (error) {
+      // Start again from nothing once what failed is back: no half-started role left behind.
+      for (const role of running.splice(0).reverse()) await role.stop().catch((e: unknown) => logger.debug({ err: e, role: role.name }, 'could not stop a half-started role'));
+      throw error;
+    }
+  };
+  await untilUp('Kafka, the registry and Redis (starting the roles)', startRoles, logger, isStopping);
+  if (stopping) return;
+  started = true;
+  const banner = { roles: running.map((r) => r.name), gatewayPort: settings.port, queryPort: settings.queryPort, webPort: settings.web.port, opsPort: ops.port, stack: config() };
+  // At a terminal, say it so a person sees it: where to look, what next, how to stop; to machines, one log line.
+  if (logFormat() === 'pretty') process.stdout.write(`${startBanner(banner).join('\n')}\n`);
+  else logger.info({ roles: banner.roles, port: settings.port, queryPort: settings.queryPort, webPort: settings.web.port, opsPort: ops.port, urls: bannerUrls(banner) }, 'restaurant is running');
 }
 
 main().catch((error: unknown) => {
+  if (error instanceof StartInterrupted) return; // the signal handler stops and exits
   rootLogger.fatal({ err: error }, error instanceof Error ? error.message : 'start-up failed');
   process.exit(1);
 });

@@ -36,6 +36,8 @@ export interface RoleConfig {
   readonly healthPort: number;
   /** How long the gateway waits for a command's outcome before answering 202 (COMMAND_WAIT_MS, default 5000). */
   readonly commandWaitMs: number;
+  /** Every command request is answered within this (REQUEST_TIMEOUT_MS, default COMMAND_WAIT_MS + 1000): 2xx/4xx as decided, else 503 with Retry-After. */
+  readonly requestTimeoutMs: number;
   /** Largest order total in minor units (ORDER_MAX_TOTAL_MINOR, default 100000). */
   readonly maxOrderTotalMinor: number;
   /** Consecutive command partitions one processor worker decides, in one transaction per batch (COMMAND_PARTITIONS_PER_WORKER, default 1; the same on every processor). */
@@ -141,12 +143,14 @@ export function roleConfig(env: NodeJS.ProcessEnv = process.env): RoleConfig {
   if (!(ROLES as readonly string[]).includes(role)) throw new Error(`ROLE=${JSON.stringify(env.ROLE)} is not one of ${ROLES.join(', ')}`);
   const port = int(env, 'PORT', 3000, 0, 65535);
   const queryPort = int(env, 'QUERY_PORT', 3001, 0, 65535);
+  const commandWaitMs = int(env, 'COMMAND_WAIT_MS', 5000, 1, 120_000);
   return Object.freeze({
     role,
     instanceId: env.INSTANCE_ID ?? randomUUID().slice(0, 8),
     port,
     healthPort: int(env, 'HEALTH_PORT', 9464, 0, 65535),
-    commandWaitMs: int(env, 'COMMAND_WAIT_MS', 5000, 1, 120_000),
+    commandWaitMs,
+    requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', commandWaitMs + 1000, commandWaitMs + 1, 180_000),
     maxOrderTotalMinor: int(env, 'ORDER_MAX_TOTAL_MINOR', 100_000, 1, Number.MAX_SAFE_INTEGER),
     commandPartitionsPerWorker: int(env, 'COMMAND_PARTITIONS_PER_WORKER', 1, 1, 1024),
     queryPort,

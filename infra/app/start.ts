@@ -30,12 +30,29 @@ import { loyaltyProcess } from '../../consumers/loyalty/loyalty.process';
 import { paymentSimulatorProcess } from '../../consumers/payment-simulator/payment-simulator.process';
 import type { ProcessManagerName } from '../../schemas/topics';
 import type { RoleConfig } from './roles';
+import { redisReadiness, type ReadinessCheck, type ReadinessState } from './readiness';
+
+/** Runs `start`; if it fails, undoes what it did (`undo`, best effort) before throwing, so start-up can try again from nothing. */
+async function orUndo<T>(start: () => Promise<T>, undo: () => Promise<unknown>): Promise<T> {
+  try {
+    return await start();
+  } catch (error) {
+    await undo().catch(() => undefined);
+    throw error;
+  }
+}
+import { KafkaGatewayPrivacy } from '../../producers/command-bus/kafka-privacy';
+import { KafkaKeyStore, KeyStoreBehind } from '../privacy/key-store';
+import { PersonalDataOpener } from '../privacy/personal-data';
+import { privacySecrets } from '../privacy/settings';
 
 export interface Running {
   readonly name: string;
   /** The consumer groups the role runs now, for the lag monitor. */
   groups?(): readonly ConsumerGroupSource[];
   stop(): Promise<void>;
+  /** What must hold for the role to be ready (docs/recovery.md); Kafka's reachability is the process's own check. */
+  readonly readiness?: readonly ReadinessCheck[];
   /** A process manager's stats snapshot (instances by state, deadlines, failures, messages emitted). */
   readonly stats?: () => ProcessManagerStats;
 }
@@ -47,6 +64,10 @@ export interface RoleDeps {
   readonly settings: RoleConfig;
   /** The process registry, served on the operations port. */
   readonly metrics: Metrics;
+  /** The process's readiness, which the roles' own ports answer on /readyz too. */
+  readonly readiness?: () => ReadinessState;
+  /** False while the process's probe finds Kafka not answering. */
+  readonly kafkaAnswers?: () => boolean;
 }
 
 export async function startCommandProcessor({ kafka, codec, logger, settings, metrics }: RoleDeps): Promise<Running> {
@@ -58,33 +79,47 @@ export async function startCommandProcessor({ kafka, codec, logger, settings, me
     metrics: commandProcessorMetrics(metrics),
     partitionsPerWorker: settings.commandPartitionsPerWorker,
   });
-  await processor.start();
+  await orUndo(() => processor.start(), () => processor.stop());
   heldAggregatesMetric(metrics, () => processor.aggregatesHeld());
-  return { name: 'command-processor', groups: () => [{ group: DEFAULT_GROUP, topics: processor.commandTopics }], stop: () => processor.stop() };
+  return {
+    name: 'command-processor',
+    groups: () => [{ group: DEFAULT_GROUP, topics: processor.commandTopics }],
+    readiness: [{ notReady: () => processor.notReady(), broken: () => processor.broken() }],
+    stop: () => processor.stop(),
+  };
 }
 
-export async function startGateway({ kafka, codec, logger, settings, metrics }: RoleDeps): Promise<Running> {
+export async function startGateway({ kafka, codec, logger, settings, metrics, readiness, kafkaAnswers }: RoleDeps): Promise<Running> {
+  const readinessDep = readiness === undefined ? {} : { readiness };
   const log = logger.child({ component: 'gateway' });
   const bus = new KafkaCommandBus({ kafka, codec, logger: log });
   const menu = new KafkaMenuCatalog(kafka, codec, log);
-  await Promise.all([bus.start(), menu.start()]);
-  const auth = await httpAuth(config().auth, log);
+  const secrets = await privacySecrets();
+  // Encryption off (benchmarks, migrations): commands carry plaintext as before encryption existed.
+  const privacy = secrets.encryption ? new KafkaGatewayPrivacy(kafka, codec, secrets, log.child({ component: 'key-cache' })) : undefined;
+  const undo = (): Promise<unknown> => Promise.allSettled([bus.stop(), menu.stop(), privacy?.stop()]);
+  await orUndo(() => Promise.all([bus.start(), menu.start(), privacy?.start()]), undo);
+  const auth = await orUndo(() => httpAuth(config().auth, log), undo);
   const app = createGatewayApp({
     bus: instrumentCommandBus(bus, metrics),
     menu,
     clock: Date.now,
     newId: randomUUID,
     replyWaitMs: settings.commandWaitMs,
+    requestTimeoutMs: settings.requestTimeoutMs,
+    ...(kafkaAnswers === undefined ? {} : { kafkaAnswers }),
     logger: log,
     authenticate: auth.middleware,
+    ...(privacy === undefined ? {} : { privacy }),
   });
-  // Ready when listening: the bus and the menu view are connected and caught up before this.
-  const server = await serveHttp('gateway', app, settings.port, { log, metrics }, 'gateway listening');
+  // Listening once the bus and the menu view are connected and caught up; ready while they stay so.
+  const server = await orUndo(() => serveHttp('gateway', app, settings.port, { log, metrics, ...readinessDep }, 'gateway listening'), undo);
   return {
     name: 'gateway',
+    readiness: [{ notReady: () => bus.notReady() }, { notReady: () => menu.notReady() }],
     async stop() {
       await server.close();
-      await Promise.all([bus.stop(), menu.stop()]);
+      await Promise.all([bus.stop(), menu.stop(), privacy?.stop()]);
     },
   };
 }
@@ -109,9 +144,10 @@ export async function startProjector(model: ReadModelName, { kafka, codec, logge
     metrics,
     retry: { attempts: settings.projectorAttempts, initialDelayMs: settings.projectorBackoffMs, maxDelayMs: 5_000 },
   });
-  await projector.start();
+  await orUndo(() => projector.start(), () => Promise.resolve(redis.disconnect()));
   return {
     name: `projector:${model}`,
+    readiness: [{ notReady: () => projector.notReady(), broken: () => projector.broken() }, redisReadiness(`projector:${model}`, redis)],
     groups: () => {
       const current = projector.projector;
       return current ? [{ group: current.groupId, topics: READ_MODEL_SPECS[model].topics }] : [];
@@ -123,14 +159,29 @@ export async function startProjector(model: ReadModelName, { kafka, codec, logge
   };
 }
 
-export async function startQueryApi({ logger, settings, metrics }: RoleDeps): Promise<Running> {
+export async function startQueryApi({ kafka, logger, settings, metrics, readiness }: RoleDeps): Promise<Running> {
   const log = logger.child({ component: 'query-api' });
   const redis = redisClient('query-api');
-  await redis.ping();
+  await orUndo(() => redis.ping(), () => Promise.resolve(redis.disconnect()));
+  // The one role that shows personal data holds the other key cache (docs/privacy.md).
+  const secrets = await orUndo(() => privacySecrets(), () => Promise.resolve(redis.disconnect()));
+  const keys = new KafkaKeyStore(kafka, secrets.master, log.child({ component: 'key-cache' }));
+  const keysUp = async (): Promise<void> => {
+    if (!(await keys.start(120_000))) throw new KeyStoreBehind('the key cache did not catch up with the keys topic in time');
+  };
+  await orUndo(keysUp, async () => {
+    await keys.stop();
+    redis.disconnect();
+  });
   // Start-up has verified the broker's topics against this catalog (main.ts), so its partition counts are the broker's.
   const catalog = topicCatalog({ partitions: config().topics.partitions });
   const checkpoints = new CheckpointWatcher(redis, redisClient('query-api:checkpoints'));
-  const auth = await httpAuth(config().auth, log);
+  const undo = async (): Promise<void> => {
+    await checkpoints.close();
+    await keys.stop();
+    redis.disconnect();
+  };
+  const auth = await orUndo(() => httpAuth(config().auth, log), undo);
   const serving = {
     redis,
     keyspace: settings.keyspace,
@@ -160,15 +211,24 @@ export async function startQueryApi({ logger, settings, metrics }: RoleDeps): Pr
     logger: log,
     orderSettings: { maxOrderTotalMinor: settings.maxOrderTotalMinor },
     live,
+    personalData: new PersonalDataOpener(keys, log.child({ component: 'personal-data' })),
   });
-  const server = await serveHttp('query', app, settings.queryPort, { log: log.child({ keyspace: settings.keyspace }), metrics }, 'query API listening');
+  const server = await orUndo(
+    () => serveHttp('query', app, settings.queryPort, { log: log.child({ keyspace: settings.keyspace }), metrics, ...(readiness === undefined ? {} : { readiness }) }, 'query API listening'),
+    async () => {
+      await live.close();
+      await undo();
+    },
+  );
   return {
     name: 'query',
+    readiness: [redisReadiness('query', redis)],
     async stop() {
       // Open live streams would keep the server from closing.
       await live.close();
       await server.close();
       await checkpoints.close();
+      await keys.stop();
       await redis.quit();
     },
   };
@@ -182,10 +242,11 @@ export async function startProcessManager(name: ProcessManagerName, { kafka, cod
   processManagerMetrics(metrics, () => [...runningProcessManagers].map((r) => r.stats()));
   const start = async <S, I>(definition: ProcessDefinition<S, I>): Promise<Running> => {
     const runtime = new ProcessManagerRuntime({ kafka, codec, logger, definition });
-    await runtime.start();
+    await orUndo(() => runtime.start(), () => runtime.stop());
     runningProcessManagers.add(runtime);
     return {
       name,
+      readiness: [{ notReady: () => runtime.notReady(), broken: () => runtime.broken() }],
       groups: () => [{ group: runtime.groupId, topics: [...definition.inputs] }],
       async stop() {
         runningProcessManagers.delete(runtime);

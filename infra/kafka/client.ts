@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
+import { Kafka, logLevel, type KafkaConfig, type LogEntry, type RetryOptions, type SASLOptions } from 'kafkajs';
 import { config, ConfigError, missingKafkaCredentials, type AppConfig } from '../config';
 import { rootLogger, type Logger } from '../logging';
 import { cacheCoordinators } from './coordinator-cache';
@@ -33,7 +33,11 @@ export function kafkaSecurity(kafka: AppConfig['kafka'] = config().kafka): Pick<
   return out;
 }
 
-export function createKafka(clientId: string, logger: Logger = rootLogger): Kafka {
+/**
+ * The roles' kafkajs client. `retry` replaces the client-wide retry settings,
+ * which also govern connecting to the cluster (a probe wants none).
+ */
+export function createKafka(clientId: string, logger: Logger = rootLogger, { retry }: { readonly retry?: RetryOptions } = {}): Kafka {
   const missing = missingKafkaCredentials();
   if (missing !== undefined) throw new ConfigError(missing);
   const level = process.env.KAFKAJS_LOG_LEVEL === 'debug' ? logLevel.DEBUG : logLevel.WARN;
@@ -45,6 +49,9 @@ export function createKafka(clientId: string, logger: Logger = rootLogger): Kafk
     logCreator: pinoLogCreator(logger.child({ component: 'kafkajs' })),
     connectionTimeout: 3000,
     requestTimeout: 30000,
+    // kafkajs's default backoff grows to 30 s between attempts: a client would notice the broker's
+    // return up to 30 s late. At most 2 s between attempts instead (docs/recovery.md).
+    retry: retry ?? { initialRetryTime: 250, maxRetryTime: 2000 },
   });
   // One FindCoordinator per coordinator instead of four per transaction (coordinator-cache.ts).
   return cacheCoordinators(kafka);

@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import type { AvroCodec } from './codec';
+import { trackMembership, type Membership } from './membership';
 import type { Logger } from '../logging';
 
 export interface TopicViewOptions<V> {
@@ -26,7 +27,8 @@ export class CompactedTopicView<V> {
   private readonly values = new Map<string, V>();
   private readonly positions = new Map<number, number>(); // partition -> last offset seen
   private readonly listeners = new Set<() => void>();
-  private consumer: Consumer | undefined;
+  private reader: { readonly consumer: Consumer; readonly membership: Membership } | undefined;
+  private stopping = false;
   private admin: Promise<Admin> | undefined;
 
   constructor(
@@ -50,43 +52,101 @@ export class CompactedTopicView<V> {
 
   /** Starts reading; resolves once the whole topic has been read (false if not within `timeoutMs`). */
   async start(timeoutMs: number): Promise<boolean> {
-    const { topic, recordName, groupPrefix, select } = this.options;
-    // The broker answers a fetch as soon as a record is committed; the wait only bounds how often an idle view asks.
-    const consumer = this.kafka.consumer({ groupId: `${groupPrefix}.${randomUUID()}`, maxWaitTimeInMs: 250 });
-    this.consumer = consumer;
+    await this.open();
+    return this.catchUp(timeoutMs);
+  }
+
+  /** Undefined while the view is being kept up to date; else why not (for readiness). */
+  notReady(): string | undefined {
+    return this.reader === undefined ? `view of ${this.options.topic}: reconnecting` : this.reader.membership.notReady();
+  }
+
+  /**
+   * Reads the topic with a consumer group of its own, from where the view has
+   * read (the beginning at first). A consumer that crashes (the broker went
+   * away and kafkajs's retries ran out) is replaced by one in a new group,
+   * which joins at once, rather than restarted in its old group, whose
+   * coordinator would wait out the dead member's session (docs/recovery.md).
+   */
+  private async open(): Promise<void> {
+    const { topic, groupPrefix } = this.options;
+    const consumer = this.kafka.consumer({
+      groupId: `${groupPrefix}.${randomUUID()}`,
+      // The broker answers a fetch as soon as a record is committed; the wait only bounds how often an idle view asks.
+      maxWaitTimeInMs: 250,
+      sessionTimeout: 6_000,
+      heartbeatInterval: 1_000,
+      retry: { restartOnFailure: async () => false },
+    });
+    const membership = trackMembership(consumer, `view of ${topic}`);
+    const joined = new Promise<void>((resolve, reject) => {
+      consumer.on(consumer.events.GROUP_JOIN, () => resolve());
+      consumer.on(consumer.events.CRASH, ({ payload }) => reject(payload.error));
+    });
+    joined.catch(() => undefined);
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (this.reader?.consumer !== consumer || this.stopping) return;
+      this.reader = undefined;
+      this.logger.warn({ err: payload.error, topic }, 'the topic view\'s consumer crashed; reading on in a new group');
+      void this.reopen();
+    });
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
       this.positions.set(payload.partition, Number(payload.lastOffset));
       this.listeners.forEach((l) => l());
     });
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      // A throwaway group that always reads from the beginning: committing its offsets would only cost requests.
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        for (const message of batch.messages) {
-          const key = message.key?.toString() ?? '';
-          if (message.value === null) {
-            this.values.delete(key);
-            continue;
-          }
-          try {
-            const decoded = await this.codec.decode(message.value);
-            if (decoded.fullName !== recordName) continue;
-            const selected = select(key, decoded.value);
-            if (selected === undefined) this.values.delete(key);
-            else this.values.set(key, selected);
-          } catch (error) {
-            this.logger.warn({ err: error, topic, offset: message.offset }, 'record skipped by the topic view');
-          }
-        }
-      },
-    });
-    return this.catchUp(timeoutMs);
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({
+        // A throwaway group that always reads from the beginning (or where the view stands): committing its offsets would only cost requests.
+        autoCommit: false,
+        eachBatch: async ({ batch }) => {
+          for (const message of batch.messages) await this.apply(message.key, message.value, message.offset);
+        },
+      });
+      await joined;
+      for (const [partition, last] of this.positions) consumer.seek({ topic, partition, offset: String(last + 1) });
+      this.reader = { consumer, membership };
+    } catch (error) {
+      await consumer.disconnect().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async reopen(): Promise<void> {
+    for (let delay = 250; !this.stopping; delay = Math.min(delay * 2, 1000)) {
+      try {
+        await this.open();
+        this.logger.info({ topic: this.options.topic }, 'topic view reading again');
+        return;
+      } catch (error) {
+        this.logger.debug({ err: error }, 'the topic view cannot start yet; trying again');
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  private async apply(rawKey: Buffer | null, value: Buffer | null, offset: string): Promise<void> {
+    const { topic, recordName, select } = this.options;
+    const key = rawKey?.toString() ?? '';
+    if (value === null) {
+      this.values.delete(key);
+      return;
+    }
+    try {
+      const decoded = await this.codec.decode(value);
+      if (decoded.fullName !== recordName) return;
+      const selected = select(key, decoded.value);
+      if (selected === undefined) this.values.delete(key);
+      else this.values.set(key, selected);
+    } catch (error) {
+      this.logger.warn({ err: error, topic, offset }, 'record skipped by the topic view');
+    }
   }
 
   async stop(): Promise<void> {
-    await this.consumer?.disconnect();
+    this.stopping = true;
+    await this.reader?.consumer.disconnect();
     const admin = this.admin;
     this.admin = undefined;
     await (await admin?.catch(() => undefined))?.disconnect();

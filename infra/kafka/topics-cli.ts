@@ -1,5 +1,6 @@
 /**
- * npm run topics:apply — creates missing topics, verifies existing ones, registers
+ * npm run topics:apply — creates missing topics, verifies existing ones (partitions,
+ * replication factor, min.insync.replicas and every declared config), registers
  * every subject of the catalog in the schema registry (BACKWARD_TRANSITIVE).
  * Exit 1 with a report when a topic drifted from its declaration.
  */
@@ -15,7 +16,11 @@ async function main(): Promise<void> {
   await admin.connect();
   try {
     const result = await applyTopics(admin, specs);
-    console.log(`topics: ${result.created.length} created, ${result.verified.length} verified, ${result.drift.length} drifted`);
+    const { replicationFactor, minInsyncReplicas } = config().topics;
+    console.log(
+      `topics: ${result.created.length} created, ${result.verified.length} verified, ${result.drift.length} drifted` +
+        ` (declared: ${replicationFactor} replica(s), min.insync.replicas ${minInsyncReplicas}, on ${config().kafka.brokers.join(',')})`,
+    );
     for (const name of result.created) console.log(`  created ${name}`);
     if (result.drift.length > 0) throw new TopicDriftError(result.drift);
   } finally {

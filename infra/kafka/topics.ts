@@ -1,8 +1,10 @@
 // Creates or verifies every topic of the catalog (schemas/topics.ts). Idempotent:
-// a topic that exists with the declared partitions and configs is left alone; one
-// whose partitions or configs drifted is reported with what differs and is not
-// "fixed" behind anyone's back (fewer partitions would move aggregates between
-// partitions; a wrong cleanup policy could already have deleted history).
+// a topic that exists with the declared partitions, replicas and configs is left
+// alone; one whose partitions, replication factor or configs (min.insync.replicas
+// among them) drifted is reported with what differs and is not "fixed" behind
+// anyone's back (fewer partitions would move aggregates between partitions; a
+// wrong cleanup policy could already have deleted history; adding replicas is a
+// reassignment an operator plans).
 import { ConfigResourceTypes, type Admin } from 'kafkajs';
 import { dlqTopic, topicCatalog, type TopicCatalog, type TopicSpec } from '../../schemas/topics';
 import { config } from '../config';
@@ -30,9 +32,53 @@ export class TopicDriftError extends Error {
 }
 
 /** The catalog's topics plus a dead-letter topic for every topic a consumer group reads (commands and events). */
-export function allTopicSpecs(catalog: TopicCatalog = topicCatalog({ partitions: config().topics.partitions })): TopicSpec[] {
+export function allTopicSpecs(catalog: TopicCatalog = topicCatalog({ ...config().topics })): TopicSpec[] {
   const consumed = catalog.topics.filter((t) => t.role === 'commands' || t.role === 'events');
   return [...catalog.topics, ...consumed.map(dlqTopic)];
+}
+
+/** What the broker has of a topic: the replica count of each partition and the topic's effective configs. */
+export interface TopicOnBroker {
+  readonly replicasByPartition: readonly number[];
+  readonly configs: ReadonlyMap<string, string>;
+}
+
+/** How a topic on the broker differs from its declaration, one line each; empty when it matches. */
+export function topicDifferences(spec: TopicSpec, actual: TopicOnBroker): string[] {
+  const differences: string[] = [];
+  const partitions = actual.replicasByPartition.length;
+  if (partitions !== spec.partitions) differences.push(`partitions: declared ${spec.partitions}, broker has ${partitions}`);
+  const replicas = [...new Set(actual.replicasByPartition)].sort((a, b) => a - b);
+  if (replicas.length > 0 && (replicas.length > 1 || replicas[0] !== spec.replicationFactor)) {
+    differences.push(`replication factor: declared ${spec.replicationFactor}, broker has ${replicas.join(' or ')}`);
+  }
+  for (const [name, value] of Object.entries(spec.configs)) {
+    const has = actual.configs.get(name);
+    if (has !== value) differences.push(`${name}: declared ${value}, broker has ${has ?? '(unset)'}`);
+  }
+  return differences;
+}
+
+const LEADERS_TIMEOUT_MS = 60_000;
+
+/** Waits until every partition of the new topics has a leader in the metadata, so the first write finds one. */
+async function untilLed(admin: Admin, specs: readonly TopicSpec[]): Promise<void> {
+  const deadline = Date.now() + LEADERS_TIMEOUT_MS;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const { topics } = await admin.fetchTopicMetadata({ topics: specs.map((s) => s.name) });
+      const led = specs.every((spec) => {
+        const found = topics.find((t) => t.name === spec.name);
+        return found !== undefined && found.partitions.length === spec.partitions && found.partitions.every((p) => p.leader >= 0);
+      });
+      if (led) return;
+    } catch (error) {
+      lastError = error; // a broker that does not host the partition yet: ask again
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`created topics got no leader for every partition within ${LEADERS_TIMEOUT_MS / 1000} s: ${specs.map((s) => s.name).join(', ')}`, { cause: lastError });
 }
 
 export async function applyTopics(admin: Admin, specs: readonly TopicSpec[]): Promise<ApplyResult> {
@@ -41,7 +87,8 @@ export async function applyTopics(admin: Admin, specs: readonly TopicSpec[]): Pr
   const present = specs.filter((s) => existing.has(s.name));
   if (missing.length > 0) {
     await admin.createTopics({
-      waitForLeaders: true,
+      // kafkajs's own wait gives up while a broker still says it does not host a partition it was just given (a cluster's followers do).
+      waitForLeaders: false,
       topics: missing.map((s) => ({
         topic: s.name,
         numPartitions: s.partitions,
@@ -49,11 +96,12 @@ export async function applyTopics(admin: Admin, specs: readonly TopicSpec[]): Pr
         configEntries: Object.entries(s.configs).map(([name, value]) => ({ name, value })),
       })),
     });
+    await untilLed(admin, missing);
   }
   const drift: TopicDrift[] = [];
   if (present.length > 0) {
     const metadata = await admin.fetchTopicMetadata({ topics: present.map((s) => s.name) });
-    const partitions = new Map(metadata.topics.map((t) => [t.name, t.partitions.length]));
+    const layout = new Map(metadata.topics.map((t) => [t.name, t.partitions.map((p) => p.replicas.length)]));
     const described = await admin.describeConfigs({
       includeSynonyms: false,
       resources: present.map((s) => ({ type: ConfigResourceTypes.TOPIC, name: s.name })),
@@ -62,15 +110,7 @@ export async function applyTopics(admin: Admin, specs: readonly TopicSpec[]): Pr
       described.resources.map((r) => [r.resourceName, new Map(r.configEntries.map((e) => [e.configName, e.configValue]))]),
     );
     for (const spec of present) {
-      const differences: string[] = [];
-      const actualPartitions = partitions.get(spec.name);
-      if (actualPartitions !== spec.partitions) {
-        differences.push(`partitions: declared ${spec.partitions}, broker has ${actualPartitions}`);
-      }
-      const actual = configs.get(spec.name) ?? new Map<string, string>();
-      for (const [name, value] of Object.entries(spec.configs)) {
-        if (actual.get(name) !== value) differences.push(`${name}: declared ${value}, broker has ${actual.get(name) ?? '(unset)'}`);
-      }
+      const differences = topicDifferences(spec, { replicasByPartition: layout.get(spec.name) ?? [], configs: configs.get(spec.name) ?? new Map() });
       if (differences.length > 0) drift.push({ topic: spec.name, differences });
     }
   }

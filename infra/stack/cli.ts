@@ -1,8 +1,9 @@
 /**
  * npm run stack:up | stack:down | stack:status
  *
- * The local stack without Docker: Kafka (KRaft, one node) and Apicurio Registry from
- * Maven Central, and Redis (the one already running, or a redis-server we start).
+ * The local stack without Docker: Kafka (KRaft, one node, or STACK_BROKERS=3 for a
+ * cluster of three broker+controller nodes) and Apicurio Registry from Maven Central,
+ * and Redis (the one already running, or a redis-server we start).
  */
 import { ProvisionError } from './provision';
 import { readStackSettings, StackConfigError } from './settings';

@@ -9,8 +9,15 @@ export interface StackSettings {
   readonly runDir: string;
   readonly host: string;
   readonly kafka: {
+    /** The first broker's client port (KAFKA_PORT) and controller port (KAFKA_CONTROLLER_PORT). */
     readonly port: number;
     readonly controllerPort: number;
+    /**
+     * Every node (STACK_BROKERS, default 1): node n listens on KAFKA_PORT + 100·(n−1)
+     * and its controller on KAFKA_CONTROLLER_PORT + 100·(n−1). Each node is a
+     * broker and a controller, so the controller quorum has as many voters as brokers.
+     */
+    readonly brokers: readonly BrokerNode[];
     readonly heapMb: number;
     /** STACK_KAFKA_SECURITY: `plaintext` (default) or `sasl` (SCRAM-SHA-512 and ACLs, docs/least-privilege.md). */
     readonly security: KafkaSecurityMode;
@@ -21,6 +28,18 @@ export interface StackSettings {
   readonly javaBin: string;
   readonly mavenBin: string;
 }
+
+/** One Kafka node of the local stack: a broker and a KRaft controller in one process. */
+export interface BrokerNode {
+  readonly nodeId: number;
+  readonly port: number;
+  readonly controllerPort: number;
+}
+
+/** How far apart the ports of consecutive nodes are (node 2 of KAFKA_PORT=9092 listens on 9192). */
+export const BROKER_PORT_STEP = 100;
+/** The most nodes the local stack runs: enough for a quorum of five and a spare. */
+export const MAX_BROKERS = 9;
 
 export const KAFKA_SECURITY_MODES = ['plaintext', 'sasl'] as const;
 export type KafkaSecurityMode = (typeof KAFKA_SECURITY_MODES)[number];
@@ -56,6 +75,16 @@ export function readStackSettings(env: Env = process.env): StackSettings {
   const home = path.resolve(env.STACK_HOME ?? path.join(repoRoot, '.local'));
   const port = (name: string, fallback: number): number => intFrom(env, name, fallback, 1, 65535);
   const javaHome = env.JAVA_HOME;
+  const firstPort = port('KAFKA_PORT', 9092);
+  const firstControllerPort = port('KAFKA_CONTROLLER_PORT', 9093);
+  const brokerCount = intFrom(env, 'STACK_BROKERS', 1, 1, MAX_BROKERS);
+  const brokers = Array.from({ length: brokerCount }, (_, i): BrokerNode => {
+    const step = i * BROKER_PORT_STEP;
+    if (firstPort + step > 65535 || firstControllerPort + step > 65535) {
+      throw new StackConfigError(`STACK_BROKERS=${brokerCount} puts node ${i + 1} above port 65535 (KAFKA_PORT=${firstPort}, KAFKA_CONTROLLER_PORT=${firstControllerPort}, ${BROKER_PORT_STEP} apart)`);
+    }
+    return Object.freeze({ nodeId: i + 1, port: firstPort + step, controllerPort: firstControllerPort + step });
+  });
   const settings: StackSettings = {
     home,
     cacheDir: path.resolve(env.STACK_CACHE_DIR ?? path.join(home, 'cache')),
@@ -64,8 +93,9 @@ export function readStackSettings(env: Env = process.env): StackSettings {
     runDir: path.join(home, 'run'),
     host: '127.0.0.1',
     kafka: {
-      port: port('KAFKA_PORT', 9092),
-      controllerPort: port('KAFKA_CONTROLLER_PORT', 9093),
+      port: firstPort,
+      controllerPort: firstControllerPort,
+      brokers: Object.freeze(brokers),
       heapMb: intFrom(env, 'KAFKA_HEAP_MB', 768, 256, 16384),
       security: securityMode(env.STACK_KAFKA_SECURITY),
     },
@@ -78,11 +108,23 @@ export function readStackSettings(env: Env = process.env): StackSettings {
     javaBin: javaHome ? path.join(javaHome, 'bin', 'java') : 'java',
     mavenBin: env.MAVEN_BIN ?? 'mvn',
   };
-  const ports = [settings.kafka.port, settings.kafka.controllerPort, settings.registry.port, settings.redis.port];
+  const ports = [...brokers.flatMap((b) => [b.port, b.controllerPort]), settings.registry.port, settings.redis.port];
   if (new Set(ports).size !== ports.length) {
+    const nodes = brokers.length > 1 ? ` (and, ${BROKER_PORT_STEP} apart, those of the other ${brokers.length - 1} nodes of STACK_BROKERS)` : '';
     throw new StackConfigError(
-      `KAFKA_PORT, KAFKA_CONTROLLER_PORT, REGISTRY_PORT and REDIS_PORT must differ (got ${ports.join(', ')})`,
+      `KAFKA_PORT, KAFKA_CONTROLLER_PORT${nodes}, REGISTRY_PORT and REDIS_PORT must differ (got ${ports.join(', ')})`,
     );
   }
   return Object.freeze(settings);
+}
+
+/**
+ * Replication that fits a cluster of `brokers` nodes: one copy on one broker;
+ * on a cluster three copies (or as many as there are brokers), of which all but
+ * one must have a write before it is acknowledged (acks=all), so one broker can
+ * be lost without losing an acknowledged write or refusing new ones.
+ */
+export function replicationDefaults(brokers: number): { readonly replicationFactor: number; readonly minInsyncReplicas: number } {
+  const replicationFactor = Math.max(1, Math.min(3, brokers));
+  return { replicationFactor, minInsyncReplicas: Math.max(1, replicationFactor - 1) };
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { provision, type Artifacts } from './provision';
 import { holderOf, listening, tailOf, terminate, tracked } from './processes';
-import { allServices, type Service } from './services';
+import { allServices, serviceStages, type Service } from './services';
 import type { StackSettings } from './settings';
 
 /** A service did not come up; the message names it and carries the tail of its log. */
@@ -12,7 +12,8 @@ export class StackError extends Error {
 export type ServiceState = 'running' | 'external' | 'starting' | 'down';
 
 export interface ServiceStatus {
-  readonly name: Service['name'];
+  readonly kind: Service['kind'];
+  readonly name: string;
   readonly state: ServiceState;
   readonly address: string;
   readonly pid?: number;
@@ -24,7 +25,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 async function statusOf(service: Service): Promise<ServiceStatus> {
   const ours = tracked(service.pidFile, service.marker);
   const healthy = await service.healthy();
-  const base = { name: service.name, address: service.address };
+  const base = { kind: service.kind, name: service.name, address: service.address };
   if (ours) return { ...base, state: healthy ? 'running' : 'starting', pid: ours.pid, logFile: service.logFile };
   return { ...base, state: healthy ? 'external' : 'down' };
 }
@@ -73,7 +74,7 @@ async function bringUp(service: Service, settings: StackSettings, artifacts: () 
       );
     }
   }
-  if (service.name === 'redis' && !commandExists('redis-server')) {
+  if (service.kind === 'redis' && !commandExists('redis-server')) {
     throw new StackError(
       `nothing answers at ${service.address} and redis-server is not installed (Debian: apt-get install redis-server).`,
     );
@@ -97,31 +98,47 @@ function commandExists(command: string): boolean {
   });
 }
 
-/** Idempotent: starts what is not running, downloads what is not cached, waits until each service is healthy. */
+/**
+ * Idempotent: starts what is not running, downloads what is not cached, waits
+ * until each service is healthy. The services of a stage (the nodes of a
+ * cluster) start together: none of them is healthy before enough of the others run.
+ */
 export async function up(settings: StackSettings, say: (line: string) => void): Promise<ServiceStatus[]> {
   let cached: Artifacts | undefined;
   const artifacts = (): Artifacts => (cached ??= provision(settings, say));
   const result: ServiceStatus[] = [];
-  for (const service of allServices(settings)) {
+  for (const stage of serviceStages(settings)) {
     const before = Date.now();
-    const s = await bringUp(service, settings, artifacts);
-    if (s.state === 'running' || s.state === 'external') await service.prepare?.();
-    if (s.state === 'running' && Date.now() - before > 1500) say(`${service.name} started in ${((Date.now() - before) / 1000).toFixed(1)} s`);
-    result.push(s);
+    const states = await Promise.all(stage.map((service) => bringUp(service, settings, artifacts)));
+    for (const [i, service] of stage.entries()) {
+      const s = states[i] as ServiceStatus;
+      if (s.state === 'running' || s.state === 'external') await service.prepare?.();
+      if (s.state === 'running' && Date.now() - before > 1500) say(`${service.name} started in ${((Date.now() - before) / 1000).toFixed(1)} s`);
+      result.push(s);
+    }
   }
   return result;
 }
 
-/** Stops what this stack started (never a service it found running); the registry first, Kafka after it. */
+/**
+ * Stops what this stack started (never a service it found running); the
+ * registry first, Kafka after it. A cluster's nodes stop together: a node
+ * stopping alone waits for a controller quorum that its stopped peers no
+ * longer make.
+ */
 export async function down(settings: StackSettings, say: (line: string) => void): Promise<void> {
-  for (const service of [...allServices(settings)].reverse()) {
-    const ours = tracked(service.pidFile, service.marker);
-    if (!ours) {
-      say(`${service.name}: not started by this stack, left alone`);
-      continue;
-    }
-    const how = await terminate(ours.pid, 30_000);
-    fs.rmSync(service.pidFile, { force: true });
-    say(`${service.name}: ${how} (pid ${ours.pid})`);
+  for (const stage of [...serviceStages(settings)].reverse()) {
+    await Promise.all(
+      stage.map(async (service) => {
+        const ours = tracked(service.pidFile, service.marker);
+        if (!ours) {
+          say(`${service.name}: not started by this stack, left alone`);
+          return;
+        }
+        const how = await terminate(ours.pid, 30_000);
+        fs.rmSync(service.pidFile, { force: true });
+        say(`${service.name}: ${how} (pid ${ours.pid})`);
+      }),
+    );
   }
 }

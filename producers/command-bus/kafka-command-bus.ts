@@ -1,13 +1,14 @@
 // The CommandBus on Kafka: a command is produced to restaurant.<aggregate>.commands
 // (keyed and partitioned by aggregate id), and its outcome arrives on
 // restaurant.command-replies, which every gateway instance reads in full with a
-// group of its own and matches to its waiting requests by commandId.
+// group of its own (a new one after a crash) and matches to its waiting requests by commandId.
 import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka, Producer } from 'kafkajs';
 import type { CommandReply } from '../../schemas/generated/types';
 import { partitionFor } from '../../schemas/partitioning';
 import { AGGREGATE_NAMESPACES, COMMAND_REPLIES_TOPIC, topicCatalog, type TopicCatalog } from '../../schemas/topics';
 import { ProduceBatcher } from '../../infra/kafka/batcher';
+import { trackMembership, type Membership } from '../../infra/kafka/membership';
 import { AvroCodec, DecodeError, RegistryError } from '../../infra/kafka/codec';
 import type { Logger } from '../../infra/logging';
 import { CommandBusUnavailable, type CommandBus, type CommandEnvelope, type CommandOutcome } from '../gateway/command-bus';
@@ -35,7 +36,10 @@ export function outcomeOf(reply: CommandReply): CommandOutcome {
 export class KafkaCommandBus implements CommandBus {
   private readonly catalog: TopicCatalog;
   private readonly producer: Producer;
-  private consumer: Consumer | undefined;
+  private reader: { readonly consumer: Consumer; readonly membership: Membership } | undefined;
+  /** The next reply offset to read, per partition of the replies topic. */
+  private readonly positions = new Map<number, string>();
+  private stopping = false;
   private readonly waiters = new Map<string, Array<(outcome: CommandOutcome) => void>>();
   /**
    * Replies of the last `cacheSize` commands, by commandId, as their bytes (latin1
@@ -61,33 +65,88 @@ export class KafkaCommandBus implements CommandBus {
     const admin = kafka.admin();
     await admin.connect();
     const since = Date.now() - (this.options.lookbackMs ?? 60_000);
-    let startOffsets: Array<{ partition: number; offset: string }>;
     try {
-      startOffsets = await admin.fetchTopicOffsetsByTimestamp(COMMAND_REPLIES_TOPIC, since);
+      for (const { partition, offset } of await admin.fetchTopicOffsetsByTimestamp(COMMAND_REPLIES_TOPIC, since)) this.positions.set(partition, offset);
     } finally {
       await admin.disconnect();
     }
-    // The broker answers a fetch as soon as a reply is committed; the wait only bounds how often an idle gateway asks.
-    const consumer = kafka.consumer({ groupId: `restaurant.gateway.replies.${randomUUID()}`, maxWaitTimeInMs: 250, readUncommitted: false });
-    this.consumer = consumer;
-    const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
-    await consumer.connect();
-    await consumer.subscribe({ topic: COMMAND_REPLIES_TOPIC, fromBeginning: false });
-    await consumer.run({
-      // A throwaway group that always starts from a timestamp: committing its offsets would only cost requests.
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        for (const message of batch.messages) await this.onReply(message.key, message.value);
-      },
-    });
-    await joined;
-    for (const { partition, offset } of startOffsets) consumer.seek({ topic: COMMAND_REPLIES_TOPIC, partition, offset });
+    await this.startReader();
     logger.info({ since: new Date(since).toISOString() }, 'command bus reading replies');
   }
 
+  /** Undefined while replies are being read; else why not (for readiness). */
+  notReady(): string | undefined {
+    return this.reader === undefined ? 'command replies: reconnecting' : this.reader.membership.notReady();
+  }
+
+  /**
+   * Reads replies with a consumer group of this reader's own, from the
+   * positions read so far. When the consumer crashes (the broker went away and
+   * kafkajs's retries ran out), it is not restarted in its old group, whose
+   * coordinator would keep the dead member until its session ran out: a new
+   * group, empty, is joined at once and continues from the same positions
+   * (docs/recovery.md).
+   */
+  private async startReader(): Promise<void> {
+    const { kafka } = this.options;
+    const consumer = kafka.consumer({
+      groupId: `restaurant.gateway.replies.${randomUUID()}`,
+      // The broker answers a fetch as soon as a reply is committed; the wait only bounds how often an idle gateway asks.
+      maxWaitTimeInMs: 250,
+      readUncommitted: false,
+      sessionTimeout: 6_000,
+      heartbeatInterval: 1_000,
+      retry: { restartOnFailure: async () => false },
+    });
+    const membership = trackMembership(consumer, 'command replies');
+    const joined = new Promise<void>((resolve, reject) => {
+      consumer.on(consumer.events.GROUP_JOIN, () => resolve());
+      consumer.on(consumer.events.CRASH, ({ payload }) => reject(payload.error));
+    });
+    joined.catch(() => undefined);
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (this.reader?.consumer !== consumer || this.stopping) return;
+      this.reader = undefined;
+      this.options.logger.warn({ err: payload.error }, 'the command reply reader crashed; reading on in a new group');
+      void this.replaceReader();
+    });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topic: COMMAND_REPLIES_TOPIC, fromBeginning: false });
+      await consumer.run({
+        // A throwaway group that always starts from known positions: committing its offsets would only cost requests.
+        autoCommit: false,
+        eachBatch: async ({ batch }) => {
+          for (const message of batch.messages) await this.onReply(message.key, message.value);
+          this.positions.set(batch.partition, String(Number(batch.lastOffset()) + 1));
+        },
+      });
+      await joined;
+      for (const [partition, offset] of this.positions) consumer.seek({ topic: COMMAND_REPLIES_TOPIC, partition, offset });
+      this.reader = { consumer, membership };
+    } catch (error) {
+      await consumer.disconnect().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async replaceReader(): Promise<void> {
+    for (let delay = 250; !this.stopping; delay = Math.min(delay * 2, 1000)) {
+      try {
+        await this.startReader();
+        this.options.logger.info('command reply reader back');
+        return;
+      } catch (error) {
+        this.options.logger.debug({ err: error }, 'the command reply reader cannot start yet; trying again');
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
   async stop(): Promise<void> {
+    this.stopping = true;
     await this.batcher.flush();
-    await this.consumer?.disconnect();
+    await this.reader?.consumer.disconnect();
     await this.producer.disconnect();
   }
 

@@ -53,6 +53,11 @@ export class KafkaMenuCatalog implements MenuCatalog {
     await this.view.stop();
   }
 
+  /** Undefined while the menu view is kept up to date; else why not (for readiness). */
+  notReady(): string | undefined {
+    return this.view.notReady();
+  }
+
   async quote(menuItemId: string): Promise<MenuItemQuote | undefined> {
     const known = this.view.get(menuItemId);
     if (known) return known;

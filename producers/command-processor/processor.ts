@@ -6,6 +6,7 @@
 // commands in order and writes each batch in one Kafka transaction: events,
 // snapshots, replies, dead letters and the consumed offsets commit together or
 // not at all. See partition-worker.ts for the transaction and the fencing.
+import { trackMembership, type Membership } from '../../infra/kafka/membership';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { CommandCheckpoint } from '../../schemas/generated/types';
 import { COMMAND_REPLIES_TOPIC, topicCatalog, type TopicCatalog } from '../../schemas/topics';
@@ -57,6 +58,7 @@ export class CommandProcessor {
   private readonly workers = new Map<number, { readonly starting: Promise<PartitionWorker>; worker?: PartitionWorker }>();
   private readonly context: WorkerContext;
   private consumer: Consumer | undefined;
+  private membership: Membership | undefined;
   private stopping = false;
   /** Positions to report to the group coordinator (for lag monitoring; the checkpoints are the truth). */
   private readonly toReport = new Map<string, { topic: string; partition: number; offset: string }>();
@@ -111,14 +113,16 @@ export class CommandProcessor {
       // The broker answers a fetch as soon as a command arrives; the wait only
       // bounds how often an idle processor asks.
       maxWaitTimeInMs: 250,
-      // A crashed instance's partitions move to the survivors within ~10 s.
-      sessionTimeout: 10_000,
+      // A crashed instance's partitions move to the survivors (or its replacement) within ~6 s, the
+      // broker's smallest session by default (docs/recovery.md).
+      sessionTimeout: 6_000,
       rebalanceTimeout: 20_000,
       heartbeatInterval: 1_000,
       // Commands are decided in order per partition; a big fetch only delays the first reply.
       maxBytesPerPartition: 256 * 1024,
     });
     this.consumer = consumer;
+    this.membership = trackMembership(consumer, `group ${this.groupId}`);
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       const assigned = new Set(Object.values(payload.memberAssignment).flat());
       const groups = new Set([...assigned].map((partition) => this.groupOf(partition)));
@@ -197,6 +201,18 @@ export class CommandProcessor {
   }
 
   /** Stops taking work, lets the transactions in flight finish or abort, and disconnects. */
+  /** Undefined while the consumer has its assignment and its partitions' state is restored; else why not (for readiness). */
+  notReady(): string | undefined {
+    if (this.membership === undefined) return `group ${this.groupId}: not started`;
+    const restoring = [...this.workers.entries()].filter(([, slot]) => slot.worker === undefined).map(([group]) => group);
+    return this.membership.notReady() ?? (restoring.length > 0 ? `group ${this.groupId}: restoring partitions ${restoring.flatMap((g) => this.partitionsOf(g)).join(', ')}` : undefined);
+  }
+
+  /** Why the consumer will never consume again (kafkajs did not restart it after a crash); undefined while it may. */
+  broken(): string | undefined {
+    return this.membership?.broken();
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
     const workers = await Promise.all([...this.workers.values()].map((slot) => slot.starting.catch(() => undefined)));

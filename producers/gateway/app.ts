@@ -19,6 +19,10 @@ import { JSON_TYPES, jsonBody, unreadableRequestReply, wholeRequest } from './re
 import { errorReply, internalError, invalidRequest, outcomeReply, unavailable, type HttpReply } from './responses';
 import { addItemCommand, locationOf, ROUTES, signUpEnvelopes, type GatewayRoute } from './routes';
 import { signUpCustomer } from './sign-up';
+import { forgetCustomer } from './forget';
+import { sealCommand, type GatewayPrivacy } from './personal-data';
+import { seal } from '../../infra/privacy/crypto';
+import { CustomerForgottenError } from '../../infra/privacy/key-store';
 
 export interface GatewayLimits {
   /** Largest accepted JSON body, in bytes (default 64 KiB). */
@@ -35,12 +39,30 @@ export interface GatewayDeps {
   readonly limits?: GatewayLimits;
   /** How long to wait for a command's reply before answering 202. */
   readonly replyWaitMs: number;
+  /**
+   * Every command request is answered within this many ms of its arrival
+   * (default replyWaitMs + 1000): a reply wait is cut to what is left of it,
+   * and a request still not decided when it runs out (Kafka or the registry
+   * not answering) gets 503 with Retry-After (docs/recovery.md).
+   */
+  readonly requestTimeoutMs?: number;
+  /**
+   * False while Kafka is known not to answer (the process's probe): a command
+   * is then refused with 503 at once instead of waiting out its deadline.
+   */
+  readonly kafkaAnswers?: () => boolean;
   readonly logger?: GatewayLogger;
   /**
    * Authenticates every request (infra/auth/express.ts `authenticate`): answers
    * 401/429 itself, else leaves the principal for the routes' role checks.
    */
   readonly authenticate: RequestHandler;
+  /**
+   * Seals personal data before commands are written and keys e-mail
+   * reservations by a keyed hash (docs/privacy.md). Without it (encryption
+   * off) commands carry plaintext, as before encryption existed.
+   */
+  readonly privacy?: GatewayPrivacy;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
@@ -67,7 +89,9 @@ function mediaTypeProblem(req: Request, route: GatewayRoute): HttpReply | undefi
 
 export function createGatewayApp(deps: GatewayDeps): Application {
   const logger = deps.logger ?? stderrLogger;
-  const waitMs = deps.replyWaitMs;
+  const requestTimeoutMs = deps.requestTimeoutMs ?? deps.replyWaitMs + 1000;
+  // The reply wait ends this much before the request's deadline, so a command that was written is answered 202, not 503.
+  const replyMarginMs = Math.min(500, Math.floor(requestTimeoutMs / 4));
   const app = express();
   app.disable('x-powered-by');
   // ETags are versions of aggregates, set by us; not hashes of response bodies.
@@ -75,8 +99,9 @@ export function createGatewayApp(deps: GatewayDeps): Application {
 
   const json = jsonBody(deps.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
 
-  /** Runs one command route; returns the reply and the ids to echo. */
-  async function handle(route: GatewayRoute, req: Request, principal: Principal): Promise<{ reply: HttpReply; correlationId?: string }> {
+  /** Runs one command route; returns the reply and the ids to echo. `deadline`: epoch ms by which it answers. */
+  async function handle(route: GatewayRoute, req: Request, principal: Principal, deadline: number): Promise<{ reply: HttpReply; correlationId?: string }> {
+    const waitMs = (): number => Math.max(0, Math.min(deps.replyWaitMs, deadline - replyMarginMs - Date.now()));
     const media = mediaTypeProblem(req, route);
     if (media !== undefined) return { reply: media };
     const decision = authorizeRoute(principal, route, req.params as Record<string, string | undefined>, req.body as unknown);
@@ -103,13 +128,22 @@ export function createGatewayApp(deps: GatewayDeps): Application {
       commandMetadata({ commandId: ids.commandId, aggregateId, correlationId, issuedAt: deps.clock(), expectedVersion: headers.expectedVersion, actor });
     const location = route.creates ? (aggregateId: string) => locationOf(route.aggregate, aggregateId) : undefined;
 
-    try {
+    const run = async (): Promise<{ reply: HttpReply; correlationId?: string }> => {
+      if (deps.kafkaAnswers?.() === false) {
+        logger.warn({ route: route.path, commandType: route.commandType, commandId: ids.commandId, correlationId }, 'command not accepted: Kafka does not answer');
+        return { reply: unavailable(ids.commandId), correlationId };
+      }
       switch (parsed.kind) {
         case 'command': {
           const aggregateId = parsed.aggregateId ?? ids.newAggregateId;
           if (aggregateId === undefined) throw new Error(`route ${route.path} has no aggregate id`);
-          const envelope: CommandEnvelope = { aggregate: route.aggregate, command: parsed.command, metadata: metadataFor(aggregateId) };
-          return { reply: outcomeReply(await deps.bus.send(envelope, { waitMs }), location), correlationId };
+          const sealed = deps.privacy === undefined ? { ok: true as const, command: parsed.command } : await sealCommand(deps.privacy, parsed.command, aggregateId, actor);
+          if (!sealed.ok) return { reply: sealed.reply, correlationId };
+          const envelope: CommandEnvelope = { aggregate: route.aggregate, command: sealed.command, metadata: metadataFor(aggregateId) };
+          if (sealed.command.type === 'ForgetCustomer' && deps.privacy !== undefined) {
+            return { reply: outcomeReply(await forgetCustomer(deps.bus, deps.privacy, envelope, waitMs(), logger), location), correlationId };
+          }
+          return { reply: outcomeReply(await deps.bus.send(envelope, { waitMs: waitMs() }), location), correlationId };
         }
         case 'add-item': {
           const quote: MenuItemQuote | undefined = await deps.menu.quote(parsed.menuItemId);
@@ -120,20 +154,39 @@ export function createGatewayApp(deps: GatewayDeps): Application {
             return { reply: errorReply(409, 'menu_item_sold_out', `"${quote.name}" is sold out`), correlationId };
           }
           const envelope: CommandEnvelope = { aggregate: route.aggregate, command: addItemCommand(parsed, quote), metadata: metadataFor(parsed.aggregateId) };
-          return { reply: outcomeReply(await deps.bus.send(envelope, { waitMs })), correlationId };
+          return { reply: outcomeReply(await deps.bus.send(envelope, { waitMs: waitMs() })), correlationId };
         }
         case 'sign-up': {
           // A customer's id is their token's subject; others (admin) get a minted one.
           const customerId = decision.ownId ?? ids.newAggregateId;
           if (customerId === undefined) throw new Error('sign-up has no customer id');
-          const envelopes = signUpEnvelopes(parsed, metadataFor(customerId));
+          let sealedSignUp;
+          if (deps.privacy !== undefined) {
+            const reservationId = deps.privacy.reservationId(parsed.email);
+            const key = await deps.privacy.sealingKey(customerId, { emailReservation: reservationId });
+            sealedSignUp = { reservationId, name: seal(key, 'name', parsed.name.trim()), email: seal(key, 'email', parsed.email.trim()) };
+          }
+          const envelopes = signUpEnvelopes(parsed, metadataFor(customerId), sealedSignUp);
           const result = await signUpCustomer(deps.bus, envelopes, waitMs, logger);
           return { reply: outcomeReply(result.outcome, result.answeredBy === 'sign-up' ? location : undefined), correlationId };
         }
         default:
           return assertNever(parsed, 'request draft');
       }
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<{ reply: HttpReply; correlationId?: string }>((resolve) => {
+      timer = setTimeout(() => {
+        logger.warn({ route: route.path, commandType: route.commandType, commandId: ids.commandId, correlationId, timeoutMs: requestTimeoutMs }, 'command not answered in time: Kafka or the registry is not answering');
+        resolve({ reply: unavailable(ids.commandId), correlationId });
+      }, Math.max(0, deadline - Date.now()));
+    });
+    try {
+      return await Promise.race([run(), expired]);
     } catch (error) {
+      if (error instanceof CustomerForgottenError) {
+        return { reply: errorReply(409, 'customer_forgotten', 'this customer was forgotten: no personal data is taken for them'), correlationId };
+      }
       const details = { route: route.path, commandType: route.commandType, commandId: ids.commandId, correlationId, error: describeError(error) };
       if (isRetriable(error)) {
         logger.warn(details, 'command not accepted: infrastructure unavailable');
@@ -141,9 +194,16 @@ export function createGatewayApp(deps: GatewayDeps): Application {
       }
       logger.error(details, 'command failed unexpectedly');
       return { reply: internalError(ids.commandId), correlationId };
+    } finally {
+      clearTimeout(timer);
     }
   }
 
+  // The request's clock starts before authentication and the body are read.
+  app.use((_req, res, next) => {
+    res.locals.deadline = Date.now() + requestTimeoutMs;
+    next();
+  });
   app.use(deps.authenticate);
 
   for (const route of ROUTES) {
@@ -154,7 +214,8 @@ export function createGatewayApp(deps: GatewayDeps): Application {
       else send(res, decision.reply);
     };
     app.post(route.path, roles, json, wholeRequest, async (req, res) => {
-      const { reply, correlationId } = await handle(route, req, principalOf(res));
+      const deadline = typeof res.locals.deadline === 'number' ? res.locals.deadline : Date.now() + requestTimeoutMs;
+      const { reply, correlationId } = await handle(route, req, principalOf(res), deadline);
       send(res, reply, correlationId);
     });
   }

@@ -193,6 +193,13 @@ export const ROUTES: readonly GatewayRoute[] = [
     params: ['customerId', 'addressId'],
     build: (p) => ({ type: 'RemoveDeliveryAddress', data: { addressId: p.addressId } }),
   }),
+  command({
+    path: '/customers/:customerId/forget',
+    aggregate: 'customer',
+    commandType: 'ForgetCustomer',
+    target: 'customerId',
+    build: () => ({ type: 'ForgetCustomer', data: {} }),
+  }),
 
   // menu
   command({
@@ -340,12 +347,20 @@ export function addItemCommand(draft: AddItemDraft, quote: MenuItemQuote): Domai
 }
 
 export interface SignUpEnvelopes {
-  /** ReserveEmail on the normalized email. */
+  /** ReserveEmail on the normalized email (on its keyed hash when sealed). */
   readonly reserve: CommandEnvelope;
   /** SignUpCustomer on the new customer. */
   readonly signUp: CommandEnvelope;
   /** ReleaseEmail, sent only when the sign-up is rejected. */
   readonly release: CommandEnvelope;
+}
+
+/** A sign-up's personal data as the privacy layer turned it (docs/privacy.md). */
+export interface SealedSignUp {
+  /** The reservation's aggregate id: a keyed hash of the normalized email. */
+  readonly reservationId: string;
+  readonly name: string;
+  readonly email: string;
 }
 
 /**
@@ -354,15 +369,15 @@ export interface SignUpEnvelopes {
  * the same Idempotency-Key replays the same commands and gets their first
  * outcomes. If-Match (expectedVersion) applies to the customer only.
  */
-export function signUpEnvelopes(draft: SignUpDraft, metadata: CommandMetadata): SignUpEnvelopes {
+export function signUpEnvelopes(draft: SignUpDraft, metadata: CommandMetadata, sealed?: SealedSignUp): SignUpEnvelopes {
   const customerId = metadata.aggregateId;
-  const email = normalizeEmail(draft.email);
+  const email = sealed?.reservationId ?? normalizeEmail(draft.email);
   const onEmail = (suffix: string): CommandMetadata => ({ ...metadata, commandId: `${metadata.commandId}:${suffix}`, aggregateId: email, expectedVersion: null });
   return {
     reserve: { aggregate: 'email-reservation', command: { type: 'ReserveEmail', data: { customerId } }, metadata: onEmail('reserve') },
     signUp: {
       aggregate: 'customer',
-      command: { type: 'SignUpCustomer', data: { name: draft.name, email: draft.email } },
+      command: { type: 'SignUpCustomer', data: { name: sealed?.name ?? draft.name, email: sealed?.email ?? draft.email } },
       metadata: { ...metadata, commandId: `${metadata.commandId}:signup` },
     },
     release: { aggregate: 'email-reservation', command: { type: 'ReleaseEmail', data: { customerId } }, metadata: onEmail('release') },

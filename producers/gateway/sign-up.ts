@@ -17,6 +17,9 @@ export interface SignUpResult {
  * reservation or the sign-up; the release after a refused sign-up is best
  * effort: its failure is logged, and the client still gets the sign-up's refusal.
  *
+ * `waitMs` says how long the next command may wait for its reply: what is left
+ * of the request's time (every request is answered within its bound).
+ *
  * When the sign-up could not be written at all (bus unavailable) the reservation
  * is deliberately kept: a retry with the same Idempotency-Key replays the same
  * reservation (deduplicated) and completes the sign-up, whereas releasing it
@@ -25,13 +28,13 @@ export interface SignUpResult {
 export async function signUpCustomer(
   bus: CommandBus,
   envelopes: SignUpEnvelopes,
-  waitMs: number,
+  waitMs: () => number,
   logger: GatewayLogger,
 ): Promise<SignUpResult> {
-  const reserved = await bus.send(envelopes.reserve, { waitMs });
+  const reserved = await bus.send(envelopes.reserve, { waitMs: waitMs() });
   if (reserved.status !== 'accepted') return { answeredBy: 'reserve', outcome: reserved };
 
-  const signedUp = await bus.send(envelopes.signUp, { waitMs });
+  const signedUp = await bus.send(envelopes.signUp, { waitMs: waitMs() });
   // Release only a reservation this sign-up made. A reservation accepted as a
   // no-op was already held by this customer (a customer's id is their token's
   // subject, so a signed-up customer posting again reserves their own address
@@ -40,7 +43,7 @@ export async function signUpCustomer(
   return { answeredBy: 'sign-up', outcome: signedUp };
 }
 
-async function release(bus: CommandBus, envelopes: SignUpEnvelopes, waitMs: number, logger: GatewayLogger, reason: string): Promise<void> {
+async function release(bus: CommandBus, envelopes: SignUpEnvelopes, waitMs: () => number, logger: GatewayLogger, reason: string): Promise<void> {
   const details = {
     commandId: envelopes.release.metadata.commandId,
     correlationId: envelopes.release.metadata.correlationId,
@@ -48,7 +51,7 @@ async function release(bus: CommandBus, envelopes: SignUpEnvelopes, waitMs: numb
     signUpRejection: reason,
   };
   try {
-    const released = await bus.send(envelopes.release, { waitMs });
+    const released = await bus.send(envelopes.release, { waitMs: waitMs() });
     if (released.status !== 'accepted') {
       logger.warn({ ...details, releaseStatus: released.status, ...(released.status === 'rejected' ? { releaseRejection: released.code } : {}) }, 'email release after a refused sign-up did not go through');
     }

@@ -8,7 +8,8 @@ import type { Address, Money, OrderLine, OrderSnapshot, OrderStatus } from '../.
 import type { OrderCommand, OrderEvent } from '../../schemas/messages';
 import {
   normalizeAddress,
-  validateAddress,
+  validatePersonal,
+  validatePersonalAddress,
   validateId,
   validateMenuItemName,
   validatePrice,
@@ -137,7 +138,7 @@ export function decide(command: OrderCommand, state: OrderState, context: OrderC
       return accept({ type: 'ItemRemovedFromOrder', data: { menuItemId } });
     }
     case 'SetDeliveryAddress': {
-      const problem = validateAddress(command.data.address);
+      const problem = validatePersonalAddress(command.data.address);
       if (problem !== null) return reject('invalid_address', problem);
       return accept({ type: 'DeliveryAddressSet', data: { address: normalizeAddress(command.data.address) } });
     }
@@ -149,14 +150,14 @@ export function decide(command: OrderCommand, state: OrderState, context: OrderC
       return accept({ type: 'OrderPlaced', data: { customerId: state.customerId, lines: state.lines, deliveryAddress, total } });
     }
     case 'CancelOrder': {
-      const problem = validateReason(command.data.reason);
+      const problem = validatePersonal('reason', command.data.reason, validateReason);
       if (problem !== null) return reject('invalid_reason', problem);
       return accept({ type: 'OrderCancelled', data: { reason: command.data.reason.trim() } });
     }
     case 'ConfirmOrder':
       return accept({ type: 'OrderConfirmed', data: {} });
     case 'RejectOrder': {
-      const problem = validateReason(command.data.reason);
+      const problem = validatePersonal('reason', command.data.reason, validateReason);
       if (problem !== null) return reject('invalid_reason', problem);
       return accept({ type: 'OrderRejected', data: { reason: command.data.reason.trim() } });
     }

@@ -18,6 +18,8 @@ export const COMMAND_ROLES: { readonly [T in DomainCommand['type']]: readonly Ac
   ChangeCustomerName: ['customer', 'admin'],
   AddDeliveryAddress: ['customer', 'admin'],
   RemoveDeliveryAddress: ['customer', 'admin'],
+  // the right to be forgotten: the customer themself, or an admin on their behalf
+  ForgetCustomer: ['customer', 'admin'],
   // e-mail reservations: part of a sign-up, so whoever may sign up
   ReserveEmail: ['customer', 'admin'],
   ReleaseEmail: ['customer', 'admin'],

@@ -9,7 +9,7 @@ export interface Actor {
   readonly roles: readonly string[];
 }
 
-/** A postal address a courier can deliver to. */
+/** A postal address a courier can deliver to. Personal data: the lines, city and postal code are sealed values (docs/privacy.md) unless written before encryption; the country stays readable. */
 export interface Address {
   /** Street and house number. */
   readonly line1: string;
@@ -167,7 +167,7 @@ export interface AddDeliveryAddress {
 export interface ChangeCustomerName {
   /** Envelope: identity, target aggregate and causality of this command; added by the gateway. */
   readonly metadata: CommandMetadata;
-  /** New display name, 1-100 characters after trimming. */
+  /** New display name, 1-100 characters after trimming, sealed by the gateway (docs/privacy.md). */
   readonly name: string;
 }
 
@@ -179,11 +179,17 @@ export interface CustomerAddress {
   readonly address: Address;
 }
 
+/** The customer's personal data was erased: their data keys are destroyed, every reader shows their personal fields as "[forgotten]" (docs/privacy.md). Orders keep their numbers. */
+export interface CustomerForgotten {
+  /** Envelope: identity, position and causality of this event; added by the command processor. */
+  readonly metadata: EventMetadata;
+}
+
 /** A customer changed their display name. */
 export interface CustomerNameChanged {
   /** Envelope: identity, position and causality of this event; added by the command processor. */
   readonly metadata: EventMetadata;
-  /** New display name, trimmed. */
+  /** New display name, trimmed: a sealed value (docs/privacy.md), or plaintext when written before encryption. */
   readonly name: string;
 }
 
@@ -191,9 +197,9 @@ export interface CustomerNameChanged {
 export interface CustomerSignedUp {
   /** Envelope: identity, position and causality of this event; added by the command processor. */
   readonly metadata: EventMetadata;
-  /** Display name, trimmed. */
+  /** Display name, trimmed: a sealed value (docs/privacy.md), or plaintext when written before encryption. */
   readonly name: string;
-  /** Email address as given, trimmed. */
+  /** Email address as given, trimmed: a sealed value, or plaintext when written before encryption. */
   readonly email: string;
 }
 
@@ -203,14 +209,16 @@ export interface CustomerSnapshot {
   readonly customerId: string;
   /** Aggregate version this state reflects (the version of the last applied event). */
   readonly version: number;
-  /** Current display name. */
+  /** Current display name: a sealed value (docs/privacy.md), or plaintext when written before encryption. */
   readonly name: string;
-  /** Email address the customer signed up with. */
+  /** Email address the customer signed up with: a sealed value, or plaintext when written before encryption. */
   readonly email: string;
   /** Saved delivery addresses, in the order they were added. */
   readonly addresses: readonly CustomerAddress[];
   /** Replies to the latest commands decided for this aggregate (bounded), so a duplicate command (same commandId) gets its first outcome again and writes nothing. */
   readonly recentCommands: readonly CommandReply[];
+  /** The customer was forgotten (CustomerForgotten): name and email are empty and addresses gone; every later command is refused. */
+  readonly forgotten: boolean;
 }
 
 /** A delivery address was saved on a customer profile. */
@@ -231,6 +239,12 @@ export interface DeliveryAddressRemoved {
   readonly addressId: string;
 }
 
+/** Erase a customer's personal data (right to be forgotten): the customer themself or an admin. Final for this customer id. */
+export interface ForgetCustomer {
+  /** Envelope: identity, target aggregate and causality of this command; added by the gateway. */
+  readonly metadata: CommandMetadata;
+}
+
 /** Remove a saved delivery address. */
 export interface RemoveDeliveryAddress {
   /** Envelope: identity, target aggregate and causality of this command; added by the gateway. */
@@ -243,13 +257,13 @@ export interface RemoveDeliveryAddress {
 export interface SignUpCustomer {
   /** Envelope: identity, target aggregate and causality of this command; added by the gateway. */
   readonly metadata: CommandMetadata;
-  /** Display name, 1-100 characters after trimming. */
+  /** Display name, 1-100 characters after trimming, sealed by the gateway (docs/privacy.md). */
   readonly name: string;
-  /** Email address; unique across customers compared case-insensitively. */
+  /** Email address, sealed by the gateway; unique across customers compared case-insensitively (the reservation is keyed by its keyed hash). */
   readonly email: string;
 }
 
-/** A normalized email address (the aggregate id) is free again. */
+/** An email address (the aggregate id: its keyed hash, docs/privacy.md) is free again. */
 export interface EmailReleased {
   /** Envelope: identity, position and causality of this event; added by the command processor. */
   readonly metadata: EventMetadata;
@@ -257,9 +271,9 @@ export interface EmailReleased {
   readonly customerId: string;
 }
 
-/** Latest state of one email reservation, written to restaurant.email-reservation.snapshots keyed by the normalized email. */
+/** Latest state of one email reservation, written to restaurant.email-reservation.snapshots keyed by the reservation id: eh1.<HMAC-SHA-256 of the normalized email> (docs/privacy.md), or the normalized email itself for reservations made before that. */
 export interface EmailReservationSnapshot {
-  /** Normalized email address (trimmed, lower case): the aggregate id. */
+  /** The aggregate id: the keyed hash of the normalized email (eh1.<hex>), or for reservations made before hashing the normalized email itself. */
   readonly email: string;
   /** Aggregate version this state reflects. */
   readonly version: number;
@@ -269,7 +283,7 @@ export interface EmailReservationSnapshot {
   readonly recentCommands: readonly CommandReply[];
 }
 
-/** A normalized email address (the aggregate id) is now held by a customer. */
+/** An email address (the aggregate id: its keyed hash, docs/privacy.md) is now held by a customer. */
 export interface EmailReserved {
   /** Envelope: identity, position and causality of this event; added by the command processor. */
   readonly metadata: EventMetadata;
@@ -591,7 +605,7 @@ export interface OpenOrder {
 export interface OrderCancelled {
   /** Envelope: identity, position and causality of this event; added by the command processor. */
   readonly metadata: EventMetadata;
-  /** Why the order was cancelled. */
+  /** Why the order was cancelled: a sealed value with the order's customer's key when a person wrote it through the gateway (docs/privacy.md). */
   readonly reason: string;
 }
 
@@ -847,11 +861,13 @@ export interface AvroRecords {
   readonly 'restaurant.customer.AddDeliveryAddress': AddDeliveryAddress;
   readonly 'restaurant.customer.ChangeCustomerName': ChangeCustomerName;
   readonly 'restaurant.customer.CustomerAddress': CustomerAddress;
+  readonly 'restaurant.customer.CustomerForgotten': CustomerForgotten;
   readonly 'restaurant.customer.CustomerNameChanged': CustomerNameChanged;
   readonly 'restaurant.customer.CustomerSignedUp': CustomerSignedUp;
   readonly 'restaurant.customer.CustomerSnapshot': CustomerSnapshot;
   readonly 'restaurant.customer.DeliveryAddressAdded': DeliveryAddressAdded;
   readonly 'restaurant.customer.DeliveryAddressRemoved': DeliveryAddressRemoved;
+  readonly 'restaurant.customer.ForgetCustomer': ForgetCustomer;
   readonly 'restaurant.customer.RemoveDeliveryAddress': RemoveDeliveryAddress;
   readonly 'restaurant.customer.SignUpCustomer': SignUpCustomer;
   readonly 'restaurant.email.EmailReleased': EmailReleased;
@@ -914,21 +930,23 @@ export interface AvroRecords {
 export interface CustomerCommandRecords {
   readonly AddDeliveryAddress: AddDeliveryAddress;
   readonly ChangeCustomerName: ChangeCustomerName;
+  readonly ForgetCustomer: ForgetCustomer;
   readonly RemoveDeliveryAddress: RemoveDeliveryAddress;
   readonly SignUpCustomer: SignUpCustomer;
 }
 
-export const CustomerCommandTypes = ['AddDeliveryAddress', 'ChangeCustomerName', 'RemoveDeliveryAddress', 'SignUpCustomer'] as const;
+export const CustomerCommandTypes = ['AddDeliveryAddress', 'ChangeCustomerName', 'ForgetCustomer', 'RemoveDeliveryAddress', 'SignUpCustomer'] as const;
 
 /** The event records of restaurant.customer, by record name. */
 export interface CustomerEventRecords {
+  readonly CustomerForgotten: CustomerForgotten;
   readonly CustomerNameChanged: CustomerNameChanged;
   readonly CustomerSignedUp: CustomerSignedUp;
   readonly DeliveryAddressAdded: DeliveryAddressAdded;
   readonly DeliveryAddressRemoved: DeliveryAddressRemoved;
 }
 
-export const CustomerEventTypes = ['CustomerNameChanged', 'CustomerSignedUp', 'DeliveryAddressAdded', 'DeliveryAddressRemoved'] as const;
+export const CustomerEventTypes = ['CustomerForgotten', 'CustomerNameChanged', 'CustomerSignedUp', 'DeliveryAddressAdded', 'DeliveryAddressRemoved'] as const;
 
 /** The command records of restaurant.email, by record name. */
 export interface EmailCommandRecords {

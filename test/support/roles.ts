@@ -48,8 +48,15 @@ export function roleEntryPoint(script = path.join('infra', 'app', 'main')): stri
   return ['--import', 'tsx', path.join(repoRoot, `${script}.ts`)];
 }
 
-/** keepChars: how much of the latest output output() returns (default 20,000 characters). */
-export async function startRole(role: Role, env: Record<string, string> = {}, { keepChars = 20_000 }: { keepChars?: number } = {}): Promise<RoleProcess> {
+/**
+ * keepChars: how much of the latest output output() returns (default 20,000 characters);
+ * waitReady: false returns as soon as the process runs, without waiting for /readyz (default true).
+ */
+export async function startRole(
+  role: Role,
+  env: Record<string, string> = {},
+  { keepChars = 20_000, waitReady = true }: { keepChars?: number; waitReady?: boolean } = {},
+): Promise<RoleProcess> {
   const port = await freePort();
   const healthPort = await freePort();
   const queryPort = await freePort();
@@ -83,7 +90,7 @@ export async function startRole(role: Role, env: Record<string, string> = {}, { 
   const queryUrl = `http://127.0.0.1:${queryPort}`;
   const opsUrl = `http://127.0.0.1:${healthPort}`;
   const deadline = Date.now() + 90_000;
-  for (;;) {
+  for (; waitReady; ) {
     if (child.exitCode !== null) throw new Error(`${role} exited with ${child.exitCode} while starting:\n${output}`);
     try {
       // The operations port answers /readyz once every role of the process has started.

@@ -215,8 +215,8 @@ export class ProcessManagerRuntime<S, I> implements BatchSink {
       consumerConfig: {
         readUncommitted: false,
         maxWaitTimeInMs: 50,
-        // A crashed instance's partitions move to the survivors within ~10 s.
-        sessionTimeout: 10_000,
+        // A crashed instance's partitions move to the survivors (or its replacement) within ~6 s (docs/recovery.md).
+        sessionTimeout: 6_000,
         rebalanceTimeout: 20_000,
         heartbeatInterval: 1_000,
         ...(options.maxBytesPerPartition === undefined ? {} : { maxBytesPerPartition: options.maxBytesPerPartition }),
@@ -227,6 +227,16 @@ export class ProcessManagerRuntime<S, I> implements BatchSink {
 
   private physical(topic: string): string {
     return this.options.topicMap?.[topic] ?? topic;
+  }
+
+  /** Undefined while the runtime's consumer has its assignment and has restored it; else why not (for readiness). */
+  notReady(): string | undefined {
+    return this.consumer.notReady();
+  }
+
+  /** Why the runtime's consumer will never consume again without a restart; undefined while it may. */
+  broken(): string | undefined {
+    return this.consumer.broken();
   }
 
   async start(): Promise<void> {

@@ -5,7 +5,8 @@
 // query time.
 import type { Address, EventMetadata } from '../../../schemas/generated/types';
 import type { CustomerEvent } from '../../../schemas/messages';
-import { hdel, hset, type WriteOp } from '../shared/ops';
+import { FORGOTTEN } from '../../../schemas/sealed';
+import { del, hdel, hset, type WriteOp } from '../shared/ops';
 import { unhandled, type Projection, type ProjectionStep } from '../shared/projection';
 import { customersKeys } from './customers.keys';
 
@@ -34,6 +35,12 @@ export function customersOps(event: CustomerEvent, metadata: EventMetadata, keys
     }
     case 'DeliveryAddressRemoved':
       return [hdel(keys.addresses(id), event.data.addressId), hset(keys.profile(id), { updatedAt })];
+    case 'CustomerForgotten':
+      // The sealed values are unreadable once the keys are gone; they are dropped from the read model too.
+      return [
+        hset(keys.profile(id), { customerId: id, name: FORGOTTEN, email: FORGOTTEN, forgotten: '1', updatedAt }),
+        del(keys.addresses(id)),
+      ];
     default:
       return unhandled(event, 'customer event');
   }
@@ -41,7 +48,7 @@ export function customersOps(event: CustomerEvent, metadata: EventMetadata, keys
 
 export const customersProjection: Projection<CustomerEvent, null> = {
   readModel: 'customers',
-  handles: new Set<CustomerEvent['type']>(['CustomerSignedUp', 'CustomerNameChanged', 'DeliveryAddressAdded', 'DeliveryAddressRemoved']),
+  handles: new Set<CustomerEvent['type']>(['CustomerSignedUp', 'CustomerNameChanged', 'DeliveryAddressAdded', 'DeliveryAddressRemoved', 'CustomerForgotten']),
   stateKey: () => null,
   initialState: null,
   apply: (_state, event, metadata, keyspace): ProjectionStep<null> => ({ state: null, ops: customersOps(event, metadata, keyspace) }),

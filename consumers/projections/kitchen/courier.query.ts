@@ -21,18 +21,29 @@ export interface CourierEntryView {
  * the sorted set orders them). As on the board, a ticket that went away
  * between the two reads (delivered, cancelled) is left out.
  */
-export function courierQueueView(entries: readonly QueueEntry[], tickets: readonly Readonly<Record<string, string>>[], now: number): CourierEntryView[] {
+/** Opens a sealed delivery address with its customer's key (the query API's PersonalFieldOpener.openAddress). */
+export type AddressOpener = (customerId: string, address: Address) => Address;
+
+export function courierQueueView(
+  entries: readonly QueueEntry[],
+  tickets: readonly Readonly<Record<string, string>>[],
+  now: number,
+  openAddress?: AddressOpener,
+): CourierEntryView[] {
   const views: CourierEntryView[] = [];
   entries.forEach((entry, i) => {
     const ticket = tickets[i] ?? {};
     if (ticket.status !== 'READY' && ticket.status !== 'DISPATCHED') return;
+    const sealed = ticket.deliveryAddress === undefined ? null : (JSON.parse(ticket.deliveryAddress) as Address);
+    // A ticket projected before it carried its customer's id keeps the address as stored (a replay of the kitchen model adds the id).
+    const deliveryAddress = sealed === null || openAddress === undefined || ticket.customerId === undefined ? sealed : openAddress(ticket.customerId, sealed);
     views.push({
       orderId: entry.member,
       status: ticket.status,
       readyAt: entry.score,
       dispatchedAt: ticket.dispatchedAt === undefined ? null : Number(ticket.dispatchedAt),
       waitedMs: waitedMs(entry.score, now),
-      deliveryAddress: ticket.deliveryAddress === undefined ? null : (JSON.parse(ticket.deliveryAddress) as Address),
+      deliveryAddress,
       lines: ticket.lines === undefined ? [] : (JSON.parse(ticket.lines) as OrderLine[]),
     });
   });

@@ -46,7 +46,8 @@ export function kitchenOps(event: OrderEvent, metadata: EventMetadata, keyspace:
   const at = String(metadata.occurredAt);
   switch (event.type) {
     case 'OrderPlaced':
-      return [hset(ticket, { orderId, lines: JSON.stringify(event.data.lines), deliveryAddress: JSON.stringify(event.data.deliveryAddress), placedAt: at })];
+      // The customer's id goes with the sealed address: it is the key that opens it (docs/privacy.md).
+      return [hset(ticket, { orderId, customerId: event.data.customerId, lines: JSON.stringify(event.data.lines), deliveryAddress: JSON.stringify(event.data.deliveryAddress), placedAt: at })];
     case 'OrderConfirmed':
       return [hset(ticket, { confirmedAt: at, status: 'CONFIRMED' }), zadd(keys.queue, metadata.occurredAt, orderId)];
     case 'PreparationStarted':

@@ -88,7 +88,7 @@ async function main(argv: readonly string[]): Promise<number> {
     if (metricsPort > 0) {
       try {
         const guard = await metricsGuard(config().auth);
-        ops = await serveOps(metricsPort, { metrics, ready: () => true, log: logger, ...(guard === undefined ? {} : { guard }) });
+        ops = await serveOps(metricsPort, { metrics, readiness: () => ({ ready: true, reasons: [] }), log: logger, ...(guard === undefined ? {} : { guard }) });
       } catch (cause) {
         throw new ReplayError(`cannot serve /metrics on port ${metricsPort} (${(cause as Error).message}); pass --metrics-port <a free port>, or 0 for none`, 1, { cause });
       }

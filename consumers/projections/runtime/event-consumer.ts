@@ -50,6 +50,7 @@
 import type { Admin, Consumer, ConsumerConfig, EachBatchPayload, IHeaders, Kafka, KafkaMessage, PartitionAssigner, Producer } from 'kafkajs';
 import { DecodeError, type AvroCodec } from '../../../infra/kafka/codec';
 import type { Logger } from '../../../infra/logging';
+import { trackMembership, type Membership } from '../../../infra/kafka/membership';
 import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './backoff';
 import { DeadLetterQueue, type DeadLetter } from './dlq';
 import { initialiseConsumer, type ConsumerMetrics } from './metrics';
@@ -217,6 +218,9 @@ export class EventConsumer {
   /** Armed when a batch of transaction markers only moved a position: kafkajs commits those only with a later batch. */
   private markerCommit: NodeJS.Timeout | undefined;
   private stopping = false;
+  private membership: Membership | undefined;
+  /** True from an assignment until its checkpoints are read and state restored. */
+  private assigning = false;
   private readonly retry: RetryPolicy;
   private readonly isRetriable: (error: unknown) => boolean;
   private readonly log: Logger;
@@ -242,16 +246,28 @@ export class EventConsumer {
     const consumer = kafka.consumer({
       maxWaitTimeInMs: 100,
       retry: { retries: 5 },
+      // A member killed without leaving (kill -9, a lost machine) holds its partitions until its session
+      // runs out: 6 s, the broker's smallest by default, instead of kafkajs's 30 s (docs/recovery.md).
+      sessionTimeout: 6_000,
+      heartbeatInterval: 1_000,
+      rebalanceTimeout: 20_000,
       ...this.options.consumerConfig,
       groupId,
       ...(this.options.partitionAssigners === undefined ? {} : { partitionAssigners: [...this.options.partitionAssigners] }),
     });
     this.consumer = consumer;
+    this.membership = trackMembership(consumer, `group ${groupId}`);
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       // Runs synchronously inside kafkajs's join, before fetching starts; eachBatch waits for it
       // (and fails, so kafkajs restarts the consumer, if it failed: noted here so it is never unhandled).
       const generation = this.onAssignment(payload.memberAssignment);
-      generation.catch((error: unknown) => this.log.warn({ err: error }, 'taking on the assignment failed; the consumer restarts'));
+      this.assigning = true;
+      generation.then(
+        () => {
+          if (this.generation === generation) this.assigning = false;
+        },
+        (error: unknown) => this.log.warn({ err: error }, 'taking on the assignment failed; the consumer restarts'),
+      );
       this.generation = generation;
     });
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => this.onBatchRead(payload));
@@ -272,6 +288,17 @@ export class EventConsumer {
       this.watchdog.unref();
     }
     this.log.info({ topics }, 'consuming');
+  }
+
+  /** Undefined while the consumer has its assignment and has taken it on; else why not (for readiness). */
+  notReady(): string | undefined {
+    if (this.membership === undefined) return `group ${this.options.groupId}: not started`;
+    return this.membership.notReady() ?? (this.assigning ? `group ${this.options.groupId}: taking on its assignment` : undefined);
+  }
+
+  /** Why this consumer will never consume again (kafkajs did not restart it after a crash); undefined while it may. */
+  broken(): string | undefined {
+    return this.membership?.broken();
   }
 
   private get autoCommit(): boolean {

@@ -68,6 +68,16 @@ export class ServingProjector {
     return this.current?.projector;
   }
 
+  /** Undefined while the projector in the serving keyspace consumes; else why not (for readiness). */
+  notReady(): string | undefined {
+    return this.current === undefined ? `projector:${this.options.model}: moving keyspace` : this.current.projector.consumer.notReady();
+  }
+
+  /** Why the projector will never consume again without a restart; undefined while it may. */
+  broken(): string | undefined {
+    return this.current?.projector.consumer.broken();
+  }
+
   async start(): Promise<void> {
     const { redis, base, model } = this.options;
     await this.run(await servingKeyspace(redis, base, model));

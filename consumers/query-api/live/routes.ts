@@ -11,6 +11,7 @@ import { ordersKeys } from '../../projections/orders/orders.keys';
 import { parsePage } from '../../projections/shared/pagination';
 import { seesCustomer, seesOrder, type ReadRoute } from '../access';
 import type { CheckpointWatcher } from '../consistency';
+import { openOrderDocument, type PersonalFieldOpener } from '../../projections/orders/orders.query';
 import { readOrder } from '../readers';
 import { error, type Serving } from '../serving';
 import { orderDocumentTasks } from '../tasks';
@@ -26,6 +27,8 @@ export interface LiveRoutesDeps {
   readonly logger: Logger;
   readonly orderSettings: OrderSettings;
   readonly live: LiveHub;
+  /** Opens sealed personal fields (docs/privacy.md); without it they are sent sealed, as the GET routes do. */
+  readonly personalData?: PersonalFieldOpener;
   readonly serving: Serving;
   readonly allow: (route: ReadRoute) => RequestHandler;
   readonly route: (handler: (req: Request, res: Response) => Promise<void>) => RequestHandler;
@@ -38,6 +41,7 @@ const hasConsistencyToken = (req: Request): boolean => {
 
 export function liveRoutes(deps: LiveRoutesDeps): Router {
   const { redis, live, serving, allow, route, clock } = deps;
+  const opener = deps.personalData;
   const router = express.Router();
   // A stream is for GET: a HEAD would hold a connection open that can never carry an event.
   router.use((req, res, next) => (req.method === 'GET' ? next() : error(res, 405, 'method_not_allowed', 'live streams answer GET only', { Allow: 'GET' })));
@@ -56,7 +60,7 @@ export function liveRoutes(deps: LiveRoutesDeps): Router {
 
   router.get('/menu', allow('menu'), route((req, res) => streamCollection(req, res, 'menu', menuCollection(redis))));
   router.get('/kitchen', allow('kitchen'), route((req, res) => streamCollection(req, res, 'kitchen', kitchenCollection(redis))));
-  router.get('/courier', allow('courier'), route((req, res) => streamCollection(req, res, 'courier', courierCollection(redis))));
+  router.get('/courier', allow('courier'), route((req, res) => streamCollection(req, res, 'courier', courierCollection(redis, opener?.openAddress.bind(opener)))));
 
   router.get(
     '/customers/:id/orders',
@@ -99,7 +103,7 @@ export function liveRoutes(deps: LiveRoutesDeps): Router {
       // The id is the document's version: greater is exactly "changed since" (docs/live-updates.md, "Resuming").
       let sent = resumed ?? -1;
       const send = (event: 'snapshot' | 'change', doc: typeof first): void => {
-        sse.send(String(doc.version), event, JSON.stringify(orderDocumentTasks(doc, caller, deps.orderSettings)));
+        sse.send(String(doc.version), event, JSON.stringify(orderDocumentTasks(opener === undefined ? doc : openOrderDocument(doc, opener), caller, deps.orderSettings)));
         sent = doc.version;
       };
       if (resumed === null) send('snapshot', first);

@@ -5,7 +5,7 @@
 import type Redis from 'ioredis';
 import type { Principal } from '../../../infra/auth/principal';
 import type { OrderSettings } from '../../../producers/order/order.decider';
-import type { CourierEntryView } from '../../projections/kitchen/courier.query';
+import type { AddressOpener, CourierEntryView } from '../../projections/kitchen/courier.query';
 import { waitedMs, type KitchenTicketView } from '../../projections/kitchen/kitchen.query';
 import type { MenuItemView, MenuView } from '../../projections/menu/menu.query';
 import type { OrderDocument } from '../../projections/orders/orders.projection';
@@ -61,11 +61,11 @@ export function kitchenCollection(redis: Redis): LiveCollection<StoredTicket> {
   };
 }
 
-export function courierCollection(redis: Redis): LiveCollection<StoredCourierEntry> {
+export function courierCollection(redis: Redis, openAddress?: AddressOpener): LiveCollection<StoredCourierEntry> {
   const view = (e: StoredCourierEntry, caller: Principal, now: number) => courierEntryTasks({ ...e, waitedMs: waitedMs(e.readyAt, now) }, caller);
   return {
     model: 'kitchen',
-    read: async (keyspace) => (await readCourierQueue(redis, keyspace, 0)).map(withoutWait),
+    read: async (keyspace) => (await readCourierQueue(redis, keyspace, 0, openAddress)).map(withoutWait),
     idOf: (e) => e.orderId,
     snapshot: (items, caller, now) => ({ queue: items.map((e) => view(e, caller, now)) }),
     entry: view,

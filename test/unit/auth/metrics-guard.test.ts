@@ -23,7 +23,7 @@ it('with METRICS_AUTH=required: 401 without a token or with a non-admin one; 200
   const settings = readAuthSettings({ METRICS_AUTH: 'required', METRICS_TOKEN: STATIC }, home);
   const guard = await metricsGuard(settings);
   const key = await localSigningKey(settings.localKeyDir);
-  const ops = await serveOps(0, { metrics: new Metrics(), ready: () => true, log: rootLogger.child({}, { level: 'silent' }), ...(guard === undefined ? {} : { guard }) });
+  const ops = await serveOps(0, { metrics: new Metrics(), readiness: () => ({ ready: true, reasons: [] }), log: rootLogger.child({}, { level: 'silent' }), ...(guard === undefined ? {} : { guard }) });
   const scrape = async (authorization?: string) =>
     (await fetch(`http://127.0.0.1:${ops.port}/metrics`, { headers: authorization === undefined ? {} : { authorization } })).status;
   try {

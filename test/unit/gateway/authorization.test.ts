@@ -19,6 +19,7 @@ const REQUESTS: Readonly<Record<string, { readonly path: string; readonly body?:
   ChangeCustomerName: { path: `/customers/${ME}/name`, body: { name: 'Ada' } },
   AddDeliveryAddress: { path: `/customers/${ME}/addresses`, body: { addressId: 'home', address: ADDRESS } },
   RemoveDeliveryAddress: { path: `/customers/${ME}/addresses/home/remove` },
+  ForgetCustomer: { path: `/customers/${ME}/forget` },
   AddMenuItem: { path: '/menu/items', body: { name: 'Soup', description: '', category: 'STARTER', price: { amountMinor: 500, currency: 'EUR' } } },
   ChangeMenuItemPrice: { path: '/menu/items/m-1/price', body: { price: { amountMinor: 600, currency: 'EUR' } } },
   MarkMenuItemSoldOut: { path: '/menu/items/m-1/sold-out' },

@@ -30,6 +30,7 @@ const cases: readonly Case[] = [
     command: { type: 'AddDeliveryAddress', data: { addressId: 'home', address: NORMALIZED_ADDRESS } },
   },
   { path: '/customers/cust-1/addresses/home/remove', aggregate: 'customer', aggregateId: 'cust-1', command: { type: 'RemoveDeliveryAddress', data: { addressId: 'home' } } },
+  { path: '/customers/cust-1/forget', aggregate: 'customer', aggregateId: 'cust-1', command: { type: 'ForgetCustomer', data: {} } },
   {
     path: '/menu/items',
     body: { name: 'Pizza Margherita', description: 'Tomato, mozzarella, basil', category: 'MAIN', price: { amountMinor: 1250, currency: 'EUR' } },

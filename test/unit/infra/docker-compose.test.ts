@@ -9,7 +9,7 @@ import { versions } from '../../../infra/stack/versions';
  * docker-compose.yml is the Docker twin of `npm run stack:up`. Nothing here runs
  * Docker (the build machines have no engine); the file is parsed and held to
  * infra/stack/: the same images as versions.ts, the same host ports as
- * settings.ts, the same broker settings as the server.properties services.ts writes.
+ * settings.ts, the same broker settings as the server.properties infra/stack/kafka-nodes.ts writes.
  */
 
 type Doc = Record<string, unknown>;
@@ -196,7 +196,7 @@ describe('the kafka service is configured like the broker of `npm run stack:up`'
     expect(listeners(props.get('listeners'))[hostListener?.[0] ?? '']).toMatch(new RegExp(`:${settings.kafka.port}$`));
   });
 
-  it('has every broker setting of infra/stack/services.ts that is not about addresses or paths', () => {
+  it('has every broker setting of infra/stack/kafka-nodes.ts that is not about addresses or paths', () => {
     const local = parseProperties(kafkaProperties(settings, '/data'));
     // These name hosts, ports and directories, which differ by design between the two stacks.
     const placeSpecific = new Set([

@@ -1,7 +1,7 @@
-import { KAFKA_PRINCIPAL_ROLES, kafkaAccess, principalName, READ_TO_END_GROUP_PREFIX, type AccessRole } from '../../../infra/app/kafka-access';
+import { KAFKA_PRINCIPAL_ROLES, KEY_CACHE_GROUP_PREFIX, kafkaAccess, principalName, READ_TO_END_GROUP_PREFIX, type AccessRole } from '../../../infra/app/kafka-access';
 import { aclEntries, allows, type Grant } from '../../../infra/kafka/acls';
 import { allTopicSpecs } from '../../../infra/kafka/topics';
-import { dlqTopicName, topicCatalog, topicName } from '../../../schemas/topics';
+import { DATA_KEYS_TOPIC, dlqTopicName, topicCatalog, topicName } from '../../../schemas/topics';
 
 const catalog = topicCatalog();
 const access = kafkaAccess(catalog);
@@ -27,8 +27,8 @@ describe('the Kafka ACL catalog', () => {
     for (const t of catalog.topics.filter((x) => x.role === 'changelog')) expect(writersOf(t.name)).toEqual([t.processManager === 'order-fulfilment' ? 'process-manager:order-fulfilment' : t.processManager]);
   });
 
-  it('the gateway writes commands topics and nothing else', () => {
-    expect(writable('gateway')).toEqual(catalog.topics.filter((t) => t.role === 'commands').map((t) => t.name).sort());
+  it('the gateway writes commands topics and the data keys (docs/privacy.md), nothing else', () => {
+    expect(writable('gateway')).toEqual([...catalog.topics.filter((t) => t.role === 'commands').map((t) => t.name), DATA_KEYS_TOPIC].sort());
   });
 
   it('a projector writes only the dead-letter topics of the events it reads', () => {
@@ -37,12 +37,12 @@ describe('the Kafka ACL catalog', () => {
     for (const model of ['orders', 'kitchen', 'sales'] as const) expect(writable(`projector:${model}`)).toEqual([dlqTopicName(topicName('order', 'events'))]);
   });
 
-  it('the query API and topics:apply read and write no records', () => {
-    for (const role of ['query', 'topics-apply'] as const) {
-      expect(writable(role)).toEqual([]);
-      expect(topics.filter((t) => allows(access[role], 'topic', t.name, 'READ'))).toEqual([]);
-      expect(access[role].filter((g) => g.resource !== 'topic')).toEqual([]);
-    }
+  it('topics:apply reads and writes no records; the query API reads only the data keys', () => {
+    for (const role of ['query', 'topics-apply'] as const) expect(writable(role)).toEqual([]);
+    expect(topics.filter((t) => allows(access['topics-apply'], 'topic', t.name, 'READ'))).toEqual([]);
+    expect(access['topics-apply'].filter((g) => g.resource !== 'topic')).toEqual([]);
+    expect(topics.filter((t) => allows(access.query, 'topic', t.name, 'READ')).map((t) => t.name)).toEqual([DATA_KEYS_TOPIC]);
+    expect(access.query.filter((g) => g.resource !== 'topic')).toEqual([{ resource: 'group', name: KEY_CACHE_GROUP_PREFIX, pattern: 'prefixed', operations: ['READ'] }]);
   });
 
   it('only topics:apply may create topics', () => {

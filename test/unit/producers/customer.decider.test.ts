@@ -10,6 +10,8 @@ import {
 import { evolveAll } from '../../../producers/shared/decider';
 import type { Address } from '../../../schemas/generated/types';
 import type { CustomerCommand, CustomerEvent } from '../../../schemas/messages';
+import { newDataKey, seal } from '../../../infra/privacy/crypto';
+import { sealAddress } from '../../../infra/privacy/personal-data';
 import { actor, deciderSpec } from '../../support/decider-spec';
 
 const { given } = deciderSpec(customerDecider, {}, 'c-ada');
@@ -107,7 +109,7 @@ describe('customer state and snapshots', () => {
   const state = evolveAll(evolve, initialState, history);
 
   it('folds the history into the current profile', () => {
-    expect(state).toEqual({ exists: true, name: 'Countess Ada', email: 'Ada@Example.com', addresses: [{ addressId: 'work', address: { ...home, line1: 'Dam 1' } }] });
+    expect(state).toEqual({ exists: true, forgotten: false, name: 'Countess Ada', email: 'Ada@Example.com', addresses: [{ addressId: 'work', address: { ...home, line1: 'Dam 1' } }] });
   });
   it('round-trips through its snapshot record', () => {
     const snapshot = toSnapshot('c-1', history.length, state);
@@ -162,5 +164,47 @@ describe('who may act on a customer', () => {
   });
   it('trusts a command without an actor (written before actors were recorded)', () => {
     given([]).as(null).on('c-ada').when(signUp).then([signedUp]);
+  });
+});
+
+describe('sealed personal data and ForgetCustomer (docs/privacy.md)', () => {
+  const key = newDataKey('c-ada');
+  const sealedName = seal(key, 'name', 'Ada Lovelace');
+  const sealedEmail = seal(key, 'email', 'ada@example.com');
+  const sealedHome = sealAddress(key, home);
+
+  it('takes sealed names, e-mails and addresses, checking only their shape', () => {
+    given([]).when({ type: 'SignUpCustomer', data: { name: sealedName, email: sealedEmail } }).then([{ type: 'CustomerSignedUp', data: { name: sealedName, email: sealedEmail } }]);
+    given([signedUp]).when({ type: 'AddDeliveryAddress', data: { addressId: 'home', address: sealedHome } }).then([{ type: 'DeliveryAddressAdded', data: { addressId: 'home', address: sealedHome } }]);
+  });
+
+  it('refuses an oversized sealed value and an address whose lines are sealed only in part', () => {
+    given([]).when({ type: 'SignUpCustomer', data: { name: seal(key, 'name', 'x'.repeat(2000)), email: sealedEmail } }).thenRejects('invalid_name');
+    given([signedUp]).when({ type: 'AddDeliveryAddress', data: { addressId: 'home', address: { ...sealedHome, city: 'Amsterdam' } } }).thenRejects('invalid_address');
+  });
+
+  it('forgets a customer once; afterwards every command is refused, a repeat is a no-op', () => {
+    const forgotten: CustomerEvent = { type: 'CustomerForgotten', data: {} };
+    given([signedUp, homeAdded]).when({ type: 'ForgetCustomer', data: {} }).then([forgotten]);
+    given([signedUp, forgotten]).when({ type: 'ForgetCustomer', data: {} }).then([]);
+    given([signedUp, forgotten]).when({ type: 'ChangeCustomerName', data: { name: sealedName } }).thenRejects('customer_forgotten');
+    given([signedUp, forgotten]).when({ type: 'SignUpCustomer', data: { name: sealedName, email: sealedEmail } }).thenRejects('customer_forgotten');
+    // An id that never signed up (it may have orders) is closed too.
+    given([]).when({ type: 'ForgetCustomer', data: {} }).then([forgotten]);
+  });
+
+  it('keeps nothing personal in a forgotten customer\'s state and snapshot', () => {
+    const state: CustomerState = evolveAll(evolve, initialState, [signedUp, homeAdded, { type: 'CustomerForgotten', data: {} }]);
+    expect(state).toEqual({ exists: true, forgotten: true, name: '', email: '', addresses: [] });
+    const snapshot = toSnapshot('c-ada', 3, state);
+    expect(snapshot).toMatchObject({ name: '', email: '', addresses: [], forgotten: true });
+    if (snapshot !== null) expect(fromSnapshot(snapshot).state).toEqual(state);
+  });
+
+  it('may be asked by the customer themself or an admin, not by another customer or staff', () => {
+    given([signedUp]).as(actor('c-bob', 'customer')).when({ type: 'ForgetCustomer', data: {} }).thenRejects('forbidden');
+    given([signedUp]).as(actor('m-1', 'manager')).when({ type: 'ForgetCustomer', data: {} }).thenRejects('forbidden');
+    given([signedUp]).as(actor('c-ada', 'customer')).when({ type: 'ForgetCustomer', data: {} }).then([{ type: 'CustomerForgotten', data: {} }]);
+    given([signedUp]).as(actor('a-1', 'admin')).when({ type: 'ForgetCustomer', data: {} }).then([{ type: 'CustomerForgotten', data: {} }]);
   });
 });

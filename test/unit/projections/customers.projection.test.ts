@@ -30,12 +30,23 @@ describe('customers projection', () => {
       name: 'Ada Lovelace',
       email: 'ada@example.com',
       signedUpAt: T0,
+      forgotten: false,
       addresses: [
         { addressId: 'work', address: work, addedAt: T0 + MINUTE },
         { addressId: 'home', address: home, addedAt: T0 + 2 * MINUTE },
       ],
     });
     expect(read(store, 'c-nobody')).toBeNull();
+  });
+
+  it('drops the personal data of a forgotten customer: placeholders, no addresses', () => {
+    const forgotten = history<CustomerEvent>('c-ada', [
+      ...ada.map((r) => [r.event, r.metadata.occurredAt] as const),
+      [{ type: 'CustomerForgotten', data: {} }, T0 + 6 * MINUTE],
+    ]);
+    const { store } = fold(customersProjection, forgotten);
+    expect(read(store, 'c-ada')).toEqual({ customerId: 'c-ada', name: '[forgotten]', email: '[forgotten]', signedUpAt: T0, forgotten: true, addresses: [] });
+    expect(JSON.stringify(store.dump())).not.toMatch(/Ada|ada@|Dam 1|Zuidas/);
   });
 
   it('gives the same read model when the history is delivered twice', () => {

@@ -80,6 +80,27 @@ describe('kitchen queue projection', () => {
     ]);
   });
 
+  it("opens each courier entry's sealed address with its own customer's key, and only when the ticket knows the customer", () => {
+    const { store } = fold(kitchenProjection, all);
+    const entries = store.zrangeWithScores(keys.courier);
+    const tickets = entries.map((x) => store.hgetall(keys.ticket(x.member)));
+    const opened: string[] = [];
+    const open = (customerId: string, sealed: typeof address) => {
+      opened.push(customerId);
+      return { ...sealed, line1: `opened for ${customerId}` };
+    };
+    const view = courierQueueView(entries, tickets, T0 + 30 * MINUTE, open);
+    expect(view.map((v) => [v.orderId, v.deliveryAddress?.line1])).toEqual([
+      ['o-h', 'opened for c-8'],
+      ['o-e', 'opened for c-5'],
+    ]);
+    // A ticket projected before tickets carried the customer's id: its address stays as stored, never opened with a guess.
+    const older = tickets.map(({ customerId: _id, ...rest }) => rest);
+    opened.length = 0;
+    expect(courierQueueView(entries, older, T0 + 30 * MINUTE, open).map((v) => v.deliveryAddress)).toEqual([address, address]);
+    expect(opened).toEqual([]);
+  });
+
   it('leaves out an order that moved on between reading the sorted set and its ticket, never showing a status it left', () => {
     const entries = [
       { member: 'o-gone', score: T0 },

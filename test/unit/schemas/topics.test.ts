@@ -74,6 +74,7 @@ describe('topic catalog', () => {
       'restaurant.order.snapshots',
       'restaurant.payment-simulator.changelog',
       'restaurant.payment.events',
+      'restaurant.privacy.data-keys',
     ]);
   });
   it('uses the right cleanup policy and retention per role', () => {
