@@ -8,6 +8,7 @@ export interface BannerInput {
   readonly roles: readonly string[];
   readonly gatewayPort?: number;
   readonly queryPort?: number;
+  readonly webPort?: number;
   readonly opsPort: number;
   readonly stack: Pick<AppConfig, 'kafka' | 'registry' | 'redis'>;
   readonly host?: string;
@@ -16,6 +17,7 @@ export interface BannerInput {
 export interface BannerUrls {
   readonly gateway?: string;
   readonly query?: string;
+  readonly web?: string;
   readonly metrics: string;
   readonly health: string;
   readonly kafka: string;
@@ -29,6 +31,7 @@ export function bannerUrls(input: BannerInput): BannerUrls {
   return {
     ...(input.roles.includes('gateway') && input.gatewayPort !== undefined ? { gateway: `http://${host}:${input.gatewayPort}` } : {}),
     ...(input.roles.includes('query') && input.queryPort !== undefined ? { query: `http://${host}:${input.queryPort}` } : {}),
+    ...(input.roles.includes('web') && input.webPort !== undefined ? { web: `http://${host}:${input.webPort}` } : {}),
     metrics: `${ops}/metrics`,
     health: `${ops}/readyz`,
     kafka: input.stack.kafka.brokers.join(','),
@@ -44,6 +47,7 @@ export function startBanner(input: BannerInput): string[] {
   const lines = ['', `The restaurant is running (${input.roles.length} role${input.roles.length === 1 ? '' : 's'}: ${input.roles.join(', ')})`, ''];
   if (urls.gateway !== undefined) lines.push(row('commands', `${urls.gateway}   (HTTP gateway, docs/gateway.md)`));
   if (urls.query !== undefined) lines.push(row('queries', `${urls.query}   (read models, docs/read-side.md)`));
+  if (urls.web !== undefined) lines.push(row('web UI', `${urls.web}   (order, cook and deliver in the browser, docs/web-ui.md)`));
   lines.push(row('metrics', urls.metrics), row('ready', urls.health), row('kafka', urls.kafka), row('registry', urls.registry), row('redis', urls.redis), '');
   if (urls.gateway !== undefined || urls.query !== undefined) {
     lines.push(

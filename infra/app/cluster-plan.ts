@@ -8,7 +8,7 @@ import type { Role } from './roles';
  * every role of roles.ts (`projectors` runs the five `projector:<model>`,
  * `process-managers` the order-fulfilment process and the loyalty policy).
  */
-export const CLUSTER_ROLES = ['command-processor', 'gateway', 'projectors', 'query', 'process-managers', 'payment-simulator'] as const satisfies readonly Role[];
+export const CLUSTER_ROLES = ['command-processor', 'gateway', 'projectors', 'query', 'process-managers', 'payment-simulator', 'web'] as const satisfies readonly Role[];
 export type ClusterRole = (typeof CLUSTER_ROLES)[number];
 
 export interface ClusterPorts {
@@ -16,6 +16,8 @@ export interface ClusterPorts {
   readonly port: number;
   /** First query API's HTTP port (QUERY_PORT); instance k listens 10·(k−1) above it. */
   readonly queryPort: number;
+  /** First web role's HTTP port (WEB_PORT); instance k listens 10·(k−1) above it and forwards to gateway k and query API k. */
+  readonly webPort: number;
   /** First process's operations port (HEALTH_PORT); every process takes the next one. */
   readonly healthPort: number;
 }
@@ -25,8 +27,8 @@ export interface PlannedInstance {
   /** `<role>-<k>`: its INSTANCE_ID, log file name and name in the table. */
   readonly name: string;
   /** The variables that make this process this instance. */
-  readonly env: Readonly<Record<'ROLE' | 'INSTANCE_ID' | 'PORT' | 'QUERY_PORT' | 'HEALTH_PORT', string>>;
-  /** Where it serves HTTP to clients: the gateway's or the query API's port; undefined for the others. */
+  readonly env: Readonly<Record<'ROLE' | 'INSTANCE_ID' | 'PORT' | 'QUERY_PORT' | 'WEB_PORT' | 'HEALTH_PORT', string>>;
+  /** Where it serves HTTP to clients: the gateway's, the query API's or the web UI's port; undefined for the others. */
   readonly httpPort?: number;
   readonly opsPort: number;
 }
@@ -46,12 +48,13 @@ export function planCluster(instances: number, ports: ClusterPorts, taken: Reado
     for (let k = 1; k <= instances; k += 1) {
       const port = ports.port + INSTANCE_PORT_STEP * (k - 1);
       const queryPort = ports.queryPort + INSTANCE_PORT_STEP * (k - 1);
-      const httpPort = role === 'gateway' ? port : role === 'query' ? queryPort : undefined;
+      const webPort = ports.webPort + INSTANCE_PORT_STEP * (k - 1);
+      const httpPort = role === 'gateway' ? port : role === 'query' ? queryPort : role === 'web' ? webPort : undefined;
       const name = `${role}-${k}`;
       plan.push({
         role,
         name,
-        env: { ROLE: role, INSTANCE_ID: name, PORT: String(port), QUERY_PORT: String(queryPort), HEALTH_PORT: String(ops) },
+        env: { ROLE: role, INSTANCE_ID: name, PORT: String(port), QUERY_PORT: String(queryPort), WEB_PORT: String(webPort), HEALTH_PORT: String(ops) },
         ...(httpPort === undefined ? {} : { httpPort }),
         opsPort: ops,
       });
@@ -65,9 +68,9 @@ export function planCluster(instances: number, ports: ClusterPorts, taken: Reado
       [instance.opsPort, `${instance.name}'s operations port`],
     ] as const) {
       if (port === undefined) continue;
-      if (port > 65535) throw new ClusterPlanError(`${what} would be ${port}, above 65535: lower PORT, QUERY_PORT or HEALTH_PORT`);
+      if (port > 65535) throw new ClusterPlanError(`${what} would be ${port}, above 65535: lower PORT, QUERY_PORT, WEB_PORT or HEALTH_PORT`);
       const owner = owners.get(port);
-      if (owner !== undefined) throw new ClusterPlanError(`${what} would be ${port}, which is ${owner}'s: move PORT, QUERY_PORT or HEALTH_PORT`);
+      if (owner !== undefined) throw new ClusterPlanError(`${what} would be ${port}, which is ${owner}'s: move PORT, QUERY_PORT, WEB_PORT or HEALTH_PORT`);
       owners.set(port, what);
     }
   }

@@ -110,10 +110,10 @@ async function main(): Promise<number> {
 
   // The stack's own ports are not for the instances.
   const taken = new Map(allServices(settings).flatMap((s) => s.ports.map((p) => [p.port, s.name] as const)));
-  const plan = planCluster(int('CLUSTER_INSTANCES', 2), { port: int('PORT', 3000), queryPort: int('QUERY_PORT', 3001), healthPort: int('HEALTH_PORT', 9464) }, taken);
+  const plan = planCluster(int('CLUSTER_INSTANCES', 2), { port: int('PORT', 3000), queryPort: int('QUERY_PORT', 3001), webPort: int('WEB_PORT', 3002), healthPort: int('HEALTH_PORT', 9464) }, taken);
   for (const p of plan) {
     for (const port of [p.httpPort, p.opsPort]) {
-      if (port !== undefined && (await listening('127.0.0.1', port))) throw new ClusterPlanError(`port ${port} (${p.name}) is in use: stop what holds it, or move PORT, QUERY_PORT or HEALTH_PORT`);
+      if (port !== undefined && (await listening('127.0.0.1', port))) throw new ClusterPlanError(`port ${port} (${p.name}) is in use: stop what holds it, or move PORT, QUERY_PORT, WEB_PORT or HEALTH_PORT`);
     }
   }
 

@@ -3,7 +3,8 @@
  * process in production: ROLE=gateway | command-processor | projector:<model> |
  * projectors (all five read models) | query (the query API, QUERY_PORT) |
  * process-manager:order-fulfilment | loyalty | process-managers (both) |
- * payment-simulator (the stand-in for the external payment provider).
+ * payment-simulator (the stand-in for the external payment provider) | web (the
+ * browser UI, WEB_PORT, docs/web-ui.md).
  *
  * Every process opens the operations port (HEALTH_PORT, default 9464):
  * /metrics for Prometheus, /healthz, and /readyz (200 once every role has
@@ -30,6 +31,7 @@ import { serveOps } from './http';
 import { brokenOf, KafkaProbe, readinessOf, type ReadinessCheck, type ReadinessState } from './readiness';
 import { isTransient } from './transient';
 import { processManagersOf, projectorsOf, roleConfig, type Role } from './roles';
+import { startWeb } from '../../web/server/role';
 import { startCommandProcessor, startGateway, startProcessManager, startProjector, startQueryApi, type Running } from './start';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -160,6 +162,7 @@ async function main(): Promise<void> {
       for (const model of projectorsOf(settings.role)) running.push(await startProjector(model, deps));
       if (wants('query')) running.push(await startQueryApi(deps));
       for (const name of processManagersOf(settings.role)) running.push(await startProcessManager(name, deps));
+      if (wants('web')) running.push(await startWeb(deps));
     } catch (error) {
       // Start again from nothing once what failed is back: no half-started role left behind.
       for (const role of running.splice(0).reverse()) await role.stop().catch((e: unknown) => logger.debug({ err: e, role: role.name }, 'could not stop a half-started role'));
@@ -169,10 +172,10 @@ async function main(): Promise<void> {
   await untilUp('Kafka, the registry and Redis (starting the roles)', startRoles, logger, isStopping);
   if (stopping) return;
   started = true;
-  const banner = { roles: running.map((r) => r.name), gatewayPort: settings.port, queryPort: settings.queryPort, opsPort: ops.port, stack: config() };
+  const banner = { roles: running.map((r) => r.name), gatewayPort: settings.port, queryPort: settings.queryPort, webPort: settings.web.port, opsPort: ops.port, stack: config() };
   // At a terminal, say it so a person sees it: where to look, what next, how to stop; to machines, one log line.
   if (logFormat() === 'pretty') process.stdout.write(`${startBanner(banner).join('\n')}\n`);
-  else logger.info({ roles: banner.roles, port: settings.port, queryPort: settings.queryPort, opsPort: ops.port, urls: bannerUrls(banner) }, 'restaurant is running');
+  else logger.info({ roles: banner.roles, port: settings.port, queryPort: settings.queryPort, webPort: settings.web.port, opsPort: ops.port, urls: bannerUrls(banner) }, 'restaurant is running');
 }
 
 main().catch((error: unknown) => {

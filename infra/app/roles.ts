@@ -16,12 +16,14 @@ export const ROLES = [
   'process-manager:order-fulfilment',
   'loyalty',
   'payment-simulator',
+  'web',
 ] as const;
 /**
  * `commands` runs the command side (gateway and command processor) in one process;
  * `projector:<model>` runs one read model's projector; `projectors` runs all five; `query` the query API;
  * `process-manager:order-fulfilment` the fulfilment process, `loyalty` the loyalty policy, `process-managers`
- * both; `payment-simulator` the stand-in for the external payment provider.
+ * both; `payment-simulator` the stand-in for the external payment provider; `web` the browser UI and its
+ * same-origin proxy to the gateway and the query API (docs/web-ui.md).
  */
 export type Role = (typeof ROLES)[number];
 
@@ -57,6 +59,21 @@ export interface RoleConfig {
   readonly simulatorSeed: string;
   /** PAYMENT_SIMULATOR_DECLINE_SHARE (0.1), PAYMENT_SIMULATOR_STALL_SHARE (0.05), PAYMENT_SIMULATOR_ANSWER_DELAY_MS (50-2000), PAYMENT_SIMULATOR_REFUND_DELAY_MS (100-3000). */
   readonly simulator: SimulatorConfig;
+  /** The web role (docs/web-ui.md). */
+  readonly web: WebRoleConfig;
+}
+
+export interface WebRoleConfig {
+  /** Its HTTP port (WEB_PORT, default 3002). */
+  readonly port: number;
+  /** Where it forwards /api/gateway (WEB_GATEWAY_URL, default http://127.0.0.1:<PORT>). */
+  readonly gatewayUrl: string;
+  /** Where it forwards /api/query (WEB_QUERY_URL, default http://127.0.0.1:<QUERY_PORT>). */
+  readonly queryUrl: string;
+  /** The public OIDC client of the web UI at the identity provider (WEB_OIDC_CLIENT_ID), with AUTH_JWKS_URL. */
+  readonly oidcClientId: string | undefined;
+  /** Scopes the UI asks the provider for (WEB_OIDC_SCOPE, default openid). */
+  readonly oidcScope: string;
 }
 
 /** The stateful consumers a role runs on the process-manager runtime. */
@@ -108,20 +125,35 @@ function delayRange(env: NodeJS.ProcessEnv, name: string, fallback: DelayRange):
   return { minMs: Number(match[1]), maxMs: Number(match[2]) };
 }
 
+function httpUrl(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch (cause) {
+    throw new Error(`${name}=${JSON.stringify(raw)} is not a URL`, { cause });
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error(`${name} must be an http(s) URL, got ${parsed.protocol}`);
+  return parsed.origin;
+}
+
 export function roleConfig(env: NodeJS.ProcessEnv = process.env): RoleConfig {
   const role = (env.ROLE ?? 'all') as Role;
   if (!(ROLES as readonly string[]).includes(role)) throw new Error(`ROLE=${JSON.stringify(env.ROLE)} is not one of ${ROLES.join(', ')}`);
+  const port = int(env, 'PORT', 3000, 0, 65535);
+  const queryPort = int(env, 'QUERY_PORT', 3001, 0, 65535);
   const commandWaitMs = int(env, 'COMMAND_WAIT_MS', 5000, 1, 120_000);
   return Object.freeze({
     role,
     instanceId: env.INSTANCE_ID ?? randomUUID().slice(0, 8),
-    port: int(env, 'PORT', 3000, 0, 65535),
+    port,
     healthPort: int(env, 'HEALTH_PORT', 9464, 0, 65535),
     commandWaitMs,
     requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', commandWaitMs + 1000, commandWaitMs + 1, 180_000),
     maxOrderTotalMinor: int(env, 'ORDER_MAX_TOTAL_MINOR', 100_000, 1, Number.MAX_SAFE_INTEGER),
     commandPartitionsPerWorker: int(env, 'COMMAND_PARTITIONS_PER_WORKER', 1, 1, 1024),
-    queryPort: int(env, 'QUERY_PORT', 3001, 0, 65535),
+    queryPort,
     keyspace: assertKeyspace(env.READ_MODEL_KEYSPACE ?? DEFAULT_KEYSPACE),
     consistencyWaitMs: int(env, 'CONSISTENCY_WAIT_MS', 3000, 0, 60_000),
     liveHeartbeatMs: int(env, 'LIVE_HEARTBEAT_MS', 15_000, 100, 300_000),
@@ -142,5 +174,12 @@ export function roleConfig(env: NodeJS.ProcessEnv = process.env): RoleConfig {
         refundDelay: delayRange(env, 'PAYMENT_SIMULATOR_REFUND_DELAY_MS', DEFAULT_SIMULATOR_CONFIG.refundDelay),
       }),
     ),
+    web: Object.freeze({
+      port: int(env, 'WEB_PORT', 3002, 0, 65535),
+      gatewayUrl: httpUrl(env, 'WEB_GATEWAY_URL', `http://127.0.0.1:${port}`),
+      queryUrl: httpUrl(env, 'WEB_QUERY_URL', `http://127.0.0.1:${queryPort}`),
+      oidcClientId: env.WEB_OIDC_CLIENT_ID?.trim() || undefined,
+      oidcScope: env.WEB_OIDC_SCOPE?.trim() || 'openid',
+    }),
   });
 }

@@ -1,10 +1,10 @@
-// HTTP metrics of the gateway and the query API: requests by route and status
+// HTTP metrics of the gateway, the query API and the web role: requests by route and status
 // code, and their durations. The route is express's matched path pattern
 // (`/orders/:orderId`), never the URL, so ids never become label values.
 import type http from 'node:http';
 import { DURATION_BUCKETS, type Metrics } from './registry';
 
-export type HttpServerName = 'gateway' | 'query';
+export type HttpServerName = 'gateway' | 'query' | 'web';
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 

@@ -12,6 +12,8 @@ export interface RoleProcess {
   readonly url: string;
   /** The query API of `query` and `all` roles. */
   readonly queryUrl: string;
+  /** The web UI of `web` and `all` roles. */
+  readonly webUrl: string;
   /** The operations port every role opens: /metrics, /healthz, /readyz. */
   readonly opsUrl: string;
   readonly opsPort: number;
@@ -58,6 +60,7 @@ export async function startRole(
   const port = await freePort();
   const healthPort = await freePort();
   const queryPort = await freePort();
+  const webPort = await freePort();
   // node itself with tsx as a loader (not the tsx CLI, which forks a second
   // process): the pid we signal is the role, so kill() really is kill -9.
   const child = spawn(process.execPath, roleEntryPoint(), {
@@ -69,6 +72,7 @@ export async function startRole(
       PORT: String(port),
       HEALTH_PORT: String(healthPort),
       QUERY_PORT: String(queryPort),
+      WEB_PORT: String(webPort),
       LOG_LEVEL: process.env.ROLE_LOG_LEVEL ?? 'warn',
       RATE_LIMIT_REQUESTS: process.env.RATE_LIMIT_REQUESTS ?? '0',
       RATE_LIMIT_FAILED_AUTH_PER_MINUTE: process.env.RATE_LIMIT_FAILED_AUTH_PER_MINUTE ?? '0',
@@ -106,6 +110,7 @@ export async function startRole(
     port,
     url,
     queryUrl,
+    webUrl: `http://127.0.0.1:${webPort}`,
     opsUrl,
     opsPort: healthPort,
     child,

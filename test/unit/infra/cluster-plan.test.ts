@@ -1,7 +1,7 @@
 import { CLUSTER_ROLES, ClusterPlanError, planCluster } from '../../../infra/app/cluster-plan';
 import { ROLES } from '../../../infra/app/roles';
 
-const ports = { port: 3000, queryPort: 3001, healthPort: 9464 };
+const ports = { port: 3000, queryPort: 3001, webPort: 3002, healthPort: 9464 };
 
 describe('npm run cluster’s plan', () => {
   it('runs every role twice by default, each instance named and on ports of its own', () => {
@@ -15,6 +15,11 @@ describe('npm run cluster’s plan', () => {
     expect(plan.filter((p) => p.role === 'query').map((q) => [q.httpPort, q.env.QUERY_PORT])).toEqual([
       [3001, '3001'],
       [3011, '3011'],
+    ]);
+    // Each web UI forwards to the gateway and query API of its own number.
+    expect(plan.filter((p) => p.role === 'web').map((w) => [w.httpPort, w.env.WEB_PORT, w.env.PORT, w.env.QUERY_PORT])).toEqual([
+      [3002, '3002', '3000', '3001'],
+      [3012, '3012', '3010', '3011'],
     ]);
     const opsPorts = plan.map((p) => p.opsPort);
     expect(new Set(opsPorts).size).toBe(plan.length);

@@ -1,0 +1,90 @@
+// Who is using this tab: a bearer token with its subject and roles, kept in
+// sessionStorage (per tab, gone when the tab closes). Screens follow it with
+// useSession(). docs/web-ui.md, "Signing in".
+import { useEffect, useState } from 'preact/hooks';
+
+export type Role = 'customer' | 'kitchen' | 'courier' | 'manager' | 'admin';
+
+export interface Session {
+  readonly token: string;
+  readonly subject: string;
+  readonly roles: readonly Role[];
+  /** Epoch ms. */
+  readonly expiresAt: number;
+}
+
+const KEY = 'restaurant.session';
+const listeners = new Set<(session: Session | null) => void>();
+
+function isSession(value: unknown): value is Session {
+  const v = value as Partial<Session> | null;
+  return typeof v === 'object' && v !== null && typeof v.token === 'string' && typeof v.subject === 'string' && Array.isArray(v.roles) && typeof v.expiresAt === 'number';
+}
+
+export function currentSession(): Session | null {
+  const raw = sessionStorage.getItem(KEY);
+  if (raw === null) return null;
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    if (isSession(parsed) && parsed.expiresAt > Date.now()) return parsed;
+  } catch {
+    // unreadable: treated as signed out
+  }
+  sessionStorage.removeItem(KEY);
+  return null;
+}
+
+function publish(session: Session | null): void {
+  for (const listener of listeners) listener(session);
+}
+
+/**
+ * Keeps the session for this tab. `quietly`: the requests can use it, but the
+ * screens do not switch to signed-in yet (a sign-up that is still creating the
+ * account); signIn(session) again announces it.
+ */
+export function signIn(session: Session, { quietly = false }: { quietly?: boolean } = {}): void {
+  sessionStorage.setItem(KEY, JSON.stringify(session));
+  if (!quietly) publish(session);
+}
+
+export function signOut(): void {
+  if (sessionStorage.getItem(KEY) === null) return;
+  sessionStorage.removeItem(KEY);
+  publish(null);
+}
+
+export function useSession(): Session | null {
+  const [session, setSession] = useState(currentSession);
+  useEffect(() => {
+    listeners.add(setSession);
+    return () => void listeners.delete(setSession);
+  }, []);
+  return session;
+}
+
+export const hasRole = (session: Session | null, role: Role): boolean => session !== null && session.roles.includes(role);
+
+export interface AuthConfig {
+  readonly mode: 'local' | 'oidc' | 'disabled';
+  readonly devSignIn: boolean;
+  readonly oidc?: { readonly issuer: string; readonly clientId: string; readonly scope: string };
+}
+
+export async function authConfig(): Promise<AuthConfig> {
+  const res = await fetch('/auth/config', { headers: { accept: 'application/json' } });
+  if (!res.ok) throw new Error(`the sign-in settings could not be read (${res.status})`);
+  return (await res.json()) as AuthConfig;
+}
+
+/** Development sign-in (local signing key only): a customer by email, staff by role. */
+export async function devSignIn(request: { role: 'customer'; email: string } | { role: 'kitchen' | 'courier' | 'manager' }): Promise<Session> {
+  const res = await fetch('/auth/dev-sign-in', { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(request) });
+  const body = (await res.json().catch(() => ({}))) as unknown;
+  if (!res.ok) {
+    const message = (body as { error?: { message?: string } }).error?.message;
+    throw new Error(message ?? `signing in failed (${res.status})`);
+  }
+  if (!isSession(body)) throw new Error('the sign-in answer was not understood');
+  return body;
+}
