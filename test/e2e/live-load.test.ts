@@ -133,7 +133,7 @@ it(`${SUBSCRIBERS} subscribers of one kitchen board each get every change, in or
   const probe = expectStatus(await r.post(admin, '/orders', { customerId: 'load-probe' }), 201, 'probe').body.aggregateId as string;
   await waitFor('the dish priced by the gateway', async () => ((await r.post(admin, `/orders/${probe}/items`, { menuItemId: dish, quantity: 1 })).status === 200 ? true : undefined));
   // Customers who signed up order for themselves, as in the restaurant: their own key seals their address (docs/privacy.md).
-  const shoppers = await Promise.all(Array.from({ length: SHOPPERS }, (_, i) => r.customer(`Load shopper ${i}`)));
+  const shoppers = await Promise.all(Array.from({ length: SHOPPERS }, (_, i) => r.customer(`load-shopper-${i}`)));
   const order = async (i: number): Promise<string> => {
     const shopper = (shoppers[i % SHOPPERS] as (typeof shoppers)[number]).auth;
     const orderId = (await step('/orders', {}, shopper)).aggregateId as string;
