@@ -76,6 +76,7 @@ export async function replayToEnd(options: ReplayOptions, end: ReadonlyMap<numbe
   const started = process.hrtime.bigint();
   await projector.start();
   let peakRss = process.memoryUsage().rss;
+  let seconds: number;
   try {
     for (;;) {
       const cp = parseCheckpoint(await redis.hgetall(checkpointKey(keyspace, model))).get(topic) ?? new Map<number, number>();
@@ -84,10 +85,12 @@ export async function replayToEnd(options: ReplayOptions, end: ReadonlyMap<numbe
       if ([...end].every(([p, high]) => (cp.get(p) ?? 0) >= high)) break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    return { seconds: Number(process.hrtime.bigint() - started) / 1e9, peakRss, applied: projector.sink.stats.applied };
+    seconds = Number(process.hrtime.bigint() - started) / 1e9;
   } finally {
     await projector.stop();
   }
+  // Read once stopped: the last batch's count lands just after its checkpoint.
+  return { seconds, peakRss, applied: projector.sink.stats.applied };
 }
 
 /** Deletes every key of a bench keyspace. */
