@@ -69,3 +69,22 @@ export function* orderEvents(limit: { readonly events?: number; readonly orders?
     }
   }
 }
+
+/** 5 events per customer `customer-<i>`: signed up, two addresses, a name change, an address removed. */
+export function* customerEvents(n: number, t0 = Date.UTC(2025, 0, 1)): Generator<Generated> {
+  for (let i = 0, count = 0; count < n; i += 1) {
+    const id = `customer-${i}`;
+    const at = t0 + i * 1000;
+    const steps: Array<[string, Record<string, unknown>]> = [
+      ['CustomerSignedUp', { name: `Customer ${i}`, email: `c${i}@example.com` }],
+      ['DeliveryAddressAdded', { addressId: 'home', address }],
+      ['DeliveryAddressAdded', { addressId: 'work', address }],
+      ['CustomerNameChanged', { name: `Renamed ${i}` }],
+      ['DeliveryAddressRemoved', { addressId: 'work' }],
+    ];
+    for (let v = 1; v <= steps.length && count < n; v += 1, count += 1) {
+      const [type, data] = steps[v - 1] as [string, Record<string, unknown>];
+      yield { type, data, metadata: meta(id, v, at + v) };
+    }
+  }
+}

@@ -29,13 +29,12 @@ import { createKafka } from '../infra/kafka/client';
 import { AvroCodec } from '../infra/kafka/codec';
 import { rootLogger } from '../infra/logging';
 import { EventConsumer, type BatchSink } from '../consumers/projections/runtime/event-consumer';
-import { encodePartitionBatch, envelopesOf, projectBatch, Projector, type AggregateState } from '../consumers/projections/runtime/projector';
+import { encodePartitionBatch, envelopesOf, projectBatch, type AggregateState } from '../consumers/projections/runtime/projector';
 import { READ_MODEL_SPECS } from '../consumers/projections/runtime/read-models';
-import { parseCheckpoint, scriptArgument } from '../consumers/projections/runtime/redis-batch';
-import { checkpointKey, type ReadModelName } from '../consumers/projections/shared/keys';
-import { eventKey, partitionFor } from '../schemas/partitioning';
-import { topicName, type AggregateName } from '../schemas/topics';
-import { address, eur, meta, orderEvents, type Generated } from './generate';
+import { scriptArgument } from '../consumers/projections/runtime/redis-batch';
+import type { ReadModelName } from '../consumers/projections/shared/keys';
+import { customerEvents, eur, meta, orderEvents, type Generated } from './generate';
+import { dropKeyspace, endOffsets, produceEvents, replayToEnd } from './replay';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 500_000);
@@ -65,32 +64,11 @@ function* menuEvents(n: number): Generator<Generated> {
   }
 }
 
-/** 5 events per customer: signed up, two addresses, a name change, an address removed. */
-function* customerEvents(n: number): Generator<Generated> {
-  for (let i = 0, count = 0; count < n; i += 1) {
-    const id = `customer-${i}`;
-    const at = T0 + i * 1000;
-    const steps: Array<[string, Record<string, unknown>]> = [
-      ['CustomerSignedUp', { name: `Customer ${i}`, email: `c${i}@example.com` }],
-      ['DeliveryAddressAdded', { addressId: 'home', address }],
-      ['DeliveryAddressAdded', { addressId: 'work', address }],
-      ['CustomerNameChanged', { name: `Renamed ${i}` }],
-      ['DeliveryAddressRemoved', { addressId: 'work' }],
-    ];
-    for (let v = 1; v <= steps.length && count < n; v += 1, count += 1) {
-      const [type, data] = steps[v - 1] as [string, Record<string, unknown>];
-      yield { type, data, metadata: meta(id, v, at + v) };
-    }
-  }
-}
-
 /** Time Redis has spent running scripts (EVALSHA), in microseconds: where a replay's writes cost. */
 async function scriptMicros(redis: Redis): Promise<number> {
   const stats = await redis.info('commandstats');
   return Number(/cmdstat_evalsha:calls=\d+,usec=(\d+)/.exec(stats)?.[1] ?? 0);
 }
-
-const NAMESPACES: Record<'menu' | 'customer' | 'order', string> = { menu: 'restaurant.menu', customer: 'restaurant.customer', order: 'restaurant.order' };
 
 const ALL_MODELS: ReadonlyArray<readonly [ReadModelName, 'menu' | 'customer' | 'order']> = [
   ['menu', 'menu'],
@@ -121,37 +99,16 @@ async function main(): Promise<void> {
     await admin.createTopics({ waitForLeaders: true, topics: kinds.map((kind) => topics[kind]).map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })) });
     const generators = {
       menu: menuEvents,
-      customer: customerEvents,
+      customer: (n: number) => customerEvents(n, T0),
       order: (n: number) => orderEvents({ events: n }, { t0: T0, orderEveryMs: 60_000, stepEveryMs: 1000, customers: 5000, items: 40 }),
     };
     for (const kind of kinds) {
       const started = Date.now();
-      const ids = new Map<string, number>();
-      let chunk: { key: string; value: Buffer; partition: number; headers: Record<string, string> }[] = [];
-      const flush = async () => {
-        if (chunk.length > 0) await producer.send({ topic: topics[kind], acks: 1, messages: chunk });
-        chunk = [];
-      };
-      for (const e of generators[kind](EVENTS)) {
-        const fullName = `${NAMESPACES[kind]}.${e.type}`;
-        let id = ids.get(fullName);
-        if (id === undefined) {
-          id = await codec.schemaId(topicName(kind as AggregateName, 'events'), fullName);
-          ids.set(fullName, id);
-        }
-        chunk.push({
-          key: eventKey(e.metadata.aggregateId, e.metadata.version),
-          value: codec.encodeWithId(id, fullName, { ...e.data, metadata: e.metadata }),
-          partition: partitionFor(e.metadata.aggregateId, PARTITIONS),
-          headers: { 'event-type': e.type },
-        });
-        if (chunk.length >= 10_000) await flush();
-      }
-      await flush();
+      await produceEvents(producer, codec, kind, topics[kind], PARTITIONS, generators[kind](EVENTS));
       console.log(`produced ${EVENTS.toLocaleString('en')} ${kind} events to ${topics[kind]} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     }
 
-    const ends = async (topic: string) => new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, Number(o.high)]));
+    const ends = (topic: string) => endOffsets(admin, topic);
 
     /** The ceiling: a group that reads the topic with eachBatch and does nothing. */
     const raw = async (topic: string): Promise<{ rate: number; cpuSeconds: number }> => {
@@ -252,27 +209,16 @@ async function main(): Promise<void> {
       const redisBefore = await scriptMicros(redis);
       const cpuBefore = process.cpuUsage();
       const rssStart = process.memoryUsage().rss;
-      const projector = new Projector({ kafka, codec, redis, logger, model, keyspace: KEYSPACE, topics: [topic], groupId: `bench.projection.${model}.${RUN}` });
-      groups.push(projector.groupId);
-      const started = process.hrtime.bigint();
-      await projector.start();
-      let peak = rssStart;
-      for (;;) {
-        const cp = parseCheckpoint(await redis.hgetall(checkpointKey(KEYSPACE, model))).get(topic) ?? new Map<number, number>();
-        peak = Math.max(peak, process.memoryUsage().rss);
-        // A batch's checkpoint is the offset after its last message (high watermark with plain producers).
-        if ([...end].every(([p, high]) => (cp.get(p) ?? 0) >= high)) break;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const groupId = `bench.projection.${model}.${RUN}`;
+      groups.push(groupId);
+      const { seconds, peakRss: peak, applied } = await replayToEnd({ kafka, codec, redis, logger, model, keyspace: KEYSPACE, topic, groupId }, end);
       const rssEnd = process.memoryUsage().rss;
       const cpu = process.cpuUsage(cpuBefore);
       const redisSeconds = ((await scriptMicros(redis)) - redisBefore) / 1e6;
-      await projector.stop();
       const rate = EVENTS / seconds;
       const ceiling = ceilings.get(topic) ?? { rate: NaN, cpuSeconds: NaN };
       const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MB`;
-      rows.push([model, EVENTS.toLocaleString('en'), `${seconds.toFixed(1)} s`, `${Math.round(rate).toLocaleString('en')}/s`, `${Math.round(ceiling.rate).toLocaleString('en')}/s`, `${(rate / ceiling.rate).toFixed(3)}`, mb(rssStart), mb(rssEnd), mb(peak), `${projector.sink.stats.applied}`, `${((cpu.user + cpu.system) / 1e6).toFixed(1)} s`, `${ceiling.cpuSeconds.toFixed(1)} s`, `${redisSeconds.toFixed(1)} s`]);
+      rows.push([model, EVENTS.toLocaleString('en'), `${seconds.toFixed(1)} s`, `${Math.round(rate).toLocaleString('en')}/s`, `${Math.round(ceiling.rate).toLocaleString('en')}/s`, `${(rate / ceiling.rate).toFixed(3)}`, mb(rssStart), mb(rssEnd), mb(peak), `${applied}`, `${((cpu.user + cpu.system) / 1e6).toFixed(1)} s`, `${ceiling.cpuSeconds.toFixed(1)} s`, `${redisSeconds.toFixed(1)} s`]);
     }
     const header = ['read model', 'events', 'replay', 'rate', 'raw eachBatch', 'ratio', 'rss start', 'rss end', 'rss peak', 'applied', 'node cpu', 'raw node cpu', 'redis script'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -287,12 +233,7 @@ async function main(): Promise<void> {
       for (const r of [stageHeader, ...stageRows]) console.log(r.map((c, i) => c.padStart(stageWidths[i] ?? 0)).join('  '));
     }
   } finally {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `rm:{${KEYSPACE}}:*`, 'COUNT', 5000);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== '0');
+    await dropKeyspace(redis, KEYSPACE);
     await admin.deleteGroups(groups).catch(() => undefined);
     await admin.deleteTopics({ topics: kinds.map((kind) => topics[kind]) }).catch(() => undefined);
     await producer.disconnect();

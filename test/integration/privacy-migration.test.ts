@@ -1,14 +1,38 @@
-// The one-off migration of events written before encryption (infra/privacy/migration.ts)
-// on a topic written the old way: every plaintext personal field is re-written
-// sealed under the event's own key, a forgotten customer's erased; after the
-// log cleaner has run, no plaintext is left in the topic; a second run writes nothing.
+// The one-off migration of data written before encryption (infra/privacy/migration*.ts).
+// 1. On a topic written the old way: every plaintext personal field is re-written
+//    sealed under the event's own key, a forgotten customer's erased; after the
+//    log cleaner has run, no plaintext is left in the topic; a second run writes nothing.
+// 2. The whole job (npm run privacy:migrate) on the real topics, after a gateway
+//    with encryption off signed a customer up, saved an address and had an
+//    order placed and cancelled in the customer's words: the live (latest)
+//    records of the e-mail reservation events and snapshots, the customer and
+//    order snapshots and events hold none of it in plaintext (the reservation
+//    re-keyed by the keyed hash, the old records tombstoned, the snapshots
+//    re-sealed); and the processor, restarted on the migrated state, still
+//    decides: the address is taken for another sign-up, the customer carries on,
+//    and forgetting them releases the re-keyed reservation.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { AvroCodec } from '../../infra/kafka/codec';
+import { emailReservationId } from '../../infra/privacy/crypto';
+import { latestRecords } from '../../infra/privacy/migration-snapshots';
+import { privacySecrets } from '../../infra/privacy/settings';
+import { repoRoot } from '../../infra/stack/settings';
+import type { EmailReservationSnapshot } from '../../schemas/generated/types';
+import { normalizeEmail } from '../../schemas/validation';
+import { topicName } from '../../schemas/topics';
+import { bearer } from '../support/auth';
+import { call, seeded, type Reply } from '../support/http';
+import { needles, person } from '../support/privacy';
+import { roleEntryPoint, startRole, type RoleProcess } from '../support/roles';
 import { readToEnd } from '../../infra/kafka/read-to-end';
 import { newDataKey, open, type DataKey } from '../../infra/privacy/crypto';
 import { erase, migrateEventTopic, sealWith } from '../../infra/privacy/migration';
 import type { EventMetadata } from '../../schemas/generated/types';
 import { eventKey } from '../../schemas/partitioning';
 import { testKafka, testRegistry, unique, waitFor, withAdmin } from '../support/kafka';
+
+jest.setTimeout(300_000);
 
 const kafka = testKafka('it-privacy-migration');
 const codec = new AvroCodec(testRegistry());
@@ -100,3 +124,86 @@ async function readAll(topic: string): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
+
+/** A command through `gateway`, followed to its outcome: 200 accepted, 409 rejected (or the gateway's own answer). */
+async function send(gateway: RoleProcess, path: string, body: unknown, auth: Record<string, string> = {}): Promise<Reply> {
+  const reply = await call(gateway.url, 'POST', path, body, auth);
+  if (reply.status !== 202) return reply;
+  const commandId = reply.body.commandId as string;
+  return waitFor(`the outcome of ${path}`, async () => {
+    const r = await call(gateway.url, 'GET', `/commands/${commandId}`);
+    if (r.status !== 200 || r.body.status === 'pending') return undefined;
+    return { ...r, status: r.body.status === 'accepted' ? 200 : 409 };
+  }, 60_000, 250);
+}
+
+async function ok(gateway: RoleProcess, path: string, body: unknown, auth: Record<string, string> = {}, status = 200): Promise<Reply> {
+  const r = await send(gateway, path, body, auth);
+  if (r.status !== status) throw new Error(`${path} answered ${r.status}: ${JSON.stringify(r.body)}`);
+  return r;
+}
+
+/** Which of `list` occur in the keys or values of the live (latest, not tombstoned) records of `topic`. */
+async function liveOccurrences(topic: string, list: readonly string[]): Promise<string[]> {
+  const { latest } = await latestRecords(kafka, topic);
+  const bytes = Buffer.concat([...latest.values()].flatMap(({ message }) => [message.key ?? Buffer.alloc(0), message.value]));
+  return list.filter((n) => bytes.includes(Buffer.from(n, 'utf8'))).map((n) => `${topic}: ${n}`);
+}
+
+it('re-keys e-mail reservations made before hashing and re-seals snapshots, and the migrated state still decides', async () => {
+  const run = unique('mig').toLowerCase();
+  const random = seeded(Number.parseInt(run.replace(/\D/g, '').slice(-8) || '1', 10));
+  const who = person(random, 0);
+  const oldId = `${run}-old`;
+  const oldAuth = await bearer('customer', oldId);
+  const roles: RoleProcess[] = [];
+  try {
+    // The old way: no encryption, the reservation keyed by the address.
+    roles.push(await startRole('command-processor'), await startRole('gateway', { PRIVACY_ENCRYPTION: 'off', COMMAND_WAIT_MS: '20000' }));
+    const oldGateway = roles[1] as RoleProcess;
+    const dish = (await ok(oldGateway, '/menu/items', { name: `Migration dish ${run}`, description: 'it', category: 'MAIN', price: { amountMinor: 800, currency: 'EUR' } }, {}, 201)).body.aggregateId as string;
+    await ok(oldGateway, '/customers', { name: who.name, email: who.email }, oldAuth, 201);
+    await ok(oldGateway, `/customers/${oldId}/addresses`, { addressId: 'home', address: who.address }, oldAuth);
+    const orderId = (await ok(oldGateway, '/orders', { customerId: oldId }, oldAuth, 201)).body.aggregateId as string;
+    await ok(oldGateway, `/orders/${orderId}/items`, { menuItemId: dish, quantity: 1 }, oldAuth);
+    await ok(oldGateway, `/orders/${orderId}/delivery-address`, { address: who.address }, oldAuth);
+    await ok(oldGateway, `/orders/${orderId}/place`, {}, oldAuth);
+    await ok(oldGateway, `/orders/${orderId}/cancel`, { reason: who.reason }, oldAuth);
+    const secret = needles(who);
+    const reservationTopics = [topicName('email-reservation', 'events'), topicName('email-reservation', 'snapshots')];
+    const personalTopics = [...reservationTopics, ...(['customer', 'order'] as const).flatMap((a) => [topicName(a, 'events'), topicName(a, 'snapshots')])];
+    // What the old way left: the address in the reservation's records, the rest in the snapshots.
+    expect((await liveOccurrences(topicName('email-reservation', 'snapshots'), [normalizeEmail(who.email)])).length).toBe(1);
+    expect((await liveOccurrences(topicName('customer', 'snapshots'), [who.name])).length).toBe(1);
+    await Promise.all(roles.splice(0).map((r) => r.stop()));
+
+    // The job, as an operator runs it, with the command processor stopped.
+    const { stdout } = await promisify(execFile)(process.execPath, roleEntryPoint('infra/privacy/migrate-cli'), { cwd: repoRoot, env: process.env });
+    expect(stdout).toMatch(/e-mail reservations keyed by the address: \d+ found, [1-9]\d* re-keyed/);
+
+    // No plaintext in any live record: events, snapshots, the reservation's keys and ids.
+    const left = (await Promise.all(personalTopics.map((t) => liveOccurrences(t, secret)))).flat();
+    expect(left).toEqual([]);
+    // The reservation lives on under the keyed hash, held by the same customer.
+    const reservationId = emailReservationId((await privacySecrets()).emailSecret, who.email);
+    const { latest } = await latestRecords(kafka, topicName('email-reservation', 'snapshots'));
+    const migrated = latest.get(reservationId);
+    if (migrated === undefined) throw new Error('no snapshot under the keyed hash');
+    expect((await codec.decode(migrated.message.value)).value as EmailReservationSnapshot).toMatchObject({ email: reservationId, holderCustomerId: oldId });
+
+    // The processor restores the migrated state and decides on it.
+    roles.push(await startRole('command-processor'), await startRole('gateway', { COMMAND_WAIT_MS: '20000' }));
+    const gateway = roles[1] as RoleProcess;
+    const otherId = `${run}-other`;
+    const otherAuth = await bearer('customer', otherId);
+    const taken = await send(gateway, '/customers', { name: 'Someone Else', email: who.email.toUpperCase() }, otherAuth);
+    expect(taken.status).toBe(409);
+    expect(taken.body.error).toMatchObject({ code: 'email_taken' });
+    await ok(gateway, `/customers/${oldId}/name`, { name: 'Renamed After Migration' }, oldAuth);
+    // The reservation was recorded beside the customer's keys: forgetting them releases it.
+    await ok(gateway, `/customers/${oldId}/forget`, {}, oldAuth);
+    await ok(gateway, '/customers', { name: 'Someone Else', email: who.email }, otherAuth, 201);
+  } finally {
+    await Promise.all(roles.map((r) => r.stop().catch(() => null)));
+  }
+});
