@@ -13,14 +13,12 @@
  * * the orders read model shows every one of them placed;
  * * the schema registry still answers and takes a new schema with a node down.
  */
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import Redis from 'ioredis';
 import { AssignerProtocol, type Kafka } from 'kafkajs';
 import { ordersKeys } from '../../consumers/projections/orders/orders.keys';
 import { readToEnd } from '../../infra/kafka/read-to-end';
 import { DEFAULT_GROUP as COMMAND_PROCESSOR_GROUP } from '../../producers/command-processor/processor';
-import { allTopicSpecs, applyTopics, registerSubjects } from '../../infra/kafka/topics';
-import { AvroCodec } from '../../infra/kafka/codec';
+import { allTopicSpecs, applyTopics } from '../../infra/kafka/topics';
 import { topicCatalog } from '../../schemas/topics';
 import { startTestCluster, type TestCluster } from '../support/cluster';
 import { call } from '../support/http';
@@ -134,9 +132,8 @@ describe('two instances of the command side on a three-node cluster', () => {
     // The catalog as the roles declare it on three listed brokers: three replicas, two in sync to take a write.
     const specs = allTopicSpecs(topicCatalog({ replicationFactor: 3, minInsyncReplicas: 2 }));
     await withAdmin(kafka, (admin) => applyTopics(admin, specs));
-    // Subjects registered once before the roles start, as topics:apply and `npm run cluster` do: roles starting
-    // together on an empty registry would race to set each subject's compatibility.
-    await registerSubjects(new AvroCodec(new SchemaRegistry({ host: cluster.registryUrl })), specs);
+    // The subjects are not registered beforehand: the three roles below start together on the empty registry and
+    // register the same new subjects at once, each of them (infra/kafka/codec.ts).
 
     const keyspace = unique('cluster').toLowerCase();
     const env = { ...cluster.env, READ_MODEL_KEYSPACE: keyspace, COMMAND_WAIT_MS: '5000' };
