@@ -109,15 +109,18 @@ async function placeOrder(gateway: RoleProcess, gatewayIndex: number, tag: strin
 }
 
 /** Each order's record keys on the events topic (`<orderId>/<version>`), read committed from the start to the end it has now. */
-async function eventKeysOf(kafka: Kafka, orderIds: ReadonlySet<string>): Promise<Map<string, string[]>> {
+async function eventKeysOf(kafka: Kafka, orderIds: ReadonlySet<string>, described: Map<string, string[]>): Promise<Map<string, string[]>> {
   const keys = new Map<string, string[]>();
   await readToEnd(
     kafka,
     [{ topic: ORDER_EVENTS }],
-    ({ message }) => {
+    ({ partition, message }) => {
       const key = message.key?.toString() ?? '';
       const orderId = key.slice(0, key.lastIndexOf('/'));
-      if (orderIds.has(orderId)) keys.set(orderId, [...(keys.get(orderId) ?? []), key]);
+      if (!orderIds.has(orderId)) return;
+      keys.set(orderId, [...(keys.get(orderId) ?? []), key]);
+      const type = message.headers?.['event-type']?.toString() ?? '?';
+      described.set(orderId, [...(described.get(orderId) ?? []), `${key} ${type} p${partition}@${message.offset} ${new Date(Number(message.timestamp)).toISOString()}`]);
     },
     { timeoutMs: 60_000 },
   );
@@ -217,9 +220,12 @@ describe('two instances of the command side on a three-node cluster', () => {
     // Nothing lost, nothing twice: each order's four events, versions 1..4, once each.
     const ids = new Set(placed.map((p) => p.orderId));
     expect(ids.size).toBe(placed.length);
-    const keys = await eventKeysOf(kafka, ids);
+    const described = new Map<string, string[]>();
+    const keys = await eventKeysOf(kafka, ids, described);
     phase('order events read back');
     const wrong = [...ids].map((id) => ({ id, keys: [...(keys.get(id) ?? [])].sort() })).filter(({ id, keys: k }) => JSON.stringify(k) !== JSON.stringify([1, 2, 3, 4].map((v) => `${id}/${v}`)));
+    // What went wrong, for the log: each such order's events as read (type, partition@offset, time), and its requests.
+    for (const { id } of wrong) phase(`order ${id}: ${JSON.stringify(described.get(id) ?? [])}; ${JSON.stringify(placed.find((p) => p.orderId === id))}`);
     expect(wrong).toEqual([]);
 
     // ... and the read model shows every one placed.
