@@ -70,6 +70,43 @@ async function registerWithRetry<T>(attempt: () => Promise<T>, tries = 4): Promi
   }
 }
 
+/** The registry client's requests for one subject's compatibility level (@kafkajs/confluent-schema-registry keeps them out of its public API). */
+interface SubjectConfigApi {
+  readonly Subject: {
+    config(params: { subject: string }): Promise<unknown>;
+    updateConfig(params: { subject: string; body: { compatibility: string } }): Promise<unknown>;
+  };
+}
+
+function subjectConfigApi(registry: SchemaRegistry): SubjectConfigApi {
+  const api = (registry as unknown as { api?: Partial<SubjectConfigApi> }).api;
+  if (typeof api?.Subject?.config !== 'function' || typeof api.Subject.updateConfig !== 'function') {
+    throw new RegistryError('the schema registry client has no Subject.config/updateConfig requests (its version changed?)', false);
+  }
+  return api as SubjectConfigApi;
+}
+
+/**
+ * Sets a new subject's compatibility level before its first version. The
+ * client sets it after: a second process registering the same new subject in
+ * between is told the registry's default (NONE) and refused ("Compatibility
+ * does not match the configuration"), and a process that dies in between
+ * leaves the subject so for good. Set first, no one ever sees the subject
+ * without its level, and processes racing to set the same level all succeed
+ * (setting it again changes nothing). A subject that exists keeps its level:
+ * `register` checks it.
+ */
+async function setLevelOfNewSubject(registry: SchemaRegistry, subject: string): Promise<void> {
+  const api = subjectConfigApi(registry);
+  try {
+    await api.Subject.config({ subject });
+    return;
+  } catch (error) {
+    if (statusOf(error) !== 404) throw error;
+  }
+  await api.Subject.updateConfig({ subject, body: { compatibility: COMPATIBILITY.BACKWARD_TRANSITIVE } });
+}
+
 export class AvroCodec {
   private readonly ids = new Map<string, Promise<number>>();
   private readonly readers = new Map<number, Promise<{ fullName: string; reader: Type; resolver: ReturnType<Type['createResolver']> }>>();
@@ -87,7 +124,10 @@ export class AvroCodec {
     let id = this.ids.get(subject);
     if (id === undefined) {
       const schema = this.schemas.get(fullName).schemaText;
-      id = registerWithRetry(() => this.registry.register({ type: SchemaType.AVRO, schema }, { subject, compatibility: COMPATIBILITY.BACKWARD_TRANSITIVE }))
+      id = registerWithRetry(async () => {
+        await setLevelOfNewSubject(this.registry, subject);
+        return this.registry.register({ type: SchemaType.AVRO, schema }, { subject, compatibility: COMPATIBILITY.BACKWARD_TRANSITIVE });
+      })
         .then(
           (r) => r.id,
           (cause: unknown) => {

@@ -115,10 +115,14 @@ export function handleCommand(
   });
   const version = entry.version + events.length;
   const reply: CommandReply = { ...base, status: 'ACCEPTED', events: [], rejectionCode: null, rejectionMessage: null, aggregateVersion: version };
-  return { duplicate: false, events, reply, entry: { version, state, recentCommands: entry.recentCommands } };
+  // Remembered at once, its events' offsets not known yet (withReply puts the final reply in its place): the same
+  // command again before the transaction is written (a client's retry that reached the topic twice, both in one
+  // batch) is then a duplicate, not decided a second time.
+  return { duplicate: false, events, reply, entry: { version, state, recentCommands: remember(entry, reply) } };
 }
 
-/** The entry with the final reply (event offsets filled in) remembered. */
+/** The entry with the final reply (event offsets filled in) remembered, in place of the one remembered when it was decided. */
 export function withReply(entry: AggregateEntry, reply: CommandReply): AggregateEntry {
-  return { ...entry, recentCommands: remember(entry, reply) };
+  const others = entry.recentCommands.filter((r) => r.commandId !== reply.commandId);
+  return { ...entry, recentCommands: [...others, reply].slice(-RECENT_COMMANDS) };
 }

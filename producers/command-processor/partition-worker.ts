@@ -32,7 +32,7 @@
 // starts a fresh one, which restores again.
 import { performance } from 'node:perf_hooks';
 import type { IHeaders, KafkaMessage, Message, Producer } from 'kafkajs';
-import type { CommandCheckpoint, CommandMetadata } from '../../schemas/generated/types';
+import type { CommandCheckpoint, CommandMetadata, CommandReply } from '../../schemas/generated/types';
 import { eventKey } from '../../schemas/partitioning';
 import { COMMAND_REPLIES_TOPIC, dlqTopicName } from '../../schemas/topics';
 import { AvroCodec, DecodeError } from '../../infra/kafka/codec';
@@ -282,13 +282,16 @@ export class PartitionWorker {
         const { lane } = d;
         const entries = new Map(d.overlay);
         let offset = bases.get(lane) ?? 0;
+        // A duplicate of a command decided earlier in this same transaction gets that command's final reply.
+        const finalReplies = new Map<string, CommandReply>();
         for (const { handled, aggregateId } of d.outcomes) {
-          let reply = handled.reply;
+          let reply = handled.duplicate ? (finalReplies.get(handled.reply.commandId) ?? handled.reply) : handled.reply;
           if (!handled.duplicate && reply.status !== 'REJECTED') {
             reply = {
               ...reply,
               events: handled.events.map((event) => ({ eventType: event.type, aggregateId, version: event.version, topic: lane.topics.events, partition: lane.partition, offset: offset++ })),
             };
+            finalReplies.set(reply.commandId, reply);
             const entry = entries.get(aggregateId);
             if (entry) entries.set(aggregateId, withReply(entry, reply));
           }

@@ -13,14 +13,12 @@
  * * the orders read model shows every one of them placed;
  * * the schema registry still answers and takes a new schema with a node down.
  */
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import Redis from 'ioredis';
 import { AssignerProtocol, type Kafka } from 'kafkajs';
 import { ordersKeys } from '../../consumers/projections/orders/orders.keys';
 import { readToEnd } from '../../infra/kafka/read-to-end';
 import { DEFAULT_GROUP as COMMAND_PROCESSOR_GROUP } from '../../producers/command-processor/processor';
-import { allTopicSpecs, applyTopics, registerSubjects } from '../../infra/kafka/topics';
-import { AvroCodec } from '../../infra/kafka/codec';
+import { allTopicSpecs, applyTopics } from '../../infra/kafka/topics';
 import { topicCatalog } from '../../schemas/topics';
 import { startTestCluster, type TestCluster } from '../support/cluster';
 import { call } from '../support/http';
@@ -111,15 +109,18 @@ async function placeOrder(gateway: RoleProcess, gatewayIndex: number, tag: strin
 }
 
 /** Each order's record keys on the events topic (`<orderId>/<version>`), read committed from the start to the end it has now. */
-async function eventKeysOf(kafka: Kafka, orderIds: ReadonlySet<string>): Promise<Map<string, string[]>> {
+async function eventKeysOf(kafka: Kafka, orderIds: ReadonlySet<string>, described: Map<string, string[]>): Promise<Map<string, string[]>> {
   const keys = new Map<string, string[]>();
   await readToEnd(
     kafka,
     [{ topic: ORDER_EVENTS }],
-    ({ message }) => {
+    ({ partition, message }) => {
       const key = message.key?.toString() ?? '';
       const orderId = key.slice(0, key.lastIndexOf('/'));
-      if (orderIds.has(orderId)) keys.set(orderId, [...(keys.get(orderId) ?? []), key]);
+      if (!orderIds.has(orderId)) return;
+      keys.set(orderId, [...(keys.get(orderId) ?? []), key]);
+      const type = message.headers?.['event-type']?.toString() ?? '?';
+      described.set(orderId, [...(described.get(orderId) ?? []), `${key} ${type} p${partition}@${message.offset} ${new Date(Number(message.timestamp)).toISOString()}`]);
     },
     { timeoutMs: 60_000 },
   );
@@ -134,9 +135,8 @@ describe('two instances of the command side on a three-node cluster', () => {
     // The catalog as the roles declare it on three listed brokers: three replicas, two in sync to take a write.
     const specs = allTopicSpecs(topicCatalog({ replicationFactor: 3, minInsyncReplicas: 2 }));
     await withAdmin(kafka, (admin) => applyTopics(admin, specs));
-    // Subjects registered once before the roles start, as topics:apply and `npm run cluster` do: roles starting
-    // together on an empty registry would race to set each subject's compatibility.
-    await registerSubjects(new AvroCodec(new SchemaRegistry({ host: cluster.registryUrl })), specs);
+    // The subjects are not registered beforehand: the three roles below start together on the empty registry and
+    // register the same new subjects at once, each of them (infra/kafka/codec.ts).
 
     const keyspace = unique('cluster').toLowerCase();
     const env = { ...cluster.env, READ_MODEL_KEYSPACE: keyspace, COMMAND_WAIT_MS: '5000' };
@@ -220,9 +220,12 @@ describe('two instances of the command side on a three-node cluster', () => {
     // Nothing lost, nothing twice: each order's four events, versions 1..4, once each.
     const ids = new Set(placed.map((p) => p.orderId));
     expect(ids.size).toBe(placed.length);
-    const keys = await eventKeysOf(kafka, ids);
+    const described = new Map<string, string[]>();
+    const keys = await eventKeysOf(kafka, ids, described);
     phase('order events read back');
     const wrong = [...ids].map((id) => ({ id, keys: [...(keys.get(id) ?? [])].sort() })).filter(({ id, keys: k }) => JSON.stringify(k) !== JSON.stringify([1, 2, 3, 4].map((v) => `${id}/${v}`)));
+    // What went wrong, for the log: each such order's events as read (type, partition@offset, time), and its requests.
+    for (const { id } of wrong) phase(`order ${id}: ${JSON.stringify(described.get(id) ?? [])}; ${JSON.stringify(placed.find((p) => p.orderId === id))}`);
     expect(wrong).toEqual([]);
 
     // ... and the read model shows every one placed.

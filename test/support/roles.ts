@@ -1,6 +1,7 @@
 // Runs the project's roles as real processes (tsx infra/app/main.ts), as a user
 // would with ROLE=..., and stops or kills them.
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { Role } from '../../infra/app/roles';
@@ -81,8 +82,12 @@ export async function startRole(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  // ROLE_OUTPUT_DIR=<folder>: each role's whole output also goes to <folder>/<INSTANCE_ID or role>-<pid>.log
+  // (output() keeps only the latest characters), to look into a failed run afterwards.
+  const tee = process.env.ROLE_OUTPUT_DIR === undefined ? undefined : fs.createWriteStream(path.join(process.env.ROLE_OUTPUT_DIR, `${env.INSTANCE_ID ?? role}-${child.pid}.log`));
   const keep = (chunk: Buffer): void => {
     output = (output + chunk.toString()).slice(-keepChars);
+    tee?.write(chunk);
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);

@@ -51,7 +51,7 @@ import type { Admin, Consumer, ConsumerConfig, EachBatchPayload, IHeaders, Kafka
 import { DecodeError, type AvroCodec } from '../../../infra/kafka/codec';
 import type { Logger } from '../../../infra/logging';
 import { trackMembership, type Membership } from '../../../infra/kafka/membership';
-import { DEFAULT_RETRY, withRetries, type RetryPolicy } from './backoff';
+import { backoffDelay, DEFAULT_RETRY, withRetries, type RetryPolicy } from './backoff';
 import { DeadLetterQueue, type DeadLetter } from './dlq';
 import { initialiseConsumer, type ConsumerMetrics } from './metrics';
 
@@ -204,6 +204,11 @@ interface PartitionState {
 
 const keyOf = (topic: string, partition: number): string => `${topic}:${partition}`;
 
+/** Taking on an assignment that failed is tried again after 250 ms, then up to every 2 s (docs/recovery.md). */
+const ASSIGNMENT_RETRY: RetryPolicy = { attempts: Number.POSITIVE_INFINITY, initialDelayMs: 250, maxDelayMs: 2_000 };
+/** How often a batch waiting for its assignment to be taken on heartbeats: well inside the 6 s session. */
+const HEARTBEAT_WHILE_ASSIGNING_MS = 1_000;
+
 export class EventConsumer {
   private consumer: Consumer | undefined;
   private producer: Producer | undefined;
@@ -218,6 +223,8 @@ export class EventConsumer {
   /** Armed when a batch of transaction markers only moved a position: kafkajs commits those only with a later batch. */
   private markerCommit: NodeJS.Timeout | undefined;
   private stopping = false;
+  /** GROUP_JOINs so far: an assignment's number, so that a later one supersedes it. */
+  private joins = 0;
   private membership: Membership | undefined;
   /** True from an assignment until its checkpoints are read and state restored. */
   private assigning = false;
@@ -258,15 +265,15 @@ export class EventConsumer {
     this.consumer = consumer;
     this.membership = trackMembership(consumer, `group ${groupId}`);
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-      // Runs synchronously inside kafkajs's join, before fetching starts; eachBatch waits for it
-      // (and fails, so kafkajs restarts the consumer, if it failed: noted here so it is never unhandled).
-      const generation = this.onAssignment(payload.memberAssignment);
+      // Runs synchronously inside kafkajs's join, before fetching starts; eachBatch waits for it.
+      this.joins += 1;
+      const generation = this.takeOn(payload.memberAssignment, this.joins);
       this.assigning = true;
       generation.then(
         () => {
           if (this.generation === generation) this.assigning = false;
         },
-        (error: unknown) => this.log.warn({ err: error }, 'taking on the assignment failed; the consumer restarts'),
+        (error: unknown) => this.log.debug({ err: error }, 'stopped before the assignment was taken on'),
       );
       this.generation = generation;
     });
@@ -368,6 +375,51 @@ export class EventConsumer {
   private async committed(topic: string): Promise<Map<number, number>> {
     const [entry] = await (this.admin as Admin).fetchOffsets({ groupId: this.options.groupId, topics: [topic] });
     return new Map((entry?.partitions ?? []).filter((p) => Number(p.offset) >= 0).map((p) => [p.partition, Number(p.offset)]));
+  }
+
+  /**
+   * Takes on an assignment (onAssignment), again and again until it succeeds,
+   * the consumer stops, or a later assignment replaces it. Reading where each
+   * partition stands asks the partitions' leaders and the group coordinator,
+   * so it fails for a few seconds after a broker is lost. It cannot be left to
+   * kafkajs: an error out of eachBatch only restarts its fetch loop, in the
+   * same generation, without a new GROUP_JOIN, so the assignment would never
+   * be taken on and its partitions never processed (docs/cluster.md).
+   */
+  private async takeOn(assignment: Record<string, number[]>, join: number): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.onAssignment(assignment);
+        return;
+      } catch (error) {
+        if (this.stopping) throw error;
+        const delayMs = backoffDelay(ASSIGNMENT_RETRY, attempt + 1);
+        this.log.warn({ err: error, attempt, delayMs }, 'taking on the assignment failed; trying again');
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        if (this.stopping) throw error;
+        if (join !== this.joins) return; // a later assignment replaced this one: it takes that on
+      }
+    }
+  }
+
+  /**
+   * Waits until the latest assignment is taken on, heartbeating meanwhile so
+   * the member keeps its partitions; a heartbeat that finds the group
+   * rebalancing throws, and kafkajs joins again (a new assignment).
+   */
+  private async assignmentTakenOn(heartbeat: () => Promise<void>): Promise<void> {
+    for (;;) {
+      const generation = this.generation;
+      let timer: NodeJS.Timeout | undefined;
+      const settled = await Promise.race([
+        generation.then(() => true),
+        new Promise<false>((resolve) => {
+          timer = setTimeout(() => resolve(false), HEARTBEAT_WHILE_ASSIGNING_MS);
+        }),
+      ]).finally(() => clearTimeout(timer));
+      if (settled && generation === this.generation) return;
+      if (!settled) await heartbeat();
+    }
   }
 
   private async onAssignment(assignment: Record<string, number[]>): Promise<void> {
@@ -510,13 +562,8 @@ export class EventConsumer {
   }
 
   private async eachBatch({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    try {
-      await this.generation;
-    } catch (error) {
-      // Could not read the checkpoint: nothing is processed until it can be (kafkajs restarts the consumer).
-      this.generation = Promise.resolve();
-      throw error;
-    }
+    // Nothing of an assignment is processed before it is taken on (rejects only when the consumer stops).
+    await this.assignmentTakenOn(heartbeat);
     await this.resyncs.get(keyOf(batch.topic, batch.partition));
     // isStale: a seek is pending for this partition, so this batch was fetched from the old position.
     if (!isRunning() || isStale() || batch.messages.length === 0) return;

@@ -57,6 +57,21 @@ describe('deciding a command in the processor', () => {
     expect(other.reply.status).toBe('REJECTED');
   });
 
+  it('treats the same command again before its transaction is written as a duplicate (a retry that reached the topic twice)', () => {
+    const opened = decideAndKeep(undefined, open, meta('cmd-1'));
+    // Decided, not yet written: the entry as the processor carries it to the next command of the same batch.
+    const first = handleCommand(runtimes.order, opened.entry, addItem('m-1'), meta('cmd-2'), NOW);
+    expect(first.events.map((e) => e.version)).toEqual([2]);
+    const again = handleCommand(runtimes.order, first.entry, addItem('m-1'), meta('cmd-2'), NOW + 5);
+    expect(again.duplicate).toBe(true);
+    expect(again.events).toEqual([]);
+    // Written: the final reply takes the place of the one remembered at the decision, once.
+    const final = { ...first.reply, events: [{ eventType: 'ItemAddedToOrder', aggregateId: 'o-1', version: 2, topic: 'restaurant.order.events', partition: 0, offset: 41 }] };
+    const kept = withReply(first.entry as AggregateEntry, final);
+    expect(kept.recentCommands.filter((r) => r.commandId === 'cmd-2')).toEqual([final]);
+    expect(handleCommand(runtimes.order, kept, addItem('m-1'), meta('cmd-2'), NOW + 10).reply).toEqual(final);
+  });
+
   it('remembers rejections of an existing aggregate, so a retry gets the same answer', () => {
     const opened = decideAndKeep(undefined, open, meta('cmd-1'));
     const rejected = decideAndKeep(opened.entry, { type: 'PlaceOrder', data: {} }, meta('cmd-2'));
