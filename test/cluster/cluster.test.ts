@@ -21,6 +21,7 @@ import { DEFAULT_GROUP as COMMAND_PROCESSOR_GROUP } from '../../producers/comman
 import { allTopicSpecs, applyTopics } from '../../infra/kafka/topics';
 import { topicCatalog } from '../../schemas/topics';
 import { startTestCluster, type TestCluster } from '../support/cluster';
+import { bearer } from '../support/auth';
 import { call } from '../support/http';
 import { unique, waitFor, withAdmin } from '../support/kafka';
 import { startRole, type RoleProcess } from '../support/roles';
@@ -60,14 +61,14 @@ interface Sent {
 }
 
 /** A client's request: on a 503 or a lost connection, the same request again with the same Idempotency-Key, for up to `budgetMs`. */
-async function send(base: string, path: string, body: unknown, key: string, budgetMs = 60_000): Promise<Sent> {
+async function send(base: string, path: string, body: unknown, key: string, auth: Record<string, string> = {}, budgetMs = 60_000): Promise<Sent> {
   const first = Date.now();
   const deadline = first + budgetMs;
   for (let attempts = 1; ; attempts += 1) {
     let status = 0;
     let reply: Record<string, unknown> = {};
     try {
-      const r = await call(base, 'POST', path, body, { 'Idempotency-Key': key });
+      const r = await call(base, 'POST', path, body, { ...auth, 'Idempotency-Key': key });
       status = r.status;
       reply = r.body;
     } catch {
@@ -87,10 +88,15 @@ interface Placed {
   readonly slowestMs: number;
 }
 
-/** Opens, fills, addresses and places one order through one gateway: four commands, each must be accepted (2xx). */
+/**
+ * Opens, fills, addresses and places one order through one gateway, as its
+ * customer does (their own token, so their own key seals the address):
+ * four commands, each must be accepted (2xx).
+ */
 async function placeOrder(gateway: RoleProcess, gatewayIndex: number, tag: string, menuItemId: string): Promise<Placed> {
   const startedAt = Date.now();
-  const opened = await send(gateway.url, '/orders', { customerId: `${tag}-customer` }, `${tag}-open`);
+  const customer = await bearer('customer', `${tag}-customer`);
+  const opened = await send(gateway.url, '/orders', {}, `${tag}-open`, customer);
   if (opened.status >= 300) throw new Error(`open ${tag}: HTTP ${opened.status} ${JSON.stringify(opened.body)}`);
   const orderId = opened.body.aggregateId as string;
   let retried = opened.attempts > 1;
@@ -100,7 +106,7 @@ async function placeOrder(gateway: RoleProcess, gatewayIndex: number, tag: strin
     ['address', `/orders/${orderId}/delivery-address`, { address }],
     ['place', `/orders/${orderId}/place`, {}],
   ] as const) {
-    const r = await send(gateway.url, path, body, `${tag}-${step}`);
+    const r = await send(gateway.url, path, body, `${tag}-${step}`, customer);
     if (r.status >= 300) throw new Error(`${step} ${tag} (${orderId}): HTTP ${r.status} ${JSON.stringify(r.body)}`);
     retried ||= r.attempts > 1;
     slowestMs = Math.max(slowestMs, r.tookMs);
