@@ -222,7 +222,11 @@ describe.each([1, 3])('the command side under concurrent, conflicting load, %i p
     const wrong = settled.filter((s) => (byCommand.get(s.commandId)?.length ?? 0) !== (s.status === 200 ? s.events : 0));
     expect(wrong).toEqual([]);
     expect(settled.filter((s) => s.status === 200).length).toBeGreaterThan(200);
-    const eventIds = events.map((e) => e.metadata.eventId);
+    // This load's own events, each once. (Across the whole shared topic an event can legitimately appear twice
+    // until compaction: `npm run privacy:migrate`, which an earlier test runs, re-writes old plaintext events
+    // under their own keys, docs/privacy.md.)
+    const eventIds = events.filter((e) => ours.has(e.metadata.aggregateId)).map((e) => e.metadata.eventId);
+    expect(eventIds.length).toBeGreaterThan(200);
     expect(new Set(eventIds).size).toBe(eventIds.length);
   });
 });

@@ -26,12 +26,37 @@ export interface RoleProcess {
   kill(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
+async function canListen(port: number): Promise<boolean> {
   const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  const bound = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => resolve(true));
+  });
+  if (bound) await new Promise((resolve) => server.close(resolve));
+  return bound;
+}
+
+// Ports are handed out below the kernel's ephemeral range (32768 and up on
+// Linux), where every outgoing connection takes its local port: a port found
+// free there could be taken by some client's socket (a role's Kafka
+// connections) before the role listens on it. Never the same port twice in one
+// test process; where each process starts is spread by its pid.
+const PORTS_FROM = 20_000;
+const PORTS_SPAN = 12_000;
+let nextPort = PORTS_FROM + ((process.pid * 97) % PORTS_SPAN);
+const handedOut = new Set<number>();
+
+export async function freePort(): Promise<number> {
+  for (let tries = 0; tries < PORTS_SPAN; tries += 1) {
+    const port = nextPort;
+    nextPort = PORTS_FROM + ((nextPort - PORTS_FROM + 1) % PORTS_SPAN);
+    if (handedOut.has(port)) continue;
+    if (await canListen(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free port from ${PORTS_FROM} to ${PORTS_FROM + PORTS_SPAN - 1}`);
 }
 
 const exited = (child: ChildProcess): Promise<number | null> =>
