@@ -66,9 +66,13 @@ it('re-writes plaintext personal data sealed (or erased for the forgotten) and c
       waitForLeaders: true,
       topics: [{ topic, numPartitions: 1, configEntries: [
         { name: 'cleanup.policy', value: 'compact' },
-        { name: 'segment.ms', value: '100' },
+        // Tiny segments: every batch rolls a new one, so the filler below always leaves the re-writes in closed,
+        // cleanable segments (a time-based roll happened only when the filler came late enough, and the
+        // cleaner then never saw the re-writes).
+        { name: 'segment.bytes', value: '100' },
         { name: 'min.cleanable.dirty.ratio', value: '0.01' },
         { name: 'min.compaction.lag.ms', value: '0' },
+        { name: 'delete.retention.ms', value: '0' },
       ] }],
     }),
   );
