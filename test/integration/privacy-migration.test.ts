@@ -66,13 +66,9 @@ it('re-writes plaintext personal data sealed (or erased for the forgotten) and c
       waitForLeaders: true,
       topics: [{ topic, numPartitions: 1, configEntries: [
         { name: 'cleanup.policy', value: 'compact' },
-        // Tiny segments: every batch rolls a new one, so the filler below always leaves the re-writes in closed,
-        // cleanable segments (a time-based roll happened only when the filler came late enough, and the
-        // cleaner then never saw the re-writes).
-        { name: 'segment.bytes', value: '100' },
+        { name: 'segment.ms', value: '100' },
         { name: 'min.cleanable.dirty.ratio', value: '0.01' },
         { name: 'min.compaction.lag.ms', value: '0' },
-        { name: 'delete.retention.ms', value: '0' },
       ] }],
     }),
   );
@@ -113,10 +109,20 @@ it('re-writes plaintext personal data sealed (or erased for the forgotten) and c
   } finally {
     await producer.disconnect();
   }
-  await waitFor('the cleaner to drop the plaintext copies', async () => {
-    const records = await readAll(topic);
-    return PLAINTEXT.every((p) => !records.includes(Buffer.from(p))) ? true : undefined;
-  }, 120_000, 1000);
+  // A segment rolls on an append that comes 100 ms after it began: a filler on every look rolls the segment
+  // holding the re-writes for certain (one filler sent within 100 ms of them left them in the active segment,
+  // which the cleaner never touches).
+  const filler = kafka.producer();
+  await filler.connect();
+  try {
+    await waitFor('the cleaner to drop the plaintext copies', async () => {
+      await filler.send({ topic, messages: [{ key: 'filler', value: 'x', partition: 0 }] });
+      const records = await readAll(topic);
+      return PLAINTEXT.every((p) => !records.includes(Buffer.from(p))) ? true : undefined;
+    }, 120_000, 1000);
+  } finally {
+    await filler.disconnect();
+  }
   await withAdmin(kafka, (admin) => admin.deleteTopics({ topics: [topic] }));
 });
 
