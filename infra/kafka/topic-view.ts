@@ -9,6 +9,7 @@
 // can tell "not there" from "not read yet".
 import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
+import { ReadPositions } from './read-positions';
 import type { AvroCodec } from './codec';
 import { trackMembership, type Membership } from './membership';
 import type { Logger } from '../logging';
@@ -25,8 +26,7 @@ export interface TopicViewOptions<V> {
 
 export class CompactedTopicView<V> {
   private readonly values = new Map<string, V>();
-  private readonly positions = new Map<number, number>(); // partition -> last offset seen
-  private readonly listeners = new Set<() => void>();
+  private readonly positions = new ReadPositions();
   private reader: { readonly consumer: Consumer; readonly membership: Membership } | undefined;
   private stopping = false;
   private admin: Promise<Admin> | undefined;
@@ -91,8 +91,7 @@ export class CompactedTopicView<V> {
       void this.reopen();
     });
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-      this.positions.set(payload.partition, Number(payload.lastOffset));
-      this.listeners.forEach((l) => l());
+      this.positions.advance(payload.partition, Number(payload.lastOffset));
     });
     try {
       await consumer.connect();
@@ -105,7 +104,7 @@ export class CompactedTopicView<V> {
         },
       });
       await joined;
-      for (const [partition, last] of this.positions) consumer.seek({ topic, partition, offset: String(last + 1) });
+      for (const [partition, last] of this.positions.entries()) consumer.seek({ topic, partition, offset: String(last + 1) });
       this.reader = { consumer, membership };
     } catch (error) {
       await consumer.disconnect().catch(() => undefined);
@@ -168,20 +167,6 @@ export class CompactedTopicView<V> {
   /** Waits (at most timeoutMs) until every partition has been read up to the end it has now; false if it was not. */
   async catchUp(timeoutMs: number): Promise<boolean> {
     const ends = await (await this.connectedAdmin()).fetchTopicOffsets(this.options.topic);
-    const caughtUp = (): boolean =>
-      ends.every((e) => Number(e.high) <= Number(e.low) || (this.positions.get(e.partition) ?? -1) >= Number(e.high) - 1);
-    if (caughtUp()) return true;
-    return new Promise<boolean>((resolve) => {
-      const listener = (): void => {
-        if (caughtUp()) finish(true);
-      };
-      const finish = (result: boolean): void => {
-        clearTimeout(timer);
-        this.listeners.delete(listener);
-        resolve(result);
-      };
-      const timer = setTimeout(() => finish(caughtUp()), timeoutMs);
-      this.listeners.add(listener);
-    });
+    return this.positions.until(ends, timeoutMs);
   }
 }

@@ -6,6 +6,7 @@
 // in memory only, never written anywhere.
 import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
+import { ReadPositions } from '../kafka/read-positions';
 import { partitionFor } from '../../schemas/partitioning';
 import { DATA_KEYS_TOPIC } from '../../schemas/topics';
 import type { Logger } from '../logging';
@@ -41,8 +42,7 @@ export interface KeyStoreOptions {
 export class KafkaKeyStore implements KeySource {
   readonly ring = new KeyRing();
   private readonly unwrapped = new Map<string, DataKey>();
-  private readonly positions = new Map<number, number>();
-  private readonly listeners = new Set<() => void>();
+  private readonly positions = new ReadPositions();
   private readonly topic: string;
   private readonly catchUpMs: number;
   private readonly clock: () => number;
@@ -76,8 +76,7 @@ export class KafkaKeyStore implements KeySource {
     const consumer = this.kafka.consumer({ groupId: `restaurant.privacy.keys.${randomUUID()}`, maxWaitTimeInMs: 250 });
     this.consumer = consumer;
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-      this.positions.set(payload.partition, Number(payload.lastOffset));
-      this.listeners.forEach((l) => l());
+      this.positions.advance(payload.partition, Number(payload.lastOffset));
     });
     await consumer.connect();
     await consumer.subscribe({ topic: this.topic, fromBeginning: true });
@@ -206,19 +205,6 @@ export class KafkaKeyStore implements KeySource {
   async catchUp(timeoutMs: number): Promise<boolean> {
     if (this.admin === undefined) throw new Error('the key store is not started');
     const ends = await this.admin.fetchTopicOffsets(this.topic);
-    const caughtUp = (): boolean => ends.every((e) => Number(e.high) <= Number(e.low) || (this.positions.get(e.partition) ?? -1) >= Number(e.high) - 1);
-    if (caughtUp()) return true;
-    return new Promise<boolean>((resolve) => {
-      const listener = (): void => {
-        if (caughtUp()) finish(true);
-      };
-      const finish = (result: boolean): void => {
-        clearTimeout(timer);
-        this.listeners.delete(listener);
-        resolve(result);
-      };
-      const timer = setTimeout(() => finish(caughtUp()), timeoutMs);
-      this.listeners.add(listener);
-    });
+    return this.positions.until(ends, timeoutMs);
   }
 }
