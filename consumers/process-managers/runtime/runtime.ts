@@ -30,6 +30,9 @@
 // while this instance was down) are decided first, and a restart does not turn
 // an answer in time into a timeout. It is decided like any input, with no
 // consumed offset.
+import type { Span } from '@opentelemetry/api';
+import { traceHeadersIn, traceHeadersOf, type TraceHeaders } from '../../../infra/tracing/propagation';
+import { endSpan, startStep } from '../../../infra/tracing/spans';
 import type { Admin, IHeaders, Kafka, Message, Producer } from 'kafkajs';
 import { readToEnd } from '../../../infra/kafka/read-to-end';
 import { fencedProducer } from '../../../infra/kafka/transactions';
@@ -110,6 +113,8 @@ interface Task<S> {
   /** The load (restore) this task's states and queued deadlines belong to. */
   epoch: number;
   states: Map<string, S>;
+  /** Process id -> the trace context of the step that last changed it (kept in its changelog record's headers): a deadline it set fires in that trace. */
+  traces: Map<string, TraceHeaders>;
   /** Physical input topic -> offset committed in Kafka (by us or whoever owned the partition before). */
   readonly committed: Map<string, number>;
   /** Offsets of rounds that wrote nothing, not yet committed. */
@@ -128,17 +133,19 @@ interface Task<S> {
 
 interface Round<S> {
   /** Changed processes: the new state and its changelog record. */
-  readonly states: Map<string, { readonly state: S; readonly record: Message }>;
+  readonly states: Map<string, { readonly state: S; readonly record: Message; readonly trace: TraceHeaders }>;
   /** Emitted messages, encoded, with their physical topic. */
   readonly emit: Array<{ readonly topic: string; readonly type: string; readonly message: Message }>;
   readonly dead: DeadLetter[];
   readonly offsets: Map<string, number>;
+  /** A span per input decided (docs/tracing.md), ended once the round's transaction is over. */
+  readonly spans: Span[];
   decided: number;
   changed: number;
   fired: number;
 }
 
-const emptyRound = <S>(): Round<S> => ({ states: new Map(), emit: [], dead: [], offsets: new Map(), decided: 0, changed: 0, fired: 0 });
+const emptyRound = <S>(): Round<S> => ({ states: new Map(), emit: [], dead: [], offsets: new Map(), spans: [], decided: 0, changed: 0, fired: 0 });
 
 /** The partition is no longer this instance's; its queued work is dropped (kafkajs re-fetches for the new owner). */
 class PartitionRevoked extends Error {
@@ -318,6 +325,7 @@ export class ProcessManagerRuntime<S, I> implements BatchSink {
         producer: l.producer,
         epoch: l.epoch,
         states: l.states,
+        traces: l.traces,
         committed: l.committed,
         pendingOffsets: new Map(),
         positions: new Map(l.starts),
@@ -343,6 +351,7 @@ export class ProcessManagerRuntime<S, I> implements BatchSink {
     task.producer = l.producer;
     task.epoch = l.epoch;
     task.states = l.states;
+    task.traces = l.traces;
     task.committed.clear();
     for (const [topic, offset] of l.committed) task.committed.set(topic, offset);
     task.pendingOffsets.clear();
@@ -354,7 +363,7 @@ export class ProcessManagerRuntime<S, I> implements BatchSink {
   }
 
   private async load(partitions: readonly number[]): Promise<
-    Array<{ partition: number; producer: Producer; epoch: number; states: Map<string, S>; committed: Map<string, number>; starts: Map<string, number> }>
+    Array<{ partition: number; producer: Producer; epoch: number; states: Map<string, S>; traces: Map<string, TraceHeaders>; committed: Map<string, number>; starts: Map<string, number> }>
   > {
     const { kafka, codec } = this.options;
     const started = Date.now();
@@ -363,16 +372,21 @@ export class ProcessManagerRuntime<S, I> implements BatchSink {
     try {
       // 2. Every process of these partitions, latest state per key.
       const states = new Map(partitions.map((p) => [p, new Map<string, S>()]));
+      const traces = new Map(partitions.map((p) => [p, new Map<string, TraceHeaders>()]));
       const { records } = await readToEnd(
         kafka,
         [{ topic: this.changelog.physical, partitions }],
         async ({ partition, message }) => {
           const id = message.key?.toString() ?? '';
           const map = states.get(partition) as Map<string, S>;
+          const traceMap = traces.get(partition) as Map<string, TraceHeaders>;
+          traceMap.delete(id);
           if (message.value === null) {
             map.delete(id); // a forgotten process
             return;
           }
+          const trace = traceHeadersIn(message.headers);
+          if (trace.traceparent !== undefined) traceMap.set(id, trace);
           const decoded = await codec.decode(message.value);
           if (decoded.fullName !== this.definition.stateRecord) throw new Error(`${this.changelog.physical}/${partition}@${message.offset} holds a ${decoded.fullName}, not a ${this.definition.stateRecord}`);
           map.set(id, this.definition.fromStateRecord(decoded.value));
@@ -394,7 +408,7 @@ export class ProcessManagerRuntime<S, I> implements BatchSink {
           starts.set(topic, offset >= 0 ? offset : (lows.get(topic)?.get(partition) ?? 0));
         }
         this.epochs += 1;
-        return { partition, producer: producers[i] as Producer, epoch: this.epochs, states: states.get(partition) as Map<string, S>, committed: c, starts };
+        return { partition, producer: producers[i] as Producer, epoch: this.epochs, states: states.get(partition) as Map<string, S>, traces: traces.get(partition) as Map<string, TraceHeaders>, committed: c, starts };
       });
       this.counts.restores += partitions.length;
       this.log.info(
@@ -444,7 +458,7 @@ export class ProcessManagerRuntime<S, I> implements BatchSink {
     this.counts.pendingDeadlines += now.length - old.length;
     for (const deadline of now) {
       if (old.some((o) => o.name === deadline.name && o.dueAt === deadline.dueAt)) continue;
-      this.deadlines.push({ fireAt: deadline.dueAt, dueAt: deadline.dueAt, name: deadline.name, partition: task.partition, processId: id, epoch: task.epoch });
+      this.deadlines.push({ fireAt: deadline.dueAt, dueAt: deadline.dueAt, name: deadline.name, partition: task.partition, processId: id, epoch: task.epoch, trace: task.traces.get(id) });
     }
   }
 
@@ -500,8 +514,9 @@ export class ProcessManagerRuntime<S, I> implements BatchSink {
     const merged = emptyRound<S>();
     const accepted: Queued[] = [];
     for (const queued of round) {
+      const spansBefore = merged.spans.length;
       try {
-        const part = await this.decideWork(task, queued.work, merged.states);
+        const part = await this.decideWork(task, queued.work, merged.states, merged.spans);
         for (const [id, state] of part.states) merged.states.set(id, state);
         merged.emit.push(...part.emit);
         merged.dead.push(...part.dead);
@@ -511,10 +526,21 @@ export class ProcessManagerRuntime<S, I> implements BatchSink {
         merged.fired += part.fired;
         accepted.push(queued);
       } catch (error) {
+        for (const span of merged.spans.splice(spansBefore)) endSpan(span, error);
         // This piece alone (a decision that throws, facts not available): the rest of the round goes on.
         this.giveBack(task, queued, error);
       }
     }
+    try {
+      await this.commitRound(task, merged, accepted);
+    } catch (error) {
+      for (const span of merged.spans) endSpan(span, error);
+      throw error;
+    }
+    for (const span of merged.spans) span.end();
+  }
+
+  private async commitRound(task: Task<S>, merged: Round<S>, accepted: readonly Queued[]): Promise<void> {
     if (accepted.length === 0) return;
     this.counts.inputsDecided += merged.decided;
 
@@ -536,6 +562,8 @@ export class ProcessManagerRuntime<S, I> implements BatchSink {
     try {
       await this.transact(task, merged, offsets);
     } catch (error) {
+      for (const span of merged.spans) endSpan(span, error);
+      merged.spans.length = 0;
       task.dirty = true;
       this.counts.transactionsFailed += 1;
       this.log.error({ err: error, partition: task.partition }, 'transaction aborted; restoring the partition before its work is tried again');
@@ -546,9 +574,11 @@ export class ProcessManagerRuntime<S, I> implements BatchSink {
     task.flushTimer = undefined;
     task.pendingOffsets.clear();
     for (const [topic, offset] of offsets) task.committed.set(topic, offset);
-    for (const [id, { state }] of merged.states) {
+    for (const [id, { state, trace }] of merged.states) {
       const before = task.states.get(id);
       task.states.set(id, state);
+      if (trace.traceparent === undefined) task.traces.delete(id);
+      else task.traces.set(id, trace);
       this.replaced(task, id, before, state);
       this.countProcess(before, state);
     }
@@ -570,14 +600,17 @@ export class ProcessManagerRuntime<S, I> implements BatchSink {
   }
 
   /** Decides (and encodes) one piece of work on top of the round so far; throws without side effects. */
-  private async decideWork(task: Task<S>, work: Work, round: Round<S>['states']): Promise<Round<S>> {
+  private async decideWork(task: Task<S>, work: Work, round: Round<S>['states'], spans: Span[]): Promise<Round<S>> {
     const part = emptyRound<S>();
-    const changed = new Map<string, S>();
-    const emitted: Outgoing[] = [];
-    const stateOf = (id: string): S | undefined => changed.get(id) ?? round.get(id)?.state ?? task.states.get(id);
-    const apply = (input: I, where: string): boolean => {
+    const changed = new Map<string, { state: S; trace: TraceHeaders }>();
+    const emitted: Array<{ readonly out: Outgoing; readonly trace: TraceHeaders }> = [];
+    const stateOf = (id: string): S | undefined => changed.get(id)?.state ?? round.get(id)?.state ?? task.states.get(id);
+    /** Decides one input in a span of its own, a child of its cause's (a record's headers, or the step that set a deadline). */
+    const apply = (input: I, where: string, step: string, cause: IHeaders | TraceHeaders | undefined): boolean => {
       const id = this.definition.processId(input);
       const before = stateOf(id) ?? this.definition.initialState(id);
+      const span = startStep(`${this.definition.name} ${step}`, cause, { 'restaurant.process.id': id, 'restaurant.process.input': where });
+      spans.push(span);
       let decision;
       try {
         decision = this.definition.decide(input, before);
@@ -585,10 +618,12 @@ export class ProcessManagerRuntime<S, I> implements BatchSink {
         throw new ProcessingError(`${this.definition.name} could not decide ${where} for process ${id}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
       }
       part.decided += 1;
+      if (span.isRecording()) span.setAttributes({ 'restaurant.process.changed': decision.changed, 'restaurant.process.status': this.definition.status(decision.state), 'restaurant.process.emitted': decision.emit.map((o) => o.type) });
       if (!decision.changed) return false;
       part.changed += 1;
-      changed.set(id, decision.state);
-      emitted.push(...decision.emit);
+      const trace = traceHeadersOf(span);
+      changed.set(id, { state: decision.state, trace });
+      for (const out of decision.emit) emitted.push({ out, trace });
       return true;
     };
     switch (work.kind) {
@@ -602,7 +637,7 @@ export class ProcessManagerRuntime<S, I> implements BatchSink {
         const inputs = await this.definition.inputsFor(records, stateOf);
         inputs.forEach((input, i) => {
           const r = records[i];
-          if (input !== null && r !== undefined) apply(input, `${r.type} at ${r.topic}/${r.partition}@${r.offset}`);
+          if (input !== null && r !== undefined) apply(input, `${r.type} at ${r.topic}/${r.partition}@${r.offset}`, `step ${r.type}`, r.headers);
         });
         part.offsets.set(batch.topic, batch.consumedUpTo);
         break;
@@ -614,7 +649,7 @@ export class ProcessManagerRuntime<S, I> implements BatchSink {
           // Checked again: the round may have changed the process since the deadline came due.
           if (state === undefined || !this.definition.deadlines(state).some((d) => d.name === entry.name && d.dueAt === entry.dueAt)) continue;
           const deadline: Deadline = { name: entry.name, dueAt: entry.dueAt };
-          if (apply(this.definition.deadlineInput(entry.processId, deadline), `deadline ${entry.name}@${entry.dueAt}`)) part.fired += 1;
+          if (apply(this.definition.deadlineInput(entry.processId, deadline), `deadline ${entry.name}@${entry.dueAt}`, `deadline ${entry.name}`, entry.trace)) part.fired += 1;
         }
         break;
       case 'flush':
@@ -622,7 +657,7 @@ export class ProcessManagerRuntime<S, I> implements BatchSink {
     }
     // Encoded here, so a decision whose output its schema refuses is that input's fault (dead-lettered), not the round's.
     try {
-      for (const o of emitted) {
+      for (const { out: o, trace } of emitted) {
         part.emit.push({
           topic: this.physical(o.topic),
           type: o.type,
@@ -630,15 +665,15 @@ export class ProcessManagerRuntime<S, I> implements BatchSink {
             key: o.key,
             value: await this.options.codec.encode(o.topic, o.recordName, o.value),
             partition: partitionFor(o.partitionKey, this.catalog.topic(o.topic).partitions),
-            headers: { ...o.headers } satisfies IHeaders,
+            headers: { ...o.headers, ...trace } satisfies IHeaders,
           },
         });
       }
-      for (const [id, state] of changed) {
+      for (const [id, { state, trace }] of changed) {
         const partition = partitionFor(id, this.changelog.partitions);
         if (partition !== task.partition) throw new Error(`process ${id} belongs to partition ${partition}, not ${task.partition}: its inputs are not keyed by the process id`);
         const value = await this.options.codec.encode(this.changelog.logical, this.definition.stateRecord, state);
-        part.states.set(id, { state, record: { key: id, value, partition } });
+        part.states.set(id, { state, trace, record: { key: id, value, partition, headers: { ...trace } } });
       }
     } catch (cause) {
       if (cause instanceof RegistryError && cause.retriable) throw cause;
