@@ -26,8 +26,8 @@ export function traceRequests(role: string): RequestHandler {
   };
 }
 
-/** The trace headers of the request a handler answers (empty when it carried none and tracing is off). */
-export function requestTrace(res: Response): TraceHeaders {
+/** The trace headers of the request a handler answers (undefined when it carried none and tracing is off). */
+export function requestTrace(res: Response): TraceHeaders | undefined {
   const trace: unknown = res.locals.trace;
-  return typeof trace === 'object' && trace !== null ? (trace as TraceHeaders) : {};
+  return typeof trace === 'object' && trace !== null && 'traceparent' in trace ? (trace as TraceHeaders) : undefined;
 }

@@ -102,7 +102,7 @@ export function createGatewayApp(deps: GatewayDeps): Application {
   const json = jsonBody(deps.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
 
   /** Runs one command route; returns the reply and the ids to echo. `deadline`: epoch ms by which it answers. */
-  async function handle(route: GatewayRoute, req: Request, principal: Principal, deadline: number, trace: TraceHeaders): Promise<{ reply: HttpReply; correlationId?: string }> {
+  async function handle(route: GatewayRoute, req: Request, principal: Principal, deadline: number, trace: TraceHeaders | undefined): Promise<{ reply: HttpReply; correlationId?: string }> {
     const waitMs = (): number => Math.max(0, Math.min(deps.replyWaitMs, deadline - replyMarginMs - Date.now()));
     const media = mediaTypeProblem(req, route);
     if (media !== undefined) return { reply: media };
@@ -125,6 +125,7 @@ export function createGatewayApp(deps: GatewayDeps): Application {
       newId: deps.newId,
     });
     const actor = actorOf(principal);
+    const traced = trace === undefined ? {} : { trace };
     const correlationId = headers.correlationId ?? ids.commandId;
     const metadataFor = (aggregateId: string) =>
       commandMetadata({ commandId: ids.commandId, aggregateId, correlationId, issuedAt: deps.clock(), expectedVersion: headers.expectedVersion, actor });
@@ -141,7 +142,7 @@ export function createGatewayApp(deps: GatewayDeps): Application {
           if (aggregateId === undefined) throw new Error(`route ${route.path} has no aggregate id`);
           const sealed = deps.privacy === undefined ? { ok: true as const, command: parsed.command } : await sealCommand(deps.privacy, parsed.command, aggregateId, actor);
           if (!sealed.ok) return { reply: sealed.reply, correlationId };
-          const envelope: CommandEnvelope = { aggregate: route.aggregate, command: sealed.command, metadata: metadataFor(aggregateId), trace };
+          const envelope: CommandEnvelope = { aggregate: route.aggregate, command: sealed.command, metadata: metadataFor(aggregateId), ...traced };
           if (sealed.command.type === 'ForgetCustomer' && deps.privacy !== undefined) {
             return { reply: outcomeReply(await forgetCustomer(deps.bus, deps.privacy, envelope, waitMs(), logger), location), correlationId };
           }
@@ -155,7 +156,7 @@ export function createGatewayApp(deps: GatewayDeps): Application {
           if (!quote.available) {
             return { reply: errorReply(409, 'menu_item_sold_out', `"${quote.name}" is sold out`), correlationId };
           }
-          const envelope: CommandEnvelope = { aggregate: route.aggregate, command: addItemCommand(parsed, quote), metadata: metadataFor(parsed.aggregateId), trace };
+          const envelope: CommandEnvelope = { aggregate: route.aggregate, command: addItemCommand(parsed, quote), metadata: metadataFor(parsed.aggregateId), ...traced };
           return { reply: outcomeReply(await deps.bus.send(envelope, { waitMs: waitMs() })), correlationId };
         }
         case 'sign-up': {
