@@ -649,7 +649,7 @@ export class ProcessManagerRuntime<S, I> implements BatchSink {
           // Checked again: the round may have changed the process since the deadline came due.
           if (state === undefined || !this.definition.deadlines(state).some((d) => d.name === entry.name && d.dueAt === entry.dueAt)) continue;
           const deadline: Deadline = { name: entry.name, dueAt: entry.dueAt };
-          if (apply(this.definition.deadlineInput(entry.processId, deadline), `deadline ${entry.name}@${entry.dueAt}`, `deadline ${entry.name}`, entry.trace)) part.fired += 1;
+          if (apply(this.definition.deadlineInput(entry.processId, deadline), `deadline ${entry.name}@${entry.dueAt}`, 'deadline', entry.trace)) part.fired += 1;
         }
         break;
       case 'flush':
