@@ -12,6 +12,8 @@ import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import type { TracingSettings } from './settings';
 
 export interface Tracing {
+  /** Sends what is buffered now. */
+  flush(): Promise<void>;
   /** Sends what is buffered and stops exporting. */
   shutdown(): Promise<void>;
 }
@@ -25,19 +27,22 @@ function exporterFor(settings: TracingSettings): SpanExporter {
   return new OTLPTraceExporter({ url: settings.otlpUrl });
 }
 
-/** Starts tracing for `serviceName` (e.g. restaurant-gateway); undefined when TRACING=off. */
-export function startTracing(settings: TracingSettings, serviceName: string): Tracing | undefined {
+/** Starts tracing for `serviceName` (e.g. restaurant-gateway); undefined when TRACING=off. `exporter` replaces the configured one (tests). */
+export function startTracing(settings: TracingSettings, serviceName: string, exporter?: SpanExporter): Tracing | undefined {
   if (settings.mode === 'off') return undefined;
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ 'service.name': serviceName }),
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(settings.sampleRatio) }),
     // Exported in the background, at most every second: a role never waits for the trace backend.
-    spanProcessors: [new BatchSpanProcessor(exporterFor(settings), { scheduledDelayMillis: 1000, maxQueueSize: 8192, maxExportBatchSize: 512 })],
+    spanProcessors: [new BatchSpanProcessor(exporter ?? exporterFor(settings), { scheduledDelayMillis: 1000, maxQueueSize: 8192, maxExportBatchSize: 512 })],
   });
   // No global context manager or propagator: the roles hand contexts on explicitly (propagation.ts).
   trace.setGlobalTracerProvider(provider);
   started = true;
   return {
+    async flush() {
+      await provider.forceFlush();
+    },
     async shutdown() {
       await provider.shutdown();
     },
