@@ -36,7 +36,11 @@ export function startBatchSpans(name: string, causes: ReadonlyArray<IHeaders | u
   if (causes.length === 0 || !tracingStarted()) return [];
   const byTrace = new Map<string, Link[]>();
   for (const headers of causes) {
-    if (headers?.traceparent === undefined) continue;
+    const traceparent = headers?.traceparent;
+    if (traceparent === undefined) continue;
+    // The sampled flag is the last hex digit's low bit (`…-01`): an unsampled record is passed over without parsing.
+    const text = String(Array.isArray(traceparent) ? traceparent[0] : traceparent);
+    if ((parseInt(text.charAt(text.length - 1), 16) & 1) === 0) continue;
     const context = trace.getSpanContext(contextFromHeaders(headers));
     if (context === undefined || (context.traceFlags & 1) === 0) continue;
     const links = byTrace.get(context.traceId);

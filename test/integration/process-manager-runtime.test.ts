@@ -9,7 +9,11 @@
  * - a new instance with the group's offsets deleted reads everything again,
  *   restores from the changelog and writes nothing;
  * - a transaction fenced by another holder of the task's transactional id is
- *   aborted, the task restores and the input is decided exactly once.
+ *   aborted, the task restores and the input is decided exactly once;
+ * - the trace context of an input travels to what its step emits and to the
+ *   process's changelog record, and a deadline set before a restart fires, on
+ *   the instance that restored it, in the trace of the step that set it
+ *   (tracing off here: the context is forwarded unchanged).
  */
 import { logLevel } from 'kafkajs';
 import { AvroCodec } from '../../infra/kafka/codec';
@@ -228,4 +232,31 @@ describe('the process-manager runtime on its own topics', () => {
     await intruder.disconnect();
     await stop(runtime);
   });
+
+  it('a deadline set before a restart fires in the trace of the step that set it', async () => {
+    const orderId = 'o-traced';
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    // Its payment deadline comes due 30 s after the test produces it (occurredAt ahead): well after the first instance stops.
+    const event = placed(orderId);
+    await produceEnvelopes(producer, codec, orderEvents, [{ ...event, metadata: { ...event.metadata, occurredAt: Date.now() + 30_000 - TIMEOUT_MS } }], { traceparent });
+    const first = await start();
+    const [request] = await waitFor('the payment request of the traced order', async () => {
+      const found = (await readRecords(kafka, topics.paymentEvents, codec)).filter((r) => r.key === `${orderId}/1`);
+      return found.length > 0 ? found : undefined;
+    });
+    expect(request?.headers.traceparent).toBe(traceparent);
+    await stop(first);
+    const state = latestByKey((await readRecords(kafka, topics.changelog, codec)).filter((r) => r.key === orderId)).get(orderId);
+    expect(state?.headers.traceparent).toBe(traceparent);
+    expect((await commands()).filter((r) => r.key === orderId)).toEqual([]);
+
+    const second = await start();
+    const [cancel] = await waitFor('the payment deadline to cancel the traced order', async () => {
+      const found = (await commands()).filter((r) => r.key === orderId);
+      return found.length > 0 ? found : undefined;
+    }, 90_000, 500);
+    expect(cancel?.type).toBe('CancelOrder');
+    expect(cancel?.headers.traceparent).toBe(traceparent);
+    await stop(second);
+  }, 180_000);
 });
