@@ -471,9 +471,19 @@ export class ProcessManagerRuntime<S, I> implements BatchSink {
   private submit(task: Task<S>, work: Work): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       task.queue.push({ work, settle: (error) => (error === undefined ? resolve() : reject(error)) });
-      task.draining ??= this.drain(task).finally(() => {
-        task.draining = undefined;
-      });
+      this.keepDraining(task);
+    });
+  }
+
+  /**
+   * Starts the task's drain loop unless it runs. Work queued after the loop saw
+   * an empty queue but before it was marked done would otherwise wait forever:
+   * the loop is started again when it ends with work queued.
+   */
+  private keepDraining(task: Task<S>): void {
+    task.draining ??= this.drain(task).finally(() => {
+      task.draining = undefined;
+      if (task.queue.length > 0) this.keepDraining(task);
     });
   }
 
