@@ -134,7 +134,7 @@ export function zipkinService(s: StackSettings): Service {
       if (artifacts.zipkinJar === undefined) throw new Error('Zipkin was not provisioned (STACK_ZIPKIN=1 provisions it)');
       return launch({
         command: s.javaBin,
-        args: [`-Xmx${s.zipkin.heapMb}m`, '-XX:+UseSerialGC', '-jar', artifacts.zipkinJar, `--QUERY_PORT=${s.zipkin.port}`, '--STORAGE_TYPE=mem'],
+        args: [`-Xmx${s.zipkin.heapMb}m`, '-XX:+UseSerialGC', '-jar', artifacts.zipkinJar, `--QUERY_PORT=${s.zipkin.port}`, '--STORAGE_TYPE=mem', `--MEM_MAX_SPANS=${s.zipkin.maxSpans}`],
         cwd: runDir,
         logFile: this.logFile,
         pidFile: this.pidFile,

@@ -25,7 +25,7 @@ export interface StackSettings {
   readonly registry: { readonly port: number; readonly heapMb: number };
   readonly redis: { readonly port: number };
   /** Zipkin (docs/tracing.md): started with the stack when STACK_ZIPKIN=1, on ZIPKIN_PORT (default 9411), in-memory storage. */
-  readonly zipkin: { readonly enabled: boolean; readonly port: number; readonly heapMb: number };
+  readonly zipkin: { readonly enabled: boolean; readonly port: number; readonly heapMb: number; readonly maxSpans: number };
   readonly startTimeoutMs: number;
   readonly javaBin: string;
   readonly mavenBin: string;
@@ -113,7 +113,7 @@ export function readStackSettings(env: Env = process.env): StackSettings {
       heapMb: intFrom(env, 'REGISTRY_HEAP_MB', 384, 128, 16384),
     },
     redis: { port: port('REDIS_PORT', 6379) },
-    zipkin: { enabled: flag(env, 'STACK_ZIPKIN'), port: port('ZIPKIN_PORT', 9411), heapMb: intFrom(env, 'ZIPKIN_HEAP_MB', 256, 128, 16384) },
+    zipkin: { enabled: flag(env, 'STACK_ZIPKIN'), port: port('ZIPKIN_PORT', 9411), heapMb: intFrom(env, 'ZIPKIN_HEAP_MB', 256, 128, 16384), maxSpans: intFrom(env, 'ZIPKIN_MAX_SPANS', 100_000, 1000, 10_000_000) },
     startTimeoutMs: intFrom(env, 'STACK_START_TIMEOUT_S', 120, 5, 3600) * 1000,
     javaBin: javaHome ? path.join(javaHome, 'bin', 'java') : 'java',
     mavenBin: env.MAVEN_BIN ?? 'mvn',
