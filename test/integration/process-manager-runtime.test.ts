@@ -238,7 +238,10 @@ describe('the process-manager runtime on its own topics', () => {
     const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
     // Its payment deadline comes due 30 s after the test produces it (occurredAt ahead): well after the first instance stops.
     const event = placed(orderId);
-    await produceEnvelopes(producer, codec, orderEvents, [{ ...event, metadata: { ...event.metadata, occurredAt: Date.now() + 30_000 - TIMEOUT_MS } }], { traceparent });
+    const metadata = { ...event.metadata, occurredAt: Date.now() + 30_000 - TIMEOUT_MS };
+    const fullName = 'restaurant.order.OrderPlaced';
+    const value = codec.encodeWithId(await codec.schemaId('restaurant.order.events', fullName), fullName, { ...event.event.data, metadata });
+    await producer.send({ topic: topics.orderEvents, acks: -1, messages: [{ key: `${orderId}/4`, value, partition: partitionFor(orderId, PARTITIONS), headers: { 'event-type': 'OrderPlaced', traceparent } }] });
     const first = await start();
     const [request] = await waitFor('the payment request of the traced order', async () => {
       const found = (await readRecords(kafka, topics.paymentEvents, codec)).filter((r) => r.key === `${orderId}/1`);

@@ -23,8 +23,6 @@ export async function produceEnvelopes(
   codec: AvroCodec,
   opts: { readonly topic: string; readonly schemaTopic: string; readonly namespace: string; readonly partitions: number },
   envelopes: readonly Envelope<{ readonly type: string; readonly data: object }>[],
-  /** More headers on every record (e.g. a `traceparent`). */
-  headers: Readonly<Record<string, string>> = {},
 ): Promise<void> {
   const messages = await Promise.all(
     envelopes.map(async ({ event, metadata }) => {
@@ -34,7 +32,7 @@ export async function produceEnvelopes(
         key: eventKey(metadata.aggregateId, metadata.version),
         value: codec.encodeWithId(id, fullName, { ...event.data, metadata }),
         partition: partitionFor(metadata.aggregateId, opts.partitions),
-        headers: { 'event-type': event.type, ...headers },
+        headers: { 'event-type': event.type },
       };
     }),
   );
