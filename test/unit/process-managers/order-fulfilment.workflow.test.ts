@@ -13,12 +13,12 @@ import {
   type FulfilmentInput,
   type PlacementFacts,
 } from '../../../consumers/process-managers/order-fulfilment/order-fulfilment.workflow';
-import { deterministicId } from '../../../producers/command-processor/handle';
 import type { EventMetadata, FulfilmentDeadlineName, Money, OrderFulfilmentState, OrderLine } from '../../../schemas/generated/types';
 import { loadSchemas } from '../../../schemas/loader';
 import { toCommandRecord, toEventRecord } from '../../../schemas/messages';
 import { PAYMENT_STREAM_VERSIONS } from '../../../schemas/payment-stream';
 import { systemActor } from '../../../schemas/roles';
+import { deterministicId } from '../../../kernel/deterministic-id';
 
 const T0 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 const SECOND = 1000;
