@@ -117,21 +117,24 @@ it('asks for a code with PKCE (S256), state and nonce; the code becomes a sessio
   expect(params.get('state')).toMatch(/^[A-Za-z0-9_-]{32,}$/);
   expect(params.get('nonce')).toMatch(/^[A-Za-z0-9_-]{32,}$/);
   // The verifier, state and nonce travel only in the sealed, HttpOnly flow cookie, which names none of them readably.
-  const flowCookie = login.headers.getSetCookie().find((c) => c.startsWith('restaurant_oidc_flow='));
+  const flowCookie = login.headers.getSetCookie().find((c) => c.startsWith(`restaurant_oidc_flow_${params.get('state') ?? ''}=`));
   expect(flowCookie).toMatch(/HttpOnly/);
   expect(flowCookie).toMatch(/SameSite=Lax/);
   expect(flowCookie).toMatch(/Path=\/auth\/callback/);
-  expect(flowCookie).not.toContain(params.get('state') ?? 'no state');
+  expect(flowCookie?.split(';')[0]?.split('=')[1]).not.toContain(params.get('state') ?? 'no state');
 
   const callback = await throughProvider(authorize.toString(), providerJar);
   expect(new URL(callback).searchParams.get('state')).toBe(params.get('state'));
-  const flowValue = app.get('restaurant_oidc_flow');
+  const flowName = `restaurant_oidc_flow_${params.get('state') ?? ''}`;
+  const flowValue = app.get(flowName);
   const back = await get(callback, app);
   expect(back.status).toBe(302);
-  expect(back.headers.get('location')).toBe('/#/signed-in');
+  const handoff = /^\/#\/signed-in\?handoff=([A-Za-z0-9_-]{32})$/.exec(back.headers.get('location') ?? '')?.[1];
+  expect(handoff).toEqual(expect.any(String));
+  expect(app.get(flowName)).toBeUndefined();
 
   // The hand-off: once.
-  const collect = (): Promise<Response> => fetch(`${webUrl}/auth/session`, { method: 'POST', headers: { cookie: app.header() } });
+  const collect = (): Promise<Response> => fetch(`${webUrl}/auth/session?handoff=${handoff ?? ''}`, { method: 'POST', headers: { cookie: app.header() } });
   const first = await collect();
   expect(first.status).toBe(200);
   const session = (await first.json()) as { token: string; subject: string; roles: string[]; expiresAt: number; signOutUrl: string; profile: { name?: string; email?: string } };
@@ -144,7 +147,7 @@ it('asks for a code with PKCE (S256), state and nonce; the code becomes a sessio
   expect(((await again.json()) as { error: { code: string } }).error.code).toBe('no_session');
 
   // The same code a second time (a replayed callback, with the flow cookie it had): the provider refuses it.
-  const replay = await fetch(callback, { redirect: 'manual', headers: { cookie: `restaurant_oidc_flow=${flowValue ?? ''}` } });
+  const replay = await fetch(callback, { redirect: 'manual', headers: { cookie: `${flowName}=${flowValue ?? ''}` } });
   expect(replay.headers.get('location')).toBe('/#/sign-in?error=code_rejected');
 
   // Signing out goes to the provider's end-session endpoint, and comes back to the app.
@@ -153,6 +156,30 @@ it('asks for a code with PKCE (S256), state and nonce; the code becomes a sessio
   expect(`${end.origin}${end.pathname}`).toBe(`${provider.issuer}/session/end`);
   expect(end.searchParams.get('client_id')).toBe('restaurant-spa');
   expect(end.searchParams.get('post_logout_redirect_uri')).toBe(`${webUrl}/`);
+});
+
+it('two tabs of one browser sign in at once, each getting its own session; a callback matching neither is a state mismatch', async () => {
+  const app = new Jar();
+  const [first, second] = [await get(`${webUrl}/auth/login`, app), await get(`${webUrl}/auth/login`, app)];
+  // The second login finishes first.
+  const secondBack = await get(await throughProvider(location(second, webUrl), new Jar()), app);
+  const firstBack = await get(await throughProvider(location(first, webUrl), new Jar()), app);
+  const sessions = [];
+  for (const back of [firstBack, secondBack]) {
+    const handoff = /handoff=([A-Za-z0-9_-]+)/.exec(back.headers.get('location') ?? '')?.[1] ?? '';
+    const res = await fetch(`${webUrl}/auth/session?handoff=${handoff}`, { method: 'POST', headers: { cookie: app.header() } });
+    expect(res.status).toBe(200);
+    sessions.push(((await res.json()) as { token: string }).token);
+  }
+  expect(new Set(sessions).size).toBe(2);
+
+  // A third login under way; a callback with a state of someone else's making.
+  await get(`${webUrl}/auth/login`, app);
+  const forged = await fetch(`${webUrl}/auth/callback?code=forged&state=${'f'.repeat(43)}`, { redirect: 'manual', headers: { cookie: app.header() } });
+  expect(forged.headers.get('location')).toBe('/#/sign-in?error=state_mismatch');
+  // No login under way at all: it took too long, or was started elsewhere.
+  const stray = await fetch(`${webUrl}/auth/callback?code=forged&state=${'f'.repeat(43)}`, { redirect: 'manual' });
+  expect(stray.headers.get('location')).toBe('/#/sign-in?error=expired');
 });
 
 it('a provider that is down: the login comes back to the sign-in screen saying so, no 5xx', async () => {

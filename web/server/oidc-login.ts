@@ -7,7 +7,7 @@
 //   GET  /auth/callback   the provider's answer: checks, code exchange (client secret if any), ID token
 //                         validation; the access token checked as the APIs check it; 302 to /#/signed-in,
 //                         or to /#/sign-in?error=<code> (never a 5xx, never a blank page)
-//   POST /auth/session    hands the tab its session once (the sealed hand-off cookie), then clears it
+//   POST /auth/session?handoff=<id>   hands the tab its session once (the sealed hand-off cookie), then clears it
 //   GET  /auth/logout     302 to the provider's end_session_endpoint (RP-initiated logout), back to /
 //
 // The access token the browser then sends is verified by the gateway and the
@@ -18,7 +18,7 @@ import { decodeJwt } from 'jose';
 import { custom, errors, generators, Issuer, type BaseClient } from 'openid-client';
 import type { Authenticator } from '../../infra/auth/authenticator';
 import type { Logger } from '../../infra/logging';
-import { clearCookie, readCookie, serializeCookie, type Sealer } from './sealed-cookie';
+import { clearCookie, cookieNames, readCookie, serializeCookie, type Sealer } from './sealed-cookie';
 
 /** What went wrong, as the sign-in screen names it (web/src/screens/sign-in-errors.ts says it in words). */
 export const SIGN_IN_ERRORS = ['denied', 'state_mismatch', 'expired', 'code_rejected', 'provider_unavailable', 'provider_error', 'token_not_accepted', 'no_role'] as const;
@@ -59,8 +59,12 @@ export interface OidcSession {
   readonly profile: { readonly name?: string; readonly email?: string };
 }
 
-export const FLOW_COOKIE = 'restaurant_oidc_flow';
-export const HANDOFF_COOKIE = 'restaurant_oidc_session';
+// One cookie per login, named by its state (and one per hand-off, named by a
+// random id): several tabs of one browser can sign in at once, each someone else.
+export const FLOW_COOKIE_PREFIX = 'restaurant_oidc_flow_';
+export const HANDOFF_COOKIE_PREFIX = 'restaurant_oidc_session_';
+/** generators.state() and the hand-off ids: base64url, safe in a cookie name. */
+const COOKIE_KEY = /^[A-Za-z0-9_-]{16,64}$/;
 /** How long a person may take at the provider. */
 const FLOW_TTL_SECONDS = 600;
 /** How long the signed-in page has to collect its session. */
@@ -150,15 +154,20 @@ export function mountOidcLogin(app: Express, deps: OidcLoginDeps): void {
       code_challenge_method: 'S256',
       ...(settings.resource === undefined ? {} : { resource: settings.resource }),
     });
-    res.set({ 'Cache-Control': 'no-store', 'Set-Cookie': serializeCookie(FLOW_COOKIE, sealed, { ...flowCookie, maxAgeSeconds: FLOW_TTL_SECONDS }) }).redirect(302, target);
+    res.set({ 'Cache-Control': 'no-store', 'Set-Cookie': serializeCookie(`${FLOW_COOKIE_PREFIX}${state}`, sealed, { ...flowCookie, maxAgeSeconds: FLOW_TTL_SECONDS }) }).redirect(302, target);
   });
 
   app.get('/auth/callback', async (req: Request, res: Response) => {
-    // One flow, one callback: the flow cookie goes whatever happens.
-    res.append('Set-Cookie', clearCookie(FLOW_COOKIE, flowCookie));
-    const flow = await sealer.open(readCookie(req.headers.cookie, FLOW_COOKIE));
-    // No flow from this browser (never started here, older than FLOW_TTL_SECONDS, or this web instance restarted).
-    if (flow === undefined) return fail(res, 'expired');
+    const returnedState = typeof req.query.state === 'string' && COOKIE_KEY.test(req.query.state) ? req.query.state : undefined;
+    // One flow, one callback: its cookie goes whatever happens.
+    if (returnedState !== undefined) res.append('Set-Cookie', clearCookie(`${FLOW_COOKIE_PREFIX}${returnedState}`, flowCookie));
+    const flow = returnedState === undefined ? undefined : await sealer.open(readCookie(req.headers.cookie, `${FLOW_COOKIE_PREFIX}${returnedState}`));
+    if (flow === undefined) {
+      // This browser has logins under way, but none with this state: a forged or crossed callback.
+      if (cookieNames(req.headers.cookie).some((name) => name.startsWith(FLOW_COOKIE_PREFIX))) return fail(res, 'state_mismatch');
+      // No login from this browser (never started here, older than FLOW_TTL_SECONDS, or this web instance restarted).
+      return fail(res, 'expired');
+    }
     const { state, nonce, verifier } = flow as { state?: unknown; nonce?: unknown; verifier?: unknown };
     if (typeof state !== 'string' || typeof nonce !== 'string' || typeof verifier !== 'string') return fail(res, 'expired');
     let c: BaseClient;
@@ -202,14 +211,17 @@ export function mountOidcLogin(app: Express, deps: OidcLoginDeps): void {
       logger.warn({ err, code }, 'the OIDC sign-in failed');
       return fail(res, code);
     }
+    const handoff = generators.random(24);
     const sealed = await sealer.seal({ session }, HANDOFF_TTL_SECONDS);
-    res.append('Set-Cookie', serializeCookie(HANDOFF_COOKIE, sealed, { ...handoffCookie, maxAgeSeconds: HANDOFF_TTL_SECONDS }));
-    res.set('Cache-Control', 'no-store').redirect(302, '/#/signed-in');
+    res.append('Set-Cookie', serializeCookie(`${HANDOFF_COOKIE_PREFIX}${handoff}`, sealed, { ...handoffCookie, maxAgeSeconds: HANDOFF_TTL_SECONDS }));
+    res.set('Cache-Control', 'no-store').redirect(302, `/#/signed-in?handoff=${handoff}`);
   });
 
   app.post('/auth/session', async (req: Request, res: Response) => {
-    const opened = await sealer.open(readCookie(req.headers.cookie, HANDOFF_COOKIE));
-    res.set({ 'Cache-Control': 'no-store', 'Set-Cookie': clearCookie(HANDOFF_COOKIE, handoffCookie) });
+    const handoff = typeof req.query.handoff === 'string' && COOKIE_KEY.test(req.query.handoff) ? req.query.handoff : undefined;
+    res.set('Cache-Control', 'no-store');
+    if (handoff !== undefined) res.set('Set-Cookie', clearCookie(`${HANDOFF_COOKIE_PREFIX}${handoff}`, handoffCookie));
+    const opened = handoff === undefined ? undefined : await sealer.open(readCookie(req.headers.cookie, `${HANDOFF_COOKIE_PREFIX}${handoff}`));
     const session = (opened as { session?: OidcSession } | undefined)?.session;
     if (session === undefined || typeof session.token !== 'string') {
       return void res.status(401).json({ error: { code: 'no_session', message: 'there is no sign-in to collect: it was collected already or took too long; sign in again' } });

@@ -37,6 +37,15 @@ export function readCookie(header: string | undefined, name: string): string | u
   return undefined;
 }
 
+/** The names of the cookies in a Cookie header. */
+export function cookieNames(header: string | undefined): string[] {
+  if (header === undefined) return [];
+  return header
+    .split(';')
+    .map((part) => part.slice(0, Math.max(0, part.indexOf('='))).trim())
+    .filter((name) => name !== '');
+}
+
 export interface Sealer {
   seal(payload: JWTPayload, ttlSeconds: number): Promise<string>;
   /** The payload, or undefined when the value is missing, forged, from another key or expired. */

@@ -62,7 +62,8 @@ export function signOut(): void {
 export function signOutEverywhere(): void {
   const next = currentSession()?.signOutUrl;
   signOut();
-  if (next !== undefined && next.startsWith('/')) location.assign(next);
+  // Only a path on this origin (never //elsewhere).
+  if (next !== undefined && /^\/(?!\/)/.test(next)) location.assign(next);
 }
 
 export function useSession(): Session | null {
@@ -105,8 +106,8 @@ export async function devSignIn(request: { role: 'customer'; email: string } | {
  * After the provider sent the browser back (#/signed-in): the web role hands
  * this tab the session it made from the code exchange, once.
  */
-export async function collectProviderSession(): Promise<Session> {
-  const res = await fetch('/auth/session', { method: 'POST', headers: { accept: 'application/json' } });
+export async function collectProviderSession(handoff: string): Promise<Session> {
+  const res = await fetch(`/auth/session?handoff=${encodeURIComponent(handoff)}`, { method: 'POST', headers: { accept: 'application/json' } });
   const body = (await res.json().catch(() => ({}))) as unknown;
   if (!res.ok) {
     const message = (body as { error?: { message?: string } }).error?.message;

@@ -1,7 +1,7 @@
 import { errors } from 'openid-client';
 import { roleConfig } from '../../../infra/app/roles';
 import { SIGN_IN_ERRORS, signInErrorOf } from '../../../web/server/oidc-login';
-import { createSealer, readCookie, serializeCookie } from '../../../web/server/sealed-cookie';
+import { cookieNames, createSealer, readCookie, serializeCookie } from '../../../web/server/sealed-cookie';
 import { signInErrorMessage } from '../../../web/src/sign-in-errors';
 
 describe('the OIDC login of the web role', () => {
@@ -48,6 +48,8 @@ describe('the OIDC login of the web role', () => {
     expect(readCookie('x=1; restaurant_oidc_flow=abc.def; y=2', 'restaurant_oidc_flow')).toBe('abc.def');
     expect(readCookie('x=1', 'restaurant_oidc_flow')).toBeUndefined();
     expect(readCookie(undefined, 'x')).toBeUndefined();
+    expect(cookieNames('a=1; restaurant_oidc_flow_abc=x.y; broken; b=')).toEqual(['a', 'restaurant_oidc_flow_abc', 'b']);
+    expect(cookieNames(undefined)).toEqual([]);
   });
 
   it('is configured by WEB_OIDC_* beside AUTH_JWKS_URL; off without a client id; openid always asked for', () => {

@@ -1,12 +1,12 @@
 // Signing in with an identity provider (OIDC, where configured): the web role
 // runs the login (/auth/login ... /auth/callback, docs/web-ui.md) and sends the
-// browser back to #/signed-in, where this tab collects its session once; a
+// browser back to #/signed-in?handoff=<id>, where this tab collects its session once; a
 // customer's first visit then creates their profile, as the development
 // sign-up does. A failed login comes back as #/sign-in?error=<code>.
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, command, query, seg } from '../api';
 import { ErrorNotice, Loading } from '../components/feedback';
-import { collectProviderSession, signIn, signOut, type Session } from '../session';
+import { collectProviderSession, signIn, signOut, signOutEverywhere, type Session } from '../session';
 import { signInErrorMessage } from '../sign-in-errors';
 
 /** Signed in: show the role's start page (App sends `#/` there). */
@@ -32,12 +32,12 @@ export function ProviderSignIn({ provider, loginUrl, errorCode }: { provider: st
 
 type Return = { readonly step: 'collecting' } | { readonly step: 'profile'; readonly session: Session } | { readonly step: 'failed'; readonly error: Error };
 
-export function ProviderReturn({ provider }: { provider: string }) {
+export function ProviderReturn({ provider, handoff }: { provider: string; handoff: string }) {
   const [state, setState] = useState<Return>({ step: 'collecting' });
   useEffect(() => {
     void (async () => {
       try {
-        const session = await collectProviderSession();
+        const session = await collectProviderSession(handoff);
         if (!session.roles.includes('customer')) return enter(session);
         signIn(session, { quietly: true });
         try {
@@ -114,10 +114,7 @@ function CreateProfile({ session, provider }: { session: Session; provider: stri
         <button
           type="button"
           class="link-button"
-          onClick={() => {
-            signOut();
-            location.assign(session.signOutUrl ?? '#/');
-          }}
+          onClick={() => signOutEverywhere()}
         >
           Cancel and sign out
         </button>

@@ -56,7 +56,7 @@ export function SignIn() {
   if (configError !== null) return <ErrorNotice error={configError} onRetry={() => location.reload()} />;
   if (config === null) return <Loading what="sign-in options" />;
   if (config.oidc !== undefined) {
-    if (route.parts[0] === 'signed-in') return <ProviderReturn provider={config.oidc.providerName} />;
+    if (route.parts[0] === 'signed-in') return <ProviderReturn provider={config.oidc.providerName} handoff={route.params.get('handoff') ?? ''} />;
     return <ProviderSignIn provider={config.oidc.providerName} loginUrl={config.oidc.loginUrl} errorCode={route.parts[0] === 'sign-in' ? route.params.get('error') : null} />;
   }
   if (!config.devSignIn) {
