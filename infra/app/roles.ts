@@ -87,6 +87,17 @@ export interface WebOidcConfig {
   readonly providerName: string | undefined;
   /** RFC 8707 resource indicator sent with the authorization and token requests (WEB_OIDC_RESOURCE), for providers that pick the access token's audience by it. */
   readonly resource: string | undefined;
+  /**
+   * The key sealing the login's cookies (WEB_OIDC_COOKIE_KEY, 64 hex digits): the same on every web instance
+   * behind one load balancer, so a login may finish on another instance than it started on. Unset: random per process.
+   */
+  readonly cookieKey: Uint8Array | undefined;
+}
+
+function cookieKey(raw: string | undefined): Uint8Array | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^[0-9a-fA-F]{64}$/.test(raw)) throw new Error('WEB_OIDC_COOKIE_KEY must be 64 hex digits (32 random bytes: openssl rand -hex 32)');
+  return Uint8Array.from(Buffer.from(raw, 'hex'));
 }
 
 function oidcScope(raw: string | undefined): string {
@@ -105,6 +116,7 @@ function webOidc(env: NodeJS.ProcessEnv): WebOidcConfig | undefined {
     scope: oidcScope(env.WEB_OIDC_SCOPE),
     providerName: env.WEB_OIDC_PROVIDER_NAME?.trim() || undefined,
     resource,
+    cookieKey: cookieKey(env.WEB_OIDC_COOKIE_KEY),
   });
 }
 

@@ -15,6 +15,7 @@ jest.setTimeout(180_000);
 
 const run = unique('oidc-http');
 const LOGIN = `lin-${run}`;
+const COOKIE_KEY = 'c3'.repeat(32);
 let provider: RunningOidcProvider;
 let web: RoleProcess;
 let webUrl: string;
@@ -36,6 +37,7 @@ beforeAll(async () => {
     AUTH_ISSUER: provider.issuer,
     AUTH_AUDIENCE: 'restaurant',
     WEB_OIDC_CLIENT_ID: 'restaurant-spa',
+    WEB_OIDC_COOKIE_KEY: COOKIE_KEY,
   });
 });
 
@@ -180,6 +182,28 @@ it('two tabs of one browser sign in at once, each getting its own session; a cal
   // No login under way at all: it took too long, or was started elsewhere.
   const stray = await fetch(`${webUrl}/auth/callback?code=forged&state=${'f'.repeat(43)}`, { redirect: 'manual' });
   expect(stray.headers.get('location')).toBe('/#/sign-in?error=expired');
+});
+
+it('behind one address, a login started on one web instance finishes on another that shares WEB_OIDC_COOKIE_KEY', async () => {
+  const env = { AUTH_JWKS_URL: provider.jwksUrl, AUTH_ISSUER: provider.issuer, AUTH_AUDIENCE: 'restaurant', WEB_OIDC_CLIENT_ID: 'restaurant-spa', WEB_PUBLIC_URL: webUrl };
+  const [same, other] = await Promise.all([
+    startRole('web', { ...env, WEB_PORT: String(await freePort()), WEB_OIDC_COOKIE_KEY: COOKIE_KEY }),
+    startRole('web', { ...env, WEB_PORT: String(await freePort()), WEB_OIDC_COOKIE_KEY: 'd4'.repeat(32) }),
+  ]);
+  try {
+    const finishOn = async (instance: RoleProcess): Promise<string | null> => {
+      const app = new Jar();
+      const login = await get(`${webUrl}/auth/login`, app);
+      const callback = new URL(await throughProvider(location(login, webUrl), new Jar()));
+      const res = await fetch(`${instance.webUrl}${callback.pathname}${callback.search}`, { redirect: 'manual', headers: { cookie: app.header() } });
+      return res.headers.get('location');
+    };
+    expect(await finishOn(same)).toMatch(/^\/#\/signed-in\?handoff=/);
+    // Another key cannot open the login's cookie: as if it had never started there.
+    expect(await finishOn(other)).toBe('/#/sign-in?error=state_mismatch');
+  } finally {
+    await Promise.all([same.stop(), other.stop()]);
+  }
 });
 
 it('a provider that is down: the login comes back to the sign-in screen saying so, no 5xx', async () => {

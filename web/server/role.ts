@@ -41,7 +41,7 @@ async function oidcLogin(oidc: WebOidcConfig, auth: AuthSettings, publicUrl: str
   return {
     settings: { issuer: auth.issuer, clientId: oidc.clientId, clientSecret: oidc.clientSecret, scope: oidc.scope, resource: oidc.resource, publicUrl, clockSkewSeconds: auth.clockSkewSeconds },
     authenticator: await createAuthenticator(auth),
-    sealer: createSealer(),
+    sealer: createSealer(oidc.cookieKey),
     providerName: oidc.providerName ?? new URL(auth.issuer).host,
   };
 }

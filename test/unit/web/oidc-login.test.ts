@@ -56,9 +56,12 @@ describe('the OIDC login of the web role', () => {
     expect(roleConfig({}).web.oidc).toBeUndefined();
     expect(roleConfig({ WEB_PORT: '4002' }).web.publicUrl).toBe('http://127.0.0.1:4002');
     const jwks = { AUTH_JWKS_URL: 'https://id.example.com/jwks', AUTH_ISSUER: 'https://id.example.com' };
-    expect(roleConfig({ ...jwks, WEB_OIDC_CLIENT_ID: 'web' }).web.oidc).toEqual({ clientId: 'web', clientSecret: undefined, scope: 'openid profile email', providerName: undefined, resource: undefined });
+    expect(roleConfig({ ...jwks, WEB_OIDC_CLIENT_ID: 'web' }).web.oidc).toEqual({ clientId: 'web', clientSecret: undefined, scope: 'openid profile email', providerName: undefined, resource: undefined, cookieKey: undefined });
     const full = roleConfig({ ...jwks, WEB_OIDC_CLIENT_ID: 'web', WEB_OIDC_CLIENT_SECRET: 's3cret', WEB_OIDC_SCOPE: 'profile roles', WEB_OIDC_PROVIDER_NAME: 'Example ID', WEB_OIDC_RESOURCE: 'urn:restaurant:api', WEB_PUBLIC_URL: 'https://food.example.com/' }).web;
-    expect(full.oidc).toEqual({ clientId: 'web', clientSecret: 's3cret', scope: 'openid profile roles', providerName: 'Example ID', resource: 'urn:restaurant:api' });
+    expect(full.oidc).toEqual({ clientId: 'web', clientSecret: 's3cret', scope: 'openid profile roles', providerName: 'Example ID', resource: 'urn:restaurant:api', cookieKey: undefined });
+    const key = roleConfig({ ...jwks, WEB_OIDC_CLIENT_ID: 'web', WEB_OIDC_COOKIE_KEY: '0f'.repeat(32) }).web.oidc?.cookieKey;
+    expect(key).toEqual(new Uint8Array(32).fill(15));
+    expect(() => roleConfig({ ...jwks, WEB_OIDC_CLIENT_ID: 'web', WEB_OIDC_COOKIE_KEY: 'short' })).toThrow('WEB_OIDC_COOKIE_KEY must be 64 hex digits');
     expect(full.publicUrl).toBe('https://food.example.com');
     expect(() => roleConfig({ WEB_OIDC_CLIENT_ID: 'web' })).toThrow('WEB_OIDC_CLIENT_ID needs AUTH_JWKS_URL');
     expect(() => roleConfig({ WEB_PUBLIC_URL: 'ftp://x' })).toThrow('WEB_PUBLIC_URL must be an http(s) URL');
