@@ -87,7 +87,8 @@ export async function startRole(
   const port = await freePort();
   const healthPort = await freePort();
   const queryPort = await freePort();
-  const webPort = await freePort();
+  // A caller may fix the web port (the OIDC tests register its redirect URI at the provider first).
+  const webPort = env.WEB_PORT === undefined ? await freePort() : Number(env.WEB_PORT);
   // node itself with tsx as a loader (not the tsx CLI, which forks a second
   // process): the pid we signal is the role, so kill() really is kill -9.
   const child = spawn(process.execPath, roleEntryPoint(), {
