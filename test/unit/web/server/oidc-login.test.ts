@@ -1,8 +1,8 @@
 import { errors } from 'openid-client';
-import { roleConfig } from '../../../infra/app/roles';
-import { SIGN_IN_ERRORS, signInErrorOf } from '../../../web/server/oidc-login';
-import { cookieNames, createSealer, readCookie, serializeCookie } from '../../../web/server/sealed-cookie';
-import { signInErrorMessage } from '../../../web/src/sign-in-errors';
+import { roleConfig } from '../../../../infra/app/roles';
+import { SIGN_IN_ERRORS, signInErrorOf } from '../../../../web/server/oidc-login';
+import { cookieNames, createSealer, readCookie, serializeCookie } from '../../../../web/server/sealed-cookie';
+import { signInErrorMessage } from '../../../../web/src/sign-in-errors';
 
 describe('the OIDC login of the web role', () => {
   it('names what went wrong in a callback: the provider refusing, a forged state, a used code, a provider out of reach', () => {
