@@ -1,0 +1,53 @@
+// A Redis of a test's own: `redis-server --save '' --appendonly no` on a free
+// port, so a test can restart it and lose everything without touching anyone
+// else's Redis (never FLUSHALL on a shared one).
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { redisPing } from '../stack/services';
+import { freePort } from './role-process';
+
+export interface TestRedisServer {
+  readonly port: number;
+  readonly url: string;
+  /** Stops it (its data is gone: nothing is kept on disk) and starts it again, empty, on the same port. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startRedisServer(): Promise<TestRedisServer> {
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redis-'));
+  let child: ChildProcess | undefined;
+  const launch = async (): Promise<void> => {
+    const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+    child = server;
+    const deadline = Date.now() + 10_000;
+    while (!(await redisPing('127.0.0.1', port))) {
+      if (server.exitCode !== null) throw new Error(`redis-server on port ${port} exited with ${server.exitCode}`);
+      if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer within 10 s`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  const halt = async (): Promise<void> => {
+    const server = child;
+    if (!server || server.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
+    server.kill('SIGTERM');
+    await exited;
+  };
+  await launch();
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    async restart() {
+      await halt();
+      await launch();
+    },
+    async stop() {
+      await halt();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
