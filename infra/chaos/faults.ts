@@ -95,11 +95,12 @@ export class FaultInjector {
         await this.system.launch(instance, false);
         return this.recovered({ kind, target: instance.name, injectedAt, backAt });
       }
-      case 'broker-restart': {
-        await this.system.broker.kill();
-        await sleep(this.timings.brokerDownMs);
-        await this.system.broker.start(120_000);
-        return this.recovered({ kind, injectedAt, backAt: Date.now() });
+      case 'broker-restart':
+      case 'leader-kill':
+      case 'controller-loss': {
+        const which = kind === 'leader-kill' ? 'busiest-leader' : kind === 'controller-loss' ? 'controller' : 'any';
+        const node = await this.system.broker.killAndRestart(which, this.timings.brokerDownMs);
+        return this.recovered({ kind, target: node, injectedAt, backAt: Date.now() });
       }
       case 'redis-restart': {
         await this.system.redis.restart();

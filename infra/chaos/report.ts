@@ -9,6 +9,7 @@ import type { Verdict } from './verify';
 export interface ChaosReport {
   readonly seed: string;
   readonly layout: string;
+  readonly kafka: string;
   readonly startedAt: string;
   readonly durationMs: number;
   readonly load: LoadCounts;
@@ -57,6 +58,7 @@ export function formatReport(report: ChaosReport): string {
   const v = report.verification;
   const lines = [
     `chaos run, seed ${report.seed}, ${report.layout} layout, ${(report.durationMs / 1000).toFixed(0)} s: ${report.passed ? 'PASSED' : 'FAILED'}`,
+    `kafka: ${report.kafka}`,
     `load: ${Object.entries(report.load)
       .map(([k, n]) => `${k} ${n}`)
       .join(', ')}`,

@@ -4,14 +4,13 @@
 import Redis from 'ioredis';
 import { READ_MODELS, type ReadModelName } from '../../consumers/projections/shared/keys';
 import { localTokens } from '../../demo/tokens';
-import { config } from '../config';
 import { ChaosClient } from './client';
 import { DEFAULT_TIMINGS, FaultInjector, type FaultResult, type FaultTimings } from './faults';
 import { ChaosLoad } from './load';
 import { deadLetters, eventsTopics, readEventLog, type LoggedEvent } from './log-reader';
 import { differingKeys, foldedModels, modelBehind, storedModel } from './read-models';
 import { clientFigures, type ChaosReport } from './report';
-import { planFaults, type FaultKind } from './schedule';
+import { faultKindsFor, planFaults, type FaultKind } from './schedule';
 import { ChaosSystem, type Layout } from './system';
 import { verdictProblems, verify } from './verify';
 
@@ -20,6 +19,8 @@ export interface ChaosOptions {
   readonly durationMs: number;
   readonly faults: number;
   readonly layout: Layout;
+  /** One broker (default), or a three-node cluster this far above the caller's ports. */
+  readonly cluster?: { readonly portOffset: number };
   readonly kinds?: readonly FaultKind[];
   readonly ordersPerMinute: number;
   readonly timings?: Partial<FaultTimings>;
@@ -88,6 +89,7 @@ export async function runChaos(options: ChaosOptions, say: (line: string) => voi
     {
       layout: options.layout,
       keyspace,
+      kafka: options.cluster === undefined ? { kind: 'single' } : { kind: 'cluster', portOffset: options.cluster.portOffset },
       // Every payment is answered (none stalls for the 5 min timeout), so every placed order can end within the run.
       env: { PAYMENT_SIMULATOR_SEED: options.seed, PAYMENT_SIMULATOR_STALL_SHARE: '0' },
     },
@@ -100,7 +102,7 @@ export async function runChaos(options: ChaosOptions, say: (line: string) => voi
     const load = new ChaosLoad(client, { seed: options.seed, ordersPerMinute: options.ordersPerMinute, customers: 12, menuItems: 8 });
     say('opening the restaurant: menu and customers');
     await load.open();
-    const plan = planFaults({ seed: options.seed, faults: options.faults, durationMs: options.durationMs, instances: system.instances.map((i) => i.name), kinds: options.kinds });
+    const plan = planFaults({ seed: options.seed, faults: options.faults, durationMs: options.durationMs, instances: system.instances.map((i) => i.name), kinds: options.kinds ?? faultKindsFor(system.broker.kind) });
     const injector = new FaultInjector(system, client, runTag, timings, say);
     const loadStart = Date.now();
     say(`load for ${options.durationMs / 1000} s, ${plan.length} fault(s)`);
@@ -119,7 +121,7 @@ export async function runChaos(options: ChaosOptions, say: (line: string) => voi
     const quietLimit = options.quietLimitMs ?? 300_000;
     await waitForStillLog(system, 10_000, quietLimit);
     say('reading the log back');
-    const events = await readEventLog(system.broker.kafka('chaos.verify'), config().registry.url);
+    const events = await readEventLog(system.broker.kafka('chaos.verify'), system.broker.registryUrl);
     const verdict = verify(client.ledger, events);
     const { divergent, notCaughtUp } = await compareReadModels(redis, keyspace, events, quietLimit);
     const dlq = await deadLetters(system.broker.kafka('chaos.dlq'));
@@ -129,6 +131,7 @@ export async function runChaos(options: ChaosOptions, say: (line: string) => voi
     return {
       seed: options.seed,
       layout: options.layout,
+      kafka: system.broker.description,
       startedAt: startedAt.toISOString(),
       durationMs: Date.now() - startedAt.getTime(),
       load: load.counts,

@@ -2,8 +2,12 @@
 // so the same seed plans the same faults (and a unit test says so).
 import { seededRandom } from '../../demo/random';
 
-export const FAULT_KINDS = ['kill-role', 'broker-restart', 'redis-restart', 'registry-down', 'network-cut', 'rolling-restart'] as const;
+export const FAULT_KINDS = ['kill-role', 'broker-restart', 'leader-kill', 'controller-loss', 'redis-restart', 'registry-down', 'network-cut', 'rolling-restart'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
+/** Faults that need a cluster: the node leading the busiest partitions killed -9, the active controller killed -9 (each started again). */
+export const CLUSTER_ONLY_FAULTS: readonly FaultKind[] = ['leader-kill', 'controller-loss'];
+/** Every kind the given Kafka can take. */
+export const faultKindsFor = (kafka: 'single' | 'cluster'): FaultKind[] => FAULT_KINDS.filter((k) => kafka === 'cluster' || !CLUSTER_ONLY_FAULTS.includes(k));
 
 export interface PlannedFault {
   readonly kind: FaultKind;
@@ -19,7 +23,7 @@ export interface ScheduleOptions {
   /** The load's duration: faults start within it. */
   readonly durationMs: number;
   readonly instances: readonly string[];
-  /** The kinds to draw from (default all). */
+  /** The kinds to draw from (default all, cluster-only ones included). */
   readonly kinds?: readonly FaultKind[];
 }
 

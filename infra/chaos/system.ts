@@ -9,7 +9,8 @@ import type { Role } from '../app/roles';
 import { config } from '../config';
 import { AvroCodec } from '../kafka/codec';
 import { allTopicSpecs, applyTopics, registerSubjects } from '../kafka/topics';
-import { ownKafka, type OwnKafka } from './own-kafka';
+import { topicCatalog } from '../../schemas/topics';
+import { singleBroker, threeNodes, type KafkaUnderTest } from './kafka-under-test';
 import { startRedisServer, type TestRedisServer } from './redis-server';
 import { startRole, type RolePorts, type RoleProcess } from './role-process';
 import { tcpProxy, type TcpProxy } from './tcp-proxy';
@@ -31,6 +32,8 @@ export interface Instance {
 export interface SystemOptions {
   readonly layout: Layout;
   readonly keyspace: string;
+  /** One broker, or a three-node cluster whose ports are this far above the caller's (KAFKA_PORT, ...). */
+  readonly kafka: { readonly kind: 'single' } | { readonly kind: 'cluster'; readonly portOffset: number };
   /** Extra environment of every role. */
   readonly env?: Record<string, string>;
 }
@@ -38,28 +41,31 @@ export interface SystemOptions {
 export class ChaosSystem {
   readonly instances: Instance[] = [];
   private constructor(
-    readonly broker: OwnKafka,
+    readonly broker: KafkaUnderTest,
     readonly redis: TestRedisServer,
     private readonly options: SystemOptions,
   ) {}
 
   static async start(options: SystemOptions, say: (line: string) => void): Promise<ChaosSystem> {
-    const broker = await ownKafka();
-    say(`starting a Kafka broker of the run's own on ${broker.bootstrap}`);
-    await broker.start(120_000);
+    say(options.kafka.kind === 'single' ? "starting a Kafka broker of the run's own" : "starting a three-node Kafka cluster of the run's own (and its registry)");
+    const broker = options.kafka.kind === 'single' ? await singleBroker() : await threeNodes(options.kafka.portOffset, say);
+    say(`Kafka: ${broker.description}`);
     const redis = await startRedisServer();
     say(`redis-server of the run's own on ${redis.url}`);
     const system = new ChaosSystem(broker, redis, options);
+    // The replication the roles will declare: 3 replicas and min.insync.replicas 2 on the cluster.
+    const replication = broker.kind === 'cluster' ? { replicationFactor: 3, minInsyncReplicas: 2 } : { replicationFactor: 1, minInsyncReplicas: 1 };
+    const specs = allTopicSpecs(topicCatalog({ partitions: config().topics.partitions, ...replication }));
     const admin = broker.kafka('chaos.setup').admin();
     await admin.connect();
     try {
-      await applyTopics(admin, allTopicSpecs());
+      await applyTopics(admin, specs);
     } finally {
       await admin.disconnect();
     }
-    await registerSubjects(new AvroCodec(new SchemaRegistry({ host: config().registry.url })), allTopicSpecs());
+    await registerSubjects(new AvroCodec(new SchemaRegistry({ host: broker.registryUrl })), specs);
     const roles: Role[] = options.layout === 'combined' ? ['all'] : [...SPLIT_ROLES];
-    const registry = new URL(config().registry.url);
+    const registry = new URL(broker.registryUrl);
     for (const role of roles) {
       for (let k = 1; k <= 2; k += 1) {
         const registryProxy = await tcpProxy(registry.hostname, Number(registry.port));
@@ -75,7 +81,7 @@ export class ChaosSystem {
   }
 
   private envOf(instance: Instance): Record<string, string> {
-    const registry = new URL(config().registry.url);
+    const registry = new URL(this.broker.registryUrl);
     return {
       ...this.broker.env,
       SCHEMA_REGISTRY_URL: `http://127.0.0.1:${instance.registryProxy.port}${registry.pathname}`,
