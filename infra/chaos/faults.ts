@@ -32,6 +32,10 @@ export interface FaultResult {
   /** Per instance of a rolling restart: ms from its start until ready. */
   readonly restartsMs?: Record<string, number>;
   readonly note?: string;
+  /** From the clients' ledger (report.ts): commands answered 2xx between the injection and backAt. */
+  readonly accepted2xxWhileOut?: number;
+  /** From the clients' ledger: the longest stretch with no command answered 2xx, from the injection until the recovery was measured. */
+  readonly longestNo2xxMs?: number;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

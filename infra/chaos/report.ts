@@ -40,6 +40,26 @@ const tally = (items: readonly string[]): Record<string, number> => {
   return out;
 };
 
+/**
+ * What the clients saw around each fault, from the ledger: how many commands
+ * were answered 2xx while the failed part was out, and the longest stretch
+ * with no 2xx answer at all from the injection until the recovery was measured.
+ */
+export function withClientView(faults: readonly FaultResult[], ledger: readonly LedgerEntry[]): FaultResult[] {
+  const answered2xx = ledger
+    .filter((e) => e.status >= 200 && e.status < 300)
+    .map((e) => e.answeredAt)
+    .sort((a, b) => a - b);
+  return faults.map((f) => {
+    const end = f.backAt + Math.max(f.serving2xxAfterMs ?? 0, f.readyAfterMs ?? 0);
+    const inside = answered2xx.filter((t) => t >= f.injectedAt && t <= end);
+    const marks = [f.injectedAt, ...inside, end];
+    let gap = 0;
+    for (let i = 1; i < marks.length; i += 1) gap = Math.max(gap, (marks[i] as number) - (marks[i - 1] as number));
+    return { ...f, accepted2xxWhileOut: answered2xx.filter((t) => t >= f.injectedAt && t <= f.backAt).length, longestNo2xxMs: gap };
+  });
+}
+
 export function clientFigures(ledger: readonly LedgerEntry[]): ChaosReport['clients'] {
   const undecided = ledger.filter((e) => !(e.status >= 200 && e.status < 500) || e.status === 202);
   return {
@@ -65,7 +85,7 @@ export function formatReport(report: ChaosReport): string {
     `faults (${report.faults.length}), recovery measured from the moment the failed part was back:`,
     ...report.faults.map(
       (f) =>
-        `  ${(f.kind + (f.target === undefined ? '' : ` ${f.target}`)).padEnd(36)} out ${((f.backAt - f.injectedAt) / 1000).toFixed(1).padStart(5)} s   all ready after ${ms(f.readyAfterMs).padStart(13)}   2xx after ${ms(f.serving2xxAfterMs).padStart(13)}`,
+        `  ${(f.kind + (f.target === undefined ? '' : ` ${f.target}`)).padEnd(36)} out ${((f.backAt - f.injectedAt) / 1000).toFixed(1).padStart(5)} s   all ready after ${ms(f.readyAfterMs).padStart(13)}   2xx after ${ms(f.serving2xxAfterMs).padStart(13)}   2xx while out ${String(f.accepted2xxWhileOut ?? '-').padStart(4)}, longest without 2xx ${ms(f.longestNo2xxMs)}`,
     ),
     `clients: ${report.clients.commands} commands, ${report.clients.retried} retried (${JSON.stringify(report.clients.retriesByCause)}), slowest ${(report.clients.slowestCommandMs / 1000).toFixed(1)} s with retries`,
     `  not decided after retries: ${JSON.stringify(report.clients.failuresByCause)}`,

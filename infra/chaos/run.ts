@@ -9,7 +9,7 @@ import { DEFAULT_TIMINGS, FaultInjector, type FaultResult, type FaultTimings } f
 import { ChaosLoad } from './load';
 import { deadLetters, eventsTopics, readEventLog, type LoggedEvent } from './log-reader';
 import { differingKeys, foldedModels, modelBehind, storedModel } from './read-models';
-import { clientFigures, type ChaosReport } from './report';
+import { clientFigures, withClientView, type ChaosReport } from './report';
 import { faultKindsFor, planFaults, type FaultKind } from './schedule';
 import { ChaosSystem, type Layout } from './system';
 import { verdictProblems, verify } from './verify';
@@ -135,7 +135,7 @@ export async function runChaos(options: ChaosOptions, say: (line: string) => voi
       startedAt: startedAt.toISOString(),
       durationMs: Date.now() - startedAt.getTime(),
       load: load.counts,
-      faults: results,
+      faults: withClientView(results, client.ledger),
       clients: clientFigures(client.ledger),
       verification: { ...verdict, divergentReadModels: divergent, readModelsNotCaughtUp: notCaughtUp, deadLetters: dlq, instancesExited: exited },
       passed,
