@@ -32,6 +32,8 @@ export interface FaultResult {
   /** Per instance of a rolling restart: ms from its start until ready. */
   readonly restartsMs?: Record<string, number>;
   readonly note?: string;
+  /** When not every instance was ready within the limit: what the ones that were not said on /readyz. */
+  readonly notReadyAtLimit?: Record<string, readonly string[]>;
   /** From the clients' ledger (report.ts): commands answered 2xx between the injection and backAt. */
   readonly accepted2xxWhileOut?: number;
   /** From the clients' ledger: the longest stretch with no command answered 2xx, from the injection until the recovery was measured. */
@@ -56,12 +58,14 @@ export class FaultInjector {
     return found;
   }
 
-  private async waitReady(instances: readonly Instance[], from: number): Promise<number | undefined> {
+  /** ms from `from` until every one of `instances` is ready, or what the ones that are not say at the limit. */
+  private async waitReady(instances: readonly Instance[], from: number): Promise<{ readonly ms: number } | { readonly notReady: Record<string, readonly string[]> }> {
     const limit = from + this.timings.recoveryLimitMs;
     for (;;) {
-      const states = await Promise.all(instances.map((i) => this.system.ready(i)));
-      if (states.every(Boolean)) return Date.now() - from;
-      if (Date.now() > limit) return undefined;
+      const reasons = await Promise.all(instances.map(async (i) => [i.name, await this.system.readiness(i)] as const));
+      const notReady = reasons.filter(([, r]) => r.length > 0);
+      if (notReady.length === 0) return { ms: Date.now() - from };
+      if (Date.now() > limit) return { notReady: Object.fromEntries(notReady) };
       await sleep(100);
     }
   }
@@ -82,8 +86,12 @@ export class FaultInjector {
   }
 
   private async recovered(base: Omit<FaultResult, 'readyAfterMs' | 'serving2xxAfterMs'>): Promise<FaultResult> {
-    const [readyAfterMs, serving2xxAfterMs] = await Promise.all([this.waitReady(this.system.instances, base.backAt), this.waitServing(base.backAt)]);
-    return { ...base, ...(readyAfterMs === undefined ? {} : { readyAfterMs }), ...(serving2xxAfterMs === undefined ? {} : { serving2xxAfterMs }) };
+    const [ready, serving2xxAfterMs] = await Promise.all([this.waitReady(this.system.instances, base.backAt), this.waitServing(base.backAt)]);
+    return {
+      ...base,
+      ...('ms' in ready ? { readyAfterMs: ready.ms } : { notReadyAtLimit: ready.notReady }),
+      ...(serving2xxAfterMs === undefined ? {} : { serving2xxAfterMs }),
+    };
   }
 
   async inject(fault: PlannedFault): Promise<FaultResult> {
@@ -129,8 +137,8 @@ export class FaultInjector {
           const started = Date.now();
           await instance.process?.stop(20_000);
           await this.system.launch(instance, false);
-          const ms = await this.waitReady([instance], started);
-          restartsMs[instance.name] = ms ?? -1;
+          const ready = await this.waitReady([instance], started);
+          restartsMs[instance.name] = 'ms' in ready ? ready.ms : -1;
         }
         return this.recovered({ kind, injectedAt, backAt: Date.now(), restartsMs });
       }

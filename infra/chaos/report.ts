@@ -95,6 +95,7 @@ export function formatReport(report: ChaosReport): string {
     `  read models divergent ${Object.keys(v.divergentReadModels).length}, not caught up ${Object.keys(v.readModelsNotCaughtUp).length}, dead letters ${JSON.stringify(v.deadLetters)}, instances exited ${v.instancesExited.length}`,
     ...[...v.lost, ...v.duplicates, ...v.refusedButWritten, ...v.versionGaps, ...v.fulfilment].slice(0, 20).map((p) => `  ! ${p}`),
     ...Object.entries(v.divergentReadModels).map(([model, keys]) => `  ! read model ${model} differs at ${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ` (+${keys.length - 5})` : ''}`),
+    ...report.faults.flatMap((f) => Object.entries(f.notReadyAtLimit ?? {}).map(([name, reasons]) => `  ! after ${f.kind}: ${name} still not ready: ${reasons.join('; ')}`)),
     ...Object.entries(v.readModelsNotCaughtUp).map(([model, behind]) => `  ! read model ${model} not caught up: ${behind.slice(0, 5).join(', ')}`),
   ];
   return lines.join('\n');

@@ -107,12 +107,18 @@ export class ChaosSystem {
   }
 
   async ready(instance: Instance): Promise<boolean> {
+    return (await this.readiness(instance)).length === 0;
+  }
+
+  /** Why an instance is not ready, as its /readyz says (empty: ready). */
+  async readiness(instance: Instance): Promise<string[]> {
     try {
       const res = await fetch(`http://127.0.0.1:${instance.ports?.healthPort}/readyz`, { signal: AbortSignal.timeout(2000) });
-      await res.arrayBuffer();
-      return res.ok;
-    } catch {
-      return false;
+      const body = (await res.json().catch(() => ({}))) as { reasons?: unknown };
+      if (res.ok) return [];
+      return Array.isArray(body.reasons) && body.reasons.length > 0 ? body.reasons.map(String) : [`/readyz ${res.status}`];
+    } catch (error) {
+      return [`/readyz unanswered: ${error instanceof Error ? error.message : String(error)}`];
     }
   }
 
