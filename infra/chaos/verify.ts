@@ -138,7 +138,10 @@ export function verify(ledger: readonly LedgerEntry[], events: readonly LoggedEv
     if (refunded > 1) fulfilment.push(`order ${orderId}: refund issued ${refunded} times`);
     if (refunded > 0 && authorized === 0) fulfilment.push(`order ${orderId}: refunded without an authorized payment`);
     const wentAhead = confirmed >= 0 && !(cancelled > confirmed);
-    if (authorized > 0 && !wentAhead && refunded === 0) fulfilment.push(`order ${orderId}: paid, did not go ahead (${types.join(', ')}), and no refund issued`);
+    if (authorized > 0 && !wentAhead && refunded === 0) {
+      const stream = [...payment].sort((a, b) => a.metadata.version - b.metadata.version).map((e) => `${e.type}@${e.partition}/${e.offset}`);
+      fulfilment.push(`order ${orderId}: paid, did not go ahead (${types.join(', ')}), and no refund issued (payment stream: ${stream.join(', ')})`);
+    }
   }
 
   return {
