@@ -6,9 +6,9 @@
  * "What the logs say"); a real warning or error here fails the test, naming it.
  */
 import { unique } from '../support/kafka';
-import { waitFor } from '../support/wait-for';
+import { waitFor } from '../../infra/wait-for';
 import { call } from '../support/http';
-import { startRole, type RoleProcess } from '../support/roles';
+import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
 
 interface LogLine {
   readonly level: number;

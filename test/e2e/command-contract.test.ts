@@ -9,8 +9,8 @@ import { allTopicSpecs } from '../../infra/kafka/topics';
 import { byAggregate, readEvents } from '../support/events';
 import { adminAuthorization, call } from '../support/http';
 import { testKafka, unique, withAdmin } from '../support/kafka';
-import { waitFor } from '../support/wait-for';
-import { startRole, type RoleProcess } from '../support/roles';
+import { waitFor } from '../../infra/wait-for';
+import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
 
 const kafka = testKafka('e2e-command-contract');
 const roles: RoleProcess[] = [];

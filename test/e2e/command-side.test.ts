@@ -6,8 +6,8 @@
 import { testKafka } from '../support/kafka';
 import { byAggregate, readEvents, versionProblems, type StoredEvent } from '../support/events';
 import { call, pool, seeded, type Reply } from '../support/http';
-import { startRole, type RoleProcess } from '../support/roles';
-import { waitFor } from '../support/wait-for';
+import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
+import { waitFor } from '../../infra/wait-for';
 
 const kafka = testKafka('e2e-command-side');
 const roles: RoleProcess[] = [];

@@ -9,8 +9,8 @@ import path from 'node:path';
 import { repoRoot } from '../../infra/stack/settings';
 import { call } from '../support/http';
 import { unique } from '../support/kafka';
-import { waitFor } from '../support/wait-for';
-import { startRole, type RoleProcess } from '../support/roles';
+import { waitFor } from '../../infra/wait-for';
+import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
 
 jest.setTimeout(240_000);
 

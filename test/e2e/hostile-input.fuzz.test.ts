@@ -33,10 +33,10 @@ import { gatewayCase } from '../support/hostile/gateway-cases';
 import type { Header, HostileCase } from '../support/hostile/common';
 import { queryCase } from '../support/hostile/query-cases';
 import { testKafka, testRedis, unique, withAdmin } from '../support/kafka';
-import { waitFor } from '../support/wait-for';
+import { waitFor } from '../../infra/wait-for';
 import { dropKeys } from '../support/read-side';
 import { sendRaw, serialize, type RawOutcome } from '../support/raw-http';
-import { startRole, type RoleProcess } from '../support/roles';
+import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 3_000);
 const SEED = Number(process.env.FUZZ_SEED ?? 20_261_204);

@@ -17,11 +17,11 @@ import { askEveryPanel, panelsOf, provisionedDashboards, resolveVariables } from
 import { projectionGroupId } from '../../consumers/projections/runtime/read-models';
 import { call } from '../support/http';
 import { testKafka, testRedis, unique, withAdmin } from '../support/kafka';
-import { waitFor } from '../support/wait-for';
+import { waitFor } from '../../infra/wait-for';
 import { runReplay, smallLoad, type Finished } from '../support/operations';
 import { promtool, startPrometheus, type RunningPrometheus } from '../support/prometheus';
 import { dropKeys } from '../support/read-side';
-import { freePort, startRole, type RoleProcess } from '../support/roles';
+import { freePort, startRole, type RoleProcess } from '../../infra/chaos/role-process';
 
 jest.setTimeout(300_000);
 

@@ -22,9 +22,9 @@ import type { FulfilmentStatus, OrderFulfilmentState } from '../../schemas/gener
 import { changelogTopicName, topicName } from '../../schemas/topics';
 import { call, pool, seeded, settledStatus, type Reply } from '../support/http';
 import { testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
-import { waitFor } from '../support/wait-for';
+import { waitFor } from '../../infra/wait-for';
 import { committedUpTo, countBy, endOffsets, latestByKey, readRecords, type StoredRecord } from '../support/process-managers';
-import { startRole, type RoleProcess } from '../support/roles';
+import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
 
 jest.setTimeout(600_000);
 

@@ -35,8 +35,8 @@ import { READ_MODELS } from '../../consumers/projections/shared/keys';
 import { COMMAND_REPLIES_TOPIC, dlqTopicName, topicCatalog, topicName } from '../../schemas/topics';
 import { api } from '../support/api-client';
 import { testRedis, unique } from '../support/kafka';
-import { waitFor } from '../support/wait-for';
-import { startRole, type RoleProcess } from '../support/roles';
+import { waitFor } from '../../infra/wait-for';
+import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
 import { KAFKA_ADMIN, startSecuredKafka, type SecuredKafka } from '../support/secured-kafka';
 
 jest.setTimeout(180_000);

@@ -13,7 +13,7 @@ import { Projector } from '../../consumers/projections/runtime/projector';
 import { ordersKeys } from '../../consumers/projections/orders/orders.keys';
 import { dlqTopicName } from '../../schemas/topics';
 import { testKafka, testRedis, testRegistry, unique, withAdmin } from '../support/kafka';
-import { waitFor } from '../support/wait-for';
+import { waitFor } from '../../infra/wait-for';
 import { HOUR, T0 } from '../support/projection-spec';
 import { line, money, orderHistory } from '../support/order-histories';
 import { dropKeys, produceEnvelopes } from '../support/read-side';

@@ -9,7 +9,7 @@ import { CheckpointWatcher } from '../../consumers/query-api/consistency';
 import { checkpointKey } from '../../consumers/projections/shared/keys';
 import { testRedis, unique } from '../support/kafka';
 import { dropKeys } from '../support/read-side';
-import { waitFor } from '../support/wait-for';
+import { waitFor } from '../../infra/wait-for';
 
 const redis = testRedis();
 const subscriber = testRedis();

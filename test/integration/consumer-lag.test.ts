@@ -24,7 +24,7 @@ import { checkpointKey, readModelPrefix } from '../../consumers/projections/shar
 import { partitionFor } from '../../schemas/partitioning';
 import { dlqTopicName } from '../../schemas/topics';
 import { testKafka, testRedis, testRegistry, unique, withAdmin } from '../support/kafka';
-import { waitFor } from '../support/wait-for';
+import { waitFor } from '../../infra/wait-for';
 import { groupPositions, lagFromConsumerGroups, lagFromMetrics } from '../support/lag';
 import { T0, HOUR, history } from '../support/projection-spec';
 import { money } from '../support/order-histories';

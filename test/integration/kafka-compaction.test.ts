@@ -1,5 +1,5 @@
 import { testKafka, unique, withAdmin } from '../support/kafka';
-import { waitFor } from '../support/wait-for';
+import { waitFor } from '../../infra/wait-for';
 
 const kafka = testKafka('compaction-test');
 

@@ -2,7 +2,7 @@ import { Kafka, logLevel, type Consumer, type LogEntry } from 'kafkajs';
 import { config } from '../../infra/config';
 import { fencedProducer, TRANSACTIONAL_RETRY } from '../../infra/kafka/transactions';
 import { testKafka, unique, withAdmin } from '../support/kafka';
-import { waitFor } from '../support/wait-for';
+import { waitFor } from '../../infra/wait-for';
 
 const kafka = testKafka('transactions-test');
 

@@ -20,8 +20,8 @@ import { systemActor } from '../../schemas/roles';
 import { topicName } from '../../schemas/topics';
 import { readEvents, type StoredEvent } from '../support/events';
 import { testKafka, testRegistry, unique } from '../support/kafka';
-import { waitFor } from '../support/wait-for';
-import { startRole, type RoleProcess } from '../support/roles';
+import { waitFor } from '../../infra/wait-for';
+import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
 
 jest.setTimeout(180_000);
 

@@ -25,7 +25,7 @@ import { partitionFor } from '../../schemas/partitioning';
 import { PAYMENT_STREAM_VERSIONS } from '../../schemas/payment-stream';
 import { dlqTopicName } from '../../schemas/topics';
 import { testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
-import { waitFor } from '../support/wait-for';
+import { waitFor } from '../../infra/wait-for';
 import { committedUpTo, countBy, endOffsets, latestByKey, readRecords } from '../support/process-managers';
 import { produceEnvelopes } from '../support/read-side';
 

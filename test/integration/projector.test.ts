@@ -15,7 +15,7 @@ import { checkpointKey, readModelPrefix, type ReadModelName } from '../../consum
 import { READ_MODEL_SPECS } from '../../consumers/projections/runtime/read-models';
 import { dlqTopicName } from '../../schemas/topics';
 import { testKafka, testRedis, testRegistry, unique, withAdmin } from '../support/kafka';
-import { waitFor } from '../support/wait-for';
+import { waitFor } from '../../infra/wait-for';
 import { DAY, HOUR, T0, history, metadata } from '../support/projection-spec';
 import { line, money, orderHistory } from '../support/order-histories';
 import { dropKeys, produceEnvelopes, redisDump, waitForCheckpoint } from '../support/read-side';

@@ -16,7 +16,7 @@ import { applyBatch, encodeBatch } from '../../consumers/projections/runtime/red
 import { checkpointKey } from '../../consumers/projections/shared/keys';
 import { hset } from '../../consumers/projections/shared/ops';
 import { testRedis, unique } from '../support/kafka';
-import { waitFor } from '../support/wait-for';
+import { waitFor } from '../../infra/wait-for';
 import { dropKeys } from '../support/read-side';
 
 const admin = testRedis();

@@ -11,7 +11,7 @@ import { config } from '../../infra/config';
 import { allTopicSpecs } from '../../infra/kafka/topics';
 import { topicCatalog } from '../../schemas/topics';
 import { unique } from '../support/kafka';
-import { waitFor } from '../support/wait-for';
+import { waitFor } from '../../infra/wait-for';
 
 jest.setTimeout(60_000);
 

@@ -11,7 +11,7 @@ import { FOLD_VERSION_HEADER, type RestoreResult } from '../../infra/state/chang
 import { openAndRestore } from '../../infra/state/open-store';
 import { logLevel } from 'kafkajs';
 import { testKafka, unique, withAdmin } from '../support/kafka';
-import { waitFor } from '../support/wait-for';
+import { waitFor } from '../../infra/wait-for';
 
 const kafka = testKafka('state-membership-test');
 const changelog = unique('it.state-membership-changelog');

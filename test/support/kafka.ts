@@ -4,7 +4,7 @@ import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import Redis from 'ioredis';
 import { config } from '../../infra/config';
 import { kafkaSecurity } from '../../infra/kafka/client';
-import { waitFor } from './wait-for';
+import { waitFor } from '../../infra/wait-for';
 
 // Tests name their partitioning where it matters; the v2 default-partitioner notice is noise here.
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';

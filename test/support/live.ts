@@ -6,9 +6,9 @@ import { projectionGroupId } from '../../consumers/projections/runtime/read-mode
 import { bearer } from './auth';
 import { call, type Reply } from './http';
 import { testKafka, testRedis, unique, withAdmin } from './kafka';
-import { waitFor } from './wait-for';
+import { waitFor } from '../../infra/wait-for';
 import { dropKeys } from './read-side';
-import { startRole, type RoleProcess } from './roles';
+import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
 import { SseClient, type SseOpen } from './sse';
 
 export const address = { line1: 'Dam 1', line2: null, city: 'Amsterdam', postalCode: '1012 JS', country: 'NL' };

@@ -11,7 +11,10 @@ import { READ_MODEL_SPECS } from '../../consumers/projections/runtime/read-model
 import { checkpointKey, READ_MODELS, readModelPrefix, rebuildKey, type ReadModelName } from '../../consumers/projections/shared/keys';
 import { eventKey, partitionFor } from '../../schemas/partitioning';
 import { readEvents, type StoredEvent } from './events';
-import { waitFor } from './wait-for';
+import { waitFor } from '../../infra/wait-for';
+import { redisDump } from '../../infra/chaos/read-models';
+
+export { redisDump };
 
 /**
  * Produces events to `topic` as the processor does (key <id>/<version>, the
@@ -38,34 +41,6 @@ export async function produceEnvelopes(
     }),
   );
   for (let i = 0; i < messages.length; i += 2000) await producer.send({ topic: opts.topic, acks: -1, messages: messages.slice(i, i + 2000) });
-}
-
-/** Every key under `prefix`, in MemoryStore.dump's shape. */
-export async function redisDump(redis: Redis, prefix: string): Promise<StoreDump> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, 'COUNT', 1000);
-    cursor = next;
-    keys.push(...batch);
-  } while (cursor !== '0');
-  keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const out: StoreDump = {};
-  for (const key of keys) {
-    const type = await redis.type(key);
-    if (type === 'string') out[key] = (await redis.get(key)) ?? '';
-    else if (type === 'hash') {
-      const hash = await redis.hgetall(key);
-      out[key] = Object.fromEntries(Object.entries(hash).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    } else if (type === 'set') out[key] = (await redis.smembers(key)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    else if (type === 'zset') {
-      const flat = await redis.zrange(key, 0, -1, 'WITHSCORES');
-      const members: { member: string; score: number }[] = [];
-      for (let i = 0; i + 1 < flat.length; i += 2) members.push({ member: flat[i] as string, score: Number(flat[i + 1]) });
-      out[key] = members;
-    }
-  }
-  return out;
 }
 
 /** Deletes every key matching `pattern` (SCAN + UNLINK). */

@@ -12,8 +12,8 @@ import { terminate, tailOf } from '../../infra/stack/processes';
 import { provision } from '../../infra/stack/provision';
 import { kafkaService } from '../../infra/stack/services';
 import { readStackSettings, type StackSettings } from '../../infra/stack/settings';
-import { freePort } from './roles';
-import { waitFor } from './wait-for';
+import { freePort } from '../../infra/chaos/role-process';
+import { waitFor } from '../../infra/wait-for';
 
 export interface SecuredKafka {
   readonly settings: StackSettings;

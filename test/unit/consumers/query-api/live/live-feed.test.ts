@@ -3,7 +3,7 @@
 // what a subscriber that fell behind the kept history is told.
 import pino from 'pino';
 import { CollectionFeed, type FeedDeps } from '../../../../../consumers/query-api/live/feed';
-import { waitFor } from '../../../../support/wait-for';
+import { waitFor } from '../../../../../infra/wait-for';
 
 interface Row {
   readonly id: string;

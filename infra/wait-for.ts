@@ -1,4 +1,4 @@
-// The one way a test waits: poll a condition until it holds or a deadline
+// The one way to wait for a condition (tests, the chaos run): poll it until it holds or a deadline
 // passes, then fail naming what it waited for (with the last error as cause).
 // A fixed sleep guesses how long a loaded machine needs; a condition knows.
 

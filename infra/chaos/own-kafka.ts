@@ -7,12 +7,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import { isAlive, tailOf, terminate } from '../../infra/stack/processes';
-import { provision } from '../../infra/stack/provision';
-import { kafkaService } from '../../infra/stack/services';
-import { readStackSettings } from '../../infra/stack/settings';
-import { freePort } from './roles';
-import { waitFor } from './wait-for';
+import { isAlive, tailOf, terminate } from '../stack/processes';
+import { provision } from '../stack/provision';
+import { kafkaService } from '../stack/services';
+import { readStackSettings } from '../stack/settings';
+import { freePort } from './role-process';
+import { waitFor } from '../wait-for';
 
 export interface OwnKafka {
   /** host:port of the broker. */
@@ -50,7 +50,7 @@ export async function ownKafka(): Promise<OwnKafka> {
     const target = pid;
     pid = undefined;
     process.kill(target, 'SIGKILL');
-    await waitFor(`the test's broker (pid ${target}) to exit`, () => (isAlive(target) ? undefined : true), 30_000, 50);
+    await waitFor(`the broker (pid ${target}) to exit`, () => (isAlive(target) ? undefined : true), 30_000, 50);
   };
   return {
     bootstrap,

@@ -5,9 +5,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { redisPing } from '../../infra/stack/services';
-import { freePort } from './roles';
-import { GiveUp, waitFor } from './wait-for';
+import { redisPing } from '../stack/services';
+import { freePort } from './role-process';
+import { GiveUp, waitFor } from '../wait-for';
 
 export interface TestRedisServer {
   readonly port: number;

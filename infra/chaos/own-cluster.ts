@@ -5,11 +5,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
-import { terminate, tracked } from '../../infra/stack/processes';
-import { kafkaServices, registryService } from '../../infra/stack/services';
-import { readStackSettings, type StackSettings } from '../../infra/stack/settings';
-import { down, up } from '../../infra/stack/stack';
+import { terminate, tracked } from '../stack/processes';
+import { provision } from '../stack/provision';
+import { kafkaServices, registryService } from '../stack/services';
+import { readStackSettings, type StackSettings } from '../stack/settings';
+import { down, up } from '../stack/stack';
+import { waitFor } from '../wait-for';
 
 export interface TestCluster {
   readonly settings: StackSettings;
@@ -24,6 +28,10 @@ export interface TestCluster {
   pidOf(nodeId: number): number | undefined;
   /** kill -9 of one node: no controlled shutdown, no leadership handed over. */
   kill(nodeId: number): void;
+  /** Starts a node that was killed again (its data and ports as before) and waits until it is healthy. */
+  startNode(nodeId: number, timeoutMs?: number): Promise<void>;
+  /** The node the controller quorum has elected (its leader), as the quorum itself says. */
+  activeController(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -89,6 +97,22 @@ export async function startTestCluster(offset: number, say: (line: string) => vo
       const pid = pidOf(nodeId);
       if (pid === undefined) throw new Error(`node ${nodeId} of the test cluster is not running`);
       process.kill(pid, 'SIGKILL');
+    },
+    async startNode(nodeId, timeoutMs = 120_000) {
+      const node = nodes[nodeId - 1];
+      if (node === undefined) throw new Error(`no node ${nodeId} in the test cluster`);
+      await waitFor(`node ${nodeId} to be gone (kill it before starting it again)`, () => (pidOf(nodeId) === undefined ? true : undefined), 10_000, 100);
+      node.start(provision(settings, () => undefined));
+      await waitFor(`node ${nodeId} to become healthy`, async () => ((await node.healthy()) ? true : undefined), timeoutMs, 250);
+    },
+    async activeController() {
+      const running = settings.kafka.brokers.filter((b) => pidOf(b.nodeId) !== undefined);
+      const bootstrap = running.map((b) => `${settings.host}:${b.controllerPort}`).join(',');
+      const classpath = provision(settings, () => undefined).kafkaClasspath;
+      const { stdout } = await promisify(execFile)(settings.javaBin, ['-cp', classpath, 'org.apache.kafka.tools.MetadataQuorumCommand', '--bootstrap-controller', bootstrap, 'describe', '--status'], { timeout: 60_000 });
+      const leader = /LeaderId:\s*(\d+)/.exec(stdout);
+      if (leader === null) throw new Error(`no LeaderId in the quorum's status:\n${stdout}`);
+      return Number(leader[1]);
     },
     stop,
   };

@@ -2,7 +2,7 @@
 // client connecting to it is refused, as by a service that is down; open, it
 // forwards every connection to the real service.
 import net from 'node:net';
-import { freePort } from './roles';
+import { freePort } from './role-process';
 
 export interface TcpProxy {
   readonly port: number;

@@ -4,9 +4,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import type { Role } from '../../infra/app/roles';
-import { repoRoot } from '../../infra/stack/settings';
-import { GiveUp, waitFor } from './wait-for';
+import type { Role } from '../app/roles';
+import { repoRoot } from '../stack/settings';
+import { GiveUp, waitFor } from '../wait-for';
 
 export interface RoleProcess {
   readonly role: string;
@@ -20,11 +20,20 @@ export interface RoleProcess {
   readonly opsUrl: string;
   readonly opsPort: number;
   readonly child: ChildProcess;
+  /** Its ports, to start the same instance again on them (startRole's `ports`). */
+  readonly ports: RolePorts;
   output(): string;
   /** SIGTERM and wait for a clean exit (fails the test if it takes longer than timeoutMs). */
   stop(timeoutMs?: number): Promise<number | null>;
   /** kill -9: no shutdown hooks, no transaction aborted, nothing flushed. */
   kill(): Promise<void>;
+}
+
+export interface RolePorts {
+  readonly port: number;
+  readonly healthPort: number;
+  readonly queryPort: number;
+  readonly webPort: number;
 }
 
 async function canListen(port: number): Promise<boolean> {
@@ -82,13 +91,9 @@ export function roleEntryPoint(script = path.join('infra', 'app', 'main')): stri
 export async function startRole(
   role: Role,
   env: Record<string, string> = {},
-  { keepChars = 20_000, waitReady = true }: { keepChars?: number; waitReady?: boolean } = {},
+  { keepChars = 20_000, waitReady = true, ports, readyTimeoutMs = 90_000 }: { keepChars?: number; waitReady?: boolean; ports?: RolePorts; readyTimeoutMs?: number } = {},
 ): Promise<RoleProcess> {
-  const port = await freePort();
-  const healthPort = await freePort();
-  const queryPort = await freePort();
-  // A caller may fix the web port (the OIDC tests register its redirect URI at the provider first).
-  const webPort = env.WEB_PORT === undefined ? await freePort() : Number(env.WEB_PORT);
+  const { port, healthPort, queryPort, webPort } = ports ?? { port: await freePort(), healthPort: await freePort(), queryPort: await freePort(), webPort: await freePort() };
   // node itself with tsx as a loader (not the tsx CLI, which forks a second
   // process): the pid we signal is the role, so kill() really is kill -9.
   const child = spawn(process.execPath, roleEntryPoint(), {
@@ -131,13 +136,13 @@ export async function startRole(
           const res = await fetch(`${opsUrl}/readyz`, { signal: AbortSignal.timeout(1000) });
           return res.ok ? true : undefined;
         },
-        90_000,
+        readyTimeoutMs,
         250,
       );
     } catch (error) {
       if (error instanceof GiveUp) throw error;
       child.kill('SIGKILL');
-      throw new Error(`${role} did not become ready within 90 s:\n${output}`, { cause: error });
+      throw new Error(`${role} did not become ready within ${readyTimeoutMs / 1000} s:\n${output}`, { cause: error });
     }
   }
   return {
@@ -149,6 +154,7 @@ export async function startRole(
     opsUrl,
     opsPort: healthPort,
     child,
+    ports: { port, healthPort, queryPort, webPort },
     output: () => output,
     async stop(timeoutMs = 20_000) {
       child.kill('SIGTERM');
