@@ -1,6 +1,6 @@
 // The process-manager runtime's pure parts: the deadline queue and the roles'
 // settings (the co-partitioned assignment is tested in test/unit/infra).
-import { DeadlineQueue, type QueuedDeadline } from '../../../consumers/process-managers/runtime/deadline-queue';
+import { DeadlineQueue, type QueuedDeadline } from '../../../infra/stateful/deadline-queue';
 import { processManagersOf, roleConfig } from '../../../infra/app/roles';
 import { seeded } from '../../support/http';
 
