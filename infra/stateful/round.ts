@@ -11,7 +11,8 @@ import { ProcessingError, type PartitionBatch } from '../../consumers/projection
 import { RegistryError, type AvroCodec } from '../kafka/codec';
 import type { QueuedDeadline } from './deadline-queue';
 import type { Deadline, Outgoing, StatefulDefinition } from './definition';
-import { UnresolvedSchemaError } from './partition-state';
+import { FOLD_VERSION_HEADER } from '../state/changelog-restore';
+import { foldVersionOfDefinition, UnresolvedSchemaError } from './partition-state';
 
 export type Work =
   | { readonly kind: 'batch'; readonly batch: PartitionBatch }
@@ -129,6 +130,7 @@ async function decideOnce<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, wor
     case 'flush':
       break;
   }
+  const foldVersion = String(foldVersionOfDefinition(definition));
   // Encoded here, so a decision whose output its schema refuses is that input's fault (dead-lettered), not the round's.
   try {
     for (const o of emitted) {
@@ -147,7 +149,8 @@ async function decideOnce<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, wor
       const partition = partitionFor(id, ctx.changelog.partitions);
       if (partition !== task.partition) throw new Error(`${id} belongs to partition ${partition}, not ${task.partition}: its inputs are not keyed by its id`);
       const value = await ctx.codec.encode(ctx.changelog.logical, definition.stateRecord, state);
-      part.states.set(id, { state, record: { key: id, value, partition } });
+      // Stamped with the fold that made it: a build with another fold never decides on it (docs/state-stores.md "Fold versions").
+      part.states.set(id, { state, record: { key: id, value, partition, headers: { [FOLD_VERSION_HEADER]: foldVersion } } });
     }
   } catch (cause) {
     if (cause instanceof RegistryError && cause.retriable) throw cause;
