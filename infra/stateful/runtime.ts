@@ -62,6 +62,8 @@ export interface StatefulRuntimeOptions<S, I> {
   readonly restoreTimeoutMs?: number;
   /** Bytes fetched per partition and request (kafkajs's default is 1 MB). */
   readonly maxBytesPerPartition?: number;
+  /** Called between a round's commit and its store write: the crash point the crash tests kill -9 at (test/support/stateful-crash-child.ts). */
+  readonly betweenCommitAndStore?: (partition: number) => Promise<void>;
 }
 
 export class StatefulRuntime<S, I> implements BatchSink {
@@ -119,6 +121,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
       stopping: () => this.stopping,
       reload: (task) => this.reload(task),
       replaced: (task, id, before, after) => this.replaced(task, id, before, after),
+      ...(options.betweenCommitAndStore === undefined ? {} : { betweenCommitAndStore: options.betweenCommitAndStore }),
     });
     this.consumer = new EventConsumer({
       kafka: options.kafka,

@@ -30,6 +30,7 @@ export interface LoopHooks<S> {
   reload(task: Task<S>): Promise<void>;
   /** Stats and timers for a state that went from `before` to `after`. */
   replaced(task: Task<S>, id: string, before: S | undefined, after: S): void;
+  readonly betweenCommitAndStore?: (partition: number) => Promise<void>;
 }
 
 const yieldToIo = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -136,6 +137,7 @@ export class TaskLoop<S, I> {
     task.flushTimer = undefined;
     task.pendingOffsets.clear();
     for (const [topic, offset] of offsets) task.committed.set(topic, offset);
+    await this.hooks.betweenCommitAndStore?.(task.partition);
     const changes = new Map([...merged.states].map(([id, { state, record }]) => [id, { state, value: record.value as Buffer, before: task.state.get(id) }] as const));
     if (changes.size > 0) {
       try {
