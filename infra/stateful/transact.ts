@@ -57,7 +57,7 @@ export async function transact<S>(
 }
 
 /** Bytes of messages per request (well below the broker's default max.message.bytes of 1 MB). */
-const REQUEST_BYTES = 512 * 1024;
+export const REQUEST_BYTES = 512 * 1024;
 
 const sizeOf = (m: Message): number => {
   let n = 64 + (m.key?.length ?? 0) + (m.value?.length ?? 0);
@@ -66,7 +66,7 @@ const sizeOf = (m: Message): number => {
 };
 
 /** Splits the round's messages, in order, into requests of at most REQUEST_BYTES (one message at least). */
-function* chunks(byTopic: ReadonlyMap<string, readonly Message[]>): Generator<Map<string, Message[]>> {
+export function* chunks(byTopic: ReadonlyMap<string, readonly Message[]>): Generator<Map<string, Message[]>> {
   let chunk = new Map<string, Message[]>();
   let bytes = 0;
   for (const [topic, messages] of byTopic) {
