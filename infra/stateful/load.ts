@@ -33,6 +33,8 @@ export interface LoadContext<S> {
   readonly restoreTimeoutMs: number;
   readonly decodedCapacity: number;
   readonly signal?: AbortSignal;
+  readonly fetchBytes?: number;
+  readonly onProgress?: (partition: number, offset: number) => Promise<void>;
 }
 
 export interface Loaded<S> {
@@ -58,6 +60,8 @@ async function loadOne<S>(ctx: LoadContext<S>, partition: number): Promise<Parti
     decodedCapacity: ctx.decodedCapacity,
     timeoutMs: ctx.restoreTimeoutMs,
     signal: ctx.signal,
+    ...(ctx.fetchBytes === undefined ? {} : { fetchBytes: ctx.fetchBytes }),
+    ...(ctx.onProgress === undefined ? {} : { onProgress: ({ offset }: { readonly offset: number }) => ctx.onProgress?.(partition, offset) }),
     prepare: restoreChanges(ctx.codec, definition, (key, version) => stale.set(key, version)),
   });
   if (restored.kind === 'stale-fold') throw new StaleFoldError(`${definition.name}: ${restored.message}`);

@@ -62,6 +62,10 @@ export interface StatefulRuntimeOptions<S, I> {
   readonly restoreTimeoutMs?: number;
   /** Bytes fetched per partition and request (kafkajs's default is 1 MB). */
   readonly maxBytesPerPartition?: number;
+  /** Bytes fetched per restore request (default 4 MiB); with `onRestoreProgress`, what the crash tests slow a restore with. */
+  readonly restoreFetchBytes?: number;
+  /** Called after each applied restore batch (the crash tests kill -9 part-way through a restore). */
+  readonly onRestoreProgress?: (partition: number, offset: number) => Promise<void>;
   /** Called between a round's commit and its store write: the crash point the crash tests kill -9 at (test/support/stateful-crash-child.ts). */
   readonly betweenCommitAndStore?: (partition: number) => Promise<void>;
 }
@@ -264,6 +268,8 @@ export class StatefulRuntime<S, I> implements BatchSink {
       changelogEpoch: this.options.changelogEpoch ?? '1',
       restoreTimeoutMs: this.options.restoreTimeoutMs ?? 600_000,
       decodedCapacity: this.options.decodedCapacity ?? 500,
+      ...(this.options.restoreFetchBytes === undefined ? {} : { fetchBytes: this.options.restoreFetchBytes }),
+      ...(this.options.onRestoreProgress === undefined ? {} : { onProgress: this.options.onRestoreProgress }),
     };
     try {
       const loaded = await loadPartitions(ctx, partitions);

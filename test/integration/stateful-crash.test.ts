@@ -6,6 +6,8 @@
  * - killed between a round's commit and its store write: the store is behind
  *   the committed log; the next owner's delta restore reads the transaction,
  *   decides nothing twice and loses no deadline;
+ * - killed part-way through a restore (slowed to one small batch at a time):
+ *   the next owner goes on from the offsets the stores reached;
  * - killed while a rebalance (a second member joining) is under way: the
  *   survivor takes every partition, and every order is requested and timed out
  *   exactly once.
@@ -24,7 +26,7 @@ import type { FulfilmentInput } from '../../consumers/process-managers/order-ful
 import type { EventMetadata, OrderFulfilmentState } from '../../schemas/generated/types';
 import { dlqTopicName } from '../../schemas/topics';
 import { testKafka, testRegistry, unique, waitFor, withAdmin } from '../support/kafka';
-import { countBy, readRecords, type StoredRecord } from '../support/process-managers';
+import { countBy, endOffsets, readRecords, type StoredRecord } from '../support/process-managers';
 import { produceEnvelopes } from '../support/read-side';
 import { crashTopics, fulfilment } from '../support/stateful-crash';
 
@@ -193,6 +195,40 @@ describe('the stateful runtime killed at its crash points', () => {
     // The store caught up with the log: it reflects every changelog record of the partition.
     const last = Math.max(...(await readRecords(kafka, made.topics.changelog)).filter((r) => r.partition === partition).map((r) => r.offset));
     expect(readStoreMeta(storeDirOf(stateDir, made.topics.changelog, partition))?.offset).toBeGreaterThan(last);
+  });
+
+  it('killed part-way through a restore: the next restore goes on from where the stores stopped, and every order is decided once', async () => {
+    const made = await topicsOfRun();
+    const waves = [0, 1, 2].map((w) => Array.from({ length: 10 }, (_, i) => `r${w}-${i + 1}`));
+    const orders = waves.flat();
+    // A first owner decides the orders in three waves (several transactions per changelog partition), then stops.
+    const first = await inProcess(made, tempDir());
+    for (const [w, wave] of waves.entries()) {
+      await place(made, wave);
+      const want = (w + 1) * wave.length;
+      await waitFor(
+        `the payment requests of wave ${w + 1}`,
+        async () => ((await readRecords(kafka, made.topics.paymentEvents, codec)).filter((r) => r.type === 'PaymentRequested').length >= want ? true : undefined),
+        120_000,
+      );
+    }
+    await first.stop();
+    running.delete(first);
+
+    // A new owner with no store restores slowly and is killed after a few batches.
+    const stateDir = tempDir();
+    const doomed = child(['slow-restore', made.run, stateDir, String(TIMEOUT_MS)]);
+    await waitFor('the child to apply three restore batches', async () => (doomed.lines.filter((l) => l.startsWith('restoring ')).length >= 3 ? true : undefined), 90_000);
+    await kill(doomed);
+    const ends = (await endOffsets(kafka, [made.topics.changelog])).get(made.topics.changelog) ?? new Map<number, number>();
+    const reached = Array.from({ length: PARTITIONS }, (_, p) => readStoreMeta(storeDirOf(stateDir, made.topics.changelog, p))?.offset ?? 0);
+    // Part-way: some of the changelog is in the stores, not all of it.
+    expect(reached.some((offset) => offset > 0)).toBe(true);
+    expect(reached.some((offset, p) => offset < (ends.get(p) ?? 0))).toBe(true);
+
+    const survivor = await inProcess(made, stateDir);
+    await everyOrderDecidedOnce(made, orders);
+    expect(survivor.stats()).toMatchObject({ instances: orders.length, pendingDeadlines: 0 });
   });
 
   it('killed while a second member joins: the survivor takes every partition and decides every order once', async () => {

@@ -7,6 +7,8 @@
 //       prints "committed <partition>", and hangs before writing its store
 //       (the crash point between the two)
 //     mode "run": runs, printing "owns <partitions>" whenever its partitions change
+//     mode "slow-restore": restores one small batch at a time, printing
+//       "restoring <partition> <offset>" after each, slowly enough to be killed part-way
 import { logLevel } from 'kafkajs';
 import { AvroCodec } from '../../infra/kafka/codec';
 import { rootLogger } from '../../infra/logging';
@@ -16,7 +18,9 @@ import { testKafka, testRegistry } from './kafka';
 
 async function main(): Promise<void> {
   const [mode, run, stateDir, timeout] = process.argv.slice(2);
-  if ((mode !== 'hang-after-commit' && mode !== 'run') || !run || !stateDir || !timeout) throw new Error('usage: stateful-crash-child <hang-after-commit|run> <run> <stateDir> <paymentTimeoutMs>');
+  if ((mode !== 'hang-after-commit' && mode !== 'run' && mode !== 'slow-restore') || !run || !stateDir || !timeout) {
+    throw new Error('usage: stateful-crash-child <hang-after-commit|run|slow-restore> <run> <stateDir> <paymentTimeoutMs>');
+  }
   const logger = rootLogger.child({ test: 'stateful-crash-child' });
   logger.level = 'silent';
   const { topicMap, groupId } = crashTopics(run);
@@ -34,6 +38,15 @@ async function main(): Promise<void> {
           betweenCommitAndStore: async (partition: number) => {
             process.stdout.write(`committed ${partition}\n`);
             await new Promise<never>(() => undefined); // killed here, before the store write
+          },
+        }
+      : {}),
+    ...(mode === 'slow-restore'
+      ? {
+          restoreFetchBytes: 512,
+          onRestoreProgress: async (partition: number, offset: number) => {
+            process.stdout.write(`restoring ${partition} ${offset}\n`);
+            await new Promise((resolve) => setTimeout(resolve, 300));
           },
         }
       : {}),
