@@ -79,10 +79,54 @@ export interface WebRoleConfig {
   readonly gatewayUrl: string;
   /** Where it forwards /api/query (WEB_QUERY_URL, default http://127.0.0.1:<QUERY_PORT>). */
   readonly queryUrl: string;
-  /** The public OIDC client of the web UI at the identity provider (WEB_OIDC_CLIENT_ID), with AUTH_JWKS_URL. */
-  readonly oidcClientId: string | undefined;
-  /** Scopes the UI asks the provider for (WEB_OIDC_SCOPE, default openid). */
-  readonly oidcScope: string;
+  /** The origin browsers reach the web UI at (WEB_PUBLIC_URL, default http://127.0.0.1:<WEB_PORT>): the OIDC redirect URIs are under it. */
+  readonly publicUrl: string;
+  /** The OIDC login flow (WEB_OIDC_CLIENT_ID set, with AUTH_JWKS_URL and AUTH_ISSUER): undefined when not configured. */
+  readonly oidc: WebOidcConfig | undefined;
+}
+
+export interface WebOidcConfig {
+  /** The client registered for the web UI at the identity provider (WEB_OIDC_CLIENT_ID). */
+  readonly clientId: string;
+  /** Its secret (WEB_OIDC_CLIENT_SECRET): a confidential client; without it a public client (PKCE only). */
+  readonly clientSecret: string | undefined;
+  /** Scopes asked for (WEB_OIDC_SCOPE, default `openid profile email`; `openid` is always asked). */
+  readonly scope: string;
+  /** The name on the sign-in button (WEB_OIDC_PROVIDER_NAME, default the issuer's host). */
+  readonly providerName: string | undefined;
+  /** RFC 8707 resource indicator sent with the authorization and token requests (WEB_OIDC_RESOURCE), for providers that pick the access token's audience by it. */
+  readonly resource: string | undefined;
+  /**
+   * The key sealing the login's cookies (WEB_OIDC_COOKIE_KEY, 64 hex digits): the same on every web instance
+   * behind one load balancer, so a login may finish on another instance than it started on. Unset: random per process.
+   */
+  readonly cookieKey: Uint8Array | undefined;
+}
+
+function cookieKey(raw: string | undefined): Uint8Array | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^[0-9a-fA-F]{64}$/.test(raw)) throw new Error('WEB_OIDC_COOKIE_KEY must be 64 hex digits (32 random bytes: openssl rand -hex 32)');
+  return Uint8Array.from(Buffer.from(raw, 'hex'));
+}
+
+function oidcScope(raw: string | undefined): string {
+  const scopes = (raw?.trim() || 'openid profile email').split(/\s+/);
+  return (scopes.includes('openid') ? scopes : ['openid', ...scopes]).join(' ');
+}
+
+function webOidc(env: NodeJS.ProcessEnv): WebOidcConfig | undefined {
+  const clientId = env.WEB_OIDC_CLIENT_ID?.trim() || undefined;
+  if (clientId === undefined) return undefined;
+  if (!env.AUTH_JWKS_URL?.trim()) throw new Error('WEB_OIDC_CLIENT_ID needs AUTH_JWKS_URL and AUTH_ISSUER: the APIs verify the provider\'s tokens (docs/security.md)');
+  const resource = env.WEB_OIDC_RESOURCE?.trim() || undefined;
+  return Object.freeze({
+    clientId,
+    clientSecret: env.WEB_OIDC_CLIENT_SECRET || undefined,
+    scope: oidcScope(env.WEB_OIDC_SCOPE),
+    providerName: env.WEB_OIDC_PROVIDER_NAME?.trim() || undefined,
+    resource,
+    cookieKey: cookieKey(env.WEB_OIDC_COOKIE_KEY),
+  });
 }
 
 /** The stateful consumers a role runs on the process-manager runtime. */
@@ -189,8 +233,8 @@ export function roleConfig(env: NodeJS.ProcessEnv = process.env): RoleConfig {
       port: int(env, 'WEB_PORT', 3002, 0, 65535),
       gatewayUrl: httpUrl(env, 'WEB_GATEWAY_URL', `http://127.0.0.1:${port}`),
       queryUrl: httpUrl(env, 'WEB_QUERY_URL', `http://127.0.0.1:${queryPort}`),
-      oidcClientId: env.WEB_OIDC_CLIENT_ID?.trim() || undefined,
-      oidcScope: env.WEB_OIDC_SCOPE?.trim() || 'openid',
+      publicUrl: httpUrl(env, 'WEB_PUBLIC_URL', `http://127.0.0.1:${int(env, 'WEB_PORT', 3002, 0, 65535)}`),
+      oidc: webOidc(env),
     }),
   });
 }

@@ -23,7 +23,8 @@ import { topicCatalog } from '../../schemas/topics';
 import { startTestCluster, type TestCluster } from '../support/cluster';
 import { bearer } from '../support/auth';
 import { call } from '../support/http';
-import { unique, waitFor, withAdmin } from '../support/kafka';
+import { unique, withAdmin } from '../support/kafka';
+import { waitFor } from '../support/wait-for';
 import { startRole, type RoleProcess } from '../support/roles';
 
 // Bounded phase by phase (each wait below has its own bound); on a loaded 2-core machine starting three JVM nodes,

@@ -5,7 +5,8 @@
  * kafkajs's notices are retried conditions, not problems (docs/operations.md,
  * "What the logs say"); a real warning or error here fails the test, naming it.
  */
-import { unique, waitFor } from '../support/kafka';
+import { unique } from '../support/kafka';
+import { waitFor } from '../support/wait-for';
 import { call } from '../support/http';
 import { startRole, type RoleProcess } from '../support/roles';
 

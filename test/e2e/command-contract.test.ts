@@ -8,7 +8,8 @@ import { readToEnd } from '../../infra/kafka/read-to-end';
 import { allTopicSpecs } from '../../infra/kafka/topics';
 import { byAggregate, readEvents } from '../support/events';
 import { adminAuthorization, call } from '../support/http';
-import { testKafka, unique, waitFor, withAdmin } from '../support/kafka';
+import { testKafka, unique, withAdmin } from '../support/kafka';
+import { waitFor } from '../support/wait-for';
 import { startRole, type RoleProcess } from '../support/roles';
 
 const kafka = testKafka('e2e-command-contract');

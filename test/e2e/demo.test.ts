@@ -8,7 +8,8 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { repoRoot } from '../../infra/stack/settings';
 import { call } from '../support/http';
-import { unique, waitFor } from '../support/kafka';
+import { unique } from '../support/kafka';
+import { waitFor } from '../support/wait-for';
 import { startRole, type RoleProcess } from '../support/roles';
 
 jest.setTimeout(240_000);

@@ -32,7 +32,8 @@ import { acceptableShapeRequest } from '../support/hostile/accepted-cases';
 import { gatewayCase } from '../support/hostile/gateway-cases';
 import type { Header, HostileCase } from '../support/hostile/common';
 import { queryCase } from '../support/hostile/query-cases';
-import { testKafka, testRedis, unique, waitFor, withAdmin } from '../support/kafka';
+import { testKafka, testRedis, unique, withAdmin } from '../support/kafka';
+import { waitFor } from '../support/wait-for';
 import { dropKeys } from '../support/read-side';
 import { sendRaw, serialize, type RawOutcome } from '../support/raw-http';
 import { startRole, type RoleProcess } from '../support/roles';
@@ -83,14 +84,13 @@ async function settledEndOffsets(): Promise<Ends> {
   return waitFor(
     'end offsets to hold still',
     async () => {
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
       const now = await endOffsets();
       const same = [...now].every(([k, v]) => last.get(k) === v);
       last = now;
       return same ? now : undefined;
     },
     60_000,
-    0,
+    1_000,
   );
 }
 

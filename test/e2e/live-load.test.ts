@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { postJson } from '../../bench/http-load';
 import { liveHeapBytes } from '../support/heap';
-import { waitFor } from '../support/kafka';
+import { waitFor } from '../support/wait-for';
 import { expectStatus, startRestaurant, type Restaurant } from '../support/live';
 import { freePort } from '../support/roles';
 import type { SseClient, SseEvent } from '../support/sse';

@@ -12,7 +12,8 @@
 import { randomBytes } from 'node:crypto';
 import { bearer } from '../support/auth';
 import { call, seeded, type Reply } from '../support/http';
-import { unique, waitFor } from '../support/kafka';
+import { unique } from '../support/kafka';
+import { waitFor } from '../support/wait-for';
 import { person, type Person } from '../support/privacy';
 import { startRole, type RoleProcess } from '../support/roles';
 import type { Role } from '../../infra/app/roles';

@@ -24,7 +24,8 @@ import { AvroCodec } from '../../infra/kafka/codec';
 import type { FulfilmentStatus, OrderFulfilmentState } from '../../schemas/generated/types';
 import { changelogTopicName, topicName } from '../../schemas/topics';
 import { call, pool, seeded, settledStatus, type Reply } from '../support/http';
-import { testKafka, testRegistry, unique, waitFor, withAdmin } from '../support/kafka';
+import { testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
+import { waitFor } from '../support/wait-for';
 import { committedUpTo, countBy, endOffsets, latestByKey, readRecords, type StoredRecord } from '../support/process-managers';
 import { startRole, type RoleProcess } from '../support/roles';
 

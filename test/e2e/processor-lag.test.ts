@@ -16,7 +16,8 @@ import type { OpenOrder } from '../../schemas/generated/types';
 import { partitionFor } from '../../schemas/partitioning';
 import { topicCatalog, topicName } from '../../schemas/topics';
 import { readEvents } from '../support/events';
-import { testKafka, testRegistry, unique, waitFor } from '../support/kafka';
+import { testKafka, testRegistry, unique } from '../support/kafka';
+import { waitFor } from '../support/wait-for';
 import { groupPositions, lagFromConsumerGroups, lagFromMetrics } from '../support/lag';
 import { startRole, type RoleProcess } from '../support/roles';
 

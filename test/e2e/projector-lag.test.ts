@@ -11,7 +11,8 @@ import { projectionGroupId } from '../../consumers/projections/runtime/read-mode
 import { parseCheckpoint } from '../../consumers/projections/runtime/redis-batch';
 import { checkpointKey } from '../../consumers/projections/shared/keys';
 import { topicName } from '../../schemas/topics';
-import { testKafka, testRedis, unique, waitFor, withAdmin } from '../support/kafka';
+import { testKafka, testRedis, unique, withAdmin } from '../support/kafka';
+import { waitFor } from '../support/wait-for';
 import { groupPositions, lagFromConsumerGroups, lagFromMetrics } from '../support/lag';
 import { smallLoad } from '../support/operations';
 import { dropKeys } from '../support/read-side';

@@ -22,7 +22,8 @@ import { projectionGroupId } from '../../consumers/projections/runtime/read-mode
 import { config } from '../../infra/config';
 import { allTopicSpecs, applyTopics } from '../../infra/kafka/topics';
 import { call } from '../support/http';
-import { testRedis, unique, waitFor, withAdmin } from '../support/kafka';
+import { testRedis, unique, withAdmin } from '../support/kafka';
+import { waitFor } from '../support/wait-for';
 import { ownKafka, type OwnKafka } from '../support/own-kafka';
 import { startRole, type RoleProcess } from '../support/roles';
 import { steadyLoad } from '../support/steady-load';

@@ -34,7 +34,8 @@ import { allTopicSpecs, applyTopics } from '../../infra/kafka/topics';
 import { READ_MODELS } from '../../consumers/projections/shared/keys';
 import { COMMAND_REPLIES_TOPIC, dlqTopicName, topicCatalog, topicName } from '../../schemas/topics';
 import { api } from '../support/api-client';
-import { testRedis, unique, waitFor } from '../support/kafka';
+import { testRedis, unique } from '../support/kafka';
+import { waitFor } from '../support/wait-for';
 import { startRole, type RoleProcess } from '../support/roles';
 import { KAFKA_ADMIN, startSecuredKafka, type SecuredKafka } from '../support/secured-kafka';
 

@@ -8,7 +8,8 @@
  * sales. No page logs a console error.
  */
 import type { Browser, Page } from 'playwright-core';
-import { unique, waitFor } from '../support/kafka';
+import { unique } from '../support/kafka';
+import { waitFor } from '../support/wait-for';
 import { startRole, type RoleProcess } from '../support/roles';
 import { addDish, launchBrowser, markNoReload, openPage, orderIdOf, screenshot, signInStaff, signUpCustomer, type WatchedPage } from '../support/browser';
 

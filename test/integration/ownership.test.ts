@@ -19,7 +19,8 @@ import type { DomainCommand, OrderCommand } from '../../schemas/messages';
 import { systemActor } from '../../schemas/roles';
 import { topicName } from '../../schemas/topics';
 import { readEvents, type StoredEvent } from '../support/events';
-import { testKafka, testRegistry, unique, waitFor } from '../support/kafka';
+import { testKafka, testRegistry, unique } from '../support/kafka';
+import { waitFor } from '../support/wait-for';
 import { startRole, type RoleProcess } from '../support/roles';
 
 jest.setTimeout(180_000);

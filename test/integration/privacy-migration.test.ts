@@ -30,7 +30,8 @@ import { newDataKey, open, type DataKey } from '../../infra/privacy/crypto';
 import { erase, migrateEventTopic, sealWith } from '../../infra/privacy/migration';
 import type { EventMetadata } from '../../schemas/generated/types';
 import { eventKey } from '../../schemas/partitioning';
-import { testKafka, testRegistry, unique, waitFor, withAdmin } from '../support/kafka';
+import { testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
+import { waitFor } from '../support/wait-for';
 
 jest.setTimeout(300_000);
 

@@ -24,7 +24,8 @@ import type { EventMetadata, OrderFulfilmentState } from '../../schemas/generate
 import { partitionFor } from '../../schemas/partitioning';
 import { PAYMENT_STREAM_VERSIONS } from '../../schemas/payment-stream';
 import { dlqTopicName } from '../../schemas/topics';
-import { testKafka, testRegistry, unique, waitFor, withAdmin } from '../support/kafka';
+import { testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
+import { waitFor } from '../support/wait-for';
 import { committedUpTo, countBy, endOffsets, latestByKey, readRecords } from '../support/process-managers';
 import { produceEnvelopes } from '../support/read-side';
 

@@ -15,7 +15,8 @@ import { newPassword } from '../../infra/stack/credentials';
 import { applyBatch, encodeBatch } from '../../consumers/projections/runtime/redis-batch';
 import { checkpointKey } from '../../consumers/projections/shared/keys';
 import { hset } from '../../consumers/projections/shared/ops';
-import { testRedis, unique, waitFor } from '../support/kafka';
+import { testRedis, unique } from '../support/kafka';
+import { waitFor } from '../support/wait-for';
 import { dropKeys } from '../support/read-side';
 
 const admin = testRedis();

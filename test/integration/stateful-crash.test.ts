@@ -25,7 +25,8 @@ import { ProcessManagerRuntime } from '../../consumers/process-managers/runtime/
 import type { FulfilmentInput } from '../../consumers/process-managers/order-fulfilment/order-fulfilment.workflow';
 import type { EventMetadata, OrderFulfilmentState } from '../../schemas/generated/types';
 import { dlqTopicName } from '../../schemas/topics';
-import { testKafka, testRegistry, unique, waitFor, withAdmin } from '../support/kafka';
+import { testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
+import { waitFor } from '../support/wait-for';
 import { countBy, endOffsets, readRecords, type StoredRecord } from '../support/process-managers';
 import { produceEnvelopes } from '../support/read-side';
 import { crashTopics, fulfilment } from '../support/stateful-crash';

@@ -25,7 +25,8 @@ import { ProcessManagerRuntime } from '../../consumers/process-managers/runtime/
 import type { EventMetadata, OrderFulfilmentState } from '../../schemas/generated/types';
 import { partitionFor } from '../../schemas/partitioning';
 import { dlqTopicName } from '../../schemas/topics';
-import { testKafka, testRegistry, unique, waitFor, withAdmin } from '../support/kafka';
+import { testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
+import { waitFor } from '../support/wait-for';
 import { endOffsets, readRecords } from '../support/process-managers';
 import { produceEnvelopes } from '../support/read-side';
 

@@ -12,6 +12,7 @@ import { provision } from '../../infra/stack/provision';
 import { kafkaService } from '../../infra/stack/services';
 import { readStackSettings } from '../../infra/stack/settings';
 import { freePort } from './roles';
+import { waitFor } from './wait-for';
 
 export interface OwnKafka {
   /** host:port of the broker. */
@@ -49,7 +50,7 @@ export async function ownKafka(): Promise<OwnKafka> {
     const target = pid;
     pid = undefined;
     process.kill(target, 'SIGKILL');
-    while (isAlive(target)) await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitFor(`the test's broker (pid ${target}) to exit`, () => (isAlive(target) ? undefined : true), 30_000, 50);
   };
   return {
     bootstrap,
@@ -58,10 +59,10 @@ export async function ownKafka(): Promise<OwnKafka> {
     async start(timeoutMs = 60_000) {
       if (pid !== undefined) return;
       pid = service.start(provision(settings, () => undefined)).pid;
-      const deadline = Date.now() + timeoutMs;
-      while (!(await service.healthy())) {
-        if (Date.now() > deadline) throw new Error(`the test's broker did not come up within ${timeoutMs} ms:\n${tailOf(service.logFile, 40)}`);
-        await new Promise((resolve) => setTimeout(resolve, 200));
+      try {
+        await waitFor("the test's broker to come up", async () => ((await service.healthy()) ? true : undefined), timeoutMs);
+      } catch (error) {
+        throw new Error(`the test's broker did not come up within ${timeoutMs} ms:\n${tailOf(service.logFile, 40)}`, { cause: error });
       }
     },
     kill,

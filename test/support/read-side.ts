@@ -11,6 +11,7 @@ import { READ_MODEL_SPECS } from '../../consumers/projections/runtime/read-model
 import { checkpointKey, READ_MODELS, readModelPrefix, rebuildKey, type ReadModelName } from '../../consumers/projections/shared/keys';
 import { eventKey, partitionFor } from '../../schemas/partitioning';
 import { readEvents, type StoredEvent } from './events';
+import { waitFor } from './wait-for';
 
 /**
  * Produces events to `topic` as the processor does (key <id>/<version>, the
@@ -87,15 +88,21 @@ export async function waitForCheckpoint(
   lastOffsets: ReadonlyMap<string, ReadonlyMap<number, number>>,
   timeoutMs = 60_000,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const cp = parseCheckpoint(await redis.hgetall(checkpointKey(keyspace, model)));
-    const behind = [...lastOffsets].flatMap(([topic, parts]) => [...parts].filter(([p, o]) => (cp.get(topic)?.get(p) ?? 0) <= o).map(([p, o]) => `${topic}/${p}@${o}`));
-    const rebuilding = Object.keys(await redis.hgetall(rebuildKey(keyspace, model))).map((field) => `${field} rebuilding`);
-    behind.push(...rebuilding);
-    if (behind.length === 0) return;
-    if (Date.now() > deadline) throw new Error(`${model} (${keyspace}) did not reach ${behind.join(', ')} within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  let behind: string[] = [];
+  try {
+    await waitFor(
+      `${model} (${keyspace}) to pass its last offsets`,
+      async () => {
+        const cp = parseCheckpoint(await redis.hgetall(checkpointKey(keyspace, model)));
+        behind = [...lastOffsets].flatMap(([topic, parts]) => [...parts].filter(([p, o]) => (cp.get(topic)?.get(p) ?? 0) <= o).map(([p, o]) => `${topic}/${p}@${o}`));
+        behind.push(...Object.keys(await redis.hgetall(rebuildKey(keyspace, model))).map((field) => `${field} rebuilding`));
+        return behind.length === 0 ? true : undefined;
+      },
+      timeoutMs,
+      100,
+    );
+  } catch (error) {
+    throw new Error(`${model} (${keyspace}) did not reach ${behind.join(', ')} within ${timeoutMs} ms`, { cause: error });
   }
 }
 

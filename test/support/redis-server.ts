@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { redisPing } from '../../infra/stack/services';
 import { freePort } from './roles';
+import { GiveUp, waitFor } from './wait-for';
 
 export interface TestRedisServer {
   readonly port: number;
@@ -23,12 +24,15 @@ export async function startRedisServer(): Promise<TestRedisServer> {
   const launch = async (): Promise<void> => {
     const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
     child = server;
-    const deadline = Date.now() + 10_000;
-    while (!(await redisPing('127.0.0.1', port))) {
-      if (server.exitCode !== null) throw new Error(`redis-server on port ${port} exited with ${server.exitCode}`);
-      if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer within 10 s`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await waitFor(
+      `redis-server on port ${port} to answer`,
+      async () => {
+        if (server.exitCode !== null) throw new GiveUp(`redis-server on port ${port} exited with ${server.exitCode}`);
+        return (await redisPing('127.0.0.1', port)) ? true : undefined;
+      },
+      10_000,
+      50,
+    );
   };
   const halt = async (): Promise<void> => {
     const server = child;

@@ -6,6 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import type { Role } from '../../infra/app/roles';
 import { repoRoot } from '../../infra/stack/settings';
+import { GiveUp, waitFor } from './wait-for';
 
 export interface RoleProcess {
   readonly role: string;
@@ -86,7 +87,8 @@ export async function startRole(
   const port = await freePort();
   const healthPort = await freePort();
   const queryPort = await freePort();
-  const webPort = await freePort();
+  // A caller may fix the web port (the OIDC tests register its redirect URI at the provider first).
+  const webPort = env.WEB_PORT === undefined ? await freePort() : Number(env.WEB_PORT);
   // node itself with tsx as a loader (not the tsx CLI, which forks a second
   // process): the pid we signal is the role, so kill() really is kill -9.
   const child = spawn(process.execPath, roleEntryPoint(), {
@@ -119,21 +121,24 @@ export async function startRole(
   const url = `http://127.0.0.1:${role === 'query' ? queryPort : role === 'all' || role === 'commands' || role === 'gateway' ? port : healthPort}`;
   const queryUrl = `http://127.0.0.1:${queryPort}`;
   const opsUrl = `http://127.0.0.1:${healthPort}`;
-  const deadline = Date.now() + 90_000;
-  for (; waitReady; ) {
-    if (child.exitCode !== null) throw new Error(`${role} exited with ${child.exitCode} while starting:\n${output}`);
+  if (waitReady) {
     try {
-      // The operations port answers /readyz once every role of the process has started.
-      const res = await fetch(`${opsUrl}/readyz`, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
+      await waitFor(
+        `${role} to become ready`,
+        async () => {
+          if (child.exitCode !== null) throw new GiveUp(`${role} exited with ${child.exitCode} while starting:\n${output}`);
+          // The operations port answers /readyz once every role of the process has started (a refused connection: not listening yet).
+          const res = await fetch(`${opsUrl}/readyz`, { signal: AbortSignal.timeout(1000) });
+          return res.ok ? true : undefined;
+        },
+        90_000,
+        250,
+      );
+    } catch (error) {
+      if (error instanceof GiveUp) throw error;
       child.kill('SIGKILL');
-      throw new Error(`${role} did not become ready within 90 s:\n${output}`);
+      throw new Error(`${role} did not become ready within 90 s:\n${output}`, { cause: error });
     }
-    await new Promise((resolve) => setTimeout(resolve, 250));
   }
   return {
     role,
