@@ -61,6 +61,15 @@ export interface RoleConfig {
   readonly simulator: SimulatorConfig;
   /** The web role (docs/web-ui.md). */
   readonly web: WebRoleConfig;
+  /**
+   * Where the stateful roles keep their partition stores (STATE_DIR; one per
+   * instance, on a disk that outlives restarts: docs/stateful-runtime.md
+   * "Deploying"). Unset: a directory of the process's own, deleted at stop, so
+   * every start restores from the changelog alone.
+   */
+  readonly stateDir: string | undefined;
+  /** The changelogs' incarnation (STATE_CHANGELOG_EPOCH, default "1"): change it when changelog topics are recreated, and every store is rebuilt. */
+  readonly changelogEpoch: string;
 }
 
 export interface WebRoleConfig {
@@ -218,6 +227,8 @@ export function roleConfig(env: NodeJS.ProcessEnv = process.env): RoleConfig {
         refundDelay: delayRange(env, 'PAYMENT_SIMULATOR_REFUND_DELAY_MS', DEFAULT_SIMULATOR_CONFIG.refundDelay),
       }),
     ),
+    stateDir: env.STATE_DIR?.trim() || undefined,
+    changelogEpoch: env.STATE_CHANGELOG_EPOCH?.trim() || '1',
     web: Object.freeze({
       port: int(env, 'WEB_PORT', 3002, 0, 65535),
       gatewayUrl: httpUrl(env, 'WEB_GATEWAY_URL', `http://127.0.0.1:${port}`),

@@ -17,6 +17,16 @@ export interface Change {
   readonly value: Buffer | null;
   /** From the record's `fold-version` header; 0 when it has none. */
   readonly foldVersion: number;
+  /** What a runtime indexes of the state beside its bytes (e.g. its status and pending deadlines); absent for none. */
+  readonly summary?: StateSummary;
+}
+
+/** A state's indexed facts, kept in columns of their own so they can be counted and listed without decoding states. */
+export interface StateSummary {
+  /** A short label (a process's status) counted by `labelCounts`. */
+  readonly label: string | null;
+  /** Opaque text (e.g. JSON of pending deadlines), listed by `withDue`; null for none. */
+  readonly due: string | null;
 }
 
 /** The store side of a restore (StateStore implements it). */

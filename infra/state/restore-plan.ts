@@ -35,7 +35,8 @@ export interface ChangelogOffsets {
   readonly high: number;
 }
 
-export const STORE_FORMAT = 1;
+// 2: state rows carry a summary (label, due) for the runtime's counts and deadlines.
+export const STORE_FORMAT = 2;
 
 export type StoreCondition = { readonly kind: 'missing' } | { readonly kind: 'damaged'; readonly detail: string } | { readonly kind: 'present'; readonly meta: StoreMeta };
 

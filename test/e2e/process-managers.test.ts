@@ -13,6 +13,9 @@
  * (b) The fulfilment group reset to the earliest offsets and run again: no new
  *     message, no changed state.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { paymentFate, predictOutcomes, type SimulatorConfig } from '../../consumers/payment-simulator/payment-simulator';
 import { ORDER_FULFILMENT_GROUP } from '../../consumers/process-managers/order-fulfilment/order-fulfilment.process';
 import { fulfilmentIds, isTerminal, TERMINAL_STATUSES } from '../../consumers/process-managers/order-fulfilment/order-fulfilment.workflow';
@@ -35,7 +38,10 @@ const SEED = `e2e-${run}`;
 /** Long enough that a restart of the fulfilment process (session timeout included) ends well inside it. */
 const PAYMENT_TIMEOUT_MS = 30_000;
 const SIMULATOR: SimulatorConfig = { declineShare: 0.1, stallShare: 0.05, answerDelay: { minMs: 20, maxMs: 800 }, refundDelay: { minMs: 20, maxMs: 500 } };
+// The stateful roles keep their partition stores here: the fulfilment process restarted after its SIGKILL restores by delta.
+const stateDir = mkdtempSync(join(tmpdir(), 'e2e-process-managers-state-'));
 const env = {
+  STATE_DIR: stateDir,
   COMMAND_WAIT_MS: '20000',
   FULFILMENT_PAYMENT_TIMEOUT_MS: String(PAYMENT_TIMEOUT_MS),
   FULFILMENT_REFUND_TIMEOUT_MS: '20000',
@@ -77,6 +83,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(roles.map((r) => r.stop().catch(() => null)));
+  rmSync(stateDir, { recursive: true, force: true });
 });
 
 /** A command through the gateway, followed to its outcome when the gateway answered 202. */

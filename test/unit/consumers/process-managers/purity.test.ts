@@ -13,7 +13,8 @@ const PURE = [
   path.join('payment-simulator', 'payment-simulator.process.ts'),
   path.join('loyalty', 'loyalty.process.ts'),
   path.join('process-managers', 'runtime', 'definition.ts'),
-  path.join('process-managers', 'runtime', 'deadline-queue.ts'),
+  path.join('..', 'infra', 'stateful', 'definition.ts'),
+  path.join('..', 'infra', 'stateful', 'deadline-queue.ts'),
   path.join('..', 'schemas', 'payment-stream.ts'),
 ];
 
@@ -21,7 +22,8 @@ describe('process managers, simulator and policies are pure', () => {
   it.each(PURE)('%s imports no infrastructure and reads no clock, randomness or environment', (file) => {
     const source = readFileSync(path.join(consumers, file), 'utf8');
     expect(source).not.toMatch(/from '(kafkajs|ioredis|express|pino|prom-client|@kafkajs\/[^']*)'/);
-    expect(source).not.toMatch(/from '(\.\.\/)+infra\//);
+    // The stateful runtime's definition types are the one piece of infra a definition may name (a pure module, tested here too).
+    expect(source).not.toMatch(/from '(\.\.\/)+infra\/(?!stateful\/definition')/);
     expect(source).not.toMatch(/\bDate\b|performance\.now|Math\.random|randomUUID|process\.(env|hrtime)|setTimeout/);
   });
 });
