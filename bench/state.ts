@@ -61,6 +61,8 @@ interface Row {
   readonly load?: Result;
   /** The same load once more, right after the first: the processor warm. */
   readonly again?: Result;
+  /** Why it did not become ready (e.g. today's processor out of heap at millions of aggregates). */
+  readonly failed?: string;
 }
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
@@ -97,7 +99,14 @@ async function measureProcessor(topics: BenchTopics, work: string, orders: (url:
   try {
     for (const what of ['processor, store deleted', 'processor, after a clean stop']) {
       if (what.includes('deleted')) fs.rmSync(stateDir, { recursive: true, force: true });
-      const started = await startTimed('command-processor', processorEnv);
+      const t0 = Date.now();
+      const started = await startTimed('command-processor', processorEnv).catch((error: unknown) => error as Error);
+      if (started instanceof Error) {
+        // A figure too: e.g. a processor that holds every aggregate runs out of heap. The next run would fail the same way.
+        const why = /heap out of memory|exited with \S+/i.exec(started.message)?.[0] ?? started.message.split('\n')[0] ?? 'failed';
+        rows.push({ what, readyMs: Date.now() - t0, rssReady: NaN, failed: why });
+        break;
+      }
       const pid = started.process.child.pid;
       const rssReady = rssMb(pid);
       const logged = restoreLogged(started.process.output());
@@ -166,6 +175,10 @@ async function benchSize(size: number, kafka: Kafka, codec: AvroCodec, classPath
     console.log(`  raw read of the snapshot topic (readToEnd, the baseline; faster of two): ${secs(raw.ms)}, ${records.toLocaleString('en')} records, ${perSec(records, raw.ms)}, ${fmt(bytes / 2 ** 20, 0)} MiB`);
     console.log(`  ${'run'.padEnd(30)} ${'ready after'.padStart(11)} ${'restore'.padStart(9)} ${'records'.padStart(10)} ${'rate'.padStart(11)} ${'× raw'.padStart(6)} ${'RSS ready'.padStart(9)} ${'after load'.padStart(10)} | ${RATE}/s right after: accepted/s  p99 ms  non-2xx | then again: accepted/s  p99 ms`);
     for (const r of rows) {
+      if (r.failed !== undefined) {
+        console.log(`  ${r.what.padEnd(30)} not ready: ${r.failed}, after ${secs(r.readyMs)}`);
+        continue;
+      }
       const restoreMs = r.restore?.ms ?? r.readyMs;
       const restored = r.restore?.records ?? NaN;
       console.log(
@@ -176,7 +189,7 @@ async function benchSize(size: number, kafka: Kafka, codec: AvroCodec, classPath
           (r.again === undefined ? '' : ` | ${fmt(r.again.perSecond).padStart(21)} ${fmt(r.again.p99).padStart(7)}`),
       );
     }
-    const ours = rows.filter((r) => r.what.startsWith('processor'));
+    const ours = rows.filter((r) => r.what.startsWith('processor') && r.failed === undefined);
     const scratch = ours.find((r) => r.what.includes('deleted'));
     const clean = ours.find((r) => r.what.includes('clean'));
     const maxRss = Math.max(...ours.map((r) => Math.max(r.rssReady, r.rssAfterLoad ?? 0)));
