@@ -17,13 +17,15 @@ export const ROLES = [
   'loyalty',
   'payment-simulator',
   'web',
+  'admin-api',
 ] as const;
 /**
  * `commands` runs the command side (gateway and command processor) in one process;
  * `projector:<model>` runs one read model's projector; `projectors` runs all five; `query` the query API;
  * `process-manager:order-fulfilment` the fulfilment process, `loyalty` the loyalty policy, `process-managers`
  * both; `payment-simulator` the stand-in for the external payment provider; `web` the browser UI and its
- * same-origin proxy to the gateway and the query API (docs/web-ui.md).
+ * same-origin proxy to the gateway and the query API (docs/web-ui.md); `admin-api` the admin-only dead-letter
+ * endpoints (consumers/admin-api/app.ts), never part of `all`: it is the one HTTP role that repairs read models.
  */
 export type Role = (typeof ROLES)[number];
 
@@ -44,6 +46,8 @@ export interface RoleConfig {
   readonly commandPartitionsPerWorker: number;
   /** Query API HTTP port (QUERY_PORT, default 3001). */
   readonly queryPort: number;
+  /** Admin API HTTP port (ADMIN_PORT, default 3003; ROLE=admin-api only). */
+  readonly adminPort: number;
   /** Read-model keyspace (READ_MODEL_KEYSPACE, default live): rm:{<keyspace>}:... */
   readonly keyspace: string;
   /** Longest wait of a query for its consistency token (CONSISTENCY_WAIT_MS, default 3000). */
@@ -207,6 +211,7 @@ export function roleConfig(env: NodeJS.ProcessEnv = process.env): RoleConfig {
     maxOrderTotalMinor: int(env, 'ORDER_MAX_TOTAL_MINOR', 100_000, 1, Number.MAX_SAFE_INTEGER),
     commandPartitionsPerWorker: int(env, 'COMMAND_PARTITIONS_PER_WORKER', 1, 1, 1024),
     queryPort,
+    adminPort: int(env, 'ADMIN_PORT', 3003, 0, 65535),
     keyspace: assertKeyspace(env.READ_MODEL_KEYSPACE ?? DEFAULT_KEYSPACE),
     consistencyWaitMs: int(env, 'CONSISTENCY_WAIT_MS', 3000, 0, 60_000),
     liveHeartbeatMs: int(env, 'LIVE_HEARTBEAT_MS', 15_000, 100, 300_000),

@@ -25,7 +25,7 @@ export async function produceEnvelopes(
   /** A producer, or a transaction of one. */
   producer: Pick<Producer, 'send'>,
   codec: AvroCodec,
-  opts: { readonly topic: string; readonly schemaTopic: string; readonly namespace: string; readonly partitions: number },
+  opts: { readonly topic: string; readonly schemaTopic: string; readonly namespace: string; readonly partitions: number; readonly headers?: Readonly<Record<string, string>> },
   envelopes: readonly Envelope<{ readonly type: string; readonly data: object }>[],
 ): Promise<void> {
   const messages = await Promise.all(
@@ -36,7 +36,7 @@ export async function produceEnvelopes(
         key: eventKey(metadata.aggregateId, metadata.version),
         value: codec.encodeWithId(id, fullName, { ...event.data, metadata }),
         partition: partitionFor(metadata.aggregateId, opts.partitions),
-        headers: { 'event-type': event.type },
+        headers: { ...opts.headers, 'event-type': event.type },
       };
     }),
   );

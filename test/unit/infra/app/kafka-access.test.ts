@@ -1,7 +1,7 @@
 import { KAFKA_PRINCIPAL_ROLES, KEY_CACHE_GROUP_PREFIX, kafkaAccess, principalName, READ_TO_END_GROUP_PREFIX, type AccessRole } from '../../../../infra/app/kafka-access';
 import { aclEntries, allows, type Grant } from '../../../../infra/kafka/acls';
 import { allTopicSpecs } from '../../../../infra/kafka/topics';
-import { DATA_KEYS_TOPIC, dlqTopicName, topicCatalog, topicName } from '../../../../schemas/topics';
+import { DATA_KEYS_TOPIC, DEAD_LETTER_ACTIONS_TOPIC, dlqTopicName, topicCatalog, topicName } from '../../../../schemas/topics';
 
 const catalog = topicCatalog();
 const access = kafkaAccess(catalog);
@@ -43,6 +43,14 @@ describe('the Kafka ACL catalog', () => {
     expect(access['topics-apply'].filter((g) => g.resource !== 'topic')).toEqual([]);
     expect(topics.filter((t) => allows(access.query, 'topic', t.name, 'READ')).map((t) => t.name)).toEqual([DATA_KEYS_TOPIC]);
     expect(access.query.filter((g) => g.resource !== 'topic')).toEqual([{ resource: 'group', name: KEY_CACHE_GROUP_PREFIX, pattern: 'prefixed', operations: ['READ'] }]);
+  });
+
+  it('the admin API writes only the dead-letter action records, reads no records and joins no group', () => {
+    expect(writable('admin-api')).toEqual([DEAD_LETTER_ACTIONS_TOPIC]);
+    expect(writersOf(DEAD_LETTER_ACTIONS_TOPIC)).toEqual(['admin-api']);
+    expect(topics.filter((t) => allows(access['admin-api'], 'topic', t.name, 'READ'))).toEqual([]);
+    expect(access['admin-api'].filter((g) => g.resource !== 'topic')).toEqual([]);
+    expect(allows(access.all, 'topic', DEAD_LETTER_ACTIONS_TOPIC, 'WRITE')).toBe(false);
   });
 
   it('only topics:apply may create topics', () => {
