@@ -36,7 +36,7 @@ import { testKafka, testRedis, testRegistry, unique, withAdmin } from '../suppor
 import { line, money, orderHistory } from '../support/order-histories';
 import { DAY, HOUR, T0 } from '../support/projection-spec';
 import { dropKeys, produceEnvelopes, redisDump, waitForCheckpoint } from '../support/read-side';
-import { waitFor } from '../support/wait-for';
+import { waitFor } from '../../infra/wait-for';
 
 jest.setTimeout(180_000);
 
