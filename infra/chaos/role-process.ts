@@ -93,7 +93,13 @@ export async function startRole(
   env: Record<string, string> = {},
   { keepChars = 20_000, waitReady = true, ports, readyTimeoutMs = 90_000 }: { keepChars?: number; waitReady?: boolean; ports?: RolePorts; readyTimeoutMs?: number } = {},
 ): Promise<RoleProcess> {
-  const { port, healthPort, queryPort, webPort } = ports ?? { port: await freePort(), healthPort: await freePort(), queryPort: await freePort(), webPort: await freePort() };
+  // A caller may fix the web port in env (the OIDC tests register its redirect URI at the provider first).
+  const { port, healthPort, queryPort, webPort } = ports ?? {
+    port: await freePort(),
+    healthPort: await freePort(),
+    queryPort: await freePort(),
+    webPort: env.WEB_PORT === undefined ? await freePort() : Number(env.WEB_PORT),
+  };
   // node itself with tsx as a loader (not the tsx CLI, which forks a second
   // process): the pid we signal is the role, so kill() really is kill -9.
   const child = spawn(process.execPath, roleEntryPoint(), {
