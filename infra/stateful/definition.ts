@@ -11,7 +11,10 @@
 // (topic, key, record, headers, id); the runtime only encodes and produces.
 import type { EventMetadata } from '../../schemas/generated/types';
 import { eventKey } from '../../schemas/partitioning';
-import type { DecodedRecord } from '../../consumers/projections/runtime/event-consumer';
+import type { DecodedRecord } from '../consuming/event-consumer';
+
+/** A consumed record as a definition sees it (decoded by the consumer machinery). */
+export type { DecodedRecord };
 
 /** A pending timer of a process: fired by the runtime's scheduler as an input of its own. */
 export interface Deadline {

@@ -6,8 +6,8 @@
 import type { IHeaders, Message } from 'kafkajs';
 import { partitionFor } from '../../schemas/partitioning';
 import type { TopicCatalog } from '../../schemas/topics';
-import type { DeadLetter } from '../../consumers/projections/runtime/dlq';
-import { ProcessingError, type PartitionBatch } from '../../consumers/projections/runtime/event-consumer';
+import type { DeadLetter } from '../consuming/dead-letters';
+import { ProcessingError, type PartitionBatch } from '../consuming/event-consumer';
 import { RegistryError, type AvroCodec } from '../kafka/codec';
 import type { QueuedDeadline } from './deadline-queue';
 import type { Deadline, Outgoing, StatefulDefinition } from './definition';

@@ -2,7 +2,7 @@
 // changelog), dead letters and consumed offsets commit together or not at all.
 import type { Message, Producer, RecordMetadata } from 'kafkajs';
 import { dlqTopicName } from '../../schemas/topics';
-import { deadLetterHeaders } from '../../consumers/projections/runtime/dlq';
+import { deadLetterHeaders } from '../consuming/dead-letters';
 import type { Round } from './round';
 
 export interface Committed {

@@ -4,7 +4,7 @@
 import type { ProcessManagerName } from '../../../schemas/topics';
 import type { Decision, StatefulDefinition } from '../../../infra/stateful/definition';
 
-export { eventMessage, splitRecord, type Deadline, type Outgoing } from '../../../infra/stateful/definition';
+export { eventMessage, splitRecord, type Deadline, type DecodedRecord, type Outgoing } from '../../../infra/stateful/definition';
 
 export type ProcessDecision<S> = Decision<S>;
 

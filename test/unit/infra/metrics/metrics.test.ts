@@ -3,7 +3,7 @@
 // metrics leave out the three that promtool refuses.
 import { gatewayMetrics } from '../../../../producers/gateway/metrics';
 import { commandProcessorMetrics } from '../../../../producers/command-processor/metrics';
-import { consumerMetrics, initialiseConsumer } from '../../../../consumers/projections/runtime/metrics';
+import { consumerMetrics, initialiseConsumer } from '../../../../infra/consuming/consumer-metrics';
 import { MetricDeclarationError, Metrics, NON_CONFORMING_DEFAULT_METRICS } from '../../../../infra/metrics/registry';
 import type { Handled } from '../../../../producers/command-processor/handle';
 import { processManagerMetrics } from '../../../../consumers/process-managers/runtime/metrics';

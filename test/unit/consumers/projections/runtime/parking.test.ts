@@ -3,9 +3,9 @@
 // in order, and the arguments of `npm run dlq`.
 import { parseDlqArgs } from '../../../../../consumers/projections/redrive/cli-args';
 import { ActionInputError } from '../../../../../consumers/projections/redrive/actions';
-import type { DecodedRecord } from '../../../../../consumers/projections/runtime/event-consumer';
+import type { DecodedRecord } from '../../../../../infra/consuming/event-consumer';
 import { byPosition, chainField, parkedAggregateOf, parkedEventOf, parkedEventOfFailed, parkingWrite, parseChain, parseParked, planParking } from '../../../../../consumers/projections/runtime/parking';
-import type { DeadLetter } from '../../../../../consumers/projections/runtime/dlq';
+import type { DeadLetter } from '../../../../../infra/consuming/dead-letters';
 import { encodeBatch } from '../../../../../consumers/projections/runtime/redis-batch';
 import { parkedChainKey, parkedKey, parkedVersionKey, versionKey } from '../../../../../consumers/projections/shared/keys';
 

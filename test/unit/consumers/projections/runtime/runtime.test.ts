@@ -1,7 +1,7 @@
 // The projector runtime's pure parts: batch encoding for the Lua script, the
 // checkpoint hash, dead-letter headers, backoff, consistency tokens and roles.
-import { backoffDelay, withRetries } from '../../../../../consumers/projections/runtime/backoff';
-import { deadLetterHeaders } from '../../../../../consumers/projections/runtime/dlq';
+import { backoffDelay, withRetries } from '../../../../../infra/consuming/backoff';
+import { deadLetterHeaders } from '../../../../../infra/consuming/dead-letters';
 import { checkpointField, encodeBatch, parseCheckpoint, withoutOverwritten } from '../../../../../consumers/projections/runtime/redis-batch';
 import { parseBatchArgv } from '../../../../support/read-side';
 import { projectionGroupId } from '../../../../../consumers/projections/runtime/read-models';

@@ -2,7 +2,7 @@
 // keeps failing, is copied as it was (raw key and value, original headers) to
 // `<topic>.dlq` with the reason in headers, and the consumer carries on.
 import type { IHeaders, Producer } from 'kafkajs';
-import { dlqTopicName } from '../../../schemas/topics';
+import { dlqTopicName } from '../../schemas/topics';
 
 export interface DeadLetter {
   readonly topic: string;

@@ -3,8 +3,8 @@
 // the handler does not want by the `event-type` header (without decoding),
 // decoding the rest with the AvroCodec, dead-lettering what cannot be decoded,
 // and handing each partition batch to a BatchSink that writes it together with
-// its checkpoint. Projectors (projector.ts) and the process-manager runtime
-// (consumers/process-managers/runtime/) are both BatchSinks, of two kinds:
+// its checkpoint. Projectors (consumers/projections/runtime/projector.ts) and the
+// stateful runtime (infra/stateful/) are both BatchSinks, of two kinds:
 //
 // * a transactional sink (the process managers) commits the consumed offsets
 //   itself, inside its Kafka transaction (`autoCommit: false`, no
@@ -48,12 +48,12 @@
 //   way or for a DecodeError with the write that moves the checkpoint past it
 //   (`failed`), so a projector parks its aggregate there (parking.ts).
 import type { Admin, Consumer, ConsumerConfig, EachBatchPayload, IHeaders, Kafka, KafkaMessage, PartitionAssigner, Producer } from 'kafkajs';
-import { DecodeError, type AvroCodec } from '../../../infra/kafka/codec';
-import type { Logger } from '../../../infra/logging';
-import { trackMembership, type Membership } from '../../../infra/kafka/membership';
+import { DecodeError, type AvroCodec } from '../kafka/codec';
+import type { Logger } from '../logging';
+import { trackMembership, type Membership } from '../kafka/membership';
 import { backoffDelay, DEFAULT_RETRY, withRetries, type RetryPolicy } from './backoff';
-import { DeadLetterQueue, type DeadLetter } from './dlq';
-import { initialiseConsumer, type ConsumerMetrics } from './metrics';
+import { DeadLetterQueue, type DeadLetter } from './dead-letters';
+import { initialiseConsumer, type ConsumerMetrics } from './consumer-metrics';
 
 /** A consumed, decoded record. */
 export interface DecodedRecord {
