@@ -15,6 +15,24 @@ export default tseslint.config(
     },
   },
   {
+    // The browser bundle takes types from the server code, never code: `import type` is erased by the build.
+    files: ['web/src/**/*.ts', 'web/src/**/*.tsx'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/schemas/**', '**/consumers/**', '**/producers/**', '**/infra/**', '**/server/**'],
+              allowTypeImports: true,
+              message: 'web/src may take only types from the server code (import type): its code must not reach the browser bundle.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.cjs'],
     languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly', __dirname: 'readonly', process: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },

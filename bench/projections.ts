@@ -28,7 +28,7 @@ import { config } from '../infra/config';
 import { createKafka } from '../infra/kafka/client';
 import { AvroCodec } from '../infra/kafka/codec';
 import { rootLogger } from '../infra/logging';
-import { EventConsumer, type BatchSink } from '../consumers/projections/runtime/event-consumer';
+import { EventConsumer, type BatchSink } from '../infra/consuming/event-consumer';
 import { encodePartitionBatch, envelopesOf, projectBatch, type AggregateState } from '../consumers/projections/runtime/projector';
 import { READ_MODEL_SPECS } from '../consumers/projections/runtime/read-models';
 import { scriptArgument } from '../consumers/projections/runtime/redis-batch';

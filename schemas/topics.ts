@@ -43,15 +43,29 @@ export const PROCESS_MANAGER_SPECS: Readonly<Record<ProcessManagerName, ProcessM
   'payment-simulator': { namespace: 'restaurant.simulator', keyedBy: 'payment' },
 };
 
-export const COMMAND_REPLIES_TOPIC = 'restaurant.command-replies';
+/**
+ * The first part of every topic's name (TOPIC_PREFIX, default `restaurant`):
+ * another prefix gives a whole topic set of its own on the same cluster, which
+ * nothing else reads or writes (`npm run bench:state` runs the command side on
+ * `bench-state.*`, docs/scaling.md). Record names (Avro namespaces) do not change.
+ */
+export const TOPIC_PREFIX = topicPrefix(process.env.TOPIC_PREFIX);
+
+export function topicPrefix(raw: string | undefined): string {
+  if (raw === undefined || raw === '') return 'restaurant';
+  if (!/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,100}$/.test(raw)) throw new RangeError(`TOPIC_PREFIX=${JSON.stringify(raw)} is not a topic-name prefix (letters, digits, '.', '_', '-')`);
+  return raw;
+}
+
+export const COMMAND_REPLIES_TOPIC = `${TOPIC_PREFIX}.command-replies`;
 /** Operators' redrives and skips of parked events (`npm run dlq`), keyed by aggregate id: who, when, why. */
-export const DEAD_LETTER_ACTIONS_TOPIC = 'restaurant.dead-letter-actions';
+export const DEAD_LETTER_ACTIONS_TOPIC = `${TOPIC_PREFIX}.dead-letter-actions`;
 /**
  * Customers' data keys, wrapped with the master key (docs/privacy.md): JSON
  * records, not Avro, keyed `<customerId>/<keyId>` and partitioned by customer
  * id; a tombstone destroys a key (crypto-shredding).
  */
-export const DATA_KEYS_TOPIC = 'restaurant.privacy.data-keys';
+export const DATA_KEYS_TOPIC = `${TOPIC_PREFIX}.privacy.data-keys`;
 export const DEFAULT_PARTITIONS = 6;
 
 const HOUR_MS = 60 * 60 * 1000;
@@ -110,11 +124,11 @@ export function subjectName(topic: string, recordFullName: string): string {
 }
 
 export function topicName(aggregate: AggregateName, role: 'commands' | 'events' | 'snapshots'): string {
-  return `restaurant.${aggregate}.${role}`;
+  return `${TOPIC_PREFIX}.${aggregate}.${role}`;
 }
 
 export function changelogTopicName(processManager: ProcessManagerName): string {
-  return `restaurant.${processManager}.changelog`;
+  return `${TOPIC_PREFIX}.${processManager}.changelog`;
 }
 
 export function dlqTopicName(topic: string): string {

@@ -14,7 +14,7 @@
 // Pure: no Kafka, no clock (times come from event metadata), no randomness.
 import type { EventMetadata, LoyaltyOrderState, Money } from '../../schemas/generated/types';
 import type { OrderEvent } from '../../schemas/messages';
-import { deterministicId } from '../../producers/command-processor/handle';
+import { deterministicId } from '../../kernel/deterministic-id';
 
 /** The per-order state is the Avro record of restaurant.loyalty.changelog (version, customerId, total, awarded). */
 export type { LoyaltyOrderState };

@@ -13,9 +13,9 @@
 import type { EventMetadata, PaymentRequested, PaymentSimulatorState, PendingPaymentAnswer, RefundRequested } from '../../schemas/generated/types';
 import type { PaymentMessage, PayloadOf } from '../../schemas/messages';
 import { AGGREGATE_NAMESPACES, topicName } from '../../schemas/topics';
-import { assertNever } from '../../producers/shared/decider';
 import { eventMessage, splitRecord, type ProcessDecision, type ProcessDefinition } from '../process-managers/runtime/definition';
 import { answerPayment, answerRefund, DEFAULT_SIMULATOR_CONFIG, validateSimulatorConfig, type ScheduledAnswer, type SimulatorConfig } from './payment-simulator';
+import { assertNever } from '../../kernel/assert-never';
 
 export const PAYMENT_SIMULATOR_GROUP = 'restaurant.payment-simulator';
 const PAYMENT_EVENTS = topicName('payment', 'events');

@@ -14,8 +14,8 @@ import type { EventMetadata, PaymentRequested, RefundRequested } from '../../sch
 import type { PayloadOf, PaymentMessage } from '../../schemas/messages';
 import { PAYMENT_STREAM_VERSIONS } from '../../schemas/payment-stream';
 import { systemActor } from '../../schemas/roles';
-import { deterministicId } from '../../producers/command-processor/handle';
 import { fulfilmentIds } from '../process-managers/order-fulfilment/order-fulfilment.workflow';
+import { deterministicId } from '../../kernel/deterministic-id';
 
 export interface DelayRange {
   /** Shortest delay, ms (inclusive). */

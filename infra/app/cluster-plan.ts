@@ -6,7 +6,8 @@ import type { Role } from './roles';
 /**
  * The roles of a scaled-out restaurant, one process each: together they run
  * every role of roles.ts (`projectors` runs the five `projector:<model>`,
- * `process-managers` the order-fulfilment process and the loyalty policy).
+ * `process-managers` the order-fulfilment process and the loyalty policy)
+ * but `admin-api`, the operators' repair endpoints, started on its own when needed.
  */
 export const CLUSTER_ROLES = ['command-processor', 'gateway', 'projectors', 'query', 'process-managers', 'payment-simulator', 'web'] as const satisfies readonly Role[];
 export type ClusterRole = (typeof CLUSTER_ROLES)[number];

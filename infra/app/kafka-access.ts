@@ -11,7 +11,7 @@ import { LOYALTY_GROUP } from '../../consumers/loyalty/loyalty.process';
 import { PAYMENT_SIMULATOR_GROUP } from '../../consumers/payment-simulator/payment-simulator.process';
 import { projectionGroupId, READ_MODEL_SPECS } from '../../consumers/projections/runtime/read-models';
 import { DEFAULT_KEYSPACE, READ_MODELS, type ReadModelName } from '../../consumers/projections/shared/keys';
-import { changelogTopicName, COMMAND_REPLIES_TOPIC, DATA_KEYS_TOPIC, dlqTopicName, topicName, type AggregateName, type ProcessManagerName, type TopicCatalog } from '../../schemas/topics';
+import { changelogTopicName, COMMAND_REPLIES_TOPIC, DATA_KEYS_TOPIC, DEAD_LETTER_ACTIONS_TOPIC, dlqTopicName, topicName, type AggregateName, type ProcessManagerName, type TopicCatalog } from '../../schemas/topics';
 import { normalise, userPrincipal, type AclOperation, type Grant } from '../kafka/acls';
 import { allTopicSpecs } from '../kafka/topics';
 import { principalName, type AccessRole } from './principals';
@@ -131,6 +131,9 @@ export function kafkaAccess(catalog: TopicCatalog): KafkaAccess {
     ...projectors,
     // The query API reads Redis, and the data keys to open personal fields (docs/privacy.md).
     query: [...base, topic(DATA_KEYS_TOPIC, 'READ'), groupPrefix(KEY_CACHE_GROUP_PREFIX, 'READ')],
+    // The admin API (ROLE=admin-api) repairs read models in Redis and records each action: its one Kafka write.
+    // It reads no records (parked events are kept in Redis) and joins no group. Not part of `all`.
+    'admin-api': [...base, topic(DEAD_LETTER_ACTIONS_TOPIC, 'WRITE')],
     'process-manager:order-fulfilment': orderFulfilment,
     loyalty,
     'payment-simulator': paymentSimulator,

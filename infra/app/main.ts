@@ -33,6 +33,7 @@ import { isTransient } from './transient';
 import { processManagersOf, projectorsOf, roleConfig, type Role } from './roles';
 import { startWeb } from '../../web/server/role';
 import { startTracing } from '../tracing/sdk';
+import { startAdminApi } from './start-admin';
 import { startCommandProcessor, startGateway, startProcessManager, startProjector, startQueryApi, type Running } from './start';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -169,6 +170,8 @@ async function main(): Promise<void> {
       if (wants('query')) running.push(await startQueryApi(deps));
       for (const name of processManagersOf(settings.role)) running.push(await startProcessManager(name, deps));
       if (wants('web')) running.push(await startWeb(deps));
+      // Not part of `all`: the admin API runs as its own process with its own principals (docs/least-privilege.md).
+      if (settings.role === 'admin-api') running.push(await startAdminApi(deps));
     } catch (error) {
       // Start again from nothing once what failed is back: no half-started role left behind.
       for (const role of running.splice(0).reverse()) await role.stop().catch((e: unknown) => logger.debug({ err: e, role: role.name }, 'could not stop a half-started role'));

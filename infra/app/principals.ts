@@ -11,6 +11,7 @@ export const KAFKA_PRINCIPAL_ROLES = [
   'command-processor',
   ...READ_MODELS.map((m) => `projector:${m}` as const),
   'query',
+  'admin-api',
   'process-manager:order-fulfilment',
   'loyalty',
   'payment-simulator',

@@ -17,13 +17,15 @@ export const ROLES = [
   'loyalty',
   'payment-simulator',
   'web',
+  'admin-api',
 ] as const;
 /**
  * `commands` runs the command side (gateway and command processor) in one process;
  * `projector:<model>` runs one read model's projector; `projectors` runs all five; `query` the query API;
  * `process-manager:order-fulfilment` the fulfilment process, `loyalty` the loyalty policy, `process-managers`
  * both; `payment-simulator` the stand-in for the external payment provider; `web` the browser UI and its
- * same-origin proxy to the gateway and the query API (docs/web-ui.md).
+ * same-origin proxy to the gateway and the query API (docs/web-ui.md); `admin-api` the admin-only dead-letter
+ * endpoints (consumers/admin-api/app.ts), never part of `all`: it is the one HTTP role that repairs read models.
  */
 export type Role = (typeof ROLES)[number];
 
@@ -44,6 +46,8 @@ export interface RoleConfig {
   readonly commandPartitionsPerWorker: number;
   /** Query API HTTP port (QUERY_PORT, default 3001). */
   readonly queryPort: number;
+  /** Admin API HTTP port (ADMIN_PORT, default 3003; ROLE=admin-api only). */
+  readonly adminPort: number;
   /** Read-model keyspace (READ_MODEL_KEYSPACE, default live): rm:{<keyspace>}:... */
   readonly keyspace: string;
   /** Longest wait of a query for its consistency token (CONSISTENCY_WAIT_MS, default 3000). */
@@ -61,6 +65,15 @@ export interface RoleConfig {
   readonly simulator: SimulatorConfig;
   /** The web role (docs/web-ui.md). */
   readonly web: WebRoleConfig;
+  /**
+   * Where the stateful roles keep their partition stores (STATE_DIR; one per
+   * instance, on a disk that outlives restarts: docs/stateful-runtime.md
+   * "Deploying"). Unset: a directory of the process's own, deleted at stop, so
+   * every start restores from the changelog alone.
+   */
+  readonly stateDir: string | undefined;
+  /** The changelogs' incarnation (STATE_CHANGELOG_EPOCH, default "1"): change it when changelog topics are recreated, and every store is rebuilt. */
+  readonly changelogEpoch: string;
 }
 
 export interface WebRoleConfig {
@@ -70,10 +83,54 @@ export interface WebRoleConfig {
   readonly gatewayUrl: string;
   /** Where it forwards /api/query (WEB_QUERY_URL, default http://127.0.0.1:<QUERY_PORT>). */
   readonly queryUrl: string;
-  /** The public OIDC client of the web UI at the identity provider (WEB_OIDC_CLIENT_ID), with AUTH_JWKS_URL. */
-  readonly oidcClientId: string | undefined;
-  /** Scopes the UI asks the provider for (WEB_OIDC_SCOPE, default openid). */
-  readonly oidcScope: string;
+  /** The origin browsers reach the web UI at (WEB_PUBLIC_URL, default http://127.0.0.1:<WEB_PORT>): the OIDC redirect URIs are under it. */
+  readonly publicUrl: string;
+  /** The OIDC login flow (WEB_OIDC_CLIENT_ID set, with AUTH_JWKS_URL and AUTH_ISSUER): undefined when not configured. */
+  readonly oidc: WebOidcConfig | undefined;
+}
+
+export interface WebOidcConfig {
+  /** The client registered for the web UI at the identity provider (WEB_OIDC_CLIENT_ID). */
+  readonly clientId: string;
+  /** Its secret (WEB_OIDC_CLIENT_SECRET): a confidential client; without it a public client (PKCE only). */
+  readonly clientSecret: string | undefined;
+  /** Scopes asked for (WEB_OIDC_SCOPE, default `openid profile email`; `openid` is always asked). */
+  readonly scope: string;
+  /** The name on the sign-in button (WEB_OIDC_PROVIDER_NAME, default the issuer's host). */
+  readonly providerName: string | undefined;
+  /** RFC 8707 resource indicator sent with the authorization and token requests (WEB_OIDC_RESOURCE), for providers that pick the access token's audience by it. */
+  readonly resource: string | undefined;
+  /**
+   * The key sealing the login's cookies (WEB_OIDC_COOKIE_KEY, 64 hex digits): the same on every web instance
+   * behind one load balancer, so a login may finish on another instance than it started on. Unset: random per process.
+   */
+  readonly cookieKey: Uint8Array | undefined;
+}
+
+function cookieKey(raw: string | undefined): Uint8Array | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^[0-9a-fA-F]{64}$/.test(raw)) throw new Error('WEB_OIDC_COOKIE_KEY must be 64 hex digits (32 random bytes: openssl rand -hex 32)');
+  return Uint8Array.from(Buffer.from(raw, 'hex'));
+}
+
+function oidcScope(raw: string | undefined): string {
+  const scopes = (raw?.trim() || 'openid profile email').split(/\s+/);
+  return (scopes.includes('openid') ? scopes : ['openid', ...scopes]).join(' ');
+}
+
+function webOidc(env: NodeJS.ProcessEnv): WebOidcConfig | undefined {
+  const clientId = env.WEB_OIDC_CLIENT_ID?.trim() || undefined;
+  if (clientId === undefined) return undefined;
+  if (!env.AUTH_JWKS_URL?.trim()) throw new Error('WEB_OIDC_CLIENT_ID needs AUTH_JWKS_URL and AUTH_ISSUER: the APIs verify the provider\'s tokens (docs/security.md)');
+  const resource = env.WEB_OIDC_RESOURCE?.trim() || undefined;
+  return Object.freeze({
+    clientId,
+    clientSecret: env.WEB_OIDC_CLIENT_SECRET || undefined,
+    scope: oidcScope(env.WEB_OIDC_SCOPE),
+    providerName: env.WEB_OIDC_PROVIDER_NAME?.trim() || undefined,
+    resource,
+    cookieKey: cookieKey(env.WEB_OIDC_COOKIE_KEY),
+  });
 }
 
 /** The stateful consumers a role runs on the process-manager runtime. */
@@ -154,6 +211,7 @@ export function roleConfig(env: NodeJS.ProcessEnv = process.env): RoleConfig {
     maxOrderTotalMinor: int(env, 'ORDER_MAX_TOTAL_MINOR', 100_000, 1, Number.MAX_SAFE_INTEGER),
     commandPartitionsPerWorker: int(env, 'COMMAND_PARTITIONS_PER_WORKER', 1, 1, 1024),
     queryPort,
+    adminPort: int(env, 'ADMIN_PORT', 3003, 0, 65535),
     keyspace: assertKeyspace(env.READ_MODEL_KEYSPACE ?? DEFAULT_KEYSPACE),
     consistencyWaitMs: int(env, 'CONSISTENCY_WAIT_MS', 3000, 0, 60_000),
     liveHeartbeatMs: int(env, 'LIVE_HEARTBEAT_MS', 15_000, 100, 300_000),
@@ -174,12 +232,14 @@ export function roleConfig(env: NodeJS.ProcessEnv = process.env): RoleConfig {
         refundDelay: delayRange(env, 'PAYMENT_SIMULATOR_REFUND_DELAY_MS', DEFAULT_SIMULATOR_CONFIG.refundDelay),
       }),
     ),
+    stateDir: env.STATE_DIR?.trim() || undefined,
+    changelogEpoch: env.STATE_CHANGELOG_EPOCH?.trim() || '1',
     web: Object.freeze({
       port: int(env, 'WEB_PORT', 3002, 0, 65535),
       gatewayUrl: httpUrl(env, 'WEB_GATEWAY_URL', `http://127.0.0.1:${port}`),
       queryUrl: httpUrl(env, 'WEB_QUERY_URL', `http://127.0.0.1:${queryPort}`),
-      oidcClientId: env.WEB_OIDC_CLIENT_ID?.trim() || undefined,
-      oidcScope: env.WEB_OIDC_SCOPE?.trim() || 'openid',
+      publicUrl: httpUrl(env, 'WEB_PUBLIC_URL', `http://127.0.0.1:${int(env, 'WEB_PORT', 3002, 0, 65535)}`),
+      oidc: webOidc(env),
     }),
   });
 }

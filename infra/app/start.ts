@@ -1,5 +1,6 @@
 // Starting and stopping each role: the wiring of adapters to the pure core.
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import type { AvroCodec } from '../kafka/codec';
 import type { Logger } from '../logging';
@@ -241,7 +242,14 @@ const runningProcessManagers = new Set<{ stats(): ProcessManagerStats }>();
 export async function startProcessManager(name: ProcessManagerName, { kafka, codec, logger, settings, metrics }: RoleDeps): Promise<Running> {
   processManagerMetrics(metrics, () => [...runningProcessManagers].map((r) => r.stats()));
   const start = async <S, I>(definition: ProcessDefinition<S, I>): Promise<Running> => {
-    const runtime = new ProcessManagerRuntime({ kafka, codec, logger, definition });
+    const runtime = new ProcessManagerRuntime({
+      kafka,
+      codec,
+      logger,
+      definition,
+      ...(settings.stateDir === undefined ? {} : { stateDir: join(settings.stateDir, definition.groupId) }),
+      changelogEpoch: settings.changelogEpoch,
+    });
     await orUndo(() => runtime.start(), () => runtime.stop());
     runningProcessManagers.add(runtime);
     return {

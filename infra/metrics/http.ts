@@ -4,7 +4,7 @@
 import type http from 'node:http';
 import { DURATION_BUCKETS, type Metrics } from './registry';
 
-export type HttpServerName = 'gateway' | 'query' | 'web';
+export type HttpServerName = 'gateway' | 'query' | 'web' | 'admin-api';
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 

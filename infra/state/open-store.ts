@@ -2,7 +2,7 @@
 // decide (restore-plan.ts), then restore the delta or rebuild from the
 // changelog (docs/state-stores.md "On assignment").
 import type { Kafka } from 'kafkajs';
-import { changelogOffsets, restoreFromChangelog, type RestoreOptions, type RestoreResult } from './changelog-restore';
+import { changelogOffsets, restoreFromChangelog, type Change, type RestoreOptions, type RestoreResult, type RestoreTarget } from './changelog-restore';
 import { planRestore, staleFoldMessage, type ChangelogOffsets, type RebuildReason, type StoreCondition, type StoreIdentity } from './restore-plan';
 import { readStoreMeta, StateStore, StoreDamagedError, type StateStoreOptions } from './state-store';
 
@@ -53,19 +53,28 @@ export async function openAndRestore<S>(
   kafka: Kafka,
   dir: string,
   identity: StoreIdentity,
-  options: OpenOptions<S> & Pick<RestoreOptions, 'onProgress' | 'timeoutMs' | 'signal' | 'fetchBytes'>,
+  options: OpenOptions<S> &
+    Pick<RestoreOptions, 'onProgress' | 'timeoutMs' | 'signal' | 'fetchBytes'> & {
+      /** Turns the changelog's records into what the store keeps (e.g. adds each state's summary) before they are applied. */
+      readonly prepare?: (changes: readonly Change[]) => Promise<readonly Change[]>;
+    },
 ): Promise<Restored<S>> {
   const log = await changelogOffsets(kafka, identity.topic, identity.partition);
   const opened = openStore(dir, identity, log, options);
   if (opened.kind === 'stale-fold') return opened;
   const restoreOptions: RestoreOptions = { ...options, topic: identity.topic, partition: identity.partition };
+  const target = (store: StateStore<S>): RestoreTarget => {
+    const { prepare } = options;
+    if (prepare === undefined) return store;
+    return { reflectsOffset: () => store.reflectsOffset(), apply: async (changes, offset) => store.apply(await prepare(changes), offset) };
+  };
   try {
-    return { ...opened, restore: await restoreFromChangelog(kafka, opened.store, restoreOptions) };
+    return { ...opened, restore: await restoreFromChangelog(kafka, target(opened.store), restoreOptions) };
   } catch (error) {
     opened.store.close();
     const damage = error instanceof StoreDamagedError ? error : error instanceof Error && error.cause instanceof StoreDamagedError ? error.cause : undefined;
     if (!damage) throw error;
     const store = StateStore.create(dir, identity, log.low, options);
-    return { kind: 'ready', store, rebuilt: { reason: 'damaged', detail: damage.message }, restore: await restoreFromChangelog(kafka, store, restoreOptions) };
+    return { kind: 'ready', store, rebuilt: { reason: 'damaged', detail: damage.message }, restore: await restoreFromChangelog(kafka, target(store), restoreOptions) };
   }
 }

@@ -35,7 +35,9 @@ export interface ChangelogOffsets {
   readonly high: number;
 }
 
-export const STORE_FORMAT = 1;
+// 2: state rows carry a summary (label, due) for the runtime's counts and deadlines.
+// 3: state rows carry the trace context of the step that wrote them (a deadline fires in that trace).
+export const STORE_FORMAT = 3;
 
 export type StoreCondition = { readonly kind: 'missing' } | { readonly kind: 'damaged'; readonly detail: string } | { readonly kind: 'present'; readonly meta: StoreMeta };
 

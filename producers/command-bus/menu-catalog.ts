@@ -5,13 +5,14 @@
 // (bounded), so an item added a moment ago is found.
 import type { Kafka } from 'kafkajs';
 import type { MenuItemSnapshot } from '../../schemas/generated/types';
+import { topicName } from '../../schemas/topics';
 import { AvroCodec } from '../../infra/kafka/codec';
 import { CompactedTopicView } from '../../infra/kafka/topic-view';
 import type { Logger } from '../../infra/logging';
 import type { MenuCatalog, MenuItemQuote } from '../gateway/command-bus';
 import { orderable } from '../menu/menu-item.rules';
 
-export const MENU_SNAPSHOTS_TOPIC = 'restaurant.menu.snapshots';
+export const MENU_SNAPSHOTS_TOPIC = topicName('menu', 'snapshots');
 
 /** The menu view has not caught up with the topic in time: it cannot say an item does not exist (HTTP 503). */
 export class MenuCatalogBehind extends Error {

@@ -1,11 +1,11 @@
 // Deciding one command against one aggregate's state: pure, no Kafka. The
 // runtime (processor.ts) feeds commands in partition order, writes what this
 // returns in one transaction, and only then keeps the new entry.
-import { createHash } from 'node:crypto';
 import type { CommandMetadata, CommandReply, EventMetadata } from '../../schemas/generated/types';
 import { FORBIDDEN } from '../shared/authorization';
 import type { CommandContext } from '../shared/decider';
 import type { AggregateRuntime, Message } from './aggregates';
+import { deterministicId } from '../../kernel/deterministic-id';
 
 /** An aggregate as the processor holds it: state, version, and replies to its latest commands. */
 export interface AggregateEntry {
@@ -35,12 +35,6 @@ export interface Handled {
 }
 
 export const VERSION_CONFLICT = 'version_conflict';
-
-/** A stable id derived from the cause, so re-deciding the same command yields the same event ids. */
-export function deterministicId(...parts: readonly string[]): string {
-  const h = createHash('sha256').update(parts.join('\u0000')).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h.slice(16, 18), 16) & 0x3f) | 0x80).toString(16)}${h.slice(18, 20)}-${h.slice(20, 32)}`;
-}
 
 export function emptyEntry(runtime: AggregateRuntime): AggregateEntry {
   return { version: 0, state: runtime.initialState, recentCommands: [] };

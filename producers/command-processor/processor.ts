@@ -9,7 +9,7 @@
 import { trackMembership, type Membership } from '../../infra/kafka/membership';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { CommandCheckpoint } from '../../schemas/generated/types';
-import { COMMAND_REPLIES_TOPIC, topicCatalog, type TopicCatalog } from '../../schemas/topics';
+import { COMMAND_REPLIES_TOPIC, TOPIC_PREFIX, topicCatalog, type TopicCatalog } from '../../schemas/topics';
 import type { AvroCodec } from '../../infra/kafka/codec';
 import { coPartitionedAssigner } from '../../infra/kafka/co-partitioned-assigner';
 import { readToEnd } from '../../infra/kafka/read-to-end';
@@ -21,7 +21,8 @@ import type { CommandProcessorMetrics } from './metrics';
 import { readThrough, reportedOffset } from './lane-position';
 import { CHECKPOINT_KEY_PREFIX, CHECKPOINT_RECORD, checkpointKey, laneKey, PartitionWorker, type Lane, type LaneTopics, type WorkerContext } from './partition-worker';
 
-export const DEFAULT_GROUP = 'restaurant.command-processor';
+/** With another TOPIC_PREFIX, the group (and so its transactional ids and checkpoints) is that topic set's own. */
+export const DEFAULT_GROUP = `${TOPIC_PREFIX}.command-processor`;
 
 export interface CommandProcessorOptions {
   readonly kafka: Kafka;

@@ -8,7 +8,8 @@ import type { CustomerAddress, CustomerSnapshot } from '../../schemas/generated/
 import type { CustomerCommand, CustomerEvent } from '../../schemas/messages';
 import { normalizeAddress, validateEmail, validateId, validatePersonal, validatePersonalAddress, validatePersonName } from '../../schemas/validation';
 import { authorize as authorizeActor, FORBIDDEN, type Forbidden } from '../shared/authorization';
-import { accept, assertNever, reject, SnapshotError, type CommandContext, type Decider, type Decision, type Refusal, type StateSnapshot } from '../shared/decider';
+import { accept, reject, SnapshotError, type CommandContext, type Decider, type Decision, type Refusal, type StateSnapshot } from '../shared/decider';
+import { assertNever } from '../../kernel/assert-never';
 
 export const MAX_SAVED_ADDRESSES = 10;
 

@@ -7,7 +7,8 @@ import type { EmailReservationSnapshot } from '../../schemas/generated/types';
 import type { EmailReservationCommand, EmailReservationEvent } from '../../schemas/messages';
 import { validateId } from '../../schemas/validation';
 import { authorize as authorizeActor, FORBIDDEN, type Forbidden } from '../shared/authorization';
-import { accept, assertNever, reject, type CommandContext, type Decider, type Decision, type Refusal, type StateSnapshot } from '../shared/decider';
+import { accept, reject, type CommandContext, type Decider, type Decision, type Refusal, type StateSnapshot } from '../shared/decider';
+import { assertNever } from '../../kernel/assert-never';
 
 export { normalizeEmail } from '../../schemas/validation';
 

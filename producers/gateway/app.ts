@@ -9,7 +9,6 @@
 import express, { type Application, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { principalOf } from '../../infra/auth/express';
 import { actorOf, type Principal } from '../../infra/auth/principal';
-import { assertNever } from '../shared/decider';
 import { isRetriable, type CommandBus, type CommandEnvelope, type MenuCatalog, type MenuItemQuote } from './command-bus';
 import { describeError, stderrLogger, type GatewayLogger } from './logger';
 import { authorizeRoute } from './authorization';
@@ -25,6 +24,7 @@ import { forgetCustomer } from './forget';
 import { sealCommand, type GatewayPrivacy } from './personal-data';
 import { seal } from '../../infra/privacy/crypto';
 import { CustomerForgottenError } from '../../infra/privacy/key-store';
+import { assertNever } from '../../kernel/assert-never';
 
 export interface GatewayLimits {
   /** Largest accepted JSON body, in bytes (default 64 KiB). */

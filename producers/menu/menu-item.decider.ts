@@ -4,7 +4,8 @@ import type { MenuItemCommand, MenuItemEvent } from '../../schemas/messages';
 import { validateDescription, validateMenuItemName, validatePrice } from '../../schemas/validation';
 import { authorize as authorizeActor, FORBIDDEN, type Forbidden } from '../shared/authorization';
 import { menuItemPrecondition } from './menu-item.rules';
-import { accept, assertNever, reject, SnapshotError, type CommandContext, type Decider, type Decision, type Refusal, type StateSnapshot } from '../shared/decider';
+import { accept, reject, SnapshotError, type CommandContext, type Decider, type Decision, type Refusal, type StateSnapshot } from '../shared/decider';
+import { assertNever } from '../../kernel/assert-never';
 
 export const MENU_ITEM_REJECTIONS = [
   FORBIDDEN,

@@ -18,7 +18,8 @@ import {
 } from '../../schemas/validation';
 import { authorize as authorizeActor, FORBIDDEN, type Forbidden } from '../shared/authorization';
 import { orderPrecondition } from './order.rules';
-import { accept, assertNever, reject, SnapshotError, type CommandContext, type Decider, type Decision, type Refusal, type StateSnapshot } from '../shared/decider';
+import { accept, reject, SnapshotError, type CommandContext, type Decider, type Decision, type Refusal, type StateSnapshot } from '../shared/decider';
+import { assertNever } from '../../kernel/assert-never';
 
 export const ORDER_REJECTIONS = [
   FORBIDDEN,

@@ -45,11 +45,6 @@ export function reject<Code extends string>(code: Code, message: string): Refusa
   return { outcome: 'rejected', rejection: { code, message } };
 }
 
-/** Put at the end of every switch over a union: fails to compile when a member is not handled. */
-export function assertNever(value: never, what: string): never {
-  throw new Error(`unhandled ${what}: ${JSON.stringify(value)}`);
-}
-
 /** Folds events into a state (rehydration, tests). */
 export function evolveAll<Event, State>(evolve: (state: State, event: Event) => State, state: State, events: readonly Event[]): State {
   return events.reduce(evolve, state);

@@ -25,9 +25,10 @@ import { allTopicSpecs } from '../../infra/kafka/topics';
 import type { Role } from '../../schemas/roles';
 import { bearer, claimsFor, stackSigningKey } from '../support/auth';
 import { call, type Reply } from '../support/http';
-import { testKafka, testRedis, unique, waitFor, withAdmin } from '../support/kafka';
+import { testKafka, testRedis, unique, withAdmin } from '../support/kafka';
+import { waitFor } from '../../infra/wait-for';
 import { dropKeys } from '../support/read-side';
-import { startRole, type RoleProcess } from '../support/roles';
+import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
 
 jest.setTimeout(300_000);
 

@@ -5,9 +5,10 @@
  * kafkajs's notices are retried conditions, not problems (docs/operations.md,
  * "What the logs say"); a real warning or error here fails the test, naming it.
  */
-import { unique, waitFor } from '../support/kafka';
+import { unique } from '../support/kafka';
+import { waitFor } from '../../infra/wait-for';
 import { call } from '../support/http';
-import { startRole, type RoleProcess } from '../support/roles';
+import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
 
 interface LogLine {
   readonly level: number;

@@ -8,8 +8,9 @@ import { readToEnd } from '../../infra/kafka/read-to-end';
 import { allTopicSpecs } from '../../infra/kafka/topics';
 import { byAggregate, readEvents } from '../support/events';
 import { adminAuthorization, call } from '../support/http';
-import { testKafka, unique, waitFor, withAdmin } from '../support/kafka';
-import { startRole, type RoleProcess } from '../support/roles';
+import { testKafka, unique, withAdmin } from '../support/kafka';
+import { waitFor } from '../../infra/wait-for';
+import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
 
 const kafka = testKafka('e2e-command-contract');
 const roles: RoleProcess[] = [];

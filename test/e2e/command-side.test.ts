@@ -6,7 +6,8 @@
 import { testKafka } from '../support/kafka';
 import { byAggregate, readEvents, versionProblems, type StoredEvent } from '../support/events';
 import { call, pool, seeded, type Reply } from '../support/http';
-import { startRole, type RoleProcess } from '../support/roles';
+import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
+import { waitFor } from '../../infra/wait-for';
 
 const kafka = testKafka('e2e-command-side');
 const roles: RoleProcess[] = [];
@@ -37,15 +38,18 @@ const address = { address: { line1: 'Dam 1', line2: null, city: 'Amsterdam', pos
 
 /** Polls GET /commands/:id on every gateway until the outcome is final. */
 async function finalOutcome(commandId: string): Promise<Reply> {
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    for (const g of gateways) {
-      const r = await call(g.url, 'GET', `/commands/${commandId}`);
-      if (r.status === 200 && r.body.status !== 'pending') return r;
-    }
-    if (Date.now() > deadline) throw new Error(`command ${commandId} has no outcome after 90 s`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
+  return waitFor(
+    `an outcome of command ${commandId}`,
+    async () => {
+      for (const g of gateways) {
+        const r = await call(g.url, 'GET', `/commands/${commandId}`);
+        if (r.status === 200 && r.body.status !== 'pending') return r;
+      }
+      return undefined;
+    },
+    90_000,
+    500,
+  );
 }
 
 interface Sent {

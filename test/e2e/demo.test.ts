@@ -8,8 +8,9 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { repoRoot } from '../../infra/stack/settings';
 import { call } from '../support/http';
-import { unique, waitFor } from '../support/kafka';
-import { startRole, type RoleProcess } from '../support/roles';
+import { unique } from '../support/kafka';
+import { waitFor } from '../../infra/wait-for';
+import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
 
 jest.setTimeout(240_000);
 

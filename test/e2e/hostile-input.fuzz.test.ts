@@ -32,10 +32,11 @@ import { acceptableShapeRequest } from '../support/hostile/accepted-cases';
 import { gatewayCase } from '../support/hostile/gateway-cases';
 import type { Header, HostileCase } from '../support/hostile/common';
 import { queryCase } from '../support/hostile/query-cases';
-import { testKafka, testRedis, unique, waitFor, withAdmin } from '../support/kafka';
+import { testKafka, testRedis, unique, withAdmin } from '../support/kafka';
+import { waitFor } from '../../infra/wait-for';
 import { dropKeys } from '../support/read-side';
 import { sendRaw, serialize, type RawOutcome } from '../support/raw-http';
-import { startRole, type RoleProcess } from '../support/roles';
+import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 3_000);
 const SEED = Number(process.env.FUZZ_SEED ?? 20_261_204);
@@ -83,14 +84,13 @@ async function settledEndOffsets(): Promise<Ends> {
   return waitFor(
     'end offsets to hold still',
     async () => {
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
       const now = await endOffsets();
       const same = [...now].every(([k, v]) => last.get(k) === v);
       last = now;
       return same ? now : undefined;
     },
     60_000,
-    0,
+    1_000,
   );
 }
 

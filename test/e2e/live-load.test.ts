@@ -13,9 +13,9 @@
 import { createHash } from 'node:crypto';
 import { postJson } from '../../bench/http-load';
 import { liveHeapBytes } from '../support/heap';
-import { waitFor } from '../support/kafka';
+import { waitFor } from '../../infra/wait-for';
 import { expectStatus, startRestaurant, type Restaurant } from '../support/live';
-import { freePort } from '../support/roles';
+import { freePort } from '../../infra/chaos/role-process';
 import type { SseClient, SseEvent } from '../support/sse';
 
 jest.setTimeout(600_000);

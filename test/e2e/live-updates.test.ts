@@ -5,7 +5,7 @@
  * caller, the courier queue follows ready orders, and the SSE streams send
  * every change, resume with Last-Event-ID and keep to the GET's read rules.
  */
-import { waitFor } from '../support/kafka';
+import { waitFor } from '../../infra/wait-for';
 import { expectStatus, startRestaurant, type Restaurant } from '../support/live';
 import type { SseClient, SseOpen } from '../support/sse';
 

@@ -16,11 +16,12 @@ import type { Role } from '../../infra/app/roles';
 import { askEveryPanel, panelsOf, provisionedDashboards, resolveVariables } from '../../infra/observe/dashboards';
 import { projectionGroupId } from '../../consumers/projections/runtime/read-models';
 import { call } from '../support/http';
-import { testKafka, testRedis, unique, waitFor, withAdmin } from '../support/kafka';
+import { testKafka, testRedis, unique, withAdmin } from '../support/kafka';
+import { waitFor } from '../../infra/wait-for';
 import { runReplay, smallLoad, type Finished } from '../support/operations';
 import { promtool, startPrometheus, type RunningPrometheus } from '../support/prometheus';
 import { dropKeys } from '../support/read-side';
-import { freePort, startRole, type RoleProcess } from '../support/roles';
+import { freePort, startRole, type RoleProcess } from '../../infra/chaos/role-process';
 
 jest.setTimeout(300_000);
 
@@ -100,11 +101,15 @@ describe('dashboards and alerts against a real Prometheus scraping the roles und
       expect({ code: replay.code, stderr: replay.code === 0 ? '' : replay.stderr }).toEqual({ code: 0, stderr: '' });
       variables = await resolveVariables(prom, dashboards);
       // Bounded wait until every panel has data over the range so far; a query that does not parse never will.
-      answers = await askEveryPanel(prom, dashboards, variables.values, started, TIMING);
-      for (let round = 0; round < 30 && answers.empty.length > 0 && answers.broken.length === 0; round += 1) {
-        await new Promise((resolve) => setTimeout(resolve, 2_000));
-        answers = await askEveryPanel(prom, dashboards, variables.values, started, TIMING);
-      }
+      const resolved = variables.values;
+      let latest = await askEveryPanel(prom, dashboards, resolved, started, TIMING);
+      const settled = async (): Promise<true | undefined> => {
+        latest = await askEveryPanel(prom, dashboards, resolved, started, TIMING);
+        return latest.empty.length === 0 || latest.broken.length > 0 ? true : undefined;
+      };
+      // Still empty after a minute: the expectations below name the panels.
+      if (latest.empty.length > 0 && latest.broken.length === 0) await waitFor('every dashboard panel to have data', settled, 60_000, 2_000).catch(() => undefined);
+      answers = latest;
     } finally {
       stop = true;
     }

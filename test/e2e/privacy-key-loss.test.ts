@@ -12,9 +12,10 @@
 import { randomBytes } from 'node:crypto';
 import { bearer } from '../support/auth';
 import { call, seeded, type Reply } from '../support/http';
-import { unique, waitFor } from '../support/kafka';
+import { unique } from '../support/kafka';
+import { waitFor } from '../../infra/wait-for';
 import { person, type Person } from '../support/privacy';
-import { startRole, type RoleProcess } from '../support/roles';
+import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
 import type { Role } from '../../infra/app/roles';
 
 jest.setTimeout(300_000);

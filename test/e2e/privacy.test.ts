@@ -23,7 +23,8 @@ import { readToEnd } from '../../infra/kafka/read-to-end';
 import { partitionFor } from '../../schemas/partitioning';
 import { bearer } from '../support/auth';
 import { call, pool, seeded, settledStatus, type Reply } from '../support/http';
-import { testKafka, testRedis, testRegistry, unique, waitFor, withAdmin } from '../support/kafka';
+import { testKafka, testRedis, testRegistry, unique, withAdmin } from '../support/kafka';
+import { waitFor } from '../../infra/wait-for';
 import { committedUpTo, endOffsets, readRecords } from '../support/process-managers';
 import { ORDER_FULFILMENT_GROUP } from '../../consumers/process-managers/order-fulfilment/order-fulfilment.process';
 import { LOYALTY_GROUP } from '../../consumers/loyalty/loyalty.process';
@@ -33,7 +34,7 @@ import { runReplay } from '../support/operations';
 import { projectionGroupId } from '../../consumers/projections/runtime/read-models';
 import { DEFAULT_KEYSPACE } from '../../consumers/projections/shared/keys';
 import { servingKeyspace } from '../../consumers/projections/runtime/serving';
-import { startRole, type RoleProcess } from '../support/roles';
+import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
 import type { Role } from '../../infra/app/roles';
 
 jest.setTimeout(600_000);

@@ -13,6 +13,9 @@
  * (b) The fulfilment group reset to the earliest offsets and run again: no new
  *     message, no changed state.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { paymentFate, predictOutcomes, type SimulatorConfig } from '../../consumers/payment-simulator/payment-simulator';
 import { ORDER_FULFILMENT_GROUP } from '../../consumers/process-managers/order-fulfilment/order-fulfilment.process';
 import { fulfilmentIds, isTerminal, TERMINAL_STATUSES } from '../../consumers/process-managers/order-fulfilment/order-fulfilment.workflow';
@@ -21,9 +24,10 @@ import { AvroCodec } from '../../infra/kafka/codec';
 import type { FulfilmentStatus, OrderFulfilmentState } from '../../schemas/generated/types';
 import { changelogTopicName, topicName } from '../../schemas/topics';
 import { call, pool, seeded, settledStatus, type Reply } from '../support/http';
-import { testKafka, testRegistry, unique, waitFor, withAdmin } from '../support/kafka';
+import { testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
+import { waitFor } from '../../infra/wait-for';
 import { committedUpTo, countBy, endOffsets, latestByKey, readRecords, type StoredRecord } from '../support/process-managers';
-import { startRole, type RoleProcess } from '../support/roles';
+import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
 
 jest.setTimeout(600_000);
 
@@ -34,7 +38,10 @@ const SEED = `e2e-${run}`;
 /** Long enough that a restart of the fulfilment process (session timeout included) ends well inside it. */
 const PAYMENT_TIMEOUT_MS = 30_000;
 const SIMULATOR: SimulatorConfig = { declineShare: 0.1, stallShare: 0.05, answerDelay: { minMs: 20, maxMs: 800 }, refundDelay: { minMs: 20, maxMs: 500 } };
+// The stateful roles keep their partition stores here: the fulfilment process restarted after its SIGKILL restores by delta.
+const stateDir = mkdtempSync(join(tmpdir(), 'e2e-process-managers-state-'));
 const env = {
+  STATE_DIR: stateDir,
   COMMAND_WAIT_MS: '20000',
   FULFILMENT_PAYMENT_TIMEOUT_MS: String(PAYMENT_TIMEOUT_MS),
   FULFILMENT_REFUND_TIMEOUT_MS: '20000',
@@ -76,6 +83,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(roles.map((r) => r.stop().catch(() => null)));
+  rmSync(stateDir, { recursive: true, force: true });
 });
 
 /** A command through the gateway, followed to its outcome when the gateway answered 202. */

@@ -16,9 +16,10 @@ import type { OpenOrder } from '../../schemas/generated/types';
 import { partitionFor } from '../../schemas/partitioning';
 import { topicCatalog, topicName } from '../../schemas/topics';
 import { readEvents } from '../support/events';
-import { testKafka, testRegistry, unique, waitFor } from '../support/kafka';
+import { testKafka, testRegistry, unique } from '../support/kafka';
+import { waitFor } from '../../infra/wait-for';
 import { groupPositions, lagFromConsumerGroups, lagFromMetrics } from '../support/lag';
-import { startRole, type RoleProcess } from '../support/roles';
+import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
 
 const kafka = testKafka('e2e-processor-lag');
 const codec = new AvroCodec(testRegistry());

@@ -11,11 +11,12 @@ import { projectionGroupId } from '../../consumers/projections/runtime/read-mode
 import { parseCheckpoint } from '../../consumers/projections/runtime/redis-batch';
 import { checkpointKey } from '../../consumers/projections/shared/keys';
 import { topicName } from '../../schemas/topics';
-import { testKafka, testRedis, unique, waitFor, withAdmin } from '../support/kafka';
+import { testKafka, testRedis, unique, withAdmin } from '../support/kafka';
+import { waitFor } from '../../infra/wait-for';
 import { groupPositions, lagFromConsumerGroups, lagFromMetrics } from '../support/lag';
 import { smallLoad } from '../support/operations';
 import { dropKeys } from '../support/read-side';
-import { startRole, type RoleProcess } from '../support/roles';
+import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
 
 jest.setTimeout(300_000);
 

@@ -22,11 +22,12 @@ import { projectionGroupId } from '../../consumers/projections/runtime/read-mode
 import { config } from '../../infra/config';
 import { allTopicSpecs, applyTopics } from '../../infra/kafka/topics';
 import { call } from '../support/http';
-import { testRedis, unique, waitFor, withAdmin } from '../support/kafka';
-import { ownKafka, type OwnKafka } from '../support/own-kafka';
-import { startRole, type RoleProcess } from '../support/roles';
+import { testRedis, unique, withAdmin } from '../support/kafka';
+import { waitFor } from '../../infra/wait-for';
+import { ownKafka, type OwnKafka } from '../../infra/chaos/own-kafka';
+import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
 import { steadyLoad } from '../support/steady-load';
-import { tcpProxy } from '../support/tcp-proxy';
+import { tcpProxy } from '../../infra/chaos/tcp-proxy';
 
 jest.setTimeout(300_000);
 

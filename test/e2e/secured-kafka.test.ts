@@ -32,10 +32,11 @@ import { newPassword } from '../../infra/stack/credentials';
 import { repoRoot } from '../../infra/stack/settings';
 import { allTopicSpecs, applyTopics } from '../../infra/kafka/topics';
 import { READ_MODELS } from '../../consumers/projections/shared/keys';
-import { COMMAND_REPLIES_TOPIC, dlqTopicName, topicCatalog, topicName } from '../../schemas/topics';
+import { COMMAND_REPLIES_TOPIC, DEAD_LETTER_ACTIONS_TOPIC, dlqTopicName, topicCatalog, topicName } from '../../schemas/topics';
 import { api } from '../support/api-client';
-import { testRedis, unique, waitFor } from '../support/kafka';
-import { startRole, type RoleProcess } from '../support/roles';
+import { testRedis, unique } from '../support/kafka';
+import { waitFor } from '../../infra/wait-for';
+import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
 import { KAFKA_ADMIN, startSecuredKafka, type SecuredKafka } from '../support/secured-kafka';
 
 jest.setTimeout(180_000);
@@ -104,9 +105,10 @@ function clientAs(user: string): { readonly kafka: Kafka; outcome(attempt: () =>
   };
 }
 
-async function produceAs(user: string, topic: string): Promise<string> {
+async function produceAs(user: string, topic: string, idempotent = false): Promise<string> {
   const client = clientAs(user);
-  const producer = client.kafka.producer({ retry: { retries: 0 } });
+  // An idempotent producer must be allowed retries (kafkajs); an authorization failure is never retried.
+  const producer = client.kafka.producer(idempotent ? { idempotent: true, maxInFlightRequests: 1, retry: { retries: 2 } } : { retry: { retries: 0 } });
   await producer.connect();
   try {
     return await client.outcome(() => producer.send({ topic, acks: -1, messages: [{ key: 'acl-test', value: 'not a record', partition: 0 }] }));
@@ -208,7 +210,19 @@ describe('the secured broker refuses what a role must not do', () => {
     for (const topic of [orderEvents, topicName('order', 'commands'), topicName('order', 'snapshots'), COMMAND_REPLIES_TOPIC, dlqTopicName(topicName('menu', 'events'))]) {
       expect([topic, await produceAs(as('projector:orders'), topic)]).toEqual([topic, 'TOPIC_AUTHORIZATION_FAILED']);
     }
-    expect(await produceAs(as('projector:orders'), dlqTopicName(orderEvents))).toBe('allowed');
+    // Allowed once the fresh broker has a leader for the partition (NOT_LEADER_FOR_PARTITION until then).
+    const ownDlq = async (): Promise<string | undefined> => ((await produceAs(as('projector:orders'), dlqTopicName(orderEvents))) === 'allowed' ? 'allowed' : undefined);
+    expect(await waitFor('a dead letter written as projector:orders', ownDlq, 30_000, 500)).toBe('allowed');
+  });
+
+  it('the admin API records its actions (idempotent producer, as it runs) and can write nothing else; no other role may record one', async () => {
+    // Allowed once the fresh broker has a leader for the partition.
+    const recorded = async (): Promise<string | undefined> => ((await produceAs(as('admin-api'), DEAD_LETTER_ACTIONS_TOPIC, true)) === 'allowed' ? 'allowed' : undefined);
+    expect(await waitFor('an action record written as admin-api', recorded, 30_000, 500)).toBe('allowed');
+    for (const topic of [topicName('order', 'events'), dlqTopicName(topicName('order', 'events')), COMMAND_REPLIES_TOPIC]) {
+      expect([topic, await produceAs(as('admin-api'), topic)]).toEqual([topic, 'TOPIC_AUTHORIZATION_FAILED']);
+    }
+    expect(await produceAs(as('query'), DEAD_LETTER_ACTIONS_TOPIC)).toBe('TOPIC_AUTHORIZATION_FAILED');
   });
 
   it('a role cannot join another role’s consumer group', async () => {

@@ -14,11 +14,12 @@ import Redis from 'ioredis';
 import { projectionGroupId } from '../../consumers/projections/runtime/read-models';
 import { READ_MODELS } from '../../consumers/projections/shared/keys';
 import { call } from '../support/http';
-import { testKafka, unique, waitFor, withAdmin } from '../support/kafka';
+import { testKafka, unique, withAdmin } from '../support/kafka';
+import { waitFor } from '../../infra/wait-for';
 import { smallLoad, type Loaded } from '../support/operations';
 import { actualReadModel, expectedReadModels, waitForReadModels } from '../support/read-side';
-import { startRedisServer, type TestRedisServer } from '../support/redis-server';
-import { startRole, type RoleProcess } from '../support/roles';
+import { startRedisServer, type TestRedisServer } from '../../infra/chaos/redis-server';
+import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
 
 jest.setTimeout(300_000);
 

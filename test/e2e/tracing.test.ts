@@ -18,9 +18,10 @@ import { AvroCodec } from '../../infra/kafka/codec';
 import type { FulfilmentStatus } from '../../schemas/generated/types';
 import { changelogTopicName, COMMAND_REPLIES_TOPIC, topicName } from '../../schemas/topics';
 import { call, settledStatus, type Reply } from '../support/http';
-import { testKafka, testRegistry, unique, waitFor } from '../support/kafka';
+import { testKafka, testRegistry, unique } from '../support/kafka';
+import { waitFor } from '../../infra/wait-for';
 import { latestByKey, readRecords, type StoredRecord } from '../support/process-managers';
-import { startRole, type RoleProcess } from '../support/roles';
+import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
 import { ancestry, clientTrace, ensureZipkin, postSpans, zipkinTrace, type ZipkinSpan } from '../support/zipkin';
 
 jest.setTimeout(600_000);

@@ -8,8 +8,9 @@
  * sales. No page logs a console error.
  */
 import type { Browser, Page } from 'playwright-core';
-import { unique, waitFor } from '../support/kafka';
-import { startRole, type RoleProcess } from '../support/roles';
+import { unique } from '../support/kafka';
+import { waitFor } from '../../infra/wait-for';
+import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
 import { addDish, launchBrowser, markNoReload, openPage, orderIdOf, screenshot, signInStaff, signUpCustomer, type WatchedPage } from '../support/browser';
 
 jest.setTimeout(240_000);

@@ -6,8 +6,10 @@
  */
 import { applyBatch, checkpointField, encodeBatch } from '../../consumers/projections/runtime/redis-batch';
 import { CheckpointWatcher } from '../../consumers/query-api/consistency';
+import { checkpointKey } from '../../consumers/projections/shared/keys';
 import { testRedis, unique } from '../support/kafka';
 import { dropKeys } from '../support/read-side';
+import { waitFor } from '../../infra/wait-for';
 
 const redis = testRedis();
 const subscriber = testRedis();
@@ -33,7 +35,9 @@ describe('waiting for a consistency token', () => {
     await checkpointMovesTo(5, undefined);
     const started = Date.now();
     const waiting = watcher.waitFor(keyspace, 'orders', [topic], [{ topic, partition: 2, offset: 9 }], 30_000);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The watcher listens before the checkpoint moves: its subscription is on the channel.
+    const channel = checkpointKey(keyspace, 'orders');
+    await waitFor('the watcher to subscribe', async () => (Number((await redis.pubsub('NUMSUB', channel))[1]) > 0 ? true : undefined), 10_000, 20);
     await checkpointMovesTo(8, 5); // not yet: offset 9 is not below 8
     await checkpointMovesTo(10, 8);
     const result = await waiting;

@@ -23,7 +23,8 @@ import { foldInto, type Envelope } from '../../consumers/projections/shared/proj
 import { checkpointKey, readModelPrefix } from '../../consumers/projections/shared/keys';
 import { partitionFor } from '../../schemas/partitioning';
 import { dlqTopicName } from '../../schemas/topics';
-import { testKafka, testRedis, testRegistry, unique, waitFor, withAdmin } from '../support/kafka';
+import { testKafka, testRedis, testRegistry, unique, withAdmin } from '../support/kafka';
+import { waitFor } from '../../infra/wait-for';
 import { groupPositions, lagFromConsumerGroups, lagFromMetrics } from '../support/lag';
 import { T0, HOUR, history } from '../support/projection-spec';
 import { money } from '../support/order-histories';

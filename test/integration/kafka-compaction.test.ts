@@ -1,4 +1,5 @@
-import { testKafka, unique, waitFor, withAdmin } from '../support/kafka';
+import { testKafka, unique, withAdmin } from '../support/kafka';
+import { waitFor } from '../../infra/wait-for';
 
 const kafka = testKafka('compaction-test');
 

@@ -1,7 +1,8 @@
 import { Kafka, logLevel, type Consumer, type LogEntry } from 'kafkajs';
 import { config } from '../../infra/config';
 import { fencedProducer, TRANSACTIONAL_RETRY } from '../../infra/kafka/transactions';
-import { testKafka, unique, waitFor, withAdmin } from '../support/kafka';
+import { testKafka, unique, withAdmin } from '../support/kafka';
+import { waitFor } from '../../infra/wait-for';
 
 const kafka = testKafka('transactions-test');
 

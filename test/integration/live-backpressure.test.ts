@@ -18,7 +18,7 @@ import { CollectionFeed, type CollectionSource } from '../../consumers/query-api
 import { LiveHub } from '../../consumers/query-api/live/hub';
 import type { SseStream } from '../../consumers/query-api/live/sse';
 import { streamFeed } from '../../consumers/query-api/live/stream';
-import { waitFor } from '../support/kafka';
+import { waitFor } from '../../infra/wait-for';
 
 interface Blob {
   readonly id: string;

@@ -19,8 +19,9 @@ import type { DomainCommand, OrderCommand } from '../../schemas/messages';
 import { systemActor } from '../../schemas/roles';
 import { topicName } from '../../schemas/topics';
 import { readEvents, type StoredEvent } from '../support/events';
-import { testKafka, testRegistry, unique, waitFor } from '../support/kafka';
-import { startRole, type RoleProcess } from '../support/roles';
+import { testKafka, testRegistry, unique } from '../support/kafka';
+import { waitFor } from '../../infra/wait-for';
+import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
 
 jest.setTimeout(180_000);
 

@@ -24,13 +24,14 @@ import { topicName } from '../../schemas/topics';
 import { bearer } from '../support/auth';
 import { call, seeded, type Reply } from '../support/http';
 import { needles, person } from '../support/privacy';
-import { roleEntryPoint, startRole, type RoleProcess } from '../support/roles';
+import { roleEntryPoint, startRole, type RoleProcess } from '../../infra/chaos/role-process';
 import { readToEnd } from '../../infra/kafka/read-to-end';
 import { newDataKey, open, type DataKey } from '../../infra/privacy/crypto';
 import { erase, migrateEventTopic, sealWith } from '../../infra/privacy/migration';
 import type { EventMetadata } from '../../schemas/generated/types';
 import { eventKey } from '../../schemas/partitioning';
-import { testKafka, testRegistry, unique, waitFor, withAdmin } from '../support/kafka';
+import { testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
+import { waitFor } from '../../infra/wait-for';
 
 jest.setTimeout(300_000);
 

@@ -14,7 +14,8 @@ import { foldInto, type Envelope } from '../../consumers/projections/shared/proj
 import { checkpointKey, readModelPrefix, type ReadModelName } from '../../consumers/projections/shared/keys';
 import { READ_MODEL_SPECS } from '../../consumers/projections/runtime/read-models';
 import { dlqTopicName } from '../../schemas/topics';
-import { testKafka, testRedis, testRegistry, unique, waitFor, withAdmin } from '../support/kafka';
+import { testKafka, testRedis, testRegistry, unique, withAdmin } from '../support/kafka';
+import { waitFor } from '../../infra/wait-for';
 import { DAY, HOUR, T0, history, metadata } from '../support/projection-spec';
 import { line, money, orderHistory } from '../support/order-histories';
 import { dropKeys, produceEnvelopes, redisDump, waitForCheckpoint } from '../support/read-side';

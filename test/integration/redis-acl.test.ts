@@ -3,7 +3,8 @@
  * infra/app/redis-access.ts, created on the real Redis under names of this run
  * (the machine's Redis may be shared: the default user is never touched) and
  * deleted afterwards. The query API's user cannot write; a projector's user
- * cannot write another read model's keys nor publish on its channel; both do
+ * cannot write another read model's keys nor publish on its channel; the
+ * admin API's user repairs read models but cannot move a serving pointer; all do
  * their real work: the projector's batch script (with its checkpoint
  * notification) and the query side's reads and subscription.
  */
@@ -15,7 +16,8 @@ import { newPassword } from '../../infra/stack/credentials';
 import { applyBatch, encodeBatch } from '../../consumers/projections/runtime/redis-batch';
 import { checkpointKey } from '../../consumers/projections/shared/keys';
 import { hset } from '../../consumers/projections/shared/ops';
-import { testRedis, unique, waitFor } from '../support/kafka';
+import { testRedis, unique } from '../support/kafka';
+import { waitFor } from '../../infra/wait-for';
 import { dropKeys } from '../support/read-side';
 
 const admin = testRedis();
@@ -93,6 +95,24 @@ describe('Redis ACL users', () => {
     const stray = encodeBatch(keyspace, 'menu', [{ versionKey: key('menu', 'v:a'), version: 1, ops: [hset(key('kitchen', 'queue'), { a: '1' })] }], new Map([['restaurant.menu.events:0', { nextOffset: 1, expected: undefined, consumedUpTo: 1 }]]));
     await expect(applyBatch(menu, stray)).rejects.toThrow(/NOPERM/);
     expect(await admin.exists(key('kitchen', 'queue'))).toBe(0);
+  });
+
+  it('the admin API’s user repairs any read model’s keys (the redrive’s batch, without a checkpoint), reads the serving pointer and nothing else', async () => {
+    const repair = as('admin-api');
+    await repair.connect();
+    await admin.hset(`rm:{${keyspace}}:serving`, 'orders', keyspace);
+    // A redrive writes through the projector's batch script with no checkpoint (redrive.ts).
+    const batch = encodeBatch(keyspace, 'orders', [{ versionKey: key('orders', 'v:order-7'), version: 3, ops: [hset(key('orders', 'order:order-7'), { status: 'placed' })] }], new Map());
+    expect((await applyBatch(repair, batch))[0]).toBe(1);
+    expect(await admin.hgetall(key('orders', 'order:order-7'))).toEqual({ status: 'placed' });
+    expect(await attempt(() => repair.hdel(key('kitchen', 'parked'), 'order-7'))).toBe('allowed');
+    expect(await repair.hget(`rm:{${keyspace}}:serving`, 'orders')).toBe(keyspace);
+    expect(await attempt(() => repair.hset(`rm:{${keyspace}}:serving`, 'orders', 'elsewhere'))).toBe('NOPERM');
+    expect(await attempt(() => repair.publish(checkpointKey(keyspace, 'orders'), 'x'))).toBe('NOPERM');
+    expect(await attempt(() => repair.subscribe(checkpointKey(keyspace, 'orders')))).toBe('NOPERM');
+    expect(await attempt(() => repair.get('not-a-read-model-key'))).toBe('NOPERM');
+    expect(await attempt(() => repair.keys('rm:*'))).toBe('NOPERM');
+    expect(await attempt(() => repair.flushdb())).toBe('NOPERM');
   });
 
   it('a projector writes a real batch with its checkpoint, and the query side sees it and is told', async () => {

@@ -10,7 +10,8 @@ import { AvroCodec } from '../../infra/kafka/codec';
 import { config } from '../../infra/config';
 import { allTopicSpecs } from '../../infra/kafka/topics';
 import { topicCatalog } from '../../schemas/topics';
-import { unique, waitFor } from '../support/kafka';
+import { unique } from '../support/kafka';
+import { waitFor } from '../../infra/wait-for';
 
 jest.setTimeout(60_000);
 

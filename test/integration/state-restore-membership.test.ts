@@ -10,7 +10,8 @@ import { fencedProducer } from '../../infra/kafka/transactions';
 import { FOLD_VERSION_HEADER, type RestoreResult } from '../../infra/state/changelog-restore';
 import { openAndRestore } from '../../infra/state/open-store';
 import { logLevel } from 'kafkajs';
-import { testKafka, unique, waitFor, withAdmin } from '../support/kafka';
+import { testKafka, unique, withAdmin } from '../support/kafka';
+import { waitFor } from '../../infra/wait-for';
 
 const kafka = testKafka('state-membership-test');
 const changelog = unique('it.state-membership-changelog');

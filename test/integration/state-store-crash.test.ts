@@ -10,7 +10,8 @@ import { fencedProducer } from '../../infra/kafka/transactions';
 import { FOLD_VERSION_HEADER } from '../../infra/state/changelog-restore';
 import { openAndRestore, type Restored } from '../../infra/state/open-store';
 import { logLevel } from 'kafkajs';
-import { testKafka, unique, waitFor, withAdmin } from '../support/kafka';
+import { testKafka, unique, withAdmin } from '../support/kafka';
+import { waitFor } from '../../infra/wait-for';
 
 const kafka = testKafka('state-crash-test');
 const topic = unique('it.state-crash-changelog');

@@ -4,6 +4,7 @@ import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import Redis from 'ioredis';
 import { config } from '../../infra/config';
 import { kafkaSecurity } from '../../infra/kafka/client';
+import { waitFor } from '../../infra/wait-for';
 
 // Tests name their partitioning where it matters; the v2 default-partitioner notice is noise here.
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
@@ -24,22 +25,6 @@ export function testRedis(): Redis {
 /** A name no other test run has used: tests never share topics, groups or subjects. */
 export function unique(prefix: string): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
-}
-
-/** Polls until check returns a value (not undefined) or the deadline passes; then fails with what it waited for. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000, everyMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: lastError });
 }
 
 export async function withAdmin<T>(kafka: Kafka, fn: (admin: Admin) => Promise<T>): Promise<T> {

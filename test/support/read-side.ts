@@ -11,6 +11,10 @@ import { READ_MODEL_SPECS } from '../../consumers/projections/runtime/read-model
 import { checkpointKey, READ_MODELS, readModelPrefix, rebuildKey, type ReadModelName } from '../../consumers/projections/shared/keys';
 import { eventKey, partitionFor } from '../../schemas/partitioning';
 import { readEvents, type StoredEvent } from './events';
+import { waitFor } from '../../infra/wait-for';
+import { redisDump } from '../../infra/chaos/read-models';
+
+export { redisDump };
 
 /**
  * Produces events to `topic` as the processor does (key <id>/<version>, the
@@ -21,7 +25,7 @@ export async function produceEnvelopes(
   /** A producer, or a transaction of one. */
   producer: Pick<Producer, 'send'>,
   codec: AvroCodec,
-  opts: { readonly topic: string; readonly schemaTopic: string; readonly namespace: string; readonly partitions: number },
+  opts: { readonly topic: string; readonly schemaTopic: string; readonly namespace: string; readonly partitions: number; readonly headers?: Readonly<Record<string, string>> },
   envelopes: readonly Envelope<{ readonly type: string; readonly data: object }>[],
 ): Promise<void> {
   const messages = await Promise.all(
@@ -32,39 +36,11 @@ export async function produceEnvelopes(
         key: eventKey(metadata.aggregateId, metadata.version),
         value: codec.encodeWithId(id, fullName, { ...event.data, metadata }),
         partition: partitionFor(metadata.aggregateId, opts.partitions),
-        headers: { 'event-type': event.type },
+        headers: { ...opts.headers, 'event-type': event.type },
       };
     }),
   );
   for (let i = 0; i < messages.length; i += 2000) await producer.send({ topic: opts.topic, acks: -1, messages: messages.slice(i, i + 2000) });
-}
-
-/** Every key under `prefix`, in MemoryStore.dump's shape. */
-export async function redisDump(redis: Redis, prefix: string): Promise<StoreDump> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, 'COUNT', 1000);
-    cursor = next;
-    keys.push(...batch);
-  } while (cursor !== '0');
-  keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const out: StoreDump = {};
-  for (const key of keys) {
-    const type = await redis.type(key);
-    if (type === 'string') out[key] = (await redis.get(key)) ?? '';
-    else if (type === 'hash') {
-      const hash = await redis.hgetall(key);
-      out[key] = Object.fromEntries(Object.entries(hash).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    } else if (type === 'set') out[key] = (await redis.smembers(key)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    else if (type === 'zset') {
-      const flat = await redis.zrange(key, 0, -1, 'WITHSCORES');
-      const members: { member: string; score: number }[] = [];
-      for (let i = 0; i + 1 < flat.length; i += 2) members.push({ member: flat[i] as string, score: Number(flat[i + 1]) });
-      out[key] = members;
-    }
-  }
-  return out;
 }
 
 /** Deletes every key matching `pattern` (SCAN + UNLINK). */
@@ -87,15 +63,21 @@ export async function waitForCheckpoint(
   lastOffsets: ReadonlyMap<string, ReadonlyMap<number, number>>,
   timeoutMs = 60_000,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const cp = parseCheckpoint(await redis.hgetall(checkpointKey(keyspace, model)));
-    const behind = [...lastOffsets].flatMap(([topic, parts]) => [...parts].filter(([p, o]) => (cp.get(topic)?.get(p) ?? 0) <= o).map(([p, o]) => `${topic}/${p}@${o}`));
-    const rebuilding = Object.keys(await redis.hgetall(rebuildKey(keyspace, model))).map((field) => `${field} rebuilding`);
-    behind.push(...rebuilding);
-    if (behind.length === 0) return;
-    if (Date.now() > deadline) throw new Error(`${model} (${keyspace}) did not reach ${behind.join(', ')} within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  let behind: string[] = [];
+  try {
+    await waitFor(
+      `${model} (${keyspace}) to pass its last offsets`,
+      async () => {
+        const cp = parseCheckpoint(await redis.hgetall(checkpointKey(keyspace, model)));
+        behind = [...lastOffsets].flatMap(([topic, parts]) => [...parts].filter(([p, o]) => (cp.get(topic)?.get(p) ?? 0) <= o).map(([p, o]) => `${topic}/${p}@${o}`));
+        behind.push(...Object.keys(await redis.hgetall(rebuildKey(keyspace, model))).map((field) => `${field} rebuilding`));
+        return behind.length === 0 ? true : undefined;
+      },
+      timeoutMs,
+      100,
+    );
+  } catch (error) {
+    throw new Error(`${model} (${keyspace}) did not reach ${behind.join(', ')} within ${timeoutMs} ms`, { cause: error });
   }
 }
 

@@ -12,7 +12,8 @@ import { terminate, tailOf } from '../../infra/stack/processes';
 import { provision } from '../../infra/stack/provision';
 import { kafkaService } from '../../infra/stack/services';
 import { readStackSettings, type StackSettings } from '../../infra/stack/settings';
-import { freePort } from './roles';
+import { freePort } from '../../infra/chaos/role-process';
+import { waitFor } from '../../infra/wait-for';
 
 export interface SecuredKafka {
   readonly settings: StackSettings;
@@ -45,14 +46,12 @@ export async function startSecuredKafka(timeoutMs = 60_000): Promise<SecuredKafk
     await terminate(launched.pid, 10_000);
     fs.rmSync(home, { recursive: true, force: true });
   };
-  const deadline = Date.now() + timeoutMs;
-  while (!(await service.healthy())) {
-    if (Date.now() > deadline) {
-      const log = tailOf(service.logFile, 40);
-      await stop();
-      throw new Error(`the secured broker did not come up within ${timeoutMs} ms:\n${log}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 300));
+  try {
+    await waitFor('the secured broker to come up', async () => ((await service.healthy()) ? true : undefined), timeoutMs, 300);
+  } catch (error) {
+    const log = tailOf(service.logFile, 40);
+    await stop();
+    throw new Error(`the secured broker did not come up within ${timeoutMs} ms:\n${log}`, { cause: error });
   }
   const credentials = readCredentials(home);
   const bootstrap = service.address;

@@ -5,6 +5,8 @@
 //   GET  /                     the single-page app (index.html, hashed assets)
 //   GET  /auth/config          how this deployment signs people in: local | oidc | disabled
 //   POST /auth/dev-sign-in     { role, email? } -> { token, subject, roles, expiresAt } (local mode only)
+//   GET  /auth/login, /auth/callback, /auth/logout; POST /auth/session
+//                              the OIDC login flow, where configured (oidc-login.ts)
 //   *    /api/gateway/...      forwarded to the HTTP gateway
 //   *    /api/query/...        forwarded to the query API
 import fs from 'node:fs';
@@ -14,14 +16,8 @@ import type { SigningKey } from '../../infra/auth/local-keys';
 import type { AuthSettings } from '../../infra/auth/settings';
 import type { Logger } from '../../infra/logging';
 import { devSession, parseDevSignIn } from './dev-sign-in';
+import { mountOidcLogin, type OidcLoginDeps } from './oidc-login';
 import { forward, upstreamPath, type ProxyTarget } from './proxy';
-
-export interface OidcClientSettings {
-  /** The public client registered for the web UI at the provider (WEB_OIDC_CLIENT_ID). */
-  readonly clientId: string;
-  /** Scopes asked for (WEB_OIDC_SCOPE, default `openid`). */
-  readonly scope: string;
-}
 
 export interface WebAppDeps {
   /** The built front end (index.html and assets/). */
@@ -31,7 +27,8 @@ export interface WebAppDeps {
   readonly auth: AuthSettings;
   /** The local signing key, present only in local-key mode. */
   readonly signingKey: SigningKey | undefined;
-  readonly oidc: OidcClientSettings | undefined;
+  /** The OIDC login flow, where configured (WEB_OIDC_CLIENT_ID). */
+  readonly oidc: (Omit<OidcLoginDeps, 'clock' | 'logger'> & { readonly providerName: string }) | undefined;
   readonly clock: () => number;
   readonly logger: Logger;
 }
@@ -86,8 +83,10 @@ export function createWebApp(deps: WebAppDeps): express.Express {
   app.get('/auth/config', (_req, res) => {
     if (deps.auth.mode === 'local') return void res.json({ mode: 'local', devSignIn: true });
     if (deps.auth.mode === 'disabled') return void res.json({ mode: 'disabled', devSignIn: false });
-    res.json({ mode: 'oidc', devSignIn: false, ...(deps.oidc === undefined ? {} : { oidc: { issuer: deps.auth.issuer, clientId: deps.oidc.clientId, scope: deps.oidc.scope } }) });
+    res.json({ mode: 'oidc', devSignIn: false, ...(deps.oidc === undefined ? {} : { oidc: { issuer: deps.auth.issuer, providerName: deps.oidc.providerName, loginUrl: '/auth/login' } }) });
   });
+
+  if (deps.oidc !== undefined) mountOidcLogin(app, { ...deps.oidc, clock: deps.clock, logger: deps.logger });
 
   app.post('/auth/dev-sign-in', express.json({ limit: '4kb', strict: true, type: () => true }), (req, res, next) => {
     if (deps.auth.mode !== 'local' || deps.signingKey === undefined) {

@@ -5,7 +5,11 @@ import { localSigningKey } from '../../infra/auth/local-keys';
 import { serveHttp } from '../../infra/app/http';
 import type { RoleDeps, Running } from '../../infra/app/start';
 import { repoRoot } from '../../infra/stack/settings';
-import { createWebApp } from './app';
+import { createAuthenticator } from '../../infra/auth/authenticator';
+import type { AuthSettings } from '../../infra/auth/settings';
+import type { WebOidcConfig } from '../../infra/app/roles';
+import { createWebApp, type WebAppDeps } from './app';
+import { createSealer } from './sealed-cookie';
 
 /** Where `npm run build:web` writes the front end. */
 export const WEB_DIST = path.join(repoRoot, 'web', 'dist');
@@ -14,17 +18,30 @@ export async function startWeb({ logger, settings, metrics }: Pick<RoleDeps, 'lo
   const log = logger.child({ component: 'web' });
   const auth = config().auth;
   const signingKey = auth.mode === 'local' ? await localSigningKey(auth.localKeyDir) : undefined;
+  const oidc = settings.web.oidc;
   const app = createWebApp({
     staticDir: WEB_DIST,
     gatewayOrigin: settings.web.gatewayUrl,
     queryOrigin: settings.web.queryUrl,
     auth,
     signingKey,
-    oidc: settings.web.oidcClientId === undefined ? undefined : { clientId: settings.web.oidcClientId, scope: settings.web.oidcScope },
+    oidc: oidc === undefined ? undefined : await oidcLogin(oidc, auth, settings.web.publicUrl),
     clock: Date.now,
     logger: log,
   });
   const server = await serveHttp('web', app, settings.web.port, { log, metrics }, 'web UI listening');
+  if (oidc !== undefined) log.info({ issuer: auth.issuer, clientId: oidc.clientId, redirectUri: `${settings.web.publicUrl}/auth/callback` }, 'OIDC sign-in is on');
   if (signingKey !== undefined) log.info('development sign-in is on (local signing key): anyone who can reach the web port can sign in as any customer or staff role');
   return { name: 'web', stop: () => server.close() };
+}
+
+/** The OIDC login's parts: the provider's client settings, the APIs' own verifier, a sealing key for its cookies. */
+async function oidcLogin(oidc: WebOidcConfig, auth: AuthSettings, publicUrl: string): Promise<NonNullable<WebAppDeps['oidc']>> {
+  if (auth.mode !== 'jwks') throw new Error('WEB_OIDC_CLIENT_ID needs AUTH_JWKS_URL and AUTH_ISSUER (docs/web-ui.md, "Signing in with an OIDC provider")');
+  return {
+    settings: { issuer: auth.issuer, clientId: oidc.clientId, clientSecret: oidc.clientSecret, scope: oidc.scope, resource: oidc.resource, publicUrl, clockSkewSeconds: auth.clockSkewSeconds },
+    authenticator: await createAuthenticator(auth),
+    sealer: createSealer(oidc.cookieKey),
+    providerName: oidc.providerName ?? new URL(auth.issuer).host,
+  };
 }

@@ -11,6 +11,10 @@ export interface Session {
   readonly roles: readonly Role[];
   /** Epoch ms. */
   readonly expiresAt: number;
+  /** Signed in at an identity provider: where signing out goes next (its logout), after this tab forgets the token. */
+  readonly signOutUrl?: string;
+  /** From the provider's ID token: fills a first-time customer's profile form. */
+  readonly profile?: { readonly name?: string; readonly email?: string };
 }
 
 const KEY = 'restaurant.session';
@@ -54,6 +58,14 @@ export function signOut(): void {
   publish(null);
 }
 
+/** The Sign out button: this tab forgets its token, then, signed in at a provider, signs out there too. */
+export function signOutEverywhere(): void {
+  const next = currentSession()?.signOutUrl;
+  signOut();
+  // Only a path on this origin (never //elsewhere).
+  if (next !== undefined && /^\/(?!\/)/.test(next)) location.assign(next);
+}
+
 export function useSession(): Session | null {
   const [session, setSession] = useState(currentSession);
   useEffect(() => {
@@ -68,7 +80,8 @@ export const hasRole = (session: Session | null, role: Role): boolean => session
 export interface AuthConfig {
   readonly mode: 'local' | 'oidc' | 'disabled';
   readonly devSignIn: boolean;
-  readonly oidc?: { readonly issuer: string; readonly clientId: string; readonly scope: string };
+  /** Where configured: the provider's name for the button, and where the login starts (the web role's /auth/login). */
+  readonly oidc?: { readonly issuer: string; readonly providerName: string; readonly loginUrl: string };
 }
 
 export async function authConfig(): Promise<AuthConfig> {
@@ -84,6 +97,21 @@ export async function devSignIn(request: { role: 'customer'; email: string } | {
   if (!res.ok) {
     const message = (body as { error?: { message?: string } }).error?.message;
     throw new Error(message ?? `signing in failed (${res.status})`);
+  }
+  if (!isSession(body)) throw new Error('the sign-in answer was not understood');
+  return body;
+}
+
+/**
+ * After the provider sent the browser back (#/signed-in): the web role hands
+ * this tab the session it made from the code exchange, once.
+ */
+export async function collectProviderSession(handoff: string): Promise<Session> {
+  const res = await fetch(`/auth/session?handoff=${encodeURIComponent(handoff)}`, { method: 'POST', headers: { accept: 'application/json' } });
+  const body = (await res.json().catch(() => ({}))) as unknown;
+  if (!res.ok) {
+    const message = (body as { error?: { message?: string } }).error?.message;
+    throw new Error(message === undefined ? `signing in failed (${res.status})` : `Signing in did not complete: ${message}.`);
   }
   if (!isSession(body)) throw new Error('the sign-in answer was not understood');
   return body;

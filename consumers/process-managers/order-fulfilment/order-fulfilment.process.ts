@@ -5,8 +5,7 @@
 import type { FulfilmentDeadlineName, OrderFulfilmentState, OrderPlaced } from '../../../schemas/generated/types';
 import { toCommandRecord, type PayloadOf } from '../../../schemas/messages';
 import { AGGREGATE_NAMESPACES, topicName } from '../../../schemas/topics';
-import type { DecodedRecord } from '../../projections/runtime/event-consumer';
-import { eventMessage, splitRecord, type Outgoing, type ProcessDefinition } from '../runtime/definition';
+import { eventMessage, splitRecord, type DecodedRecord, type Outgoing, type ProcessDefinition } from '../runtime/definition';
 import type { PlacementFactsSource } from './placement-facts';
 import {
   decide,

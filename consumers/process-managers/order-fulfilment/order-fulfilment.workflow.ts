@@ -45,8 +45,8 @@ import type { OrderCommand, PayloadOf, PaymentMessage } from '../../../schemas/m
 import { PAYMENT_STREAM_VERSIONS } from '../../../schemas/payment-stream';
 import { systemActor } from '../../../schemas/roles';
 import { LIMITS } from '../../../schemas/validation';
-import { deterministicId } from '../../../producers/command-processor/handle';
-import { assertNever } from '../../../producers/shared/decider';
+import { assertNever } from '../../../kernel/assert-never';
+import { deterministicId } from '../../../kernel/deterministic-id';
 
 // ---------------------------------------------------------------- configuration
 

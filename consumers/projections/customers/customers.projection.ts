@@ -7,8 +7,9 @@ import type { Address, EventMetadata } from '../../../schemas/generated/types';
 import type { CustomerEvent } from '../../../schemas/messages';
 import { FORGOTTEN } from '../../../schemas/sealed';
 import { del, hdel, hset, type WriteOp } from '../shared/ops';
-import { unhandled, type Projection, type ProjectionStep } from '../shared/projection';
+import type { Projection, ProjectionStep } from '../shared/projection';
 import { customersKeys } from './customers.keys';
+import { assertNever } from '../../../kernel/assert-never';
 
 /** Value of one field of the addresses hash, stored as JSON. */
 export interface StoredAddress {
@@ -42,7 +43,7 @@ export function customersOps(event: CustomerEvent, metadata: EventMetadata, keys
         del(keys.addresses(id)),
       ];
     default:
-      return unhandled(event, 'customer event');
+      return assertNever(event, 'customer event');
   }
 }
 

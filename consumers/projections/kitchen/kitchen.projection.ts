@@ -14,8 +14,9 @@
 import type { EventMetadata } from '../../../schemas/generated/types';
 import type { OrderEvent } from '../../../schemas/messages';
 import { del, hset, zadd, zrem, type WriteOp } from '../shared/ops';
-import { unhandled, type Projection, type ProjectionStep } from '../shared/projection';
+import type { Projection, ProjectionStep } from '../shared/projection';
 import { kitchenKeys } from './kitchen.keys';
+import { assertNever } from '../../../kernel/assert-never';
 
 export type KitchenTicketStatus = 'CONFIRMED' | 'PREPARING';
 export type CourierEntryStatus = 'READY' | 'DISPATCHED';
@@ -62,7 +63,7 @@ export function kitchenOps(event: OrderEvent, metadata: EventMetadata, keyspace:
       // Cancelled while still open never had a ticket: ZREM/DEL of nothing is a no-op.
       return [zrem(keys.queue, orderId), zrem(keys.courier, orderId), del(ticket)];
     default:
-      return unhandled(event, 'kitchen event');
+      return assertNever(event, 'kitchen event');
   }
 }
 

@@ -4,8 +4,9 @@
 import { MenuCategorySymbols, type EventMetadata } from '../../../schemas/generated/types';
 import type { MenuItemEvent } from '../../../schemas/messages';
 import { del, hset, sadd, srem, type WriteOp } from '../shared/ops';
-import { unhandled, type Projection, type ProjectionStep } from '../shared/projection';
+import type { Projection, ProjectionStep } from '../shared/projection';
 import { menuKeys } from './menu.keys';
+import { assertNever } from '../../../kernel/assert-never';
 
 export type MenuAvailability = 'AVAILABLE' | 'SOLD_OUT';
 
@@ -54,7 +55,7 @@ export function menuOps(event: MenuItemEvent, metadata: EventMetadata, keyspace:
       // removing the id from every category set is a blind write that needs no read.
       return [del(item), ...MenuCategorySymbols.map((category) => srem(keys.category(category), id))];
     default:
-      return unhandled(event, 'menu event');
+      return assertNever(event, 'menu event');
   }
 }
 

@@ -8,8 +8,9 @@
 import type { Address, EventMetadata, Money, OrderLine, OrderStatus } from '../../../schemas/generated/types';
 import type { OrderEvent } from '../../../schemas/messages';
 import { setJson, zadd, type WriteOp } from '../shared/ops';
-import { unhandled, type Projection, type ProjectionStep } from '../shared/projection';
+import type { Projection, ProjectionStep } from '../shared/projection';
 import { ordersKeys } from './orders.keys';
+import { assertNever } from '../../../kernel/assert-never';
 
 export const TIMELINE_STEPS = [
   'opened',
@@ -147,7 +148,7 @@ export function evolveOrder(doc: OrderDocument | null, event: OrderEvent, metada
     case 'OrderCancelled':
       return stepped(doc, 'CANCELLED', 'cancelled', metadata, event.data.reason);
     default:
-      return unhandled(event, 'order event');
+      return assertNever(event, 'order event');
   }
 }
 

@@ -27,7 +27,8 @@ export type DlqCommand = Common &
     | { readonly command: 'skip'; readonly model: ReadModelName; readonly aggregateId: string; readonly event: string | undefined; readonly actor: string; readonly why: string }
   );
 
-const EVENT_POSITION = /^.+:\d+:\d+$/;
+/** "<topic>:<partition>:<offset>", as a parked chain names its events. */
+export const EVENT_POSITION = /^.+:\d+:\d+$/;
 
 const fail = (message: string): never => {
   throw new ActionInputError(`${message}\n${USAGE}`);

@@ -16,12 +16,9 @@ import { config } from '../../../infra/config';
 import { createKafka } from '../../../infra/kafka/client';
 import { AvroCodec } from '../../../infra/kafka/codec';
 import { rootLogger } from '../../../infra/logging';
-import { projectionGroupId, READ_MODEL_SPECS } from '../runtime/read-models';
-import { servingKeyspace } from '../runtime/serving';
-import type { ReadModelName } from '../shared/keys';
 import { ActionInputError, redrive, skip } from './actions';
 import { parseDlqArgs, type DlqCommand } from './cli-args';
-import { decodeParked, listParked, showParked, type ParkedStore } from './redrive';
+import { listDeadLetters, parkedStore, showDeadLetter } from './queries';
 
 const osUser = (): string => {
   try {
@@ -32,39 +29,14 @@ const osUser = (): string => {
 };
 
 async function run(cmd: DlqCommand, redis: Redis, codec: AvroCodec): Promise<{ output: unknown; ok: boolean }> {
-  const store = async (model: ReadModelName): Promise<ParkedStore> => ({
-    redis,
-    spec: READ_MODEL_SPECS[model],
-    keyspace: cmd.keyspace ?? (await servingKeyspace(redis, cmd.base, model)),
-  });
+  const choice = { redis, base: cmd.base, keyspace: cmd.keyspace };
   switch (cmd.command) {
-    case 'list': {
-      const out = [];
-      for (const model of cmd.models) {
-        const s = await store(model);
-        for (const p of await listParked(s)) {
-          if (cmd.reason !== undefined && p.reason !== cmd.reason) continue;
-          out.push({ consumerGroup: projectionGroupId(model, s.keyspace), readModel: model, keyspace: s.keyspace, ...p });
-        }
-      }
-      return { output: out, ok: true };
-    }
+    case 'list':
+      return { output: await listDeadLetters(choice, { models: cmd.models, reason: cmd.reason }), ok: true };
     case 'show': {
-      const s = await store(cmd.model);
-      const found = await showParked(s, cmd.aggregateId);
-      if (found === undefined) return { output: { error: `${cmd.aggregateId} is not parked in ${cmd.model} (${s.keyspace})` }, ok: false };
-      const chain = [];
-      for (const event of found.chain) {
-        const { value: _raw, key, ...rest } = event;
-        let decoded: unknown;
-        try {
-          decoded = (await decodeParked(codec, event)).value;
-        } catch (error) {
-          decoded = { undecodable: (error as Error).message };
-        }
-        chain.push({ ...rest, key: key === null ? null : Buffer.from(key, 'base64').toString(), value: decoded });
-      }
-      return { output: { readModel: cmd.model, keyspace: s.keyspace, parked: found.parked ?? null, chain }, ok: true };
+      const shown = await showDeadLetter(choice, codec, cmd.model, cmd.aggregateId);
+      if (shown === undefined) return { output: { error: `${cmd.aggregateId} is not parked in ${cmd.model}` }, ok: false };
+      return { output: shown, ok: true };
     }
     case 'redrive':
     case 'skip': {
@@ -73,7 +45,7 @@ async function run(cmd: DlqCommand, redis: Redis, codec: AvroCodec): Promise<{ o
       // Connected before acting, so an action is not taken that cannot be recorded.
       await producer.connect();
       try {
-        const ctx = { store: await store(cmd.model), codec, producer, actor: cmd.actor, why: cmd.why };
+        const ctx = { store: await parkedStore(choice, cmd.model), codec, producer, actor: cmd.actor, why: cmd.why };
         if (cmd.command === 'skip') {
           const outcome = await skip(ctx, cmd.aggregateId, cmd.event);
           return { output: outcome, ok: outcome.outcome === 'skipped' };

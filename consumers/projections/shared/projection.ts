@@ -85,8 +85,3 @@ export function foldInto<Event extends { readonly type: string }, State>(
   }
   return { applied, skipped, ignored };
 }
-
-/** Ends every switch over an event union: fails to compile when a member is not handled. */
-export function unhandled(value: never, what: string): never {
-  throw new Error(`unhandled ${what}: ${JSON.stringify(value)}`);
-}

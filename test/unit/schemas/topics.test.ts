@@ -1,6 +1,6 @@
 import { loadSchemas } from '../../../schemas/loader';
 import { eventKey, EventKeyError, murmur2, parseEventKey, partitionFor, toPositive } from '../../../schemas/partitioning';
-import { COMMAND_REPLIES_TOPIC, dlqTopic, subjectName, topicCatalog } from '../../../schemas/topics';
+import { COMMAND_REPLIES_TOPIC, dlqTopic, subjectName, topicCatalog, topicPrefix } from '../../../schemas/topics';
 
 describe('murmur2 matches Java (and kafkajs) on known keys', () => {
   it.each([
@@ -129,5 +129,19 @@ describe('topic catalog', () => {
     const dlq = dlqTopic(catalog.topic('restaurant.order.events'));
     expect(dlq).toMatchObject({ name: 'restaurant.order.events.dlq', role: 'dlq', partitions: 6, subjects: [] });
     expect(dlq.configs['cleanup.policy']).toBe('delete');
+  });
+});
+
+describe('TOPIC_PREFIX: a topic set of its own', () => {
+  it('defaults to restaurant, so the topic names stay what they are', () => {
+    expect(topicPrefix(undefined)).toBe('restaurant');
+    expect(topicPrefix('')).toBe('restaurant');
+  });
+  it('takes a prefix made of topic-name characters', () => {
+    expect(topicPrefix('bench-state')).toBe('bench-state');
+    expect(topicPrefix('team_a.v2')).toBe('team_a.v2');
+  });
+  it.each(['has space', 'slash/', 'colon:', '.starts-with-dot', 'x'.repeat(102)])('refuses %j', (raw) => {
+    expect(() => topicPrefix(raw)).toThrow(/TOPIC_PREFIX/);
   });
 });

@@ -1,7 +1,7 @@
 // The page frame: a skip link, the header with the places the signed-in role
 // can go, and the main landmark the screens render into.
 import type { ComponentChildren } from 'preact';
-import { signOut, type Session } from '../session';
+import { signOutEverywhere, type Session } from '../session';
 import { href } from '../router';
 
 interface NavLink {
@@ -57,7 +57,7 @@ export function Layout({ session, section, children }: { session: Session | null
             <span class="who-name">
               {session.roles.join(', ')} · <span class="mono">{session.subject}</span>
             </span>
-            <button type="button" class="link-button" onClick={() => signOut()}>
+            <button type="button" class="link-button" onClick={() => signOutEverywhere()}>
               Sign out
             </button>
           </div>

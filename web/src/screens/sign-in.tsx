@@ -1,10 +1,13 @@
 // Signing in and signing up. With the local signing key (development) a
 // customer signs in with their email and staff by role; with an identity
-// provider the page says so (docs/web-ui.md, "Signing in").
+// provider configured, everyone signs in there (provider-sign-in.tsx).
+// docs/web-ui.md, "Signing in".
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, command, query, seg } from '../api';
 import { ErrorNotice, Loading } from '../components/feedback';
+import { useRoute } from '../router';
 import { authConfig, devSignIn, signIn, signOut, type AuthConfig, type Session } from '../session';
+import { ProviderReturn, ProviderSignIn } from './provider-sign-in';
 
 type Mode = 'sign-in' | 'sign-up';
 
@@ -44,6 +47,7 @@ export function SignIn() {
   const [email, setEmail] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<Error | null>(null);
+  const route = useRoute();
 
   useEffect(() => {
     authConfig().then(setConfig, (e: unknown) => setConfigError(e instanceof Error ? e : new Error(String(e))));
@@ -51,13 +55,17 @@ export function SignIn() {
 
   if (configError !== null) return <ErrorNotice error={configError} onRetry={() => location.reload()} />;
   if (config === null) return <Loading what="sign-in options" />;
+  if (config.oidc !== undefined) {
+    if (route.parts[0] === 'signed-in') return <ProviderReturn provider={config.oidc.providerName} handoff={route.params.get('handoff') ?? ''} />;
+    return <ProviderSignIn provider={config.oidc.providerName} loginUrl={config.oidc.loginUrl} errorCode={route.parts[0] === 'sign-in' ? route.params.get('error') : null} />;
+  }
   if (!config.devSignIn) {
     return (
       <section class="panel narrow">
         <h1>Sign in</h1>
         <p>
-          This restaurant signs people in with its identity provider{config.oidc === undefined ? '' : ` (${config.oidc.issuer})`}. Sign in there and open this page with
-          your token; see the web UI documentation for the login flow.
+          This restaurant verifies tokens from an identity provider, but no login flow is configured for the web UI (WEB_OIDC_CLIENT_ID); see the web UI
+          documentation.
         </p>
       </section>
     );

@@ -31,6 +31,25 @@ describe('StateStore', () => {
     opened.store.close();
   });
 
+  it('counts states by label and lists the keys with something due, from the summary columns, without decoding', () => {
+    const store = StateStore.create(dir, identity, 0, {
+      decode: () => {
+        throw new Error('nothing is decoded for counts or due lists');
+      },
+    });
+    const change = (key: string, label: string | null, due: string | null, trace: string | null = null) => ({ key, value: bytes(1), foldVersion: 3, summary: { label, due }, trace });
+    const trace = JSON.stringify({ traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' });
+    store.apply([change('a', 'OPEN', '[["pay",10]]', trace), change('b', 'OPEN', null), change('c', 'CLOSED', null), change('d', null, '[["x",5]]')], 4);
+    expect(store.labelCounts()).toEqual(new Map([['OPEN', 2], ['CLOSED', 1]]));
+    // Each with the trace of the step that wrote it, kept beside the state.
+    expect([...store.withDue()]).toEqual([{ key: 'a', due: '[["pay",10]]', trace }, { key: 'd', due: '[["x",5]]', trace: null }]);
+    // A new value replaces the summary; a tombstone removes it.
+    store.apply([change('a', 'CLOSED', null), { key: 'd', value: null, foldVersion: 3 }], 6);
+    expect(store.labelCounts()).toEqual(new Map([['OPEN', 1], ['CLOSED', 2]]));
+    expect([...store.withDue()]).toEqual([]);
+    store.close();
+  });
+
   it('never moves its offset back', () => {
     const store = StateStore.create(dir, identity, 10, { decode });
     expect(() => store.apply([{ key: 'a', value: bytes(1), foldVersion: 3 }], 9)).toThrow(/refusing to move back/);

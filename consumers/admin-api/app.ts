@@ -1,0 +1,204 @@
+// The admin API: the dead-letter tools of `npm run dlq` over HTTP, for an
+// operator console or a script without shell access
+// (docs/read-side.md#redrive-and-skip). Admin tokens only: 401 without a
+// token, 403 for every other role.
+//
+//   GET  /dead-letters?model=&reason=&aggregate=      parked aggregates by read model, reason, aggregate
+//   GET  /dead-letters/:model/:aggregateId            one decoded, with its headers (traceparent included)
+//   POST /dead-letters/:model/redrive                 {"aggregateId"|"reason"|"all": true, "why"}
+//   POST /dead-letters/:model/:aggregateId/skip       {"why", "event"?: "<topic>:<partition>:<offset>"}
+//
+// Everything goes through the functions the CLI uses (projections/redrive:
+// queries.ts, actions.ts): one implementation. Redrive and skip are recorded
+// on restaurant.dead-letter-actions with the token's subject as the actor.
+// It writes the read models and produces to Kafka, which the query API's
+// principals may not: it runs as its own role, `admin`, with its own Kafka and
+// Redis users (docs/least-privilege.md).
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type Redis from 'ioredis';
+import type { Producer } from 'kafkajs';
+import { forbidden, principalOf } from '../../infra/auth/express';
+import type { AvroCodec } from '../../infra/kafka/codec';
+import type { Logger } from '../../infra/logging';
+import { ActionInputError, redrive, skip, type RedriveSelection } from '../projections/redrive/actions';
+import { EVENT_POSITION } from '../projections/redrive/cli-args';
+import { listDeadLetters, parkedStore, showDeadLetter, type StoreChoice } from '../projections/redrive/queries';
+import { isReadModel, type ReadModelSpec } from '../projections/runtime/read-models';
+import { READ_MODELS, type ReadModelName } from '../projections/shared/keys';
+
+export interface AdminApiDeps {
+  readonly redis: Redis;
+  /** The deployment's base keyspace: each model's parked aggregates are looked up in the keyspace serving it. */
+  readonly keyspace: string;
+  readonly codec: AvroCodec;
+  /** Records the actions (connected, idempotent). */
+  readonly producer: Producer;
+  readonly logger: Logger;
+  /** Authenticates every request (infra/auth/express.ts): answers 401/429 itself, else leaves the principal. */
+  readonly authenticate: RequestHandler;
+  /** The read models' specs (default the real ones; tests give a projection with a bug they switch off). */
+  readonly specs?: Readonly<Partial<Record<ReadModelName, ReadModelSpec>>>;
+  /** A keyspace to use instead of the serving one (tests). */
+  readonly keyspaceOverride?: string;
+  readonly clock?: () => number;
+}
+
+const error = (res: Response, status: number, code: string, message: string, headers: Record<string, string> = {}): void => {
+  res.status(status).set(headers).json({ error: { code, message } });
+};
+
+/** The only role the admin API is open to. */
+export const ADMIN_API_ROLE = 'admin';
+
+const LIST_PARAMS = ['model', 'reason', 'aggregate'] as const;
+
+type Body = Record<string, unknown>;
+
+function text(body: Body, name: string): string | undefined | Error {
+  const value = body[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.trim() === '') return new Error(`${name} must be a non-empty string`);
+  return value;
+}
+
+/** The why of a redrive or skip: required, at most 2,000 characters. */
+function whyOf(body: Body): string | Error {
+  const why = text(body, 'why');
+  if (why === undefined) return new Error('why is required: say why you redrive or skip (it is recorded with your name)');
+  if (why instanceof Error) return why;
+  if (why.length > 2000) return new Error('why must be at most 2000 characters');
+  return why;
+}
+
+/** Exactly one of aggregateId, reason, all: true. */
+export function redriveSelection(body: Body): RedriveSelection | Error {
+  const aggregateId = text(body, 'aggregateId');
+  const reason = text(body, 'reason');
+  if (aggregateId instanceof Error) return aggregateId;
+  if (reason instanceof Error) return reason;
+  if (body.all !== undefined && body.all !== true) return new Error('all must be true when given');
+  const chosen = [aggregateId !== undefined, reason !== undefined, body.all === true].filter(Boolean).length;
+  if (chosen !== 1) return new Error('give exactly one of aggregateId, reason, all: true');
+  return aggregateId !== undefined ? { aggregateId } : reason !== undefined ? { reason } : { all: true };
+}
+
+export function createAdminApp(deps: AdminApiDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  const choice: StoreChoice = { redis: deps.redis, base: deps.keyspace, keyspace: deps.keyspaceOverride, specs: deps.specs };
+
+  const route = (handler: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: NextFunction) => {
+    handler(req, res).catch(next);
+  };
+
+  app.use(deps.authenticate);
+  app.use((_req: Request, res: Response, next: NextFunction) => {
+    const principal = principalOf(res);
+    if (principal.roles.includes(ADMIN_API_ROLE)) return next();
+    forbidden(res, `the admin API is open to admin only, not to ${principal.roles.join(', ') || 'a token without roles'}`);
+  });
+  app.use(express.json({ limit: '16kb' }));
+
+  /** The path's read model, or a 404 answered. */
+  const modelOf = (req: Request, res: Response): ReadModelName | undefined => {
+    const model = req.params.model as string;
+    if (isReadModel(model)) return model;
+    error(res, 404, 'unknown_read_model', `no read model "${model}"; the read models are ${READ_MODELS.join(', ')}`);
+    return undefined;
+  };
+
+  const bodyOf = (req: Request, res: Response): Body | undefined => {
+    const body: unknown = req.body;
+    if (typeof body === 'object' && body !== null && !Array.isArray(body) && req.is('application/json')) return body as Body;
+    error(res, 400, 'invalid_request', 'send a JSON object with Content-Type: application/json');
+    return undefined;
+  };
+
+  const actionContext = async (model: ReadModelName, res: Response, why: string) => ({
+    store: await parkedStore(choice, model),
+    codec: deps.codec,
+    producer: deps.producer,
+    // Who acted: the token's subject, never anything the client says.
+    actor: principalOf(res).subject,
+    why,
+    ...(deps.clock === undefined ? {} : { clock: deps.clock }),
+  });
+
+  app.get(
+    '/dead-letters',
+    route(async (req, res) => {
+      const repeated = LIST_PARAMS.find((name) => typeof req.query[name] !== 'string' && req.query[name] !== undefined);
+      if (repeated !== undefined) return error(res, 400, 'invalid_request', `${repeated} must be given at most once`);
+      const { model, reason, aggregate } = req.query as Record<string, string | undefined>;
+      if (model !== undefined && !isReadModel(model)) return error(res, 400, 'invalid_request', `no read model "${model}"; the read models are ${READ_MODELS.join(', ')}`);
+      const deadLetters = await listDeadLetters(choice, { models: model === undefined ? READ_MODELS : [model], reason, aggregateId: aggregate });
+      res.json({ deadLetters });
+    }),
+  );
+
+  app.get(
+    '/dead-letters/:model/:aggregateId',
+    route(async (req, res) => {
+      const model = modelOf(req, res);
+      if (model === undefined) return;
+      const aggregateId = req.params.aggregateId as string;
+      const shown = await showDeadLetter(choice, deps.codec, model, aggregateId);
+      if (shown === undefined) return error(res, 404, 'not_parked', `${aggregateId} is not parked in ${model}`);
+      res.json(shown);
+    }),
+  );
+
+  app.post(
+    '/dead-letters/:model/redrive',
+    route(async (req, res) => {
+      const model = modelOf(req, res);
+      if (model === undefined) return;
+      const body = bodyOf(req, res);
+      if (body === undefined) return;
+      const why = whyOf(body);
+      if (why instanceof Error) return error(res, 400, 'invalid_request', why.message);
+      const selection = redriveSelection(body);
+      if (selection instanceof Error) return error(res, 400, 'invalid_request', selection.message);
+      const outcomes = await redrive(await actionContext(model, res, why), selection);
+      res.json({ readModel: model, applied: outcomes.reduce((n, o) => n + o.applied, 0), outcomes });
+    }),
+  );
+
+  app.post(
+    '/dead-letters/:model/:aggregateId/skip',
+    route(async (req, res) => {
+      const model = modelOf(req, res);
+      if (model === undefined) return;
+      const body = bodyOf(req, res);
+      if (body === undefined) return;
+      const why = whyOf(body);
+      if (why instanceof Error) return error(res, 400, 'invalid_request', why.message);
+      const event = text(body, 'event');
+      if (event instanceof Error) return error(res, 400, 'invalid_request', event.message);
+      if (event !== undefined && !EVENT_POSITION.test(event)) return error(res, 400, 'invalid_request', `event "${event}" is not <topic>:<partition>:<offset>`);
+      const aggregateId = req.params.aggregateId as string;
+      const ctx = await actionContext(model, res, why);
+      // Nothing to skip answers 404 and records nothing.
+      const shown = await showDeadLetter(choice, deps.codec, model, aggregateId);
+      if (shown === undefined || (event !== undefined && !shown.chain.some((e) => `${e.topic}:${e.partition}:${e.offset}` === event))) {
+        return error(res, 404, 'not_parked', event === undefined ? `${aggregateId} is not parked in ${model}` : `${aggregateId} has no parked event ${event} in ${model}`);
+      }
+      const outcome = await skip(ctx, aggregateId, event);
+      res.status(outcome.outcome === 'skipped' ? 200 : 404).json({ readModel: model, ...outcome });
+    }),
+  );
+
+  app.use((_req: Request, res: Response) => error(res, 404, 'not_found', 'no such route'));
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    if (res.headersSent) return;
+    if (err instanceof URIError) return error(res, 400, 'invalid_request', 'the path is not valid percent-encoded UTF-8');
+    if (err instanceof ActionInputError) return error(res, 400, 'invalid_request', err.message);
+    // express.json: a body that is not JSON, too large, or in a charset it cannot read.
+    const status = (err as { status?: unknown }).status;
+    if (typeof status === 'number' && status >= 400 && status < 500) return error(res, status, 'invalid_request', (err as Error).message);
+    deps.logger.error({ err, path: req.path }, 'admin request failed');
+    error(res, 503, 'unavailable', 'Redis, Kafka or the schema registry could not be reached; retry shortly', { 'Retry-After': '1' });
+  });
+  return app;
+}

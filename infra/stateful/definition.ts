@@ -1,0 +1,109 @@
+// What the stateful runtime (runtime.ts, docs/stateful-runtime.md) needs to
+// know about one kind of stateful consumer: where its inputs come from, how a
+// decoded record becomes an input, the pure decision, how its state is stored
+// (and which version of the fold made it), and its deadlines. The process
+// managers are definitions on it: order fulfilment (orchestration, with
+// deadlines and compensation), the loyalty policy (choreography) and the
+// payment provider's simulator (answers scheduled as deadlines).
+//
+// A definition holds no Kafka code: it turns a decoded record into a domain
+// input, calls the pure core, and describes each emitted message completely
+// (topic, key, record, headers, id); the runtime only encodes and produces.
+import type { EventMetadata } from '../../schemas/generated/types';
+import { eventKey } from '../../schemas/partitioning';
+import type { DecodedRecord } from '../consuming/event-consumer';
+
+/** A consumed record as a definition sees it (decoded by the consumer machinery). */
+export type { DecodedRecord };
+
+/** A pending timer of a process: fired by the runtime's scheduler as an input of its own. */
+export interface Deadline {
+  readonly name: string;
+  readonly dueAt: number;
+}
+
+/** A message a decision emits, complete: the runtime encodes it with the catalog topic's subject and produces it. */
+export interface Outgoing {
+  /** The catalog topic it goes to (a runtime on topics of its own, in tests and benches, maps it). */
+  readonly topic: string;
+  readonly key: string;
+  /** What the partition is computed from (the aggregate id), with the same murmur2 as every writer. */
+  readonly partitionKey: string;
+  /** Avro full name of the record. */
+  readonly recordName: string;
+  readonly value: unknown;
+  /** The message's deterministic id (eventId or commandId). */
+  readonly id: string;
+  /** Short type name, for headers and counts. */
+  readonly type: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+export interface Decision<S> {
+  readonly emit: readonly Outgoing[];
+  readonly state: S;
+  /** False when the input changed nothing (a replay, a duplicate, an irrelevant input): nothing is written for it. */
+  readonly changed: boolean;
+}
+
+export interface StatefulDefinition<S, I> {
+  /** The definition's name, for logs and stats. */
+  readonly name: string;
+  /**
+   * The version of the fold (`decide`'s state and `fromStateRecord`) that
+   * stored states were made with; default 1. Raise it whenever a change to the
+   * fold changes what a stored state means: states stamped with another
+   * version are never decided on (docs/state-stores.md "Fold versions").
+   */
+  readonly foldVersion?: number;
+  readonly groupId: string;
+  /** Catalog topics consumed; they must share a partition count and be keyed by the process id. */
+  readonly inputs: readonly string[];
+  /** Record types (short names) routed in; everything else is skipped by its `event-type` header. */
+  readonly handles: ReadonlySet<string>;
+  /** Avro full name of the state record on the changelog. */
+  readonly stateRecord: string;
+  /**
+   * Turns a partition batch's records into inputs, in order (null: not an
+   * input). May look things up (e.g. placement facts); `stateOf` tells which
+   * processes exist already, so a replay need not look anything up.
+   */
+  inputsFor(records: readonly DecodedRecord[], stateOf: (processId: string) => S | undefined): Promise<ReadonlyArray<I | null>>;
+  processId(input: I): string;
+  initialState(processId: string): S;
+  /** Checks a state read back from the changelog; throws on one this build cannot use. */
+  fromStateRecord(record: unknown): S;
+  /** Pure and deterministic: the same input and state always give the same decision. */
+  decide(input: I, state: S): Decision<S>;
+  /** The state's pending deadlines (the state is the authority; the scheduler is only a timer). */
+  deadlines(state: S): readonly Deadline[];
+  /** The input that fires a deadline of the process. */
+  deadlineInput(processId: string, deadline: Deadline): I;
+  /** A short status for stats (instances by state). */
+  status(state: S): string;
+  /** Failures and retries the state has recorded so far (stats count how they grow). */
+  counters?(state: S): { readonly failures: number; readonly retries: number };
+  /** Resources of the definition's own (e.g. fact views), started before the consumer and stopped after it. */
+  start?(): Promise<void>;
+  stop?(): Promise<void>;
+}
+
+/** A decoded `{ metadata, ...payload }` record split into its envelope and payload. */
+export function splitRecord<D>(record: DecodedRecord): { readonly metadata: EventMetadata; readonly data: D } {
+  const { metadata, ...data } = record.value as { metadata: EventMetadata } & Record<string, unknown>;
+  return { metadata, data: data as D };
+}
+
+/** An event for an `<aggregate>.events` topic, keyed and headed as the command processor writes events. */
+export function eventMessage(topic: string, namespace: string, type: string, data: object, metadata: EventMetadata): Outgoing {
+  return {
+    topic,
+    key: eventKey(metadata.aggregateId, metadata.version),
+    partitionKey: metadata.aggregateId,
+    recordName: `${namespace}.${type}`,
+    value: { ...data, metadata },
+    id: metadata.eventId,
+    type,
+    headers: { 'event-type': type, 'event-id': metadata.eventId, 'correlation-id': metadata.correlationId },
+  };
+}

@@ -1,0 +1,183 @@
+// One round of a partition task (docs/stateful-runtime.md "Rounds"): every
+// piece of work queued when the round starts is decided on top of the states
+// the round has changed so far, and encoded; the runtime then writes it all in
+// one transaction. Deciding has no side effect outside the round, so a piece
+// that throws is handed back alone and the rest of the round goes on.
+import type { Span } from '@opentelemetry/api';
+import type { IHeaders, Message } from 'kafkajs';
+import { traceHeadersOf, type TraceHeaders } from '../tracing/propagation';
+import { endSpan, startStep } from '../tracing/spans';
+import { partitionFor } from '../../schemas/partitioning';
+import type { TopicCatalog } from '../../schemas/topics';
+import type { DeadLetter } from '../consuming/dead-letters';
+import { ProcessingError, type PartitionBatch } from '../consuming/event-consumer';
+import { RegistryError, type AvroCodec } from '../kafka/codec';
+import type { QueuedDeadline } from './deadline-queue';
+import type { Deadline, Outgoing, StatefulDefinition } from './definition';
+import { FOLD_VERSION_HEADER } from '../state/changelog-restore';
+import { foldVersionOfDefinition, UnresolvedSchemaError } from './partition-state';
+
+export type Work =
+  | { readonly kind: 'batch'; readonly batch: PartitionBatch }
+  | { readonly kind: 'deadlines'; readonly due: readonly QueuedDeadline[] }
+  | { readonly kind: 'flush' };
+
+export interface ChangedState<S> {
+  readonly state: S;
+  /** The changelog record (key = state key). */
+  readonly record: Message;
+  /** The trace context of the step that changed it (also in the record's headers): a deadline it sets fires in that trace. */
+  readonly trace: TraceHeaders;
+}
+
+export interface Round<S> {
+  /** Changed states: the new state and its changelog record. */
+  readonly states: Map<string, ChangedState<S>>;
+  /** Emitted messages, encoded, with their physical topic. */
+  readonly emit: Array<{ readonly topic: string; readonly type: string; readonly message: Message }>;
+  readonly dead: DeadLetter[];
+  readonly offsets: Map<string, number>;
+  /** A span per input decided (docs/tracing.md), ended once the round's transaction is over. */
+  readonly spans: Span[];
+  decided: number;
+  changed: number;
+  fired: number;
+}
+
+export const emptyRound = <S>(): Round<S> => ({ states: new Map(), emit: [], dead: [], offsets: new Map(), spans: [], decided: 0, changed: 0, fired: 0 });
+
+/** Adds a decided piece to the round. */
+export function mergeInto<S>(round: Round<S>, part: Round<S>): void {
+  for (const [id, state] of part.states) round.states.set(id, state);
+  round.emit.push(...part.emit);
+  round.dead.push(...part.dead);
+  round.spans.push(...part.spans);
+  for (const [topic, offset] of part.offsets) round.offsets.set(topic, Math.max(round.offsets.get(topic) ?? 0, offset));
+  round.decided += part.decided;
+  round.changed += part.changed;
+  round.fired += part.fired;
+}
+
+export interface DecideContext<S, I> {
+  readonly definition: StatefulDefinition<S, I>;
+  readonly codec: AvroCodec;
+  readonly catalog: TopicCatalog;
+  readonly physical: (topic: string) => string;
+  readonly changelog: { readonly logical: string; readonly physical: string; readonly partitions: number };
+}
+
+export interface TaskView<S> {
+  readonly partition: number;
+  readonly epoch: number;
+  readonly committed: ReadonlyMap<string, number>;
+  /** The state as last committed (throws on a stale one). */
+  stateOf(id: string): S | undefined;
+}
+
+/** Decides and encodes one piece of work on top of the round so far; throws without side effects. */
+export async function decideWork<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, work: Work, round: Round<S>['states']): Promise<Round<S>> {
+  // A stored state whose writer schema is not resolved yet throws before anything is decided: resolve it, decide again.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await decideOnce(ctx, task, work, round);
+    } catch (error) {
+      if (!(error instanceof UnresolvedSchemaError) || attempt >= 8) throw error;
+      await ctx.codec.decode(error.bytes);
+    }
+  }
+}
+
+async function decideOnce<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, work: Work, round: Round<S>['states']): Promise<Round<S>> {
+  const part = emptyRound<S>();
+  try {
+    return await decideInto(ctx, task, work, round, part);
+  } catch (error) {
+    // Nothing of this piece goes on: its steps end here, failed with the reason.
+    for (const span of part.spans) endSpan(span, error);
+    throw error;
+  }
+}
+
+async function decideInto<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, work: Work, round: Round<S>['states'], part: Round<S>): Promise<Round<S>> {
+  const { definition } = ctx;
+  const changed = new Map<string, { readonly state: S; readonly trace: TraceHeaders }>();
+  const emitted: Array<{ readonly out: Outgoing; readonly trace: TraceHeaders }> = [];
+  const stateOf = (id: string): S | undefined => changed.get(id)?.state ?? round.get(id)?.state ?? task.stateOf(id);
+  /** Decides one input in a span of its own, a child of its cause's (a record's headers, or the step that set a deadline). */
+  const apply = (input: I, where: string, step: string, cause: IHeaders | TraceHeaders | undefined): boolean => {
+    const id = definition.processId(input);
+    const before = stateOf(id) ?? definition.initialState(id);
+    const span = startStep(`${definition.name} ${step}`, cause, { 'restaurant.process.id': id, 'restaurant.process.input': where });
+    part.spans.push(span);
+    let decision;
+    try {
+      decision = definition.decide(input, before);
+    } catch (cause) {
+      throw new ProcessingError(`${definition.name} could not decide ${where} for ${id}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    }
+    part.decided += 1;
+    if (span.isRecording()) span.setAttributes({ 'restaurant.process.changed': decision.changed, 'restaurant.process.status': definition.status(decision.state), 'restaurant.process.emitted': decision.emit.map((o) => o.type) });
+    if (!decision.changed) return false;
+    part.changed += 1;
+    const trace = traceHeadersOf(span);
+    changed.set(id, { state: decision.state, trace });
+    for (const out of decision.emit) emitted.push({ out, trace });
+    return true;
+  };
+  switch (work.kind) {
+    case 'batch': {
+      const { batch } = work;
+      // Below the committed offset: decided and committed already (perhaps by a previous owner after our consumer fetched).
+      const floor = task.committed.get(batch.topic) ?? -1;
+      if (batch.consumedUpTo <= floor) return part;
+      const records = batch.records.filter((r) => r.offset >= floor);
+      part.dead.push(...batch.deadLetters.filter((l) => l.offset >= floor));
+      const inputs = await definition.inputsFor(records, stateOf);
+      inputs.forEach((input, i) => {
+        const r = records[i];
+        if (input !== null && r !== undefined) apply(input, `${r.type} at ${r.topic}/${r.partition}@${r.offset}`, `step ${r.type}`, r.headers);
+      });
+      part.offsets.set(batch.topic, batch.consumedUpTo);
+      break;
+    }
+    case 'deadlines':
+      for (const entry of work.due) {
+        if (entry.epoch !== task.epoch) continue; // queued before a restore, which queued it again
+        const state = stateOf(entry.processId);
+        // Checked again: the round may have changed the process since the deadline came due.
+        if (state === undefined || !definition.deadlines(state).some((d) => d.name === entry.name && d.dueAt === entry.dueAt)) continue;
+        const deadline: Deadline = { name: entry.name, dueAt: entry.dueAt };
+        if (apply(definition.deadlineInput(entry.processId, deadline), `deadline ${entry.name}@${entry.dueAt}`, 'deadline', entry.trace)) part.fired += 1;
+      }
+      break;
+    case 'flush':
+      break;
+  }
+  const foldVersion = String(foldVersionOfDefinition(definition));
+  // Encoded here, so a decision whose output its schema refuses is that input's fault (dead-lettered), not the round's.
+  try {
+    for (const { out: o, trace } of emitted) {
+      part.emit.push({
+        topic: ctx.physical(o.topic),
+        type: o.type,
+        message: {
+          key: o.key,
+          value: await ctx.codec.encode(o.topic, o.recordName, o.value),
+          partition: partitionFor(o.partitionKey, ctx.catalog.topic(o.topic).partitions),
+          headers: { ...o.headers, ...trace } satisfies IHeaders,
+        },
+      });
+    }
+    for (const [id, { state, trace }] of changed) {
+      const partition = partitionFor(id, ctx.changelog.partitions);
+      if (partition !== task.partition) throw new Error(`${id} belongs to partition ${partition}, not ${task.partition}: its inputs are not keyed by its id`);
+      const value = await ctx.codec.encode(ctx.changelog.logical, definition.stateRecord, state);
+      // Stamped with the fold that made it: a build with another fold never decides on it (docs/state-stores.md "Fold versions").
+      part.states.set(id, { state, trace, record: { key: id, value, partition, headers: { ...trace, [FOLD_VERSION_HEADER]: foldVersion } } });
+    }
+  } catch (cause) {
+    if (cause instanceof RegistryError && cause.retriable) throw cause;
+    throw new ProcessingError(`${definition.name} could not encode what it decided: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+  return part;
+}

@@ -1,0 +1,31 @@
+// A read-only snapshot of what a stateful runtime has done and holds; for
+// health, tests and metrics (consumers/process-managers/runtime/metrics.ts).
+export interface StatefulStats {
+  readonly name: string;
+  readonly groupId: string;
+  /** Partition numbers this instance owns. */
+  readonly partitions: readonly number[];
+  /** States stored on the owned partitions (on disk; only a bounded few are decoded in memory). */
+  readonly instances: number;
+  readonly instancesByState: Readonly<Record<string, number>>;
+  /** Deadlines in the states of owned processes. */
+  readonly pendingDeadlines: number;
+  /** Due deadlines waiting until the inputs that were in the log when they came due have been decided. */
+  readonly deadlinesWaitingForInputs: number;
+  /** Deadlines fired that changed their process. */
+  readonly deadlinesFired: number;
+  /** Inputs decided (consumed records routed in, plus fired deadlines), and those that changed a state. */
+  readonly inputsDecided: number;
+  readonly inputsChanged: number;
+  readonly messagesEmitted: number;
+  readonly messagesEmittedByType: Readonly<Record<string, number>>;
+  /** Failures the processes recorded (declines, timeouts, unexpected inputs) and deliberate retries, since start. */
+  readonly processFailures: number;
+  readonly processRetries: number;
+  readonly transactions: number;
+  /** Transactions aborted (the round is retried after a restore). */
+  readonly transactionsFailed: number;
+  /** Partitions restored from their store and changelog (on assignment or after a failed transaction). */
+  readonly restores: number;
+  readonly deadLettered: number;
+}

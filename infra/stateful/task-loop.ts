@@ -1,0 +1,189 @@
+// The per-task loop (docs/stateful-runtime.md "Rounds"): work (partition
+// batches of every input topic, due deadlines, offset flushes) is queued per
+// task and drained in order; everything queued when a round starts goes into
+// one transaction (group commit). A round that changes nothing (a replay)
+// writes nothing; its offsets ride with the next transaction or a flush after
+// `offsetFlushMs`. If a transaction fails it is aborted, the round's work is
+// handed back (the consumer retries the batch), and the task is restored from
+// its store, the changelog and the committed offsets before anything else is
+// decided: a commit whose outcome was unknown cannot be applied twice.
+//
+// The on-disk store is written only after the commit returned, with the
+// changelog offset after the round's records: it never holds what the
+// committed log does not (docs/state-stores.md "Safety").
+import type { Logger } from '../logging';
+import type { TraceHeaders } from '../tracing/propagation';
+import { endSpan } from '../tracing/spans';
+import type { DecideContext } from './round';
+import { decideWork, emptyRound, mergeInto, type Round, type Work } from './round';
+import type { DeadlineScheduler } from './deadline-scheduler';
+import { PartitionRevoked, type Queued, type RuntimeCounts, type Task } from './task';
+import { transact } from './transact';
+
+export interface LoopHooks<S> {
+  readonly log: Logger;
+  readonly groupId: string;
+  readonly offsetFlushMs: number;
+  readonly counts: RuntimeCounts;
+  readonly emittedByType: Map<string, number>;
+  readonly scheduler: DeadlineScheduler<Task<S>>;
+  stopping(): boolean;
+  /** Restores a dirty task in place. */
+  reload(task: Task<S>): Promise<void>;
+  /** Stats and timers for a state that went from `before` to `after` in the step traced by `trace`. */
+  replaced(task: Task<S>, id: string, before: S | undefined, after: S, trace: TraceHeaders): void;
+  readonly betweenCommitAndStore?: (partition: number) => Promise<void>;
+}
+
+const yieldToIo = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+export class TaskLoop<S, I> {
+  constructor(
+    private readonly ctx: DecideContext<S, I>,
+    private readonly hooks: LoopHooks<S>,
+  ) {}
+
+  submit(task: Task<S>, work: Work): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      task.queue.push({ work, settle: (error) => (error === undefined ? resolve() : reject(error)) });
+      this.keepDraining(task);
+    });
+  }
+
+  /**
+   * Starts the task's drain loop unless it runs. Work queued after the loop saw
+   * an empty queue but before it was marked done (settled work whose caller
+   * queues more in the microtasks between) would otherwise wait forever: the
+   * loop is started again when it ends with work queued.
+   */
+  private keepDraining(task: Task<S>): void {
+    task.draining ??= this.drain(task).finally(() => {
+      task.draining = undefined;
+      if (task.queue.length > 0) this.keepDraining(task);
+    });
+  }
+
+  armFlush(task: Task<S>): void {
+    if (task.flushTimer !== undefined || this.hooks.stopping()) return;
+    task.flushTimer = setTimeout(() => {
+      task.flushTimer = undefined;
+      if (task.retired || this.hooks.stopping()) return;
+      this.submit(task, { kind: 'flush' }).catch((error: unknown) => this.hooks.log.warn({ err: error, partition: task.partition }, 'offset flush failed; the offsets ride with the next transaction'));
+    }, this.hooks.offsetFlushMs);
+  }
+
+  private async drain(task: Task<S>): Promise<void> {
+    while (task.queue.length > 0) {
+      // Let the other topic's batch of the same fetch join this round.
+      await yieldToIo();
+      const round = task.queue.splice(0);
+      if (task.retired) {
+        for (const q of round) q.settle(new PartitionRevoked(`partition ${task.partition} was revoked`));
+        continue;
+      }
+      if (task.dirty) {
+        try {
+          await this.hooks.reload(task);
+        } catch (error) {
+          this.hooks.log.error({ err: error, partition: task.partition }, 'could not restore the partition; retrying its work later');
+          for (const q of round) this.giveBack(task, q, error);
+          continue;
+        }
+      }
+      await this.runRound(task, round);
+    }
+  }
+
+  /** A queued piece of work that could not be done: a batch goes back to the consumer (which retries it); deadlines are tried again later. */
+  private giveBack(task: Task<S>, queued: Queued, error: unknown): void {
+    if (queued.work.kind === 'deadlines') {
+      // Entries of an older load were queued again by the restore.
+      this.hooks.scheduler.later(queued.work.due.filter((entry) => entry.epoch === task.epoch));
+    }
+    queued.settle(error);
+  }
+
+  /** Decides and commits one round; its steps' spans end when it is over (failed with the reason when it failed). */
+  private async runRound(task: Task<S>, round: readonly Queued[]): Promise<void> {
+    const merged = emptyRound<S>();
+    let failure: unknown;
+    try {
+      failure = await this.decideAndCommit(task, round, merged);
+    } catch (error) {
+      failure = error;
+      throw error;
+    } finally {
+      for (const span of merged.spans) endSpan(span, failure);
+    }
+  }
+
+  /** Returns the reason the round's transaction failed (its work was handed back), undefined when it committed or had nothing to write. */
+  private async decideAndCommit(task: Task<S>, round: readonly Queued[], merged: Round<S>): Promise<unknown> {
+    const accepted: Queued[] = [];
+    const view = { partition: task.partition, epoch: task.epoch, committed: task.committed, stateOf: (id: string) => task.state.get(id) };
+    for (const queued of round) {
+      try {
+        mergeInto(merged, await decideWork(this.ctx, view, queued.work, merged.states));
+        accepted.push(queued);
+      } catch (error) {
+        // This piece alone (a decision that throws, facts not available, a stale state): the rest of the round goes on.
+        this.giveBack(task, queued, error);
+      }
+    }
+    if (accepted.length === 0) return undefined;
+    const { counts } = this.hooks;
+    counts.inputsDecided += merged.decided;
+
+    const flush = accepted.some((q) => q.work.kind === 'flush');
+    const nothingToWrite = merged.emit.length === 0 && merged.states.size === 0 && merged.dead.length === 0;
+    if (nothingToWrite && !flush) {
+      // A replay or irrelevant inputs: no transaction; the offsets wait for the next one, or a flush.
+      for (const [topic, offset] of merged.offsets) task.pendingOffsets.set(topic, Math.max(task.pendingOffsets.get(topic) ?? 0, offset));
+      this.armFlush(task);
+      for (const q of accepted) q.settle();
+      return undefined;
+    }
+    const offsets = new Map(task.pendingOffsets);
+    for (const [topic, offset] of merged.offsets) offsets.set(topic, Math.max(offsets.get(topic) ?? 0, offset));
+    if (nothingToWrite && offsets.size === 0) {
+      for (const q of accepted) q.settle();
+      return undefined;
+    }
+    let changelogOffset: number | undefined;
+    try {
+      ({ changelogOffset } = await transact(task.producer, { groupId: this.hooks.groupId, partition: task.partition, changelog: this.ctx.changelog.physical }, merged, offsets));
+    } catch (error) {
+      task.dirty = true;
+      counts.transactionsFailed += 1;
+      this.hooks.log.error({ err: error, partition: task.partition }, 'transaction aborted; restoring the partition before its work is tried again');
+      for (const q of accepted) this.giveBack(task, q, error);
+      return error;
+    }
+    counts.transactions += 1;
+    clearTimeout(task.flushTimer);
+    task.flushTimer = undefined;
+    task.pendingOffsets.clear();
+    for (const [topic, offset] of offsets) task.committed.set(topic, offset);
+    await this.hooks.betweenCommitAndStore?.(task.partition);
+    const changes = new Map([...merged.states].map(([id, { state, record, trace }]) => [id, { state, value: record.value as Buffer, before: task.state.get(id), trace }] as const));
+    if (changes.size > 0) {
+      try {
+        if (changelogOffset === undefined) throw new Error('the produce response gave no changelog offset');
+        task.state.committed(changes, changelogOffset);
+      } catch (error) {
+        // Committed to Kafka but not stored: the store is behind the log, which the next restore reads (docs/state-stores.md "Safety").
+        task.dirty = true;
+        this.hooks.log.error({ err: error, partition: task.partition }, 'committed, but the store write failed; restoring the partition from the changelog');
+      }
+    }
+    for (const [id, { state, before, trace }] of changes) this.hooks.replaced(task, id, before, state, trace);
+    counts.inputsChanged += merged.changed;
+    counts.deadlinesFired += merged.fired;
+    counts.messagesEmitted += merged.emit.length;
+    for (const o of merged.emit) this.hooks.emittedByType.set(o.type, (this.hooks.emittedByType.get(o.type) ?? 0) + 1);
+    this.hooks.scheduler.arm();
+    for (const q of accepted) q.settle();
+    this.hooks.log.debug({ partition: task.partition, decided: merged.decided, changed: merged.changed, emitted: merged.emit.length, dead: merged.dead.length }, 'transaction committed');
+    return undefined;
+  }
+}

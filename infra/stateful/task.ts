@@ -1,0 +1,64 @@
+// A partition task: what the runtime holds for one partition number p it owns
+// (its fenced producer, its on-disk state, its offsets, its queue of work).
+import type { Producer } from 'kafkajs';
+import type { QueuedDeadline } from './deadline-queue';
+import type { PartitionState } from './partition-state';
+import type { Work } from './round';
+
+export interface Queued {
+  readonly work: Work;
+  settle(error?: unknown): void;
+}
+
+export interface Task<S> {
+  readonly partition: number;
+  producer: Producer;
+  /** The load (restore) this task's queued deadlines belong to. */
+  epoch: number;
+  state: PartitionState<S>;
+  /** Physical input topic -> offset committed in Kafka (by us or whoever owned the partition before). */
+  readonly committed: Map<string, number>;
+  /** Offsets of rounds that wrote nothing, not yet committed. */
+  readonly pendingOffsets: Map<string, number>;
+  /** Physical input topic -> offset after the last record decided. */
+  readonly positions: Map<string, number>;
+  readonly queue: Queued[];
+  draining: Promise<void> | undefined;
+  /** A transaction failed (or its store write did): restore before deciding anything else. */
+  dirty: boolean;
+  retired: boolean;
+  /** Due deadlines waiting for the inputs to reach `needs` (topic -> end offset when they came due). */
+  gates: Array<{ readonly needs: ReadonlyMap<string, number>; readonly due: readonly QueuedDeadline[] }>;
+  flushTimer: NodeJS.Timeout | undefined;
+}
+
+/** The partition is no longer this instance's; its queued work is dropped (kafkajs re-fetches for the new owner). */
+export class PartitionRevoked extends Error {
+  override readonly name = 'PartitionRevoked';
+  readonly retriable = true;
+}
+
+/** Counts since start, for stats. */
+export interface RuntimeCounts {
+  deadlinesFired: number;
+  inputsDecided: number;
+  inputsChanged: number;
+  messagesEmitted: number;
+  processFailures: number;
+  processRetries: number;
+  transactions: number;
+  transactionsFailed: number;
+  restores: number;
+}
+
+export const zeroCounts = (): RuntimeCounts => ({
+  deadlinesFired: 0,
+  inputsDecided: 0,
+  inputsChanged: 0,
+  messagesEmitted: 0,
+  processFailures: 0,
+  processRetries: 0,
+  transactions: 0,
+  transactionsFailed: 0,
+  restores: 0,
+});

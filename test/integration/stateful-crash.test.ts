@@ -1,0 +1,255 @@
+/**
+ * Crash points of the stateful runtime, with a real kill -9 of a child process
+ * running it (order fulfilment on topics of the test's own, every payment left
+ * unanswered so every order times out) against the real Kafka and registry:
+ *
+ * - killed between a round's commit and its store write: the store is behind
+ *   the committed log; the next owner's delta restore reads the transaction,
+ *   decides nothing twice and loses no deadline;
+ * - killed part-way through a restore (slowed to one small batch at a time):
+ *   the next owner goes on from the offsets the stores reached;
+ * - killed while a rebalance (a second member joining) is under way: the
+ *   survivor takes every partition, and every order is requested and timed out
+ *   exactly once.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { logLevel } from 'kafkajs';
+import { AvroCodec } from '../../infra/kafka/codec';
+import { rootLogger } from '../../infra/logging';
+import { readStoreMeta } from '../../infra/state/state-store';
+import { storeDirOf } from '../../infra/stateful/load';
+import { ProcessManagerRuntime } from '../../consumers/process-managers/runtime/runtime';
+import type { FulfilmentInput } from '../../consumers/process-managers/order-fulfilment/order-fulfilment.workflow';
+import type { EventMetadata, OrderFulfilmentState } from '../../schemas/generated/types';
+import { dlqTopicName } from '../../schemas/topics';
+import { testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
+import { waitFor } from '../../infra/wait-for';
+import { countBy, endOffsets, readRecords, type StoredRecord } from '../support/process-managers';
+import { produceEnvelopes } from '../support/read-side';
+import { crashTopics, fulfilment } from '../support/stateful-crash';
+
+jest.setTimeout(240_000);
+
+const kafka = testKafka('it-stateful-crash', logLevel.NOTHING);
+const codec = new AvroCodec(testRegistry());
+const logger = rootLogger.child({ test: 'stateful-crash' });
+logger.level = 'silent';
+const PARTITIONS = 6;
+// Counted from each OrderPlaced's time: room for a kill, a restart and a restore on a loaded machine before orders time out.
+const TIMEOUT_MS = 15_000;
+const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+const dirs: string[] = [];
+const runs: string[] = [];
+const children = new Set<ChildProcess>();
+type Runtime = ProcessManagerRuntime<OrderFulfilmentState, FulfilmentInput>;
+const running = new Set<Runtime>();
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'it-stateful-crash-'));
+  dirs.push(dir);
+  return dir;
+}
+
+async function topicsOfRun(): Promise<ReturnType<typeof crashTopics> & { readonly run: string }> {
+  const run = unique('it-crash');
+  runs.push(run);
+  const made = crashTopics(run);
+  const { topics } = made;
+  await withAdmin(kafka, (admin) =>
+    admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        ...[topics.orderEvents, topics.paymentEvents, dlqTopicName(topics.orderEvents), dlqTopicName(topics.paymentEvents), topics.orderCommands].map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })),
+        { topic: topics.changelog, numPartitions: PARTITIONS, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
+      ],
+    }),
+  );
+  return { ...made, run };
+}
+
+function child(args: string[]): { readonly process: ChildProcess; readonly lines: string[]; readonly exited: Promise<number | null> } {
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '../support/stateful-crash-child.ts'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.add(proc);
+  const lines: string[] = [];
+  let partial = '';
+  proc.stdout?.on('data', (chunk: Buffer) => {
+    const text = partial + chunk.toString();
+    const parts = text.split('\n');
+    partial = parts.pop() ?? '';
+    lines.push(...parts);
+  });
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  return { process: proc, lines, exited };
+}
+
+async function kill(run: ReturnType<typeof child>): Promise<void> {
+  run.process.kill('SIGKILL');
+  await run.exited;
+  children.delete(run.process);
+}
+
+async function inProcess(made: ReturnType<typeof crashTopics>, stateDir: string): Promise<Runtime> {
+  const runtime = new ProcessManagerRuntime({ kafka, codec, logger, definition: fulfilment(TIMEOUT_MS), topicMap: made.topicMap, groupId: made.groupId, stateDir, offsetFlushMs: 200 });
+  await runtime.start();
+  running.add(runtime);
+  return runtime;
+}
+
+const meta = (orderId: string): EventMetadata => ({
+  eventId: `e-${orderId}-4`,
+  aggregateId: orderId,
+  version: 4,
+  occurredAt: Date.now(),
+  commandId: `c-${orderId}-4`,
+  correlationId: `k-${orderId}`,
+  causationId: `c-${orderId}-4`,
+  actor: null,
+});
+const eur = (amountMinor: number) => ({ amountMinor, currency: 'EUR' });
+const placed = (orderId: string) => ({
+  event: {
+    type: 'OrderPlaced',
+    data: { customerId: 'c-1', lines: [{ menuItemId: 'm-1', menuItemName: 'Margherita', quantity: 1, unitPrice: eur(950) }], deliveryAddress: { line1: 'Dam 1', line2: null, city: 'Amsterdam', postalCode: '1012 JS', country: 'NL' }, total: eur(950) },
+  },
+  metadata: meta(orderId),
+});
+
+async function place(made: ReturnType<typeof crashTopics>, orders: readonly string[]): Promise<void> {
+  await produceEnvelopes(producer, codec, { topic: made.topics.orderEvents, schemaTopic: 'restaurant.order.events', namespace: 'restaurant.order', partitions: PARTITIONS }, orders.map(placed));
+}
+
+/** Waits until every order has its payment request and its CancelOrder (its deadline fired), then checks each was written once. */
+async function everyOrderDecidedOnce(made: ReturnType<typeof crashTopics>, orders: readonly string[]): Promise<void> {
+  const has = (records: readonly StoredRecord[], key: (o: string) => string) => orders.every((o) => records.some((r) => r.key === key(o)));
+  const requests = await waitFor(
+    'a payment request per order',
+    async () => {
+      const found = (await readRecords(kafka, made.topics.paymentEvents, codec)).filter((r) => r.type === 'PaymentRequested');
+      return has(found, (o) => `${o}/1`) ? found : undefined;
+    },
+    120_000,
+  );
+  const cancels = await waitFor(
+    'every order to time out (its deadline fired)',
+    async () => {
+      const found = await readRecords(kafka, made.topics.orderCommands, codec);
+      return has(found, (o) => o) ? found : undefined;
+    },
+    120_000,
+  );
+  // No decision twice: one request and one CancelOrder per order, nothing else.
+  expect([...countBy(requests, (r) => r.key).values()].every((n) => n === 1)).toBe(true);
+  expect(requests).toHaveLength(orders.length);
+  expect(cancels.map((r) => r.type)).toEqual(orders.map(() => 'CancelOrder'));
+  expect([...countBy(cancels, (r) => r.key).values()].every((n) => n === 1)).toBe(true);
+  // No state written twice: each order's changelog records are all different states.
+  const changelog = await readRecords(kafka, made.topics.changelog, codec);
+  expect(changelog.every((r) => r.value !== null)).toBe(true);
+  const byKey = new Map<string, string[]>();
+  for (const r of changelog) byKey.set(r.key, [...(byKey.get(r.key) ?? []), JSON.stringify(r.value)]);
+  for (const values of byKey.values()) expect(new Set(values).size).toBe(values.length);
+}
+
+beforeAll(async () => {
+  await producer.connect();
+});
+
+afterAll(async () => {
+  for (const proc of children) proc.kill('SIGKILL');
+  for (const r of [...running]) await r.stop();
+  await producer.disconnect();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  await withAdmin(kafka, async (admin) => {
+    for (const run of runs) {
+      const { topics, groupId } = crashTopics(run);
+      await admin.deleteGroups([groupId]).catch(() => undefined);
+      await admin.deleteTopics({ topics: [...Object.values(topics), dlqTopicName(topics.orderEvents), dlqTopicName(topics.paymentEvents)] }).catch(() => undefined);
+    }
+  });
+});
+
+describe('the stateful runtime killed at its crash points', () => {
+  it('killed between a commit and its store write: the restore reads the commit, nothing is decided twice, no deadline is lost', async () => {
+    const made = await topicsOfRun();
+    const orders = Array.from({ length: 12 }, (_, i) => `o-${i + 1}`);
+    await place(made, orders);
+    const stateDir = tempDir();
+    const doomed = child(['hang-after-commit', made.run, stateDir, String(TIMEOUT_MS)]);
+    const line = await waitFor('the child to commit its first round', async () => doomed.lines.find((l) => l.startsWith('committed ')), 90_000);
+    await kill(doomed);
+    const partition = Number(line.split(' ')[1]);
+
+    // The crash point: the transaction is in the log, the store does not have it.
+    const stored = readStoreMeta(storeDirOf(stateDir, made.topics.changelog, partition));
+    const committed = (await readRecords(kafka, made.topics.changelog)).filter((r) => r.partition === partition);
+    expect(committed.length).toBeGreaterThan(0);
+    expect(stored?.offset ?? 0).toBeLessThanOrEqual(Math.min(...committed.map((r) => r.offset)));
+
+    const survivor = await inProcess(made, stateDir);
+    await everyOrderDecidedOnce(made, orders);
+    expect(survivor.stats()).toMatchObject({ instances: orders.length, pendingDeadlines: 0 });
+    await survivor.stop();
+    running.delete(survivor);
+    // The store caught up with the log: it reflects every changelog record of the partition.
+    const last = Math.max(...(await readRecords(kafka, made.topics.changelog)).filter((r) => r.partition === partition).map((r) => r.offset));
+    expect(readStoreMeta(storeDirOf(stateDir, made.topics.changelog, partition))?.offset).toBeGreaterThan(last);
+  });
+
+  it('killed part-way through a restore: the next restore goes on from where the stores stopped, and every order is decided once', async () => {
+    const made = await topicsOfRun();
+    const waves = [0, 1, 2].map((w) => Array.from({ length: 10 }, (_, i) => `r${w}-${i + 1}`));
+    const orders = waves.flat();
+    // A first owner decides the orders in three waves (several transactions per changelog partition), then stops.
+    const first = await inProcess(made, tempDir());
+    for (const [w, wave] of waves.entries()) {
+      await place(made, wave);
+      const want = (w + 1) * wave.length;
+      await waitFor(
+        `the payment requests of wave ${w + 1}`,
+        async () => ((await readRecords(kafka, made.topics.paymentEvents, codec)).filter((r) => r.type === 'PaymentRequested').length >= want ? true : undefined),
+        120_000,
+      );
+    }
+    await first.stop();
+    running.delete(first);
+
+    // A new owner with no store restores slowly and is killed after a few batches.
+    const stateDir = tempDir();
+    const doomed = child(['slow-restore', made.run, stateDir, String(TIMEOUT_MS)]);
+    await waitFor('the child to apply three restore batches', async () => (doomed.lines.filter((l) => l.startsWith('restoring ')).length >= 3 ? true : undefined), 90_000);
+    await kill(doomed);
+    const ends = (await endOffsets(kafka, [made.topics.changelog])).get(made.topics.changelog) ?? new Map<number, number>();
+    const reached = Array.from({ length: PARTITIONS }, (_, p) => readStoreMeta(storeDirOf(stateDir, made.topics.changelog, p))?.offset ?? 0);
+    // Part-way: some of the changelog is in the stores, not all of it.
+    expect(reached.some((offset) => offset > 0)).toBe(true);
+    expect(reached.some((offset, p) => offset < (ends.get(p) ?? 0))).toBe(true);
+
+    const survivor = await inProcess(made, stateDir);
+    await everyOrderDecidedOnce(made, orders);
+    expect(survivor.stats()).toMatchObject({ instances: orders.length, pendingDeadlines: 0 });
+  });
+
+  it('killed while a second member joins: the survivor takes every partition and decides every order once', async () => {
+    const made = await topicsOfRun();
+    const first = Array.from({ length: 12 }, (_, i) => `a-${i + 1}`);
+    const second = Array.from({ length: 12 }, (_, i) => `b-${i + 1}`);
+    await place(made, first);
+    const doomed = child(['run', made.run, tempDir(), String(TIMEOUT_MS)]);
+    await waitFor('the child to own every partition', async () => (doomed.lines.includes('owns 0,1,2,3,4,5') ? true : undefined), 90_000);
+    await waitFor(
+      'the child to request the first payments',
+      async () => ((await readRecords(kafka, made.topics.paymentEvents, codec)).filter((r) => r.type === 'PaymentRequested').length >= first.length ? true : undefined),
+      90_000,
+    );
+    // A second member joins (the group rebalances); more orders arrive; the first member dies mid-rebalance.
+    const survivor = await inProcess(made, tempDir());
+    await place(made, second);
+    await kill(doomed);
+    await waitFor('the survivor to own every partition', async () => (survivor.stats().partitions.length === PARTITIONS ? true : undefined), 120_000);
+    await everyOrderDecidedOnce(made, [...first, ...second]);
+    expect(survivor.stats()).toMatchObject({ instances: first.length + second.length, pendingDeadlines: 0 });
+  });
+});

@@ -1,0 +1,169 @@
+/**
+ * Fold versions on the stateful runtime, against the real Kafka and registry
+ * (docs/state-stores.md "Fold versions"): order fulfilment on topics of its own
+ * decides with fold version 1 and stamps every changelog record with it; then
+ * the fold is changed (payments time out after 1 s, not 10 minutes: the old
+ * states' deadlines mean something else) and declared as fold version 2. Whether the new build finds its
+ * on-disk store or has to rebuild it from the changelog, it refuses to decide
+ * on the old states, says why, and writes nothing; the old build on the same
+ * store carries on where it stopped.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { logLevel } from 'kafkajs';
+import { AvroCodec } from '../../infra/kafka/codec';
+import { rootLogger } from '../../infra/logging';
+import { FOLD_VERSION_HEADER } from '../../infra/state/changelog-restore';
+import { readStoreMeta } from '../../infra/state/state-store';
+import { storeDirOf } from '../../infra/stateful/load';
+import { orderFulfilmentProcess } from '../../consumers/process-managers/order-fulfilment/order-fulfilment.process';
+import type { FulfilmentInput } from '../../consumers/process-managers/order-fulfilment/order-fulfilment.workflow';
+import type { PlacementFactsSource } from '../../consumers/process-managers/order-fulfilment/placement-facts';
+import type { ProcessDefinition } from '../../consumers/process-managers/runtime/definition';
+import { ProcessManagerRuntime } from '../../consumers/process-managers/runtime/runtime';
+import type { EventMetadata, OrderFulfilmentState } from '../../schemas/generated/types';
+import { partitionFor } from '../../schemas/partitioning';
+import { dlqTopicName } from '../../schemas/topics';
+import { testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
+import { waitFor } from '../../infra/wait-for';
+import { endOffsets, readRecords } from '../support/process-managers';
+import { produceEnvelopes } from '../support/read-side';
+
+jest.setTimeout(180_000);
+
+const kafka = testKafka('it-fold-version', logLevel.NOTHING);
+const codec = new AvroCodec(testRegistry());
+const logger = rootLogger.child({ test: 'stateful-fold-version' });
+logger.level = 'silent';
+const PARTITIONS = 6;
+const run = unique('it-fold');
+const topics = {
+  orderEvents: `${run}.order.events`,
+  paymentEvents: `${run}.payment.events`,
+  orderCommands: `${run}.order.commands`,
+  changelog: `${run}.order-fulfilment.changelog`,
+};
+const topicMap = {
+  'restaurant.order.events': topics.orderEvents,
+  'restaurant.payment.events': topics.paymentEvents,
+  'restaurant.order.commands': topics.orderCommands,
+  'restaurant.order-fulfilment.changelog': topics.changelog,
+};
+const groupId = `${run}.fulfilment`;
+const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+const stateDir = mkdtempSync(join(tmpdir(), 'it-fold-'));
+const running = new Set<ProcessManagerRuntime<OrderFulfilmentState, FulfilmentInput>>();
+
+const facts: PlacementFactsSource = { factsFor: async (orders) => orders.map(() => ({ customerExists: true, menuItems: { 'm-1': 'AVAILABLE' } })) };
+
+/** Version 2 is a changed fold: payments time out after 1 s instead of 10 minutes, so its states mean something else. */
+function definition(foldVersion: 1 | 2): ProcessDefinition<OrderFulfilmentState, FulfilmentInput> {
+  const paymentTimeoutMs = foldVersion === 1 ? 600_000 : 1_000;
+  return { ...orderFulfilmentProcess({ facts, config: { paymentTimeoutMs, maxPaymentRequests: 1, refundTimeoutMs: 600_000, maxRefundRequests: 1 } }), foldVersion };
+}
+
+async function start(foldVersion: 1 | 2, dir: string): Promise<ProcessManagerRuntime<OrderFulfilmentState, FulfilmentInput>> {
+  const runtime = new ProcessManagerRuntime({ kafka, codec, logger, definition: definition(foldVersion), topicMap, groupId, stateDir: dir, offsetFlushMs: 200, retry: { attempts: 2, initialDelayMs: 20, maxDelayMs: 50 } });
+  await runtime.start();
+  running.add(runtime);
+  return runtime;
+}
+
+async function stop(runtime: ProcessManagerRuntime<OrderFulfilmentState, FulfilmentInput>): Promise<void> {
+  await runtime.stop();
+  running.delete(runtime);
+}
+
+const meta = (orderId: string): EventMetadata => ({
+  eventId: `e-${orderId}-4`,
+  aggregateId: orderId,
+  version: 4,
+  occurredAt: Date.now(),
+  commandId: `c-${orderId}-4`,
+  correlationId: `k-${orderId}`,
+  causationId: `c-${orderId}-4`,
+  actor: null,
+});
+const eur = (amountMinor: number) => ({ amountMinor, currency: 'EUR' });
+const placed = (orderId: string) => ({
+  event: {
+    type: 'OrderPlaced',
+    data: { customerId: 'c-1', lines: [{ menuItemId: 'm-1', menuItemName: 'Margherita', quantity: 2, unitPrice: eur(950) }], deliveryAddress: { line1: 'Dam 1', line2: null, city: 'Amsterdam', postalCode: '1012 JS', country: 'NL' }, total: eur(1900) },
+  },
+  metadata: meta(orderId),
+});
+const orderEvents = { topic: topics.orderEvents, schemaTopic: 'restaurant.order.events', namespace: 'restaurant.order', partitions: PARTITIONS };
+const requests = async () => (await readRecords(kafka, topics.paymentEvents, codec)).filter((r) => r.type === 'PaymentRequested');
+
+beforeAll(async () => {
+  await producer.connect();
+  await withAdmin(kafka, (admin) =>
+    admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        ...[topics.orderEvents, topics.paymentEvents, dlqTopicName(topics.orderEvents), dlqTopicName(topics.paymentEvents), topics.orderCommands].map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })),
+        { topic: topics.changelog, numPartitions: PARTITIONS, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
+      ],
+    }),
+  );
+});
+
+afterAll(async () => {
+  for (const r of [...running]) await r.stop();
+  await producer.disconnect();
+  rmSync(stateDir, { recursive: true, force: true });
+  await withAdmin(kafka, async (admin) => {
+    await admin.deleteGroups([groupId]).catch(() => undefined);
+    await admin.deleteTopics({ topics: [...Object.values(topics), dlqTopicName(topics.orderEvents), dlqTopicName(topics.paymentEvents)] }).catch(() => undefined);
+  });
+});
+
+const FIRST = Array.from({ length: 8 }, (_, i) => `o-${i + 1}`);
+
+describe('fold versions on the stateful runtime', () => {
+  it('stamps every changelog record and stored state with the fold version that made it', async () => {
+    await produceEnvelopes(producer, codec, orderEvents, FIRST.map(placed));
+    const runtime = await start(1, stateDir);
+    await waitFor('a payment request per order', async () => ((await requests()).length >= FIRST.length ? true : undefined));
+    await waitFor('every state in the changelog', async () => ((await readRecords(kafka, topics.changelog)).length >= FIRST.length ? true : undefined));
+    await stop(runtime);
+    const changelog = await readRecords(kafka, topics.changelog);
+    expect(changelog.map((r) => r.headers[FOLD_VERSION_HEADER])).toEqual(FIRST.map(() => '1'));
+    const partition = partitionFor(FIRST[0] as string, PARTITIONS);
+    expect(readStoreMeta(storeDirOf(stateDir, topics.changelog, partition))).toMatchObject({ foldVersion: 1, topic: topics.changelog, partition });
+  });
+
+  it.each([
+    ['its store on disk', () => stateDir],
+    ['no store (rebuilt from the changelog)', () => mkdtempSync(join(tmpdir(), 'it-fold-empty-'))],
+  ])('a build with a changed fold refuses to decide on the old states, finding %s', async (_what, dirOf) => {
+    const dir = dirOf();
+    const outputs = await endOffsets(kafka, [topics.orderCommands, topics.paymentEvents, topics.changelog]);
+    await produceEnvelopes(producer, codec, orderEvents, [placed(`o-new-${dir.length}-${Date.now()}`)]);
+    const changed = await start(2, dir);
+    const why = await waitFor('the new build to refuse', async () => changed.broken());
+    expect(why).toMatch(/fold version 1.*fold is version 2/);
+    expect(why).toMatch(/Rebuild the states from the events topics/);
+    expect(changed.notReady()).toBe(why);
+    // It took on no partition, so it decided nothing and wrote nothing.
+    expect(changed.stats()).toMatchObject({ partitions: [], inputsDecided: 0, transactions: 0 });
+    await stop(changed);
+    expect(await endOffsets(kafka, [topics.orderCommands, topics.paymentEvents, topics.changelog])).toEqual(outputs);
+    // The old build's store is left as it was.
+    const partition = partitionFor(FIRST[0] as string, PARTITIONS);
+    expect(readStoreMeta(storeDirOf(stateDir, topics.changelog, partition))).toMatchObject({ foldVersion: 1 });
+    if (dir !== stateDir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the build with the old fold, on the same store, decides what was left waiting', async () => {
+    const runtime = await start(1, stateDir);
+    await waitFor('a payment request for the orders placed while the changed build refused', async () => ((await requests()).length >= FIRST.length + 2 ? true : undefined));
+    const stats = runtime.stats();
+    expect(stats.instances).toBe(FIRST.length + 2);
+    // Only the two orders placed meanwhile changed anything; no old order timed out.
+    expect(stats.inputsChanged).toBe(2);
+    expect(stats.deadlinesFired).toBe(0);
+    await stop(runtime);
+  });
+});

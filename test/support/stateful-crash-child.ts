@@ -1,0 +1,67 @@
+// The stateful runtime (order fulfilment on a test's own topics) in a process
+// of its own, for the crash tests to kill -9 (test/integration/stateful-crash.test.ts).
+// Prints one line per step on stdout.
+//
+//   node --import tsx test/support/stateful-crash-child.ts <mode> <run> <stateDir> <paymentTimeoutMs>
+//     mode "hang-after-commit": runs until its first round has committed,
+//       prints "committed <partition>", and hangs before writing its store
+//       (the crash point between the two)
+//     mode "run": runs, printing "owns <partitions>" whenever its partitions change
+//     mode "slow-restore": restores one small batch at a time, printing
+//       "restoring <partition> <offset>" after each, slowly enough to be killed part-way
+import { logLevel } from 'kafkajs';
+import { AvroCodec } from '../../infra/kafka/codec';
+import { rootLogger } from '../../infra/logging';
+import { ProcessManagerRuntime } from '../../consumers/process-managers/runtime/runtime';
+import { crashTopics, fulfilment } from './stateful-crash';
+import { testKafka, testRegistry } from './kafka';
+
+async function main(): Promise<void> {
+  const [mode, run, stateDir, timeout] = process.argv.slice(2);
+  if ((mode !== 'hang-after-commit' && mode !== 'run' && mode !== 'slow-restore') || !run || !stateDir || !timeout) {
+    throw new Error('usage: stateful-crash-child <hang-after-commit|run|slow-restore> <run> <stateDir> <paymentTimeoutMs>');
+  }
+  const logger = rootLogger.child({ test: 'stateful-crash-child' });
+  logger.level = 'silent';
+  const { topicMap, groupId } = crashTopics(run);
+  const runtime = new ProcessManagerRuntime({
+    kafka: testKafka('stateful-crash-child', logLevel.NOTHING),
+    codec: new AvroCodec(testRegistry()),
+    logger,
+    definition: fulfilment(Number(timeout)),
+    topicMap,
+    groupId,
+    stateDir,
+    offsetFlushMs: 200,
+    ...(mode === 'hang-after-commit'
+      ? {
+          betweenCommitAndStore: async (partition: number) => {
+            process.stdout.write(`committed ${partition}\n`);
+            await new Promise<never>(() => undefined); // killed here, before the store write
+          },
+        }
+      : {}),
+    ...(mode === 'slow-restore'
+      ? {
+          restoreFetchBytes: 512,
+          onRestoreProgress: async (partition: number, offset: number) => {
+            process.stdout.write(`restoring ${partition} ${offset}\n`);
+            await new Promise((resolve) => setTimeout(resolve, 300));
+          },
+        }
+      : {}),
+  });
+  await runtime.start();
+  let owned = '';
+  for (;;) {
+    const now = runtime.stats().partitions.join(',');
+    if (now !== owned) process.stdout.write(`owns ${now}\n`);
+    owned = now;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
