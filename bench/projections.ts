@@ -35,6 +35,9 @@ import { scriptArgument } from '../consumers/projections/runtime/redis-batch';
 import type { ReadModelName } from '../consumers/projections/shared/keys';
 import { customerEvents, eur, meta, orderEvents, type Generated } from './generate';
 import { dropKeyspace, endOffsets, produceEvents, replayToEnd } from './replay';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import { startTracing } from '../infra/tracing/sdk';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 500_000);
@@ -43,6 +46,22 @@ const PARTITIONS = 6;
 const ONLY = process.env.BENCH_MODELS?.split(',').map((m) => m.trim()).filter((m) => m !== '');
 const STAGES = process.env.BENCH_STAGES !== '0';
 const RUN = randomUUID().slice(0, 8);
+/** BENCH_JSON: a file to write each model's replay rate and ratio to its ceiling to, for bench:tracing. */
+const JSON_OUT = process.env.BENCH_JSON;
+/**
+ * With TRACING on (bench:tracing), the projector here records spans, and every
+ * event carries the trace context the command processor would have written:
+ * one trace per aggregate (an order's events share its trace), sampled as the
+ * gateway's root sampler would decide with TRACING_SAMPLE_RATIO.
+ */
+const TRACING = config().tracing;
+const hex = (text: string, length: number): string => createHash('sha256').update(text).digest('hex').slice(0, length);
+function traceHeaders(e: Generated): Record<string, string> {
+  if (TRACING.mode === 'off') return {};
+  const traceId = hex(e.metadata.aggregateId, 32);
+  const sampled = parseInt(traceId.slice(0, 8), 16) / 2 ** 32 < TRACING.sampleRatio;
+  return { traceparent: `00-${traceId}-${hex(e.metadata.eventId, 16)}-${sampled ? '01' : '00'}` };
+}
 const KEYSPACE = `bench-${RUN}`;
 const T0 = Date.UTC(2025, 0, 1);
 const logger = rootLogger.child({ bench: 'projections' });
@@ -85,6 +104,7 @@ async function main(): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   const producer = kafka.producer();
+  const tracing = startTracing(TRACING, 'bench-projections');
   await producer.connect();
   const topics: Record<'menu' | 'customer' | 'order', string> = {
     menu: `bench.menu.events.${RUN}`,
@@ -104,7 +124,7 @@ async function main(): Promise<void> {
     };
     for (const kind of kinds) {
       const started = Date.now();
-      await produceEvents(producer, codec, kind, topics[kind], PARTITIONS, generators[kind](EVENTS));
+      await produceEvents(producer, codec, kind, topics[kind], PARTITIONS, generators[kind](EVENTS), traceHeaders);
       console.log(`produced ${EVENTS.toLocaleString('en')} ${kind} events to ${topics[kind]} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     }
 
@@ -226,6 +246,7 @@ async function main(): Promise<void> {
     console.log(`\nprojection replay from offset 0 (${PARTITIONS} partitions, Redis ${config().redis.url}, keyspace ${KEYSPACE})`);
     console.log(line(header));
     for (const r of rows) console.log(line(r));
+    if (JSON_OUT !== undefined) fs.writeFileSync(JSON_OUT, JSON.stringify(rows.map((r) => ({ model: r[0], rate: Number((r[3] ?? '').replace(/[^\d.]/g, '')), ratio: Number(r[5]) }))));
     if (stageRows.length > 0) {
       console.log('\nwhere the time goes: the projector\'s consumer cut short after each stage, writing nothing (rate, ratio to raw eachBatch, node cpu)');
       const stageHeader = ['read model', 'decode', 'ratio', 'cpu', '+ project', 'ratio', 'cpu', '+ encode', 'ratio', 'cpu'];
@@ -239,6 +260,7 @@ async function main(): Promise<void> {
     await producer.disconnect();
     await admin.disconnect();
     await redis.quit();
+    await tracing?.shutdown();
   }
 }
 

@@ -19,7 +19,16 @@ export type EventKind = 'menu' | 'customer' | 'order';
 const NAMESPACES: Record<EventKind, string> = { menu: 'restaurant.menu', customer: 'restaurant.customer', order: 'restaurant.order' };
 
 /** Writes `events` to `topic` (partitioned like the events topics, in chunks of 10,000); returns how many. */
-export async function produceEvents(producer: Producer, codec: AvroCodec, kind: EventKind, topic: string, partitions: number, events: Iterable<Generated>): Promise<number> {
+export async function produceEvents(
+  producer: Producer,
+  codec: AvroCodec,
+  kind: EventKind,
+  topic: string,
+  partitions: number,
+  events: Iterable<Generated>,
+  /** More headers per event (bench:tracing: the trace context the command processor would have written). */
+  extraHeaders: (e: Generated) => Record<string, string> = () => ({}),
+): Promise<number> {
   const ids = new Map<string, number>();
   let chunk: { key: string; value: Buffer; partition: number; headers: Record<string, string> }[] = [];
   let count = 0;
@@ -38,7 +47,7 @@ export async function produceEvents(producer: Producer, codec: AvroCodec, kind: 
       key: eventKey(e.metadata.aggregateId, e.metadata.version),
       value: codec.encodeWithId(id, fullName, { ...e.data, metadata: e.metadata }),
       partition: partitionFor(e.metadata.aggregateId, partitions),
-      headers: { 'event-type': e.type },
+      headers: { 'event-type': e.type, ...extraHeaders(e) },
     });
     count += 1;
     if (chunk.length >= 10_000) await flush();

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { readAuthSettings, type AuthSettings } from './auth/settings';
 import { readStackSettings, replicationDefaults } from './stack/settings';
+import { readTracingSettings, type TracingSettings } from './tracing/settings';
 
 /**
  * The application's configuration: read from the environment once, validated,
@@ -26,6 +27,8 @@ export interface AppConfig {
   readonly topics: { readonly partitions: number; readonly replicationFactor: number; readonly minInsyncReplicas: number };
   /** Bearer-token authentication of the HTTP APIs, rate limits and /metrics protection (infra/auth/settings.ts, docs/security.md). */
   readonly auth: AuthSettings;
+  /** Distributed tracing (TRACING, TRACING_SAMPLE_RATIO, ZIPKIN_URL / ZIPKIN_PORT, OTLP_TRACES_URL; docs/tracing.md). */
+  readonly tracing: TracingSettings;
 }
 
 export const SASL_MECHANISMS = ['scram-sha-512', 'scram-sha-256', 'plain'] as const;
@@ -150,6 +153,7 @@ export function readConfig(env: Env = process.env): AppConfig {
     redis: Object.freeze({ url: url('REDIS_URL', env.REDIS_URL ?? `redis://${stack.host}:${stack.redis.port}`) }),
     topics: Object.freeze({ partitions: positiveInt('TOPIC_PARTITIONS', env.TOPIC_PARTITIONS, 6, 1000), ...readReplication(env, brokers.length) }),
     auth: readAuthSettings(env, stack.home),
+    tracing: readTracingSettings(env),
   });
 }
 

@@ -32,6 +32,7 @@
 // get there in time the answer is 503 `not_yet_consistent` with Retry-After,
 // never silently old data. Answers say how long they waited in
 // `X-Consistency-Waited-Ms`.
+import { traceRequests } from '../../infra/tracing/http';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type Redis from 'ioredis';
 import { forbidden, principalOf } from '../../infra/auth/express';
@@ -95,6 +96,7 @@ export function createQueryApp(deps: QueryApiDeps): express.Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   const { whole, reply, open } = serving(deps);
+  app.use(traceRequests('query-api'));
 
   app.use((req: Request, res: Response, next: NextFunction) => {
     const repeated = SINGLE_PARAMS.find((name) => Array.isArray(req.query[name]));

@@ -32,6 +32,7 @@ import { brokenOf, KafkaProbe, readinessOf, type ReadinessCheck, type ReadinessS
 import { isTransient } from './transient';
 import { processManagersOf, projectorsOf, roleConfig, type Role } from './roles';
 import { startWeb } from '../../web/server/role';
+import { startTracing } from '../tracing/sdk';
 import { startAdminApi } from './start-admin';
 import { startCommandProcessor, startGateway, startProcessManager, startProjector, startQueryApi, type Running } from './start';
 
@@ -73,6 +74,9 @@ async function untilUp<T>(what: string, attempt: () => Promise<T>, log: Logger, 
 async function main(): Promise<void> {
   const settings = roleConfig();
   const logger = rootLogger.child({ role: settings.role, instance: settings.instanceId });
+  // Before any role: their spans go to the trace backend from the first request on (docs/tracing.md).
+  const tracing = startTracing(config().tracing, `restaurant-${settings.role.replace(':', '-')}`);
+  if (tracing !== undefined) logger.info({ tracing: config().tracing.mode, sampleRatio: config().tracing.sampleRatio }, 'tracing on');
   const kafka = createKafka(`${settings.role}.${settings.instanceId}`, logger);
   const codec = new AvroCodec(new SchemaRegistry({ host: config().registry.url }));
   const metrics = new Metrics();
@@ -110,6 +114,8 @@ async function main(): Promise<void> {
         }
       }
       try {
+        // What is buffered goes to the trace backend before the process ends; a backend that is away costs at most a few seconds.
+        await tracing?.shutdown().catch((error: unknown) => logger.warn({ err: error }, 'spans not exported at shutdown'));
         await probe.stop();
         await lag.stop();
         await ops.close();

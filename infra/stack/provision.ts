@@ -15,6 +15,8 @@ export interface Artifacts {
   readonly kafkaClasspath: string;
   /** The registry's runnable jar. */
   readonly registryJar: string;
+  /** Zipkin's runnable jar, when the stack runs Zipkin (STACK_ZIPKIN=1). */
+  readonly zipkinJar: string | undefined;
 }
 
 type Say = (line: string) => void;
@@ -144,8 +146,34 @@ function ensureRegistry(settings: StackSettings, say: Say): string {
   return jar;
 }
 
-/** Makes sure Java is there and Kafka and the registry are downloaded; a second call downloads nothing. */
+/** Zipkin's server, one self-contained jar (the `exec` classifier), cached like Kafka. */
+function ensureZipkin(settings: StackSettings, say: Say): string {
+  const dir = path.join(settings.cacheDir, `zipkin-${versions.zipkin}`);
+  const jar = path.join(dir, `zipkin-server-${versions.zipkin}-exec.jar`);
+  const done = path.join(dir, '.complete');
+  if (!fs.existsSync(done)) {
+    requireMaven(settings);
+    say(`downloading Zipkin ${versions.zipkin} from Maven Central into ${dir}`);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir, { recursive: true });
+    mvn(
+      settings,
+      ['dependency:copy', `-Dartifact=io.zipkin:zipkin-server:${versions.zipkin}:jar:exec`, `-DoutputDirectory=${dir}`, '-Dmdep.overWriteReleases=true'],
+      path.join(settings.logDir, 'maven.log'),
+      `Zipkin ${versions.zipkin}`,
+    );
+    if (!fs.existsSync(jar)) throw new ProvisionError(`no ${path.basename(jar)} in ${dir} after the download`);
+    fs.writeFileSync(done, new Date().toISOString());
+  }
+  return jar;
+}
+
+/** Makes sure Java is there and Kafka and the registry (and Zipkin, when wanted) are downloaded; a second call downloads nothing. */
 export function provision(settings: StackSettings, say: Say): Artifacts {
   requireJava(settings);
-  return { kafkaClasspath: ensureKafka(settings, say), registryJar: ensureRegistry(settings, say) };
+  return {
+    kafkaClasspath: ensureKafka(settings, say),
+    registryJar: ensureRegistry(settings, say),
+    zipkinJar: settings.zipkin.enabled ? ensureZipkin(settings, say) : undefined,
+  };
 }

@@ -3,7 +3,7 @@ import type { Launched } from './processes';
 
 /** One component of the local stack: how to tell it is healthy and how to start it here. */
 export interface Service {
-  readonly kind: 'kafka' | 'registry' | 'redis';
+  readonly kind: 'kafka' | 'registry' | 'redis' | 'zipkin';
   /** The kind, or on a cluster `kafka-<node id>`. */
   readonly name: string;
   /** What clients connect to. */

@@ -109,6 +109,40 @@ export function redisService(s: StackSettings): Service {
   };
 }
 
+/** Zipkin, the trace backend: its server jar, spans kept in memory (a restart forgets them), on ZIPKIN_PORT. */
+export function zipkinService(s: StackSettings): Service {
+  const runDir = path.join(s.runDir, 'zipkin');
+  const base = `http://${s.host}:${s.zipkin.port}`;
+  return {
+    kind: 'zipkin',
+    name: 'zipkin',
+    address: base,
+    ports: [{ port: s.zipkin.port, env: 'ZIPKIN_PORT' }],
+    logFile: path.join(s.logDir, 'zipkin.log'),
+    pidFile: path.join(runDir, 'zipkin.pid'),
+    marker: 'zipkin-server',
+    async healthy() {
+      try {
+        const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2000) });
+        const body = (await res.json()) as { status?: unknown };
+        return res.ok && body.status === 'UP';
+      } catch {
+        return false;
+      }
+    },
+    start(artifacts) {
+      if (artifacts.zipkinJar === undefined) throw new Error('Zipkin was not provisioned (STACK_ZIPKIN=1 provisions it)');
+      return launch({
+        command: s.javaBin,
+        args: [`-Xmx${s.zipkin.heapMb}m`, '-XX:+UseSerialGC', '-jar', artifacts.zipkinJar, `--QUERY_PORT=${s.zipkin.port}`, '--STORAGE_TYPE=mem', `--MEM_MAX_SPANS=${s.zipkin.maxSpans}`],
+        cwd: runDir,
+        logFile: this.logFile,
+        pidFile: this.pidFile,
+      });
+    },
+  };
+}
+
 /**
  * In start order, by stage: a stage's services start together and are all
  * healthy before the next stage starts. The nodes of a cluster are one stage
@@ -116,7 +150,8 @@ export function redisService(s: StackSettings): Service {
  * the registry keeps its schemas in Kafka, so Kafka comes first.
  */
 export function serviceStages(s: StackSettings): ReadonlyArray<readonly Service[]> {
-  return [[redisService(s)], kafkaServices(s), [registryService(s)]];
+  const stages = [[redisService(s)], kafkaServices(s), [registryService(s)]];
+  return s.zipkin.enabled ? [...stages, [zipkinService(s)]] : stages;
 }
 
 export function allServices(s: StackSettings): readonly Service[] {

@@ -24,6 +24,8 @@ export interface StackSettings {
   };
   readonly registry: { readonly port: number; readonly heapMb: number };
   readonly redis: { readonly port: number };
+  /** Zipkin (docs/tracing.md): started with the stack when STACK_ZIPKIN=1, on ZIPKIN_PORT (default 9411), in-memory storage. */
+  readonly zipkin: { readonly enabled: boolean; readonly port: number; readonly heapMb: number; readonly maxSpans: number };
   readonly startTimeoutMs: number;
   readonly javaBin: string;
   readonly mavenBin: string;
@@ -58,6 +60,13 @@ function intFrom(env: Env, name: string, fallback: number, min: number, max: num
     throw new StackConfigError(`${name}=${JSON.stringify(raw)} is not a whole number from ${min} to ${max}`);
   }
   return value;
+}
+
+function flag(env: Env, name: string): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '' || raw === '0' || raw === 'false') return false;
+  if (raw === '1' || raw === 'true') return true;
+  throw new StackConfigError(`${name}=${JSON.stringify(raw)} is not 1 or 0`);
 }
 
 function securityMode(raw: string | undefined): KafkaSecurityMode {
@@ -104,15 +113,16 @@ export function readStackSettings(env: Env = process.env): StackSettings {
       heapMb: intFrom(env, 'REGISTRY_HEAP_MB', 384, 128, 16384),
     },
     redis: { port: port('REDIS_PORT', 6379) },
+    zipkin: { enabled: flag(env, 'STACK_ZIPKIN'), port: port('ZIPKIN_PORT', 9411), heapMb: intFrom(env, 'ZIPKIN_HEAP_MB', 256, 128, 16384), maxSpans: intFrom(env, 'ZIPKIN_MAX_SPANS', 100_000, 1000, 10_000_000) },
     startTimeoutMs: intFrom(env, 'STACK_START_TIMEOUT_S', 120, 5, 3600) * 1000,
     javaBin: javaHome ? path.join(javaHome, 'bin', 'java') : 'java',
     mavenBin: env.MAVEN_BIN ?? 'mvn',
   };
-  const ports = [...brokers.flatMap((b) => [b.port, b.controllerPort]), settings.registry.port, settings.redis.port];
+  const ports = [...brokers.flatMap((b) => [b.port, b.controllerPort]), settings.registry.port, settings.redis.port, settings.zipkin.port];
   if (new Set(ports).size !== ports.length) {
     const nodes = brokers.length > 1 ? ` (and, ${BROKER_PORT_STEP} apart, those of the other ${brokers.length - 1} nodes of STACK_BROKERS)` : '';
     throw new StackConfigError(
-      `KAFKA_PORT, KAFKA_CONTROLLER_PORT${nodes}, REGISTRY_PORT and REDIS_PORT must differ (got ${ports.join(', ')})`,
+      `KAFKA_PORT, KAFKA_CONTROLLER_PORT${nodes}, REGISTRY_PORT, REDIS_PORT and ZIPKIN_PORT must differ (got ${ports.join(', ')})`,
     );
   }
   return Object.freeze(settings);

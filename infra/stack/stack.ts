@@ -127,11 +127,13 @@ export async function up(settings: StackSettings, say: (line: string) => void): 
  * longer make.
  */
 export async function down(settings: StackSettings, say: (line: string) => void): Promise<void> {
-  for (const stage of [...serviceStages(settings)].reverse()) {
+  // Zipkin too when this stack started it, whether or not STACK_ZIPKIN is set now.
+  for (const stage of [...serviceStages({ ...settings, zipkin: { ...settings.zipkin, enabled: true } })].reverse()) {
     await Promise.all(
       stage.map(async (service) => {
         const ours = tracked(service.pidFile, service.marker);
         if (!ours) {
+          if (service.kind === 'zipkin' && !settings.zipkin.enabled) return;
           say(`${service.name}: not started by this stack, left alone`);
           return;
         }

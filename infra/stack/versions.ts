@@ -14,4 +14,6 @@ export const versions = Object.freeze({
   apicurio: '3.0.9',
   /** Debian 12's redis-server is 7.0; compose uses the same minor. */
   redis: '7.0',
+  /** Zipkin, the trace backend (optional: STACK_ZIPKIN=1): its server's `exec` jar from Maven Central; the 3.x line runs on Java 17. */
+  zipkin: '3.6.1',
 });

@@ -10,6 +10,7 @@
 // restore inside eachBatch (see "Restore and group membership").
 import { randomUUID } from 'node:crypto';
 import { AssignerProtocol, type Kafka, type KafkaMessage, type PartitionAssigner } from 'kafkajs';
+import { traceHeadersIn } from '../tracing/propagation';
 
 /** One changelog record as the store applies it: a tombstone (null value) deletes the key. */
 export interface Change {
@@ -19,6 +20,8 @@ export interface Change {
   readonly foldVersion: number;
   /** What a runtime indexes of the state beside its bytes (e.g. its status and pending deadlines); absent for none. */
   readonly summary?: StateSummary;
+  /** The trace context of the step that wrote the record (its trace headers as JSON, from the record's headers); absent or null for none. */
+  readonly trace?: string | null;
 }
 
 /** A state's indexed facts, kept in columns of their own so they can be counted and listed without decoding states. */
@@ -68,6 +71,12 @@ export function foldVersionOf(message: Pick<KafkaMessage, 'headers'>): number {
   const text = Array.isArray(raw) ? raw[0] : raw;
   const version = text === undefined ? 0 : Number(text.toString());
   return Number.isInteger(version) && version >= 0 ? version : 0;
+}
+
+/** A record's trace headers (`traceparent`, `tracestate`) as JSON text; null when it carries no trace. */
+export function traceOf(message: Pick<KafkaMessage, 'headers'>): string | null {
+  const trace = traceHeadersIn(message.headers);
+  return trace.traceparent === undefined ? null : JSON.stringify(trace);
 }
 
 function onePartitionAssigner(topic: string, partition: number): PartitionAssigner {
@@ -167,7 +176,7 @@ export async function restoreFromChangelog(kafka: Kafka, target: RestoreTarget, 
           const offset = Number(message.offset);
           if (offset < next) continue; // before the seek took effect
           if (offset >= to) break; // past the end taken at the start: the next restore reads it
-          if (message.key) changes.push({ key: message.key.toString(), value: message.value, foldVersion: foldVersionOf(message) });
+          if (message.key) changes.push({ key: message.key.toString(), value: message.value, foldVersion: foldVersionOf(message), trace: traceOf(message) });
           next = offset + 1;
         }
         if (changes.length === 0) return;

@@ -36,7 +36,8 @@ export interface ChangelogOffsets {
 }
 
 // 2: state rows carry a summary (label, due) for the runtime's counts and deadlines.
-export const STORE_FORMAT = 2;
+// 3: state rows carry the trace context of the step that wrote them (a deadline fires in that trace).
+export const STORE_FORMAT = 3;
 
 export type StoreCondition = { readonly kind: 'missing' } | { readonly kind: 'damaged'; readonly detail: string } | { readonly kind: 'present'; readonly meta: StoreMeta };
 

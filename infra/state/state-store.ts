@@ -115,7 +115,7 @@ export class StateStore<S> implements RestoreTarget {
   private offset: number;
   private readonly statements: {
     readonly get: Database.Statement<[string], Row>;
-    readonly put: Database.Statement<[string, Buffer, number, string | null, string | null]>;
+    readonly put: Database.Statement<[string, Buffer, number, string | null, string | null, string | null]>;
     readonly remove: Database.Statement<[string]>;
     readonly setOffset: Database.Statement<[number]>;
     readonly count: Database.Statement<[], { readonly n: number }>;
@@ -134,7 +134,7 @@ export class StateStore<S> implements RestoreTarget {
     this.statements = {
       get: db.prepare('SELECT value, fold_version FROM state WHERE key = ?'),
       put: db.prepare(
-        'INSERT INTO state (key, value, fold_version, label, due) VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, fold_version = excluded.fold_version, label = excluded.label, due = excluded.due',
+        'INSERT INTO state (key, value, fold_version, label, due, trace) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, fold_version = excluded.fold_version, label = excluded.label, due = excluded.due, trace = excluded.trace',
       ),
       remove: db.prepare('DELETE FROM state WHERE key = ?'),
       setOffset: db.prepare('UPDATE meta SET offset = ?'),
@@ -143,7 +143,7 @@ export class StateStore<S> implements RestoreTarget {
     this.applyAll = db.transaction((changes: readonly Change[], next: number) => {
       for (const change of changes) {
         if (change.value === null) this.statements.remove.run(change.key);
-        else this.statements.put.run(change.key, change.value, change.foldVersion, change.summary?.label ?? null, change.summary?.due ?? null);
+        else this.statements.put.run(change.key, change.value, change.foldVersion, change.summary?.label ?? null, change.summary?.due ?? null, change.trace ?? null);
       }
       this.statements.setOffset.run(next);
     });
@@ -154,7 +154,7 @@ export class StateStore<S> implements RestoreTarget {
     deleteStore(dir);
     const db = openDatabase(dir, 'create');
     try {
-      db.exec('CREATE TABLE state (key TEXT PRIMARY KEY, value BLOB NOT NULL, fold_version INTEGER NOT NULL, label TEXT, due TEXT) WITHOUT ROWID');
+      db.exec('CREATE TABLE state (key TEXT PRIMARY KEY, value BLOB NOT NULL, fold_version INTEGER NOT NULL, label TEXT, due TEXT, trace TEXT) WITHOUT ROWID');
       db.exec('CREATE INDEX state_due ON state (key) WHERE due IS NOT NULL');
       db.exec('CREATE TABLE meta (format INTEGER NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL, epoch TEXT NOT NULL, fold_version INTEGER NOT NULL, offset INTEGER NOT NULL)');
       db.prepare('INSERT INTO meta VALUES (?, ?, ?, ?, ?, ?)').run(STORE_FORMAT, identity.topic, identity.partition, identity.epoch, identity.foldVersion, offset);
@@ -248,10 +248,10 @@ export class StateStore<S> implements RestoreTarget {
     }
   }
 
-  /** Every stored key whose summary has a `due` text, with it (read through a partial index: only those keys). */
-  *withDue(): Generator<{ readonly key: string; readonly due: string }> {
-    const rows = this.db.prepare<[], { key: string; due: string }>('SELECT key, due FROM state INDEXED BY state_due WHERE due IS NOT NULL').iterate();
-    for (const row of rows) yield { key: row.key, due: row.due };
+  /** Every stored key whose summary has a `due` text, with it and the trace of the step that wrote it (read through a partial index: only those keys). */
+  *withDue(): Generator<{ readonly key: string; readonly due: string; readonly trace: string | null }> {
+    const rows = this.db.prepare<[], { key: string; due: string; trace: string | null }>('SELECT key, due, trace FROM state INDEXED BY state_due WHERE due IS NOT NULL').iterate();
+    for (const row of rows) yield { key: row.key, due: row.due, trace: row.trace };
   }
 
   /** States decoded in memory now (bounded by decodedCapacity). */

@@ -12,6 +12,8 @@ export interface QueuedDeadline {
   readonly name: string;
   /** The restore of the partition this entry was queued in; entries of an older restore are stale. */
   readonly epoch: number;
+  /** The trace context of the step that set the deadline (`traceparent`): its firing is a span in that trace. */
+  readonly trace?: Readonly<Record<string, string>> | undefined;
 }
 
 export class DeadlineQueue {

@@ -8,6 +8,7 @@ import type { AvroCodec } from '../kafka/codec';
 import type { Change, StateSummary } from '../state/changelog-restore';
 import type { StateStore } from '../state/state-store';
 import type { Deadline, StatefulDefinition } from './definition';
+import type { TraceHeaders } from '../tracing/propagation';
 
 /** A state stamped with another fold version than this build's: never decided on (docs/state-stores.md "Fold versions"). */
 export class StaleStateError extends Error {
@@ -35,6 +36,19 @@ export const foldVersionOfDefinition = (definition: Pick<StatefulDefinition<unkn
 export function summarize<S>(definition: Pick<StatefulDefinition<S, unknown>, 'status' | 'deadlines'>, state: S): StateSummary {
   const deadlines = definition.deadlines(state);
   return { label: definition.status(state), due: deadlines.length === 0 ? null : JSON.stringify(deadlines.map((d) => [d.name, d.dueAt])) };
+}
+
+/** The trace kept beside a state (JSON of its trace headers); undefined for none or for text that is not one. */
+export function parseTrace(text: string | null): TraceHeaders | undefined {
+  if (text === null) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== 'object' || parsed === null) return undefined;
+    const headers = Object.fromEntries(Object.entries(parsed).filter((e): e is [string, string] => typeof e[1] === 'string'));
+    return headers.traceparent === undefined ? undefined : headers;
+  } catch {
+    return undefined;
+  }
 }
 
 export function parseDue(due: string): Deadline[] {
@@ -112,9 +126,12 @@ export class PartitionState<S> {
     );
   }
 
-  /** Every pending deadline of the stored states (read through the store's index of states that have some). */
-  *pending(): Generator<{ readonly id: string; readonly deadlines: readonly Deadline[] }> {
-    for (const { key, due } of this.store.withDue()) yield { id: key, deadlines: parseDue(due) };
+  /**
+   * Every pending deadline of the stored states (read through the store's
+   * index of states that have some), with the trace of the step that set them.
+   */
+  *pending(): Generator<{ readonly id: string; readonly deadlines: readonly Deadline[]; readonly trace: TraceHeaders | undefined }> {
+    for (const { key, due, trace } of this.store.withDue()) yield { id: key, deadlines: parseDue(due), trace: parseTrace(trace) };
   }
 
   /**
@@ -122,12 +139,12 @@ export class PartitionState<S> {
    * transaction's records go into the store together. `before` is each key's
    * state before the round (for the counts).
    */
-  committed(changes: ReadonlyMap<string, { readonly state: S; readonly value: Buffer; readonly before: S | undefined }>, offset: number): void {
+  committed(changes: ReadonlyMap<string, { readonly state: S; readonly value: Buffer; readonly before: S | undefined; readonly trace: TraceHeaders }>, offset: number): void {
     const foldVersion = foldVersionOfDefinition(this.definition);
     const rows: Change[] = [];
     const decoded = new Map<string, S>();
-    for (const [key, { state, value, before }] of changes) {
-      rows.push({ key, value, foldVersion, summary: summarize(this.definition, state) });
+    for (const [key, { state, value, before, trace }] of changes) {
+      rows.push({ key, value, foldVersion, summary: summarize(this.definition, state), trace: trace.traceparent === undefined ? null : JSON.stringify(trace) });
       decoded.set(key, state);
       if (before === undefined) this.size += 1;
       else this.bump(this.definition.status(before), -1);

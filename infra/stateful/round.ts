@@ -3,7 +3,10 @@
 // the round has changed so far, and encoded; the runtime then writes it all in
 // one transaction. Deciding has no side effect outside the round, so a piece
 // that throws is handed back alone and the rest of the round goes on.
+import type { Span } from '@opentelemetry/api';
 import type { IHeaders, Message } from 'kafkajs';
+import { traceHeadersOf, type TraceHeaders } from '../tracing/propagation';
+import { endSpan, startStep } from '../tracing/spans';
 import { partitionFor } from '../../schemas/partitioning';
 import type { TopicCatalog } from '../../schemas/topics';
 import type { DeadLetter } from '../consuming/dead-letters';
@@ -23,6 +26,8 @@ export interface ChangedState<S> {
   readonly state: S;
   /** The changelog record (key = state key). */
   readonly record: Message;
+  /** The trace context of the step that changed it (also in the record's headers): a deadline it sets fires in that trace. */
+  readonly trace: TraceHeaders;
 }
 
 export interface Round<S> {
@@ -32,18 +37,21 @@ export interface Round<S> {
   readonly emit: Array<{ readonly topic: string; readonly type: string; readonly message: Message }>;
   readonly dead: DeadLetter[];
   readonly offsets: Map<string, number>;
+  /** A span per input decided (docs/tracing.md), ended once the round's transaction is over. */
+  readonly spans: Span[];
   decided: number;
   changed: number;
   fired: number;
 }
 
-export const emptyRound = <S>(): Round<S> => ({ states: new Map(), emit: [], dead: [], offsets: new Map(), decided: 0, changed: 0, fired: 0 });
+export const emptyRound = <S>(): Round<S> => ({ states: new Map(), emit: [], dead: [], offsets: new Map(), spans: [], decided: 0, changed: 0, fired: 0 });
 
 /** Adds a decided piece to the round. */
 export function mergeInto<S>(round: Round<S>, part: Round<S>): void {
   for (const [id, state] of part.states) round.states.set(id, state);
   round.emit.push(...part.emit);
   round.dead.push(...part.dead);
+  round.spans.push(...part.spans);
   for (const [topic, offset] of part.offsets) round.offsets.set(topic, Math.max(round.offsets.get(topic) ?? 0, offset));
   round.decided += part.decided;
   round.changed += part.changed;
@@ -80,14 +88,27 @@ export async function decideWork<S, I>(ctx: DecideContext<S, I>, task: TaskView<
 }
 
 async function decideOnce<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, work: Work, round: Round<S>['states']): Promise<Round<S>> {
-  const { definition } = ctx;
   const part = emptyRound<S>();
-  const changed = new Map<string, S>();
-  const emitted: Outgoing[] = [];
-  const stateOf = (id: string): S | undefined => changed.get(id) ?? round.get(id)?.state ?? task.stateOf(id);
-  const apply = (input: I, where: string): boolean => {
+  try {
+    return await decideInto(ctx, task, work, round, part);
+  } catch (error) {
+    // Nothing of this piece goes on: its steps end here, failed with the reason.
+    for (const span of part.spans) endSpan(span, error);
+    throw error;
+  }
+}
+
+async function decideInto<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, work: Work, round: Round<S>['states'], part: Round<S>): Promise<Round<S>> {
+  const { definition } = ctx;
+  const changed = new Map<string, { readonly state: S; readonly trace: TraceHeaders }>();
+  const emitted: Array<{ readonly out: Outgoing; readonly trace: TraceHeaders }> = [];
+  const stateOf = (id: string): S | undefined => changed.get(id)?.state ?? round.get(id)?.state ?? task.stateOf(id);
+  /** Decides one input in a span of its own, a child of its cause's (a record's headers, or the step that set a deadline). */
+  const apply = (input: I, where: string, step: string, cause: IHeaders | TraceHeaders | undefined): boolean => {
     const id = definition.processId(input);
     const before = stateOf(id) ?? definition.initialState(id);
+    const span = startStep(`${definition.name} ${step}`, cause, { 'restaurant.process.id': id, 'restaurant.process.input': where });
+    part.spans.push(span);
     let decision;
     try {
       decision = definition.decide(input, before);
@@ -95,10 +116,12 @@ async function decideOnce<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, wor
       throw new ProcessingError(`${definition.name} could not decide ${where} for ${id}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     }
     part.decided += 1;
+    if (span.isRecording()) span.setAttributes({ 'restaurant.process.changed': decision.changed, 'restaurant.process.status': definition.status(decision.state), 'restaurant.process.emitted': decision.emit.map((o) => o.type) });
     if (!decision.changed) return false;
     part.changed += 1;
-    changed.set(id, decision.state);
-    emitted.push(...decision.emit);
+    const trace = traceHeadersOf(span);
+    changed.set(id, { state: decision.state, trace });
+    for (const out of decision.emit) emitted.push({ out, trace });
     return true;
   };
   switch (work.kind) {
@@ -112,7 +135,7 @@ async function decideOnce<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, wor
       const inputs = await definition.inputsFor(records, stateOf);
       inputs.forEach((input, i) => {
         const r = records[i];
-        if (input !== null && r !== undefined) apply(input, `${r.type} at ${r.topic}/${r.partition}@${r.offset}`);
+        if (input !== null && r !== undefined) apply(input, `${r.type} at ${r.topic}/${r.partition}@${r.offset}`, `step ${r.type}`, r.headers);
       });
       part.offsets.set(batch.topic, batch.consumedUpTo);
       break;
@@ -124,7 +147,7 @@ async function decideOnce<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, wor
         // Checked again: the round may have changed the process since the deadline came due.
         if (state === undefined || !definition.deadlines(state).some((d) => d.name === entry.name && d.dueAt === entry.dueAt)) continue;
         const deadline: Deadline = { name: entry.name, dueAt: entry.dueAt };
-        if (apply(definition.deadlineInput(entry.processId, deadline), `deadline ${entry.name}@${entry.dueAt}`)) part.fired += 1;
+        if (apply(definition.deadlineInput(entry.processId, deadline), `deadline ${entry.name}@${entry.dueAt}`, 'deadline', entry.trace)) part.fired += 1;
       }
       break;
     case 'flush':
@@ -133,7 +156,7 @@ async function decideOnce<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, wor
   const foldVersion = String(foldVersionOfDefinition(definition));
   // Encoded here, so a decision whose output its schema refuses is that input's fault (dead-lettered), not the round's.
   try {
-    for (const o of emitted) {
+    for (const { out: o, trace } of emitted) {
       part.emit.push({
         topic: ctx.physical(o.topic),
         type: o.type,
@@ -141,16 +164,16 @@ async function decideOnce<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, wor
           key: o.key,
           value: await ctx.codec.encode(o.topic, o.recordName, o.value),
           partition: partitionFor(o.partitionKey, ctx.catalog.topic(o.topic).partitions),
-          headers: { ...o.headers } satisfies IHeaders,
+          headers: { ...o.headers, ...trace } satisfies IHeaders,
         },
       });
     }
-    for (const [id, state] of changed) {
+    for (const [id, { state, trace }] of changed) {
       const partition = partitionFor(id, ctx.changelog.partitions);
       if (partition !== task.partition) throw new Error(`${id} belongs to partition ${partition}, not ${task.partition}: its inputs are not keyed by its id`);
       const value = await ctx.codec.encode(ctx.changelog.logical, definition.stateRecord, state);
       // Stamped with the fold that made it: a build with another fold never decides on it (docs/state-stores.md "Fold versions").
-      part.states.set(id, { state, record: { key: id, value, partition, headers: { [FOLD_VERSION_HEADER]: foldVersion } } });
+      part.states.set(id, { state, trace, record: { key: id, value, partition, headers: { ...trace, [FOLD_VERSION_HEADER]: foldVersion } } });
     }
   } catch (cause) {
     if (cause instanceof RegistryError && cause.retriable) throw cause;

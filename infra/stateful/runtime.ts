@@ -28,6 +28,7 @@ import { CoPartitionedAssigner } from '../kafka/co-partitioned-assigner';
 import type { AvroCodec } from '../kafka/codec';
 import type { Logger } from '../logging';
 import type { QueuedDeadline } from './deadline-queue';
+import type { TraceHeaders } from '../tracing/propagation';
 import { DeadlineScheduler } from './deadline-scheduler';
 import type { StatefulDefinition } from './definition';
 import { loadPartitions, type LoadContext } from './load';
@@ -124,7 +125,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
       scheduler: this.scheduler,
       stopping: () => this.stopping,
       reload: (task) => this.reload(task),
-      replaced: (task, id, before, after) => this.replaced(task, id, before, after),
+      replaced: (task, id, before, after, trace) => this.replaced(task, id, before, after, trace),
       ...(options.betweenCommitAndStore === undefined ? {} : { betweenCommitAndStore: options.betweenCommitAndStore }),
     });
     this.consumer = new EventConsumer({
@@ -322,20 +323,21 @@ export class StatefulRuntime<S, I> implements BatchSink {
   /** Queues the stored states' deadlines (read from the store's index, not from the states). */
   private track(task: Task<S>): void {
     let pending = 0;
-    for (const { id, deadlines } of task.state.pending()) {
+    for (const { id, deadlines, trace } of task.state.pending()) {
       pending += deadlines.length;
-      for (const d of deadlines) this.scheduler.push({ fireAt: d.dueAt, dueAt: d.dueAt, name: d.name, partition: task.partition, processId: id, epoch: task.epoch });
+      // Each fires in the trace of the step that set it, kept in the store beside the state.
+      for (const d of deadlines) this.scheduler.push({ fireAt: d.dueAt, dueAt: d.dueAt, name: d.name, partition: task.partition, processId: id, epoch: task.epoch, trace });
     }
     task.state.pendingDeadlines = pending;
   }
 
   /** Counts and timers for a state that went from `before` to `after` (committed). */
-  private replaced(task: Task<S>, id: string, before: S | undefined, after: S): void {
+  private replaced(task: Task<S>, id: string, before: S | undefined, after: S, trace: TraceHeaders): void {
     const d = this.definition;
     const old = before === undefined ? [] : d.deadlines(before);
     for (const deadline of d.deadlines(after)) {
       if (old.some((o) => o.name === deadline.name && o.dueAt === deadline.dueAt)) continue;
-      this.scheduler.push({ fireAt: deadline.dueAt, dueAt: deadline.dueAt, name: deadline.name, partition: task.partition, processId: id, epoch: task.epoch });
+      this.scheduler.push({ fireAt: deadline.dueAt, dueAt: deadline.dueAt, name: deadline.name, partition: task.partition, processId: id, epoch: task.epoch, trace: trace.traceparent === undefined ? undefined : trace });
     }
     if (d.counters !== undefined) {
       const a = d.counters(after);

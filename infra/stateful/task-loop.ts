@@ -12,8 +12,10 @@
 // changelog offset after the round's records: it never holds what the
 // committed log does not (docs/state-stores.md "Safety").
 import type { Logger } from '../logging';
+import type { TraceHeaders } from '../tracing/propagation';
+import { endSpan } from '../tracing/spans';
 import type { DecideContext } from './round';
-import { decideWork, emptyRound, mergeInto, type Work } from './round';
+import { decideWork, emptyRound, mergeInto, type Round, type Work } from './round';
 import type { DeadlineScheduler } from './deadline-scheduler';
 import { PartitionRevoked, type Queued, type RuntimeCounts, type Task } from './task';
 import { transact } from './transact';
@@ -28,8 +30,8 @@ export interface LoopHooks<S> {
   stopping(): boolean;
   /** Restores a dirty task in place. */
   reload(task: Task<S>): Promise<void>;
-  /** Stats and timers for a state that went from `before` to `after`. */
-  replaced(task: Task<S>, id: string, before: S | undefined, after: S): void;
+  /** Stats and timers for a state that went from `before` to `after` in the step traced by `trace`. */
+  replaced(task: Task<S>, id: string, before: S | undefined, after: S, trace: TraceHeaders): void;
   readonly betweenCommitAndStore?: (partition: number) => Promise<void>;
 }
 
@@ -44,9 +46,20 @@ export class TaskLoop<S, I> {
   submit(task: Task<S>, work: Work): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       task.queue.push({ work, settle: (error) => (error === undefined ? resolve() : reject(error)) });
-      task.draining ??= this.drain(task).finally(() => {
-        task.draining = undefined;
-      });
+      this.keepDraining(task);
+    });
+  }
+
+  /**
+   * Starts the task's drain loop unless it runs. Work queued after the loop saw
+   * an empty queue but before it was marked done (settled work whose caller
+   * queues more in the microtasks between) would otherwise wait forever: the
+   * loop is started again when it ends with work queued.
+   */
+  private keepDraining(task: Task<S>): void {
+    task.draining ??= this.drain(task).finally(() => {
+      task.draining = undefined;
+      if (task.queue.length > 0) this.keepDraining(task);
     });
   }
 
@@ -90,8 +103,22 @@ export class TaskLoop<S, I> {
     queued.settle(error);
   }
 
+  /** Decides and commits one round; its steps' spans end when it is over (failed with the reason when it failed). */
   private async runRound(task: Task<S>, round: readonly Queued[]): Promise<void> {
     const merged = emptyRound<S>();
+    let failure: unknown;
+    try {
+      failure = await this.decideAndCommit(task, round, merged);
+    } catch (error) {
+      failure = error;
+      throw error;
+    } finally {
+      for (const span of merged.spans) endSpan(span, failure);
+    }
+  }
+
+  /** Returns the reason the round's transaction failed (its work was handed back), undefined when it committed or had nothing to write. */
+  private async decideAndCommit(task: Task<S>, round: readonly Queued[], merged: Round<S>): Promise<unknown> {
     const accepted: Queued[] = [];
     const view = { partition: task.partition, epoch: task.epoch, committed: task.committed, stateOf: (id: string) => task.state.get(id) };
     for (const queued of round) {
@@ -103,7 +130,7 @@ export class TaskLoop<S, I> {
         this.giveBack(task, queued, error);
       }
     }
-    if (accepted.length === 0) return;
+    if (accepted.length === 0) return undefined;
     const { counts } = this.hooks;
     counts.inputsDecided += merged.decided;
 
@@ -114,13 +141,13 @@ export class TaskLoop<S, I> {
       for (const [topic, offset] of merged.offsets) task.pendingOffsets.set(topic, Math.max(task.pendingOffsets.get(topic) ?? 0, offset));
       this.armFlush(task);
       for (const q of accepted) q.settle();
-      return;
+      return undefined;
     }
     const offsets = new Map(task.pendingOffsets);
     for (const [topic, offset] of merged.offsets) offsets.set(topic, Math.max(offsets.get(topic) ?? 0, offset));
     if (nothingToWrite && offsets.size === 0) {
       for (const q of accepted) q.settle();
-      return;
+      return undefined;
     }
     let changelogOffset: number | undefined;
     try {
@@ -130,7 +157,7 @@ export class TaskLoop<S, I> {
       counts.transactionsFailed += 1;
       this.hooks.log.error({ err: error, partition: task.partition }, 'transaction aborted; restoring the partition before its work is tried again');
       for (const q of accepted) this.giveBack(task, q, error);
-      return;
+      return error;
     }
     counts.transactions += 1;
     clearTimeout(task.flushTimer);
@@ -138,7 +165,7 @@ export class TaskLoop<S, I> {
     task.pendingOffsets.clear();
     for (const [topic, offset] of offsets) task.committed.set(topic, offset);
     await this.hooks.betweenCommitAndStore?.(task.partition);
-    const changes = new Map([...merged.states].map(([id, { state, record }]) => [id, { state, value: record.value as Buffer, before: task.state.get(id) }] as const));
+    const changes = new Map([...merged.states].map(([id, { state, record, trace }]) => [id, { state, value: record.value as Buffer, before: task.state.get(id), trace }] as const));
     if (changes.size > 0) {
       try {
         if (changelogOffset === undefined) throw new Error('the produce response gave no changelog offset');
@@ -149,7 +176,7 @@ export class TaskLoop<S, I> {
         this.hooks.log.error({ err: error, partition: task.partition }, 'committed, but the store write failed; restoring the partition from the changelog');
       }
     }
-    for (const [id, { state, before }] of changes) this.hooks.replaced(task, id, before, state);
+    for (const [id, { state, before, trace }] of changes) this.hooks.replaced(task, id, before, state, trace);
     counts.inputsChanged += merged.changed;
     counts.deadlinesFired += merged.fired;
     counts.messagesEmitted += merged.emit.length;
@@ -157,5 +184,6 @@ export class TaskLoop<S, I> {
     this.hooks.scheduler.arm();
     for (const q of accepted) q.settle();
     this.hooks.log.debug({ partition: task.partition, decided: merged.decided, changed: merged.changed, emitted: merged.emit.length, dead: merged.dead.length }, 'transaction committed');
+    return undefined;
   }
 }

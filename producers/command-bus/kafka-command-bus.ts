@@ -174,7 +174,7 @@ export class KafkaCommandBus implements CommandBus {
         key: metadata.aggregateId,
         value,
         partition: partitionFor(metadata.aggregateId, topic.partitions),
-        headers: { 'command-type': command.type, 'correlation-id': metadata.correlationId },
+        headers: { 'command-type': command.type, 'correlation-id': metadata.correlationId, ...envelope.trace },
       });
     } catch (error) {
       this.cancel(metadata.commandId);

@@ -40,6 +40,9 @@ import type { Logger } from '../../infra/logging';
 import type { AggregateRuntime } from './aggregates';
 import { handleCommand, withReply, type AggregateEntry, type Handled } from './handle';
 import type { AggregateStore } from './aggregate-store';
+import type { Span } from '@opentelemetry/api';
+import { traceHeadersOf, type TraceHeaders } from '../../infra/tracing/propagation';
+import { endSpan, startStep } from '../../infra/tracing/spans';
 import type { CommandProcessorMetrics } from './metrics';
 
 const REPLY_RECORD = 'restaurant.common.CommandReply';
@@ -98,7 +101,9 @@ export interface WorkerContext {
 interface Decided {
   readonly lane: Lane;
   readonly chunk: readonly KafkaMessage[];
-  readonly outcomes: ReadonlyArray<{ readonly handled: Handled; readonly aggregateId: string }>;
+  readonly outcomes: ReadonlyArray<{ readonly handled: Handled; readonly aggregateId: string; readonly trace: TraceHeaders }>;
+  /** One span per command decided (docs/tracing.md), ended once the transaction is over. */
+  readonly spans: readonly Span[];
   /** Entries after deciding, before the replies (with event offsets) are remembered in them. */
   readonly overlay: ReadonlyMap<string, AggregateEntry>;
   readonly deadLetters: ReadonlyArray<{ readonly message: KafkaMessage; readonly error: DecodeError }>;
@@ -162,7 +167,8 @@ export class PartitionWorker {
     const { codec, logger, clock, commandRecords } = this.context;
     const { runtime, topics } = lane;
     const overlay = new Map<string, AggregateEntry>();
-    const outcomes: Array<{ handled: Handled; aggregateId: string }> = [];
+    const outcomes: Array<{ handled: Handled; aggregateId: string; trace: TraceHeaders }> = [];
+    const spans: Span[] = [];
     const deadLetters: Array<{ message: KafkaMessage; error: DecodeError }> = [];
     for (const message of chunk) {
       let fullName: string;
@@ -183,12 +189,15 @@ export class PartitionWorker {
       const { metadata, ...data } = value;
       const type = fullName.slice(runtime.namespace.length + 1);
       const current = overlay.get(metadata.aggregateId) ?? (await lane.entries.get(metadata.aggregateId));
+      const span = startStep(`command-processor decide ${type}`, message.headers, { 'restaurant.command.type': type, 'restaurant.command.id': metadata.commandId, 'restaurant.aggregate.id': metadata.aggregateId });
+      spans.push(span);
       const handled = handleCommand(runtime, current, { type, data }, metadata, clock());
+      if (span.isRecording()) span.setAttributes({ 'restaurant.command.status': handled.reply.status, 'restaurant.command.duplicate': handled.duplicate, 'restaurant.events': handled.events.length });
       if (handled.entry !== undefined && !handled.duplicate) overlay.set(metadata.aggregateId, handled.entry);
-      outcomes.push({ handled, aggregateId: metadata.aggregateId });
+      outcomes.push({ handled, aggregateId: metadata.aggregateId, trace: traceHeadersOf(span) });
     }
     const eventMessages = await Promise.all(
-      outcomes.flatMap(({ handled, aggregateId }) =>
+      outcomes.flatMap(({ handled, aggregateId, trace }) =>
         handled.events.map(async (event) => ({
           key: eventKey(aggregateId, event.version),
           value: await codec.encode(topics.events, `${runtime.namespace}.${event.type}`, event.record),
@@ -197,11 +206,12 @@ export class PartitionWorker {
             'event-type': event.type,
             'event-id': event.record.metadata.eventId,
             'correlation-id': event.record.metadata.correlationId,
+            ...trace,
           } satisfies IHeaders,
         })),
       ),
     );
-    return { lane, chunk, outcomes, overlay, deadLetters, eventMessages };
+    return { lane, chunk, outcomes, spans, overlay, deadLetters, eventMessages };
   }
 
   private async decideInTransaction(chunks: ReadonlyMap<Lane, readonly KafkaMessage[]>): Promise<void> {
@@ -227,9 +237,13 @@ export class PartitionWorker {
         written = await this.write(decided, undefined);
       }
     } catch (error) {
-      for (const d of decided) this.context.metrics?.failed(d.lane.runtime.aggregate);
+      for (const d of decided) {
+        this.context.metrics?.failed(d.lane.runtime.aggregate);
+        for (const span of d.spans) endSpan(span, error);
+      }
       throw error;
     }
+    for (const d of decided) for (const span of d.spans) span.end();
     const seconds = (performance.now() - t0) / 1000;
     for (const d of decided) {
       this.context.metrics?.committed({
@@ -284,7 +298,7 @@ export class PartitionWorker {
         let offset = bases.get(lane) ?? 0;
         // A duplicate of a command decided earlier in this same transaction gets that command's final reply.
         const finalReplies = new Map<string, CommandReply>();
-        for (const { handled, aggregateId } of d.outcomes) {
+        for (const { handled, aggregateId, trace } of d.outcomes) {
           let reply = handled.duplicate ? (finalReplies.get(handled.reply.commandId) ?? handled.reply) : handled.reply;
           if (!handled.duplicate && reply.status !== 'REJECTED') {
             reply = {
@@ -295,7 +309,7 @@ export class PartitionWorker {
             const entry = entries.get(aggregateId);
             if (entry) entries.set(aggregateId, withReply(entry, reply));
           }
-          replyMessages.push({ key: reply.commandId, value: await codec.encode(COMMAND_REPLIES_TOPIC, REPLY_RECORD, reply), partition: lane.partition % repliesPartitions, headers: { 'reply-status': reply.status } });
+          replyMessages.push({ key: reply.commandId, value: await codec.encode(COMMAND_REPLIES_TOPIC, REPLY_RECORD, reply), partition: lane.partition % repliesPartitions, headers: { 'reply-status': reply.status, ...trace } });
         }
         if (predicted !== undefined && d.eventMessages.length > 0) topicMessages.push({ topic: lane.topics.events, messages: d.eventMessages });
         const snapshots: Message[] = [];

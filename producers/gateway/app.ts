@@ -14,6 +14,8 @@ import { describeError, stderrLogger, type GatewayLogger } from './logger';
 import { authorizeRoute } from './authorization';
 import { id, type FieldProblem } from './request-fields';
 import { commandIds, commandMetadata, readCommandHeaders } from './request-metadata';
+import { requestTrace, traceRequests } from '../../infra/tracing/http';
+import type { TraceHeaders } from '../../infra/tracing/propagation';
 import { JSON_TYPES, jsonBody, unreadableRequestReply, wholeRequest } from './request-body';
 import { errorReply, internalError, invalidRequest, outcomeReply, unavailable, type HttpReply } from './responses';
 import { addItemCommand, locationOf, ROUTES, signUpEnvelopes, type GatewayRoute } from './routes';
@@ -100,7 +102,7 @@ export function createGatewayApp(deps: GatewayDeps): Application {
   const json = jsonBody(deps.limits?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
 
   /** Runs one command route; returns the reply and the ids to echo. `deadline`: epoch ms by which it answers. */
-  async function handle(route: GatewayRoute, req: Request, principal: Principal, deadline: number): Promise<{ reply: HttpReply; correlationId?: string }> {
+  async function handle(route: GatewayRoute, req: Request, principal: Principal, deadline: number, trace: TraceHeaders | undefined): Promise<{ reply: HttpReply; correlationId?: string }> {
     const waitMs = (): number => Math.max(0, Math.min(deps.replyWaitMs, deadline - replyMarginMs - Date.now()));
     const media = mediaTypeProblem(req, route);
     if (media !== undefined) return { reply: media };
@@ -123,6 +125,7 @@ export function createGatewayApp(deps: GatewayDeps): Application {
       newId: deps.newId,
     });
     const actor = actorOf(principal);
+    const traced = trace === undefined ? {} : { trace };
     const correlationId = headers.correlationId ?? ids.commandId;
     const metadataFor = (aggregateId: string) =>
       commandMetadata({ commandId: ids.commandId, aggregateId, correlationId, issuedAt: deps.clock(), expectedVersion: headers.expectedVersion, actor });
@@ -139,7 +142,7 @@ export function createGatewayApp(deps: GatewayDeps): Application {
           if (aggregateId === undefined) throw new Error(`route ${route.path} has no aggregate id`);
           const sealed = deps.privacy === undefined ? { ok: true as const, command: parsed.command } : await sealCommand(deps.privacy, parsed.command, aggregateId, actor);
           if (!sealed.ok) return { reply: sealed.reply, correlationId };
-          const envelope: CommandEnvelope = { aggregate: route.aggregate, command: sealed.command, metadata: metadataFor(aggregateId) };
+          const envelope: CommandEnvelope = { aggregate: route.aggregate, command: sealed.command, metadata: metadataFor(aggregateId), ...traced };
           if (sealed.command.type === 'ForgetCustomer' && deps.privacy !== undefined) {
             return { reply: outcomeReply(await forgetCustomer(deps.bus, deps.privacy, envelope, waitMs(), logger), location), correlationId };
           }
@@ -153,7 +156,7 @@ export function createGatewayApp(deps: GatewayDeps): Application {
           if (!quote.available) {
             return { reply: errorReply(409, 'menu_item_sold_out', `"${quote.name}" is sold out`), correlationId };
           }
-          const envelope: CommandEnvelope = { aggregate: route.aggregate, command: addItemCommand(parsed, quote), metadata: metadataFor(parsed.aggregateId) };
+          const envelope: CommandEnvelope = { aggregate: route.aggregate, command: addItemCommand(parsed, quote), metadata: metadataFor(parsed.aggregateId), ...traced };
           return { reply: outcomeReply(await deps.bus.send(envelope, { waitMs: waitMs() })), correlationId };
         }
         case 'sign-up': {
@@ -166,7 +169,7 @@ export function createGatewayApp(deps: GatewayDeps): Application {
             const key = await deps.privacy.sealingKey(customerId, { emailReservation: reservationId });
             sealedSignUp = { reservationId, name: seal(key, 'name', parsed.name.trim()), email: seal(key, 'email', parsed.email.trim()) };
           }
-          const envelopes = signUpEnvelopes(parsed, metadataFor(customerId), sealedSignUp);
+          const envelopes = signUpEnvelopes(parsed, metadataFor(customerId), sealedSignUp, trace);
           const result = await signUpCustomer(deps.bus, envelopes, waitMs, logger);
           return { reply: outcomeReply(result.outcome, result.answeredBy === 'sign-up' ? location : undefined), correlationId };
         }
@@ -199,6 +202,7 @@ export function createGatewayApp(deps: GatewayDeps): Application {
     }
   }
 
+  app.use(traceRequests('gateway'));
   // The request's clock starts before authentication and the body are read.
   app.use((_req, res, next) => {
     res.locals.deadline = Date.now() + requestTimeoutMs;
@@ -215,7 +219,7 @@ export function createGatewayApp(deps: GatewayDeps): Application {
     };
     app.post(route.path, roles, json, wholeRequest, async (req, res) => {
       const deadline = typeof res.locals.deadline === 'number' ? res.locals.deadline : Date.now() + requestTimeoutMs;
-      const { reply, correlationId } = await handle(route, req, principalOf(res), deadline);
+      const { reply, correlationId } = await handle(route, req, principalOf(res), deadline, requestTrace(res));
       send(res, reply, correlationId);
     });
   }

@@ -13,6 +13,8 @@ export interface CommandEnvelope {
   readonly aggregate: CommandAggregate;
   readonly command: DomainCommand;
   readonly metadata: CommandMetadata;
+  /** The trace context of the request that asked (`traceparent`), carried in the command's Kafka headers (docs/tracing.md). */
+  readonly trace?: Readonly<Record<string, string>>;
 }
 
 export type CommandOutcome =

@@ -369,17 +369,19 @@ export interface SealedSignUp {
  * the same Idempotency-Key replays the same commands and gets their first
  * outcomes. If-Match (expectedVersion) applies to the customer only.
  */
-export function signUpEnvelopes(draft: SignUpDraft, metadata: CommandMetadata, sealed?: SealedSignUp): SignUpEnvelopes {
+export function signUpEnvelopes(draft: SignUpDraft, metadata: CommandMetadata, sealed?: SealedSignUp, trace?: Readonly<Record<string, string>>): SignUpEnvelopes {
+  const traced = trace === undefined ? {} : { trace };
   const customerId = metadata.aggregateId;
   const email = sealed?.reservationId ?? normalizeEmail(draft.email);
   const onEmail = (suffix: string): CommandMetadata => ({ ...metadata, commandId: `${metadata.commandId}:${suffix}`, aggregateId: email, expectedVersion: null });
   return {
-    reserve: { aggregate: 'email-reservation', command: { type: 'ReserveEmail', data: { customerId } }, metadata: onEmail('reserve') },
+    reserve: { aggregate: 'email-reservation', command: { type: 'ReserveEmail', data: { customerId } }, metadata: onEmail('reserve'), ...traced },
     signUp: {
       aggregate: 'customer',
       command: { type: 'SignUpCustomer', data: { name: sealed?.name ?? draft.name, email: sealed?.email ?? draft.email } },
       metadata: { ...metadata, commandId: `${metadata.commandId}:signup` },
+      ...traced,
     },
-    release: { aggregate: 'email-reservation', command: { type: 'ReleaseEmail', data: { customerId } }, metadata: onEmail('release') },
+    release: { aggregate: 'email-reservation', command: { type: 'ReleaseEmail', data: { customerId } }, metadata: onEmail('release'), ...traced },
   };
 }

@@ -9,8 +9,17 @@
  * - a new instance with the group's offsets deleted reads everything again,
  *   restores from the changelog and writes nothing;
  * - a transaction fenced by another holder of the task's transactional id is
- *   aborted, the task restores and the input is decided exactly once.
+ *   aborted, the task restores and the input is decided exactly once;
+ * - the trace context of an input travels to what its step emits and to the
+ *   process's changelog record, and a deadline set before a restart fires, on
+ *   the instance that restored it, in the trace of the step that set it,
+ *   whether its store was kept (the trace kept beside the state) or rebuilt
+ *   from the changelog (the trace read from the record's headers) (tracing
+ *   off here: the context is forwarded unchanged).
  */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { logLevel } from 'kafkajs';
 import { AvroCodec } from '../../infra/kafka/codec';
 import { fencedProducer } from '../../infra/kafka/transactions';
@@ -20,6 +29,7 @@ import { fulfilmentIds, type FulfilmentInput } from '../../consumers/process-man
 import type { PlacementFactsSource } from '../../consumers/process-managers/order-fulfilment/placement-facts';
 import type { ProcessDefinition } from '../../consumers/process-managers/runtime/definition';
 import { ProcessManagerRuntime } from '../../consumers/process-managers/runtime/runtime';
+import { storeDirOf } from '../../infra/stateful/load';
 import type { EventMetadata, OrderFulfilmentState } from '../../schemas/generated/types';
 import { partitionFor } from '../../schemas/partitioning';
 import { PAYMENT_STREAM_VERSIONS } from '../../schemas/payment-stream';
@@ -75,8 +85,8 @@ function definition(): ProcessDefinition<OrderFulfilmentState, FulfilmentInput> 
   };
 }
 
-async function start(): Promise<ProcessManagerRuntime<OrderFulfilmentState, FulfilmentInput>> {
-  const runtime = new ProcessManagerRuntime({ kafka, codec, logger, definition: definition(), topicMap, groupId, retry: { attempts: 2, initialDelayMs: 20, maxDelayMs: 50 }, offsetFlushMs: 200 });
+async function start(options: { readonly stateDir?: string } = {}): Promise<ProcessManagerRuntime<OrderFulfilmentState, FulfilmentInput>> {
+  const runtime = new ProcessManagerRuntime({ kafka, codec, logger, definition: definition(), topicMap, groupId, retry: { attempts: 2, initialDelayMs: 20, maxDelayMs: 50 }, offsetFlushMs: 200, ...options });
   await runtime.start();
   running.push(runtime);
   return runtime;
@@ -229,4 +239,57 @@ describe('the process-manager runtime on its own topics', () => {
     await intruder.disconnect();
     await stop(runtime);
   });
+
+  it('a deadline set before a restart fires in the trace of the step that set it, from the store kept and from a store rebuilt from the changelog', async () => {
+    // Two orders on different partitions: after a clean stop, the store of one is kept (its trace comes from the
+    // store, nothing is re-read) and the store of the other is deleted (rebuilt from the changelog records' headers).
+    const kept = 'o-traced-kept';
+    const keptPartition = partitionFor(kept, PARTITIONS);
+    const rebuilt = Array.from({ length: 50 }, (_, i) => `o-traced-rebuilt-${i}`).find((id) => partitionFor(id, PARTITIONS) !== keptPartition) as string;
+    const traces = new Map([
+      [kept, '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'],
+      [rebuilt, '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'],
+    ]);
+    const stateDir = mkdtempSync(join(tmpdir(), 'it-pm-traced-'));
+    try {
+      // Their payment deadlines come due 30 s after the test produces them (occurredAt ahead): well after the first instance stops.
+      const fullName = 'restaurant.order.OrderPlaced';
+      const schemaId = await codec.schemaId('restaurant.order.events', fullName);
+      const messages = [...traces].map(([orderId, traceparent]) => {
+        const event = placed(orderId);
+        const metadata = { ...event.metadata, occurredAt: Date.now() + 30_000 - TIMEOUT_MS };
+        const value = codec.encodeWithId(schemaId, fullName, { ...event.event.data, metadata });
+        return { key: `${orderId}/4`, value, partition: partitionFor(orderId, PARTITIONS), headers: { 'event-type': 'OrderPlaced', traceparent } };
+      });
+      await producer.send({ topic: topics.orderEvents, acks: -1, messages });
+      const first = await start({ stateDir });
+      const requests = await waitFor('the payment requests of the traced orders', async () => {
+        const found = (await readRecords(kafka, topics.paymentEvents, codec)).filter((r) => [...traces.keys()].some((id) => r.key === `${id}/1`));
+        return found.length === traces.size ? found : undefined;
+      });
+      for (const request of requests) expect(request.headers.traceparent).toBe(traces.get(String(request.key).split('/')[0] ?? ''));
+      await stop(first);
+      const states = latestByKey((await readRecords(kafka, topics.changelog, codec)).filter((r) => traces.has(String(r.key))));
+      for (const [orderId, traceparent] of traces) expect(states.get(orderId)?.headers.traceparent).toBe(traceparent);
+      expect((await commands()).filter((r) => traces.has(String(r.key)))).toEqual([]);
+
+      const rebuiltStore = storeDirOf(stateDir, topics.changelog, partitionFor(rebuilt, PARTITIONS));
+      expect(existsSync(storeDirOf(stateDir, topics.changelog, keptPartition))).toBe(true);
+      expect(existsSync(rebuiltStore)).toBe(true);
+      rmSync(rebuiltStore, { recursive: true, force: true });
+
+      const second = await start({ stateDir });
+      const cancels = await waitFor('the payment deadlines to cancel the traced orders', async () => {
+        const found = (await commands()).filter((r) => traces.has(String(r.key)));
+        return found.length === traces.size ? found : undefined;
+      }, 90_000, 500);
+      for (const cancel of cancels) {
+        expect(cancel.type).toBe('CancelOrder');
+        expect(cancel.headers.traceparent).toBe(traces.get(String(cancel.key)));
+      }
+      await stop(second);
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });

@@ -16,6 +16,7 @@
 //   zombie write between the read and the script, the guard skips what it
 //   already applied, and since projections are deterministic the documents it
 //   wrote equal ours.
+import { endSpan, startBatchSpans } from '../../../infra/tracing/spans';
 import type Redis from 'ioredis';
 import { ReplyError } from 'ioredis';
 import type { Kafka } from 'kafkajs';
@@ -199,7 +200,24 @@ export class RedisProjectionSink implements BatchSink, Checkpointing, ParkedSour
     return { writes, already };
   }
 
+  /** Applies a batch; a span per trace among its records (linked to each of them) when tracing records (docs/tracing.md). */
   async write(batch: PartitionBatch): Promise<void> {
+    const spans = startBatchSpans(`projector ${this.spec.name} batch`, batch.records.map((r) => r.headers), {
+      'restaurant.read_model': this.spec.name,
+      'messaging.destination.name': batch.topic,
+      'messaging.destination.partition.id': String(batch.partition),
+    });
+    if (spans.length === 0) return this.apply(batch);
+    try {
+      await this.apply(batch);
+    } catch (error) {
+      for (const span of spans) endSpan(span, error);
+      throw error;
+    }
+    for (const span of spans) span.end();
+  }
+
+  private async apply(batch: PartitionBatch): Promise<void> {
     const { projection, name } = this.spec;
     const ks = this.keyspace;
     const failed = batch.failed ?? [];

@@ -140,6 +140,12 @@ describe('docker-compose.yml runs the same components as the local stack', () =>
     expect(imageTag('redis')).toMatch(new RegExp(`^${versions.redis.replace(/\./g, '\\.')}($|[.-])`));
   });
 
+  it('runs Zipkin at the version and port of the local stack (STACK_ZIPKIN=1)', () => {
+    expect(imageRepo('zipkin')).toBe('openzipkin/zipkin');
+    expect(imageTag('zipkin')).toBe(versions.zipkin);
+    expect(publishedPort('zipkin', 9411)).toBe(settings.zipkin.port);
+  });
+
   it('pins Prometheus to Debian 12’s v2.42.0 and Grafana to one 11.x release', () => {
     expect(service('prometheus').image).toBe('prom/prometheus:v2.42.0');
     expect(imageRepo('grafana')).toBe('grafana/grafana');
@@ -158,7 +164,7 @@ describe('docker-compose.yml runs the same components as the local stack', () =>
 
   it('gives every service a healthcheck', () => {
     const names = Object.keys(services());
-    expect(names).toEqual(expect.arrayContaining(['kafka', 'registry', 'redis', 'prometheus', 'grafana']));
+    expect(names).toEqual(expect.arrayContaining(['kafka', 'registry', 'redis', 'zipkin', 'prometheus', 'grafana']));
     for (const name of names) {
       const check = service(name).healthcheck;
       expect({ name, check }).toEqual({ name, check: expect.objectContaining({ test: expect.anything() }) });

@@ -1,4 +1,13 @@
-import { FOLD_VERSION_HEADER, foldVersionOf } from '../../../../infra/state/changelog-restore';
+import { FOLD_VERSION_HEADER, foldVersionOf, traceOf } from '../../../../infra/state/changelog-restore';
+
+describe('traceOf', () => {
+  it("keeps a changelog record's trace headers as JSON, and null for a record without a trace", () => {
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    expect(traceOf({ headers: { traceparent: Buffer.from(traceparent), [FOLD_VERSION_HEADER]: Buffer.from('1') } })).toBe(JSON.stringify({ traceparent }));
+    expect(traceOf({ headers: { [FOLD_VERSION_HEADER]: Buffer.from('1') } })).toBeNull();
+    expect(traceOf({ headers: undefined })).toBeNull();
+  });
+});
 
 describe('foldVersionOf', () => {
   it('reads the fold version a changelog record was stamped with', () => {

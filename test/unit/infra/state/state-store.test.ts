@@ -37,10 +37,12 @@ describe('StateStore', () => {
         throw new Error('nothing is decoded for counts or due lists');
       },
     });
-    const change = (key: string, label: string | null, due: string | null) => ({ key, value: bytes(1), foldVersion: 3, summary: { label, due } });
-    store.apply([change('a', 'OPEN', '[["pay",10]]'), change('b', 'OPEN', null), change('c', 'CLOSED', null), change('d', null, '[["x",5]]')], 4);
+    const change = (key: string, label: string | null, due: string | null, trace: string | null = null) => ({ key, value: bytes(1), foldVersion: 3, summary: { label, due }, trace });
+    const trace = JSON.stringify({ traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' });
+    store.apply([change('a', 'OPEN', '[["pay",10]]', trace), change('b', 'OPEN', null), change('c', 'CLOSED', null), change('d', null, '[["x",5]]')], 4);
     expect(store.labelCounts()).toEqual(new Map([['OPEN', 2], ['CLOSED', 1]]));
-    expect([...store.withDue()]).toEqual([{ key: 'a', due: '[["pay",10]]' }, { key: 'd', due: '[["x",5]]' }]);
+    // Each with the trace of the step that wrote it, kept beside the state.
+    expect([...store.withDue()]).toEqual([{ key: 'a', due: '[["pay",10]]', trace }, { key: 'd', due: '[["x",5]]', trace: null }]);
     // A new value replaces the summary; a tombstone removes it.
     store.apply([change('a', 'CLOSED', null), { key: 'd', value: null, foldVersion: 3 }], 6);
     expect(store.labelCounts()).toEqual(new Map([['OPEN', 1], ['CLOSED', 2]]));
