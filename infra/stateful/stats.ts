@@ -28,4 +28,8 @@ export interface StatefulStats {
   /** Partitions restored from their store and changelog (on assignment or after a failed transaction). */
   readonly restores: number;
   readonly deadLettered: number;
+  /** Processes of the owned partitions that are parked (an input dead-lettered; later ones recorded, not decided). */
+  readonly parkedProcesses: number;
+  /** Inputs parked in them (each process's dead-lettered head and the inputs behind it): the depth to redrive. */
+  readonly parkedInputs: number;
 }
