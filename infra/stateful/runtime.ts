@@ -259,6 +259,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
       deadLettered: this.consumer.stats.deadLettered,
       parkedProcesses: [...this.tasks.values()].reduce((n, task) => n + task.parked.size, 0),
       parkedInputs: [...this.tasks.values()].reduce((n, task) => n + [...task.parked.values()].reduce((m, list) => m + list.length, 0), 0),
+      parked: Object.freeze(this.parked()),
       ...this.counts,
     });
   }

@@ -174,7 +174,7 @@ describe('parking in the stateful runtime (order fulfilment)', () => {
     expect(parked).toMatchObject({ reason: 'processing-failed', headType: 'PaymentAuthorized', head: expect.stringMatching(new RegExp(`^${topics.paymentEvents}:`)) });
     expect(parked.error).toContain('a bug in deciding PaymentAuthorized');
     expect(runtime.parked()).toHaveLength(1);
-    expect(runtime.stats()).toMatchObject({ parkedProcesses: 1, parkedInputs: 3 });
+    expect(runtime.stats()).toMatchObject({ parkedProcesses: 1, parkedInputs: 3, parked: [expect.objectContaining({ processId: POISON, reason: 'processing-failed' })] });
     expect((await states()).get(POISON)?.status).toBe('AWAITING_PAYMENT');
     expect((await confirms()).get(POISON)).toBeUndefined();
     // The head went to the DLQ as well.

@@ -116,6 +116,7 @@ describe('process-manager metrics', () => {
     deadLettered: 0,
     parkedProcesses: 1,
     parkedInputs: 3,
+    parked: [],
     ...over,
   });
 
