@@ -122,7 +122,7 @@ export function createAdminApp(deps: AdminApiDeps): express.Express {
   const modelOf = (req: Request, res: Response): DlqModel | undefined => {
     const model = dlqModelOf(req.params.model as string);
     if (model !== undefined) return model;
-    error(res, 404, 'unknown_read_model', `no read model or process manager "${req.params.model as string}"; they are ${DLQ_MODELS.join(', ')}`);
+    error(res, 404, 'unknown_read_model', `no read model "${req.params.model as string}" and no process manager of that name or group; they are ${DLQ_MODELS.join(', ')}`);
     return undefined;
   };
 
@@ -150,7 +150,7 @@ export function createAdminApp(deps: AdminApiDeps): express.Express {
       if (repeated !== undefined) return error(res, 400, 'invalid_request', `${repeated} must be given at most once`);
       const { model, reason, aggregate } = req.query as Record<string, string | undefined>;
       const chosen = model === undefined ? undefined : dlqModelOf(model);
-      if (model !== undefined && chosen === undefined) return error(res, 400, 'invalid_request', `no read model or process manager "${model}"; they are ${DLQ_MODELS.join(', ')}`);
+      if (model !== undefined && chosen === undefined) return error(res, 400, 'invalid_request', `no read model "${model}" and no process manager of that name or group; they are ${DLQ_MODELS.join(', ')}`);
       const models = chosen === undefined ? DLQ_MODELS : [chosen];
       const deadLetters: unknown[] = await listDeadLetters(choice, { models: models.filter(isReadModel), reason, aggregateId: aggregate });
       for (const pm of PROCESS_MANAGERS.filter((m) => models.includes(m))) deadLetters.push(...(await listProcesses(tools, targetOf(pm), { reason, processId: aggregate })));

@@ -112,7 +112,7 @@ export function kafkaAccess(catalog: TopicCatalog): KafkaAccess {
     // A redrive or skip it decides is recorded in the same transaction.
     topic(DEAD_LETTER_ACTIONS_TOPIC, 'WRITE'),
     ...outputs.map((t) => topic(t, 'WRITE')),
-    ...inputs.map((t) => topic(dlqTopicName(t), 'WRITE')),
+    ...[...inputs, parkedTopicName(changelogTopicName(name))].map((t) => topic(dlqTopicName(t), 'WRITE')),
     // <group>.<partition>: one fencing producer per input partition.
     transactionalIds(`${groupId}.`),
     ...extra,

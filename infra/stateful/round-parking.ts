@@ -70,7 +70,7 @@ function add(parking: ParkingPart, id: string, input: ParkedInput, list: readonl
 export function parkBatch(ctx: ParkingContext, records: readonly DecodedRecord[], letters: readonly DeadLetter[], parking: ParkingPart): DecodedRecord[] {
   const now = ctx.clock();
   for (const letter of [...letters].sort((a, b) => a.offset - b.offset)) {
-    const id = processIdOf(ctx.spec, letter.key);
+    const id = letter.topic === ctx.physical ? undefined : processIdOf(ctx.spec, letter.key);
     if (id === undefined) continue; // no process to park: in the DLQ only
     const list = parking.parkedOf(id) ?? [];
     if (list.some((p) => samePosition(p, letter))) continue;

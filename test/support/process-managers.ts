@@ -106,7 +106,7 @@ export function fulfilmentTopics(run: string, options: { readonly parking?: bool
 export type FulfilmentTopics = ReturnType<typeof fulfilmentTopics>;
 
 const compactedOf = ({ topics, parking }: FulfilmentTopics): string[] => [topics.changelog, ...(parking ? [topics.parked] : [])];
-const plainOf = ({ topics, parking }: FulfilmentTopics): string[] => [topics.orderEvents, topics.paymentEvents, dlqTopicName(topics.orderEvents), dlqTopicName(topics.paymentEvents), topics.orderCommands, ...(parking ? [topics.actions] : [])];
+const plainOf = ({ topics, parking }: FulfilmentTopics): string[] => [topics.orderEvents, topics.paymentEvents, dlqTopicName(topics.orderEvents), dlqTopicName(topics.paymentEvents), topics.orderCommands, ...(parking ? [topics.actions, dlqTopicName(topics.parked)] : [])];
 
 /** Every topic createFulfilmentTopics creates for a run (to delete them after). */
 export const fulfilmentTopicNames = (made: FulfilmentTopics): string[] => [...plainOf(made), ...compactedOf(made)];
