@@ -17,6 +17,7 @@ import type { IHeaders } from 'kafkajs';
 import { parseEventKey } from '../../schemas/partitioning';
 import type { DeadLetter } from '../consuming/dead-letters';
 import type { DecodedRecord } from '../consuming/event-consumer';
+import type { Outgoing } from './definition';
 
 /** What a definition says about parking; present: its processes park. */
 export interface ParkingSpec {
@@ -26,6 +27,15 @@ export interface ParkingSpec {
    * an event key `<aggregateId>/<version>`, else the key itself.
    */
   readonly processIdOfKey?: (key: string) => string | undefined;
+  /**
+   * For inputs with a client waiting for their answer (commands): an input
+   * read behind a parked head is refused instead of parked, answered with
+   * what this returns (e.g. a reply saying the aggregate is parked), emitted
+   * in the same transaction; it is not decided, now or on a redrive (the
+   * client has its final answer and may send it again once the head is
+   * redriven or skipped). Absent: inputs behind a head are parked.
+   */
+  readonly refuseBehind?: (record: DecodedRecord, parked: ParkedProcess) => readonly Outgoing[];
 }
 
 /** One parked input, as on the parked topic (restaurant.common.ParkedInput). */

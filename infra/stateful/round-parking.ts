@@ -13,7 +13,7 @@ import { partitionFor } from '../../schemas/partitioning';
 import type { DeadLetter } from '../consuming/dead-letters';
 import type { DecodedRecord } from '../consuming/event-consumer';
 import { RegistryError, type AvroCodec } from '../kafka/codec';
-import type { StatefulDefinition } from './definition';
+import type { Outgoing, StatefulDefinition } from './definition';
 import {
   beforeHead,
   parkedKeyOf,
@@ -21,6 +21,7 @@ import {
   parkedOfRecord,
   positionOf,
   processIdOf,
+  summaryOf,
   requestFromRecord,
   requestKeyOf,
   type ParkedInput,
@@ -51,6 +52,8 @@ export interface ParkingPart {
   readonly park: ParkedInput[];
   readonly unpark: ParkedInput[];
   readonly requests: Array<{ readonly request: ParkingRequest; readonly outcome: ParkingOutcome }>;
+  /** What refused inputs are answered with (`ParkingSpec.refuseBehind`), emitted with the round. */
+  readonly answers: Outgoing[];
 }
 
 const samePosition = (a: ParkedInput, b: { readonly topic: string; readonly partition: number; readonly offset: number }): boolean => a.topic === b.topic && a.partition === b.partition && a.offset === b.offset;
@@ -63,7 +66,8 @@ function add(parking: ParkingPart, id: string, input: ParkedInput, list: readonl
 /**
  * Parks what must be parked of a batch and returns the records to decide: a
  * dead letter whose key names a process parks it (the first one is the head),
- * a record of a parked process read after its head is parked behind it.
+ * a record of a parked process read after its head is parked behind it (or,
+ * with `refuseBehind`, answered and dropped).
  * Inputs parked already (a batch given again after a failed transaction) are
  * neither parked twice nor decided.
  */
@@ -85,7 +89,10 @@ export function parkBatch(ctx: ParkingContext, records: readonly DecodedRecord[]
       live.push(record);
       continue;
     }
-    if (!list.some((p) => samePosition(p, record))) add(parking, id, parkedOfRecord(id, record, head, now), list);
+    if (list.some((p) => samePosition(p, record))) continue;
+    const summary = ctx.spec.refuseBehind === undefined ? undefined : summaryOf(list);
+    if (ctx.spec.refuseBehind !== undefined && summary !== undefined) parking.answers.push(...ctx.spec.refuseBehind(record, summary));
+    else add(parking, id, parkedOfRecord(id, record, head, now), list);
   }
   return live;
 }

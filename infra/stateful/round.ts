@@ -119,7 +119,7 @@ async function decideInto<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, wor
     for (const layer of [part.parked, round.parked]) if (layer.has(id)) return layer.get(id) ?? undefined;
     return task.parkedOf(id);
   };
-  const parking: ParkingPart = { parkedOf, parked: part.parked, park: [], unpark: [], requests: [] };
+  const parking: ParkingPart = { parkedOf, parked: part.parked, park: [], unpark: [], requests: [], answers: [] };
   /** Decides one input in a span of its own, a child of its cause's (a record's headers, or the step that set a deadline). */
   const apply = (input: I, where: string, step: string, cause: IHeaders | TraceHeaders | undefined): boolean => {
     const id = definition.processId(input);
@@ -167,7 +167,11 @@ async function decideInto<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, wor
         part.offsets.set(batch.topic, batch.consumedUpTo);
         break;
       }
-      if (ctx.parking !== undefined) records = parkBatch(ctx.parking, records, letters, parking);
+      if (ctx.parking !== undefined) {
+        records = parkBatch(ctx.parking, records, letters, parking);
+        // Inputs refused because their process is parked: their clients are answered now (ParkingSpec.refuseBehind).
+        for (const out of parking.answers) emitted.push({ out, trace: {} });
+      }
       const inputs = await definition.inputsFor(records, stateOf);
       inputs.forEach((input, i) => {
         const r = records[i];

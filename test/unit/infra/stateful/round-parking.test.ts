@@ -37,7 +37,7 @@ const letter = (topic: string, offset: number, key: string | null): DeadLetter =
 
 function part(committed: ReadonlyMap<string, readonly ParkedInput[]> = new Map()): ParkingPart {
   const parked = new Map<string, readonly ParkedInput[] | null>();
-  return { parked, park: [], unpark: [], requests: [], parkedOf: (id) => (parked.has(id) ? (parked.get(id) ?? undefined) : committed.get(id)) };
+  return { parked, park: [], unpark: [], requests: [], answers: [], parkedOf: (id) => (parked.has(id) ? (parked.get(id) ?? undefined) : committed.get(id)) };
 }
 
 describe('parking a batch', () => {
@@ -60,6 +60,20 @@ describe('parking a batch', () => {
     // offset 8 of the head's own partition was read before the head: decided.
     expect(live.map((r) => `${r.topic}@${r.offset}`)).toEqual(['payments@8']);
     expect(p.park.map((x) => `${x.topic}@${x.offset}:${x.role}:${x.reason}`)).toEqual(['orders@5:behind:processing-failed']);
+  });
+
+  it('with refuseBehind, answers a record behind the head instead of parking it (commands: their clients wait)', () => {
+    const refusing: ParkingContext = {
+      ...ctx,
+      spec: {
+        refuseBehind: (r, parked) => [{ topic: 'replies', key: r.key?.toString() ?? '', partitionKey: parked.processId, recordName: 'restaurant.common.CommandReply', value: { why: parked.reason }, id: `refused-${r.offset}`, type: 'CommandReply', headers: {} }],
+      },
+    };
+    const p = part();
+    const live = parkBatch(refusing, [record('commands', 6, 'o-1'), record('commands', 7, 'o-2')], [letter('commands', 5, 'o-1')], p);
+    expect(live.map((r) => r.offset)).toEqual([7]);
+    expect(p.park.map((x) => [x.processId, x.role, x.offset])).toEqual([['o-1', 'head', 5]]);
+    expect(p.answers.map((a) => [a.id, a.partitionKey, a.value])).toEqual([['refused-6', 'o-1', { why: 'not-avro' }]]);
   });
 
   it('leaves a dead letter without a key in the DLQ only', () => {
