@@ -8,8 +8,9 @@
  * runtime's parked topic, not in the store). With the bug switched off, a
  * redrive decides the parked chain in order, and the order's state equals an
  * independent fold of its inputs; a second redrive decides nothing. The same
- * through the admin API: 401/403 for non-admins, list, show, skip with a
- * reason, redrive, every action on the actions topic with the token's subject.
+ * through the admin API: 401/403 for non-admins, list, show (headers and
+ * trace included), skip with a reason, redrive of a reason, every action on
+ * the actions topic with the token's subject.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -56,6 +57,7 @@ const redis = testRedis();
 let base = '';
 const tokens = new Map<Role, string>();
 const ADMIN_SUBJECT = 'admin-bob';
+const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 
 /** The bug: deciding a payment answer with one of these event ids throws while `on`. */
 const fault = { on: true, eventIds: new Set<string>() };
@@ -87,13 +89,13 @@ async function stop(runtime: ProcessManagerRuntime<OrderFulfilmentState, Fulfilm
 const echo = (orderId: string, type: 'OrderConfirmed' | 'OrderDelivered', version: number) => ({ event: { type, data: {} }, metadata: orderMeta(orderId, version) });
 
 /** Places the orders, waits for their payment requests, then answers (authorized) and echoes their confirmation and delivery. */
-async function fulfil(orders: readonly string[]): Promise<void> {
+async function fulfil(orders: readonly string[], answerHeaders: Readonly<Record<string, string>> = {}): Promise<void> {
   await produceEnvelopes(producer, codec, orderEventsOf(made, PARTITIONS), orders.map((o) => placed(o)));
   await waitFor('a payment request per order', async () => {
     const requested = new Set((await readRecords(kafka, topics.paymentEvents, codec)).filter((r) => r.type === 'PaymentRequested').map((r) => r.key.split('/')[0]));
     return orders.every((o) => requested.has(o)) ? true : undefined;
   });
-  await produceEnvelopes(producer, codec, paymentEventsOf(made, PARTITIONS), orders.map((o) => paymentAnswer(o, 'PaymentAuthorized')));
+  await produceEnvelopes(producer, codec, { ...paymentEventsOf(made, PARTITIONS), headers: answerHeaders }, orders.map((o) => paymentAnswer(o, 'PaymentAuthorized')));
   await produceEnvelopes(producer, codec, orderEventsOf(made, PARTITIONS), orders.flatMap((o) => [echo(o, 'OrderConfirmed', 5), echo(o, 'OrderDelivered', 6)]));
 }
 
@@ -217,7 +219,8 @@ describe('parking in the stateful runtime (order fulfilment)', () => {
     fault.on = true;
     fault.eventIds = new Set([paymentAnswer(ORDER, 'PaymentAuthorized').metadata.eventId]);
     if (running.size === 0) await start();
-    await fulfil([ORDER]);
+    // The poison answer arrives traced: show must give its traceparent.
+    await fulfil([ORDER], { traceparent: TRACEPARENT });
     const runtime = [...running][0] as ProcessManagerRuntime<OrderFulfilmentState, FulfilmentInput>;
     await waitFor('the order parked with its 3 inputs', async () => runtime.parked().find((p) => p.processId === ORDER && p.inputs === 3));
 
@@ -238,7 +241,7 @@ describe('parking in the stateful runtime (order fulfilment)', () => {
       ['OrderConfirmed', 'behind'],
       ['OrderDelivered', 'behind'],
     ]);
-    expect(chain[0]?.headers['event-type']).toBe('PaymentAuthorized');
+    expect(chain[0]?.headers).toMatchObject({ 'event-type': 'PaymentAuthorized', traceparent: TRACEPARENT });
     expect(chain[0]?.value.metadata?.aggregateId).toBe(ORDER);
 
     // Bad input changes nothing.
@@ -250,7 +253,8 @@ describe('parking in the stateful runtime (order fulfilment)', () => {
     expect(skipped.status).toBe(200);
     expect(skipped.body).toMatchObject({ outcome: 'skipped', events: [chain[1]?.position], unparked: false });
     fault.on = false;
-    const redriven = await call('POST', '/dead-letters/order-fulfilment/redrive', 'admin', { aggregateId: ORDER, why: 'fixed in 2.0.1' });
+    // Every process parked for this reason (only this one is).
+    const redriven = await call('POST', '/dead-letters/order-fulfilment/redrive', 'admin', { reason: 'processing-failed', why: 'fixed in 2.0.1' });
     expect(redriven.status).toBe(200);
     expect(redriven.body).toMatchObject({ processManager: 'order-fulfilment', applied: 2, outcomes: [expect.objectContaining({ aggregateId: ORDER, outcome: 'redriven' })] });
     expect((await states()).get(ORDER)?.status).toBe('COMPLETED');
