@@ -8,6 +8,7 @@
 // of the inputs and of the request: exactly once.
 import type { IHeaders, Message } from 'kafkajs';
 import type { DeadLetterAction } from '../../schemas/generated/types';
+import { DEAD_LETTER_ACTIONS_TOPIC, type TopicCatalog } from '../../schemas/topics';
 import { DEAD_LETTER_ACTION, PARKED_INPUT } from '../../schemas/loader';
 import { partitionFor } from '../../schemas/partitioning';
 import type { DeadLetter } from '../consuming/dead-letters';
@@ -40,6 +41,27 @@ export interface ParkingContext {
   readonly actions: { readonly logical: string; readonly physical: string; readonly partitions: number };
   readonly groupId: string;
   readonly clock: () => number;
+}
+
+/** The parking context of a runtime: undefined unless the definition parks and the runtime has a parked topic (catalog name). */
+export function parkingContextOf(
+  definition: Pick<StatefulDefinition<unknown, unknown>, 'name' | 'parking'>,
+  parkedTopic: string | undefined,
+  where: { readonly catalog: TopicCatalog; readonly physical: (topic: string) => string; readonly changelogPartitions: number; readonly groupId: string; readonly clock: () => number },
+): ParkingContext | undefined {
+  if (definition.parking === undefined || parkedTopic === undefined) return undefined;
+  const parked = where.catalog.topic(parkedTopic);
+  if (parked.partitions !== where.changelogPartitions) throw new Error(`${definition.name}: the parked topic must share the changelog's partition count`);
+  const actions = where.catalog.topic(DEAD_LETTER_ACTIONS_TOPIC);
+  return {
+    spec: definition.parking,
+    logical: parked.name,
+    physical: where.physical(parked.name),
+    partitions: parked.partitions,
+    actions: { logical: actions.name, physical: where.physical(actions.name), partitions: actions.partitions },
+    groupId: where.groupId,
+    clock: where.clock,
+  };
 }
 
 /** What one piece of work does about parking. */

@@ -21,7 +21,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Admin, Kafka } from 'kafkajs';
-import { DEAD_LETTER_ACTIONS_TOPIC, topicCatalog, type TopicCatalog } from '../../schemas/topics';
+import { topicCatalog, type TopicCatalog } from '../../schemas/topics';
 import type { RetryPolicy } from '../consuming/backoff';
 import { EventConsumer, ProcessingError, type BatchSink, type PartitionBatch } from '../consuming/event-consumer';
 import { CoPartitionedAssigner } from '../kafka/co-partitioned-assigner';
@@ -38,6 +38,7 @@ import { TaskLoop } from './task-loop';
 import { PartitionRevoked, zeroCounts, type Task } from './task';
 import type { StatefulStats } from './stats';
 import { summaryOf, type ParkedProcess } from './parking';
+import { parkingContextOf } from './round-parking';
 
 export interface StatefulRuntimeOptions<S, I> {
   readonly kafka: Kafka;
@@ -115,21 +116,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
     const changelog = catalog.topic(options.changelog);
     counts.add(changelog.partitions);
     if (counts.size !== 1) throw new Error(`${definition.name}: inputs and changelog must share one partition count, got ${[...counts].join(', ')}`);
-    const parkedSpec = definition.parking !== undefined && options.parkedTopic !== undefined ? catalog.topic(options.parkedTopic) : undefined;
-    if (parkedSpec !== undefined && parkedSpec.partitions !== changelog.partitions) throw new Error(`${definition.name}: the parked topic must share the changelog's partition count`);
-    const actions = catalog.topic(DEAD_LETTER_ACTIONS_TOPIC);
-    const parking =
-      parkedSpec === undefined || definition.parking === undefined
-        ? undefined
-        : {
-            spec: definition.parking,
-            logical: parkedSpec.name,
-            physical: physical(parkedSpec.name),
-            partitions: parkedSpec.partitions,
-            actions: { logical: actions.name, physical: physical(actions.name), partitions: actions.partitions },
-            groupId: options.groupId,
-            clock: this.clock,
-          };
+    const parking = parkingContextOf(definition, options.parkedTopic, { catalog, physical, changelogPartitions: changelog.partitions, groupId: options.groupId, clock: this.clock });
     this.consumed = parking === undefined ? this.inputs : [...this.inputs, parking.physical];
     this.ctx = {
       definition,
