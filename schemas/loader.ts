@@ -17,7 +17,7 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
 export type JsonObject = { [key: string]: JsonValue };
 
 /** What a named type is for, derived from its shape so nothing has to be listed by hand. */
-export type SchemaKind = 'event' | 'command' | 'snapshot' | 'state' | 'reply' | 'checkpoint' | 'audit' | 'type';
+export type SchemaKind = 'event' | 'command' | 'snapshot' | 'state' | 'reply' | 'checkpoint' | 'audit' | 'parking' | 'type';
 
 export interface SchemaSource {
   /** Path relative to the schema root, with forward slashes: `restaurant/order/OrderPlaced.avsc`. */
@@ -78,6 +78,9 @@ const COMMAND_REPLY = 'restaurant.common.CommandReply';
 /** An operator's action on dead-lettered events, on restaurant.dead-letter-actions. */
 export const DEAD_LETTER_ACTION = 'restaurant.common.DeadLetterAction';
 const COMMAND_CHECKPOINT = 'restaurant.common.CommandCheckpoint';
+/** A parked input of a stateful runtime, and an operator's request about one, on its `<changelog>.parked` topic. */
+export const PARKED_INPUT = 'restaurant.common.ParkedInput';
+export const PARKING_REQUEST = 'restaurant.common.ParkingRequest';
 
 function isObject(value: JsonValue | undefined): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -168,6 +171,7 @@ function classify(raw: JsonObject, fullName: string, name: string): SchemaKind {
   if (fullName === COMMAND_REPLY) return 'reply';
   if (fullName === DEAD_LETTER_ACTION) return 'audit';
   if (fullName === COMMAND_CHECKPOINT) return 'checkpoint';
+  if (fullName === PARKED_INPUT || fullName === PARKING_REQUEST) return 'parking';
   const fields = Array.isArray(raw['fields']) ? raw['fields'] : [];
   const metadata = fields.find((f) => isObject(f) && f['name'] === 'metadata');
   const metadataType = isObject(metadata) ? metadata['type'] : undefined;

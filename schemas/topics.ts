@@ -71,8 +71,8 @@ export const DEFAULT_PARTITIONS = 6;
 const HOUR_MS = 60 * 60 * 1000;
 const DAY_MS = 24 * HOUR_MS;
 
-export type TopicRole = 'commands' | 'events' | 'snapshots' | 'changelog' | 'command-replies' | 'dlq' | 'audit' | 'data-keys';
-export type KeyFormat = 'aggregateId' | 'aggregateId/version' | 'processId' | 'commandId' | 'original key' | 'customerId/keyId';
+export type TopicRole = 'commands' | 'events' | 'snapshots' | 'changelog' | 'parked' | 'command-replies' | 'dlq' | 'audit' | 'data-keys';
+export type KeyFormat = 'aggregateId' | 'aggregateId/version' | 'processId' | 'processId@position' | 'commandId' | 'original key' | 'customerId/keyId';
 
 export interface SubjectSpec {
   /** TopicRecordNameStrategy: `<topic>-<namespace.Name>`. */
@@ -116,6 +116,8 @@ export interface TopicCatalog {
   forAggregate(aggregate: AggregateName): Readonly<Partial<Record<'commands' | 'events' | 'snapshots', TopicSpec>>>;
   /** The changelog topic of a process manager. */
   changelog(processManager: ProcessManagerName): TopicSpec;
+  /** The parked-inputs topic of a process manager (docs/stateful-runtime.md "Parking"). */
+  parked(processManager: ProcessManagerName): TopicSpec;
   readonly partitionsByAggregate: Readonly<Record<AggregateName, number>>;
 }
 
@@ -129,6 +131,15 @@ export function topicName(aggregate: AggregateName, role: 'commands' | 'events' 
 
 export function changelogTopicName(processManager: ProcessManagerName): string {
   return `${TOPIC_PREFIX}.${processManager}.changelog`;
+}
+
+/**
+ * The parked inputs of a stateful runtime, beside its changelog: compacted,
+ * co-partitioned with it, written in the runtime's transactions
+ * (docs/stateful-runtime.md "Parking").
+ */
+export function parkedTopicName(changelog: string): string {
+  return changelog.replace(/\.changelog$/, '') + '.parked';
 }
 
 export function dlqTopicName(topic: string): string {
@@ -153,6 +164,8 @@ const CONFIGS: Readonly<Record<TopicRole, Readonly<Record<string, string>>>> = {
   },
   // Latest state per process, restored on assignment; a tombstone forgets a finished one.
   changelog: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '0', 'delete.retention.ms': String(DAY_MS), 'min.cleanable.dirty.ratio': '0.1' },
+  // Parked inputs until redriven or skipped (a tombstone ends each); small, read whole on assignment.
+  parked: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '0', 'delete.retention.ms': String(DAY_MS), 'min.cleanable.dirty.ratio': '0.1' },
   'command-replies': { 'cleanup.policy': 'delete', 'retention.ms': String(HOUR_MS) },
   // Kept long enough for a person to look, fix and replay.
   dlq: { 'cleanup.policy': 'delete', 'retention.ms': String(30 * DAY_MS) },
@@ -175,6 +188,7 @@ const KEYS: Readonly<Record<TopicRole, KeyFormat>> = {
   events: 'aggregateId/version',
   snapshots: 'aggregateId',
   changelog: 'processId',
+  parked: 'processId@position',
   'command-replies': 'commandId',
   dlq: 'original key',
   audit: 'aggregateId',
@@ -243,6 +257,9 @@ export function topicCatalog(options: TopicCatalogOptions = {}): TopicCatalog {
   }
 
   const changelogs = new Map<ProcessManagerName, TopicSpec>();
+  const parkeds = new Map<ProcessManagerName, TopicSpec>();
+  const parking = schemas.ofKind('parking');
+  parking.forEach((r) => covered.add(r.fullName));
   for (const processManager of PROCESS_MANAGERS) {
     const { namespace, keyedBy } = PROCESS_MANAGER_SPECS[processManager];
     const records = schemas.all.filter((s) => s.namespace === namespace && s.kind === 'state');
@@ -262,6 +279,19 @@ export function topicCatalog(options: TopicCatalogOptions = {}): TopicCatalog {
     };
     changelogs.set(processManager, spec);
     topics.push(spec);
+    const parkedSpec: TopicSpec = {
+      name: parkedTopicName(name),
+      role: 'parked',
+      aggregate: null,
+      processManager,
+      partitions: partitionsByAggregate[keyedBy],
+      replicationFactor,
+      key: KEYS.parked,
+      configs: configsOf('parked'),
+      subjects: parking.map((r) => ({ subject: subjectName(parkedTopicName(name), r.fullName), recordName: r.fullName })),
+    };
+    parkeds.set(processManager, parkedSpec);
+    topics.push(parkedSpec);
   }
 
   const replies = schemas.ofKind('reply');
@@ -322,6 +352,11 @@ export function topicCatalog(options: TopicCatalogOptions = {}): TopicCatalog {
     changelog(processManager) {
       const found = changelogs.get(processManager);
       if (found === undefined) throw new Error(`process manager "${processManager}" has no state record, so no changelog topic`);
+      return found;
+    },
+    parked(processManager) {
+      const found = parkeds.get(processManager);
+      if (found === undefined) throw new Error(`process manager "${processManager}" has no state record, so no parked topic`);
       return found;
     },
   };

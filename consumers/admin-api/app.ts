@@ -8,23 +8,32 @@
 //   POST /dead-letters/:model/redrive                 {"aggregateId"|"reason"|"all": true, "why"}
 //   POST /dead-letters/:model/:aggregateId/skip       {"why", "event"?: "<topic>:<partition>:<offset>"}
 //
+// `:model` is a read model, or a process manager by name or consumer group
+// (its parked processes; `aggregateId` is the process id): their redrive and
+// skip are decided by the process manager's runtime, which records them, and
+// answered when it has (202 with the request id when it has not within the
+// wait: the request stays queued) (docs/operations.md "Parked processes").
+//
 // Everything goes through the functions the CLI uses (projections/redrive:
-// queries.ts, actions.ts): one implementation. Redrive and skip are recorded
+// queries.ts, actions.ts; process-managers/redrive/redrive.ts): one implementation. Redrive and skip are recorded
 // on restaurant.dead-letter-actions with the token's subject as the actor.
 // It writes the read models and produces to Kafka, which the query API's
 // principals may not: it runs as its own role, `admin`, with its own Kafka and
 // Redis users (docs/least-privilege.md).
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type Redis from 'ioredis';
-import type { Producer } from 'kafkajs';
+import type { Kafka, Producer } from 'kafkajs';
 import { forbidden, principalOf } from '../../infra/auth/express';
 import type { AvroCodec } from '../../infra/kafka/codec';
 import type { Logger } from '../../infra/logging';
 import { ActionInputError, redrive, skip, type RedriveSelection } from '../projections/redrive/actions';
-import { EVENT_POSITION } from '../projections/redrive/cli-args';
+import { DLQ_MODELS, dlqModelOf, EVENT_POSITION, type DlqModel } from '../projections/redrive/cli-args';
 import { listDeadLetters, parkedStore, showDeadLetter, type StoreChoice } from '../projections/redrive/queries';
 import { isReadModel, type ReadModelSpec } from '../projections/runtime/read-models';
-import { READ_MODELS, type ReadModelName } from '../projections/shared/keys';
+import type { ReadModelName } from '../projections/shared/keys';
+import { RequestPendingError } from '../../infra/stateful/parked-tools';
+import { PROCESS_MANAGERS, type ProcessManagerName } from '../../schemas/topics';
+import { listProcesses, parkingTargetOf, redriveProcesses, showProcess, skipProcessInput, type Targets } from '../process-managers/redrive/redrive';
 
 export interface AdminApiDeps {
   readonly redis: Redis;
@@ -33,6 +42,8 @@ export interface AdminApiDeps {
   readonly codec: AvroCodec;
   /** Records the actions (connected, idempotent). */
   readonly producer: Producer;
+  /** Reads the process managers' parked topics and the actions they record. */
+  readonly kafka: Kafka;
   readonly logger: Logger;
   /** Authenticates every request (infra/auth/express.ts): answers 401/429 itself, else leaves the principal. */
   readonly authenticate: RequestHandler;
@@ -41,6 +52,10 @@ export interface AdminApiDeps {
   /** A keyspace to use instead of the serving one (tests). */
   readonly keyspaceOverride?: string;
   readonly clock?: () => number;
+  /** Where each process manager's parking is (default the catalog's topics; tests give topics of their own). */
+  readonly processManagers?: Targets;
+  /** How long a process-manager redrive or skip waits for its runtime's answer (default 30 s). */
+  readonly requestTimeoutMs?: number;
 }
 
 const error = (res: Response, status: number, code: string, message: string, headers: Record<string, string> = {}): void => {
@@ -87,6 +102,9 @@ export function createAdminApp(deps: AdminApiDeps): express.Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   const choice: StoreChoice = { redis: deps.redis, base: deps.keyspace, keyspace: deps.keyspaceOverride, specs: deps.specs };
+  const targetOf = deps.processManagers ?? ((pm: ProcessManagerName) => parkingTargetOf(pm));
+  const tools = { kafka: deps.kafka, codec: deps.codec };
+  const pmContext = (res: Response, why: string) => ({ ...tools, producer: deps.producer, actor: principalOf(res).subject, why, timeoutMs: deps.requestTimeoutMs ?? 30_000 });
 
   const route = (handler: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response, next: NextFunction) => {
     handler(req, res).catch(next);
@@ -100,11 +118,11 @@ export function createAdminApp(deps: AdminApiDeps): express.Express {
   });
   app.use(express.json({ limit: '16kb' }));
 
-  /** The path's read model, or a 404 answered. */
-  const modelOf = (req: Request, res: Response): ReadModelName | undefined => {
-    const model = req.params.model as string;
-    if (isReadModel(model)) return model;
-    error(res, 404, 'unknown_read_model', `no read model "${model}"; the read models are ${READ_MODELS.join(', ')}`);
+  /** The path's read model or process manager, or a 404 answered. */
+  const modelOf = (req: Request, res: Response): DlqModel | undefined => {
+    const model = dlqModelOf(req.params.model as string);
+    if (model !== undefined) return model;
+    error(res, 404, 'unknown_read_model', `no read model "${req.params.model as string}" and no process manager of that name or group; they are ${DLQ_MODELS.join(', ')}`);
     return undefined;
   };
 
@@ -131,8 +149,11 @@ export function createAdminApp(deps: AdminApiDeps): express.Express {
       const repeated = LIST_PARAMS.find((name) => typeof req.query[name] !== 'string' && req.query[name] !== undefined);
       if (repeated !== undefined) return error(res, 400, 'invalid_request', `${repeated} must be given at most once`);
       const { model, reason, aggregate } = req.query as Record<string, string | undefined>;
-      if (model !== undefined && !isReadModel(model)) return error(res, 400, 'invalid_request', `no read model "${model}"; the read models are ${READ_MODELS.join(', ')}`);
-      const deadLetters = await listDeadLetters(choice, { models: model === undefined ? READ_MODELS : [model], reason, aggregateId: aggregate });
+      const chosen = model === undefined ? undefined : dlqModelOf(model);
+      if (model !== undefined && chosen === undefined) return error(res, 400, 'invalid_request', `no read model "${model}" and no process manager of that name or group; they are ${DLQ_MODELS.join(', ')}`);
+      const models = chosen === undefined ? DLQ_MODELS : [chosen];
+      const deadLetters: unknown[] = await listDeadLetters(choice, { models: models.filter(isReadModel), reason, aggregateId: aggregate });
+      for (const pm of PROCESS_MANAGERS.filter((m) => models.includes(m))) deadLetters.push(...(await listProcesses(tools, targetOf(pm), { reason, processId: aggregate })));
       res.json({ deadLetters });
     }),
   );
@@ -143,7 +164,7 @@ export function createAdminApp(deps: AdminApiDeps): express.Express {
       const model = modelOf(req, res);
       if (model === undefined) return;
       const aggregateId = req.params.aggregateId as string;
-      const shown = await showDeadLetter(choice, deps.codec, model, aggregateId);
+      const shown = isReadModel(model) ? await showDeadLetter(choice, deps.codec, model, aggregateId) : await showProcess(tools, targetOf(model), aggregateId);
       if (shown === undefined) return error(res, 404, 'not_parked', `${aggregateId} is not parked in ${model}`);
       res.json(shown);
     }),
@@ -160,6 +181,10 @@ export function createAdminApp(deps: AdminApiDeps): express.Express {
       if (why instanceof Error) return error(res, 400, 'invalid_request', why.message);
       const selection = redriveSelection(body);
       if (selection instanceof Error) return error(res, 400, 'invalid_request', selection.message);
+      if (!isReadModel(model)) {
+        const outcomes = await redriveProcesses(pmContext(res, why), targetOf(model), selection);
+        return void res.json({ processManager: model, applied: outcomes.reduce((n, o) => n + o.applied, 0), outcomes });
+      }
       const outcomes = await redrive(await actionContext(model, res, why), selection);
       res.json({ readModel: model, applied: outcomes.reduce((n, o) => n + o.applied, 0), outcomes });
     }),
@@ -178,6 +203,14 @@ export function createAdminApp(deps: AdminApiDeps): express.Express {
       if (event instanceof Error) return error(res, 400, 'invalid_request', event.message);
       if (event !== undefined && !EVENT_POSITION.test(event)) return error(res, 400, 'invalid_request', `event "${event}" is not <topic>:<partition>:<offset>`);
       const aggregateId = req.params.aggregateId as string;
+      if (!isReadModel(model)) {
+        const shown = await showProcess(tools, targetOf(model), aggregateId);
+        if (shown === undefined || (event !== undefined && !shown.chain.some((e) => e.position === event))) {
+          return error(res, 404, 'not_parked', event === undefined ? `${aggregateId} is not parked in ${model}` : `${aggregateId} has no parked input ${event} in ${model}`);
+        }
+        const outcome = await skipProcessInput(pmContext(res, why), targetOf(model), aggregateId, event);
+        return void res.status(outcome.outcome === 'skipped' ? 200 : 404).json({ processManager: model, ...outcome });
+      }
       const ctx = await actionContext(model, res, why);
       // Nothing to skip answers 404 and records nothing.
       const shown = await showDeadLetter(choice, deps.codec, model, aggregateId);
@@ -194,6 +227,8 @@ export function createAdminApp(deps: AdminApiDeps): express.Express {
     if (res.headersSent) return;
     if (err instanceof URIError) return error(res, 400, 'invalid_request', 'the path is not valid percent-encoded UTF-8');
     if (err instanceof ActionInputError) return error(res, 400, 'invalid_request', err.message);
+    // Queued, not decided yet: the process manager's runtime decides it when it runs (and records it).
+    if (err instanceof RequestPendingError) return void res.status(202).json({ pending: { requestId: err.requestId, message: err.message } });
     // express.json: a body that is not JSON, too large, or in a charset it cannot read.
     const status = (err as { status?: unknown }).status;
     if (typeof status === 'number' && status >= 400 && status < 500) return error(res, status, 'invalid_request', (err as Error).message);

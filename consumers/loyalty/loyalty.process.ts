@@ -54,6 +54,8 @@ export function loyaltyProcess(): ProcessDefinition<LoyaltyOrderState, LoyaltyIn
         return { event: { type: r.type, data } as OrderEvent, metadata };
       });
     },
+    // A dead-lettered input parks its process (keyed <aggregateId>/<version>: the process id); docs/stateful-runtime.md "Parking".
+    parking: {},
     processId: (input) => input.metadata.aggregateId,
     initialState: initialLoyaltyState,
     fromStateRecord: (record) => record as LoyaltyOrderState,

@@ -105,6 +105,8 @@ export function paymentSimulatorProcess(settings: PaymentSimulatorSettings): Pro
         return { type: r.type, data, metadata } as SimulatorInput;
       });
     },
+    // A dead-lettered input parks its process (keyed <aggregateId>/<version>: the process id); docs/stateful-runtime.md "Parking".
+    parking: {},
     processId: (input) => (input.type === 'AnswerDue' ? input.orderId : input.metadata.aggregateId),
     initialState: initialSimulatorState,
     fromStateRecord(record) {

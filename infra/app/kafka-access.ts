@@ -11,7 +11,7 @@ import { LOYALTY_GROUP } from '../../consumers/loyalty/loyalty.process';
 import { PAYMENT_SIMULATOR_GROUP } from '../../consumers/payment-simulator/payment-simulator.process';
 import { projectionGroupId, READ_MODEL_SPECS } from '../../consumers/projections/runtime/read-models';
 import { DEFAULT_KEYSPACE, READ_MODELS, type ReadModelName } from '../../consumers/projections/shared/keys';
-import { changelogTopicName, COMMAND_REPLIES_TOPIC, DATA_KEYS_TOPIC, DEAD_LETTER_ACTIONS_TOPIC, dlqTopicName, topicName, type AggregateName, type ProcessManagerName, type TopicCatalog } from '../../schemas/topics';
+import { changelogTopicName, parkedTopicName, PROCESS_MANAGERS, COMMAND_REPLIES_TOPIC, DATA_KEYS_TOPIC, DEAD_LETTER_ACTIONS_TOPIC, dlqTopicName, topicName, type AggregateName, type ProcessManagerName, type TopicCatalog } from '../../schemas/topics';
 import { normalise, userPrincipal, type AclOperation, type Grant } from '../kafka/acls';
 import { allTopicSpecs } from '../kafka/topics';
 import { principalName, type AccessRole } from './principals';
@@ -104,11 +104,15 @@ export function kafkaAccess(catalog: TopicCatalog): KafkaAccess {
 
   const processManager = (name: ProcessManagerName, groupId: string, inputs: readonly string[], outputs: readonly string[], extra: Grant[] = []): Grant[] => [
     ...base,
-    ...consumes(groupId, inputs),
-    ...readsToEnd([changelogTopicName(name)]),
+    // Its parked inputs' topic is an input too (operators' requests), read whole on assignment and written in its transactions.
+    ...consumes(groupId, [...inputs, parkedTopicName(changelogTopicName(name))]),
+    ...readsToEnd([changelogTopicName(name), parkedTopicName(changelogTopicName(name))]),
     topic(changelogTopicName(name), 'WRITE'),
+    topic(parkedTopicName(changelogTopicName(name)), 'WRITE'),
+    // A redrive or skip it decides is recorded in the same transaction.
+    topic(DEAD_LETTER_ACTIONS_TOPIC, 'WRITE'),
     ...outputs.map((t) => topic(t, 'WRITE')),
-    ...inputs.map((t) => topic(dlqTopicName(t), 'WRITE')),
+    ...[...inputs, parkedTopicName(changelogTopicName(name))].map((t) => topic(dlqTopicName(t), 'WRITE')),
     // <group>.<partition>: one fencing producer per input partition.
     transactionalIds(`${groupId}.`),
     ...extra,
@@ -132,8 +136,14 @@ export function kafkaAccess(catalog: TopicCatalog): KafkaAccess {
     // The query API reads Redis, and the data keys to open personal fields (docs/privacy.md).
     query: [...base, topic(DATA_KEYS_TOPIC, 'READ'), groupPrefix(KEY_CACHE_GROUP_PREFIX, 'READ')],
     // The admin API (ROLE=admin-api) repairs read models in Redis and records each action: its one Kafka write.
-    // It reads no records (parked events are kept in Redis) and joins no group. Not part of `all`.
-    'admin-api': [...base, topic(DEAD_LETTER_ACTIONS_TOPIC, 'WRITE')],
+    // For the process managers it reads their parked topics and writes requests there, and reads the actions
+    // topic for the outcome the runtime records (throwaway read-to-end groups). Not part of `all`.
+    'admin-api': [
+      ...base,
+      topic(DEAD_LETTER_ACTIONS_TOPIC, 'WRITE'),
+      ...readsToEnd([DEAD_LETTER_ACTIONS_TOPIC, ...PROCESS_MANAGERS.map((m) => parkedTopicName(changelogTopicName(m)))]),
+      ...PROCESS_MANAGERS.map((m) => topic(parkedTopicName(changelogTopicName(m)), 'WRITE')),
+    ],
     'process-manager:order-fulfilment': orderFulfilment,
     loyalty,
     'payment-simulator': paymentSimulator,

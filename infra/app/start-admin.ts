@@ -23,7 +23,7 @@ export async function startAdminApi({ kafka, codec, logger, settings, metrics, r
     await redis.ping();
     await producer.connect();
     const auth = await httpAuth(config().auth, log);
-    const app = createAdminApp({ redis, keyspace: settings.keyspace, codec, producer, logger: log, authenticate: auth.middleware });
+    const app = createAdminApp({ redis, keyspace: settings.keyspace, codec, producer, kafka, logger: log, authenticate: auth.middleware });
     const server = await serveHttp('admin-api', app, settings.adminPort, { log: log.child({ keyspace: settings.keyspace }), metrics, ...(readiness === undefined ? {} : { readiness }) }, 'admin API listening');
     return {
       name: 'admin-api',

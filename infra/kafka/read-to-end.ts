@@ -43,7 +43,11 @@ export async function readToEnd(
   kafka: Kafka,
   sources: readonly TopicPartitions[],
   onRecord: RecordHandler,
-  options: { readonly timeoutMs?: number } = {},
+  options: {
+    readonly timeoutMs?: number;
+    /** Where to start per partition ("topic:partition" -> offset) instead of the beginning. */
+    readonly from?: ReadonlyMap<string, number>;
+  } = {},
 ): Promise<{ readonly records: number }> {
   const admin = kafka.admin();
   await admin.connect();
@@ -55,7 +59,7 @@ export async function readToEnd(
       const wanted = new Set(source.partitions ?? offsets.map((o) => o.partition));
       for (const o of offsets) {
         if (!wanted.has(o.partition)) continue;
-        if (Number(o.high) > Number(o.low)) ends.set(`${source.topic}:${o.partition}`, Number(o.high));
+        if (Number(o.high) > Math.max(Number(o.low), options.from?.get(`${source.topic}:${o.partition}`) ?? 0)) ends.set(`${source.topic}:${o.partition}`, Number(o.high));
         (assignment[source.topic] ??= []).push(o.partition);
       }
     }
@@ -84,13 +88,20 @@ export async function readToEnd(
       autoCommit: false,
       eachBatch: async ({ batch }) => {
         const end = ends.get(`${batch.topic}:${batch.partition}`) ?? 0;
+        const start = options.from?.get(`${batch.topic}:${batch.partition}`) ?? 0;
         for (const message of batch.messages) {
           if (Number(message.offset) >= end) break; // written after we started: not ours to read
+          if (Number(message.offset) < start) continue;
           await onRecord({ topic: batch.topic, partition: batch.partition, message });
           records += 1;
         }
       },
     });
+    for (const [key, offset] of options.from ?? []) {
+      const at = key.lastIndexOf(':');
+      const [topic, partition] = [key.slice(0, at), Number(key.slice(at + 1))];
+      if (assignment[topic]?.includes(partition) === true && ends.has(key)) consumer.seek({ topic, partition, offset: String(offset) });
+    }
     const timeoutMs = options.timeoutMs ?? 120_000;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {

@@ -12,6 +12,7 @@
 import type { EventMetadata } from '../../schemas/generated/types';
 import { eventKey } from '../../schemas/partitioning';
 import type { DecodedRecord } from '../consuming/event-consumer';
+import type { ParkingSpec } from './parking';
 
 /** A consumed record as a definition sees it (decoded by the consumer machinery). */
 export type { DecodedRecord };
@@ -83,6 +84,13 @@ export interface StatefulDefinition<S, I> {
   status(state: S): string;
   /** Failures and retries the state has recorded so far (stats count how they grow). */
   counters?(state: S): { readonly failures: number; readonly retries: number };
+  /**
+   * Present: a process whose input is dead-lettered is parked (its later
+   * inputs recorded, not decided, until an operator redrives or skips), when
+   * the runtime has a parked topic (docs/stateful-runtime.md "Parking").
+   * Absent: the dead-lettered input is skipped and the process goes on.
+   */
+  readonly parking?: ParkingSpec;
   /** Resources of the definition's own (e.g. fact views), started before the consumer and stopped after it. */
   start?(): Promise<void>;
   stop?(): Promise<void>;

@@ -7,6 +7,9 @@
 import { join } from 'node:path';
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { AvroCodec } from '../kafka/codec';
+import { readToEnd } from '../kafka/read-to-end';
+import { PARKED_INPUT } from '../../schemas/loader';
+import { groupParked, parkedFromRecord, REQUEST_KEY_PREFIX, type ParkedInput } from './parking';
 import { fencedProducer } from '../kafka/transactions';
 import type { Logger } from '../logging';
 import { openAndRestore } from '../state/open-store';
@@ -26,6 +29,8 @@ export interface LoadContext<S> {
   readonly inputs: readonly string[];
   /** Physical changelog topic. */
   readonly changelog: string;
+  /** Physical parked topic, when the runtime parks. */
+  readonly parked?: string;
   /** Directory holding one store directory per partition task. */
   readonly stateDir: string;
   /** The changelog's incarnation (docs/state-stores.md "On assignment"). */
@@ -41,6 +46,8 @@ export interface Loaded<S> {
   readonly partition: number;
   readonly producer: Producer;
   readonly state: PartitionState<S>;
+  /** The partition's parked processes (docs/stateful-runtime.md "Parking"). */
+  readonly parked: Map<string, readonly ParkedInput[]>;
   /** Physical input topic -> offset committed in Kafka (by us or whoever owned the partition before). */
   readonly committed: Map<string, number>;
   /** Physical input topic -> where consuming starts (committed, else the log start). */
@@ -92,6 +99,8 @@ export async function loadPartitions<S>(ctx: LoadContext<S>, partitions: readonl
   try {
     // 2. Each partition's store, restored to the changelog's end.
     for (const partition of partitions) states.push(await loadOne(ctx, partition));
+    // 2b. Parked processes: the parked topic is small (compacted, tombstoned on redrive), read whole.
+    const parked = ctx.parked === undefined ? new Map<number, Map<string, readonly ParkedInput[]>>() : await loadParked(ctx, ctx.parked, partitions);
     // 3. Where each input partition was committed, else where it starts.
     const committed = await ctx.admin.fetchOffsets({ groupId: ctx.groupId, topics: [...ctx.inputs] });
     const lows = new Map<string, Map<number, number>>();
@@ -104,11 +113,34 @@ export async function loadPartitions<S>(ctx: LoadContext<S>, partitions: readonl
         if (offset >= 0) c.set(topic, offset);
         starts.set(topic, offset >= 0 ? offset : (lows.get(topic)?.get(partition) ?? 0));
       }
-      return { partition, producer: producers[i] as Producer, state: states[i] as PartitionState<S>, committed: c, starts };
+      return { partition, producer: producers[i] as Producer, state: states[i] as PartitionState<S>, parked: parked.get(partition) ?? new Map(), committed: c, starts };
     });
   } catch (error) {
     for (const state of states) state.close();
     await Promise.all(producers.map((p) => p.disconnect().catch(() => undefined)));
     throw error;
   }
+}
+
+/** The parked inputs of `partitions`, per partition and process, as the committed parked topic holds them. */
+export async function loadParked(ctx: Pick<LoadContext<unknown>, 'kafka' | 'codec' | 'restoreTimeoutMs'>, topic: string, partitions: readonly number[]): Promise<Map<number, Map<string, readonly ParkedInput[]>>> {
+  const latest = new Map<number, Map<string, ParkedInput>>(partitions.map((p) => [p, new Map()]));
+  await readToEnd(
+    ctx.kafka,
+    [{ topic, partitions }],
+    async ({ partition, message }) => {
+      const key = message.key?.toString() ?? '';
+      const byKey = latest.get(partition);
+      if (byKey === undefined || key.startsWith(REQUEST_KEY_PREFIX)) return; // requests are consumed, not restored
+      if (message.value === null) {
+        byKey.delete(key);
+        return;
+      }
+      const decoded = await ctx.codec.decode(message.value);
+      if (decoded.fullName !== PARKED_INPUT) return;
+      byKey.set(key, parkedFromRecord(decoded.value));
+    },
+    { timeoutMs: ctx.restoreTimeoutMs },
+  );
+  return new Map([...latest].map(([p, byKey]) => [p, groupParked(byKey)]));
 }

@@ -16,6 +16,8 @@ import type { QueuedDeadline } from './deadline-queue';
 import type { Deadline, Outgoing, StatefulDefinition } from './definition';
 import { FOLD_VERSION_HEADER } from '../state/changelog-restore';
 import { foldVersionOfDefinition, UnresolvedSchemaError } from './partition-state';
+import { decideRequest, parkBatch, parkingMessages, type ParkingContext, type ParkingPart } from './round-parking';
+import type { ParkedInput } from './parking';
 
 export type Work =
   | { readonly kind: 'batch'; readonly batch: PartitionBatch }
@@ -36,6 +38,10 @@ export interface Round<S> {
   /** Emitted messages, encoded, with their physical topic. */
   readonly emit: Array<{ readonly topic: string; readonly type: string; readonly message: Message }>;
   readonly dead: DeadLetter[];
+  /** Parking (docs/stateful-runtime.md "Parking"): each changed process's parked inputs now (null: unparked). */
+  readonly parked: Map<string, readonly ParkedInput[] | null>;
+  /** Records for the parked topic and the actions topic, encoded. */
+  readonly control: Array<{ readonly topic: string; readonly message: Message }>;
   readonly offsets: Map<string, number>;
   /** A span per input decided (docs/tracing.md), ended once the round's transaction is over. */
   readonly spans: Span[];
@@ -44,13 +50,15 @@ export interface Round<S> {
   fired: number;
 }
 
-export const emptyRound = <S>(): Round<S> => ({ states: new Map(), emit: [], dead: [], offsets: new Map(), spans: [], decided: 0, changed: 0, fired: 0 });
+export const emptyRound = <S>(): Round<S> => ({ states: new Map(), emit: [], dead: [], parked: new Map(), control: [], offsets: new Map(), spans: [], decided: 0, changed: 0, fired: 0 });
 
 /** Adds a decided piece to the round. */
 export function mergeInto<S>(round: Round<S>, part: Round<S>): void {
   for (const [id, state] of part.states) round.states.set(id, state);
   round.emit.push(...part.emit);
   round.dead.push(...part.dead);
+  for (const [id, list] of part.parked) round.parked.set(id, list);
+  round.control.push(...part.control);
   round.spans.push(...part.spans);
   for (const [topic, offset] of part.offsets) round.offsets.set(topic, Math.max(round.offsets.get(topic) ?? 0, offset));
   round.decided += part.decided;
@@ -64,6 +72,8 @@ export interface DecideContext<S, I> {
   readonly catalog: TopicCatalog;
   readonly physical: (topic: string) => string;
   readonly changelog: { readonly logical: string; readonly physical: string; readonly partitions: number };
+  /** Present when the definition parks and the runtime has a parked topic. */
+  readonly parking?: ParkingContext;
 }
 
 export interface TaskView<S> {
@@ -72,10 +82,12 @@ export interface TaskView<S> {
   readonly committed: ReadonlyMap<string, number>;
   /** The state as last committed (throws on a stale one). */
   stateOf(id: string): S | undefined;
+  /** The process's parked inputs as last committed (undefined: not parked). */
+  parkedOf(id: string): readonly ParkedInput[] | undefined;
 }
 
 /** Decides and encodes one piece of work on top of the round so far; throws without side effects. */
-export async function decideWork<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, work: Work, round: Round<S>['states']): Promise<Round<S>> {
+export async function decideWork<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, work: Work, round: Round<S>): Promise<Round<S>> {
   // A stored state whose writer schema is not resolved yet throws before anything is decided: resolve it, decide again.
   for (let attempt = 1; ; attempt += 1) {
     try {
@@ -87,7 +99,7 @@ export async function decideWork<S, I>(ctx: DecideContext<S, I>, task: TaskView<
   }
 }
 
-async function decideOnce<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, work: Work, round: Round<S>['states']): Promise<Round<S>> {
+async function decideOnce<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, work: Work, round: Round<S>): Promise<Round<S>> {
   const part = emptyRound<S>();
   try {
     return await decideInto(ctx, task, work, round, part);
@@ -98,11 +110,16 @@ async function decideOnce<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, wor
   }
 }
 
-async function decideInto<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, work: Work, round: Round<S>['states'], part: Round<S>): Promise<Round<S>> {
+async function decideInto<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, work: Work, round: Round<S>, part: Round<S>): Promise<Round<S>> {
   const { definition } = ctx;
   const changed = new Map<string, { readonly state: S; readonly trace: TraceHeaders }>();
   const emitted: Array<{ readonly out: Outgoing; readonly trace: TraceHeaders }> = [];
-  const stateOf = (id: string): S | undefined => changed.get(id)?.state ?? round.get(id)?.state ?? task.stateOf(id);
+  const stateOf = (id: string): S | undefined => changed.get(id)?.state ?? round.states.get(id)?.state ?? task.stateOf(id);
+  const parkedOf = (id: string): readonly ParkedInput[] | undefined => {
+    for (const layer of [part.parked, round.parked]) if (layer.has(id)) return layer.get(id) ?? undefined;
+    return task.parkedOf(id);
+  };
+  const parking: ParkingPart = { parkedOf, parked: part.parked, park: [], unpark: [], requests: [], answers: [] };
   /** Decides one input in a span of its own, a child of its cause's (a record's headers, or the step that set a deadline). */
   const apply = (input: I, where: string, step: string, cause: IHeaders | TraceHeaders | undefined): boolean => {
     const id = definition.processId(input);
@@ -130,8 +147,31 @@ async function decideInto<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, wor
       // Below the committed offset: decided and committed already (perhaps by a previous owner after our consumer fetched).
       const floor = task.committed.get(batch.topic) ?? -1;
       if (batch.consumedUpTo <= floor) return part;
-      const records = batch.records.filter((r) => r.offset >= floor);
-      part.dead.push(...batch.deadLetters.filter((l) => l.offset >= floor));
+      let records = batch.records.filter((r) => r.offset >= floor);
+      const letters = batch.deadLetters.filter((l) => l.offset >= floor);
+      part.dead.push(...letters);
+      if (ctx.parking !== undefined && batch.topic === ctx.parking.physical) {
+        // Operators' requests: a redrive decides the parked inputs here, through `apply`, in this transaction.
+        const undo = (): (() => void) => {
+          const saved = new Map(changed);
+          const marks = { emitted: emitted.length, decided: part.decided, changed: part.changed };
+          return () => {
+            changed.clear();
+            for (const [k, v] of saved) changed.set(k, v);
+            emitted.length = marks.emitted;
+            part.decided = marks.decided;
+            part.changed = marks.changed;
+          };
+        };
+        await decideRequest(ctx, records, parking, { stateOf, apply, undo });
+        part.offsets.set(batch.topic, batch.consumedUpTo);
+        break;
+      }
+      if (ctx.parking !== undefined) {
+        records = parkBatch(ctx.parking, records, letters, parking);
+        // Inputs refused because their process is parked: their clients are answered now (ParkingSpec.refuseBehind).
+        for (const out of parking.answers) emitted.push({ out, trace: {} });
+      }
       const inputs = await definition.inputsFor(records, stateOf);
       inputs.forEach((input, i) => {
         const r = records[i];
@@ -143,6 +183,8 @@ async function decideInto<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, wor
     case 'deadlines':
       for (const entry of work.due) {
         if (entry.epoch !== task.epoch) continue; // queued before a restore, which queued it again
+        // A parked process stops at its last good state: its deadlines wait for the redrive (scheduled again then).
+        if (parkedOf(entry.processId) !== undefined) continue;
         const state = stateOf(entry.processId);
         // Checked again: the round may have changed the process since the deadline came due.
         if (state === undefined || !definition.deadlines(state).some((d) => d.name === entry.name && d.dueAt === entry.dueAt)) continue;
@@ -175,6 +217,7 @@ async function decideInto<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, wor
       // Stamped with the fold that made it: a build with another fold never decides on it (docs/state-stores.md "Fold versions").
       part.states.set(id, { state, trace, record: { key: id, value, partition, headers: { ...trace, [FOLD_VERSION_HEADER]: foldVersion } } });
     }
+    if (ctx.parking !== undefined) part.control.push(...(await parkingMessages(ctx, ctx.parking, parking)));
   } catch (cause) {
     if (cause instanceof RegistryError && cause.retriable) throw cause;
     throw new ProcessingError(`${definition.name} could not encode what it decided: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });

@@ -37,6 +37,8 @@ import type { DecideContext } from './round';
 import { TaskLoop } from './task-loop';
 import { PartitionRevoked, zeroCounts, type Task } from './task';
 import type { StatefulStats } from './stats';
+import { summaryOf, type ParkedProcess } from './parking';
+import { parkingContextOf } from './round-parking';
 
 export interface StatefulRuntimeOptions<S, I> {
   readonly kafka: Kafka;
@@ -51,6 +53,12 @@ export interface StatefulRuntimeOptions<S, I> {
   readonly groupId: string;
   /** Where the partition stores live (one directory per changelog partition). Default: a directory of its own, deleted at stop (every start restores from scratch). */
   readonly stateDir?: string;
+  /**
+   * The catalog topic of the runtime's parked inputs (compacted, co-partitioned
+   * with the changelog): with it, a definition that declares `parking` parks
+   * processes instead of skipping their dead-lettered inputs (docs/stateful-runtime.md "Parking").
+   */
+  readonly parkedTopic?: string;
   /** The changelog's incarnation: change it when the changelog topic is recreated (default "1"). */
   readonly changelogEpoch?: string;
   /** Decoded states kept in memory per partition (default 500). */
@@ -79,6 +87,8 @@ export class StatefulRuntime<S, I> implements BatchSink {
   private readonly clock: () => number;
   private readonly log: Logger;
   private readonly inputs: readonly string[];
+  /** The inputs plus the parked topic when parking (operators' requests arrive there). */
+  private readonly consumed: readonly string[];
   private readonly ctx: DecideContext<S, I>;
   private readonly tasks = new Map<number, Task<S>>();
   private readonly scheduler: DeadlineScheduler<Task<S>>;
@@ -106,7 +116,16 @@ export class StatefulRuntime<S, I> implements BatchSink {
     const changelog = catalog.topic(options.changelog);
     counts.add(changelog.partitions);
     if (counts.size !== 1) throw new Error(`${definition.name}: inputs and changelog must share one partition count, got ${[...counts].join(', ')}`);
-    this.ctx = { definition, codec: options.codec, catalog, physical, changelog: { logical: changelog.name, physical: physical(changelog.name), partitions: changelog.partitions } };
+    const parking = parkingContextOf(definition, options.parkedTopic, { catalog, physical, changelogPartitions: changelog.partitions, groupId: options.groupId, clock: this.clock });
+    this.consumed = parking === undefined ? this.inputs : [...this.inputs, parking.physical];
+    this.ctx = {
+      definition,
+      codec: options.codec,
+      catalog,
+      physical,
+      changelog: { logical: changelog.name, physical: physical(changelog.name), partitions: changelog.partitions },
+      ...(parking === undefined ? {} : { parking }),
+    };
     this.scheduler = new DeadlineScheduler<Task<S>>({
       clock: this.clock,
       log: this.log,
@@ -126,6 +145,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
       stopping: () => this.stopping,
       reload: (task) => this.reload(task),
       replaced: (task, id, before, after, trace) => this.replaced(task, id, before, after, trace),
+      unparked: (task, id) => this.unparked(task, id),
       ...(options.betweenCommitAndStore === undefined ? {} : { betweenCommitAndStore: options.betweenCommitAndStore }),
     });
     this.consumer = new EventConsumer({
@@ -133,8 +153,8 @@ export class StatefulRuntime<S, I> implements BatchSink {
       codec: options.codec,
       logger: this.log,
       groupId: this.groupId,
-      topics: this.inputs,
-      handles: definition.handles,
+      topics: this.consumed,
+      handles: parking === undefined ? definition.handles : new Set([...definition.handles, 'ParkingRequest']),
       sink: this,
       ...(options.retry === undefined ? {} : { retry: options.retry }),
       // Only a decision that throws is the message's fault; anything else (Kafka, facts not caught up, a stale state) is retried, then handed back.
@@ -142,7 +162,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
       autoCommit: false,
       partitionAssigners: [CoPartitionedAssigner],
       // Every batch of a fetch at once: each task has its own producer, and batches of one task are merged into one transaction.
-      partitionsConsumedConcurrently: this.inputs.length * changelog.partitions,
+      partitionsConsumedConcurrently: this.consumed.length * changelog.partitions,
       consumerConfig: {
         readUncommitted: false,
         maxWaitTimeInMs: 50,
@@ -224,8 +244,23 @@ export class StatefulRuntime<S, I> implements BatchSink {
       deadlinesWaitingForInputs: waiting,
       messagesEmittedByType: Object.freeze(Object.fromEntries(this.emittedByType)),
       deadLettered: this.consumer.stats.deadLettered,
+      parkedProcesses: [...this.tasks.values()].reduce((n, task) => n + task.parked.size, 0),
+      parkedInputs: [...this.tasks.values()].reduce((n, task) => n + [...task.parked.values()].reduce((m, list) => m + list.length, 0), 0),
+      parked: Object.freeze(this.parked()),
       ...this.counts,
     });
+  }
+
+  /** The parked processes of the partitions this instance owns, oldest first, with why (docs/stateful-runtime.md "Parking"). */
+  parked(): ParkedProcess[] {
+    const out: ParkedProcess[] = [];
+    for (const task of this.tasks.values()) {
+      for (const list of task.parked.values()) {
+        const summary = summaryOf(list);
+        if (summary !== undefined) out.push(summary);
+      }
+    }
+    return out.sort((a, b) => a.parkedAt - b.parkedAt || (a.processId < b.processId ? -1 : 1));
   }
 
   // ------------------------------------------------------------ BatchSink
@@ -263,8 +298,9 @@ export class StatefulRuntime<S, I> implements BatchSink {
       log: this.log,
       groupId: this.groupId,
       definition: this.definition as StatefulDefinition<S, unknown>,
-      inputs: this.inputs,
+      inputs: this.consumed,
       changelog: this.ctx.changelog.physical,
+      ...(this.ctx.parking === undefined ? {} : { parked: this.ctx.parking.physical }),
       stateDir: this.stateDir,
       changelogEpoch: this.options.changelogEpoch ?? '1',
       restoreTimeoutMs: this.options.restoreTimeoutMs ?? 600_000,
@@ -295,6 +331,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
     task.producer = l.producer;
     task.epoch = ++this.epochs;
     task.state = l.state;
+    task.parked = l.parked;
     task.committed.clear();
     for (const [topic, offset] of l.committed) task.committed.set(topic, offset);
     task.pendingOffsets.clear();
@@ -345,6 +382,18 @@ export class StatefulRuntime<S, I> implements BatchSink {
       this.counts.processFailures += Math.max(0, a.failures - b.failures);
       this.counts.processRetries += Math.max(0, a.retries - b.retries);
     }
+  }
+
+  /** A process unparked: its state's deadlines are scheduled again (they did not fire while it was parked). */
+  private unparked(task: Task<S>, id: string): void {
+    let state: S | undefined;
+    try {
+      state = task.state.get(id);
+    } catch {
+      return; // not readable by this build: nothing is decided on it anyway
+    }
+    if (state === undefined) return;
+    for (const d of this.definition.deadlines(state)) this.scheduler.push({ fireAt: d.dueAt, dueAt: d.dueAt, name: d.name, partition: task.partition, processId: id, epoch: task.epoch, trace: undefined });
   }
 
   private pending(task: Task<S>, entry: QueuedDeadline): boolean {

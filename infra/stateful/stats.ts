@@ -1,3 +1,5 @@
+import type { ParkedProcess } from './parking';
+
 // A read-only snapshot of what a stateful runtime has done and holds; for
 // health, tests and metrics (consumers/process-managers/runtime/metrics.ts).
 export interface StatefulStats {
@@ -28,4 +30,10 @@ export interface StatefulStats {
   /** Partitions restored from their store and changelog (on assignment or after a failed transaction). */
   readonly restores: number;
   readonly deadLettered: number;
+  /** Processes of the owned partitions that are parked (an input dead-lettered; later ones recorded, not decided). */
+  readonly parkedProcesses: number;
+  /** Inputs parked in them (each process's dead-lettered head and the inputs behind it): the depth to redrive. */
+  readonly parkedInputs: number;
+  /** Which processes are parked and why (their dead-lettered head), oldest first. */
+  readonly parked: readonly ParkedProcess[];
 }

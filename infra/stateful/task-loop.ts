@@ -32,6 +32,8 @@ export interface LoopHooks<S> {
   reload(task: Task<S>): Promise<void>;
   /** Stats and timers for a state that went from `before` to `after` in the step traced by `trace`. */
   replaced(task: Task<S>, id: string, before: S | undefined, after: S, trace: TraceHeaders): void;
+  /** A process was unparked (redriven or its last parked input skipped): its deadlines are scheduled again. */
+  unparked(task: Task<S>, id: string): void;
   readonly betweenCommitAndStore?: (partition: number) => Promise<void>;
 }
 
@@ -120,10 +122,10 @@ export class TaskLoop<S, I> {
   /** Returns the reason the round's transaction failed (its work was handed back), undefined when it committed or had nothing to write. */
   private async decideAndCommit(task: Task<S>, round: readonly Queued[], merged: Round<S>): Promise<unknown> {
     const accepted: Queued[] = [];
-    const view = { partition: task.partition, epoch: task.epoch, committed: task.committed, stateOf: (id: string) => task.state.get(id) };
+    const view = { partition: task.partition, epoch: task.epoch, committed: task.committed, stateOf: (id: string) => task.state.get(id), parkedOf: (id: string) => task.parked.get(id) };
     for (const queued of round) {
       try {
-        mergeInto(merged, await decideWork(this.ctx, view, queued.work, merged.states));
+        mergeInto(merged, await decideWork(this.ctx, view, queued.work, merged));
         accepted.push(queued);
       } catch (error) {
         // This piece alone (a decision that throws, facts not available, a stale state): the rest of the round goes on.
@@ -135,7 +137,7 @@ export class TaskLoop<S, I> {
     counts.inputsDecided += merged.decided;
 
     const flush = accepted.some((q) => q.work.kind === 'flush');
-    const nothingToWrite = merged.emit.length === 0 && merged.states.size === 0 && merged.dead.length === 0;
+    const nothingToWrite = merged.emit.length === 0 && merged.states.size === 0 && merged.dead.length === 0 && merged.control.length === 0;
     if (nothingToWrite && !flush) {
       // A replay or irrelevant inputs: no transaction; the offsets wait for the next one, or a flush.
       for (const [topic, offset] of merged.offsets) task.pendingOffsets.set(topic, Math.max(task.pendingOffsets.get(topic) ?? 0, offset));
@@ -177,6 +179,10 @@ export class TaskLoop<S, I> {
       }
     }
     for (const [id, { state, before, trace }] of changes) this.hooks.replaced(task, id, before, state, trace);
+    for (const [id, list] of merged.parked) {
+      if (list !== null) task.parked.set(id, list);
+      else if (task.parked.delete(id)) this.hooks.unparked(task, id);
+    }
     counts.inputsChanged += merged.changed;
     counts.deadlinesFired += merged.fired;
     counts.messagesEmitted += merged.emit.length;

@@ -3,6 +3,7 @@
 import type { Producer } from 'kafkajs';
 import type { QueuedDeadline } from './deadline-queue';
 import type { PartitionState } from './partition-state';
+import type { ParkedInput } from './parking';
 import type { Work } from './round';
 
 export interface Queued {
@@ -16,6 +17,8 @@ export interface Task<S> {
   /** The load (restore) this task's queued deadlines belong to. */
   epoch: number;
   state: PartitionState<S>;
+  /** Parked processes of the partition as committed, each with its parked inputs in order (docs/stateful-runtime.md "Parking"). */
+  parked: Map<string, readonly ParkedInput[]>;
   /** Physical input topic -> offset committed in Kafka (by us or whoever owned the partition before). */
   readonly committed: Map<string, number>;
   /** Offsets of rounds that wrote nothing, not yet committed. */

@@ -29,6 +29,8 @@ export async function transact<S>(
   // States first: they are the one topic whose offsets the store needs.
   for (const { record } of round.states.values()) add(where.changelog, record);
   for (const { topic, message } of round.emit) add(topic, message);
+  // Parked inputs, their tombstones and recorded actions (docs/stateful-runtime.md "Parking").
+  for (const { topic, message } of round.control) add(topic, message);
   for (const letter of round.dead) {
     add(dlqTopicName(letter.topic), { key: letter.key, value: letter.value, partition: letter.partition, headers: deadLetterHeaders(letter, where.groupId) });
   }

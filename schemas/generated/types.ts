@@ -153,6 +153,52 @@ export interface Money {
   readonly currency: string;
 }
 
+/** One input of a parked process (a stateful runtime's process or aggregate whose input was dead-lettered), on the runtime's compacted `<changelog>.parked` topic keyed `<processId>@<topic>:<partition>:<offset>`: the dead-lettered head, or a later input recorded behind it instead of being decided. A tombstone of the key ends it (redriven or skipped). */
+export interface ParkedInput {
+  /** The process (or aggregate) that is parked. */
+  readonly processId: string;
+  /** "head": the input that was dead-lettered; "behind": a later input of the process, recorded and not decided. */
+  readonly role: string;
+  /** Why the process is parked: the head's dead-letter reason (`processing-failed`, `not-avro`, `unknown-schema-id`, ...). */
+  readonly reason: string;
+  /** The error that dead-lettered the head, at most 2,000 characters. */
+  readonly error: string;
+  /** The topic the input was read from. */
+  readonly topic: string;
+  /** Its partition. */
+  readonly partition: number;
+  /** Its offset. */
+  readonly offset: number;
+  /** Its short record name from the `event-type` header or its decoded record ("unknown" when neither says). */
+  readonly type: string;
+  /** The input's Kafka key as it arrived. */
+  readonly key: Buffer | null;
+  /** The input's raw Kafka value (Avro with the registry's framing, or whatever could not be decoded): a redrive decodes it again with the current decoder. */
+  readonly value: Buffer | null;
+  /** The input's headers as text (trace context included). */
+  readonly headers: Readonly<Record<string, string>>;
+  /** When it was parked (ms since the epoch, UTC). */
+  readonly parkedAt: number;
+}
+
+/** An operator's request to a stateful runtime (written by `npm run dlq` or the admin API to the runtime's `<changelog>.parked` topic, keyed `request/<requestId>`, on the parked process's partition): redrive a parked process through the current decoder and decision, or skip one of its parked inputs. The runtime decides it in its own transaction and records the outcome on restaurant.dead-letter-actions with actionId = requestId. */
+export interface ParkingRequest {
+  /** Unique id of the request (a UUID); the action recorded for it carries it as its actionId. */
+  readonly requestId: string;
+  /** "redrive" or "skip". */
+  readonly action: string;
+  /** The parked process (or aggregate). */
+  readonly processId: string;
+  /** For a skip: the parked input to drop, as "<topic>:<partition>:<offset>"; null: the head. */
+  readonly position: string | null;
+  /** Who asked: the CLI's --actor (default the operating-system user) or the admin token's subject. */
+  readonly actor: string;
+  /** The reason given (required for a skip). */
+  readonly why: string;
+  /** When it was asked (ms since the epoch, UTC). */
+  readonly at: number;
+}
+
 /** Save a delivery address on an existing customer profile. */
 export interface AddDeliveryAddress {
   /** Envelope: identity, target aggregate and causality of this command; added by the gateway. */
@@ -858,6 +904,8 @@ export interface AvroRecords {
   readonly 'restaurant.common.EventMetadata': EventMetadata;
   readonly 'restaurant.common.EventPosition': EventPosition;
   readonly 'restaurant.common.Money': Money;
+  readonly 'restaurant.common.ParkedInput': ParkedInput;
+  readonly 'restaurant.common.ParkingRequest': ParkingRequest;
   readonly 'restaurant.customer.AddDeliveryAddress': AddDeliveryAddress;
   readonly 'restaurant.customer.ChangeCustomerName': ChangeCustomerName;
   readonly 'restaurant.customer.CustomerAddress': CustomerAddress;

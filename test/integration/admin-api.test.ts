@@ -135,10 +135,11 @@ async function call(method: 'GET' | 'POST', path: string, who: Role | null, body
 beforeAll(async () => {
   await redis.connect();
   await producer.connect();
-  await withAdmin(kafka, (admin) => applyTopics(admin, allTopicSpecs().filter((t) => t.name === DEAD_LETTER_ACTIONS_TOPIC)));
+  // The actions topic, and the process managers' parked topics a list without a model reads too.
+  await withAdmin(kafka, (admin) => applyTopics(admin, allTopicSpecs().filter((t) => t.name === DEAD_LETTER_ACTIONS_TOPIC || t.role === 'parked')));
   const key = await memorySigningKey();
   for (const role of ['admin', 'manager', 'customer'] as const) tokens.set(role, await mintToken(key, claimsFor(role, role === 'admin' ? ADMIN_SUBJECT : undefined)));
-  server.on('request', createAdminApp({ redis, keyspace, keyspaceOverride: keyspace, codec, producer, logger, authenticate: authenticate(testVerifier(key)), specs: { orders: spec } }));
+  server.on('request', createAdminApp({ redis, keyspace, keyspaceOverride: keyspace, codec, producer, kafka, logger, authenticate: authenticate(testVerifier(key)), specs: { orders: spec } }));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 

@@ -30,13 +30,12 @@ import type { PlacementFactsSource } from '../../consumers/process-managers/orde
 import type { ProcessDefinition } from '../../consumers/process-managers/runtime/definition';
 import { ProcessManagerRuntime } from '../../consumers/process-managers/runtime/runtime';
 import { storeDirOf } from '../../infra/stateful/load';
-import type { EventMetadata, OrderFulfilmentState } from '../../schemas/generated/types';
+import type { OrderFulfilmentState } from '../../schemas/generated/types';
 import { partitionFor } from '../../schemas/partitioning';
-import { PAYMENT_STREAM_VERSIONS } from '../../schemas/payment-stream';
 import { dlqTopicName } from '../../schemas/topics';
 import { testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
-import { committedUpTo, countBy, endOffsets, latestByKey, readRecords } from '../support/process-managers';
+import { committedUpTo, countBy, createFulfilmentTopics, endOffsets, fulfilmentTopicNames, fulfilmentTopics, latestByKey, orderEventsOf, paymentAnswer, paymentEventsOf, placed, readRecords } from '../support/process-managers';
 import { produceEnvelopes } from '../support/read-side';
 
 jest.setTimeout(120_000);
@@ -47,19 +46,8 @@ const logger = rootLogger.child({ test: 'process-manager-runtime' });
 logger.level = 'silent';
 const PARTITIONS = 6; // the catalog's count for orders and payments
 const run = unique('it-pm');
-const topics = {
-  orderEvents: `${run}.order.events`,
-  paymentEvents: `${run}.payment.events`,
-  orderCommands: `${run}.order.commands`,
-  changelog: `${run}.order-fulfilment.changelog`,
-};
-const topicMap = {
-  'restaurant.order.events': topics.orderEvents,
-  'restaurant.payment.events': topics.paymentEvents,
-  'restaurant.order.commands': topics.orderCommands,
-  'restaurant.order-fulfilment.changelog': topics.changelog,
-};
-const groupId = `${run}.fulfilment`;
+const made = fulfilmentTopics(run);
+const { topics, topicMap, groupId } = made;
 // The payment deadline counts from the OrderPlaced event's time, set when the test produces it: long enough for the
 // runtime to start, request every payment and decide the answers first on a loaded CI machine (2 s was not).
 const TIMEOUT_MS = 8_000;
@@ -97,30 +85,9 @@ async function stop(runtime: ProcessManagerRuntime<OrderFulfilmentState, Fulfilm
   running.splice(running.indexOf(runtime), 1);
 }
 
-const meta = (orderId: string, version: number, eventId = `e-${orderId}-${version}`): EventMetadata => ({
-  eventId,
-  aggregateId: orderId,
-  version,
-  occurredAt: Date.now(),
-  commandId: `c-${orderId}-${version}`,
-  correlationId: `k-${orderId}`,
-  causationId: `c-${orderId}-${version}`,
-  actor: null,
-});
-const eur = (amountMinor: number) => ({ amountMinor, currency: 'EUR' });
-const placed = (orderId: string, customerId = 'c-1') => ({
-  event: {
-    type: 'OrderPlaced',
-    data: { customerId, lines: [{ menuItemId: 'm-1', menuItemName: 'Margherita', quantity: 2, unitPrice: eur(950) }], deliveryAddress: { line1: 'Dam 1', line2: null, city: 'Amsterdam', postalCode: '1012 JS', country: 'NL' }, total: eur(1900) },
-  },
-  metadata: meta(orderId, 4),
-});
-const answer = (orderId: string, type: 'PaymentAuthorized' | 'PaymentDeclined') => ({
-  event: { type, data: { orderId, paymentId: fulfilmentIds.payment(orderId), amount: eur(1900), ...(type === 'PaymentDeclined' ? { reason: 'card expired' } : {}) } },
-  metadata: { ...meta(orderId, PAYMENT_STREAM_VERSIONS[type], `answer-${orderId}`) },
-});
-const orderEvents = { topic: topics.orderEvents, schemaTopic: 'restaurant.order.events', namespace: 'restaurant.order', partitions: PARTITIONS };
-const paymentEvents = { topic: topics.paymentEvents, schemaTopic: 'restaurant.payment.events', namespace: 'restaurant.payment', partitions: PARTITIONS };
+const answer = paymentAnswer;
+const orderEvents = orderEventsOf(made, PARTITIONS);
+const paymentEvents = paymentEventsOf(made, PARTITIONS);
 
 const ORDERS = Array.from({ length: 20 }, (_, i) => `o-${i + 1}`);
 const AUTHORIZED = ORDERS.slice(0, 10);
@@ -129,15 +96,7 @@ const SILENT = ORDERS.slice(13);
 
 beforeAll(async () => {
   await producer.connect();
-  await withAdmin(kafka, (admin) =>
-    admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        ...[topics.orderEvents, topics.paymentEvents, dlqTopicName(topics.orderEvents), dlqTopicName(topics.paymentEvents), topics.orderCommands].map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })),
-        { topic: topics.changelog, numPartitions: PARTITIONS, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
-      ],
-    }),
-  );
+  await createFulfilmentTopics(kafka, made, PARTITIONS);
 });
 
 afterAll(async () => {
@@ -145,7 +104,7 @@ afterAll(async () => {
   await producer.disconnect();
   await withAdmin(kafka, async (admin) => {
     await admin.deleteGroups([groupId]).catch(() => undefined);
-    await admin.deleteTopics({ topics: [...Object.values(topics), dlqTopicName(topics.orderEvents), dlqTopicName(topics.paymentEvents)] }).catch(() => undefined);
+    await admin.deleteTopics({ topics: fulfilmentTopicNames(made) }).catch(() => undefined);
   });
 });
 
@@ -154,7 +113,7 @@ const statuses = async () => new Map([...latestByKey(await readRecords(kafka, to
 
 describe('the process-manager runtime on its own topics', () => {
   it('commits decisions, states, dead letters and offsets together, isolates poison, and fires deadlines', async () => {
-    await produceEnvelopes(producer, codec, orderEvents, [...ORDERS.map((o) => placed(o)), placed('o-nobody', 'nobody'), placed('o-poison')]);
+    await produceEnvelopes(producer, codec, orderEvents, [...ORDERS.map((o) => placed(o)), placed('o-nobody', { customerId: 'nobody' }), placed('o-poison')]);
     await producer.send({ topic: topics.orderEvents, messages: [{ key: 'garbage', value: Buffer.from('not avro at all'), partition: partitionFor('garbage', PARTITIONS), headers: { 'event-type': 'OrderPlaced' } }] });
     const runtime = await start();
 

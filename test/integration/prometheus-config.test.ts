@@ -10,6 +10,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { logLevel } from 'kafkajs';
 import { projectionMetrics, reportParked } from '../../consumers/projections/runtime/metrics';
+import { processManagerMetrics } from '../../consumers/process-managers/runtime/metrics';
 import { consumerMetrics, initialiseConsumer } from '../../infra/consuming/consumer-metrics';
 import { replayMetrics } from '../../consumers/projections/replay/metrics';
 import { rootLogger } from '../../infra/logging';
@@ -67,11 +68,38 @@ describe('promtool', () => {
     const replay = replayMetrics(metrics);
     replay.progress.set({ group }, 0.5);
     replay.events.inc({ group }, 10);
+    processManagerMetrics(metrics, () => [
+      {
+        name: 'order-fulfilment',
+        groupId: 'restaurant.process-manager.order-fulfilment',
+        partitions: [0],
+        instances: 2,
+        instancesByState: { AWAITING_PAYMENT: 2 },
+        pendingDeadlines: 2,
+        deadlinesWaitingForInputs: 0,
+        deadlinesFired: 0,
+        inputsDecided: 3,
+        inputsChanged: 2,
+        messagesEmitted: 2,
+        messagesEmittedByType: { PaymentRequested: 2 },
+        processFailures: 0,
+        processRetries: 0,
+        transactions: 2,
+        transactionsFailed: 0,
+        restores: 1,
+        deadLettered: 1,
+        parkedProcesses: 1,
+        parkedInputs: 2,
+        parked: [],
+      },
+    ]);
     const lag = new LagMonitor({ kafka: testKafka('it-promtool', logLevel.NOTHING), metrics, logger: rootLogger, groups: () => [] });
     const text = await metrics.text();
     await lag.stop();
     expect(text).toContain('restaurant_consumer_lag_messages');
     expect(text).toContain('restaurant_replay_progress_ratio');
+    expect(text).toContain('restaurant_process_parked{process="order-fulfilment"} 1');
+    expect(text).toContain('restaurant_process_parked_inputs{process="order-fulfilment"} 2');
     expect(text).toContain('restaurant_projection_parked_aggregates{read_model="orders",keyspace="live"} 2');
     unreport();
     const result = promtool(['check', 'metrics'], text);

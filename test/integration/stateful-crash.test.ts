@@ -23,11 +23,10 @@ import { readStoreMeta } from '../../infra/state/state-store';
 import { storeDirOf } from '../../infra/stateful/load';
 import { ProcessManagerRuntime } from '../../consumers/process-managers/runtime/runtime';
 import type { FulfilmentInput } from '../../consumers/process-managers/order-fulfilment/order-fulfilment.workflow';
-import type { EventMetadata, OrderFulfilmentState } from '../../schemas/generated/types';
-import { dlqTopicName } from '../../schemas/topics';
+import type { OrderFulfilmentState } from '../../schemas/generated/types';
 import { testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
-import { countBy, endOffsets, readRecords, type StoredRecord } from '../support/process-managers';
+import { countBy, createFulfilmentTopics, endOffsets, fulfilmentTopicNames, orderEventsOf, placed, readRecords, type StoredRecord } from '../support/process-managers';
 import { produceEnvelopes } from '../support/read-side';
 import { crashTopics, fulfilment } from '../support/stateful-crash';
 
@@ -57,16 +56,7 @@ async function topicsOfRun(): Promise<ReturnType<typeof crashTopics> & { readonl
   const run = unique('it-crash');
   runs.push(run);
   const made = crashTopics(run);
-  const { topics } = made;
-  await withAdmin(kafka, (admin) =>
-    admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        ...[topics.orderEvents, topics.paymentEvents, dlqTopicName(topics.orderEvents), dlqTopicName(topics.paymentEvents), topics.orderCommands].map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })),
-        { topic: topics.changelog, numPartitions: PARTITIONS, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
-      ],
-    }),
-  );
+  await createFulfilmentTopics(kafka, made, PARTITIONS);
   return { ...made, run };
 }
 
@@ -98,27 +88,8 @@ async function inProcess(made: ReturnType<typeof crashTopics>, stateDir: string)
   return runtime;
 }
 
-const meta = (orderId: string): EventMetadata => ({
-  eventId: `e-${orderId}-4`,
-  aggregateId: orderId,
-  version: 4,
-  occurredAt: Date.now(),
-  commandId: `c-${orderId}-4`,
-  correlationId: `k-${orderId}`,
-  causationId: `c-${orderId}-4`,
-  actor: null,
-});
-const eur = (amountMinor: number) => ({ amountMinor, currency: 'EUR' });
-const placed = (orderId: string) => ({
-  event: {
-    type: 'OrderPlaced',
-    data: { customerId: 'c-1', lines: [{ menuItemId: 'm-1', menuItemName: 'Margherita', quantity: 1, unitPrice: eur(950) }], deliveryAddress: { line1: 'Dam 1', line2: null, city: 'Amsterdam', postalCode: '1012 JS', country: 'NL' }, total: eur(950) },
-  },
-  metadata: meta(orderId),
-});
-
 async function place(made: ReturnType<typeof crashTopics>, orders: readonly string[]): Promise<void> {
-  await produceEnvelopes(producer, codec, { topic: made.topics.orderEvents, schemaTopic: 'restaurant.order.events', namespace: 'restaurant.order', partitions: PARTITIONS }, orders.map(placed));
+  await produceEnvelopes(producer, codec, orderEventsOf(made, PARTITIONS), orders.map((o) => placed(o, { quantity: 1 })));
 }
 
 /** Waits until every order has its payment request and its CancelOrder (its deadline fired), then checks each was written once. */
@@ -164,9 +135,9 @@ afterAll(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   await withAdmin(kafka, async (admin) => {
     for (const run of runs) {
-      const { topics, groupId } = crashTopics(run);
-      await admin.deleteGroups([groupId]).catch(() => undefined);
-      await admin.deleteTopics({ topics: [...Object.values(topics), dlqTopicName(topics.orderEvents), dlqTopicName(topics.paymentEvents)] }).catch(() => undefined);
+      const made = crashTopics(run);
+      await admin.deleteGroups([made.groupId]).catch(() => undefined);
+      await admin.deleteTopics({ topics: fulfilmentTopicNames(made) }).catch(() => undefined);
     }
   });
 });

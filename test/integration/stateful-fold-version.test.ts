@@ -22,12 +22,11 @@ import type { FulfilmentInput } from '../../consumers/process-managers/order-ful
 import type { PlacementFactsSource } from '../../consumers/process-managers/order-fulfilment/placement-facts';
 import type { ProcessDefinition } from '../../consumers/process-managers/runtime/definition';
 import { ProcessManagerRuntime } from '../../consumers/process-managers/runtime/runtime';
-import type { EventMetadata, OrderFulfilmentState } from '../../schemas/generated/types';
+import type { OrderFulfilmentState } from '../../schemas/generated/types';
 import { partitionFor } from '../../schemas/partitioning';
-import { dlqTopicName } from '../../schemas/topics';
 import { testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
-import { endOffsets, readRecords } from '../support/process-managers';
+import { createFulfilmentTopics, endOffsets, fulfilmentTopicNames, fulfilmentTopics, orderEventsOf, placed, readRecords } from '../support/process-managers';
 import { produceEnvelopes } from '../support/read-side';
 
 jest.setTimeout(180_000);
@@ -38,19 +37,8 @@ const logger = rootLogger.child({ test: 'stateful-fold-version' });
 logger.level = 'silent';
 const PARTITIONS = 6;
 const run = unique('it-fold');
-const topics = {
-  orderEvents: `${run}.order.events`,
-  paymentEvents: `${run}.payment.events`,
-  orderCommands: `${run}.order.commands`,
-  changelog: `${run}.order-fulfilment.changelog`,
-};
-const topicMap = {
-  'restaurant.order.events': topics.orderEvents,
-  'restaurant.payment.events': topics.paymentEvents,
-  'restaurant.order.commands': topics.orderCommands,
-  'restaurant.order-fulfilment.changelog': topics.changelog,
-};
-const groupId = `${run}.fulfilment`;
+const made = fulfilmentTopics(run);
+const { topics, topicMap, groupId } = made;
 const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
 const stateDir = mkdtempSync(join(tmpdir(), 'it-fold-'));
 const running = new Set<ProcessManagerRuntime<OrderFulfilmentState, FulfilmentInput>>();
@@ -75,38 +63,12 @@ async function stop(runtime: ProcessManagerRuntime<OrderFulfilmentState, Fulfilm
   running.delete(runtime);
 }
 
-const meta = (orderId: string): EventMetadata => ({
-  eventId: `e-${orderId}-4`,
-  aggregateId: orderId,
-  version: 4,
-  occurredAt: Date.now(),
-  commandId: `c-${orderId}-4`,
-  correlationId: `k-${orderId}`,
-  causationId: `c-${orderId}-4`,
-  actor: null,
-});
-const eur = (amountMinor: number) => ({ amountMinor, currency: 'EUR' });
-const placed = (orderId: string) => ({
-  event: {
-    type: 'OrderPlaced',
-    data: { customerId: 'c-1', lines: [{ menuItemId: 'm-1', menuItemName: 'Margherita', quantity: 2, unitPrice: eur(950) }], deliveryAddress: { line1: 'Dam 1', line2: null, city: 'Amsterdam', postalCode: '1012 JS', country: 'NL' }, total: eur(1900) },
-  },
-  metadata: meta(orderId),
-});
-const orderEvents = { topic: topics.orderEvents, schemaTopic: 'restaurant.order.events', namespace: 'restaurant.order', partitions: PARTITIONS };
+const orderEvents = orderEventsOf(made, PARTITIONS);
 const requests = async () => (await readRecords(kafka, topics.paymentEvents, codec)).filter((r) => r.type === 'PaymentRequested');
 
 beforeAll(async () => {
   await producer.connect();
-  await withAdmin(kafka, (admin) =>
-    admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        ...[topics.orderEvents, topics.paymentEvents, dlqTopicName(topics.orderEvents), dlqTopicName(topics.paymentEvents), topics.orderCommands].map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })),
-        { topic: topics.changelog, numPartitions: PARTITIONS, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
-      ],
-    }),
-  );
+  await createFulfilmentTopics(kafka, made, PARTITIONS);
 });
 
 afterAll(async () => {
@@ -115,7 +77,7 @@ afterAll(async () => {
   rmSync(stateDir, { recursive: true, force: true });
   await withAdmin(kafka, async (admin) => {
     await admin.deleteGroups([groupId]).catch(() => undefined);
-    await admin.deleteTopics({ topics: [...Object.values(topics), dlqTopicName(topics.orderEvents), dlqTopicName(topics.paymentEvents)] }).catch(() => undefined);
+    await admin.deleteTopics({ topics: fulfilmentTopicNames(made) }).catch(() => undefined);
   });
 });
 
@@ -123,7 +85,7 @@ const FIRST = Array.from({ length: 8 }, (_, i) => `o-${i + 1}`);
 
 describe('fold versions on the stateful runtime', () => {
   it('stamps every changelog record and stored state with the fold version that made it', async () => {
-    await produceEnvelopes(producer, codec, orderEvents, FIRST.map(placed));
+    await produceEnvelopes(producer, codec, orderEvents, FIRST.map((o) => placed(o)));
     const runtime = await start(1, stateDir);
     await waitFor('a payment request per order', async () => ((await requests()).length >= FIRST.length ? true : undefined));
     await waitFor('every state in the changelog', async () => ((await readRecords(kafka, topics.changelog)).length >= FIRST.length ? true : undefined));

@@ -1,9 +1,14 @@
 // Process-manager test support: read any topic back decoded (commands,
 // events, changelogs alike), the latest record per key, and the offsets a
-// consumer group has committed.
+// consumer group has committed; and the order-fulfilment fixtures the
+// integration tests share (a run's topics, OrderPlaced, payment answers).
 import type { IHeaders, Kafka } from 'kafkajs';
 import type { AvroCodec } from '../../infra/kafka/codec';
 import { readToEnd } from '../../infra/kafka/read-to-end';
+import { fulfilmentIds } from '../../consumers/process-managers/order-fulfilment/order-fulfilment.workflow';
+import type { EventMetadata } from '../../schemas/generated/types';
+import { PAYMENT_STREAM_VERSIONS } from '../../schemas/payment-stream';
+import { dlqTopicName } from '../../schemas/topics';
 import { withAdmin } from './kafka';
 
 export interface StoredRecord {
@@ -74,3 +79,90 @@ export function countBy<T>(items: readonly T[], keyOf: (item: T) => string): Map
   for (const item of items) counts.set(keyOf(item), (counts.get(keyOf(item)) ?? 0) + 1);
   return counts;
 }
+
+// ------------------------------------------------------------ order-fulfilment fixtures
+
+/** The topics of a test run of order fulfilment on topics of its own, the runtime's topic map and group. */
+export function fulfilmentTopics(run: string, options: { readonly parking?: boolean } = {}) {
+  const topics = {
+    orderEvents: `${run}.order.events`,
+    paymentEvents: `${run}.payment.events`,
+    orderCommands: `${run}.order.commands`,
+    changelog: `${run}.order-fulfilment.changelog`,
+    /** With `parking`: the runtime's parked topic and the actions topic it records redrives and skips on. */
+    parked: `${run}.order-fulfilment.parked`,
+    actions: `${run}.dead-letter-actions`,
+  };
+  const topicMap: Record<string, string> = {
+    'restaurant.order.events': topics.orderEvents,
+    'restaurant.payment.events': topics.paymentEvents,
+    'restaurant.order.commands': topics.orderCommands,
+    'restaurant.order-fulfilment.changelog': topics.changelog,
+    ...(options.parking === true ? { 'restaurant.order-fulfilment.parked': topics.parked, 'restaurant.dead-letter-actions': topics.actions } : {}),
+  };
+  return { topics, topicMap, groupId: `${run}.fulfilment`, parking: options.parking === true };
+}
+
+export type FulfilmentTopics = ReturnType<typeof fulfilmentTopics>;
+
+const compactedOf = ({ topics, parking }: FulfilmentTopics): string[] => [topics.changelog, ...(parking ? [topics.parked] : [])];
+const plainOf = ({ topics, parking }: FulfilmentTopics): string[] => [topics.orderEvents, topics.paymentEvents, dlqTopicName(topics.orderEvents), dlqTopicName(topics.paymentEvents), topics.orderCommands, ...(parking ? [topics.actions, dlqTopicName(topics.parked)] : [])];
+
+/** Every topic createFulfilmentTopics creates for a run (to delete them after). */
+export const fulfilmentTopicNames = (made: FulfilmentTopics): string[] => [...plainOf(made), ...compactedOf(made)];
+
+/** Creates a run's topics (the compacted ones compacted), with the DLQs of the inputs. */
+export async function createFulfilmentTopics(kafka: Kafka, made: FulfilmentTopics, partitions = 6): Promise<void> {
+  const compacted = compactedOf(made);
+  const plain = plainOf(made);
+  await withAdmin(kafka, (admin) =>
+    admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        ...plain.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
+        ...compacted.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] })),
+      ],
+    }),
+  );
+}
+
+/** An order event's metadata (version 4, the OrderPlaced of an order with three lines edited before). */
+export const orderMeta = (orderId: string, version = 4, eventId = `e-${orderId}-${version}`): EventMetadata => ({
+  eventId,
+  aggregateId: orderId,
+  version,
+  occurredAt: Date.now(),
+  commandId: `c-${orderId}-${version}`,
+  correlationId: `k-${orderId}`,
+  causationId: `c-${orderId}-${version}`,
+  actor: null,
+});
+
+export const eur = (amountMinor: number) => ({ amountMinor, currency: 'EUR' });
+
+/** An OrderPlaced envelope for produceEnvelopes: Margheritas at 9.50 to Dam 1. */
+export const placed = (orderId: string, options: { readonly customerId?: string; readonly quantity?: number } = {}) => {
+  const quantity = options.quantity ?? 2;
+  return {
+    event: {
+      type: 'OrderPlaced',
+      data: {
+        customerId: options.customerId ?? 'c-1',
+        lines: [{ menuItemId: 'm-1', menuItemName: 'Margherita', quantity, unitPrice: eur(950) }],
+        deliveryAddress: { line1: 'Dam 1', line2: null, city: 'Amsterdam', postalCode: '1012 JS', country: 'NL' },
+        total: eur(950 * quantity),
+      },
+    },
+    metadata: orderMeta(orderId),
+  };
+};
+
+/** The payment provider's answer to an order's payment request (of 19.00: two Margheritas). */
+export const paymentAnswer = (orderId: string, type: 'PaymentAuthorized' | 'PaymentDeclined') => ({
+  event: { type, data: { orderId, paymentId: fulfilmentIds.payment(orderId), amount: eur(1900), ...(type === 'PaymentDeclined' ? { reason: 'card expired' } : {}) } },
+  metadata: { ...orderMeta(orderId, PAYMENT_STREAM_VERSIONS[type], `answer-${orderId}`) },
+});
+
+/** Where produceEnvelopes writes a run's order and payment events. */
+export const orderEventsOf = (made: FulfilmentTopics, partitions = 6) => ({ topic: made.topics.orderEvents, schemaTopic: 'restaurant.order.events', namespace: 'restaurant.order', partitions });
+export const paymentEventsOf = (made: FulfilmentTopics, partitions = 6) => ({ topic: made.topics.paymentEvents, schemaTopic: 'restaurant.payment.events', namespace: 'restaurant.payment', partitions });

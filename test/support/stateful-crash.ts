@@ -4,22 +4,10 @@ import { orderFulfilmentProcess } from '../../consumers/process-managers/order-f
 import type { FulfilmentInput } from '../../consumers/process-managers/order-fulfilment/order-fulfilment.workflow';
 import type { ProcessDefinition } from '../../consumers/process-managers/runtime/definition';
 import type { OrderFulfilmentState } from '../../schemas/generated/types';
+import { fulfilmentTopics, type FulfilmentTopics } from './process-managers';
 
-export function crashTopics(run: string) {
-  const topics = {
-    orderEvents: `${run}.order.events`,
-    paymentEvents: `${run}.payment.events`,
-    orderCommands: `${run}.order.commands`,
-    changelog: `${run}.order-fulfilment.changelog`,
-  };
-  const topicMap: Record<string, string> = {
-    'restaurant.order.events': topics.orderEvents,
-    'restaurant.payment.events': topics.paymentEvents,
-    'restaurant.order.commands': topics.orderCommands,
-    'restaurant.order-fulfilment.changelog': topics.changelog,
-  };
-  return { topics, topicMap, groupId: `${run}.fulfilment` };
-}
+/** The topics of a crash run: order fulfilment's on topics of their own (test/support/process-managers.ts). */
+export const crashTopics = (run: string): FulfilmentTopics => fulfilmentTopics(run);
 
 export function fulfilment(paymentTimeoutMs: number): ProcessDefinition<OrderFulfilmentState, FulfilmentInput> {
   return orderFulfilmentProcess({

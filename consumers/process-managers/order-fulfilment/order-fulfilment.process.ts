@@ -69,6 +69,8 @@ export function orderFulfilmentProcess(options: { readonly facts: PlacementFacts
       const byRecord = new Map(needFacts.map((r, i) => [r, facts[i]]));
       return records.map((r) => toFulfilmentInput(r, (placed) => byRecord.get(placed) ?? { customerExists: false, menuItems: {} }));
     },
+    // A dead-lettered input parks its process (keyed <aggregateId>/<version>: the process id); docs/stateful-runtime.md "Parking".
+    parking: {},
     processId: (input) => (input.type === 'DeadlineReached' ? input.orderId : input.metadata.aggregateId),
     initialState,
     fromStateRecord: (record) => fromStateRecord(record as OrderFulfilmentState),

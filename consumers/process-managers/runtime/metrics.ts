@@ -1,7 +1,8 @@
 // Process-manager metrics, read from the runtime's stats snapshot when
 // Prometheus scrapes (the runtime itself knows nothing of Prometheus):
 // processes by state, pending and fired deadlines, failures and retries the
-// processes recorded, messages emitted by type, transactions by result.
+// processes recorded, messages emitted by type, transactions by result,
+// parked processes and their parked inputs.
 //
 // Labels are bounded: `process` is a process manager's name, `state` a status
 // of its state machine, `type` a command or event type it emits.
@@ -47,6 +48,22 @@ export function processManagerMetrics(metrics: Metrics, source: StatsSource): vo
     labelNames: ['process'],
     collect() {
       for (const s of source()) this.set({ process: s.name }, s.deadlinesWaitingForInputs);
+    },
+  });
+  metrics.gauge({
+    name: 'restaurant_process_parked',
+    help: 'Processes parked on the partitions owned here (an input dead-lettered; their later inputs recorded, not decided, until a redrive or skip), by process manager.',
+    labelNames: ['process'],
+    collect() {
+      for (const s of source()) this.set({ process: s.name }, s.parkedProcesses);
+    },
+  });
+  metrics.gauge({
+    name: 'restaurant_process_parked_inputs',
+    help: 'Inputs parked in those processes (the dead-lettered heads and the inputs behind them): what a redrive would decide, by process manager.',
+    labelNames: ['process'],
+    collect() {
+      for (const s of source()) this.set({ process: s.name }, s.parkedInputs);
     },
   });
   const counted = <L extends string>(name: string, help: string, labelNames: readonly L[], each: (s: ProcessManagerStats) => ReadonlyArray<[Record<L, string>, number]>) =>

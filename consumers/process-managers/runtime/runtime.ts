@@ -18,6 +18,15 @@ export interface ProcessManagerRuntimeOptions<S, I> extends Omit<StatefulRuntime
 export class ProcessManagerRuntime<S, I> extends StatefulRuntime<S, I> {
   constructor(options: ProcessManagerRuntimeOptions<S, I>) {
     const catalog = options.catalog ?? topicCatalog();
-    super({ ...options, catalog, changelog: catalog.changelog(options.definition.name).name, groupId: options.groupId ?? options.definition.groupId });
+    const parked = catalog.parked(options.definition.name).name;
+    // A runtime on topics of its own (tests, benches) parks only when its topic map gives the parked topic one too.
+    const parks = options.definition.parking !== undefined && (options.topicMap === undefined || options.topicMap[parked] !== undefined);
+    super({
+      ...options,
+      catalog,
+      changelog: catalog.changelog(options.definition.name).name,
+      groupId: options.groupId ?? options.definition.groupId,
+      ...(parks ? { parkedTopic: parked } : {}),
+    });
   }
 }

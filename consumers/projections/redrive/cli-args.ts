@@ -3,14 +3,26 @@ import { parseArgs } from 'node:util';
 import { assertKeyspace, DEFAULT_KEYSPACE, READ_MODELS, type ReadModelName } from '../shared/keys';
 import { isReadModel } from '../runtime/read-models';
 import { ActionInputError, type RedriveSelection } from './actions';
+import { PROCESS_MANAGERS, type ProcessManagerName } from '../../../schemas/topics';
+import { processManagerOf } from '../../process-managers/redrive/redrive';
+
+/** What the dead-letter tools act on: a read model's parked aggregates, or a process manager's parked processes. */
+export type DlqModel = ReadModelName | ProcessManagerName;
+export const DLQ_MODELS: readonly DlqModel[] = [...READ_MODELS, ...PROCESS_MANAGERS];
+
+/** A read model, or a process manager by its name or consumer group; undefined for neither. */
+export function dlqModelOf(name: string): DlqModel | undefined {
+  return isReadModel(name) ? name : processManagerOf(name);
+}
 
 export const USAGE = `usage:
-  npm run dlq -- list     [--model <read-model>] [--reason <reason>]
-  npm run dlq -- show     --model <read-model> --aggregate <id>
-  npm run dlq -- redrive  --model <read-model> (--aggregate <id> | --reason <reason> | --all) [--why <text>] [--actor <name>]
-  npm run dlq -- skip     --model <read-model> --aggregate <id> [--event <topic>:<partition>:<offset>] --why <text> [--actor <name>]
+  npm run dlq -- list     [--model <read-model|process-manager>] [--reason <reason>]
+  npm run dlq -- show     --model <read-model|process-manager> --aggregate <id>
+  npm run dlq -- redrive  --model <read-model|process-manager> (--aggregate <id> | --reason <reason> | --all) [--why <text>] [--actor <name>]
+  npm run dlq -- skip     --model <read-model|process-manager> --aggregate <id> [--event <topic>:<partition>:<offset>] --why <text> [--actor <name>]
 options: --keyspace <keyspace> (default: the keyspace serving the read model)
-read models: ${READ_MODELS.join(', ')}`;
+read models: ${READ_MODELS.join(', ')}
+process managers (by name or consumer group; --aggregate is the process id): ${PROCESS_MANAGERS.join(', ')}`;
 
 interface Common {
   /** The keyspace given with --keyspace; undefined: the one serving the model. */
@@ -21,10 +33,10 @@ interface Common {
 
 export type DlqCommand = Common &
   (
-    | { readonly command: 'list'; readonly models: readonly ReadModelName[]; readonly reason: string | undefined }
-    | { readonly command: 'show'; readonly model: ReadModelName; readonly aggregateId: string }
-    | { readonly command: 'redrive'; readonly model: ReadModelName; readonly selection: RedriveSelection; readonly actor: string; readonly why: string }
-    | { readonly command: 'skip'; readonly model: ReadModelName; readonly aggregateId: string; readonly event: string | undefined; readonly actor: string; readonly why: string }
+    | { readonly command: 'list'; readonly models: readonly DlqModel[]; readonly reason: string | undefined }
+    | { readonly command: 'show'; readonly model: DlqModel; readonly aggregateId: string }
+    | { readonly command: 'redrive'; readonly model: DlqModel; readonly selection: RedriveSelection; readonly actor: string; readonly why: string }
+    | { readonly command: 'skip'; readonly model: DlqModel; readonly aggregateId: string; readonly event: string | undefined; readonly actor: string; readonly why: string }
   );
 
 /** "<topic>:<partition>:<offset>", as a parked chain names its events. */
@@ -68,17 +80,16 @@ export function parseDlqArgs(argv: readonly string[], env: Readonly<Record<strin
     return fail((cause as Error).message);
   }
   const common = { base, keyspace };
-  const model = (): ReadModelName => {
+  const model = (): DlqModel => {
     if (values.model === undefined) return fail('--model is required');
-    if (!isReadModel(values.model)) return fail(`unknown read model "${values.model}"`);
-    return values.model;
+    return dlqModelOf(values.model) ?? fail(`unknown read model or process manager "${values.model}"`);
   };
   const aggregate = (): string => (values.aggregate === undefined || values.aggregate === '' ? fail('--aggregate is required') : values.aggregate);
   const actor = values.actor ?? osUser;
   if (actor.trim() === '') return fail('--actor must not be empty');
   switch (command) {
     case 'list':
-      return { ...common, command, models: values.model === undefined ? [...READ_MODELS] : [model()], reason: values.reason };
+      return { ...common, command, models: values.model === undefined ? [...DLQ_MODELS] : [model()], reason: values.reason };
     case 'show':
       return { ...common, command, model: model(), aggregateId: aggregate() };
     case 'redrive': {

@@ -65,14 +65,17 @@ describe('topic catalog', () => {
       'restaurant.email-reservation.snapshots',
       'restaurant.loyalty.changelog',
       'restaurant.loyalty.events',
+      'restaurant.loyalty.parked',
       'restaurant.menu.commands',
       'restaurant.menu.events',
       'restaurant.menu.snapshots',
       'restaurant.order-fulfilment.changelog',
+      'restaurant.order-fulfilment.parked',
       'restaurant.order.commands',
       'restaurant.order.events',
       'restaurant.order.snapshots',
       'restaurant.payment-simulator.changelog',
+      'restaurant.payment-simulator.parked',
       'restaurant.payment.events',
       'restaurant.privacy.data-keys',
     ]);
@@ -96,9 +99,21 @@ describe('topic catalog', () => {
     ]);
   });
   it('covers every event, command, snapshot and reply record exactly once', () => {
-    const onTopics = catalog.topics.flatMap((t) => t.subjects.map((s) => s.recordName).filter((name) => name !== 'restaurant.common.CommandCheckpoint')).sort();
+    // The parking records are on every process manager's parked topic (checked below).
+    const onTopics = catalog.topics.flatMap((t) => t.subjects.map((s) => s.recordName).filter((name) => name !== 'restaurant.common.CommandCheckpoint'));
+    const parking = ['restaurant.common.ParkedInput', 'restaurant.common.ParkingRequest'];
+    expect(onTopics.filter((name) => parking.includes(name))).toHaveLength(parking.length * 3);
+    const once = [...onTopics.filter((name) => !parking.includes(name)), ...parking].sort();
     const records = loadSchemas().all.filter((s) => s.kind !== 'type' && s.kind !== 'checkpoint').map((s) => s.fullName);
-    expect(onTopics).toEqual(records);
+    expect(once).toEqual(records);
+  });
+  it('gives every process manager a parked topic beside its changelog: compacted, co-partitioned, with the parking records', () => {
+    for (const pm of ['order-fulfilment', 'loyalty', 'payment-simulator'] as const) {
+      const parked = catalog.parked(pm);
+      expect(parked).toMatchObject({ name: `restaurant.${pm}.parked`, role: 'parked', processManager: pm, partitions: catalog.changelog(pm).partitions, key: 'processId@position' });
+      expect(parked.configs).toMatchObject({ 'cleanup.policy': 'compact' });
+      expect(parked.subjects.map((s) => s.recordName)).toEqual(['restaurant.common.ParkedInput', 'restaurant.common.ParkingRequest']);
+    }
   });
   it("registers the command processor's checkpoint on every snapshots topic, and only there", () => {
     const withCheckpoint = catalog.topics.filter((t) => t.subjects.some((s) => s.recordName === 'restaurant.common.CommandCheckpoint')).map((t) => t.name);

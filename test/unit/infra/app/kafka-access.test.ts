@@ -45,12 +45,17 @@ describe('the Kafka ACL catalog', () => {
     expect(access.query.filter((g) => g.resource !== 'topic')).toEqual([{ resource: 'group', name: KEY_CACHE_GROUP_PREFIX, pattern: 'prefixed', operations: ['READ'] }]);
   });
 
-  it('the admin API writes only the dead-letter action records, reads no records and joins no group', () => {
-    expect(writable('admin-api')).toEqual([DEAD_LETTER_ACTIONS_TOPIC]);
-    expect(writersOf(DEAD_LETTER_ACTIONS_TOPIC)).toEqual(['admin-api']);
-    expect(topics.filter((t) => allows(access['admin-api'], 'topic', t.name, 'READ'))).toEqual([]);
-    expect(access['admin-api'].filter((g) => g.resource !== 'topic')).toEqual([]);
-    expect(allows(access.all, 'topic', DEAD_LETTER_ACTIONS_TOPIC, 'WRITE')).toBe(false);
+  it('the admin API writes only the dead-letter action records and the process managers\' parking requests, and reads only those topics', () => {
+    const parked = topics.filter((t) => t.role === 'parked').map((t) => t.name);
+    expect(parked).toHaveLength(3);
+    expect(writable('admin-api')).toEqual([DEAD_LETTER_ACTIONS_TOPIC, ...parked].sort());
+    // The process managers record the actions they decide (a redrive, a skip) in their own transactions.
+    expect(writersOf(DEAD_LETTER_ACTIONS_TOPIC)).toEqual(['admin-api', 'process-manager:order-fulfilment', 'loyalty', 'payment-simulator']);
+    expect(topics.filter((t) => allows(access['admin-api'], 'topic', t.name, 'READ')).map((t) => t.name)).toEqual([DEAD_LETTER_ACTIONS_TOPIC, ...parked].sort());
+    // Reading to the end (throwaway groups), no consumer group of its own.
+    expect(access['admin-api'].filter((g) => g.resource !== 'topic')).toEqual([{ resource: 'group', name: READ_TO_END_GROUP_PREFIX, pattern: 'prefixed', operations: ['DELETE', 'READ'] }]);
+    // `all` runs the process managers, which record the redrives and skips they decide.
+    expect(allows(access.all, 'topic', DEAD_LETTER_ACTIONS_TOPIC, 'WRITE')).toBe(true);
   });
 
   it('only topics:apply may create topics', () => {

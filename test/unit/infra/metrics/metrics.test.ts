@@ -114,6 +114,9 @@ describe('process-manager metrics', () => {
     transactionsFailed: 0,
     restores: 2,
     deadLettered: 0,
+    parkedProcesses: 1,
+    parkedInputs: 3,
+    parked: [],
     ...over,
   });
 

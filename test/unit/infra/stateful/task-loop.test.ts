@@ -25,6 +25,7 @@ function newLoop(): TaskLoop<S, unknown> {
     stopping: () => false,
     reload: () => Promise.resolve(),
     replaced: () => undefined,
+    unparked: () => undefined,
   });
 }
 
@@ -34,6 +35,7 @@ function newTask(): Task<S> {
     producer: {} as Producer,
     epoch: 1,
     state: {} as PartitionState<S>,
+    parked: new Map(),
     committed: new Map(),
     pendingOffsets: new Map(),
     positions: new Map(),
