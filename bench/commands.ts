@@ -62,6 +62,14 @@ async function memoryOf(role: RoleProcess): Promise<string> {
   return `${role.role} ${fmt(rssMb(role.child.pid ?? 0))} MB (heap used ${fmt(value('nodejs_heap_size_used_bytes'))}, heap total ${fmt(value('nodejs_heap_size_total_bytes'))}, external ${fmt(value('nodejs_external_memory_bytes'))}${held.length > 0 ? `; aggregates held: ${held.join(', ')}` : ''})`;
 }
 
+/** CPU seconds a process has used so far (user + system, from /proc). */
+function cpuSecondsOf(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime, fields 14 and 15 of the line (11 and 12 after the command name), in clock ticks of 1/100 s.
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 function rssMb(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
@@ -157,16 +165,23 @@ async function main(): Promise<void> {
     await openLoop(500, warmup, command, 0);
     await openLoop(500, warmup / 3, bare, 0);
 
-    const rows: Array<{ gateway: Result; baseline: Result }> = [];
+    // The roles' CPU (gateway and processor) per accepted command during the gateway's load: steadier than rates on a shared machine.
+    const rolesCpu = (): number => roles.reduce((sum, r) => sum + cpuSecondsOf(r.child.pid ?? 0), 0);
+    const measured = async (load: () => Promise<Result>): Promise<{ result: Result; cpuMsPerCommand: number }> => {
+      const before = rolesCpu();
+      const result = await load();
+      return { result, cpuMsPerCommand: ((rolesCpu() - before) * 1000) / Math.max(1, result.accepted) };
+    };
+    const rows: Array<{ gateway: Result; baseline: Result; cpuMsPerCommand: number }> = [];
     let offset = 10_000;
     for (const rate of RATES) {
-      const g = await openLoop(rate, SECONDS, command, (offset += 100_000));
+      const g = await measured(() => openLoop(rate, SECONDS, command, (offset += 100_000)));
       const b = await openLoop(rate, SECONDS, bare, offset);
-      rows.push({ gateway: g, baseline: b });
+      rows.push({ gateway: g.result, baseline: b, cpuMsPerCommand: g.cpuMsPerCommand });
     }
-    const gMax = await closedLoop(CLOSED_CONCURRENCY, SECONDS, command, (offset += 100_000));
+    const gMax = await measured(() => closedLoop(CLOSED_CONCURRENCY, SECONDS, command, (offset += 100_000)));
     const bMax = await closedLoop(CLOSED_CONCURRENCY, SECONDS, bare, offset);
-    rows.push({ gateway: gMax, baseline: bMax });
+    rows.push({ gateway: gMax.result, baseline: bMax, cpuMsPerCommand: gMax.cpuMsPerCommand });
 
     if (JSON_OUT !== undefined) fs.writeFileSync(JSON_OUT, JSON.stringify(rows));
     // Token verification's cost: the same commands with tokens and without authentication, alternately.
@@ -181,10 +196,10 @@ async function main(): Promise<void> {
     const memoryAtEnd = await Promise.all(roles.map(memoryOf));
 
     console.log(`\ncommand side vs baseline (express + one kafkajs produce per request, same batching), ${SECONDS} s per row, 2 cores shared with Kafka, the registry and the load generator`);
-    console.log('offered/s | gateway accepted/s  p50    p95    p99 ms  non-2xx | baseline ok/s  p50    p95    p99 ms | accepted/s ratio  p99 ratio');
-    for (const { gateway: g, baseline: b } of rows) {
+    console.log('offered/s | gateway accepted/s  p50    p95    p99 ms  non-2xx  roles cpu ms/cmd | baseline ok/s  p50    p95    p99 ms | accepted/s ratio  p99 ratio');
+    for (const { gateway: g, baseline: b, cpuMsPerCommand } of rows) {
       console.log(
-        `${String(g.offered).padStart(9)} | ${fmt(g.perSecond).padStart(10)} ${fmt(g.p50).padStart(8)} ${fmt(g.p95).padStart(6)} ${fmt(g.p99).padStart(6)} ${String(g.other).padStart(8)} |` +
+        `${String(g.offered).padStart(9)} | ${fmt(g.perSecond).padStart(10)} ${fmt(g.p50).padStart(8)} ${fmt(g.p95).padStart(6)} ${fmt(g.p99).padStart(6)} ${String(g.other).padStart(8)} ${fmt(cpuMsPerCommand, 2).padStart(17)} |` +
           ` ${fmt(b.perSecond).padStart(12)} ${fmt(b.p50).padStart(6)} ${fmt(b.p95).padStart(6)} ${fmt(b.p99).padStart(6)} |` +
           ` ${fmt(g.perSecond / b.perSecond, 2).padStart(16)} ${fmt(g.p99 / b.p99, 2).padStart(10)}`,
       );

@@ -46,7 +46,7 @@ const PARTITIONS = 6;
 const ONLY = process.env.BENCH_MODELS?.split(',').map((m) => m.trim()).filter((m) => m !== '');
 const STAGES = process.env.BENCH_STAGES !== '0';
 const RUN = randomUUID().slice(0, 8);
-/** BENCH_JSON: a file to write each model's replay rate and ratio to its ceiling to, for bench:tracing. */
+/** BENCH_JSON: a file to write each model's replay rate, ratio to its ceiling and node CPU seconds (its own and the raw consume's) to, for bench:tracing. */
 const JSON_OUT = process.env.BENCH_JSON;
 /**
  * With TRACING on (bench:tracing), the projector here records spans, and every
@@ -238,7 +238,7 @@ async function main(): Promise<void> {
       const rate = EVENTS / seconds;
       const ceiling = ceilings.get(topic) ?? { rate: NaN, cpuSeconds: NaN };
       const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MB`;
-      rows.push([model, EVENTS.toLocaleString('en'), `${seconds.toFixed(1)} s`, `${Math.round(rate).toLocaleString('en')}/s`, `${Math.round(ceiling.rate).toLocaleString('en')}/s`, `${(rate / ceiling.rate).toFixed(3)}`, mb(rssStart), mb(rssEnd), mb(peak), `${applied}`, `${((cpu.user + cpu.system) / 1e6).toFixed(1)} s`, `${ceiling.cpuSeconds.toFixed(1)} s`, `${redisSeconds.toFixed(1)} s`]);
+      rows.push([model, EVENTS.toLocaleString('en'), `${seconds.toFixed(1)} s`, `${Math.round(rate).toLocaleString('en')}/s`, `${Math.round(ceiling.rate).toLocaleString('en')}/s`, `${(rate / ceiling.rate).toFixed(3)}`, mb(rssStart), mb(rssEnd), mb(peak), `${applied}`, `${((cpu.user + cpu.system) / 1e6).toFixed(2)} s`, `${ceiling.cpuSeconds.toFixed(2)} s`, `${redisSeconds.toFixed(1)} s`]);
     }
     const header = ['read model', 'events', 'replay', 'rate', 'raw eachBatch', 'ratio', 'rss start', 'rss end', 'rss peak', 'applied', 'node cpu', 'raw node cpu', 'redis script'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -246,7 +246,7 @@ async function main(): Promise<void> {
     console.log(`\nprojection replay from offset 0 (${PARTITIONS} partitions, Redis ${config().redis.url}, keyspace ${KEYSPACE})`);
     console.log(line(header));
     for (const r of rows) console.log(line(r));
-    if (JSON_OUT !== undefined) fs.writeFileSync(JSON_OUT, JSON.stringify(rows.map((r) => ({ model: r[0], rate: Number((r[3] ?? '').replace(/[^\d.]/g, '')), ratio: Number(r[5]) }))));
+    if (JSON_OUT !== undefined) fs.writeFileSync(JSON_OUT, JSON.stringify(rows.map((r) => ({ model: r[0], rate: Number((r[3] ?? '').replace(/[^\d.]/g, '')), ratio: Number(r[5]), cpuSeconds: parseFloat(r[10] ?? ''), rawCpuSeconds: parseFloat(r[11] ?? '') }))));
     if (stageRows.length > 0) {
       console.log('\nwhere the time goes: the projector\'s consumer cut short after each stage, writing nothing (rate, ratio to raw eachBatch, node cpu)');
       const stageHeader = ['read model', 'decode', 'ratio', 'cpu', '+ project', 'ratio', 'cpu', '+ encode', 'ratio', 'cpu'];

@@ -16,6 +16,7 @@
 //   zombie write between the read and the script, the guard skips what it
 //   already applied, and since projections are deterministic the documents it
 //   wrote equal ours.
+import { tracingStarted } from '../../../infra/tracing/sdk';
 import { endSpan, startBatchSpans } from '../../../infra/tracing/spans';
 import type Redis from 'ioredis';
 import { ReplyError } from 'ioredis';
@@ -202,6 +203,8 @@ export class RedisProjectionSink implements BatchSink, Checkpointing, ParkedSour
 
   /** Applies a batch; a span per trace among its records (linked to each of them) when tracing records (docs/tracing.md). */
   async write(batch: PartitionBatch): Promise<void> {
+    // Tracing off: not even the batch's header list is built.
+    if (!tracingStarted()) return this.apply(batch);
     const spans = startBatchSpans(`projector ${this.spec.name} batch`, batch.records.map((r) => r.headers), {
       'restaurant.read_model': this.spec.name,
       'messaging.destination.name': batch.topic,
