@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { config } from '../../infra/config';
 import { localSigningKey } from '../../infra/auth/local-keys';
-import { serveHttp } from '../../infra/app/http';
+import { serveHttp } from '../../infra/http/servers';
 import type { RoleDeps, Running } from '../../infra/app/start';
 import { repoRoot } from '../../infra/stack/settings';
 import { createAuthenticator } from '../../infra/auth/authenticator';
