@@ -14,9 +14,9 @@ import { DEFAULT_KEYSPACE, READ_MODELS, type ReadModelName } from '../../consume
 import { changelogTopicName, COMMAND_REPLIES_TOPIC, DATA_KEYS_TOPIC, DEAD_LETTER_ACTIONS_TOPIC, dlqTopicName, topicName, type AggregateName, type ProcessManagerName, type TopicCatalog } from '../../schemas/topics';
 import { normalise, userPrincipal, type AclOperation, type Grant } from '../kafka/acls';
 import { allTopicSpecs } from '../kafka/topics';
-import { principalName, type AccessRole } from './principals';
+import { principalName, type AccessRole } from '../kafka/principals';
 
-export { KAFKA_PRINCIPAL_ROLES, principalName, type AccessRole } from './principals';
+export { KAFKA_PRINCIPAL_ROLES, principalName, type AccessRole } from '../kafka/principals';
 
 /** Group prefixes of the runtimes' throwaway groups (each adds a random suffix). */
 export const READ_TO_END_GROUP_PREFIX = 'restaurant.read-to-end.';

@@ -22,7 +22,7 @@ import path from 'node:path';
 import type Redis from 'ioredis';
 import { logLevel, type Kafka, type LogEntry } from 'kafkajs';
 import { kafkaAccess, kafkaAclPrincipals, principalName } from '../../infra/app/kafka-access';
-import type { AccessRole } from '../../infra/app/principals';
+import type { AccessRole } from '../../infra/kafka/principals';
 import type { Role } from '../../infra/app/roles';
 import { applyAcls } from '../../infra/kafka/acls';
 import { redisAccess, redisUserName, REDIS_ROLES, type RedisRole } from '../../infra/app/redis-access';
