@@ -32,7 +32,6 @@ import { ProcessManagerRuntime } from '../../consumers/process-managers/runtime/
 import { storeDirOf } from '../../infra/stateful/load';
 import type { EventMetadata, OrderFulfilmentState } from '../../schemas/generated/types';
 import { partitionFor } from '../../schemas/partitioning';
-import { PAYMENT_STREAM_VERSIONS } from '../../schemas/payment-stream';
 import { dlqTopicName } from '../../schemas/topics';
 import { testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
@@ -49,13 +48,15 @@ const PARTITIONS = 6; // the catalog's count for orders and payments
 const run = unique('it-pm');
 const topics = {
   orderEvents: `${run}.order.events`,
-  paymentEvents: `${run}.payment.events`,
+  paymentRequests: `${run}.payment.requests`,
+  paymentResults: `${run}.payment.results`,
   orderCommands: `${run}.order.commands`,
   changelog: `${run}.order-fulfilment.changelog`,
 };
 const topicMap = {
   'restaurant.order.events': topics.orderEvents,
-  'restaurant.payment.events': topics.paymentEvents,
+  'restaurant.payment.requests': topics.paymentRequests,
+  'restaurant.payment.results': topics.paymentResults,
   'restaurant.order.commands': topics.orderCommands,
   'restaurant.order-fulfilment.changelog': topics.changelog,
 };
@@ -117,10 +118,11 @@ const placed = (orderId: string, customerId = 'c-1') => ({
 });
 const answer = (orderId: string, type: 'PaymentAuthorized' | 'PaymentDeclined') => ({
   event: { type, data: { orderId, paymentId: fulfilmentIds.payment(orderId), amount: eur(1900), ...(type === 'PaymentDeclined' ? { reason: 'card expired' } : {}) } },
-  metadata: { ...meta(orderId, PAYMENT_STREAM_VERSIONS[type], `answer-${orderId}`) },
+  // The provider's first message in the order's results stream.
+  metadata: { ...meta(orderId, 1, `answer-${orderId}`) },
 });
 const orderEvents = { topic: topics.orderEvents, schemaTopic: 'restaurant.order.events', namespace: 'restaurant.order', partitions: PARTITIONS };
-const paymentEvents = { topic: topics.paymentEvents, schemaTopic: 'restaurant.payment.events', namespace: 'restaurant.payment', partitions: PARTITIONS };
+const paymentResults = { topic: topics.paymentResults, schemaTopic: 'restaurant.payment.results', namespace: 'restaurant.payment', partitions: PARTITIONS };
 
 const ORDERS = Array.from({ length: 20 }, (_, i) => `o-${i + 1}`);
 const AUTHORIZED = ORDERS.slice(0, 10);
@@ -133,7 +135,7 @@ beforeAll(async () => {
     admin.createTopics({
       waitForLeaders: true,
       topics: [
-        ...[topics.orderEvents, topics.paymentEvents, dlqTopicName(topics.orderEvents), dlqTopicName(topics.paymentEvents), topics.orderCommands].map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })),
+        ...[topics.orderEvents, topics.paymentResults, dlqTopicName(topics.orderEvents), dlqTopicName(topics.paymentResults), topics.orderCommands, topics.paymentRequests].map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })),
         { topic: topics.changelog, numPartitions: PARTITIONS, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
       ],
     }),
@@ -145,7 +147,7 @@ afterAll(async () => {
   await producer.disconnect();
   await withAdmin(kafka, async (admin) => {
     await admin.deleteGroups([groupId]).catch(() => undefined);
-    await admin.deleteTopics({ topics: [...Object.values(topics), dlqTopicName(topics.orderEvents), dlqTopicName(topics.paymentEvents)] }).catch(() => undefined);
+    await admin.deleteTopics({ topics: [...Object.values(topics), dlqTopicName(topics.orderEvents), dlqTopicName(topics.paymentResults)] }).catch(() => undefined);
   });
 });
 
@@ -159,13 +161,13 @@ describe('the process-manager runtime on its own topics', () => {
     const runtime = await start();
 
     const requested = await waitFor('a payment request per order that passed its checks', async () => {
-      const records = (await readRecords(kafka, topics.paymentEvents, codec)).filter((r) => r.type === 'PaymentRequested');
+      const records = (await readRecords(kafka, topics.paymentRequests, codec)).filter((r) => r.type === 'PaymentRequested');
       return records.length >= ORDERS.length ? records : undefined;
     });
     expect(requested.map((r) => r.key).sort()).toEqual(ORDERS.map((o) => `${o}/1`).sort());
     expect(requested.every((r) => r.partition === partitionFor(r.key.split('/')[0] as string, PARTITIONS))).toBe(true);
 
-    await produceEnvelopes(producer, codec, paymentEvents, [...AUTHORIZED.map((o) => answer(o, 'PaymentAuthorized')), ...DECLINED.map((o) => answer(o, 'PaymentDeclined'))]);
+    await produceEnvelopes(producer, codec, paymentResults, [...AUTHORIZED.map((o) => answer(o, 'PaymentAuthorized')), ...DECLINED.map((o) => answer(o, 'PaymentDeclined'))]);
     const expected = new Map<string, string>([
       ...AUTHORIZED.map((o) => [o, 'ConfirmOrder'] as const),
       ...DECLINED.map((o) => [o, 'RejectOrder'] as const),
@@ -201,14 +203,14 @@ describe('the process-manager runtime on its own topics', () => {
 
   it('a new instance with the group reset to the earliest offsets restores its state and writes nothing', async () => {
     await withAdmin(kafka, (admin) => admin.deleteGroups([groupId]));
-    const outputs = await endOffsets(kafka, [topics.orderCommands, topics.paymentEvents, topics.changelog]);
+    const outputs = await endOffsets(kafka, [topics.orderCommands, topics.paymentRequests, topics.changelog]);
     const before = await statuses();
     const runtime = await start();
-    const inputs = await endOffsets(kafka, [topics.orderEvents, topics.paymentEvents]);
+    const inputs = await endOffsets(kafka, [topics.orderEvents, topics.paymentResults]);
     await waitFor('the replay to commit every input offset', async () => ((await committedUpTo(kafka, groupId, inputs)) ? true : undefined));
     expect(runtime.stats()).toMatchObject({ instances: 21, messagesEmitted: 0, deadlinesFired: 0, inputsChanged: 0 });
     expect(runtime.stats().inputsDecided).toBeGreaterThanOrEqual(ORDERS.length + AUTHORIZED.length + DECLINED.length + 1);
-    expect(await endOffsets(kafka, [topics.orderCommands, topics.paymentEvents, topics.changelog])).toEqual(outputs);
+    expect(await endOffsets(kafka, [topics.orderCommands, topics.paymentRequests, topics.changelog])).toEqual(outputs);
     expect(await statuses()).toEqual(before);
     await stop(runtime);
   });
@@ -222,7 +224,7 @@ describe('the process-manager runtime on its own topics', () => {
     const intruder = await fencedProducer(kafka, `${groupId}.${partition}`);
     await produceEnvelopes(producer, codec, orderEvents, [placed(orderId)]);
     const requests = await waitFor('the payment request of the new order', async () => {
-      const found = (await readRecords(kafka, topics.paymentEvents, codec)).filter((r) => r.key === `${orderId}/1`);
+      const found = (await readRecords(kafka, topics.paymentRequests, codec)).filter((r) => r.key === `${orderId}/1`);
       return found.length > 0 ? found : undefined;
     });
     expect(requests).toHaveLength(1);
@@ -264,7 +266,7 @@ describe('the process-manager runtime on its own topics', () => {
       await producer.send({ topic: topics.orderEvents, acks: -1, messages });
       const first = await start({ stateDir });
       const requests = await waitFor('the payment requests of the traced orders', async () => {
-        const found = (await readRecords(kafka, topics.paymentEvents, codec)).filter((r) => [...traces.keys()].some((id) => r.key === `${id}/1`));
+        const found = (await readRecords(kafka, topics.paymentRequests, codec)).filter((r) => [...traces.keys()].some((id) => r.key === `${id}/1`));
         return found.length === traces.size ? found : undefined;
       });
       for (const request of requests) expect(request.headers.traceparent).toBe(traces.get(String(request.key).split('/')[0] ?? ''));

@@ -40,13 +40,15 @@ const PARTITIONS = 6;
 const run = unique('it-fold');
 const topics = {
   orderEvents: `${run}.order.events`,
-  paymentEvents: `${run}.payment.events`,
+  paymentRequests: `${run}.payment.requests`,
+  paymentResults: `${run}.payment.results`,
   orderCommands: `${run}.order.commands`,
   changelog: `${run}.order-fulfilment.changelog`,
 };
 const topicMap = {
   'restaurant.order.events': topics.orderEvents,
-  'restaurant.payment.events': topics.paymentEvents,
+  'restaurant.payment.requests': topics.paymentRequests,
+  'restaurant.payment.results': topics.paymentResults,
   'restaurant.order.commands': topics.orderCommands,
   'restaurant.order-fulfilment.changelog': topics.changelog,
 };
@@ -94,7 +96,7 @@ const placed = (orderId: string) => ({
   metadata: meta(orderId),
 });
 const orderEvents = { topic: topics.orderEvents, schemaTopic: 'restaurant.order.events', namespace: 'restaurant.order', partitions: PARTITIONS };
-const requests = async () => (await readRecords(kafka, topics.paymentEvents, codec)).filter((r) => r.type === 'PaymentRequested');
+const requests = async () => (await readRecords(kafka, topics.paymentRequests, codec)).filter((r) => r.type === 'PaymentRequested');
 
 beforeAll(async () => {
   await producer.connect();
@@ -102,7 +104,7 @@ beforeAll(async () => {
     admin.createTopics({
       waitForLeaders: true,
       topics: [
-        ...[topics.orderEvents, topics.paymentEvents, dlqTopicName(topics.orderEvents), dlqTopicName(topics.paymentEvents), topics.orderCommands].map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })),
+        ...[topics.orderEvents, topics.paymentResults, dlqTopicName(topics.orderEvents), dlqTopicName(topics.paymentResults), topics.orderCommands, topics.paymentRequests].map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })),
         { topic: topics.changelog, numPartitions: PARTITIONS, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
       ],
     }),
@@ -115,7 +117,7 @@ afterAll(async () => {
   rmSync(stateDir, { recursive: true, force: true });
   await withAdmin(kafka, async (admin) => {
     await admin.deleteGroups([groupId]).catch(() => undefined);
-    await admin.deleteTopics({ topics: [...Object.values(topics), dlqTopicName(topics.orderEvents), dlqTopicName(topics.paymentEvents)] }).catch(() => undefined);
+    await admin.deleteTopics({ topics: [...Object.values(topics), dlqTopicName(topics.orderEvents), dlqTopicName(topics.paymentResults)] }).catch(() => undefined);
   });
 });
 
@@ -139,7 +141,7 @@ describe('fold versions on the stateful runtime', () => {
     ['no store (rebuilt from the changelog)', () => mkdtempSync(join(tmpdir(), 'it-fold-empty-'))],
   ])('a build with a changed fold refuses to decide on the old states, finding %s', async (_what, dirOf) => {
     const dir = dirOf();
-    const outputs = await endOffsets(kafka, [topics.orderCommands, topics.paymentEvents, topics.changelog]);
+    const outputs = await endOffsets(kafka, [topics.orderCommands, topics.paymentRequests, topics.changelog]);
     await produceEnvelopes(producer, codec, orderEvents, [placed(`o-new-${dir.length}-${Date.now()}`)]);
     const changed = await start(2, dir);
     const why = await waitFor('the new build to refuse', async () => changed.broken());
@@ -149,7 +151,7 @@ describe('fold versions on the stateful runtime', () => {
     // It took on no partition, so it decided nothing and wrote nothing.
     expect(changed.stats()).toMatchObject({ partitions: [], inputsDecided: 0, transactions: 0 });
     await stop(changed);
-    expect(await endOffsets(kafka, [topics.orderCommands, topics.paymentEvents, topics.changelog])).toEqual(outputs);
+    expect(await endOffsets(kafka, [topics.orderCommands, topics.paymentRequests, topics.changelog])).toEqual(outputs);
     // The old build's store is left as it was.
     const partition = partitionFor(FIRST[0] as string, PARTITIONS);
     expect(readStoreMeta(storeDirOf(stateDir, topics.changelog, partition))).toMatchObject({ foldVersion: 1 });

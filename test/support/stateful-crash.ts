@@ -8,13 +8,15 @@ import type { OrderFulfilmentState } from '../../schemas/generated/types';
 export function crashTopics(run: string) {
   const topics = {
     orderEvents: `${run}.order.events`,
-    paymentEvents: `${run}.payment.events`,
+    paymentRequests: `${run}.payment.requests`,
+    paymentResults: `${run}.payment.results`,
     orderCommands: `${run}.order.commands`,
     changelog: `${run}.order-fulfilment.changelog`,
   };
   const topicMap: Record<string, string> = {
     'restaurant.order.events': topics.orderEvents,
-    'restaurant.payment.events': topics.paymentEvents,
+    'restaurant.payment.requests': topics.paymentRequests,
+    'restaurant.payment.results': topics.paymentResults,
     'restaurant.order.commands': topics.orderCommands,
     'restaurant.order-fulfilment.changelog': topics.changelog,
   };
