@@ -1,5 +1,26 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { createNodeResolver, importX } from 'eslint-plugin-import-x';
+
+// The layers (docs/layout.md), lowest first. A layer imports only from the
+// layers below it (and within itself); an import running upward fails lint.
+// Type-only imports count too: they couple a layer to what is above it.
+const KERNEL = './kernel';
+const SCHEMAS = './schemas';
+/** The machinery: every folder and file of infra/ except the composition root and the whole-system tools. */
+const MACHINERY = ['./infra/!(app|chaos)/**', './infra/*.ts'];
+/** The domain roles: the command side, the read side and process managers, the web role's server. */
+const ROLES = ['./producers', './consumers', './web/server'];
+/** The composition root (infra/app/) and the tools that drive the whole system (infra/chaos/). */
+const TOP = ['./infra/app', './infra/chaos'];
+/** Outside the layers, above all of them: they may import anything, nothing in a layer may import them. */
+const TOOLS = ['./demo', './bench', './test'];
+const above = (...layers) => layers.flat();
+const layer = (target, from, name) => ({
+  target,
+  from,
+  message: `${name}: import only from the layers below (kernel → schemas → infra → producers/consumers → infra/app; docs/layout.md): pass what it needs in, or move the code to where it belongs.`,
+});
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', '.local/', 'coverage/', 'web/dist/', 'test-artifacts/'] },
@@ -12,6 +33,25 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-console': 'off',
       eqeqeq: ['error', 'always'],
+    },
+  },
+  {
+    files: ['**/*.ts', '**/*.tsx', '**/*.mts'],
+    ignores: ['web/src/**'],
+    plugins: { 'import-x': importX },
+    settings: { 'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.tsx', '.mts', '.js', '.mjs', '.cjs', '.json', '.node'] })] },
+    rules: {
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          zones: [
+            layer(KERNEL, above(SCHEMAS, './infra', ROLES, './web', TOOLS), 'kernel/'),
+            layer(SCHEMAS, above('./infra', ROLES, './web', TOOLS), 'schemas/'),
+            ...MACHINERY.map((target) => layer(target, above(ROLES, TOP, TOOLS), 'infra/ (the machinery)')),
+            layer(ROLES, above(TOP, TOOLS), 'producers/, consumers/ and web/server/'),
+          ],
+        },
+      ],
     },
   },
   {

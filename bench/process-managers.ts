@@ -39,7 +39,7 @@ import { ProcessManagerRuntime } from '../consumers/process-managers/runtime/run
 import type { FulfilmentInput } from '../consumers/process-managers/order-fulfilment/order-fulfilment.workflow';
 import type { OrderFulfilmentState } from '../schemas/generated/types';
 import { eventKey, partitionFor } from '../schemas/partitioning';
-import { changelogTopicName, topicName } from '../schemas/topics';
+import { changelogTopicName, paymentTopicName, topicName } from '../schemas/topics';
 import { eur, orderEvents } from './generate';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
@@ -62,25 +62,28 @@ const TOPICS = {
  * Two fetch sizes, both loops alike: 1 MB per partition (kafkajs's default;
  * a catch-up reads thousands of events per batch) and 16 KB (~50 events per
  * batch, where the fixed cost of a transaction dominates, as in live traffic).
- * Each scenario has its own payment topic and changelog, so the second does
+ * Each scenario has its own payment topics and changelog, so the second does
  * not restore the first one's processes.
  */
 interface Scenario {
   readonly label: string;
   readonly fetchBytes: number;
-  readonly paymentEvents: string;
+  readonly paymentRequests: string;
+  readonly paymentResults: string;
   readonly changelog: string;
   readonly inputs: readonly string[];
 }
 const SCENARIOS: readonly Scenario[] = (process.env.BENCH_PM_FETCH_BYTES ?? '1048576,16384').split(',').map((raw, i) => {
   const fetchBytes = Number(raw);
-  const paymentEvents = `bench.payment.events.${RUN}.${i}`;
+  const paymentRequests = `bench.payment.requests.${RUN}.${i}`;
+  const paymentResults = `bench.payment.results.${RUN}.${i}`;
   return {
     label: fetchBytes >= 2 ** 20 ? `${fetchBytes / 2 ** 20} MB fetches` : `${fetchBytes / 1024} KB fetches`,
     fetchBytes,
-    paymentEvents,
+    paymentRequests,
+    paymentResults,
     changelog: `bench.order-fulfilment.changelog.${RUN}.${i}`,
-    inputs: [TOPICS.orderEvents, paymentEvents],
+    inputs: [TOPICS.orderEvents, paymentResults],
   };
 });
 const CUSTOMERS = 5_000;
@@ -204,7 +207,8 @@ async function processManager(kafka: Kafka, codec: AvroCodec, scenario: Scenario
     definition: orderFulfilmentProcess({ facts: { factsFor: (orders) => facts.factsFor(orders) } }),
     topicMap: {
       [topicName('order', 'events')]: TOPICS.orderEvents,
-      [topicName('payment', 'events')]: scenario.paymentEvents,
+      [paymentTopicName('requests')]: scenario.paymentRequests,
+      [paymentTopicName('results')]: scenario.paymentResults,
       [topicName('order', 'commands')]: TOPICS.orderCommands,
       [changelogTopicName('order-fulfilment')]: scenario.changelog,
     },
@@ -245,7 +249,7 @@ async function main(): Promise<void> {
   const producer = kafka.producer();
   await producer.connect();
   const groups: string[] = [];
-  const topics = [...Object.values(TOPICS), ...SCENARIOS.flatMap((s) => [s.paymentEvents, s.changelog])];
+  const topics = [...Object.values(TOPICS), ...SCENARIOS.flatMap((s) => [s.paymentRequests, s.paymentResults, s.changelog])];
   try {
     await admin.createTopics({
       waitForLeaders: true,

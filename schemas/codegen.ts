@@ -5,7 +5,8 @@
 // Mapping: record -> interface (readonly fields), enum -> string literal union
 // plus a symbols array, ["null", T] -> T | null, array -> readonly T[],
 // map -> Readonly<Record<string, T>>, int/long (incl. timestamp-millis) ->
-// number, bytes -> Buffer. Per aggregate area it also emits maps from record
+// number, bytes -> Uint8Array (avsc decodes a Buffer, which is one; the browser's
+// build reads these types too, without Node's). Per aggregate area it also emits maps from record
 // name to record type for commands and events, which schemas/messages.ts turns
 // into the discriminated unions the deciders use.
 import { writeFileSync } from 'node:fs';
@@ -21,7 +22,7 @@ const PRIMITIVE_TS: Readonly<Record<string, string>> = {
   long: 'number',
   float: 'number',
   double: 'number',
-  bytes: 'Buffer',
+  bytes: 'Uint8Array',
   string: 'string',
 };
 

@@ -57,6 +57,23 @@ export function topicPrefix(raw: string | undefined): string {
   return raw;
 }
 
+/**
+ * The payment provider's messages for an order, in two topics with one writer
+ * each (docs/process-managers.md): order fulfilment writes the requests, the
+ * provider (or its simulator) the results. Each writer numbers its own stream
+ * per order (aggregateId = orderId, key `<orderId>/<version>`, versions 1..n),
+ * as any aggregate's single writer does, without reading the other's position.
+ */
+export const PAYMENT_STREAMS = {
+  requests: ['PaymentRequested', 'RefundRequested'],
+  results: ['PaymentAuthorized', 'PaymentDeclined', 'RefundIssued'],
+} as const;
+export type PaymentStream = keyof typeof PAYMENT_STREAMS;
+
+export function paymentTopicName(stream: PaymentStream): string {
+  return `${TOPIC_PREFIX}.payment.${stream}`;
+}
+
 export const COMMAND_REPLIES_TOPIC = `${TOPIC_PREFIX}.command-replies`;
 /** Operators' redrives and skips of parked events (`npm run dlq`), keyed by aggregate id: who, when, why. */
 export const DEAD_LETTER_ACTIONS_TOPIC = `${TOPIC_PREFIX}.dead-letter-actions`;
@@ -112,7 +129,7 @@ export interface TopicCatalog {
   /** Every topic (without DLQs, which are created per consuming topic), sorted by name. */
   readonly topics: readonly TopicSpec[];
   topic(name: string): TopicSpec;
-  /** The topics of one aggregate, by role. Payment only has an events topic. */
+  /** The topics of one aggregate, by role. Payment has none of these: its messages are in paymentTopicName's two topics. */
   forAggregate(aggregate: AggregateName): Readonly<Partial<Record<'commands' | 'events' | 'snapshots', TopicSpec>>>;
   /** The changelog topic of a process manager. */
   changelog(processManager: ProcessManagerName): TopicSpec;
@@ -125,7 +142,11 @@ export function subjectName(topic: string, recordFullName: string): string {
   return `${topic}-${recordFullName}`;
 }
 
-export function topicName(aggregate: AggregateName, role: 'commands' | 'events' | 'snapshots'): string {
+/** The aggregates with topics of their own by role; the payment provider's messages are in paymentTopicName's topics. */
+export type TopicAggregate = Exclude<AggregateName, 'payment'>;
+
+/** An aggregate's commands, events or snapshots topic. */
+export function topicName(aggregate: TopicAggregate, role: 'commands' | 'events' | 'snapshots'): string {
   return `${TOPIC_PREFIX}.${aggregate}.${role}`;
 }
 
@@ -231,12 +252,36 @@ export function topicCatalog(options: TopicCatalogOptions = {}): TopicCatalog {
   // The command processor's position travels in each snapshot partition (CommandCheckpoint).
   const checkpoints = schemas.ofKind('checkpoint');
   checkpoints.forEach((r) => covered.add(r.fullName));
+  const eventTopic = (name: string, aggregate: AggregateName, records: readonly { readonly fullName: string }[]): TopicSpec => ({
+    name,
+    role: 'events',
+    aggregate,
+    partitions: partitionsByAggregate[aggregate],
+    replicationFactor,
+    key: KEYS.events,
+    configs: configsOf('events'),
+    subjects: records.map((r) => ({ subject: subjectName(name, r.fullName), recordName: r.fullName })),
+  });
+  for (const stream of Object.keys(PAYMENT_STREAMS) as PaymentStream[]) {
+    const records = PAYMENT_STREAMS[stream].map((type) => {
+      const found = schemas.all.find((s) => s.namespace === AGGREGATE_NAMESPACES.payment && s.name === type && s.kind === 'event');
+      if (found === undefined) throw new Error(`the payment ${stream} topic lists ${type}, which is no event record of ${AGGREGATE_NAMESPACES.payment}`);
+      return found;
+    });
+    records.forEach((r) => covered.add(r.fullName));
+    topics.push(eventTopic(paymentTopicName(stream), 'payment', records));
+  }
   for (const aggregate of AGGREGATES) {
     const namespace = AGGREGATE_NAMESPACES[aggregate];
     const entry: Partial<Record<'commands' | 'events' | 'snapshots', TopicSpec>> = {};
+    // Payment: the provider's messages, in the two topics above; a new one not listed there has no topic (below).
+    if (aggregate === 'payment') {
+      byAggregate.set(aggregate, entry);
+      continue;
+    }
     for (const [role, kind] of ROLE_KINDS) {
       const own = schemas.all.filter((s) => s.namespace === namespace && s.kind === kind);
-      if (own.length === 0) continue; // e.g. payment: only messages, no commands or snapshots of ours
+      if (own.length === 0) continue; // e.g. loyalty: events only
       const records = role === 'snapshots' ? [...own, ...checkpoints] : own;
       const name = topicName(aggregate, role);
       own.forEach((r) => covered.add(r.fullName));
@@ -333,7 +378,7 @@ export function topicCatalog(options: TopicCatalogOptions = {}): TopicCatalog {
 
   const homeless = schemas.all.filter((s) => s.kind !== 'type' && !covered.has(s.fullName));
   if (homeless.length > 0) {
-    throw new Error(`records with no topic (their namespace is not an aggregate's or a process manager's): ${homeless.map((s) => s.fullName).join(', ')}`);
+    throw new Error(`records with no topic (their namespace is not an aggregate's or a process manager's, or a payment message is in neither PAYMENT_STREAMS list): ${homeless.map((s) => s.fullName).join(', ')}`);
   }
 
   topics.sort((a, b) => (a.name < b.name ? -1 : 1));

@@ -1,10 +1,12 @@
 // The payment provider's simulator on the process-manager runtime. It consumes
-// PaymentRequested and RefundRequested from restaurant.payment.events, decides
+// PaymentRequested and RefundRequested from restaurant.payment.requests, decides
 // at once what the provider will answer (payment-simulator.ts: seeded declines,
 // stalls and delays) and keeps the answer as a pending deadline in its state,
 // due at the answer's occurredAt (request time + delay). When it comes due the
-// runtime fires it and the answer is produced into the order's payment stream,
-// in one transaction with the state that says it was sent.
+// runtime fires it and the answer is produced into the order's stream on
+// restaurant.payment.results, which the provider alone writes, in one
+// transaction with the state that says it was sent. It numbers that stream
+// itself: an answer's version is the order's answers produced so far + 1.
 //
 // So the delay is a scheduler, not a sleep per message; a restart loses no
 // scheduled answer (it is in the changelog) and sends none twice; a request
@@ -12,13 +14,14 @@
 // the provider has already answered it, or will, or stalls again.
 import type { EventMetadata, PaymentRequested, PaymentSimulatorState, PendingPaymentAnswer, RefundRequested } from '../../schemas/generated/types';
 import type { PaymentMessage, PayloadOf } from '../../schemas/messages';
-import { AGGREGATE_NAMESPACES, topicName } from '../../schemas/topics';
+import { AGGREGATE_NAMESPACES, paymentTopicName } from '../../schemas/topics';
 import { eventMessage, splitRecord, type ProcessDecision, type ProcessDefinition } from '../process-managers/runtime/definition';
 import { answerPayment, answerRefund, DEFAULT_SIMULATOR_CONFIG, validateSimulatorConfig, type ScheduledAnswer, type SimulatorConfig } from './payment-simulator';
 import { assertNever } from '../../kernel/assert-never';
 
 export const PAYMENT_SIMULATOR_GROUP = 'restaurant.payment-simulator';
-const PAYMENT_EVENTS = topicName('payment', 'events');
+const PAYMENT_REQUESTS = paymentTopicName('requests');
+const PAYMENT_RESULTS = paymentTopicName('results');
 
 export type SimulatorInput =
   | { readonly type: 'PaymentRequested'; readonly data: PayloadOf<PaymentRequested>; readonly metadata: EventMetadata }
@@ -72,8 +75,10 @@ export function decideProvider(input: SimulatorInput, state: PaymentSimulatorSta
     const due = state.pending.find((p) => p.answerMetadata.eventId === input.name && p.answerMetadata.occurredAt === input.dueAt);
     if (due === undefined) return unchanged;
     const message = toAnswerMessage(state.orderId, due);
+    // The next place in the order's results stream: answers go out one at a time, each with the state that counts it.
+    const metadata = { ...due.answerMetadata, version: state.answered + 1 };
     return {
-      emit: [eventMessage(PAYMENT_EVENTS, AGGREGATE_NAMESPACES.payment, message.type, message.data, due.answerMetadata)],
+      emit: [eventMessage(PAYMENT_RESULTS, AGGREGATE_NAMESPACES.payment, message.type, message.data, metadata)],
       state: { ...state, version: state.version + 1, pending: state.pending.filter((p) => p !== due), answered: state.answered + 1 },
       changed: true,
     };
@@ -96,7 +101,7 @@ export function paymentSimulatorProcess(settings: PaymentSimulatorSettings): Pro
   return {
     name: 'payment-simulator',
     groupId: PAYMENT_SIMULATOR_GROUP,
-    inputs: [PAYMENT_EVENTS],
+    inputs: [PAYMENT_REQUESTS],
     handles: new Set(['PaymentRequested', 'RefundRequested']),
     stateRecord: 'restaurant.simulator.PaymentSimulatorState',
     async inputsFor(records) {

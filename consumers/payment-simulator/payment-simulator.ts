@@ -1,8 +1,9 @@
 // A payment provider that fails and stalls on purpose (docs/process-managers.md), as pure
 // logic: given a request and a seed it decides, deterministically, what the
-// provider answers and after how long. The runtime (later) consumes
-// PaymentRequested / RefundRequested from restaurant.payment.events, waits the
-// delay and produces the answer into the same per-order stream.
+// provider answers and after how long. Its process (payment-simulator.process.ts)
+// consumes PaymentRequested / RefundRequested from restaurant.payment.requests,
+// waits the delay and produces the answer into the order's stream on
+// restaurant.payment.results.
 //
 // Determinism: every draw comes from a seeded PRNG (mulberry32) whose seed is
 // sha256(seed, purpose, paymentId or refundId); no global randomness, no clock. The
@@ -12,7 +13,6 @@
 import { createHash } from 'node:crypto';
 import type { EventMetadata, PaymentRequested, RefundRequested } from '../../schemas/generated/types';
 import type { PayloadOf, PaymentMessage } from '../../schemas/messages';
-import { PAYMENT_STREAM_VERSIONS } from '../../schemas/payment-stream';
 import { systemActor } from '../../schemas/roles';
 import { fulfilmentIds } from '../process-managers/order-fulfilment/order-fulfilment.workflow';
 import { deterministicId } from '../../kernel/deterministic-id';
@@ -117,7 +117,8 @@ function answerMetadata(type: PaymentMessage['type'], id: string, request: Event
   return {
     eventId: deterministicId(id, 'payment-simulator', type),
     aggregateId: request.aggregateId,
-    version: PAYMENT_STREAM_VERSIONS[type],
+    // Its place in the order's results stream is known when it is produced (decideProvider numbers it then).
+    version: 0,
     occurredAt: request.occurredAt + delayMs,
     commandId: request.eventId,
     correlationId: request.correlationId,

@@ -21,7 +21,7 @@ import { stackAdminSasl } from '../stack/services';
 import { readStackSettings } from '../stack/settings';
 import { topicCatalog } from '../../schemas/topics';
 import { kafkaAccess, kafkaAclPrincipals } from './kafka-access';
-import { isAccessRole, kafkaUsers, principalName, KAFKA_PRINCIPAL_ROLES } from './principals';
+import { isAccessRole, kafkaUsers, principalName, KAFKA_PRINCIPAL_ROLES } from '../kafka/principals';
 import { redisAccess, redisUserName, REDIS_ROLES, type RedisRole } from './redis-access';
 
 class UsageError extends Error {}

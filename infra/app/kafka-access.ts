@@ -11,12 +11,12 @@ import { LOYALTY_GROUP } from '../../consumers/loyalty/loyalty.process';
 import { PAYMENT_SIMULATOR_GROUP } from '../../consumers/payment-simulator/payment-simulator.process';
 import { projectionGroupId, READ_MODEL_SPECS } from '../../consumers/projections/runtime/read-models';
 import { DEFAULT_KEYSPACE, READ_MODELS, type ReadModelName } from '../../consumers/projections/shared/keys';
-import { changelogTopicName, parkedTopicName, PROCESS_MANAGERS, COMMAND_REPLIES_TOPIC, DATA_KEYS_TOPIC, DEAD_LETTER_ACTIONS_TOPIC, dlqTopicName, topicName, type AggregateName, type ProcessManagerName, type TopicCatalog } from '../../schemas/topics';
+import { changelogTopicName, parkedTopicName, PROCESS_MANAGERS, COMMAND_REPLIES_TOPIC, DATA_KEYS_TOPIC, DEAD_LETTER_ACTIONS_TOPIC, dlqTopicName, paymentTopicName, topicName, type ProcessManagerName, type TopicAggregate, type TopicCatalog } from '../../schemas/topics';
 import { normalise, userPrincipal, type AclOperation, type Grant } from '../kafka/acls';
 import { allTopicSpecs } from '../kafka/topics';
-import { principalName, type AccessRole } from './principals';
+import { principalName, type AccessRole } from '../kafka/principals';
 
-export { KAFKA_PRINCIPAL_ROLES, principalName, type AccessRole } from './principals';
+export { KAFKA_PRINCIPAL_ROLES, principalName, type AccessRole } from '../kafka/principals';
 
 /** Group prefixes of the runtimes' throwaway groups (each adds a random suffix). */
 export const READ_TO_END_GROUP_PREFIX = 'restaurant.read-to-end.';
@@ -53,10 +53,10 @@ export type KafkaAccess = Readonly<Record<AccessRole, readonly Grant[]>>;
 
 export function kafkaAccess(catalog: TopicCatalog): KafkaAccess {
   const all = allTopicSpecs(catalog).map((t) => t.name);
-  const commandAggregates = catalog.topics.filter((t) => t.role === 'commands').map((t) => t.aggregate as AggregateName);
+  const commandAggregates = catalog.topics.filter((t) => t.role === 'commands').map((t) => t.aggregate as TopicAggregate);
   const commands = commandAggregates.map((a) => topicName(a, 'commands'));
-  const events = (a: AggregateName): string => topicName(a, 'events');
-  const snapshots = (a: AggregateName): string => topicName(a, 'snapshots');
+  const events = (a: TopicAggregate): string => topicName(a, 'events');
+  const snapshots = (a: TopicAggregate): string => topicName(a, 'snapshots');
   if (all.some((n) => !n.startsWith(TOPIC_PREFIX))) throw new Error(`every topic must start with ${TOPIC_PREFIX}`);
   const base = [verifiesTopics];
 
@@ -118,14 +118,15 @@ export function kafkaAccess(catalog: TopicCatalog): KafkaAccess {
     ...extra,
   ];
 
-  const orderFulfilment = processManager('order-fulfilment', ORDER_FULFILMENT_GROUP, [events('order'), events('payment')], [topicName('order', 'commands'), events('payment')], [
+  // The payment provider's two topics have one writer each: fulfilment writes the requests and reads the results, the provider the other way round.
+  const orderFulfilment = processManager('order-fulfilment', ORDER_FULFILMENT_GROUP, [events('order'), paymentTopicName('results')], [topicName('order', 'commands'), paymentTopicName('requests')], [
     // Placement facts: views of the customer and menu snapshots (placement-facts.ts).
     topic(snapshots('customer'), 'READ'),
     topic(snapshots('menu'), 'READ'),
     ...FULFILMENT_VIEW_GROUP_PREFIXES.map((p) => groupPrefix(p, 'READ')),
   ]);
   const loyalty = processManager('loyalty', LOYALTY_GROUP, [events('order')], [events('loyalty')]);
-  const paymentSimulator = processManager('payment-simulator', PAYMENT_SIMULATOR_GROUP, [events('payment')], [events('payment')]);
+  const paymentSimulator = processManager('payment-simulator', PAYMENT_SIMULATOR_GROUP, [paymentTopicName('requests')], [paymentTopicName('results')]);
 
   const projectors = Object.fromEntries(READ_MODELS.map((m) => [`projector:${m}`, projector(m)])) as Record<`projector:${ReadModelName}`, Grant[]>;
   const modelInputs = [...new Set(READ_MODELS.flatMap((m) => READ_MODEL_SPECS[m].topics))];

@@ -6,8 +6,8 @@ import Redis from 'ioredis';
 import { createAdminApp } from '../../consumers/admin-api/app';
 import { httpAuth } from '../auth/http-auth';
 import { config } from '../config';
-import { serveHttp } from './http';
-import { redisReadiness } from './readiness';
+import { serveHttp } from '../http/servers';
+import { redisReadiness } from '../http/readiness';
 import type { RoleDeps, Running } from './start';
 
 export async function startAdminApi({ kafka, codec, logger, settings, metrics, readiness }: RoleDeps): Promise<Running> {

@@ -21,7 +21,7 @@ import type { ReadModelName } from '../../consumers/projections/shared/keys';
 import { createLiveHub, createQueryApp } from '../../consumers/query-api/app';
 import { CheckpointWatcher } from '../../consumers/query-api/consistency';
 import { topicCatalog } from '../../schemas/topics';
-import { serveHttp } from './http';
+import { serveHttp } from '../http/servers';
 import { processManagerMetrics } from '../../consumers/process-managers/runtime/metrics';
 import { ProcessManagerRuntime, type ProcessManagerStats } from '../../consumers/process-managers/runtime/runtime';
 import type { ProcessDefinition } from '../../consumers/process-managers/runtime/definition';
@@ -31,7 +31,7 @@ import { loyaltyProcess } from '../../consumers/loyalty/loyalty.process';
 import { paymentSimulatorProcess } from '../../consumers/payment-simulator/payment-simulator.process';
 import type { ProcessManagerName } from '../../schemas/topics';
 import type { RoleConfig } from './roles';
-import { redisReadiness, type ReadinessCheck, type ReadinessState } from './readiness';
+import { redisReadiness, type ReadinessCheck, type ReadinessState } from '../http/readiness';
 
 /** Runs `start`; if it fails, undoes what it did (`undo`, best effort) before throwing, so start-up can try again from nothing. */
 async function orUndo<T>(start: () => Promise<T>, undo: () => Promise<unknown>): Promise<T> {

@@ -19,14 +19,14 @@ export interface LoggedEvent {
   readonly data: Record<string, unknown>;
 }
 
-export const eventsTopics = (): string[] => allTopicSpecs().map((t) => t.name).filter((name) => name.endsWith('.events'));
+/** Every events topic: the aggregates' and the payment provider's two (requests, results). */
+export const eventsTopics = (): string[] => allTopicSpecs().filter((t) => t.role === 'events').map((t) => t.name);
 
 /** Every topic a role dead-letters to: one per consumed topic (commands, events). */
 export const deadLetterTopics = (): string[] =>
   allTopicSpecs()
-    .map((t) => t.name)
-    .filter((name) => name.endsWith('.events') || name.endsWith('.commands'))
-    .map(dlqTopicName);
+    .filter((t) => t.role === 'events' || t.role === 'commands')
+    .map((t) => dlqTopicName(t.name));
 
 export async function readEventLog(kafka: Kafka, registryUrl: string): Promise<LoggedEvent[]> {
   const registry = new SchemaRegistry({ host: registryUrl });

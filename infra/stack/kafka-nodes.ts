@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
-import { KAFKA_ADMIN, KAFKA_REGISTRY, kafkaUsers } from '../app/principals';
+import { KAFKA_ADMIN, KAFKA_REGISTRY, kafkaUsers } from '../kafka/principals';
 import { applyAcls } from '../kafka/acls';
 import { registryAccess } from '../kafka/registry-access';
 import { ensureCredentials } from './credentials';

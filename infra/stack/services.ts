@@ -1,6 +1,6 @@
 import net from 'node:net';
 import path from 'node:path';
-import { KAFKA_REGISTRY, kafkaUsers } from '../app/principals';
+import { KAFKA_REGISTRY, kafkaUsers } from '../kafka/principals';
 import { ensureCredentials } from './credentials';
 import { bootstrapServers, kafkaServices } from './kafka-nodes';
 import type { StackSettings } from './settings';

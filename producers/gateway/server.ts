@@ -5,7 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Application } from 'express';
-import { refuseConnect } from '../../infra/app/http';
+import { refuseConnect } from '../../infra/http/servers';
 
 export interface RunningServer {
   readonly server: Server;

@@ -3,14 +3,16 @@
 //  1. The current .avsc files must load (house rules: docs, enum defaults, ...).
 //  2. Offline: every named type must read data written with each of its earlier
 //     versions in git history (BACKWARD_TRANSITIVE, via avsc resolvers).
-//  3. Registry (SCHEMA_REGISTRY_URL, default the local stack): every subject of the
-//     topic catalog that is registered must accept the current schema.
-//     Skipped with a note when the registry does not answer.
+//  3. Registry (the URL it is given): every subject of the topic catalog that
+//     is registered must accept the current schema. Skipped with a note when
+//     the registry does not answer.
+// Its command line, which reads the registry's address from the configuration
+// (SCHEMA_REGISTRY_URL, default the local stack), is infra/kafka/schemas-check-cli.ts:
+// the contracts import nothing from the machinery above them.
 import { loadSchemas, SCHEMA_ROOT, type SchemaSet } from '../loader';
 import { topicCatalog } from '../topics';
 import { schemaHistory } from './history';
 import { checkBackwardTransitive } from './offline';
-import { config } from '../../infra/config';
 import { checkAgainstRegistry, RegistryClient, type SubjectCheck } from './registry';
 
 export function registryCandidates(schemas: SchemaSet): SubjectCheck[] {
@@ -19,7 +21,8 @@ export function registryCandidates(schemas: SchemaSet): SubjectCheck[] {
   );
 }
 
-async function main(): Promise<number> {
+/** Runs the three checks, printing what it found; 0 when they pass, 1 when one fails. */
+export async function checkSchemas(url: string): Promise<number> {
   let failed = false;
   const schemas = loadSchemas(); // throws a SchemaError listing every rule broken
   console.log(`schemas: ${schemas.all.length} named types load and follow the house rules`);
@@ -34,7 +37,6 @@ async function main(): Promise<number> {
   }
   console.log(`offline: ${history.versions.length} committed versions, ${offline.comparisons} changed type versions compared, ${offline.problems.length} incompatible`);
 
-  const url = config().registry.url;
   const registry = await checkAgainstRegistry(new RegistryClient({ url }), registryCandidates(schemas));
   if (!registry.reachable) {
     console.log(`registry: ${registry.note ?? 'not reachable'}`);
@@ -54,16 +56,4 @@ async function main(): Promise<number> {
 
   console.log(failed ? 'schemas:check FAILED' : 'schemas:check passed');
   return failed ? 1 : 0;
-}
-
-if (require.main === module) {
-  main().then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      console.error('schemas:check could not run:', err);
-      process.exitCode = 2;
-    },
-  );
 }

@@ -172,9 +172,9 @@ export interface ParkedInput {
   /** Its short record name from the `event-type` header or its decoded record ("unknown" when neither says). */
   readonly type: string;
   /** The input's Kafka key as it arrived. */
-  readonly key: Buffer | null;
+  readonly key: Uint8Array | null;
   /** The input's raw Kafka value (Avro with the registry's framing, or whatever could not be decoded): a redrive decodes it again with the current decoder. */
-  readonly value: Buffer | null;
+  readonly value: Uint8Array | null;
   /** The input's headers as text (trace context included). */
   readonly headers: Readonly<Record<string, string>>;
   /** When it was parked (ms since the epoch, UTC). */

@@ -18,7 +18,7 @@ import { ConfigResourceTypes } from 'kafkajs';
 import type Redis from 'ioredis';
 import { parseKeyTopicRecord } from '../../infra/privacy/key-ring';
 import { AvroCodec } from '../../infra/kafka/codec';
-import { changelogTopicName, DATA_KEYS_TOPIC, PROCESS_MANAGERS, topicCatalog, topicName } from '../../schemas/topics';
+import { changelogTopicName, DATA_KEYS_TOPIC, paymentTopicName, PROCESS_MANAGERS, topicCatalog, topicName } from '../../schemas/topics';
 import { readToEnd } from '../../infra/kafka/read-to-end';
 import { partitionFor } from '../../schemas/partitioning';
 import { bearer } from '../support/auth';
@@ -196,7 +196,7 @@ describe('forgetting customers in an immutable log', () => {
     await ok(`/orders/${refunded.placed}/cancel`, { reason: 'kitchen closed' });
     await orderStatus(refunded.placed, 'CANCELLED');
     await waitFor('the refund of a forgotten customer\'s order', async () => {
-      const payments = await readRecords(kafka, topicName('payment', 'events'), codec);
+      const payments = await readRecords(kafka, paymentTopicName('results'), codec);
       return payments.some((r) => r.type === 'RefundIssued' && JSON.stringify(r.value).includes(refunded.placed)) ? true : undefined;
     }, 60_000, 1000);
 
@@ -276,11 +276,11 @@ describe('forgetting customers in an immutable log', () => {
       started.splice(started.indexOf(role), 1);
     }
     const groups = [
-      { groupId: ORDER_FULFILMENT_GROUP, inputs: [topicName('order', 'events'), topicName('payment', 'events')] },
+      { groupId: ORDER_FULFILMENT_GROUP, inputs: [topicName('order', 'events'), paymentTopicName('results')] },
       { groupId: LOYALTY_GROUP, inputs: [topicName('order', 'events')] },
-      { groupId: PAYMENT_SIMULATOR_GROUP, inputs: [topicName('payment', 'events')] },
+      { groupId: PAYMENT_SIMULATOR_GROUP, inputs: [paymentTopicName('requests')] },
     ];
-    const outputs = [topicName('order', 'commands'), topicName('payment', 'events'), topicName('loyalty', 'events'), ...PROCESS_MANAGERS.map(changelogTopicName)];
+    const outputs = [topicName('order', 'commands'), paymentTopicName('requests'), paymentTopicName('results'), topicName('loyalty', 'events'), ...PROCESS_MANAGERS.map(changelogTopicName)];
     const before = await endOffsets(kafka, outputs);
     const ends = await Promise.all(groups.map((g) => endOffsets(kafka, g.inputs)));
     await withAdmin(kafka, async (admin) => {

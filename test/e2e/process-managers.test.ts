@@ -22,7 +22,7 @@ import { fulfilmentIds, isTerminal, TERMINAL_STATUSES } from '../../consumers/pr
 import { loyaltyAwardId } from '../../consumers/loyalty/loyalty.policy';
 import { AvroCodec } from '../../infra/kafka/codec';
 import type { FulfilmentStatus, OrderFulfilmentState } from '../../schemas/generated/types';
-import { changelogTopicName, topicName } from '../../schemas/topics';
+import { changelogTopicName, paymentTopicName, topicName } from '../../schemas/topics';
 import { call, pool, seeded, settledStatus, type Reply } from '../support/http';
 import { testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
@@ -57,7 +57,8 @@ const SOLD_OUT_ORDERS = 10;
 const TOPICS = {
   orderCommands: topicName('order', 'commands'),
   orderEvents: topicName('order', 'events'),
-  paymentEvents: topicName('payment', 'events'),
+  paymentRequests: paymentTopicName('requests'),
+  paymentResults: paymentTopicName('results'),
   loyaltyEvents: topicName('loyalty', 'events'),
   changelog: changelogTopicName('order-fulfilment'),
 };
@@ -259,7 +260,16 @@ describe('order fulfilment with payment, deadlines and compensation', () => {
     const followUp: Partial<Record<FulfilmentStatus, string>> = { COMPLETED: 'ConfirmOrder', REFUNDED: 'ConfirmOrder', TIMED_OUT: 'CancelOrder', REJECTED: 'RejectOrder' };
     expect(new Map(followUps.map((r) => [r.key, r.type]))).toEqual(new Map([...all].map((id) => [id, followUp[expectedStatus(id)]])));
 
-    const payments = (await readRecords(kafka, TOPICS.paymentEvents, codec)).filter((r) => all.has((r.value?.metadata as { aggregateId: string } | undefined)?.aggregateId ?? ''));
+    const paymentsOn = async (topic: string) => (await readRecords(kafka, topic, codec)).filter((r) => all.has((r.value?.metadata as { aggregateId: string } | undefined)?.aggregateId ?? ''));
+    const payments = [...(await paymentsOn(TOPICS.paymentRequests)), ...(await paymentsOn(TOPICS.paymentResults))];
+    // Each payment topic has one writer (requests: order fulfilment, results: the provider), which numbers each order's stream on it 1..n.
+    const streams = new Map<string, number[]>();
+    for (const r of payments) {
+      const { aggregateId, version } = r.value?.metadata as { aggregateId: string; version: number };
+      streams.set(`${r.topic} ${aggregateId}`, [...(streams.get(`${r.topic} ${aggregateId}`) ?? []), version]);
+    }
+    const misnumbered = [...streams].filter(([, versions]) => [...versions].sort((a, b) => a - b).some((v, i) => v !== i + 1)).map(([stream, versions]) => `${stream}: ${versions.join(', ')}`);
+    expect(misnumbered).toEqual([]);
     const eventId = (r: StoredRecord): string => (r.value?.metadata as { eventId: string }).eventId;
     expect([...countBy(payments, eventId).values()].every((n) => n === 1)).toBe(true);
     const types = countBy(payments, (r) => r.type);
@@ -292,12 +302,12 @@ describe('order fulfilment with payment, deadlines and compensation', () => {
     expect(await fulfilment.stop()).toBe(0);
     const before = {
       commands: await readRecords(kafka, TOPICS.orderCommands, codec),
-      payments: await readRecords(kafka, TOPICS.paymentEvents, codec),
+      payments: await readRecords(kafka, TOPICS.paymentRequests, codec),
       changelog: await readRecords(kafka, TOPICS.changelog, codec),
     };
-    const inputs = await endOffsets(kafka, [TOPICS.orderEvents, TOPICS.paymentEvents]);
+    const inputs = await endOffsets(kafka, [TOPICS.orderEvents, TOPICS.paymentResults]);
     await withAdmin(kafka, async (admin) => {
-      for (const topic of [TOPICS.orderEvents, TOPICS.paymentEvents]) await admin.resetOffsets({ groupId: ORDER_FULFILMENT_GROUP, topic, earliest: true });
+      for (const topic of [TOPICS.orderEvents, TOPICS.paymentResults]) await admin.resetOffsets({ groupId: ORDER_FULFILMENT_GROUP, topic, earliest: true });
     });
     expect(await committedUpTo(kafka, ORDER_FULFILMENT_GROUP, inputs)).toBe(false);
 
@@ -307,7 +317,7 @@ describe('order fulfilment with payment, deadlines and compensation', () => {
 
     const after = {
       commands: await readRecords(kafka, TOPICS.orderCommands, codec),
-      payments: await readRecords(kafka, TOPICS.paymentEvents, codec),
+      payments: await readRecords(kafka, TOPICS.paymentRequests, codec),
       changelog: await readRecords(kafka, TOPICS.changelog, codec),
     };
     const fresh = (a: readonly StoredRecord[], b: readonly StoredRecord[]): StoredRecord[] => {

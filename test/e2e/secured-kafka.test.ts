@@ -22,7 +22,7 @@ import path from 'node:path';
 import type Redis from 'ioredis';
 import { logLevel, type Kafka, type LogEntry } from 'kafkajs';
 import { kafkaAccess, kafkaAclPrincipals, principalName } from '../../infra/app/kafka-access';
-import type { AccessRole } from '../../infra/app/principals';
+import type { AccessRole } from '../../infra/kafka/principals';
 import type { Role } from '../../infra/app/roles';
 import { applyAcls } from '../../infra/kafka/acls';
 import { redisAccess, redisUserName, REDIS_ROLES, type RedisRole } from '../../infra/app/redis-access';
@@ -32,7 +32,7 @@ import { newPassword } from '../../infra/stack/credentials';
 import { repoRoot } from '../../infra/stack/settings';
 import { allTopicSpecs, applyTopics } from '../../infra/kafka/topics';
 import { READ_MODELS } from '../../consumers/projections/shared/keys';
-import { COMMAND_REPLIES_TOPIC, DEAD_LETTER_ACTIONS_TOPIC, dlqTopicName, topicCatalog, topicName } from '../../schemas/topics';
+import { COMMAND_REPLIES_TOPIC, DEAD_LETTER_ACTIONS_TOPIC, dlqTopicName, paymentTopicName, topicCatalog, topicName } from '../../schemas/topics';
 import { api } from '../support/api-client';
 import { testRedis, unique } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
@@ -223,6 +223,11 @@ describe('the secured broker refuses what a role must not do', () => {
       expect([topic, await produceAs(as('admin-api'), topic)]).toEqual([topic, 'TOPIC_AUTHORIZATION_FAILED']);
     }
     expect(await produceAs(as('query'), DEAD_LETTER_ACTIONS_TOPIC)).toBe('TOPIC_AUTHORIZATION_FAILED');
+  });
+
+  it('each payment topic has one writer: order fulfilment cannot write a provider\'s answer, the simulator cannot write a request', async () => {
+    expect(await produceAs(as('process-manager:order-fulfilment'), paymentTopicName('results'))).toBe('TOPIC_AUTHORIZATION_FAILED');
+    expect(await produceAs(as('payment-simulator'), paymentTopicName('requests'))).toBe('TOPIC_AUTHORIZATION_FAILED');
   });
 
   it('a role cannot join another role’s consumer group', async () => {

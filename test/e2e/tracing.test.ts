@@ -16,7 +16,7 @@
 import { ORDER_FULFILMENT_GROUP } from '../../consumers/process-managers/order-fulfilment/order-fulfilment.process';
 import { AvroCodec } from '../../infra/kafka/codec';
 import type { FulfilmentStatus } from '../../schemas/generated/types';
-import { changelogTopicName, COMMAND_REPLIES_TOPIC, topicName } from '../../schemas/topics';
+import { changelogTopicName, COMMAND_REPLIES_TOPIC, paymentTopicName, topicName } from '../../schemas/topics';
 import { call, settledStatus, type Reply } from '../support/http';
 import { testKafka, testRegistry, unique } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
@@ -46,7 +46,8 @@ const SERVICES = ROLES.map((r) => `restaurant-${r.replace(':', '-')}`);
 const TOPICS = [
   topicName('order', 'commands'),
   topicName('order', 'events'),
-  topicName('payment', 'events'),
+  paymentTopicName('requests'),
+  paymentTopicName('results'),
   COMMAND_REPLIES_TOPIC,
   changelogTopicName('order-fulfilment'),
   changelogTopicName('payment-simulator'),
@@ -149,7 +150,8 @@ async function expectTraceInHeaders(orderId: string, traceId: string, expectedTy
   const untraced = records.filter((r) => r.headers.traceparent?.split('-')[1] !== traceId);
   expect(untraced.map((r) => `${r.topic}/${r.partition}@${r.offset} ${r.type}: ${r.headers.traceparent ?? 'no traceparent'}`)).toEqual([]);
   // Correlation ids travel beside it, as before.
-  expect(records.filter((r) => r.topic.endsWith('.events') && r.headers['correlation-id'] === undefined).map((r) => r.type)).toEqual([]);
+  const eventTopics = new Set([topicName('order', 'events'), paymentTopicName('requests'), paymentTopicName('results')]);
+  expect(records.filter((r) => eventTopics.has(r.topic) && r.headers['correlation-id'] === undefined).map((r) => r.type)).toEqual([]);
 }
 
 describe('one order, one trace in Zipkin', () => {

@@ -35,7 +35,7 @@ import { partitionFor } from '../../schemas/partitioning';
 import { dlqTopicName } from '../../schemas/topics';
 import { testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
-import { committedUpTo, countBy, createFulfilmentTopics, endOffsets, fulfilmentTopicNames, fulfilmentTopics, latestByKey, orderEventsOf, paymentAnswer, paymentEventsOf, placed, readRecords } from '../support/process-managers';
+import { committedUpTo, countBy, createFulfilmentTopics, endOffsets, fulfilmentTopicNames, fulfilmentTopics, latestByKey, orderEventsOf, paymentAnswer, paymentResultsOf, placed, readRecords } from '../support/process-managers';
 import { produceEnvelopes } from '../support/read-side';
 
 jest.setTimeout(120_000);
@@ -87,7 +87,7 @@ async function stop(runtime: ProcessManagerRuntime<OrderFulfilmentState, Fulfilm
 
 const answer = paymentAnswer;
 const orderEvents = orderEventsOf(made, PARTITIONS);
-const paymentEvents = paymentEventsOf(made, PARTITIONS);
+const paymentResults = paymentResultsOf(made, PARTITIONS);
 
 const ORDERS = Array.from({ length: 20 }, (_, i) => `o-${i + 1}`);
 const AUTHORIZED = ORDERS.slice(0, 10);
@@ -118,13 +118,13 @@ describe('the process-manager runtime on its own topics', () => {
     const runtime = await start();
 
     const requested = await waitFor('a payment request per order that passed its checks', async () => {
-      const records = (await readRecords(kafka, topics.paymentEvents, codec)).filter((r) => r.type === 'PaymentRequested');
+      const records = (await readRecords(kafka, topics.paymentRequests, codec)).filter((r) => r.type === 'PaymentRequested');
       return records.length >= ORDERS.length ? records : undefined;
     });
     expect(requested.map((r) => r.key).sort()).toEqual(ORDERS.map((o) => `${o}/1`).sort());
     expect(requested.every((r) => r.partition === partitionFor(r.key.split('/')[0] as string, PARTITIONS))).toBe(true);
 
-    await produceEnvelopes(producer, codec, paymentEvents, [...AUTHORIZED.map((o) => answer(o, 'PaymentAuthorized')), ...DECLINED.map((o) => answer(o, 'PaymentDeclined'))]);
+    await produceEnvelopes(producer, codec, paymentResults, [...AUTHORIZED.map((o) => answer(o, 'PaymentAuthorized')), ...DECLINED.map((o) => answer(o, 'PaymentDeclined'))]);
     const expected = new Map<string, string>([
       ...AUTHORIZED.map((o) => [o, 'ConfirmOrder'] as const),
       ...DECLINED.map((o) => [o, 'RejectOrder'] as const),
@@ -160,14 +160,14 @@ describe('the process-manager runtime on its own topics', () => {
 
   it('a new instance with the group reset to the earliest offsets restores its state and writes nothing', async () => {
     await withAdmin(kafka, (admin) => admin.deleteGroups([groupId]));
-    const outputs = await endOffsets(kafka, [topics.orderCommands, topics.paymentEvents, topics.changelog]);
+    const outputs = await endOffsets(kafka, [topics.orderCommands, topics.paymentRequests, topics.changelog]);
     const before = await statuses();
     const runtime = await start();
-    const inputs = await endOffsets(kafka, [topics.orderEvents, topics.paymentEvents]);
+    const inputs = await endOffsets(kafka, [topics.orderEvents, topics.paymentResults]);
     await waitFor('the replay to commit every input offset', async () => ((await committedUpTo(kafka, groupId, inputs)) ? true : undefined));
     expect(runtime.stats()).toMatchObject({ instances: 21, messagesEmitted: 0, deadlinesFired: 0, inputsChanged: 0 });
     expect(runtime.stats().inputsDecided).toBeGreaterThanOrEqual(ORDERS.length + AUTHORIZED.length + DECLINED.length + 1);
-    expect(await endOffsets(kafka, [topics.orderCommands, topics.paymentEvents, topics.changelog])).toEqual(outputs);
+    expect(await endOffsets(kafka, [topics.orderCommands, topics.paymentRequests, topics.changelog])).toEqual(outputs);
     expect(await statuses()).toEqual(before);
     await stop(runtime);
   });
@@ -181,7 +181,7 @@ describe('the process-manager runtime on its own topics', () => {
     const intruder = await fencedProducer(kafka, `${groupId}.${partition}`);
     await produceEnvelopes(producer, codec, orderEvents, [placed(orderId)]);
     const requests = await waitFor('the payment request of the new order', async () => {
-      const found = (await readRecords(kafka, topics.paymentEvents, codec)).filter((r) => r.key === `${orderId}/1`);
+      const found = (await readRecords(kafka, topics.paymentRequests, codec)).filter((r) => r.key === `${orderId}/1`);
       return found.length > 0 ? found : undefined;
     });
     expect(requests).toHaveLength(1);
@@ -223,7 +223,7 @@ describe('the process-manager runtime on its own topics', () => {
       await producer.send({ topic: topics.orderEvents, acks: -1, messages });
       const first = await start({ stateDir });
       const requests = await waitFor('the payment requests of the traced orders', async () => {
-        const found = (await readRecords(kafka, topics.paymentEvents, codec)).filter((r) => [...traces.keys()].some((id) => r.key === `${id}/1`));
+        const found = (await readRecords(kafka, topics.paymentRequests, codec)).filter((r) => [...traces.keys()].some((id) => r.key === `${id}/1`));
         return found.length === traces.size ? found : undefined;
       });
       for (const request of requests) expect(request.headers.traceparent).toBe(traces.get(String(request.key).split('/')[0] ?? ''));

@@ -34,7 +34,7 @@ import type { DeadLetterAction, OrderFulfilmentState } from '../../schemas/gener
 import type { Role } from '../../schemas/roles';
 import { claimsFor, memorySigningKey, testVerifier } from '../support/auth';
 import { testKafka, testRedis, testRegistry, unique, withAdmin } from '../support/kafka';
-import { countBy, createFulfilmentTopics, fulfilmentTopicNames, fulfilmentTopics, latestByKey, orderEventsOf, orderMeta, paymentAnswer, paymentEventsOf, placed, readRecords } from '../support/process-managers';
+import { countBy, createFulfilmentTopics, fulfilmentTopicNames, fulfilmentTopics, latestByKey, orderEventsOf, orderMeta, paymentAnswer, paymentResultsOf, placed, readRecords } from '../support/process-managers';
 import { produceEnvelopes } from '../support/read-side';
 
 jest.setTimeout(120_000);
@@ -92,10 +92,10 @@ const echo = (orderId: string, type: 'OrderConfirmed' | 'OrderDelivered', versio
 async function fulfil(orders: readonly string[], answerHeaders: Readonly<Record<string, string>> = {}): Promise<void> {
   await produceEnvelopes(producer, codec, orderEventsOf(made, PARTITIONS), orders.map((o) => placed(o)));
   await waitFor('a payment request per order', async () => {
-    const requested = new Set((await readRecords(kafka, topics.paymentEvents, codec)).filter((r) => r.type === 'PaymentRequested').map((r) => r.key.split('/')[0]));
+    const requested = new Set((await readRecords(kafka, topics.paymentRequests, codec)).filter((r) => r.type === 'PaymentRequested').map((r) => r.key.split('/')[0]));
     return orders.every((o) => requested.has(o)) ? true : undefined;
   });
-  await produceEnvelopes(producer, codec, { ...paymentEventsOf(made, PARTITIONS), headers: answerHeaders }, orders.map((o) => paymentAnswer(o, 'PaymentAuthorized')));
+  await produceEnvelopes(producer, codec, { ...paymentResultsOf(made, PARTITIONS), headers: answerHeaders }, orders.map((o) => paymentAnswer(o, 'PaymentAuthorized')));
   await produceEnvelopes(producer, codec, orderEventsOf(made, PARTITIONS), orders.flatMap((o) => [echo(o, 'OrderConfirmed', 5), echo(o, 'OrderDelivered', 6)]));
 }
 
@@ -110,7 +110,7 @@ const RANK = ['OrderPlaced', 'PaymentAuthorized', 'OrderConfirmed', 'OrderDelive
 
 /** The order's state folded independently: its inputs read back from the topics, through the unbroken definition. */
 async function foldOf(orderId: string): Promise<OrderFulfilmentState> {
-  const records = [...(await readRecords(kafka, topics.orderEvents, codec)), ...(await readRecords(kafka, topics.paymentEvents, codec))]
+  const records = [...(await readRecords(kafka, topics.orderEvents, codec)), ...(await readRecords(kafka, topics.paymentResults, codec))]
     .filter((r) => r.key.startsWith(`${orderId}/`) && fulfilment.handles.has(r.type))
     .sort((a, b) => RANK.indexOf(a.type) - RANK.indexOf(b.type));
   let state = fulfilment.initialState(orderId);
@@ -173,14 +173,14 @@ describe('parking in the stateful runtime (order fulfilment)', () => {
       return OTHERS.every((o) => s.get(o)?.status === 'COMPLETED') ? true : undefined;
     });
     const parked = await waitFor('the order parked with its 3 inputs', async () => runtime.parked().find((p) => p.processId === POISON && p.inputs === 3));
-    expect(parked).toMatchObject({ reason: 'processing-failed', headType: 'PaymentAuthorized', head: expect.stringMatching(new RegExp(`^${topics.paymentEvents}:`)) });
+    expect(parked).toMatchObject({ reason: 'processing-failed', headType: 'PaymentAuthorized', head: expect.stringMatching(new RegExp(`^${topics.paymentResults}:`)) });
     expect(parked.error).toContain('a bug in deciding PaymentAuthorized');
     expect(runtime.parked()).toHaveLength(1);
     expect(runtime.stats()).toMatchObject({ parkedProcesses: 1, parkedInputs: 3, parked: [expect.objectContaining({ processId: POISON, reason: 'processing-failed' })] });
     expect((await states()).get(POISON)?.status).toBe('AWAITING_PAYMENT');
     expect((await confirms()).get(POISON)).toBeUndefined();
     // The head went to the DLQ as well.
-    expect((await readRecords(kafka, `${topics.paymentEvents}.dlq`)).map((r) => r.key.split('/')[0])).toEqual([POISON]);
+    expect((await readRecords(kafka, `${topics.paymentResults}.dlq`)).map((r) => r.key.split('/')[0])).toEqual([POISON]);
 
     // A restart with a fresh store: still parked (from the parked topic), nothing decided for it.
     await stop(runtime);

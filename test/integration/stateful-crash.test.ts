@@ -98,7 +98,7 @@ async function everyOrderDecidedOnce(made: ReturnType<typeof crashTopics>, order
   const requests = await waitFor(
     'a payment request per order',
     async () => {
-      const found = (await readRecords(kafka, made.topics.paymentEvents, codec)).filter((r) => r.type === 'PaymentRequested');
+      const found = (await readRecords(kafka, made.topics.paymentRequests, codec)).filter((r) => r.type === 'PaymentRequested');
       return has(found, (o) => `${o}/1`) ? found : undefined;
     },
     120_000,
@@ -180,7 +180,7 @@ describe('the stateful runtime killed at its crash points', () => {
       const want = (w + 1) * wave.length;
       await waitFor(
         `the payment requests of wave ${w + 1}`,
-        async () => ((await readRecords(kafka, made.topics.paymentEvents, codec)).filter((r) => r.type === 'PaymentRequested').length >= want ? true : undefined),
+        async () => ((await readRecords(kafka, made.topics.paymentRequests, codec)).filter((r) => r.type === 'PaymentRequested').length >= want ? true : undefined),
         120_000,
       );
     }
@@ -212,7 +212,7 @@ describe('the stateful runtime killed at its crash points', () => {
     await waitFor('the child to own every partition', async () => (doomed.lines.includes('owns 0,1,2,3,4,5') ? true : undefined), 90_000);
     await waitFor(
       'the child to request the first payments',
-      async () => ((await readRecords(kafka, made.topics.paymentEvents, codec)).filter((r) => r.type === 'PaymentRequested').length >= first.length ? true : undefined),
+      async () => ((await readRecords(kafka, made.topics.paymentRequests, codec)).filter((r) => r.type === 'PaymentRequested').length >= first.length ? true : undefined),
       90_000,
     );
     // A second member joins (the group rebalances); more orders arrive; the first member dies mid-rebalance.

@@ -64,7 +64,7 @@ async function stop(runtime: ProcessManagerRuntime<OrderFulfilmentState, Fulfilm
 }
 
 const orderEvents = orderEventsOf(made, PARTITIONS);
-const requests = async () => (await readRecords(kafka, topics.paymentEvents, codec)).filter((r) => r.type === 'PaymentRequested');
+const requests = async () => (await readRecords(kafka, topics.paymentRequests, codec)).filter((r) => r.type === 'PaymentRequested');
 
 beforeAll(async () => {
   await producer.connect();
@@ -101,7 +101,7 @@ describe('fold versions on the stateful runtime', () => {
     ['no store (rebuilt from the changelog)', () => mkdtempSync(join(tmpdir(), 'it-fold-empty-'))],
   ])('a build with a changed fold refuses to decide on the old states, finding %s', async (_what, dirOf) => {
     const dir = dirOf();
-    const outputs = await endOffsets(kafka, [topics.orderCommands, topics.paymentEvents, topics.changelog]);
+    const outputs = await endOffsets(kafka, [topics.orderCommands, topics.paymentRequests, topics.changelog]);
     await produceEnvelopes(producer, codec, orderEvents, [placed(`o-new-${dir.length}-${Date.now()}`)]);
     const changed = await start(2, dir);
     const why = await waitFor('the new build to refuse', async () => changed.broken());
@@ -111,7 +111,7 @@ describe('fold versions on the stateful runtime', () => {
     // It took on no partition, so it decided nothing and wrote nothing.
     expect(changed.stats()).toMatchObject({ partitions: [], inputsDecided: 0, transactions: 0 });
     await stop(changed);
-    expect(await endOffsets(kafka, [topics.orderCommands, topics.paymentEvents, topics.changelog])).toEqual(outputs);
+    expect(await endOffsets(kafka, [topics.orderCommands, topics.paymentRequests, topics.changelog])).toEqual(outputs);
     // The old build's store is left as it was.
     const partition = partitionFor(FIRST[0] as string, PARTITIONS);
     expect(readStoreMeta(storeDirOf(stateDir, topics.changelog, partition))).toMatchObject({ foldVersion: 1 });

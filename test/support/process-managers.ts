@@ -7,7 +7,6 @@ import type { AvroCodec } from '../../infra/kafka/codec';
 import { readToEnd } from '../../infra/kafka/read-to-end';
 import { fulfilmentIds } from '../../consumers/process-managers/order-fulfilment/order-fulfilment.workflow';
 import type { EventMetadata } from '../../schemas/generated/types';
-import { PAYMENT_STREAM_VERSIONS } from '../../schemas/payment-stream';
 import { dlqTopicName } from '../../schemas/topics';
 import { withAdmin } from './kafka';
 
@@ -86,7 +85,8 @@ export function countBy<T>(items: readonly T[], keyOf: (item: T) => string): Map
 export function fulfilmentTopics(run: string, options: { readonly parking?: boolean } = {}) {
   const topics = {
     orderEvents: `${run}.order.events`,
-    paymentEvents: `${run}.payment.events`,
+    paymentRequests: `${run}.payment.requests`,
+    paymentResults: `${run}.payment.results`,
     orderCommands: `${run}.order.commands`,
     changelog: `${run}.order-fulfilment.changelog`,
     /** With `parking`: the runtime's parked topic and the actions topic it records redrives and skips on. */
@@ -95,7 +95,8 @@ export function fulfilmentTopics(run: string, options: { readonly parking?: bool
   };
   const topicMap: Record<string, string> = {
     'restaurant.order.events': topics.orderEvents,
-    'restaurant.payment.events': topics.paymentEvents,
+    'restaurant.payment.requests': topics.paymentRequests,
+    'restaurant.payment.results': topics.paymentResults,
     'restaurant.order.commands': topics.orderCommands,
     'restaurant.order-fulfilment.changelog': topics.changelog,
     ...(options.parking === true ? { 'restaurant.order-fulfilment.parked': topics.parked, 'restaurant.dead-letter-actions': topics.actions } : {}),
@@ -106,7 +107,7 @@ export function fulfilmentTopics(run: string, options: { readonly parking?: bool
 export type FulfilmentTopics = ReturnType<typeof fulfilmentTopics>;
 
 const compactedOf = ({ topics, parking }: FulfilmentTopics): string[] => [topics.changelog, ...(parking ? [topics.parked] : [])];
-const plainOf = ({ topics, parking }: FulfilmentTopics): string[] => [topics.orderEvents, topics.paymentEvents, dlqTopicName(topics.orderEvents), dlqTopicName(topics.paymentEvents), topics.orderCommands, ...(parking ? [topics.actions, dlqTopicName(topics.parked)] : [])];
+const plainOf = ({ topics, parking }: FulfilmentTopics): string[] => [topics.orderEvents, topics.paymentResults, dlqTopicName(topics.orderEvents), dlqTopicName(topics.paymentResults), topics.orderCommands, topics.paymentRequests, ...(parking ? [topics.actions, dlqTopicName(topics.parked)] : [])];
 
 /** Every topic createFulfilmentTopics creates for a run (to delete them after). */
 export const fulfilmentTopicNames = (made: FulfilmentTopics): string[] => [...plainOf(made), ...compactedOf(made)];
@@ -160,9 +161,10 @@ export const placed = (orderId: string, options: { readonly customerId?: string;
 /** The payment provider's answer to an order's payment request (of 19.00: two Margheritas). */
 export const paymentAnswer = (orderId: string, type: 'PaymentAuthorized' | 'PaymentDeclined') => ({
   event: { type, data: { orderId, paymentId: fulfilmentIds.payment(orderId), amount: eur(1900), ...(type === 'PaymentDeclined' ? { reason: 'card expired' } : {}) } },
-  metadata: { ...orderMeta(orderId, PAYMENT_STREAM_VERSIONS[type], `answer-${orderId}`) },
+  // The provider's first message in the order's results stream.
+  metadata: { ...orderMeta(orderId, 1, `answer-${orderId}`) },
 });
 
-/** Where produceEnvelopes writes a run's order and payment events. */
+/** Where produceEnvelopes writes a run's order events and the provider's payment results. */
 export const orderEventsOf = (made: FulfilmentTopics, partitions = 6) => ({ topic: made.topics.orderEvents, schemaTopic: 'restaurant.order.events', namespace: 'restaurant.order', partitions });
-export const paymentEventsOf = (made: FulfilmentTopics, partitions = 6) => ({ topic: made.topics.paymentEvents, schemaTopic: 'restaurant.payment.events', namespace: 'restaurant.payment', partitions });
+export const paymentResultsOf = (made: FulfilmentTopics, partitions = 6) => ({ topic: made.topics.paymentResults, schemaTopic: 'restaurant.payment.results', namespace: 'restaurant.payment', partitions });

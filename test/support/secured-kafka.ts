@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Kafka, logLevel, type logCreator } from 'kafkajs';
-import { KAFKA_ADMIN } from '../../infra/app/principals';
+import { KAFKA_ADMIN } from '../../infra/kafka/principals';
 import { readCredentials, type Credentials } from '../../infra/stack/credentials';
 import { terminate, tailOf } from '../../infra/stack/processes';
 import { provision } from '../../infra/stack/provision';

@@ -2,19 +2,28 @@
 import path from 'node:path';
 import { config } from '../../infra/config';
 import { localSigningKey } from '../../infra/auth/local-keys';
-import { serveHttp } from '../../infra/app/http';
-import type { RoleDeps, Running } from '../../infra/app/start';
+import { serveHttp } from '../../infra/http/servers';
+import type { Logger } from '../../infra/logging';
+import type { Metrics } from '../../infra/metrics/registry';
 import { repoRoot } from '../../infra/stack/settings';
 import { createAuthenticator } from '../../infra/auth/authenticator';
 import type { AuthSettings } from '../../infra/auth/settings';
-import type { WebOidcConfig } from '../../infra/app/roles';
 import { createWebApp, type WebAppDeps } from './app';
 import { createSealer } from './sealed-cookie';
+import type { WebOidcConfig, WebRoleConfig } from './settings';
 
 /** Where `npm run build:web` writes the front end. */
 export const WEB_DIST = path.join(repoRoot, 'web', 'dist');
 
-export async function startWeb({ logger, settings, metrics }: Pick<RoleDeps, 'logger' | 'settings' | 'metrics'>): Promise<Running> {
+/** What the web role is started with: the composition root (infra/app/main.ts) passes its own RoleDeps. */
+export interface WebRoleDeps {
+  readonly logger: Logger;
+  readonly settings: { readonly web: WebRoleConfig };
+  /** The process registry: the web port's requests are counted in it. */
+  readonly metrics: Metrics;
+}
+
+export async function startWeb({ logger, settings, metrics }: WebRoleDeps): Promise<{ readonly name: 'web'; stop(): Promise<void> }> {
   const log = logger.child({ component: 'web' });
   const auth = config().auth;
   const signingKey = auth.mode === 'local' ? await localSigningKey(auth.localKeyDir) : undefined;

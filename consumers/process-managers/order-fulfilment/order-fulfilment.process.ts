@@ -4,7 +4,7 @@
 // pure workflow (order-fulfilment.workflow.ts).
 import type { FulfilmentDeadlineName, OrderFulfilmentState, OrderPlaced } from '../../../schemas/generated/types';
 import { toCommandRecord, type PayloadOf } from '../../../schemas/messages';
-import { AGGREGATE_NAMESPACES, topicName } from '../../../schemas/topics';
+import { AGGREGATE_NAMESPACES, paymentTopicName, topicName } from '../../../schemas/topics';
 import { eventMessage, splitRecord, type DecodedRecord, type Outgoing, type ProcessDefinition } from '../runtime/definition';
 import type { PlacementFactsSource } from './placement-facts';
 import {
@@ -23,14 +23,15 @@ export const ORDER_FULFILMENT_GROUP = 'restaurant.process-manager.order-fulfilme
 const STATE_RECORD = 'restaurant.fulfilment.OrderFulfilmentState';
 const ORDER_EVENTS = topicName('order', 'events');
 const ORDER_COMMANDS = topicName('order', 'commands');
-const PAYMENT_EVENTS = topicName('payment', 'events');
+const PAYMENT_REQUESTS = paymentTopicName('requests');
+const PAYMENT_RESULTS = paymentTopicName('results');
 
 const ORDER_TYPES: ReadonlySet<string> = new Set(ORDER_EVENT_INPUTS);
 const PAYMENT_TYPES: ReadonlySet<string> = new Set(PAYMENT_INPUTS);
 
-/** A workflow output as a message: commands to restaurant.order.commands (key orderId), requests to the order's payment stream. */
+/** A workflow output as a message: commands to restaurant.order.commands (key orderId), requests to the order's stream on restaurant.payment.requests. */
 export function fulfilmentMessage(e: Emitted): Outgoing {
-  if (e.kind === 'event') return eventMessage(PAYMENT_EVENTS, AGGREGATE_NAMESPACES.payment, e.event.type, e.event.data, e.metadata);
+  if (e.kind === 'event') return eventMessage(PAYMENT_REQUESTS, AGGREGATE_NAMESPACES.payment, e.event.type, e.event.data, e.metadata);
   const { command, metadata } = e;
   return {
     topic: ORDER_COMMANDS,
@@ -58,7 +59,7 @@ export function orderFulfilmentProcess(options: { readonly facts: PlacementFacts
   return {
     name: 'order-fulfilment',
     groupId: ORDER_FULFILMENT_GROUP,
-    inputs: [ORDER_EVENTS, PAYMENT_EVENTS],
+    inputs: [ORDER_EVENTS, PAYMENT_RESULTS],
     handles: new Set([...ORDER_TYPES, ...PAYMENT_TYPES]),
     stateRecord: STATE_RECORD,
 

@@ -42,7 +42,6 @@ import type {
   RefundIssued,
 } from '../../../schemas/generated/types';
 import type { OrderCommand, PayloadOf, PaymentMessage } from '../../../schemas/messages';
-import { PAYMENT_STREAM_VERSIONS } from '../../../schemas/payment-stream';
 import { systemActor } from '../../../schemas/roles';
 import { LIMITS } from '../../../schemas/validation';
 import { assertNever } from '../../../kernel/assert-never';
@@ -90,7 +89,7 @@ interface OrderEventInput<T extends string, R> {
   readonly metadata: EventMetadata;
 }
 
-/** A payment-provider message as consumed from restaurant.payment.events. */
+/** A payment-provider message as consumed from restaurant.payment.results. */
 interface PaymentInput<T extends string, R> {
   readonly type: T;
   readonly data: PayloadOf<R>;
@@ -111,7 +110,7 @@ export type FulfilmentInput =
 
 /** Order events the runtime should route to this process (everything else on the order topic is not an input). */
 export const ORDER_EVENT_INPUTS = ['OrderPlaced', 'OrderConfirmed', 'OrderRejected', 'OrderCancelled', 'OrderDelivered'] as const;
-/** Payment messages the runtime should route to this process (its own requests are not inputs). */
+/** The payment provider's results, every message type of restaurant.payment.results. */
 export const PAYMENT_INPUTS = ['PaymentAuthorized', 'PaymentDeclined', 'RefundIssued'] as const;
 
 // ---------------------------------------------------------------- outputs
@@ -121,7 +120,7 @@ export type FulfilmentRequest = Extract<PaymentMessage, { type: 'PaymentRequeste
 
 /**
  * A message to produce. Commands go to restaurant.order.commands (key
- * metadata.aggregateId), payment requests to restaurant.payment.events (key
+ * metadata.aggregateId), payment requests to restaurant.payment.requests (key
  * `<orderId>/<metadata.version>`). Metadata is complete: the runtime only encodes.
  */
 export type Emitted =
@@ -274,7 +273,7 @@ class Draft {
     const metadata: EventMetadata = {
       eventId,
       aggregateId: this.state.orderId,
-      version: PAYMENT_STREAM_VERSIONS[event.type],
+      version: requestVersion(this.state, eventId),
       occurredAt: this.at,
       // No command produced it: the input that caused it stands in.
       commandId: this.cause,
@@ -312,6 +311,21 @@ class Draft {
   decision(): FulfilmentDecision {
     return { emit: this.emit, deadlines: { set: this.set, cancel: this.cancel }, state: this.state, changed: true };
   }
+}
+
+const REQUEST_TYPES: readonly FulfilmentRequest['type'][] = ['PaymentRequested', 'RefundRequested'];
+
+/**
+ * The version of a request in the order's stream on restaurant.payment.requests,
+ * which this process alone writes: its place among the requests emitted so far
+ * (the state's `emitted`, in order), or the next place for a new one. A retry
+ * re-sends a request at the place it has, so compaction keeps one record.
+ */
+export function requestVersion(state: OrderFulfilmentState, eventId: string): number {
+  const requestIds = new Set(REQUEST_TYPES.map((type) => fulfilmentIds.message(state.orderId, type)));
+  const written = state.emitted.filter((id) => requestIds.has(id));
+  const place = written.indexOf(eventId);
+  return (place === -1 ? written.length : place) + 1;
 }
 
 function unchanged(state: OrderFulfilmentState): FulfilmentDecision {

@@ -20,7 +20,7 @@ import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import Redis from 'ioredis';
-import { serveOps, type ServedHttp } from '../../../infra/app/http';
+import { serveOps, type ServedHttp } from '../../../infra/http/servers';
 import { metricsGuard } from '../../../infra/auth/metrics-guard';
 import { config } from '../../../infra/config';
 import { createKafka } from '../../../infra/kafka/client';

@@ -31,8 +31,9 @@
 //   rm:{<base>}:serving       hash "<read-model>" -> keyspace (absent: the base itself)
 //   rm:{<base>}:generation    hash "<read-model>" -> last rebuild generation number
 
-export const READ_MODELS = ['menu', 'customers', 'orders', 'kitchen', 'sales'] as const;
-export type ReadModelName = (typeof READ_MODELS)[number];
+import type { ReadModelName } from '../../../schemas/read-models';
+// The names are a contract the access catalogs share (schemas/read-models.ts).
+export { READ_MODELS, type ReadModelName } from '../../../schemas/read-models';
 
 const KEYSPACE = /^[a-z0-9][a-z0-9-]{0,31}$/;
 

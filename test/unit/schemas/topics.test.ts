@@ -76,7 +76,8 @@ describe('topic catalog', () => {
       'restaurant.order.snapshots',
       'restaurant.payment-simulator.changelog',
       'restaurant.payment-simulator.parked',
-      'restaurant.payment.events',
+      'restaurant.payment.requests',
+      'restaurant.payment.results',
       'restaurant.privacy.data-keys',
     ]);
   });
@@ -97,6 +98,20 @@ describe('topic catalog', () => {
     expect(catalog.topic(COMMAND_REPLIES_TOPIC).subjects).toEqual([
       { subject: 'restaurant.command-replies-restaurant.common.CommandReply', recordName: 'restaurant.common.CommandReply' },
     ]);
+  });
+  it('splits the payment messages by writer: the requests topic and the results topic, each compacted by <orderId>/<version>', () => {
+    const subjectsOf = (name: string) => catalog.topic(name).subjects.map((s) => s.subject);
+    expect(subjectsOf('restaurant.payment.requests')).toEqual(['restaurant.payment.requests-restaurant.payment.PaymentRequested', 'restaurant.payment.requests-restaurant.payment.RefundRequested']);
+    expect(subjectsOf('restaurant.payment.results')).toEqual([
+      'restaurant.payment.results-restaurant.payment.PaymentAuthorized',
+      'restaurant.payment.results-restaurant.payment.PaymentDeclined',
+      'restaurant.payment.results-restaurant.payment.RefundIssued',
+    ]);
+    for (const name of ['restaurant.payment.requests', 'restaurant.payment.results']) {
+      expect(catalog.topic(name)).toMatchObject({ role: 'events', aggregate: 'payment', key: 'aggregateId/version', partitions: catalog.partitionsByAggregate.payment });
+      expect(catalog.topic(name).configs).toMatchObject({ 'cleanup.policy': 'compact' });
+    }
+    expect(catalog.forAggregate('payment')).toEqual({});
   });
   it('covers every event, command, snapshot and reply record exactly once', () => {
     // The parking records are on every process manager's parked topic (checked below).

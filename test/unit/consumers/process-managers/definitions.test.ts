@@ -87,7 +87,7 @@ describe('order fulfilment definition', () => {
 
   it('reads order events and provider answers, and nothing it emits itself', () => {
     expect([...fulfilment.handles].sort()).toEqual(['OrderCancelled', 'OrderConfirmed', 'OrderDelivered', 'OrderPlaced', 'OrderRejected', 'PaymentAuthorized', 'PaymentDeclined', 'RefundIssued']);
-    expect(fulfilment.inputs).toEqual(['restaurant.order.events', 'restaurant.payment.events']);
+    expect(fulfilment.inputs).toEqual(['restaurant.order.events', 'restaurant.payment.results']);
   });
 
   it('attaches facts to OrderPlaced only for a process that has not started, and requests the payment', async () => {
@@ -97,7 +97,7 @@ describe('order fulfilment definition', () => {
     if (input === null || input === undefined) throw new Error('OrderPlaced is an input');
     const { state, emitted } = feed(fulfilment, 'o-1', [input]);
     expect(state.status).toBe('AWAITING_PAYMENT');
-    expect(emitted.map((e) => [e.topic, e.type, e.key])).toEqual([['restaurant.payment.events', 'PaymentRequested', 'o-1/1']]);
+    expect(emitted.map((e) => [e.topic, e.type, e.key])).toEqual([['restaurant.payment.requests', 'PaymentRequested', 'o-1/1']]);
     expect(emitted[0]?.id).toBe(fulfilmentIds.message('o-1', 'PaymentRequested'));
     expectWellFormed(emitted);
     expect(fulfilment.deadlines(state)).toEqual([{ name: 'PAYMENT', dueAt: T0 + 5_000, attempt: 1 }]);
@@ -108,13 +108,13 @@ describe('order fulfilment definition', () => {
   });
 
   it('confirms on authorization, times out through its deadline, and ends every path in one terminal status', async () => {
-    const answer = (orderId: string) => record('restaurant.payment.events', 'PaymentAuthorized', { orderId, paymentId: fulfilmentIds.payment(orderId), amount: eur(1900) }, meta(orderId, 2, T0 + 100, `auth-${orderId}`));
+    const answer = (orderId: string) => record('restaurant.payment.results', 'PaymentAuthorized', { orderId, paymentId: fulfilmentIds.payment(orderId), amount: eur(1900) }, meta(orderId, 1, T0 + 100, `auth-${orderId}`));
     const inputs = async (records: DecodedRecord[]) => (await fulfilment.inputsFor(records, () => undefined)).filter((i) => i !== null);
     const placedA = record('restaurant.order.events', 'OrderPlaced', placedData('c-1', 'm-1'), meta('o-a', 4));
     const a = feed(fulfilment, 'o-a', await inputs([placedA, answer('o-a')]));
     expect(a.state.status).toBe('CONFIRMED');
     expect(a.emitted.map((e) => [e.topic, e.type, e.key])).toEqual([
-      ['restaurant.payment.events', 'PaymentRequested', 'o-a/1'],
+      ['restaurant.payment.requests', 'PaymentRequested', 'o-a/1'],
       ['restaurant.order.commands', 'ConfirmOrder', 'o-a'],
     ]);
     expect(a.emitted[1]?.headers).toMatchObject({ 'command-type': 'ConfirmOrder', 'command-id': fulfilmentIds.message('o-a', 'ConfirmOrder'), 'correlation-id': 'k-o-a' });
@@ -175,8 +175,9 @@ describe('payment simulator definition', () => {
       if (deadline === undefined) throw new Error('an answer is pending');
       const sent = feed(simulator, orderId, [simulator.deadlineInput(orderId, deadline), simulator.deadlineInput(orderId, deadline), request(orderId)], scheduled.state);
       expect(sent.changed).toBe(1);
-      expect(sent.emitted.map((e) => [e.type, e.key, e.id])).toEqual([[expected?.message.type, `${orderId}/2`, expected?.metadata.eventId]]);
-      expect(sent.emitted[0]?.value).toEqual({ ...expected?.message.data, metadata: expected?.metadata });
+      // The first message of the order's stream on restaurant.payment.results, which the simulator alone writes.
+      expect(sent.emitted.map((e) => [e.topic, e.type, e.key, e.id])).toEqual([['restaurant.payment.results', expected?.message.type, `${orderId}/1`, expected?.metadata.eventId]]);
+      expect(sent.emitted[0]?.value).toEqual({ ...expected?.message.data, metadata: { ...expected?.metadata, version: 1 } });
       expectWellFormed(sent.emitted);
       expect(simulator.deadlines(sent.state)).toEqual([]);
       answered += 1;
@@ -185,18 +186,20 @@ describe('payment simulator definition', () => {
     expect(stalled).toBeGreaterThan(0);
   });
 
-  it('answers a refund after its delay and keeps a state its schema accepts', () => {
+  it('answers a refund after its delay, next in the order\'s results stream, and keeps a state its schema accepts', () => {
     const refund: SimulatorInput = {
       type: 'RefundRequested',
       data: { orderId: 'o-r', paymentId: 'p-r', refundId: 'r-r', amount: eur(500), reason: 'late cancellation' },
-      metadata: meta('o-r', 3, T0, 'refund-req'),
+      metadata: meta('o-r', 2, T0, 'refund-req'),
     };
-    const d = decideProvider(refund, initialSimulatorState('o-r'), seed, config);
+    // The order's payment was answered before (one message in its results stream): the refund is the second.
+    const d = decideProvider(refund, { ...initialSimulatorState('o-r'), answered: 1 }, seed, config);
     expect(schemas.get('restaurant.simulator.PaymentSimulatorState').type.isValid(d.state)).toBe(true);
     const [deadline] = simulator.deadlines(d.state as PaymentSimulatorState);
     if (deadline === undefined) throw new Error('a refund answer is pending');
     const issued = decideProvider(simulator.deadlineInput('o-r', deadline), d.state, seed, config);
-    expect(issued.emit.map((e) => [e.type, e.key])).toEqual([['RefundIssued', 'o-r/4']]);
+    expect(issued.emit.map((e) => [e.topic, e.type, e.key])).toEqual([['restaurant.payment.results', 'RefundIssued', 'o-r/2']]);
+    expect(issued.state.answered).toBe(2);
     expectWellFormed(issued.emit);
   });
 });

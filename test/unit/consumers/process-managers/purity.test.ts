@@ -15,7 +15,6 @@ const PURE = [
   path.join('process-managers', 'runtime', 'definition.ts'),
   path.join('..', 'infra', 'stateful', 'definition.ts'),
   path.join('..', 'infra', 'stateful', 'deadline-queue.ts'),
-  path.join('..', 'schemas', 'payment-stream.ts'),
 ];
 
 describe('process managers, simulator and policies are pure', () => {

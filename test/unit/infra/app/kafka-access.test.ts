@@ -1,7 +1,7 @@
 import { KAFKA_PRINCIPAL_ROLES, KEY_CACHE_GROUP_PREFIX, kafkaAccess, principalName, READ_TO_END_GROUP_PREFIX, type AccessRole } from '../../../../infra/app/kafka-access';
 import { aclEntries, allows, type Grant } from '../../../../infra/kafka/acls';
 import { allTopicSpecs } from '../../../../infra/kafka/topics';
-import { DATA_KEYS_TOPIC, DEAD_LETTER_ACTIONS_TOPIC, dlqTopicName, topicCatalog, topicName } from '../../../../schemas/topics';
+import { DATA_KEYS_TOPIC, DEAD_LETTER_ACTIONS_TOPIC, dlqTopicName, paymentTopicName, topicCatalog, topicName, type TopicAggregate } from '../../../../schemas/topics';
 
 const catalog = topicCatalog();
 const access = kafkaAccess(catalog);
@@ -14,15 +14,19 @@ const writersOf = (name: string): AccessRole[] => separate.filter((r) => allows(
 describe('the Kafka ACL catalog', () => {
   it('only the command processor writes the events and snapshots of aggregates that take commands', () => {
     for (const t of catalog.topics.filter((x) => x.role === 'commands')) {
-      const aggregate = t.aggregate as NonNullable<typeof t.aggregate>;
+      const aggregate = t.aggregate as TopicAggregate;
       expect(writersOf(topicName(aggregate, 'events'))).toEqual(['command-processor']);
       expect(writersOf(topicName(aggregate, 'snapshots'))).toEqual(['command-processor']);
     }
   });
 
   it('the other events topics have their one documented writer each', () => {
-    // Payment requests (order fulfilment) and the provider's answers (its simulator) share the order's payment stream.
-    expect(writersOf(topicName('payment', 'events'))).toEqual(['process-manager:order-fulfilment', 'payment-simulator']);
+    // Payment requests and the provider's answers: one topic per writer, each read only by the other side.
+    expect(writersOf(paymentTopicName('requests'))).toEqual(['process-manager:order-fulfilment']);
+    expect(writersOf(paymentTopicName('results'))).toEqual(['payment-simulator']);
+    const readersOf = (name: string): AccessRole[] => separate.filter((r) => allows(access[r], 'topic', name, 'READ'));
+    expect(readersOf(paymentTopicName('requests'))).toEqual(['payment-simulator']);
+    expect(readersOf(paymentTopicName('results'))).toEqual(['process-manager:order-fulfilment']);
     expect(writersOf(topicName('loyalty', 'events'))).toEqual(['loyalty']);
     for (const t of catalog.topics.filter((x) => x.role === 'changelog')) expect(writersOf(t.name)).toEqual([t.processManager === 'order-fulfilment' ? 'process-manager:order-fulfilment' : t.processManager]);
   });

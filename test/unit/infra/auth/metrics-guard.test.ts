@@ -1,5 +1,5 @@
 // /metrics protection (infra/auth/metrics-guard.ts + the operations port).
-import { serveOps } from '../../../../infra/app/http';
+import { serveOps } from '../../../../infra/http/servers';
 import { mintToken } from '../../../../infra/auth/local-issuer';
 import { localSigningKey } from '../../../../infra/auth/local-keys';
 import { metricsGuard } from '../../../../infra/auth/metrics-guard';

@@ -3,7 +3,8 @@ import type { LoggedEvent } from '../../../../infra/chaos/log-reader';
 import { verdictProblems, verify } from '../../../../infra/chaos/verify';
 
 const ORDERS = 'restaurant.order.events';
-const PAYMENTS = 'restaurant.payment.events';
+const REQUESTS = 'restaurant.payment.requests';
+const RESULTS = 'restaurant.payment.results';
 let offset = 0;
 
 function event(topic: string, aggregateId: string, version: number, type: string, commandId: string, eventId = `${aggregateId}-${version}`): LoggedEvent {
@@ -38,7 +39,7 @@ function accepted(key: string, commandId: string, events: readonly LoggedEvent[]
 function goodOrder(id: string): { ledger: LedgerEntry[]; events: LoggedEvent[] } {
   const opened = event(ORDERS, id, 1, 'OrderOpened', `${id}-open`);
   const placed = event(ORDERS, id, 2, 'OrderPlaced', `${id}-place`);
-  const events = [opened, placed, event(PAYMENTS, id, 1, 'PaymentRequested', 'pm'), event(PAYMENTS, id, 2, 'PaymentAuthorized', 'sim'), event(ORDERS, id, 3, 'OrderConfirmed', 'pm-confirm')];
+  const events = [opened, placed, event(REQUESTS, id, 1, 'PaymentRequested', 'pm'), event(RESULTS, id, 1, 'PaymentAuthorized', 'sim'), event(ORDERS, id, 3, 'OrderConfirmed', 'pm-confirm')];
   return { ledger: [accepted(`${id}-open`, `${id}-open`, [opened]), accepted(`${id}-place`, `${id}-place`, [placed])], events };
 }
 
@@ -70,6 +71,11 @@ describe('verify', () => {
     expect(verify([...ledger, refused], events).refusedButWritten).toHaveLength(1);
     const gap = event(ORDERS, 'o1', 5, 'OrderDelivered', 'x');
     expect(verify(ledger, [...events, gap]).versionGaps).toEqual(['restaurant.order.events|o1: position 4 holds version 5']);
+    // Each payment stream is numbered by its one writer: a gap there is a gap too, and two messages in one place a conflict.
+    const skipped = event(RESULTS, 'o1', 3, 'RefundIssued', 'sim', 'r1');
+    expect(verify(ledger, [...events, skipped]).versionGaps).toEqual(['restaurant.payment.results|o1: position 2 holds version 3']);
+    const clash = event(REQUESTS, 'o1', 1, 'RefundRequested', 'pm', 'other');
+    expect(verify(ledger, [...events, clash]).versionGaps).toEqual([expect.stringContaining('restaurant.payment.requests|o1: two different events claim one version')]);
   });
 
   it('reports a placed order with two outcomes, a double refund, and a paid order that did not go ahead without a refund', () => {
@@ -77,7 +83,7 @@ describe('verify', () => {
     expect(verify(ledger, [...events, event(ORDERS, 'o1', 4, 'OrderRejected', 'pm')]).fulfilment).toEqual([expect.stringContaining('2 outcomes')]);
     const cancelled = [...events, event(ORDERS, 'o1', 4, 'OrderCancelled', 'c')];
     expect(verify(ledger, cancelled).fulfilment).toEqual([expect.stringContaining('no refund issued')]);
-    const refundedTwice = [...cancelled, event(PAYMENTS, 'o1', 4, 'RefundIssued', 'sim', 'r1'), event(PAYMENTS, 'o1', 4, 'RefundIssued', 'sim', 'r2')];
+    const refundedTwice = [...cancelled, event(RESULTS, 'o1', 2, 'RefundIssued', 'sim', 'r1'), event(RESULTS, 'o1', 3, 'RefundIssued', 'sim', 'r2')];
     expect(verify(ledger, refundedTwice).fulfilment).toEqual(expect.arrayContaining([expect.stringContaining('refund issued 2 times')]));
     const unfinished = goodOrder('o2');
     expect(verify(unfinished.ledger, unfinished.events.slice(0, 3)).fulfilment).toEqual([expect.stringContaining('0 outcomes')]);

@@ -7,6 +7,7 @@ import {
   initialState,
   isTerminal,
   nextDeadline,
+  requestVersion,
   run,
   type Emitted,
   type FulfilmentConfig,
@@ -16,7 +17,6 @@ import {
 import type { EventMetadata, FulfilmentDeadlineName, Money, OrderFulfilmentState, OrderLine } from '../../../../../schemas/generated/types';
 import { loadSchemas } from '../../../../../schemas/loader';
 import { toCommandRecord, toEventRecord } from '../../../../../schemas/messages';
-import { PAYMENT_STREAM_VERSIONS } from '../../../../../schemas/payment-stream';
 import { systemActor } from '../../../../../schemas/roles';
 import { deterministicId } from '../../../../../kernel/deterministic-id';
 
@@ -39,9 +39,11 @@ function orderMeta(version: number, at: number): EventMetadata {
   const eventId = `e-${ORDER}-${version}`;
   return { eventId, aggregateId: ORDER, version, occurredAt: at, commandId: `cmd-${version}`, correlationId: 'corr-o-1', causationId: `cmd-${version}`, actor: null };
 }
-function paymentMeta(type: keyof typeof PAYMENT_STREAM_VERSIONS, at: number): EventMetadata {
+/** The provider numbers its own results stream per order: the payment's answer first, then the refund. */
+const RESULT_VERSIONS = { PaymentAuthorized: 1, PaymentDeclined: 1, RefundIssued: 2 } as const;
+function paymentMeta(type: keyof typeof RESULT_VERSIONS, at: number): EventMetadata {
   const eventId = `e-provider-${type}`;
-  return { eventId, aggregateId: ORDER, version: PAYMENT_STREAM_VERSIONS[type], occurredAt: at, commandId: eventId, correlationId: 'corr-o-1', causationId: 'x', actor: null };
+  return { eventId, aggregateId: ORDER, version: RESULT_VERSIONS[type], occurredAt: at, commandId: eventId, correlationId: 'corr-o-1', causationId: 'x', actor: null };
 }
 
 const placed = (facts: PlacementFacts = okFacts, version = 5): FulfilmentInput => ({
@@ -158,7 +160,7 @@ describe('order fulfilment: the flow', () => {
     expect(nextDeadline(state)).toEqual({ name: 'PAYMENT', dueAt: PAYMENT_DUE, attempt: 1 });
   });
 
-  it('gives a payment request complete event metadata in its fixed slot of the payment stream', () => {
+  it('gives a payment request complete event metadata, first in the order\'s stream of requests', () => {
     const [request] = given().when(placed()).decision.emit;
     expect(request).toEqual({
       kind: 'event',
@@ -174,6 +176,21 @@ describe('order fulfilment: the flow', () => {
         actor: systemActor(FULFILMENT_ACTOR),
       },
     });
+  });
+
+  it('numbers its requests stream itself: the refund request takes the next version, and a retry re-sends at the version it had', () => {
+    const history = [placed(), authorized(T0 + 20 * SECOND), cancelled(6, T0 + MINUTE, 'changed my mind')];
+    const requests = (inputs: FulfilmentInput[]) =>
+      run(inputs, initialState(ORDER), config).emitted.flatMap((e) => (e.kind === 'event' ? [[e.event.type, e.metadata.version, e.metadata.eventId] as const] : []));
+    expect(requests([...history, due('REFUND', T0 + 11 * MINUTE)])).toEqual([
+      ['PaymentRequested', 1, id('PaymentRequested')],
+      ['RefundRequested', 2, id('RefundRequested')],
+      ['RefundRequested', 2, id('RefundRequested')],
+    ]);
+    // A refund without an earlier request in the state (not a path the workflow takes today) would still go first.
+    const { state } = run(history, initialState(ORDER), config);
+    expect(requestVersion({ ...state, emitted: [] }, id('RefundRequested'))).toBe(1);
+    expect(requestVersion(state, id('RefundRequested'))).toBe(2);
   });
 
   it('confirms the order when the payment is authorized, with a command addressed to the order', () => {

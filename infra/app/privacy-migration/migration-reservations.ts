@@ -11,11 +11,11 @@
 // its keys (`recordHolder`), so a later forget releases it; a reservation held
 // by a customer already forgotten is released on the way (one EmailReleased).
 import type { Kafka, Message } from 'kafkajs';
-import type { CommandReply, EmailReservationSnapshot, EventMetadata } from '../../schemas/generated/types';
-import { eventKey, partitionFor } from '../../schemas/partitioning';
-import { CHECKPOINT_KEY_PREFIX } from '../../producers/command-processor/partition-worker';
-import type { AvroCodec } from '../kafka/codec';
-import { emailReservationId, EMAIL_KEY_PREFIX } from './crypto';
+import type { CommandReply, EmailReservationSnapshot, EventMetadata } from '../../../schemas/generated/types';
+import { eventKey, partitionFor } from '../../../schemas/partitioning';
+import { CHECKPOINT_KEY_PREFIX } from '../../../producers/command-processor/partition-worker';
+import type { AvroCodec } from '../../kafka/codec';
+import { emailReservationId, EMAIL_KEY_PREFIX } from '../../privacy/crypto';
 import { latestRecords } from './migration-snapshots';
 
 export interface ReservationTopics {

@@ -10,11 +10,11 @@
 // (version, state, remembered replies). Run after the event topics are
 // migrated and with the command processor stopped, like the rest of the job.
 import type { Kafka, KafkaMessage } from 'kafkajs';
-import type { Address, CustomerSnapshot, OrderSnapshot } from '../../schemas/generated/types';
-import { FORGOTTEN, isSealed } from '../../schemas/sealed';
-import { CHECKPOINT_KEY_PREFIX } from '../../producers/command-processor/partition-worker';
-import type { AvroCodec } from '../kafka/codec';
-import { readToEnd } from '../kafka/read-to-end';
+import type { Address, CustomerSnapshot, OrderSnapshot } from '../../../schemas/generated/types';
+import { FORGOTTEN, isSealed } from '../../../schemas/sealed';
+import { CHECKPOINT_KEY_PREFIX } from '../../../producers/command-processor/partition-worker';
+import type { AvroCodec } from '../../kafka/codec';
+import { readToEnd } from '../../kafka/read-to-end';
 import type { MigrationReport, Protect } from './migration';
 
 const plain = (value: string | null): value is string => value !== null && !isSealed(value) && value !== FORGOTTEN;

@@ -1,7 +1,7 @@
-// Which fields the migration of data written before encryption seals, and whose key it uses (infra/privacy/migration.ts, migration-snapshots.ts).
-import { newDataKey, open } from '../../../../infra/privacy/crypto';
-import { erase, ownerOf, sealRecord, sealWith } from '../../../../infra/privacy/migration';
-import { sealCustomerSnapshot, sealOrderSnapshot } from '../../../../infra/privacy/migration-snapshots';
+// Which fields the migration of data written before encryption seals, and whose key it uses (infra/app/privacy-migration/migration.ts, migration-snapshots.ts).
+import { newDataKey, open } from '../../../../../infra/privacy/crypto';
+import { erase, ownerOf, sealRecord, sealWith } from '../../../../../infra/app/privacy-migration/migration';
+import { sealCustomerSnapshot, sealOrderSnapshot } from '../../../../../infra/app/privacy-migration/migration-snapshots';
 
 const metadata = (aggregateId: string, roles: string[] | null) => ({ aggregateId, actor: roles === null ? null : { subject: 'someone', roles } });
 const address = { line1: 'Dam 1', line2: null, city: 'Amsterdam', postalCode: '1012 JS', country: 'NL' };

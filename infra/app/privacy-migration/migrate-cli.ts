@@ -6,16 +6,16 @@
 // the customers and orders read models (npm run replay -- --blue-green).
 // Prints one line per topic: records read, records re-written.
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import { config } from '../config';
-import { createKafka } from '../kafka/client';
-import { AvroCodec } from '../kafka/codec';
-import { rootLogger } from '../logging';
-import { topicName } from '../../schemas/topics';
-import { KafkaKeyStore } from './key-store';
+import { config } from '../../config';
+import { createKafka } from '../../kafka/client';
+import { AvroCodec } from '../../kafka/codec';
+import { rootLogger } from '../../logging';
+import { topicName } from '../../../schemas/topics';
+import { KafkaKeyStore } from '../../privacy/key-store';
 import { erase, migrateEventTopic, sealWith, type Protect } from './migration';
 import { migrateEmailReservations } from './migration-reservations';
 import { migrateSnapshotTopic } from './migration-snapshots';
-import { privacySecrets } from './settings';
+import { privacySecrets } from '../../privacy/settings';
 
 async function commandPartitions(kafka: ReturnType<typeof createKafka>, topic: string): Promise<number> {
   const admin = kafka.admin();

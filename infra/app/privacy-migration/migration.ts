@@ -12,12 +12,12 @@
 // projections skip a version they have applied, so their documents keep the
 // old plaintext until rebuilt.
 import type { IHeaders, Kafka, KafkaMessage } from 'kafkajs';
-import type { Actor, Address } from '../../schemas/generated/types';
-import { FORGOTTEN, isSealed, type PersonalField } from '../../schemas/sealed';
-import { actsAsOwner } from '../../producers/shared/authorization';
-import type { AvroCodec } from '../kafka/codec';
-import { readToEnd } from '../kafka/read-to-end';
-import { seal, type DataKey } from './crypto';
+import type { Actor, Address } from '../../../schemas/generated/types';
+import { FORGOTTEN, isSealed, type PersonalField } from '../../../schemas/sealed';
+import { actsAsOwner } from '../../../producers/shared/authorization';
+import type { AvroCodec } from '../../kafka/codec';
+import { readToEnd } from '../../kafka/read-to-end';
+import { seal, type DataKey } from '../../privacy/crypto';
 
 type Record_ = Readonly<Record<string, unknown>> & { readonly metadata: { readonly aggregateId: string; readonly actor: Actor | null } };
 

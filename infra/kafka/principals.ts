@@ -1,9 +1,10 @@
 // The SASL principals of the system (docs/least-privilege.md): one per role
 // and operations tool, the composites that run several roles in one process,
 // the super user that applies the ACLs, and the schema registry (when the
-// local stack runs secured). Kept free of runtime imports: the local stack
-// creates their credentials when it formats a secured broker.
-import { READ_MODELS } from '../../consumers/projections/shared/keys';
+// local stack runs secured). Data only, below the composition root: the local
+// stack (infra/stack/) creates their credentials when it formats a secured
+// broker, and the access catalogs (infra/app/) give each its rights.
+import { READ_MODELS } from '../../schemas/read-models';
 
 /** The runtime roles that run on their own, the operations tools, and the composites that run several roles in one process. */
 export const KAFKA_PRINCIPAL_ROLES = [

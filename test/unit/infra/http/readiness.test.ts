@@ -1,4 +1,4 @@
-import { brokenOf, readinessOf, redisReadiness } from '../../../../infra/app/readiness';
+import { brokenOf, readinessOf, redisReadiness } from '../../../../infra/http/readiness';
 import { isTransient } from '../../../../infra/app/transient';
 import { ConfigError } from '../../../../infra/config';
 import { TopicDriftError } from '../../../../infra/kafka/topics';
