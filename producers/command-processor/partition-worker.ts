@@ -363,8 +363,10 @@ export class PartitionWorker {
       for (const [lane, { key, value, records }] of checkpoints) {
         const meta = sent.find((r) => r.topicName === lane.topics.snapshots && r.partition === lane.partition);
         const base = Number(meta?.baseOffset);
-        // The snapshot offset after this transaction's snapshot records: what the store reflects once they are in it.
-        if (Number.isSafeInteger(base) && base >= 0) stored.set(lane, { checkpoint: { key, value }, offset: base + records });
+        // The store reflects the snapshot partition up to this transaction's commit marker, which follows its records at
+        // base + records: the worker is the partition's only writer (fenced), so nothing else can land between them. A
+        // restart after a clean stop then has nothing to read (no restore consumer at all), not just the marker.
+        if (Number.isSafeInteger(base) && base >= 0) stored.set(lane, { checkpoint: { key, value }, offset: base + records + 1 });
       }
       marks.push(performance.now());
       await transaction.commit();

@@ -20,7 +20,7 @@ import { fencedProducer } from '../../infra/kafka/transactions';
 import type { Logger } from '../../infra/logging';
 import { aggregateRuntimes, type AggregateRuntime, type ProcessorContext } from './aggregates';
 import type { CommandAggregate } from '../gateway/command-bus';
-import { AggregateStore } from './aggregate-store';
+import { restoreLanes } from './restore-lanes';
 import type { CommandProcessorMetrics } from './metrics';
 import { readThrough, reportedOffset } from './lane-position';
 import { laneKey, PartitionWorker, type Lane, type LaneTopics, type WorkerContext } from './partition-worker';
@@ -320,83 +320,30 @@ export class CommandProcessor {
       );
       const stateDir = this.stateDir;
       if (stateDir === undefined) throw new Error('the command processor is not started');
-      /** By lane key: each lane's aggregates, on disk, and the position restored with them (its checkpoint, else the group's committed offset). */
-      const stores = new Map<string, AggregateStore>();
-      const committed = new Map<string, number>();
-      let restored = 0;
+      const o = this.options;
+      let restored: Awaited<ReturnType<typeof restoreLanes>>;
       try {
-        // Settled, not raced: a store still opening when another fails must be closed too.
-        const outcomes = await Promise.allSettled(
-          routes.map(async (r) => {
-            const opened = await AggregateStore.open({
-              kafka,
-              codec,
-              runtime: r.runtime,
-              dir: join(stateDir, `${r.topics.snapshots}-${r.partition}`),
-              topic: r.topics.snapshots,
-              partition: r.partition,
-              epoch: this.options.changelogEpoch ?? '1',
-              groupId: this.groupId,
-              ...(this.options.decodedCapacity === undefined ? {} : { capacity: this.options.decodedCapacity }),
-              ...(this.options.restoreFetchBytes === undefined ? {} : { fetchBytes: this.options.restoreFetchBytes }),
-              ...(this.options.onRestoreProgress === undefined ? {} : { onProgress: (offset: number) => this.options.onRestoreProgress?.(r.topics.snapshots, r.partition, offset) ?? Promise.resolve() }),
-            });
-            stores.set(laneKey(r.topic, r.partition), opened.store);
-            restored += opened.restore.records;
-            if (opened.checkpoint !== undefined && opened.checkpoint.commandTopic === r.topic) committed.set(laneKey(r.topic, r.partition), opened.checkpoint.nextOffset);
-            logger.debug({ topic: r.topics.snapshots, partition: r.partition, ...opened.restore, aggregates: opened.store.size }, opened.restore.rebuilt === undefined ? 'lane store restored by delta' : 'lane store rebuilt from the snapshot partition');
-          }),
-        );
-        const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
-        if (failed !== undefined) throw failed.reason;
+        restored = await restoreLanes({
+          kafka,
+          codec,
+          groupId: this.groupId,
+          stateDir,
+          epoch: o.changelogEpoch ?? '1',
+          ...(o.decodedCapacity === undefined ? {} : { capacity: o.decodedCapacity }),
+          ...(o.restoreFetchBytes === undefined ? {} : { fetchBytes: o.restoreFetchBytes }),
+          ...(o.onRestoreProgress === undefined ? {} : { onProgress: o.onRestoreProgress }),
+          log: logger,
+        }, routes);
       } catch (error) {
-        for (const store of stores.values()) store.close();
         if (error instanceof StaleFoldError) {
           this.refused = error.message;
           logger.fatal({ err: error }, 'refusing to decide on snapshots of another fold version');
         }
         throw error;
       }
-      // A partition never checkpointed by this group (or written before checkpoints existed) starts at the group's committed offset.
-      const unknown = routes.filter((r) => !committed.has(laneKey(r.topic, r.partition)));
-      if (unknown.length > 0) {
-        const admin = kafka.admin();
-        try {
-          await admin.connect();
-          for (const offsets of await admin.fetchOffsets({ groupId: this.groupId, topics: [...new Set(unknown.map((r) => r.topic))] })) {
-            for (const r of unknown.filter((u) => u.topic === offsets.topic)) {
-              const offset = Number(offsets.partitions.find((p) => p.partition === r.partition)?.offset ?? -1);
-              committed.set(laneKey(r.topic, r.partition), Math.max(offset, 0));
-            }
-          }
-        } catch (error) {
-          for (const store of stores.values()) store.close();
-          throw error;
-        } finally {
-          await admin.disconnect();
-        }
-      }
-      const lanes = new Map<string, Lane>(
-        routes.map((r) => {
-          const key = laneKey(r.topic, r.partition);
-          const lane: Lane = {
-            partition: r.partition,
-            runtime: r.runtime,
-            topics: r.topics,
-            entries: stores.get(key) as AggregateStore,
-            queue: [],
-            // Offsets below the committed one were decided (possibly by a previous owner) after our consumer fetched them.
-            queuedUpTo: committed.get(key) ?? 0,
-            committed: committed.get(key) ?? 0,
-            readUpTo: committed.get(key) ?? 0,
-            nextEventOffset: undefined,
-            paused: false,
-          };
-          return [key, lane];
-        }),
-      );
+      const { lanes } = restored;
       logger.info(
-        { partitions, aggregates: [...lanes.values()].reduce((n, l) => n + l.entries.size, 0), snapshots: restored, ms: Date.now() - started },
+        { partitions, aggregates: [...lanes.values()].reduce((n, l) => n + l.entries.size, 0), snapshots: restored.records, ms: Date.now() - started },
         'partition state restored',
       );
       return new PartitionWorker(partitions, producer, lanes, this.context);
