@@ -79,6 +79,8 @@ export async function startCommandProcessor({ kafka, codec, logger, settings, me
     context: { order: { maxOrderTotalMinor: settings.maxOrderTotalMinor } },
     metrics: commandProcessorMetrics(metrics),
     partitionsPerWorker: settings.commandPartitionsPerWorker,
+    ...(settings.stateDir === undefined ? {} : { stateDir: join(settings.stateDir, DEFAULT_GROUP) }),
+    changelogEpoch: settings.changelogEpoch,
   });
   await orUndo(() => processor.start(), () => processor.stop());
   heldAggregatesMetric(metrics, () => processor.aggregatesHeld());

@@ -13,6 +13,13 @@ import { STORE_FORMAT, type StoreIdentity, type StoreMeta } from './restore-plan
 
 export const STORE_FILE = 'state.db';
 
+/**
+ * Keys by label, so that counting states (`size`, `labelCounts`) reads this
+ * small index instead of every row of the table: its rows hold the values, so
+ * counting a million 1.6 KB states read ~1.6 GB (seconds on every open).
+ */
+const LABEL_INDEX = 'CREATE INDEX IF NOT EXISTS state_label ON state (label)';
+
 /** The store file is unreadable or inconsistent: delete it and rebuild from the changelog. */
 export class StoreDamagedError extends Error {
   override readonly name = 'StoreDamagedError';
@@ -156,6 +163,7 @@ export class StateStore<S> implements RestoreTarget {
     try {
       db.exec('CREATE TABLE state (key TEXT PRIMARY KEY, value BLOB NOT NULL, fold_version INTEGER NOT NULL, label TEXT, due TEXT, trace TEXT) WITHOUT ROWID');
       db.exec('CREATE INDEX state_due ON state (key) WHERE due IS NOT NULL');
+      db.exec(LABEL_INDEX);
       db.exec('CREATE TABLE meta (format INTEGER NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL, epoch TEXT NOT NULL, fold_version INTEGER NOT NULL, offset INTEGER NOT NULL)');
       db.prepare('INSERT INTO meta VALUES (?, ?, ?, ?, ?, ?)').run(STORE_FORMAT, identity.topic, identity.partition, identity.epoch, identity.foldVersion, offset);
     } catch (error) {
@@ -176,6 +184,8 @@ export class StateStore<S> implements RestoreTarget {
     try {
       const row = db.prepare<[], { readonly offset: number }>('SELECT offset FROM meta').get();
       if (!row) throw new StoreDamagedError(`${dir} has no meta record`);
+      // Stores made before the index get it once (one scan); after that, counting is a scan of the index alone.
+      db.exec(LABEL_INDEX);
       return new StateStore(db, dir, identity, row.offset, options);
     } catch (error) {
       db.close();

@@ -1,83 +1,194 @@
-// The aggregates of one command partition, as the processor holds them in
-// memory: every aggregate as the bytes of its latest snapshot (exactly what the
-// snapshot topic holds), and only the most recently used ones also decoded.
+// The aggregates of one command partition, on disk: a cache of its snapshot
+// partition (`restaurant.<aggregate>.snapshots` partition p, compacted, key =
+// aggregate id) in the better-sqlite3 store of infra/state (docs/state-stores.md),
+// with the snapshot offset it reflects. Opening it applies only what the
+// snapshot partition holds past that offset (all of it when the store is
+// missing, damaged, or from another changelog epoch); only the `capacity` most
+// recently used aggregates are kept decoded in memory, the rest are read from
+// the store when a command needs them (a few µs).
 //
-// Decoded, a small order with its reply memory takes about 2.3 KB of heap
-// (objects, and the same topic names and ids repeated in every reply); its
-// snapshot bytes, kept as a one-byte string, a tenth of that. A processor
-// owning a hundred thousand aggregates holds them in tens of megabytes instead
-// of hundreds, and restoring a partition no longer decodes every snapshot:
-// an aggregate is decoded when a command for it arrives, then stays decoded
-// while it is among the `capacity` most recently used.
-import type { CommandReply } from '../../schemas/generated/types';
+// An aggregate's snapshot carries its duplicate memory (its last 64 replies),
+// so a repeated commandId is answered from the store whatever was evicted.
+// Every snapshot is stamped with its aggregate's fold version
+// (`fold-version` header, `foldVersion` in aggregates.ts); a partition whose
+// states were folded by another version is refused (StaleFoldError).
+//
+// The store is written only after the transaction that wrote the snapshots
+// committed, with the snapshot offset after them (partition-worker.ts): it
+// never holds a state the committed log does not.
+import type { Kafka } from 'kafkajs';
+import type { CommandCheckpoint, CommandReply } from '../../schemas/generated/types';
 import type { AvroCodec } from '../../infra/kafka/codec';
+import { openAndRestore } from '../../infra/state/open-store';
+import type { Change } from '../../infra/state/changelog-restore';
+import { deleteStore, type StateStore } from '../../infra/state/state-store';
+import { StaleFoldError, UNSTAMPED_FOLD_VERSION, UnresolvedSchemaError } from '../../infra/stateful/partition-state';
 import type { AggregateRuntime } from './aggregates';
 import type { AggregateEntry } from './handle';
 
 /** Decoded aggregates kept per command partition by default. */
 export const DEFAULT_DECODED_CAPACITY = 500;
 
-export class AggregateStore {
-  /** Snapshot bytes (Confluent wire format) as latin1 strings: compact in V8's heap, and never a view pinning a fetch buffer. */
-  private readonly snapshots = new Map<string, string>();
-  /** Most recently used last. */
-  private readonly decoded = new Map<string, AggregateEntry>();
+export const CHECKPOINT_RECORD = 'restaurant.common.CommandCheckpoint';
+export const CHECKPOINT_KEY_PREFIX = '@checkpoint/';
+/** The key of a processor group's checkpoint in a snapshot partition (compaction keeps the latest). No aggregate id starts with '@'. */
+export const checkpointKey = (groupId: string): string => `${CHECKPOINT_KEY_PREFIX}${groupId}`;
 
-  constructor(
+/** Store rows that are aggregates carry this label; checkpoints carry CHECKPOINT_LABEL (so they are not counted as aggregates). */
+const AGGREGATE_LABEL = 'aggregate';
+const CHECKPOINT_LABEL = 'checkpoint';
+
+export interface OpenAggregateStore {
+  readonly kafka: Kafka;
+  readonly codec: AvroCodec;
+  readonly runtime: AggregateRuntime;
+  /** The store's directory (one per snapshot partition). */
+  readonly dir: string;
+  /** Physical snapshots topic and partition. */
+  readonly topic: string;
+  readonly partition: number;
+  /** The snapshot topics' incarnation (STATE_CHANGELOG_EPOCH). */
+  readonly epoch: string;
+  /** The processor group whose checkpoint is read. */
+  readonly groupId: string;
+  readonly capacity?: number;
+  readonly timeoutMs?: number;
+  readonly fetchBytes?: number;
+  readonly onProgress?: (offset: number) => Promise<void>;
+}
+
+export interface Opened {
+  readonly store: AggregateStore;
+  /** The group's checkpoint stored in the partition (`@checkpoint/<group>`), decoded; undefined for none. */
+  readonly checkpoint: CommandCheckpoint | undefined;
+  readonly restore: { readonly from: number; readonly to: number; readonly records: number; readonly ms: number; readonly rebuilt: string | undefined };
+}
+
+export const foldVersionOf = (runtime: Pick<AggregateRuntime, 'foldVersion'>): number => runtime.foldVersion ?? 1;
+
+export class AggregateStore {
+  private constructor(
+    private readonly store: StateStore<AggregateEntry>,
     private readonly runtime: AggregateRuntime,
     private readonly codec: AvroCodec,
-    private readonly capacity = DEFAULT_DECODED_CAPACITY,
+    private aggregates: number,
   ) {}
 
-  /** Aggregates held. */
+  /** Opens the partition's store and brings it to the snapshot partition's end; throws StaleFoldError on states of another fold version. */
+  static async open(o: OpenAggregateStore): Promise<Opened> {
+    const { runtime, codec } = o;
+    const foldVersion = foldVersionOf(runtime);
+    const stale = new Map<string, number>();
+    const prepare = async (changes: readonly Change[]): Promise<readonly Change[]> =>
+      changes.map((change) => {
+        if (change.key.startsWith(CHECKPOINT_KEY_PREFIX)) return { ...change, foldVersion, summary: { label: CHECKPOINT_LABEL, due: null } };
+        const stamped = change.foldVersion === 0 ? UNSTAMPED_FOLD_VERSION : change.foldVersion;
+        if (change.value !== null && stamped !== foldVersion) stale.set(change.key, stamped);
+        return { ...change, foldVersion: stamped, summary: { label: AGGREGATE_LABEL, due: null } };
+      });
+    const restored = await openAndRestore<AggregateEntry>(o.kafka, o.dir, { topic: o.topic, partition: o.partition, epoch: o.epoch, foldVersion }, {
+      decode: entryDecoder(codec, runtime),
+      decodedCapacity: o.capacity ?? DEFAULT_DECODED_CAPACITY,
+      prepare,
+      ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }),
+      ...(o.fetchBytes === undefined ? {} : { fetchBytes: o.fetchBytes }),
+      ...(o.onProgress === undefined ? {} : { onProgress: ({ offset }: { readonly offset: number }) => o.onProgress?.(offset) }),
+    });
+    const what = (n: string): string =>
+      `command processor: ${n} of ${o.topic}[${o.partition}] folded by fold version ${[...new Set(stale.values())].join(', ') || (restored.kind === 'stale-fold' ? restored.stored : '?')}, ` +
+      `this build's ${runtime.aggregate} fold is version ${foldVersion}; deciding on them would decide on stale state. ${rebuildAdvice(runtime.aggregate)}`;
+    if (restored.kind === 'stale-fold') throw new StaleFoldError(what('the stored snapshots'));
+    const { store } = restored;
+    for (const [key, version] of stale) if (store.getEntry(key)?.foldVersion !== version) stale.delete(key);
+    if (stale.size > 0) {
+      // The store now reflects records that must be refused again next time: dropped, not kept.
+      store.close();
+      deleteStore(o.dir);
+      throw new StaleFoldError(what(`${stale.size} snapshot(s)`));
+    }
+    let checkpoint: CommandCheckpoint | undefined;
+    const stored = store.getEntry(checkpointKey(o.groupId));
+    if (stored !== undefined) {
+      const decoded = await codec.decode(stored.value);
+      if (decoded.fullName === CHECKPOINT_RECORD) checkpoint = decoded.value as CommandCheckpoint;
+    }
+    const { restore } = restored;
+    return {
+      store: new AggregateStore(store, runtime, codec, store.labelCounts().get(AGGREGATE_LABEL) ?? 0),
+      checkpoint,
+      restore: { from: restore.from, to: restore.to, records: restore.records, ms: restore.ms, rebuilt: restored.rebuilt?.reason },
+    };
+  }
+
+  /** Aggregates stored. */
   get size(): number {
-    return this.snapshots.size;
+    return this.aggregates;
   }
 
   /** Decoded aggregates held (at most the capacity). */
   get decodedSize(): number {
-    return this.decoded.size;
+    return this.store.decodedCount();
   }
 
-  /** The latest snapshot of `id` as read from the snapshot topic (copied, not kept as a view of the fetch buffer). */
-  restore(id: string, snapshot: Buffer): void {
-    this.snapshots.set(id, snapshot.toString('latin1'));
-    this.decoded.delete(id);
-  }
-
-  delete(id: string): void {
-    this.snapshots.delete(id);
-    this.decoded.delete(id);
+  /** The offset after the last snapshot record the store holds. */
+  get offset(): number {
+    return this.store.reflectsOffset();
   }
 
   async get(id: string): Promise<AggregateEntry | undefined> {
-    const hot = this.decoded.get(id);
-    if (hot !== undefined) {
-      this.use(id, hot);
-      return hot;
-    }
-    const bytes = this.snapshots.get(id);
-    if (bytes === undefined) return undefined;
-    const snapshot = (await this.codec.decode(Buffer.from(bytes, 'latin1'))).value as { recentCommands?: CommandReply[] };
-    const restored = this.runtime.fromSnapshot(snapshot);
-    const entry: AggregateEntry = { version: restored.version, state: restored.state, recentCommands: snapshot.recentCommands ?? [] };
-    this.use(id, entry);
-    return entry;
-  }
-
-  /** After a commit: the entry as decided, and the snapshot written for it (none when the aggregate has nothing to persist). */
-  set(id: string, entry: AggregateEntry, snapshot: Buffer | undefined): void {
-    if (snapshot === undefined) this.snapshots.delete(id);
-    else this.snapshots.set(id, snapshot.toString('latin1'));
-    this.use(id, entry);
-  }
-
-  private use(id: string, entry: AggregateEntry): void {
-    this.decoded.delete(id);
-    this.decoded.set(id, entry);
-    if (this.decoded.size > this.capacity) {
-      const oldest = this.decoded.keys().next();
-      if (oldest.done !== true) this.decoded.delete(oldest.value);
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const found = this.store.get(id);
+        if (found.kind === 'absent') return undefined;
+        if (found.kind === 'found') return found.state;
+        throw new StaleFoldError(
+          `command processor: the snapshot of ${id} was folded by fold version ${found.foldVersion}, this build's ${this.runtime.aggregate} fold is version ${foldVersionOf(this.runtime)}. ${rebuildAdvice(this.runtime.aggregate)}`,
+        );
+      } catch (error) {
+        // A writer schema this process has not met yet: resolve it (async), then decode again.
+        if (!(error instanceof UnresolvedSchemaError) || attempt >= 8) throw error;
+        await this.codec.decode(error.bytes);
+      }
     }
   }
+
+  /**
+   * After a commit: the snapshots written (and the decided entries, kept
+   * decoded) and the checkpoint, with the snapshot offset after them. An
+   * aggregate with nothing to persist wrote no snapshot and keeps none.
+   */
+  committed(written: ReadonlyMap<string, { readonly entry: AggregateEntry; readonly snapshot: Buffer | undefined }>, checkpoint: { readonly key: string; readonly value: Buffer }, offset: number): void {
+    const foldVersion = foldVersionOf(this.runtime);
+    const rows: Change[] = [];
+    const decoded = new Map<string, AggregateEntry>();
+    for (const [id, { entry, snapshot }] of written) {
+      if (snapshot === undefined) continue;
+      if (this.store.getEntry(id) === undefined) this.aggregates += 1;
+      rows.push({ key: id, value: snapshot, foldVersion, summary: { label: AGGREGATE_LABEL, due: null } });
+      decoded.set(id, entry);
+    }
+    rows.push({ key: checkpoint.key, value: checkpoint.value, foldVersion, summary: { label: CHECKPOINT_LABEL, due: null } });
+    this.store.apply(rows, offset, decoded);
+  }
+
+  close(): void {
+    this.store.close();
+  }
+}
+
+/** What the operator does about snapshots of another fold version (docs/command-side.md "Fold versions"). */
+export const rebuildAdvice = (aggregate: string): string =>
+  `Stop every command processor, run \`npm run snapshots:rebuild -- ${aggregate}\` (rebuilds the snapshots from the events topic with this build's fold), ` +
+  'then start this build with a new STATE_CHANGELOG_EPOCH (docs/command-side.md "Fold versions").';
+
+/** The store's decoder: synchronous, from the codec's resolved readers (UnresolvedSchemaError when it has none yet). */
+function entryDecoder(codec: AvroCodec, runtime: AggregateRuntime): (bytes: Buffer, key: string) => AggregateEntry {
+  return (bytes, key) => {
+    const decoded = codec.decodeKnown(bytes);
+    if (decoded === undefined) throw new UnresolvedSchemaError(bytes);
+    if (decoded.fullName !== runtime.snapshotRecord) throw new Error(`the stored snapshot of ${key} is a ${decoded.fullName}, not a ${runtime.snapshotRecord}`);
+    const snapshot = decoded.value as { recentCommands?: CommandReply[] };
+    const restored = runtime.fromSnapshot(snapshot);
+    return { version: restored.version, state: restored.state, recentCommands: snapshot.recentCommands ?? [] };
+  };
 }

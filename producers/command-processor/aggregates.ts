@@ -27,6 +27,13 @@ export interface AggregateRuntime {
   readonly namespace: string;
   /** Full name of its snapshot record. */
   readonly snapshotRecord: string;
+  /**
+   * The version of the fold (`evolve` and the snapshot mapping) that made its
+   * snapshots; default 1. Raise it whenever a change to the fold changes what a
+   * stored snapshot means: snapshots of another version are never decided on
+   * (docs/command-side.md "Fold versions").
+   */
+  readonly foldVersion?: number;
   readonly initialState: unknown;
   /** The decider's authorization alone (decide checks it too): null when the actor may issue the command. */
   authorize(command: Message, state: unknown, context: CommandContext): Rejection<string> | null;
@@ -36,6 +43,9 @@ export interface AggregateRuntime {
   toSnapshot(aggregateId: string, version: number, state: unknown): object | null;
   fromSnapshot(snapshot: unknown): DecidedState;
 }
+
+/** Each aggregate's fold version: raise one when its evolve or snapshot mapping changes what a stored snapshot means. */
+export const FOLD_VERSIONS: Readonly<Record<CommandAggregate, number>> = { customer: 1, menu: 1, order: 1, 'email-reservation': 1 };
 
 interface Module<C, E, S, Snap> {
   readonly initialState: S;
@@ -57,6 +67,7 @@ function erase<C, E, S, Snap>(
     aggregate,
     namespace,
     snapshotRecord: `${namespace}.${snapshotName}`,
+    foldVersion: FOLD_VERSIONS[aggregate],
     initialState: m.initialState,
     authorize: (command, state, context) => m.authorize(command as C, state as S, context)?.rejection ?? null,
     // The decider's context: the command's (aggregate id, actor) plus the aggregate's settings.

@@ -23,11 +23,11 @@ export interface CommandProcessorMetrics {
   failed(aggregate: string): void;
 }
 
-/** Aggregates the processor holds in memory, by aggregate type, read when Prometheus scrapes: what its memory grows with. */
+/** Aggregates the processor holds, by aggregate type, read when Prometheus scrapes: in its on-disk stores, and of them decoded in memory (bounded). */
 export function heldAggregatesMetric(metrics: Metrics, held: () => ReadonlyMap<string, { readonly held: number; readonly decoded: number }>): void {
   metrics.gauge({
     name: 'restaurant_command_aggregates',
-    help: 'Aggregates the command processor holds in memory (as snapshot bytes, the recently used also decoded), by aggregate type and form (held, decoded).',
+    help: 'Aggregates the command processor holds, by aggregate type and form: held (in its on-disk stores), decoded (the recently used, in memory).',
     labelNames: ['aggregate', 'form'],
     collect() {
       this.reset();

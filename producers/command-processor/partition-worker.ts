@@ -27,9 +27,13 @@
 // paused previous owner can no longer commit, and whatever it left open is
 // aborted before this worker restores state.
 //
-// State is restored from the snapshot partitions (read-committed) and kept in
-// memory; a failed transaction throws, and the processor drops the worker and
-// starts a fresh one, which restores again.
+// State is each lane's on-disk store (aggregate-store.ts), a cache of its
+// snapshot partition. It is written only after the transaction committed, with
+// the snapshot offset after the transaction's snapshot records (from the
+// produce response), so it never holds what the committed log does not. A
+// failed transaction, or a store write that fails after the commit, throws: the
+// processor drops the worker and starts a fresh one, which fences, restores
+// the store's delta from the snapshot partition, and goes on from the checkpoint.
 import { performance } from 'node:perf_hooks';
 import type { IHeaders, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { CommandCheckpoint, CommandMetadata, CommandReply } from '../../schemas/generated/types';
@@ -39,18 +43,15 @@ import { AvroCodec, DecodeError } from '../../infra/kafka/codec';
 import type { Logger } from '../../infra/logging';
 import type { AggregateRuntime } from './aggregates';
 import { handleCommand, withReply, type AggregateEntry, type Handled } from './handle';
-import type { AggregateStore } from './aggregate-store';
+import { CHECKPOINT_RECORD, checkpointKey, foldVersionOf, type AggregateStore } from './aggregate-store';
 import type { Span } from '@opentelemetry/api';
 import { traceHeadersOf, type TraceHeaders } from '../../infra/tracing/propagation';
 import { endSpan, startStep } from '../../infra/tracing/spans';
 import type { CommandProcessorMetrics } from './metrics';
+import { FOLD_VERSION_HEADER } from '../../infra/state/changelog-restore';
 
 const REPLY_RECORD = 'restaurant.common.CommandReply';
-export const CHECKPOINT_RECORD = 'restaurant.common.CommandCheckpoint';
-
-export const CHECKPOINT_KEY_PREFIX = '@checkpoint/';
-/** The key of a processor group's checkpoint in a snapshot partition (compaction keeps the latest). No aggregate id starts with '@'. */
-export const checkpointKey = (groupId: string): string => `${CHECKPOINT_KEY_PREFIX}${groupId}`;
+export { CHECKPOINT_KEY_PREFIX, CHECKPOINT_RECORD, checkpointKey } from './aggregate-store';
 
 /** A worker's lanes are keyed by command topic and partition. */
 export const laneKey = (topic: string, partition: number): string => `${topic}:${partition}`;
@@ -96,6 +97,8 @@ export interface WorkerContext {
   /** Command record full names this processor decides. */
   readonly commandRecords: ReadonlySet<string>;
   readonly metrics: CommandProcessorMetrics | undefined;
+  /** Called between a transaction's commit and its store writes: the crash point the crash tests kill -9 at. */
+  readonly betweenCommitAndStore?: ((partitions: readonly number[]) => Promise<void>) | undefined;
 }
 
 interface Decided {
@@ -135,6 +138,11 @@ export class PartitionWorker {
     readonly lanes: ReadonlyMap<string, Lane>,
     private readonly context: WorkerContext,
   ) {}
+
+  /** Closes the lanes' stores (kept on disk). */
+  close(): void {
+    for (const lane of this.lanes.values()) lane.entries.close();
+  }
 
   get queued(): number {
     let n = 0;
@@ -254,8 +262,12 @@ export class PartitionWorker {
         seconds,
       });
     }
+    await this.context.betweenCommitAndStore?.(this.partitions);
     for (const d of decided) {
-      for (const [id, { entry, snapshot }] of written.entries.get(d.lane) ?? []) d.lane.entries.set(id, entry, snapshot);
+      const stored = written.stored.get(d.lane);
+      // Committed to Kafka but not stored: throws, and the next worker restores the store's delta from the snapshot partition.
+      if (stored === undefined) throw new Error(`the broker did not report where the snapshots of ${d.lane.topics.snapshots}:${d.lane.partition} were written`);
+      d.lane.entries.committed(written.entries.get(d.lane) ?? new Map(), stored.checkpoint, stored.offset);
       const base = written.bases.get(d.lane);
       if (d.eventMessages.length > 0 && base !== undefined) d.lane.nextEventOffset = base + d.eventMessages.length + 1;
     }
@@ -291,7 +303,8 @@ export class PartitionWorker {
       const entriesByLane = new Map<Lane, Map<string, { entry: AggregateEntry; snapshot: Buffer | undefined }>>();
       const topicMessages: Array<{ topic: string; messages: Message[] }> = [];
       const replyMessages: Message[] = [];
-      
+      const checkpoints = new Map<Lane, { readonly key: string; readonly value: Buffer; readonly records: number }>();
+
       for (const d of decided) {
         const { lane } = d;
         const entries = new Map(d.overlay);
@@ -313,13 +326,15 @@ export class PartitionWorker {
         }
         if (predicted !== undefined && d.eventMessages.length > 0) topicMessages.push({ topic: lane.topics.events, messages: d.eventMessages });
         const snapshots: Message[] = [];
+        const foldVersion = String(foldVersionOf(lane.runtime));
         const kept = new Map<string, { entry: AggregateEntry; snapshot: Buffer | undefined }>();
         entriesByLane.set(lane, kept);
         for (const [aggregateId, entry] of entries) {
           const domain = lane.runtime.toSnapshot(aggregateId, entry.version, entry.state);
           const snapshot = domain === null ? undefined : await codec.encode(lane.topics.snapshots, lane.runtime.snapshotRecord, { ...domain, recentCommands: entry.recentCommands });
           kept.set(aggregateId, { entry, snapshot });
-          if (snapshot !== undefined) snapshots.push({ key: aggregateId, value: snapshot, partition: lane.partition });
+          // Stamped with the fold that made it: a build with another fold never decides on it (docs/command-side.md "Fold versions").
+          if (snapshot !== undefined) snapshots.push({ key: aggregateId, value: snapshot, partition: lane.partition, headers: { [FOLD_VERSION_HEADER]: foldVersion } });
         }
         const checkpoint: CommandCheckpoint = {
           groupId,
@@ -328,7 +343,9 @@ export class PartitionWorker {
           nextOffset: Number((d.chunk[d.chunk.length - 1] as KafkaMessage).offset) + 1,
           committedAt: this.context.clock(),
         };
-        snapshots.push({ key: checkpointKey(groupId), value: await codec.encode(lane.topics.snapshots, CHECKPOINT_RECORD, checkpoint), partition: lane.partition });
+        const checkpointRecord = { key: checkpointKey(groupId), value: await codec.encode(lane.topics.snapshots, CHECKPOINT_RECORD, checkpoint) };
+        checkpoints.set(lane, { ...checkpointRecord, records: snapshots.length + 1 });
+        snapshots.push({ ...checkpointRecord, partition: lane.partition, headers: { [FOLD_VERSION_HEADER]: foldVersion } });
         topicMessages.push({ topic: lane.topics.snapshots, messages: snapshots });
         if (d.deadLetters.length > 0) topicMessages.push({ topic: dlqTopicName(lane.topics.commands), messages: d.deadLetters.map(({ message, error }) => this.deadLetter(lane, message, error)) });
       }
@@ -342,11 +359,20 @@ export class PartitionWorker {
           if (actual !== guessed) throw new OffsetGuessMissed(d.lane.topics.events, d.lane.partition, guessed, actual);
         }
       }
+      const stored = new Map<Lane, { readonly checkpoint: { readonly key: string; readonly value: Buffer }; readonly offset: number }>();
+      for (const [lane, { key, value, records }] of checkpoints) {
+        const meta = sent.find((r) => r.topicName === lane.topics.snapshots && r.partition === lane.partition);
+        const base = Number(meta?.baseOffset);
+        // The store reflects the snapshot partition up to this transaction's commit marker, which follows its records at
+        // base + records: the worker is the partition's only writer (fenced), so nothing else can land between them. A
+        // restart after a clean stop then has nothing to read (no restore consumer at all), not just the marker.
+        if (Number.isSafeInteger(base) && base >= 0) stored.set(lane, { checkpoint: { key, value }, offset: base + records + 1 });
+      }
       marks.push(performance.now());
       await transaction.commit();
       marks.push(performance.now());
       const span = (i: number): number => Math.round((marks[i + 1] ?? 0) - (marks[i] ?? 0));
-      return { bases, entries: entriesByLane, timing: { eventsMs: span(0), restMs: span(1), commitMs: span(2) } };
+      return { bases, entries: entriesByLane, stored, timing: { eventsMs: span(0), restMs: span(1), commitMs: span(2) } };
     } catch (error) {
       await transaction.abort().catch(() => undefined);
       throw error;
@@ -375,5 +401,7 @@ interface Written {
   readonly bases: ReadonlyMap<Lane, number>;
   /** By lane: each aggregate's entry after the transaction, and the snapshot written for it. */
   readonly entries: ReadonlyMap<Lane, ReadonlyMap<string, { readonly entry: AggregateEntry; readonly snapshot: Buffer | undefined }>>;
+  /** By lane: the checkpoint record written, and the snapshot offset after the transaction's snapshot records. */
+  readonly stored: ReadonlyMap<Lane, { readonly checkpoint: { readonly key: string; readonly value: Buffer }; readonly offset: number }>;
   readonly timing: Readonly<Record<string, number>>;
 }

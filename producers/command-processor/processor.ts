@@ -2,24 +2,28 @@
 // Partition p of every command topic goes to one member (co-partitioned
 // assignment) and there to one PartitionWorker (one per group of
 // `partitionsPerWorker` consecutive partition numbers, 1 by default), which
-// keeps the aggregates of those partitions in memory, restored from the snapshot topics, decides their
+// keeps the aggregates of those partitions in on-disk stores (aggregate-store.ts), caches of the snapshot
+// partitions restored by delta, decides their
 // commands in order and writes each batch in one Kafka transaction: events,
 // snapshots, replies, dead letters and the consumed offsets commit together or
 // not at all. See partition-worker.ts for the transaction and the fencing.
 import { trackMembership, type Membership } from '../../infra/kafka/membership';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
-import type { CommandCheckpoint } from '../../schemas/generated/types';
 import { COMMAND_REPLIES_TOPIC, TOPIC_PREFIX, topicCatalog, type TopicCatalog } from '../../schemas/topics';
 import type { AvroCodec } from '../../infra/kafka/codec';
 import { coPartitionedAssigner } from '../../infra/kafka/co-partitioned-assigner';
-import { readToEnd } from '../../infra/kafka/read-to-end';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { StaleFoldError } from '../../infra/stateful/partition-state';
 import { fencedProducer } from '../../infra/kafka/transactions';
 import type { Logger } from '../../infra/logging';
 import { aggregateRuntimes, type AggregateRuntime, type ProcessorContext } from './aggregates';
-import { AggregateStore } from './aggregate-store';
+import type { CommandAggregate } from '../gateway/command-bus';
+import { restoreLanes } from './restore-lanes';
 import type { CommandProcessorMetrics } from './metrics';
 import { readThrough, reportedOffset } from './lane-position';
-import { CHECKPOINT_KEY_PREFIX, CHECKPOINT_RECORD, checkpointKey, laneKey, PartitionWorker, type Lane, type LaneTopics, type WorkerContext } from './partition-worker';
+import { laneKey, PartitionWorker, type Lane, type LaneTopics, type WorkerContext } from './partition-worker';
 
 /** With another TOPIC_PREFIX, the group (and so its transactional ids and checkpoints) is that topic set's own. */
 export const DEFAULT_GROUP = `${TOPIC_PREFIX}.command-processor`;
@@ -43,6 +47,20 @@ export interface CommandProcessorOptions {
    * use the same value (the assigner's protocol name carries it).
    */
   readonly partitionsPerWorker?: number;
+  /** Where the lanes' stores live (one directory per snapshot partition). Default: a directory of its own, deleted at stop (every start restores from the snapshot topics). */
+  readonly stateDir?: string;
+  /** The snapshot topics' incarnation: change it when they are recreated, and every store is rebuilt (default "1"). */
+  readonly changelogEpoch?: string;
+  /** Decoded aggregates kept in memory per command partition (default 500). */
+  readonly decodedCapacity?: number;
+  /** Replaces aggregates' deciders (tests: a changed fold with another fold version). */
+  readonly aggregates?: Partial<Record<CommandAggregate, AggregateRuntime>>;
+  /** Bytes fetched per restore request; with `onRestoreProgress`, what the crash tests slow a restore with. */
+  readonly restoreFetchBytes?: number;
+  /** Called after each applied restore batch of a snapshot partition (the crash tests kill -9 part-way through a restore). */
+  readonly onRestoreProgress?: (topic: string, partition: number, offset: number) => Promise<void>;
+  /** Called between a transaction's commit and its store writes (the crash tests kill -9 there). */
+  readonly betweenCommitAndStore?: (partitions: readonly number[]) => Promise<void>;
 }
 
 /** A partition with this many commands waiting is paused until its worker catches up. */
@@ -59,6 +77,10 @@ export class CommandProcessor {
   private readonly workers = new Map<number, { readonly starting: Promise<PartitionWorker>; worker?: PartitionWorker }>();
   private readonly context: WorkerContext;
   private consumer: Consumer | undefined;
+  private stateDir: string | undefined;
+  private ownStateDir = false;
+  /** Why the processor refuses to decide (snapshots of another fold version); undefined while it does not. */
+  private refused: string | undefined;
   private membership: Membership | undefined;
   private stopping = false;
   /** Positions to report to the group coordinator (for lag monitoring; the checkpoints are the truth). */
@@ -72,7 +94,7 @@ export class CommandProcessor {
     this.k = options.partitionsPerWorker ?? 1;
     if (!Number.isSafeInteger(this.k) || this.k < 1) throw new RangeError(`partitionsPerWorker must be a positive integer, not ${this.k}`);
     const commandRecords = new Set<string>();
-    for (const runtime of Object.values(aggregateRuntimes(options.context))) {
+    for (const runtime of Object.values({ ...aggregateRuntimes(options.context), ...options.aggregates })) {
       const t = this.catalog.forAggregate(runtime.aggregate);
       if (!t.commands || !t.events || !t.snapshots) throw new Error(`the catalog lacks topics for ${runtime.aggregate}`);
       this.routes.set(t.commands.name, { runtime, topics: { commands: t.commands.name, events: t.events.name, snapshots: t.snapshots.name } });
@@ -86,6 +108,7 @@ export class CommandProcessor {
       repliesPartitions: this.catalog.topic(COMMAND_REPLIES_TOPIC).partitions,
       commandRecords,
       metrics: options.metrics,
+      betweenCommitAndStore: options.betweenCommitAndStore,
     };
   }
 
@@ -107,6 +130,10 @@ export class CommandProcessor {
 
   async start(): Promise<void> {
     const { kafka, logger } = this.options;
+    if (this.options.stateDir === undefined) {
+      this.stateDir = mkdtempSync(join(tmpdir(), `state-${this.groupId.replace(/[^\w.-]/g, '_')}-`));
+      this.ownStateDir = true;
+    } else this.stateDir = this.options.stateDir;
     const consumer = kafka.consumer({
       groupId: this.groupId,
       partitionAssigners: [coPartitionedAssigner(this.k)],
@@ -204,6 +231,7 @@ export class CommandProcessor {
   /** Stops taking work, lets the transactions in flight finish or abort, and disconnects. */
   /** Undefined while the consumer has its assignment and its partitions' state is restored; else why not (for readiness). */
   notReady(): string | undefined {
+    if (this.refused !== undefined) return this.refused;
     if (this.membership === undefined) return `group ${this.groupId}: not started`;
     const restoring = [...this.workers.entries()].filter(([, slot]) => slot.worker === undefined).map(([group]) => group);
     return this.membership.notReady() ?? (restoring.length > 0 ? `group ${this.groupId}: restoring partitions ${restoring.flatMap((g) => this.partitionsOf(g)).join(', ')}` : undefined);
@@ -211,7 +239,7 @@ export class CommandProcessor {
 
   /** Why the consumer will never consume again (kafkajs did not restart it after a crash); undefined while it may. */
   broken(): string | undefined {
-    return this.membership?.broken();
+    return this.refused ?? this.membership?.broken();
   }
 
   async stop(): Promise<void> {
@@ -223,6 +251,7 @@ export class CommandProcessor {
     await this.reportPositions();
     await this.consumer?.disconnect();
     await Promise.all([...this.workers.keys()].map((group) => this.retire(group, 'shutdown')));
+    if (this.ownStateDir && this.stateDir !== undefined) rmSync(this.stateDir, { recursive: true, force: true });
   }
 
   private async retire(group: number, why: string): Promise<void> {
@@ -234,6 +263,8 @@ export class CommandProcessor {
       w.retired = true; // its loop stops before the next transaction
       this.resumePaused(w, () => true);
       await w.running?.catch(() => undefined);
+      // Closed, not deleted: if the partitions come back, only the snapshot partitions' delta is read.
+      w.close();
       await w.producer.disconnect();
       this.options.logger.debug({ partitions: w.partitions, why }, 'partition worker retired');
     } catch {
@@ -244,6 +275,8 @@ export class CommandProcessor {
   private workerFor(group: number): Promise<PartitionWorker> {
     const existing = this.workers.get(group);
     if (existing !== undefined) return existing.starting;
+    // Refused (snapshots of another fold version): takes on nothing until an operator rebuilds; no store is opened (or filled) again.
+    if (this.refused !== undefined) return Promise.reject(new StaleFoldError(this.refused));
     const slot: { starting: Promise<PartitionWorker>; worker?: PartitionWorker } = {
       starting: this.startWorker(group).then(
         (worker) => {
@@ -285,71 +318,32 @@ export class CommandProcessor {
           .filter((partition) => partition < this.catalog.topic(topic).partitions)
           .map((partition) => ({ topic, partition, ...(this.routes.get(topic) as { runtime: AggregateRuntime; topics: LaneTopics }) })),
       );
-      /** By `<snapshots topic>:<partition>`: each lane's aggregates. */
-      const stores = new Map(routes.map((r) => [`${r.topics.snapshots}:${r.partition}`, new AggregateStore(r.runtime, codec)] as const));
-      /** By lane key: the position restored with the state. */
-      const committed = new Map<string, number>();
-      const ownCheckpoint = checkpointKey(this.groupId);
-      const snapshotTopics = [...new Set(routes.map((r) => r.topics.snapshots))];
-      const { records } = await readToEnd(
-        kafka,
-        snapshotTopics.map((topic) => ({ topic, partitions: routes.filter((r) => r.topics.snapshots === topic).map((r) => r.partition) })),
-        async ({ topic, partition, message }) => {
-          const id = message.key?.toString() ?? '';
-          const into = stores.get(`${topic}:${partition}`) as AggregateStore;
-          if (message.value === null) {
-            into.delete(id);
-            return;
-          }
-          // Snapshots are kept as bytes and decoded when a command needs them; only checkpoints are read now.
-          if (id.startsWith(CHECKPOINT_KEY_PREFIX)) {
-            const decoded = await codec.decode(message.value);
-            if (decoded.fullName === CHECKPOINT_RECORD) {
-              const checkpoint = decoded.value as CommandCheckpoint;
-              if (id === ownCheckpoint) committed.set(laneKey(checkpoint.commandTopic, partition), checkpoint.nextOffset);
-              return;
-            }
-          }
-          into.restore(id, message.value);
-        },
-      );
-      // A partition never checkpointed by this group (or written before checkpoints existed) starts at the group's committed offset.
-      const unknown = routes.filter((r) => !committed.has(laneKey(r.topic, r.partition)));
-      if (unknown.length > 0) {
-        const admin = kafka.admin();
-        await admin.connect();
-        try {
-          for (const offsets of await admin.fetchOffsets({ groupId: this.groupId, topics: [...new Set(unknown.map((r) => r.topic))] })) {
-            for (const r of unknown.filter((u) => u.topic === offsets.topic)) {
-              const offset = Number(offsets.partitions.find((p) => p.partition === r.partition)?.offset ?? -1);
-              committed.set(laneKey(r.topic, r.partition), Math.max(offset, 0));
-            }
-          }
-        } finally {
-          await admin.disconnect();
+      const stateDir = this.stateDir;
+      if (stateDir === undefined) throw new Error('the command processor is not started');
+      const o = this.options;
+      let restored: Awaited<ReturnType<typeof restoreLanes>>;
+      try {
+        restored = await restoreLanes({
+          kafka,
+          codec,
+          groupId: this.groupId,
+          stateDir,
+          epoch: o.changelogEpoch ?? '1',
+          ...(o.decodedCapacity === undefined ? {} : { capacity: o.decodedCapacity }),
+          ...(o.restoreFetchBytes === undefined ? {} : { fetchBytes: o.restoreFetchBytes }),
+          ...(o.onRestoreProgress === undefined ? {} : { onProgress: o.onRestoreProgress }),
+          log: logger,
+        }, routes);
+      } catch (error) {
+        if (error instanceof StaleFoldError) {
+          this.refused = error.message;
+          logger.fatal({ err: error }, 'refusing to decide on snapshots of another fold version');
         }
+        throw error;
       }
-      const lanes = new Map<string, Lane>(
-        routes.map((r) => {
-          const key = laneKey(r.topic, r.partition);
-          const lane: Lane = {
-            partition: r.partition,
-            runtime: r.runtime,
-            topics: r.topics,
-            entries: stores.get(`${r.topics.snapshots}:${r.partition}`) as AggregateStore,
-            queue: [],
-            // Offsets below the committed one were decided (possibly by a previous owner) after our consumer fetched them.
-            queuedUpTo: committed.get(key) ?? 0,
-            committed: committed.get(key) ?? 0,
-            readUpTo: committed.get(key) ?? 0,
-            nextEventOffset: undefined,
-            paused: false,
-          };
-          return [key, lane];
-        }),
-      );
+      const { lanes } = restored;
       logger.info(
-        { partitions, aggregates: [...lanes.values()].reduce((n, l) => n + l.entries.size, 0), snapshots: records, ms: Date.now() - started },
+        { partitions, aggregates: [...lanes.values()].reduce((n, l) => n + l.entries.size, 0), snapshots: restored.records, ms: Date.now() - started },
         'partition state restored',
       );
       return new PartitionWorker(partitions, producer, lanes, this.context);
@@ -415,6 +409,12 @@ export class CommandProcessor {
       // All of this happens before the next await, so no batch fetched before
       // the seek reaches a new worker (kafkajs marks such batches stale).
       worker.retired = true;
+      worker.close();
+      if (error instanceof StaleFoldError) {
+        // A stored snapshot of another fold version (a store a refused build was killed while filling): never decided on.
+        this.refused = error.message;
+        this.options.logger.fatal({ err: error }, 'refusing to decide on snapshots of another fold version');
+      }
       this.options.logger.error({ err: error, partitions: worker.partitions }, 'transaction failed; restarting the partitions from their last commit');
       const group = this.groupOf(worker.partitions[0] ?? 0);
       if (this.workers.get(group)?.worker === worker) this.workers.delete(group);

@@ -12,7 +12,6 @@
  *   survivor takes every partition, and every order is requested and timed out
  *   exactly once.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +27,7 @@ import { testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
 import { countBy, createFulfilmentTopics, endOffsets, fulfilmentTopicNames, orderEventsOf, placed, readRecords, type StoredRecord } from '../support/process-managers';
 import { produceEnvelopes } from '../support/read-side';
-import { crashTopics, fulfilment } from '../support/stateful-crash';
+import { crashChild, crashTopics, fulfilment, type CrashChild } from '../support/stateful-crash';
 
 jest.setTimeout(240_000);
 
@@ -42,7 +41,7 @@ const TIMEOUT_MS = 15_000;
 const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
 const dirs: string[] = [];
 const runs: string[] = [];
-const children = new Set<ChildProcess>();
+const children = new Set<CrashChild>();
 type Runtime = ProcessManagerRuntime<OrderFulfilmentState, FulfilmentInput>;
 const running = new Set<Runtime>();
 
@@ -60,25 +59,15 @@ async function topicsOfRun(): Promise<ReturnType<typeof crashTopics> & { readonl
   return { ...made, run };
 }
 
-function child(args: string[]): { readonly process: ChildProcess; readonly lines: string[]; readonly exited: Promise<number | null> } {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '../support/stateful-crash-child.ts'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.add(proc);
-  const lines: string[] = [];
-  let partial = '';
-  proc.stdout?.on('data', (chunk: Buffer) => {
-    const text = partial + chunk.toString();
-    const parts = text.split('\n');
-    partial = parts.pop() ?? '';
-    lines.push(...parts);
-  });
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  return { process: proc, lines, exited };
+function child(args: string[]): CrashChild {
+  const c = crashChild(args);
+  children.add(c);
+  return c;
 }
 
-async function kill(run: ReturnType<typeof child>): Promise<void> {
-  run.process.kill('SIGKILL');
-  await run.exited;
-  children.delete(run.process);
+async function kill(run: CrashChild): Promise<void> {
+  await run.kill();
+  children.delete(run);
 }
 
 async function inProcess(made: ReturnType<typeof crashTopics>, stateDir: string): Promise<Runtime> {
@@ -129,7 +118,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const proc of children) proc.kill('SIGKILL');
+  for (const c of children) await c.kill();
   for (const r of [...running]) await r.stop();
   await producer.disconnect();
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });

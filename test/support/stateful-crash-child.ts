@@ -9,15 +9,26 @@
 //     mode "run": runs, printing "owns <partitions>" whenever its partitions change
 //     mode "slow-restore": restores one small batch at a time, printing
 //       "restoring <partition> <offset>" after each, slowly enough to be killed part-way
+//
+//   TOPIC_PREFIX=<run> node --import tsx test/support/stateful-crash-child.ts processor-<mode> <run> <stateDir> [fold]
+//     the command processor on the run's topic set (test/support/processor-crash.ts),
+//     with the same modes (printing "committed <partitions>", "restoring
+//     <topic> <partition> <offset>"); every mode prints "ready" once it decides
+//     and "refused <reason>" when it refuses its partitions. fold "2": the
+//     order fold changed and declared as fold version 2.
 import { logLevel } from 'kafkajs';
 import { AvroCodec } from '../../infra/kafka/codec';
 import { rootLogger } from '../../infra/logging';
 import { ProcessManagerRuntime } from '../../consumers/process-managers/runtime/runtime';
 import { crashTopics, fulfilment } from './stateful-crash';
 import { testKafka, testRegistry } from './kafka';
+import { CommandProcessor } from '../../producers/command-processor/processor';
+import { topicCatalog } from '../../schemas/topics';
+import { changedOrderFold, PROCESSOR_PARTITIONS } from './processor-crash';
 
 async function main(): Promise<void> {
   const [mode, run, stateDir, timeout] = process.argv.slice(2);
+  if (mode?.startsWith('processor-') && run && stateDir) return runProcessor(mode.slice('processor-'.length), stateDir, timeout === '2');
   if ((mode !== 'hang-after-commit' && mode !== 'run' && mode !== 'slow-restore') || !run || !stateDir || !timeout) {
     throw new Error('usage: stateful-crash-child <hang-after-commit|run|slow-restore> <run> <stateDir> <paymentTimeoutMs>');
   }
@@ -57,6 +68,53 @@ async function main(): Promise<void> {
     const now = runtime.stats().partitions.join(',');
     if (now !== owned) process.stdout.write(`owns ${now}\n`);
     owned = now;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+const hang = (): Promise<never> => new Promise<never>(() => undefined);
+
+async function runProcessor(mode: string, stateDir: string, changedFold: boolean): Promise<void> {
+  if (mode !== 'hang-after-commit' && mode !== 'run' && mode !== 'slow-restore') throw new Error(`unknown mode processor-${mode}`);
+  const logger = rootLogger.child({ test: 'processor-crash-child' });
+  logger.level = 'silent';
+  const processor = new CommandProcessor({
+    kafka: testKafka('processor-crash-child', logLevel.NOTHING),
+    codec: new AvroCodec(testRegistry()),
+    logger,
+    context: { order: { maxOrderTotalMinor: 100_000 } },
+    catalog: topicCatalog({ partitions: PROCESSOR_PARTITIONS }),
+    stateDir,
+    ...(changedFold ? { aggregates: { order: changedOrderFold() } } : {}),
+    ...(mode === 'hang-after-commit'
+      ? {
+          betweenCommitAndStore: async (partitions: readonly number[]) => {
+            process.stdout.write(`committed ${partitions.join(',')}\n`);
+            await hang(); // killed here, before the store write
+          },
+        }
+      : {}),
+    ...(mode === 'slow-restore'
+      ? {
+          restoreFetchBytes: 512,
+          onRestoreProgress: async (topic: string, partition: number, offset: number) => {
+            process.stdout.write(`restoring ${topic} ${partition} ${offset}\n`);
+            await new Promise((resolve) => setTimeout(resolve, 300));
+          },
+        }
+      : {}),
+  });
+  await processor.start();
+  for (;;) {
+    const refused = processor.broken();
+    if (refused !== undefined) {
+      process.stdout.write(`refused ${refused}\n`);
+      await hang();
+    }
+    if (processor.notReady() === undefined) {
+      process.stdout.write('ready\n');
+      await hang();
+    }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

@@ -1,5 +1,8 @@
 // What the stateful-runtime crash tests and their child process share: the
-// topics of a run, and order fulfilment with every customer and item known.
+// topics of a run, order fulfilment with every customer and item known, and
+// the child process itself (stateful-crash-child.ts), to kill -9.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { orderFulfilmentProcess } from '../../consumers/process-managers/order-fulfilment/order-fulfilment.process';
 import type { FulfilmentInput } from '../../consumers/process-managers/order-fulfilment/order-fulfilment.workflow';
 import type { ProcessDefinition } from '../../consumers/process-managers/runtime/definition';
@@ -14,4 +17,34 @@ export function fulfilment(paymentTimeoutMs: number): ProcessDefinition<OrderFul
     facts: { factsFor: async (orders) => orders.map(() => ({ customerExists: true, menuItems: { 'm-1': 'AVAILABLE' } })) },
     config: { paymentTimeoutMs, maxPaymentRequests: 1, refundTimeoutMs: 600_000, maxRefundRequests: 1 },
   });
+}
+
+/** A running stateful-crash-child.ts: its stdout lines so far, and kill -9. */
+export interface CrashChild {
+  readonly process: ChildProcess;
+  readonly lines: string[];
+  readonly exited: Promise<number | null>;
+  kill(): Promise<void>;
+}
+
+export function crashChild(args: readonly string[], env: Readonly<Record<string, string>> = {}): CrashChild {
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'stateful-crash-child.ts'), ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  const lines: string[] = [];
+  let partial = '';
+  proc.stdout?.on('data', (chunk: Buffer) => {
+    const text = partial + chunk.toString();
+    const parts = text.split('\n');
+    partial = parts.pop() ?? '';
+    lines.push(...parts);
+  });
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  return {
+    process: proc,
+    lines,
+    exited,
+    async kill() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      await exited;
+    },
+  };
 }
