@@ -237,6 +237,8 @@ export class StatefulRuntime<S, I> implements BatchSink {
     for (const [partition, task] of [...this.tasks]) if (!mine.has(partition)) await this.retire(task);
     // A task fenced while the group was rebalancing, and still this instance's: restore it now (fencing.ts).
     for (const task of this.tasks.values()) {
+      if (task.fenced !== true) continue;
+      await task.draining?.catch(() => undefined); // its own round may be loading it already
       if (task.fenced === true) await this.reload(task);
     }
     const fresh = [...mine].filter((p) => !this.tasks.has(p)).sort((a, b) => a - b);

@@ -11,13 +11,14 @@ import type { DecideContext } from '../../../../infra/stateful/round';
 import { PartitionRevoked, zeroCounts, type Task } from '../../../../infra/stateful/task';
 import { TaskLoop } from '../../../../infra/stateful/task-loop';
 
-const fencedError = (): KafkaJSProtocolError =>
-  new KafkaJSProtocolError({ type: 'INVALID_PRODUCER_EPOCH', code: 47, retriable: false, message: 'Producer attempted an operation with an old epoch' });
+// As kafkajs builds one from a broker's error code (its typings only name the Error form).
+const ProtocolError = KafkaJSProtocolError as unknown as new (e: { type: string; code: number; retriable: boolean; message: string }) => KafkaJSProtocolError;
+const fencedError = (): KafkaJSProtocolError => new ProtocolError({ type: 'INVALID_PRODUCER_EPOCH', code: 47, retriable: false, message: 'Producer attempted an operation with an old epoch' });
 
 describe('isFenced', () => {
   it('knows the broker saying another producer has the transactional id, also wrapped by kafkajs retries', () => {
     expect(isFenced(fencedError())).toBe(true);
-    expect(isFenced(new KafkaJSProtocolError({ type: 'PRODUCER_FENCED', code: 90, retriable: false, message: 'fenced' }))).toBe(true);
+    expect(isFenced(new ProtocolError({ type: 'PRODUCER_FENCED', code: 90, retriable: false, message: 'fenced' }))).toBe(true);
     // As kafkajs's retrier gives up: the error it wraps is the cause.
     const NonRetriable = KafkaJSNonRetriableError as unknown as new (e: Error, options: { cause: Error }) => Error;
     expect(isFenced(new NonRetriable(fencedError(), { cause: fencedError() }))).toBe(true);
@@ -26,20 +27,19 @@ describe('isFenced', () => {
 
   it('does not take a lost broker or a refused write for a fence', () => {
     expect(isFenced(new KafkaJSConnectionError('Connection error: connect ECONNREFUSED'))).toBe(false);
-    expect(isFenced(new KafkaJSProtocolError({ type: 'NOT_ENOUGH_REPLICAS', code: 19, retriable: true, message: 'fewer in-sync replicas' }))).toBe(false);
+    expect(isFenced(new ProtocolError({ type: 'NOT_ENOUGH_REPLICAS', code: 19, retriable: true, message: 'fewer in-sync replicas' }))).toBe(false);
     expect(isFenced(undefined)).toBe(false);
   });
 });
 
 const assignment = (topics: Record<string, number[]>): Buffer => AssignerProtocol.MemberAssignment.encode({ version: 1, assignment: topics, userData: Buffer.alloc(0) });
 
-function group(state: string, members: Array<[string, Record<string, number[]>]>): GroupDescription {
+function group(state: GroupDescription['state'], members: Array<[string, Record<string, number[]>]>): GroupDescription {
   return {
     groupId: 'g',
     state,
     protocol: 'CoPartitioned',
     protocolType: 'consumer',
-    errorCode: 0,
     members: members.map(([memberId, topics]) => ({ memberId, clientId: 'c', clientHost: 'h', memberMetadata: Buffer.alloc(0), memberAssignment: assignment(topics) })),
   };
 }
