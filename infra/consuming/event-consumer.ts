@@ -254,7 +254,7 @@ export class EventConsumer {
     }
     const consumer = kafka.consumer({
       maxWaitTimeInMs: 100,
-      // Retries: the client's (infra/kafka/client.ts), long enough to ride out a broker's failover.
+      retry: { retries: 5 },
       // A member killed without leaving (kill -9, a lost machine) holds its partitions until its session
       // runs out: 6 s, the broker's smallest by default, instead of kafkajs's 30 s (docs/recovery.md).
       sessionTimeout: 6_000,

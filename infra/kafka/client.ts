@@ -33,16 +33,6 @@ export function kafkaSecurity(kafka: AppConfig['kafka'] = config().kafka): Pick<
   return out;
 }
 
-/** The roles' clients' retries (see createKafka). */
-export const CLIENT_RETRY = Object.freeze({ initialRetryTime: 250, maxRetryTime: 2000, retries: 10 });
-
-/** The least time kafkajs spends retrying with `retry` before giving up (its backoff doubles, randomised by ±20 %). */
-export function retryBudgetMs(retry: { readonly initialRetryTime: number; readonly maxRetryTime: number; readonly retries: number }): number {
-  let total = 0;
-  for (let n = 0; n < retry.retries; n += 1) total += Math.min(retry.maxRetryTime, retry.initialRetryTime * 2 ** n * 0.8);
-  return total;
-}
-
 /**
  * The roles' kafkajs client. `retry` replaces the client-wide retry settings,
  * which also govern connecting to the cluster (a probe wants none).
@@ -60,11 +50,8 @@ export function createKafka(clientId: string, logger: Logger = rootLogger, { ret
     connectionTimeout: 3000,
     requestTimeout: 30000,
     // kafkajs's default backoff grows to 30 s between attempts: a client would notice the broker's
-    // return up to 30 s late. At most 2 s between attempts instead (docs/recovery.md), and ten retries
-    // (about 16 s) instead of five (about 6 s): a cluster needs up to ~10 s to fence a killed node and
-    // lead its partitions elsewhere (longer when it was the active controller), and a consumer whose
-    // retries run out crashes, restarts and rejoins its group, which rebalances every member.
-    retry: retry ?? CLIENT_RETRY,
+    // return up to 30 s late. At most 2 s between attempts instead (docs/recovery.md).
+    retry: retry ?? { initialRetryTime: 250, maxRetryTime: 2000 },
   });
   // One FindCoordinator per coordinator instead of four per transaction (coordinator-cache.ts).
   return cacheCoordinators(kafka);
