@@ -34,6 +34,8 @@ export interface FaultResult {
   readonly note?: string;
   /** When not every instance was ready within the limit: what the ones that were not said on /readyz. */
   readonly notReadyAtLimit?: Record<string, readonly string[]>;
+  /** What the instances last said on /readyz before all were ready (each instance's last reasons; what held the recovery up). */
+  readonly lastNotReady?: Record<string, readonly string[]>;
   /** From the clients' ledger (report.ts): commands answered 2xx between the injection and backAt. */
   readonly accepted2xxWhileOut?: number;
   /** From the clients' ledger: the longest stretch with no command answered 2xx, from the injection until the recovery was measured. */
@@ -59,13 +61,18 @@ export class FaultInjector {
   }
 
   /** ms from `from` until every one of `instances` is ready, or what the ones that are not say at the limit. */
-  private async waitReady(instances: readonly Instance[], from: number): Promise<{ readonly ms: number } | { readonly notReady: Record<string, readonly string[]> }> {
+  private async waitReady(
+    instances: readonly Instance[],
+    from: number,
+  ): Promise<({ readonly ms: number } | { readonly notReady: Record<string, readonly string[]> }) & { readonly last: Record<string, readonly string[]> }> {
     const limit = from + this.timings.recoveryLimitMs;
+    const last: Record<string, readonly string[]> = {};
     for (;;) {
       const reasons = await Promise.all(instances.map(async (i) => [i.name, await this.system.readiness(i)] as const));
       const notReady = reasons.filter(([, r]) => r.length > 0);
-      if (notReady.length === 0) return { ms: Date.now() - from };
-      if (Date.now() > limit) return { notReady: Object.fromEntries(notReady) };
+      for (const [name, r] of notReady) last[name] = r;
+      if (notReady.length === 0) return { ms: Date.now() - from, last };
+      if (Date.now() > limit) return { notReady: Object.fromEntries(notReady), last };
       await sleep(100);
     }
   }
@@ -90,6 +97,7 @@ export class FaultInjector {
     return {
       ...base,
       ...('ms' in ready ? { readyAfterMs: ready.ms } : { notReadyAtLimit: ready.notReady }),
+      ...(Object.keys(ready.last).length === 0 ? {} : { lastNotReady: ready.last }),
       ...(serving2xxAfterMs === undefined ? {} : { serving2xxAfterMs }),
     };
   }

@@ -96,6 +96,9 @@ export function formatReport(report: ChaosReport): string {
     ...[...v.lost, ...v.duplicates, ...v.refusedButWritten, ...v.versionGaps, ...v.fulfilment].slice(0, 20).map((p) => `  ! ${p}`),
     ...Object.entries(v.divergentReadModels).map(([model, keys]) => `  ! read model ${model} differs at ${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ` (+${keys.length - 5})` : ''}`),
     ...report.faults.flatMap((f) => Object.entries(f.notReadyAtLimit ?? {}).map(([name, reasons]) => `  ! after ${f.kind}: ${name} still not ready: ${reasons.join('; ')}`)),
+    ...report.faults.flatMap((f) =>
+      f.notReadyAtLimit !== undefined || (f.readyAfterMs ?? 0) < 10_000 ? [] : Object.entries(f.lastNotReady ?? {}).map(([name, reasons]) => `  after ${f.kind} (ready after ${ms(f.readyAfterMs)}), ${name} last said: ${reasons.join('; ')}`),
+    ),
     ...Object.entries(v.readModelsNotCaughtUp).map(([model, behind]) => `  ! read model ${model} not caught up: ${behind.slice(0, 5).join(', ')}`),
   ];
   return lines.join('\n');

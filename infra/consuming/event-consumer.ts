@@ -226,6 +226,8 @@ export class EventConsumer {
   /** GROUP_JOINs so far: an assignment's number, so that a later one supersedes it. */
   private joins = 0;
   private membership: Membership | undefined;
+  /** This member's id in the group, from its last GROUP_JOIN (undefined before the first). */
+  private joinedAs: string | undefined;
   /** True from an assignment until its checkpoints are read and state restored. */
   private assigning = false;
   private readonly retry: RetryPolicy;
@@ -267,6 +269,7 @@ export class EventConsumer {
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       // Runs synchronously inside kafkajs's join, before fetching starts; eachBatch waits for it.
       this.joins += 1;
+      this.joinedAs = payload.memberId;
       const generation = this.takeOn(payload.memberAssignment, this.joins);
       this.assigning = true;
       generation.then(
@@ -301,6 +304,11 @@ export class EventConsumer {
   notReady(): string | undefined {
     if (this.membership === undefined) return `group ${this.options.groupId}: not started`;
     return this.membership.notReady() ?? (this.assigning ? `group ${this.options.groupId}: taking on its assignment` : undefined);
+  }
+
+  /** This member's id in its group as of its last assignment (to find its own assignment in a description of the group). */
+  memberId(): string | undefined {
+    return this.joinedAs;
   }
 
   /** Why this consumer will never consume again (kafkajs did not restart it after a crash); undefined while it may. */

@@ -66,6 +66,11 @@ transaction.state.log.min.isr=${minInsyncReplicas}
 transaction.state.log.num.partitions=10
 # Consumer groups start consuming at once instead of waiting 3 s for more members.
 group.initial.rebalance.delay.ms=0
+# A node that dies without a word (kill -9, a lost machine) is fenced by the controller, and its partitions
+# led elsewhere, once it has not heartbeated for broker.session.timeout.ms: 4 s instead of 9 s. Until then
+# every write to a partition it led fails, and clients' retries (about 6 s of them) run out (docs/cluster.md).
+broker.session.timeout.ms=4000
+broker.heartbeat.interval.ms=500
 # Compaction on, and prompt enough to observe in tests (topics still choose their own segment.ms and ratios).
 log.cleaner.enable=true
 log.cleaner.backoff.ms=500

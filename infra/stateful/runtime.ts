@@ -30,6 +30,7 @@ import type { Logger } from '../logging';
 import type { QueuedDeadline } from './deadline-queue';
 import type { TraceHeaders } from '../tracing/propagation';
 import { DeadlineScheduler } from './deadline-scheduler';
+import { assignedIn } from './fencing';
 import type { StatefulDefinition } from './definition';
 import { loadPartitions, type LoadContext } from './load';
 import { StaleFoldError } from './partition-state';
@@ -144,6 +145,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
       scheduler: this.scheduler,
       stopping: () => this.stopping,
       reload: (task) => this.reload(task),
+      owned: (task) => this.owned(task),
       replaced: (task, id, before, after, trace) => this.replaced(task, id, before, after, trace),
       unparked: (task, id) => this.unparked(task, id),
       ...(options.betweenCommitAndStore === undefined ? {} : { betweenCommitAndStore: options.betweenCommitAndStore }),
@@ -268,6 +270,12 @@ export class StatefulRuntime<S, I> implements BatchSink {
   async assigned(assignment: Readonly<Record<string, readonly number[]>>): Promise<void> {
     const mine = new Set(Object.values(assignment).flat());
     for (const [partition, task] of [...this.tasks]) if (!mine.has(partition)) await this.retire(task);
+    // A task fenced while the group was rebalancing, and still this instance's: restore it now (fencing.ts).
+    for (const task of this.tasks.values()) {
+      if (task.fenced !== true) continue;
+      await task.draining?.catch(() => undefined); // its own round may be loading it already
+      if (task.fenced === true) await this.reload(task);
+    }
     const fresh = [...mine].filter((p) => !this.tasks.has(p)).sort((a, b) => a - b);
     if (fresh.length > 0) {
       for (const l of await this.load(fresh)) {
@@ -338,8 +346,17 @@ export class StatefulRuntime<S, I> implements BatchSink {
     for (const [topic, offset] of l.starts) task.positions.set(topic, Math.max(task.positions.get(topic) ?? 0, offset));
     task.gates = [];
     task.dirty = false;
+    task.fenced = false;
     this.track(task);
     this.scheduler.arm();
+  }
+
+  /** Whether the group, settled, has this member assigned the task's partition (fencing.ts). */
+  private async owned(task: Task<S>): Promise<boolean> {
+    const admin = this.admin;
+    if (admin === undefined || this.stopping) return false;
+    const { groups } = await admin.describeGroups([this.groupId]);
+    return assignedIn(groups[0], this.consumer.memberId(), this.inputs, task.partition);
   }
 
   private async retire(task: Task<S>): Promise<void> {

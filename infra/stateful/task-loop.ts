@@ -19,6 +19,7 @@ import { decideWork, emptyRound, mergeInto, type Round, type Work } from './roun
 import type { DeadlineScheduler } from './deadline-scheduler';
 import { PartitionRevoked, type Queued, type RuntimeCounts, type Task } from './task';
 import { transact } from './transact';
+import { isFenced } from './fencing';
 
 export interface LoopHooks<S> {
   readonly log: Logger;
@@ -30,6 +31,8 @@ export interface LoopHooks<S> {
   stopping(): boolean;
   /** Restores a dirty task in place. */
   reload(task: Task<S>): Promise<void>;
+  /** Whether the group says the task's partition is this instance's now (a fenced task restores only then; fencing.ts). Without it, a fenced task restores at once. */
+  owned?(task: Task<S>): Promise<boolean>;
   /** Stats and timers for a state that went from `before` to `after` in the step traced by `trace`. */
   replaced(task: Task<S>, id: string, before: S | undefined, after: S, trace: TraceHeaders): void;
   /** A process was unparked (redriven or its last parked input skipped): its deadlines are scheduled again. */
@@ -83,6 +86,10 @@ export class TaskLoop<S, I> {
         for (const q of round) q.settle(new PartitionRevoked(`partition ${task.partition} was revoked`));
         continue;
       }
+      if (task.fenced === true && !(await this.stillOwned(task))) {
+        for (const q of round) this.giveBack(task, q, new PartitionRevoked(`partition ${task.partition}: fenced by another producer; not restored until the group says it is still this instance's`));
+        continue;
+      }
       if (task.dirty) {
         try {
           await this.hooks.reload(task);
@@ -93,6 +100,17 @@ export class TaskLoop<S, I> {
         }
       }
       await this.runRound(task, round);
+    }
+  }
+
+  private async stillOwned(task: Task<S>): Promise<boolean> {
+    try {
+      const owned = (await this.hooks.owned?.(task)) ?? true;
+      if (owned) task.fenced = false;
+      return owned;
+    } catch (error) {
+      this.hooks.log.debug({ err: error, partition: task.partition }, 'could not ask the group whose partition this is; asking again with the next work');
+      return false;
     }
   }
 
@@ -157,7 +175,10 @@ export class TaskLoop<S, I> {
     } catch (error) {
       task.dirty = true;
       counts.transactionsFailed += 1;
-      this.hooks.log.error({ err: error, partition: task.partition }, 'transaction aborted; restoring the partition before its work is tried again');
+      if (isFenced(error)) {
+        task.fenced = true;
+        this.hooks.log.warn({ err: error, partition: task.partition }, 'transaction fenced: another instance has the partition, or the coordinator aborted the transaction; restoring only once the group says it is still this instance\'s');
+      } else this.hooks.log.error({ err: error, partition: task.partition }, 'transaction aborted; restoring the partition before its work is tried again');
       for (const q of accepted) this.giveBack(task, q, error);
       return error;
     }

@@ -30,6 +30,12 @@ export interface Task<S> {
   /** A transaction failed (or its store write did): restore before deciding anything else. */
   dirty: boolean;
   retired: boolean;
+  /**
+   * A transaction failed because another producer took the task's transactional id: most likely another
+   * instance was given the partition and this one has not heard yet. No restore (which would fence that
+   * owner back) until the group says the partition is still this instance's (fencing.ts).
+   */
+  fenced?: boolean;
   /** Due deadlines waiting for the inputs to reach `needs` (topic -> end offset when they came due). */
   gates: Array<{ readonly needs: ReadonlyMap<string, number>; readonly due: readonly QueuedDeadline[] }>;
   flushTimer: NodeJS.Timeout | undefined;

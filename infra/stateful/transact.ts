@@ -3,6 +3,7 @@
 import type { Message, Producer, RecordMetadata } from 'kafkajs';
 import { dlqTopicName } from '../../schemas/topics';
 import { deadLetterHeaders } from '../consuming/dead-letters';
+import { sendPerPartition } from '../kafka/transactions';
 import type { Round } from './round';
 
 export interface Committed {
@@ -40,7 +41,8 @@ export async function transact<S>(
     // In requests of bounded size: a partition's records in one request form one record batch, which the broker
     // refuses beyond its max.message.bytes (1 MB by default); a large round (a catch-up) is several requests of one transaction.
     for (const chunk of chunks(byTopic)) {
-      const sent = await transaction.sendBatch({ acks: -1, topicMessages: [...chunk].map(([topic, messages]) => ({ topic, messages })) });
+      // One request per partition (infra/kafka/transactions.ts): one sendBatch over several brokers can write records twice when one of them fails.
+      const sent = await sendPerPartition(transaction, [...chunk].map(([topic, messages]) => ({ topic, messages })));
       const states = chunk.get(where.changelog)?.length ?? 0;
       if (states > 0) changelogOffset = offsetAfter(sent, where, states);
     }

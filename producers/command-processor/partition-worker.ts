@@ -40,6 +40,7 @@ import type { CommandCheckpoint, CommandMetadata, CommandReply } from '../../sch
 import { eventKey } from '../../schemas/partitioning';
 import { COMMAND_REPLIES_TOPIC, dlqTopicName } from '../../schemas/topics';
 import { AvroCodec, DecodeError } from '../../infra/kafka/codec';
+import { sendPerPartition } from '../../infra/kafka/transactions';
 import type { Logger } from '../../infra/logging';
 import type { AggregateRuntime } from './aggregates';
 import { handleCommand, withReply, type AggregateEntry, type Handled } from './handle';
@@ -291,7 +292,7 @@ export class PartitionWorker {
       const bases = new Map<Lane, number>(predicted ?? []);
       const withEvents = decided.filter((d) => d.eventMessages.length > 0);
       if (predicted === undefined && withEvents.length > 0) {
-        const sent = await transaction.sendBatch({ acks: -1, topicMessages: withEvents.map((d) => ({ topic: d.lane.topics.events, messages: d.eventMessages })) });
+        const sent = await sendPerPartition(transaction, withEvents.map((d) => ({ topic: d.lane.topics.events, messages: d.eventMessages })));
         for (const d of withEvents) {
           const events = sent.find((r) => r.topicName === d.lane.topics.events && r.partition === d.lane.partition);
           if (events?.baseOffset === undefined) throw new Error(`the broker did not report where the events of ${d.lane.topics.events} were written`);
@@ -350,7 +351,8 @@ export class PartitionWorker {
         if (d.deadLetters.length > 0) topicMessages.push({ topic: dlqTopicName(lane.topics.commands), messages: d.deadLetters.map(({ message, error }) => this.deadLetter(lane, message, error)) });
       }
       if (replyMessages.length > 0) topicMessages.push({ topic: COMMAND_REPLIES_TOPIC, messages: replyMessages });
-      const sent = await transaction.sendBatch({ acks: -1, topicMessages });
+      // One request per partition (infra/kafka/transactions.ts): one sendBatch over several brokers can write records twice when one of them fails.
+      const sent = await sendPerPartition(transaction, topicMessages);
       if (predicted !== undefined) {
         for (const d of withEvents) {
           const events = sent.find((r) => r.topicName === d.lane.topics.events && r.partition === d.lane.partition);

@@ -64,6 +64,14 @@ describe('a local stack of STACK_BROKERS nodes', () => {
     for (const key of ['min.insync.replicas', 'transaction.state.log.min.isr']) expect({ key, value: props.get(key) }).toEqual({ key, value: '2' });
   });
 
+  it('fences a node that died without a word within 4 s, so its partitions get new leaders before clients run out of retries', () => {
+    const s = readStackSettings({ STACK_BROKERS: '3' });
+    const props = parse(kafkaProperties(s, '/data/node-1', undefined, s.kafka.brokers[0]));
+    // The controller waits broker.session.timeout.ms (9 s by default) without a heartbeat; kafkajs clients' retries give up after about 6 s.
+    expect(Number(props.get('broker.session.timeout.ms'))).toBeLessThanOrEqual(4000);
+    expect(Number(props.get('broker.heartbeat.interval.ms')) * 4).toBeLessThanOrEqual(Number(props.get('broker.session.timeout.ms')));
+  });
+
   it('keeps one node as it was: one voter, one replica', () => {
     const props = parse(kafkaProperties(readStackSettings({}), '/data'));
     expect(props.get('node.id')).toBe('1');
