@@ -142,6 +142,15 @@ export function parkedTopicName(changelog: string): string {
   return changelog.replace(/\.changelog$/, '') + '.parked';
 }
 
+/**
+ * The parked commands of an aggregate, beside its commands topic: compacted,
+ * co-partitioned with it, written in the command processor's transactions
+ * (docs/command-side.md "Parked aggregates").
+ */
+export function parkedCommandsTopicName(commands: string): string {
+  return `${commands}.parked`;
+}
+
 export function dlqTopicName(topic: string): string {
   return `${topic}.dlq`;
 }
@@ -231,13 +240,17 @@ export function topicCatalog(options: TopicCatalogOptions = {}): TopicCatalog {
   // The command processor's position travels in each snapshot partition (CommandCheckpoint).
   const checkpoints = schemas.ofKind('checkpoint');
   checkpoints.forEach((r) => covered.add(r.fullName));
+  // Parking: a parked topic per commands topic, and operators' requests on the commands topic itself (in order with the commands).
+  const parking = schemas.ofKind('parking');
+  parking.forEach((r) => covered.add(r.fullName));
+  const parkingRequests = parking.filter((r) => r.fullName === 'restaurant.common.ParkingRequest');
   for (const aggregate of AGGREGATES) {
     const namespace = AGGREGATE_NAMESPACES[aggregate];
     const entry: Partial<Record<'commands' | 'events' | 'snapshots', TopicSpec>> = {};
     for (const [role, kind] of ROLE_KINDS) {
       const own = schemas.all.filter((s) => s.namespace === namespace && s.kind === kind);
       if (own.length === 0) continue; // e.g. payment: only messages, no commands or snapshots of ours
-      const records = role === 'snapshots' ? [...own, ...checkpoints] : own;
+      const records = role === 'snapshots' ? [...own, ...checkpoints] : role === 'commands' ? [...own, ...parkingRequests] : own;
       const name = topicName(aggregate, role);
       own.forEach((r) => covered.add(r.fullName));
       const spec: TopicSpec = {
@@ -252,14 +265,25 @@ export function topicCatalog(options: TopicCatalogOptions = {}): TopicCatalog {
       };
       entry[role] = spec;
       topics.push(spec);
+      if (role === 'commands') {
+        const parked = parkedCommandsTopicName(name);
+        topics.push({
+          name: parked,
+          role: 'parked',
+          aggregate,
+          partitions: partitionsByAggregate[aggregate],
+          replicationFactor,
+          key: KEYS.parked,
+          configs: configsOf('parked'),
+          subjects: parking.map((r) => ({ subject: subjectName(parked, r.fullName), recordName: r.fullName })),
+        });
+      }
     }
     byAggregate.set(aggregate, entry);
   }
 
   const changelogs = new Map<ProcessManagerName, TopicSpec>();
   const parkeds = new Map<ProcessManagerName, TopicSpec>();
-  const parking = schemas.ofKind('parking');
-  parking.forEach((r) => covered.add(r.fullName));
   for (const processManager of PROCESS_MANAGERS) {
     const { namespace, keyedBy } = PROCESS_MANAGER_SPECS[processManager];
     const records = schemas.all.filter((s) => s.namespace === namespace && s.kind === 'state');
