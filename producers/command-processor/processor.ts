@@ -19,6 +19,7 @@ import { aggregateRuntimes, type AggregateRuntime, type ProcessorContext } from 
 import { AggregateStore } from './aggregate-store';
 import type { CommandProcessorMetrics } from './metrics';
 import { readThrough, reportedOffset } from './lane-position';
+import { commandParkingContext, commandParkingName, LaneParking, restoreParked } from './parking';
 import { CHECKPOINT_KEY_PREFIX, CHECKPOINT_RECORD, checkpointKey, laneKey, PartitionWorker, type Lane, type LaneTopics, type WorkerContext } from './partition-worker';
 
 /** With another TOPIC_PREFIX, the group (and so its transactional ids and checkpoints) is that topic set's own. */
@@ -100,6 +101,18 @@ export class CommandProcessor {
       for (const lane of slot.worker?.lanes.values() ?? []) {
         const counts = out.get(lane.runtime.aggregate) ?? { held: 0, decoded: 0 };
         out.set(lane.runtime.aggregate, { held: counts.held + lane.entries.size, decoded: counts.decoded + lane.entries.decodedSize });
+      }
+    }
+    return out;
+  }
+
+  /** Aggregates parked on the partitions owned, and the commands parked in them, by aggregate type (parking.ts). */
+  parkedAggregates(): Map<string, { aggregates: number; commands: number }> {
+    const out = new Map<string, { aggregates: number; commands: number }>();
+    for (const slot of this.workers.values()) {
+      for (const lane of slot.worker?.lanes.values() ?? []) {
+        const counts = out.get(lane.runtime.aggregate) ?? { aggregates: 0, commands: 0 };
+        out.set(lane.runtime.aggregate, { aggregates: counts.aggregates + lane.parking.parked.size, commands: counts.commands + lane.parking.inputs });
       }
     }
     return out;
@@ -329,14 +342,18 @@ export class CommandProcessor {
           await admin.disconnect();
         }
       }
+      // The lanes' parked aggregates, from their parked topics (parking.ts).
+      const parkings = routes.map((r) => ({ partition: r.partition, parking: new LaneParking(commandParkingName(r.runtime.aggregate), commandParkingContext(this.catalog, r.topic, this.groupId, this.context.clock)) }));
+      await restoreParked(kafka, codec, parkings);
       const lanes = new Map<string, Lane>(
-        routes.map((r) => {
+        routes.map((r, i) => {
           const key = laneKey(r.topic, r.partition);
           const lane: Lane = {
             partition: r.partition,
             runtime: r.runtime,
             topics: r.topics,
             entries: stores.get(`${r.topics.snapshots}:${r.partition}`) as AggregateStore,
+            parking: (parkings[i] as { parking: LaneParking }).parking,
             queue: [],
             // Offsets below the committed one were decided (possibly by a previous owner) after our consumer fetched them.
             queuedUpTo: committed.get(key) ?? 0,
