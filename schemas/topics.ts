@@ -151,6 +151,15 @@ export function parkedCommandsTopicName(commands: string): string {
   return `${commands}.parked`;
 }
 
+/** The command processor's parked aggregates of one type, as the dead-letter tools name them (`npm run dlq --model order-commands`). */
+export type CommandParkingName = `${AggregateName}-commands`;
+export const commandParkingName = (aggregate: AggregateName): CommandParkingName => `${aggregate}-commands`;
+/** The command parkings of the aggregate types that have a commands topic. */
+export const commandParkings = (catalog: Pick<TopicCatalog, 'topics'> = topicCatalog()): CommandParkingName[] =>
+  catalog.topics.filter((t) => t.role === 'commands' && t.aggregate !== null).map((t) => commandParkingName(t.aggregate as AggregateName));
+/** The aggregate type of a command parking's name; undefined for a name that is none. */
+export const aggregateOfCommandParking = (name: string): AggregateName | undefined => AGGREGATES.find((a) => commandParkingName(a) === name);
+
 export function dlqTopicName(topic: string): string {
   return `${topic}.dlq`;
 }

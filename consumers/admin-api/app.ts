@@ -35,8 +35,7 @@ import { listDeadLetters, parkedStore, showDeadLetter, type StoreChoice } from '
 import { isReadModel, type ReadModelSpec } from '../projections/runtime/read-models';
 import type { ReadModelName } from '../projections/shared/keys';
 import { RequestPendingError } from '../../infra/stateful/parked-tools';
-import { PROCESS_MANAGERS } from '../../schemas/topics';
-import { COMMAND_PARKINGS } from '../../producers/command-processor/parking-target';
+import { commandParkings, PROCESS_MANAGERS } from '../../schemas/topics';
 import { listProcesses, parkingTargetOf, redriveProcesses, showProcess, skipProcessInput, type ParkedRuntimeName, type Targets } from '../process-managers/redrive/redrive';
 
 export interface AdminApiDeps {
@@ -157,7 +156,7 @@ export function createAdminApp(deps: AdminApiDeps): express.Express {
       if (model !== undefined && chosen === undefined) return error(res, 400, 'invalid_request', `no read model "${model}" and no process manager of that name or group; they are ${DLQ_MODELS.join(', ')}`);
       const models = chosen === undefined ? DLQ_MODELS : [chosen];
       const deadLetters: unknown[] = await listDeadLetters(choice, { models: models.filter(isReadModel), reason, aggregateId: aggregate });
-      for (const pm of [...PROCESS_MANAGERS, ...COMMAND_PARKINGS].filter((m) => models.includes(m))) deadLetters.push(...(await listProcesses(tools, targetOf(pm), { reason, processId: aggregate })));
+      for (const pm of [...PROCESS_MANAGERS, ...commandParkings()].filter((m) => models.includes(m))) deadLetters.push(...(await listProcesses(tools, targetOf(pm), { reason, processId: aggregate })));
       res.json({ deadLetters });
     }),
   );

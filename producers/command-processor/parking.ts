@@ -27,9 +27,6 @@ import { parkBatch, skip, type ParkingContext, type ParkingPart } from '../../in
 /** The rejection code of a command refused because its aggregate is parked (the gateway answers 409). */
 export const AGGREGATE_PARKED = 'aggregate_parked';
 
-/** The name of an aggregate type's command parking, as `npm run dlq --model` and the admin API take it and the actions record it. */
-export const commandParkingName = (aggregate: string): string => `${aggregate}-commands`;
-
 /** Commands are keyed by aggregate id; a request (`request/<id>`) names none. */
 const SPEC: ParkingSpec = {
   processIdOfKey: (key) => (key === '' || key.startsWith(REQUEST_KEY_PREFIX) ? undefined : key),

@@ -9,7 +9,7 @@
 import { trackMembership, type Membership } from '../../infra/kafka/membership';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { CommandCheckpoint } from '../../schemas/generated/types';
-import { COMMAND_REPLIES_TOPIC, TOPIC_PREFIX, topicCatalog, type TopicCatalog } from '../../schemas/topics';
+import { COMMAND_REPLIES_TOPIC, commandParkingName, TOPIC_PREFIX, topicCatalog, type TopicCatalog } from '../../schemas/topics';
 import type { AvroCodec } from '../../infra/kafka/codec';
 import { coPartitionedAssigner } from '../../infra/kafka/co-partitioned-assigner';
 import { readToEnd } from '../../infra/kafka/read-to-end';
@@ -19,7 +19,7 @@ import { aggregateRuntimes, type AggregateRuntime, type ProcessorContext } from 
 import { AggregateStore } from './aggregate-store';
 import type { CommandProcessorMetrics } from './metrics';
 import { readThrough, reportedOffset } from './lane-position';
-import { commandParkingContext, commandParkingName, LaneParking, restoreParked } from './parking';
+import { commandParkingContext, LaneParking, restoreParked } from './parking';
 import { CHECKPOINT_KEY_PREFIX, CHECKPOINT_RECORD, checkpointKey, laneKey, PartitionWorker, type Lane, type LaneTopics, type WorkerContext } from './partition-worker';
 
 /** With another TOPIC_PREFIX, the group (and so its transactional ids and checkpoints) is that topic set's own. */

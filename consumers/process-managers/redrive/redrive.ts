@@ -8,10 +8,10 @@
 import { PAYMENT_SIMULATOR_GROUP } from '../../payment-simulator/payment-simulator.process';
 import { LOYALTY_GROUP } from '../../loyalty/loyalty.process';
 import { ORDER_FULFILMENT_GROUP } from '../order-fulfilment/order-fulfilment.process';
-import { DEAD_LETTER_ACTIONS_TOPIC, PROCESS_MANAGERS, topicCatalog, type ProcessManagerName, type TopicCatalog } from '../../../schemas/topics';
+import { DEAD_LETTER_ACTIONS_TOPIC, PROCESS_MANAGERS, topicCatalog, type CommandParkingName, type ProcessManagerName, type TopicCatalog } from '../../../schemas/topics';
 import { listParkedProcesses, requestAndWait, showParkedProcess, type ListedProcess, type ParkingTarget, type ShownProcess, type ToolContext } from '../../../infra/stateful/parked-tools';
 import type { Producer } from 'kafkajs';
-import { commandParkingTargetOf, isCommandParking, type CommandParkingName } from '../../../producers/command-processor/parking-target';
+import { commandParkingTargetOf, isCommandParking } from '../../../producers/command-processor/parking-target';
 import type { RedriveSelection } from '../../projections/redrive/actions';
 import type { RedriveOutcome, SkipOutcome } from '../../projections/redrive/redrive';
 

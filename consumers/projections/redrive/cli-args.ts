@@ -3,17 +3,18 @@ import { parseArgs } from 'node:util';
 import { assertKeyspace, DEFAULT_KEYSPACE, READ_MODELS, type ReadModelName } from '../shared/keys';
 import { isReadModel } from '../runtime/read-models';
 import { ActionInputError, type RedriveSelection } from './actions';
-import { PROCESS_MANAGERS, type ProcessManagerName } from '../../../schemas/topics';
+import { aggregateOfCommandParking, commandParkings, PROCESS_MANAGERS, type CommandParkingName, type ProcessManagerName } from '../../../schemas/topics';
 import { processManagerOf } from '../../process-managers/redrive/redrive';
-import { COMMAND_PARKINGS, isCommandParking, type CommandParkingName } from '../../../producers/command-processor/parking-target';
+
 
 /** What the dead-letter tools act on: a read model's parked aggregates, a process manager's parked processes, or the command processor's parked aggregates of one type (`<aggregate>-commands`). */
 export type DlqModel = ReadModelName | ProcessManagerName | CommandParkingName;
+const COMMAND_PARKINGS = commandParkings();
 export const DLQ_MODELS: readonly DlqModel[] = [...READ_MODELS, ...PROCESS_MANAGERS, ...COMMAND_PARKINGS];
 
 /** A read model, a process manager by its name or consumer group, or an aggregate type's commands; undefined for none. */
 export function dlqModelOf(name: string): DlqModel | undefined {
-  return isReadModel(name) ? name : (processManagerOf(name) ?? (isCommandParking(name) ? name : undefined));
+  return isReadModel(name) ? name : (processManagerOf(name) ?? (aggregateOfCommandParking(name) !== undefined && COMMAND_PARKINGS.includes(name as CommandParkingName) ? (name as CommandParkingName) : undefined));
 }
 
 export const USAGE = `usage:
