@@ -6,7 +6,7 @@ import { AGGREGATE_PARKED, commandParkingContext, decideRequest, LaneParking, pa
 
 const TOPIC = 'restaurant.order.commands';
 const lane = (): LaneParking => new LaneParking('order-commands', commandParkingContext(topicCatalog(), TOPIC, 'g', () => 1_000));
-const message = (offset: number, key: string): KafkaMessage => ({ offset: String(offset), key: Buffer.from(key), value: Buffer.from([0, 0, 0, 0, 1, 0x7f]), headers: {}, timestamp: '0', attributes: 0, size: 0 });
+const message = (offset: number, key: string): KafkaMessage => ({ offset: String(offset), key: Buffer.from(key), value: Buffer.from([0, 0, 0, 0, 1, 0x7f]), headers: {}, timestamp: '0', attributes: 0 });
 const command = (aggregateId: string) => ({ metadata: { commandId: `c-${aggregateId}`, aggregateId, correlationId: 'x', issuedAt: 0, expectedVersion: null, actor: null } });
 const corrupt = new DecodeError('corrupt', 'cut short');
 // Only a redrive decodes; these tests do not reach the registry.
@@ -58,5 +58,27 @@ describe("the command processor's parking", () => {
     expect(parking.parked.size).toBe(1); // until the transaction commits
     parking.commit(part);
     expect(parking.parked.size).toBe(0);
+  });
+
+  it('a redrive decides the parked commands when the current decoder reads them, and keeps the aggregate parked when it does not', async () => {
+    const parking = lane();
+    const first = parking.part();
+    parkLetter(parking, first, TOPIC, 2, message(10, 'o-a'), corrupt);
+    parking.commit(first);
+    // A decoder that cannot read the bytes yet, then one that can (a schema registered, a fix deployed).
+    const broken = { decode: async () => Promise.reject(new DecodeError('corrupt', 'still cut short')) } as unknown as AvroCodec;
+    const fixed = { decode: async () => ({ fullName: 'restaurant.order.OpenOrder', schemaId: 1, value: { customerId: 'c-1', ...command('o-a') } }) } as unknown as AvroCodec;
+    const part = parking.part();
+    expect(await decideRequest(broken, () => true, request('redrive', 'o-a'), part)).toEqual([]);
+    expect(part.parkedOf('o-a')).toHaveLength(1);
+    const redriven = await decideRequest(fixed, (name) => name === 'restaurant.order.OpenOrder', request('redrive', 'o-a'), part);
+    expect(redriven.map((c) => [c.fullName, c.value.metadata.aggregateId])).toEqual([['restaurant.order.OpenOrder', 'o-a']]);
+    expect(part.requests.map((r) => [r.outcome.outcome, r.outcome.applied])).toEqual([
+      ['failed', 0],
+      ['redriven', 1],
+    ]);
+    expect(part.requests[0]?.outcome.error).toContain('still cut short');
+    expect(part.parkedOf('o-a')).toBeUndefined();
+    expect(part.unpark.map((p) => p.offset)).toEqual([10]);
   });
 });
