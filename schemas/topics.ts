@@ -163,6 +163,24 @@ export function parkedTopicName(changelog: string): string {
   return changelog.replace(/\.changelog$/, '') + '.parked';
 }
 
+/**
+ * The parked commands of an aggregate, beside its commands topic: compacted,
+ * co-partitioned with it, written in the command processor's transactions
+ * (docs/command-side.md "Parked aggregates").
+ */
+export function parkedCommandsTopicName(commands: string): string {
+  return `${commands}.parked`;
+}
+
+/** The command processor's parked aggregates of one type, as the dead-letter tools name them (`npm run dlq --model order-commands`). */
+export type CommandParkingName = `${AggregateName}-commands`;
+export const commandParkingName = (aggregate: AggregateName): CommandParkingName => `${aggregate}-commands`;
+/** The command parkings of the aggregate types that have a commands topic. */
+export const commandParkings = (catalog: Pick<TopicCatalog, 'topics'> = topicCatalog()): CommandParkingName[] =>
+  catalog.topics.filter((t) => t.role === 'commands' && t.aggregate !== null).map((t) => commandParkingName(t.aggregate as AggregateName));
+/** The aggregate type of a command parking's name; undefined for a name that is none. */
+export const aggregateOfCommandParking = (name: string): AggregateName | undefined => AGGREGATES.find((a) => commandParkingName(a) === name);
+
 export function dlqTopicName(topic: string): string {
   return `${topic}.dlq`;
 }
@@ -271,6 +289,10 @@ export function topicCatalog(options: TopicCatalogOptions = {}): TopicCatalog {
     records.forEach((r) => covered.add(r.fullName));
     topics.push(eventTopic(paymentTopicName(stream), 'payment', records));
   }
+  // Parking: a parked topic per commands topic, and operators' requests on the commands topic itself (in order with the commands).
+  const parking = schemas.ofKind('parking');
+  parking.forEach((r) => covered.add(r.fullName));
+  const parkingRequests = parking.filter((r) => r.fullName === 'restaurant.common.ParkingRequest');
   for (const aggregate of AGGREGATES) {
     const namespace = AGGREGATE_NAMESPACES[aggregate];
     const entry: Partial<Record<'commands' | 'events' | 'snapshots', TopicSpec>> = {};
@@ -282,7 +304,7 @@ export function topicCatalog(options: TopicCatalogOptions = {}): TopicCatalog {
     for (const [role, kind] of ROLE_KINDS) {
       const own = schemas.all.filter((s) => s.namespace === namespace && s.kind === kind);
       if (own.length === 0) continue; // e.g. loyalty: events only
-      const records = role === 'snapshots' ? [...own, ...checkpoints] : own;
+      const records = role === 'snapshots' ? [...own, ...checkpoints] : role === 'commands' ? [...own, ...parkingRequests] : own;
       const name = topicName(aggregate, role);
       own.forEach((r) => covered.add(r.fullName));
       const spec: TopicSpec = {
@@ -297,14 +319,25 @@ export function topicCatalog(options: TopicCatalogOptions = {}): TopicCatalog {
       };
       entry[role] = spec;
       topics.push(spec);
+      if (role === 'commands') {
+        const parked = parkedCommandsTopicName(name);
+        topics.push({
+          name: parked,
+          role: 'parked',
+          aggregate,
+          partitions: partitionsByAggregate[aggregate],
+          replicationFactor,
+          key: KEYS.parked,
+          configs: configsOf('parked'),
+          subjects: parking.map((r) => ({ subject: subjectName(parked, r.fullName), recordName: r.fullName })),
+        });
+      }
     }
     byAggregate.set(aggregate, entry);
   }
 
   const changelogs = new Map<ProcessManagerName, TopicSpec>();
   const parkeds = new Map<ProcessManagerName, TopicSpec>();
-  const parking = schemas.ofKind('parking');
-  parking.forEach((r) => covered.add(r.fullName));
   for (const processManager of PROCESS_MANAGERS) {
     const { namespace, keyedBy } = PROCESS_MANAGER_SPECS[processManager];
     const records = schemas.all.filter((s) => s.namespace === namespace && s.kind === 'state');

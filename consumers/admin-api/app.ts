@@ -13,6 +13,9 @@
 // skip are decided by the process manager's runtime, which records them, and
 // answered when it has (202 with the request id when it has not within the
 // wait: the request stays queued) (docs/operations.md "Parked processes").
+// `:model` may also be `<aggregate>-commands`: the command processor's parked
+// aggregates of that type, decided by the processor the same way
+// (docs/operations.md "Parked aggregates of the command processor").
 //
 // Everything goes through the functions the CLI uses (projections/redrive:
 // queries.ts, actions.ts; process-managers/redrive/redrive.ts): one implementation. Redrive and skip are recorded
@@ -32,8 +35,8 @@ import { listDeadLetters, parkedStore, showDeadLetter, type StoreChoice } from '
 import { isReadModel, type ReadModelSpec } from '../projections/runtime/read-models';
 import type { ReadModelName } from '../projections/shared/keys';
 import { RequestPendingError } from '../../infra/stateful/parked-tools';
-import { PROCESS_MANAGERS, type ProcessManagerName } from '../../schemas/topics';
-import { listProcesses, parkingTargetOf, redriveProcesses, showProcess, skipProcessInput, type Targets } from '../process-managers/redrive/redrive';
+import { commandParkings, PROCESS_MANAGERS } from '../../schemas/topics';
+import { listProcesses, parkingTargetOf, redriveProcesses, showProcess, skipProcessInput, type ParkedRuntimeName, type Targets } from '../process-managers/redrive/redrive';
 
 export interface AdminApiDeps {
   readonly redis: Redis;
@@ -102,7 +105,7 @@ export function createAdminApp(deps: AdminApiDeps): express.Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   const choice: StoreChoice = { redis: deps.redis, base: deps.keyspace, keyspace: deps.keyspaceOverride, specs: deps.specs };
-  const targetOf = deps.processManagers ?? ((pm: ProcessManagerName) => parkingTargetOf(pm));
+  const targetOf = deps.processManagers ?? ((pm: ParkedRuntimeName) => parkingTargetOf(pm));
   const tools = { kafka: deps.kafka, codec: deps.codec };
   const pmContext = (res: Response, why: string) => ({ ...tools, producer: deps.producer, actor: principalOf(res).subject, why, timeoutMs: deps.requestTimeoutMs ?? 30_000 });
 
@@ -153,7 +156,7 @@ export function createAdminApp(deps: AdminApiDeps): express.Express {
       if (model !== undefined && chosen === undefined) return error(res, 400, 'invalid_request', `no read model "${model}" and no process manager of that name or group; they are ${DLQ_MODELS.join(', ')}`);
       const models = chosen === undefined ? DLQ_MODELS : [chosen];
       const deadLetters: unknown[] = await listDeadLetters(choice, { models: models.filter(isReadModel), reason, aggregateId: aggregate });
-      for (const pm of PROCESS_MANAGERS.filter((m) => models.includes(m))) deadLetters.push(...(await listProcesses(tools, targetOf(pm), { reason, processId: aggregate })));
+      for (const pm of [...PROCESS_MANAGERS, ...commandParkings()].filter((m) => models.includes(m))) deadLetters.push(...(await listProcesses(tools, targetOf(pm), { reason, processId: aggregate })));
       res.json({ deadLetters });
     }),
   );

@@ -11,7 +11,7 @@ import { LOYALTY_GROUP } from '../../consumers/loyalty/loyalty.process';
 import { PAYMENT_SIMULATOR_GROUP } from '../../consumers/payment-simulator/payment-simulator.process';
 import { projectionGroupId, READ_MODEL_SPECS } from '../../consumers/projections/runtime/read-models';
 import { DEFAULT_KEYSPACE, READ_MODELS, type ReadModelName } from '../../consumers/projections/shared/keys';
-import { changelogTopicName, parkedTopicName, PROCESS_MANAGERS, COMMAND_REPLIES_TOPIC, DATA_KEYS_TOPIC, DEAD_LETTER_ACTIONS_TOPIC, dlqTopicName, paymentTopicName, topicName, type ProcessManagerName, type TopicAggregate, type TopicCatalog } from '../../schemas/topics';
+import { changelogTopicName, parkedCommandsTopicName, parkedTopicName, PROCESS_MANAGERS, COMMAND_REPLIES_TOPIC, DATA_KEYS_TOPIC, DEAD_LETTER_ACTIONS_TOPIC, dlqTopicName, paymentTopicName, topicName, type ProcessManagerName, type TopicAggregate, type TopicCatalog } from '../../schemas/topics';
 import { normalise, userPrincipal, type AclOperation, type Grant } from '../kafka/acls';
 import { allTopicSpecs } from '../kafka/topics';
 import { principalName, type AccessRole } from '../kafka/principals';
@@ -84,6 +84,11 @@ export function kafkaAccess(catalog: TopicCatalog): KafkaAccess {
     ...readsToEnd(commandAggregates.map(snapshots)),
     topic(COMMAND_REPLIES_TOPIC, 'WRITE'),
     ...commands.map((t) => topic(dlqTopicName(t), 'WRITE')),
+    // Parking (producers/command-processor/parking.ts): its parked commands, read whole on assignment and
+    // written in its transactions, and the redrives and skips it decides, recorded in the same transactions.
+    ...readsToEnd(commands.map(parkedCommandsTopicName)),
+    ...commands.map((t) => topic(parkedCommandsTopicName(t), 'WRITE')),
+    topic(DEAD_LETTER_ACTIONS_TOPIC, 'WRITE'),
     // <group>.p<partition> (or .p<first>-<last>): one fencing producer per partition group.
     transactionalIds(`${COMMAND_PROCESSOR_GROUP}.p`),
   ];
@@ -142,8 +147,10 @@ export function kafkaAccess(catalog: TopicCatalog): KafkaAccess {
     'admin-api': [
       ...base,
       topic(DEAD_LETTER_ACTIONS_TOPIC, 'WRITE'),
-      ...readsToEnd([DEAD_LETTER_ACTIONS_TOPIC, ...PROCESS_MANAGERS.map((m) => parkedTopicName(changelogTopicName(m)))]),
+      ...readsToEnd([DEAD_LETTER_ACTIONS_TOPIC, ...PROCESS_MANAGERS.map((m) => parkedTopicName(changelogTopicName(m))), ...commands.map(parkedCommandsTopicName)]),
       ...PROCESS_MANAGERS.map((m) => topic(parkedTopicName(changelogTopicName(m)), 'WRITE')),
+      // The command processor takes its requests on the commands topics, in order with the commands.
+      ...commands.map((t) => topic(t, 'WRITE')),
     ],
     'process-manager:order-fulfilment': orderFulfilment,
     loyalty,

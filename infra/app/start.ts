@@ -8,7 +8,7 @@ import type { ConsumerGroupSource } from '../metrics/lag-monitor';
 import type { Metrics } from '../metrics/registry';
 import { KafkaCommandBus } from '../../producers/command-bus/kafka-command-bus';
 import { KafkaMenuCatalog } from '../../producers/command-bus/menu-catalog';
-import { commandProcessorMetrics, heldAggregatesMetric } from '../../producers/command-processor/metrics';
+import { commandProcessorMetrics, heldAggregatesMetric, parkedAggregatesMetric } from '../../producers/command-processor/metrics';
 import { CommandProcessor, DEFAULT_GROUP } from '../../producers/command-processor/processor';
 import { createGatewayApp } from '../../producers/gateway/app';
 import { instrumentCommandBus } from '../../producers/gateway/metrics';
@@ -84,6 +84,7 @@ export async function startCommandProcessor({ kafka, codec, logger, settings, me
   });
   await orUndo(() => processor.start(), () => processor.stop());
   heldAggregatesMetric(metrics, () => processor.aggregatesHeld());
+  parkedAggregatesMetric(metrics, () => processor.parkedAggregates());
   return {
     name: 'command-processor',
     groups: () => [{ group: DEFAULT_GROUP, topics: processor.commandTopics }],

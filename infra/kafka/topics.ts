@@ -34,7 +34,7 @@ export class TopicDriftError extends Error {
 /** The catalog's topics plus a dead-letter topic for every topic a consumer group reads (commands, events, parked). */
 export function allTopicSpecs(catalog: TopicCatalog = topicCatalog({ ...config().topics })): TopicSpec[] {
   // The process managers consume their parked topics too (operators' requests): a request they cannot decode is dead-lettered.
-  const consumed = catalog.topics.filter((t) => t.role === 'commands' || t.role === 'events' || t.role === 'parked');
+  const consumed = catalog.topics.filter((t) => t.role === 'commands' || t.role === 'events' || (t.role === 'parked' && t.aggregate === null));
   return [...catalog.topics, ...consumed.map(dlqTopic)];
 }
 

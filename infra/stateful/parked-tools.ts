@@ -23,6 +23,12 @@ export interface ParkingTarget {
   /** The catalog name of the parked topic (its subjects) and the physical topic. */
   readonly parked: { readonly logical: string; readonly physical: string; readonly partitions: number };
   readonly actions: { readonly physical: string; readonly partitions: number };
+  /**
+   * Where requests go when not to the parked topic: the command processor
+   * takes them on the commands topic, in order with the commands
+   * (docs/command-side.md "Parked aggregates").
+   */
+  readonly requests?: { readonly logical: string; readonly physical: string; readonly partitions: number };
 }
 
 export interface ToolContext {
@@ -137,11 +143,12 @@ export async function requestAndWait(ctx: ToolContext & { readonly producer: Pro
   } finally {
     await admin.disconnect();
   }
-  const value = await ctx.codec.encode(target.parked.logical, PARKING_REQUEST, request);
+  const to = target.requests ?? target.parked;
+  const value = await ctx.codec.encode(to.logical, PARKING_REQUEST, request);
   await ctx.producer.send({
-    topic: target.parked.physical,
+    topic: to.physical,
     acks: -1,
-    messages: [{ key: requestKeyOf(request.requestId), value, partition: partitionFor(request.processId, target.parked.partitions), headers: { 'event-type': 'ParkingRequest' } }],
+    messages: [{ key: requestKeyOf(request.requestId), value, partition: partitionFor(request.processId, to.partitions), headers: { 'event-type': 'ParkingRequest' } }],
   });
   const timeoutMs = options.timeoutMs ?? 60_000;
   try {

@@ -176,7 +176,8 @@ async function redrive<S, I>(ctx: { readonly definition: StatefulDefinition<S, I
   return { outcome: 'redriven', events, applied };
 }
 
-function skip(request: ParkingRequest, parking: ParkingPart): ParkingOutcome {
+/** Drops the request's parked input (default the head) from the piece; the process is unparked when none is left. */
+export function skip(request: ParkingRequest, parking: ParkingPart): ParkingOutcome {
   const list = parking.parkedOf(request.processId) ?? [];
   const target = request.position === null ? list[0] : list.find((p) => positionOf(p) === request.position);
   if (target === undefined) return { outcome: 'not-parked', events: [], applied: 0 };
@@ -188,37 +189,48 @@ function skip(request: ParkingRequest, parking: ParkingPart): ParkingOutcome {
 
 /** The records a piece writes about parking: parked inputs, their tombstones, the requests' tombstones and the actions recorded. */
 export async function parkingMessages<S, I>(
-  ctx: { readonly definition: StatefulDefinition<S, I>; readonly codec: AvroCodec },
+  ctx: { readonly definition: Pick<StatefulDefinition<S, I>, 'name'>; readonly codec: AvroCodec },
   pctx: ParkingContext,
   parking: ParkingPart,
 ): Promise<Array<{ readonly topic: string; readonly message: Message }>> {
+  const out = await parkedInputMessages(ctx.codec, pctx, parking);
+  for (const { request, outcome } of parking.requests) {
+    out.push({ topic: pctx.physical, message: { key: requestKeyOf(request.requestId), value: null, partition: partitionFor(request.processId, pctx.partitions), headers: { 'event-type': 'ParkingRequest' } } });
+    out.push(await actionMessage(ctx.codec, pctx, ctx.definition.name, request, outcome));
+  }
+  return out;
+}
+
+/** The parked inputs a piece records on the parked topic, and the tombstones of those it ends. */
+export async function parkedInputMessages(codec: AvroCodec, pctx: ParkingContext, parking: Pick<ParkingPart, 'park' | 'unpark'>): Promise<Array<{ readonly topic: string; readonly message: Message }>> {
   const out: Array<{ readonly topic: string; readonly message: Message }> = [];
   const partitionOf = (id: string): number => partitionFor(id, pctx.partitions);
   const headers = { 'event-type': 'ParkedInput' };
   for (const p of parking.park) {
-    const value = await ctx.codec.encode(pctx.logical, PARKED_INPUT, { ...p, headers: { ...p.headers } });
+    const value = await codec.encode(pctx.logical, PARKED_INPUT, { ...p, headers: { ...p.headers } });
     out.push({ topic: pctx.physical, message: { key: parkedKeyOf(p), value, partition: partitionOf(p.processId), headers } });
   }
   for (const p of parking.unpark) out.push({ topic: pctx.physical, message: { key: parkedKeyOf(p), value: null, partition: partitionOf(p.processId), headers } });
-  for (const { request, outcome } of parking.requests) {
-    out.push({ topic: pctx.physical, message: { key: requestKeyOf(request.requestId), value: null, partition: partitionOf(request.processId), headers: { 'event-type': 'ParkingRequest' } } });
-    const action: DeadLetterAction = {
-      actionId: request.requestId,
-      action: request.action,
-      actor: request.actor,
-      at: pctx.clock(),
-      why: request.why,
-      consumerGroup: pctx.groupId,
-      readModel: ctx.definition.name,
-      keyspace: '',
-      aggregateId: request.processId,
-      events: [...outcome.events],
-      outcome: outcome.outcome,
-      applied: outcome.applied,
-      detail: outcome.error ?? null,
-    };
-    const value = await ctx.codec.encode(pctx.actions.logical, DEAD_LETTER_ACTION, action);
-    out.push({ topic: pctx.actions.physical, message: { key: request.processId, value, partition: partitionFor(request.processId, pctx.actions.partitions), headers: { 'event-type': 'DeadLetterAction' } } });
-  }
   return out;
+}
+
+/** The DeadLetterAction recording what came of a request (actionId = request id), keyed by the process on the actions topic. */
+export async function actionMessage(codec: AvroCodec, pctx: ParkingContext, name: string, request: ParkingRequest, outcome: ParkingOutcome): Promise<{ readonly topic: string; readonly message: Message }> {
+  const action: DeadLetterAction = {
+    actionId: request.requestId,
+    action: request.action,
+    actor: request.actor,
+    at: pctx.clock(),
+    why: request.why,
+    consumerGroup: pctx.groupId,
+    readModel: name,
+    keyspace: '',
+    aggregateId: request.processId,
+    events: [...outcome.events],
+    outcome: outcome.outcome,
+    applied: outcome.applied,
+    detail: outcome.error ?? null,
+  };
+  const value = await codec.encode(pctx.actions.logical, DEAD_LETTER_ACTION, action);
+  return { topic: pctx.actions.physical, message: { key: request.processId, value, partition: partitionFor(request.processId, pctx.actions.partitions), headers: { 'event-type': 'DeadLetterAction' } } };
 }

@@ -39,6 +39,28 @@ export function heldAggregatesMetric(metrics: Metrics, held: () => ReadonlyMap<s
   });
 }
 
+/** Aggregates parked behind a dead-lettered command (parking.ts), by aggregate type, read when Prometheus scrapes. */
+export function parkedAggregatesMetric(metrics: Metrics, parked: () => ReadonlyMap<string, { readonly aggregates: number; readonly commands: number }>): void {
+  metrics.gauge({
+    name: 'restaurant_command_parked_aggregates',
+    help: 'Aggregates parked on the command partitions owned here (a command dead-lettered; their later commands answered aggregate_parked, not decided, until a redrive or skip), by aggregate type.',
+    labelNames: ['aggregate'],
+    collect() {
+      this.reset();
+      for (const [aggregate, counts] of parked()) this.set({ aggregate }, counts.aggregates);
+    },
+  });
+  metrics.gauge({
+    name: 'restaurant_command_parked_commands',
+    help: 'Commands parked in those aggregates (the dead-lettered heads and any dead-lettered behind them): what a redrive would decide, by aggregate type.',
+    labelNames: ['aggregate'],
+    collect() {
+      this.reset();
+      for (const [aggregate, counts] of parked()) this.set({ aggregate }, counts.commands);
+    },
+  });
+}
+
 /** `accepted`, `rejected` (a business rule), `duplicate` (a repeated commandId), `dead_lettered` (undecodable). */
 export const PROCESSED_OUTCOMES = ['accepted', 'rejected', 'duplicate', 'dead_lettered'] as const;
 

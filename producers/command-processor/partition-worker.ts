@@ -9,6 +9,8 @@
 //   snapshots  restaurant.<aggregate>.snapshots partition p, key <id>
 //   replies    restaurant.command-replies       partition p (mod its count), key commandId
 //   dead letters for undecodable commands        restaurant.<aggregate>.commands.dlq
+//   parked commands, their tombstones            restaurant.<aggregate>.commands.parked  (parking.ts)
+//   operators' actions on them                   restaurant.dead-letter-actions
 //   the position: a CommandCheckpoint            restaurant.<aggregate>.snapshots partition p, key @checkpoint/<group>
 //
 // Larger groups mean fewer, larger transactions (each costs the broker
@@ -50,6 +52,10 @@ import { traceHeadersOf, type TraceHeaders } from '../../infra/tracing/propagati
 import { endSpan, startStep } from '../../infra/tracing/spans';
 import type { CommandProcessorMetrics } from './metrics';
 import { FOLD_VERSION_HEADER } from '../../infra/state/changelog-restore';
+import { PARKING_REQUEST } from '../../schemas/loader';
+import type { ParkingPart } from '../../infra/stateful/round-parking';
+import { actionMessage, parkedInputMessages } from '../../infra/stateful/round-parking';
+import { decideRequest, parkLetter, refusal, type LaneParking } from './parking';
 
 const REPLY_RECORD = 'restaurant.common.CommandReply';
 export { CHECKPOINT_KEY_PREFIX, CHECKPOINT_RECORD, checkpointKey } from './aggregate-store';
@@ -69,6 +75,8 @@ export interface Lane {
   readonly runtime: AggregateRuntime;
   readonly topics: LaneTopics;
   readonly entries: AggregateStore;
+  /** The lane's parked aggregates (parking.ts). */
+  readonly parking: LaneParking;
   /** Commands fetched and not yet decided, in offset order. */
   readonly queue: KafkaMessage[];
   /** The next offset to queue: a re-fetch (after a rebalance or a seek) never queues a command twice. */
@@ -112,6 +120,8 @@ interface Decided {
   readonly overlay: ReadonlyMap<string, AggregateEntry>;
   readonly deadLetters: ReadonlyArray<{ readonly message: KafkaMessage; readonly error: DecodeError }>;
   readonly eventMessages: Message[];
+  /** What this transaction parks, unparks and records about parking. */
+  readonly parking: ParkingPart;
 }
 
 /** The broker put a lane's events elsewhere than the worker expected; the transaction was aborted. */
@@ -179,6 +189,19 @@ export class PartitionWorker {
     const outcomes: Array<{ handled: Handled; aggregateId: string; trace: TraceHeaders }> = [];
     const spans: Span[] = [];
     const deadLetters: Array<{ message: KafkaMessage; error: DecodeError }> = [];
+    const parking = lane.parking.part();
+    const isCommand = (fullName: string): boolean => commandRecords.has(fullName) && fullName.startsWith(`${runtime.namespace}.`);
+    const decideOne = async (fullName: string, value: { metadata: CommandMetadata } & Record<string, unknown>, headers: IHeaders | undefined): Promise<void> => {
+      const { metadata, ...data } = value;
+      const type = fullName.slice(runtime.namespace.length + 1);
+      const current = overlay.get(metadata.aggregateId) ?? (await lane.entries.get(metadata.aggregateId));
+      const span = startStep(`command-processor decide ${type}`, headers, { 'restaurant.command.type': type, 'restaurant.command.id': metadata.commandId, 'restaurant.aggregate.id': metadata.aggregateId });
+      spans.push(span);
+      const handled = handleCommand(runtime, current, { type, data }, metadata, clock());
+      if (span.isRecording()) span.setAttributes({ 'restaurant.command.status': handled.reply.status, 'restaurant.command.duplicate': handled.duplicate, 'restaurant.events': handled.events.length });
+      if (handled.entry !== undefined && !handled.duplicate) overlay.set(metadata.aggregateId, handled.entry);
+      outcomes.push({ handled, aggregateId: metadata.aggregateId, trace: traceHeadersOf(span) });
+    };
     for (const message of chunk) {
       let fullName: string;
       let value: { metadata: CommandMetadata } & Record<string, unknown>;
@@ -186,24 +209,34 @@ export class PartitionWorker {
         const decoded = await codec.decode(message.value);
         fullName = decoded.fullName;
         value = decoded.value as typeof value;
-        if (!commandRecords.has(fullName) || !fullName.startsWith(`${runtime.namespace}.`)) {
+        if (fullName === PARKING_REQUEST) {
+          // An operator's redrive or skip (parking.ts): a redrive's commands are decided here, in order.
+          for (const c of await decideRequest(codec, isCommand, decoded.value, parking)) await decideOne(c.fullName, c.value, c.headers);
+          continue;
+        }
+        if (!isCommand(fullName)) {
           throw new DecodeError('unknown-record', `${fullName} is not a command of ${runtime.aggregate}`);
         }
       } catch (error) {
         if (!(error instanceof DecodeError)) throw error;
         deadLetters.push({ message, error });
+        parkLetter(lane.parking, parking, topics.commands, lane.partition, message, error);
         logger.warn({ topic: topics.commands, partition: lane.partition, offset: message.offset, reason: error.reason, err: error }, 'command dead-lettered');
         continue;
       }
-      const { metadata, ...data } = value;
-      const type = fullName.slice(runtime.namespace.length + 1);
-      const current = overlay.get(metadata.aggregateId) ?? (await lane.entries.get(metadata.aggregateId));
-      const span = startStep(`command-processor decide ${type}`, message.headers, { 'restaurant.command.type': type, 'restaurant.command.id': metadata.commandId, 'restaurant.aggregate.id': metadata.aggregateId });
-      spans.push(span);
-      const handled = handleCommand(runtime, current, { type, data }, metadata, clock());
-      if (span.isRecording()) span.setAttributes({ 'restaurant.command.status': handled.reply.status, 'restaurant.command.duplicate': handled.duplicate, 'restaurant.events': handled.events.length });
-      if (handled.entry !== undefined && !handled.duplicate) overlay.set(metadata.aggregateId, handled.entry);
-      outcomes.push({ handled, aggregateId: metadata.aggregateId, trace: traceHeadersOf(span) });
+      const aggregateId = value.metadata.aggregateId;
+      if (parking.parkedOf(aggregateId) !== undefined) {
+        const version = (overlay.get(aggregateId) ?? (await lane.entries.get(aggregateId)))?.version ?? 0;
+        const refused = refusal(lane.parking, parking, topics.commands, lane.partition, message, fullName, value, runtime.aggregate, version, clock());
+        if (refused !== undefined) {
+          // Its aggregate is parked: answered at once, never decided (the client may send it again once unparked).
+          const span = startStep(`command-processor refuse ${refused.commandType}`, message.headers, { 'restaurant.command.id': refused.commandId, 'restaurant.aggregate.id': aggregateId });
+          spans.push(span);
+          outcomes.push({ handled: { duplicate: false, events: [], reply: refused, entry: undefined }, aggregateId, trace: traceHeadersOf(span) });
+          continue;
+        }
+      }
+      await decideOne(fullName, value, message.headers);
     }
     const eventMessages = await Promise.all(
       outcomes.flatMap(({ handled, aggregateId, trace }) =>
@@ -220,7 +253,7 @@ export class PartitionWorker {
         })),
       ),
     );
-    return { lane, chunk, outcomes, spans, overlay, deadLetters, eventMessages };
+    return { lane, chunk, outcomes, spans, overlay, deadLetters, eventMessages, parking };
   }
 
   private async decideInTransaction(chunks: ReadonlyMap<Lane, readonly KafkaMessage[]>): Promise<void> {
@@ -269,6 +302,7 @@ export class PartitionWorker {
       // Committed to Kafka but not stored: throws, and the next worker restores the store's delta from the snapshot partition.
       if (stored === undefined) throw new Error(`the broker did not report where the snapshots of ${d.lane.topics.snapshots}:${d.lane.partition} were written`);
       d.lane.entries.committed(written.entries.get(d.lane) ?? new Map(), stored.checkpoint, stored.offset);
+      d.lane.parking.commit(d.parking);
       const base = written.bases.get(d.lane);
       if (d.eventMessages.length > 0 && base !== undefined) d.lane.nextEventOffset = base + d.eventMessages.length + 1;
     }
@@ -349,6 +383,9 @@ export class PartitionWorker {
         snapshots.push({ ...checkpointRecord, partition: lane.partition, headers: { [FOLD_VERSION_HEADER]: foldVersion } });
         topicMessages.push({ topic: lane.topics.snapshots, messages: snapshots });
         if (d.deadLetters.length > 0) topicMessages.push({ topic: dlqTopicName(lane.topics.commands), messages: d.deadLetters.map(({ message, error }) => this.deadLetter(lane, message, error)) });
+        const parkingRecords = await parkedInputMessages(codec, lane.parking.ctx, d.parking);
+        for (const { request, outcome } of d.parking.requests) parkingRecords.push(await actionMessage(codec, lane.parking.ctx, lane.parking.name, request, outcome));
+        for (const topic of new Set(parkingRecords.map((r) => r.topic))) topicMessages.push({ topic, messages: parkingRecords.filter((r) => r.topic === topic).map((r) => r.message) });
       }
       if (replyMessages.length > 0) topicMessages.push({ topic: COMMAND_REPLIES_TOPIC, messages: replyMessages });
       // One request per partition (infra/kafka/transactions.ts): one sendBatch over several brokers can write records twice when one of them fails.

@@ -9,7 +9,7 @@
 // not at all. See partition-worker.ts for the transaction and the fencing.
 import { trackMembership, type Membership } from '../../infra/kafka/membership';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
-import { COMMAND_REPLIES_TOPIC, TOPIC_PREFIX, topicCatalog, type TopicCatalog } from '../../schemas/topics';
+import { COMMAND_REPLIES_TOPIC, commandParkingName, TOPIC_PREFIX, topicCatalog, type TopicCatalog } from '../../schemas/topics';
 import type { AvroCodec } from '../../infra/kafka/codec';
 import { coPartitionedAssigner } from '../../infra/kafka/co-partitioned-assigner';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,6 +23,7 @@ import type { CommandAggregate } from '../gateway/command-bus';
 import { restoreLanes } from './restore-lanes';
 import type { CommandProcessorMetrics } from './metrics';
 import { readThrough, reportedOffset } from './lane-position';
+import { commandParkingContext, LaneParking, restoreParked } from './parking';
 import { laneKey, PartitionWorker, type Lane, type LaneTopics, type WorkerContext } from './partition-worker';
 
 /** With another TOPIC_PREFIX, the group (and so its transactional ids and checkpoints) is that topic set's own. */
@@ -123,6 +124,18 @@ export class CommandProcessor {
       for (const lane of slot.worker?.lanes.values() ?? []) {
         const counts = out.get(lane.runtime.aggregate) ?? { held: 0, decoded: 0 };
         out.set(lane.runtime.aggregate, { held: counts.held + lane.entries.size, decoded: counts.decoded + lane.entries.decodedSize });
+      }
+    }
+    return out;
+  }
+
+  /** Aggregates parked on the partitions owned, and the commands parked in them, by aggregate type (parking.ts). */
+  parkedAggregates(): Map<string, { aggregates: number; commands: number }> {
+    const out = new Map<string, { aggregates: number; commands: number }>();
+    for (const slot of this.workers.values()) {
+      for (const lane of slot.worker?.lanes.values() ?? []) {
+        const counts = out.get(lane.runtime.aggregate) ?? { aggregates: 0, commands: 0 };
+        out.set(lane.runtime.aggregate, { aggregates: counts.aggregates + lane.parking.parked.size, commands: counts.commands + lane.parking.inputs });
       }
     }
     return out;
@@ -316,8 +329,14 @@ export class CommandProcessor {
       const routes = this.commandTopics.flatMap((topic) =>
         partitions
           .filter((partition) => partition < this.catalog.topic(topic).partitions)
-          .map((partition) => ({ topic, partition, ...(this.routes.get(topic) as { runtime: AggregateRuntime; topics: LaneTopics }) })),
+          .map((partition) => {
+            const route = this.routes.get(topic) as { runtime: AggregateRuntime; topics: LaneTopics };
+            // The lane's parked aggregates, restored from its parked topic below (parking.ts).
+            const parking = new LaneParking(commandParkingName(route.runtime.aggregate), commandParkingContext(this.catalog, topic, this.groupId, this.context.clock));
+            return { topic, partition, ...route, parking };
+          }),
       );
+      await restoreParked(kafka, codec, routes);
       const stateDir = this.stateDir;
       if (stateDir === undefined) throw new Error('the command processor is not started');
       const o = this.options;

@@ -10,6 +10,7 @@ import type { AvroCodec } from '../../infra/kafka/codec';
 import type { Logger } from '../../infra/logging';
 import { AggregateStore } from './aggregate-store';
 import type { AggregateRuntime } from './aggregates';
+import type { LaneParking } from './parking';
 import { laneKey, type Lane, type LaneTopics } from './partition-worker';
 
 export interface Route {
@@ -18,6 +19,8 @@ export interface Route {
   readonly partition: number;
   readonly runtime: AggregateRuntime;
   readonly topics: LaneTopics;
+  /** The lane's parked aggregates (parking.ts), restored before its state. */
+  readonly parking: LaneParking;
 }
 
 export interface RestoreContext {
@@ -89,7 +92,7 @@ export async function restoreLanes(ctx: RestoreContext, routes: readonly Route[]
       const key = laneKey(r.topic, r.partition);
       const at = committed.get(key) ?? 0;
       // Offsets below the committed one were decided (possibly by a previous owner) after our consumer fetched them.
-      const lane: Lane = { partition: r.partition, runtime: r.runtime, topics: r.topics, entries: stores.get(key) as AggregateStore, queue: [], queuedUpTo: at, committed: at, readUpTo: at, nextEventOffset: undefined, paused: false };
+      const lane: Lane = { partition: r.partition, runtime: r.runtime, topics: r.topics, entries: stores.get(key) as AggregateStore, parking: r.parking, queue: [], queuedUpTo: at, committed: at, readUpTo: at, nextEventOffset: undefined, paused: false };
       return [key, lane];
     }),
   );

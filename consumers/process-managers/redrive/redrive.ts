@@ -8,9 +8,10 @@
 import { PAYMENT_SIMULATOR_GROUP } from '../../payment-simulator/payment-simulator.process';
 import { LOYALTY_GROUP } from '../../loyalty/loyalty.process';
 import { ORDER_FULFILMENT_GROUP } from '../order-fulfilment/order-fulfilment.process';
-import { DEAD_LETTER_ACTIONS_TOPIC, PROCESS_MANAGERS, topicCatalog, type ProcessManagerName, type TopicCatalog } from '../../../schemas/topics';
+import { DEAD_LETTER_ACTIONS_TOPIC, PROCESS_MANAGERS, topicCatalog, type CommandParkingName, type ProcessManagerName, type TopicCatalog } from '../../../schemas/topics';
 import { listParkedProcesses, requestAndWait, showParkedProcess, type ListedProcess, type ParkingTarget, type ShownProcess, type ToolContext } from '../../../infra/stateful/parked-tools';
 import type { Producer } from 'kafkajs';
+import { commandParkingTargetOf, isCommandParking } from '../../../producers/command-processor/parking-target';
 import type { RedriveSelection } from '../../projections/redrive/actions';
 import type { RedriveOutcome, SkipOutcome } from '../../projections/redrive/redrive';
 
@@ -25,8 +26,12 @@ export function processManagerOf(nameOrGroup: string): ProcessManagerName | unde
   return PROCESS_MANAGERS.find((pm) => pm === nameOrGroup || PROCESS_MANAGER_GROUPS[pm] === nameOrGroup);
 }
 
-/** Where a process manager's parking is; `topicMap` and `groupId` for one on topics of its own (tests). */
-export function parkingTargetOf(pm: ProcessManagerName, options: { readonly catalog?: TopicCatalog; readonly topicMap?: Readonly<Record<string, string>>; readonly groupId?: string } = {}): ParkingTarget {
+/** What parks on a topic of its own and is redriven by its runtime: a process manager, or the command processor's commands of one aggregate type. */
+export type ParkedRuntimeName = ProcessManagerName | CommandParkingName;
+
+/** Where a process manager's (or the command processor's) parking is; `topicMap` and `groupId` for one on topics of its own (tests). */
+export function parkingTargetOf(pm: ParkedRuntimeName, options: { readonly catalog?: TopicCatalog; readonly topicMap?: Readonly<Record<string, string>>; readonly groupId?: string } = {}): ParkingTarget {
+  if (isCommandParking(pm)) return commandParkingTargetOf(pm, options);
   const catalog = options.catalog ?? topicCatalog();
   const physical = (topic: string): string => options.topicMap?.[topic] ?? topic;
   const parked = catalog.parked(pm);
@@ -39,7 +44,7 @@ export function parkingTargetOf(pm: ProcessManagerName, options: { readonly cata
   };
 }
 
-export type Targets = (pm: ProcessManagerName) => ParkingTarget;
+export type Targets = (pm: ParkedRuntimeName) => ParkingTarget;
 
 export interface ProcessActionContext extends ToolContext {
   readonly producer: Producer;

@@ -3,26 +3,29 @@ import { parseArgs } from 'node:util';
 import { assertKeyspace, DEFAULT_KEYSPACE, READ_MODELS, type ReadModelName } from '../shared/keys';
 import { isReadModel } from '../runtime/read-models';
 import { ActionInputError, type RedriveSelection } from './actions';
-import { PROCESS_MANAGERS, type ProcessManagerName } from '../../../schemas/topics';
+import { aggregateOfCommandParking, commandParkings, PROCESS_MANAGERS, type CommandParkingName, type ProcessManagerName } from '../../../schemas/topics';
 import { processManagerOf } from '../../process-managers/redrive/redrive';
 
-/** What the dead-letter tools act on: a read model's parked aggregates, or a process manager's parked processes. */
-export type DlqModel = ReadModelName | ProcessManagerName;
-export const DLQ_MODELS: readonly DlqModel[] = [...READ_MODELS, ...PROCESS_MANAGERS];
 
-/** A read model, or a process manager by its name or consumer group; undefined for neither. */
+/** What the dead-letter tools act on: a read model's parked aggregates, a process manager's parked processes, or the command processor's parked aggregates of one type (`<aggregate>-commands`). */
+export type DlqModel = ReadModelName | ProcessManagerName | CommandParkingName;
+const COMMAND_PARKINGS = commandParkings();
+export const DLQ_MODELS: readonly DlqModel[] = [...READ_MODELS, ...PROCESS_MANAGERS, ...COMMAND_PARKINGS];
+
+/** A read model, a process manager by its name or consumer group, or an aggregate type's commands; undefined for none. */
 export function dlqModelOf(name: string): DlqModel | undefined {
-  return isReadModel(name) ? name : processManagerOf(name);
+  return isReadModel(name) ? name : (processManagerOf(name) ?? (aggregateOfCommandParking(name) !== undefined && COMMAND_PARKINGS.includes(name as CommandParkingName) ? (name as CommandParkingName) : undefined));
 }
 
 export const USAGE = `usage:
-  npm run dlq -- list     [--model <read-model|process-manager>] [--reason <reason>]
-  npm run dlq -- show     --model <read-model|process-manager> --aggregate <id>
-  npm run dlq -- redrive  --model <read-model|process-manager> (--aggregate <id> | --reason <reason> | --all) [--why <text>] [--actor <name>]
-  npm run dlq -- skip     --model <read-model|process-manager> --aggregate <id> [--event <topic>:<partition>:<offset>] --why <text> [--actor <name>]
+  npm run dlq -- list     [--model <read-model|process-manager|aggregate-commands>] [--reason <reason>]
+  npm run dlq -- show     --model <read-model|process-manager|aggregate-commands> --aggregate <id>
+  npm run dlq -- redrive  --model <read-model|process-manager|aggregate-commands> (--aggregate <id> | --reason <reason> | --all) [--why <text>] [--actor <name>]
+  npm run dlq -- skip     --model <read-model|process-manager|aggregate-commands> --aggregate <id> [--event <topic>:<partition>:<offset>] --why <text> [--actor <name>]
 options: --keyspace <keyspace> (default: the keyspace serving the read model)
 read models: ${READ_MODELS.join(', ')}
-process managers (by name or consumer group; --aggregate is the process id): ${PROCESS_MANAGERS.join(', ')}`;
+process managers (by name or consumer group; --aggregate is the process id): ${PROCESS_MANAGERS.join(', ')}
+the command processor's parked aggregates (--aggregate is the aggregate id): ${COMMAND_PARKINGS.join(', ')}`;
 
 interface Common {
   /** The keyspace given with --keyspace; undefined: the one serving the model. */

@@ -22,8 +22,8 @@ import { parseDlqArgs, type DlqCommand, type DlqModel } from './cli-args';
 import { listDeadLetters, parkedStore, showDeadLetter } from './queries';
 import { isReadModel } from '../runtime/read-models';
 import type { ReadModelName } from '../shared/keys';
-import { PROCESS_MANAGERS, type ProcessManagerName } from '../../../schemas/topics';
-import { listProcesses, parkingTargetOf, redriveProcesses, showProcess, skipProcessInput } from '../../process-managers/redrive/redrive';
+import { commandParkings, PROCESS_MANAGERS } from '../../../schemas/topics';
+import { listProcesses, parkingTargetOf, redriveProcesses, showProcess, skipProcessInput, type ParkedRuntimeName } from '../../process-managers/redrive/redrive';
 
 const osUser = (): string => {
   try {
@@ -34,7 +34,8 @@ const osUser = (): string => {
 };
 
 const readModels = (models: readonly DlqModel[]): ReadModelName[] => models.filter(isReadModel);
-const processManagers = (models: readonly DlqModel[]): ProcessManagerName[] => PROCESS_MANAGERS.filter((pm) => models.includes(pm));
+/** The models parked on topics of their own: the process managers and the command processor's aggregate types. */
+const processManagers = (models: readonly DlqModel[]): ParkedRuntimeName[] => [...PROCESS_MANAGERS, ...commandParkings()].filter((pm) => models.includes(pm));
 
 async function run(cmd: DlqCommand, redis: Redis, codec: AvroCodec): Promise<{ output: unknown; ok: boolean }> {
   const choice = { redis, base: cmd.base, keyspace: cmd.keyspace };

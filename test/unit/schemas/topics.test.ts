@@ -57,21 +57,25 @@ describe('topic catalog', () => {
     expect(catalog.topics.map((t) => t.name)).toEqual([
       'restaurant.command-replies',
       'restaurant.customer.commands',
+      'restaurant.customer.commands.parked',
       'restaurant.customer.events',
       'restaurant.customer.snapshots',
       'restaurant.dead-letter-actions',
       'restaurant.email-reservation.commands',
+      'restaurant.email-reservation.commands.parked',
       'restaurant.email-reservation.events',
       'restaurant.email-reservation.snapshots',
       'restaurant.loyalty.changelog',
       'restaurant.loyalty.events',
       'restaurant.loyalty.parked',
       'restaurant.menu.commands',
+      'restaurant.menu.commands.parked',
       'restaurant.menu.events',
       'restaurant.menu.snapshots',
       'restaurant.order-fulfilment.changelog',
       'restaurant.order-fulfilment.parked',
       'restaurant.order.commands',
+      'restaurant.order.commands.parked',
       'restaurant.order.events',
       'restaurant.order.snapshots',
       'restaurant.payment-simulator.changelog',
@@ -114,10 +118,10 @@ describe('topic catalog', () => {
     expect(catalog.forAggregate('payment')).toEqual({});
   });
   it('covers every event, command, snapshot and reply record exactly once', () => {
-    // The parking records are on every process manager's parked topic (checked below).
+    // The parking records are on every parked topic, and requests on every commands topic too (checked below).
     const onTopics = catalog.topics.flatMap((t) => t.subjects.map((s) => s.recordName).filter((name) => name !== 'restaurant.common.CommandCheckpoint'));
     const parking = ['restaurant.common.ParkedInput', 'restaurant.common.ParkingRequest'];
-    expect(onTopics.filter((name) => parking.includes(name))).toHaveLength(parking.length * 3);
+    expect(onTopics.filter((name) => parking.includes(name))).toHaveLength(parking.length * (3 + 4) + 4);
     const once = [...onTopics.filter((name) => !parking.includes(name)), ...parking].sort();
     const records = loadSchemas().all.filter((s) => s.kind !== 'type' && s.kind !== 'checkpoint').map((s) => s.fullName);
     expect(once).toEqual(records);
@@ -128,6 +132,17 @@ describe('topic catalog', () => {
       expect(parked).toMatchObject({ name: `restaurant.${pm}.parked`, role: 'parked', processManager: pm, partitions: catalog.changelog(pm).partitions, key: 'processId@position' });
       expect(parked.configs).toMatchObject({ 'cleanup.policy': 'compact' });
       expect(parked.subjects.map((s) => s.recordName)).toEqual(['restaurant.common.ParkedInput', 'restaurant.common.ParkingRequest']);
+    }
+  });
+  it('gives every commands topic a parked topic (compacted, co-partitioned, with the parking records) and takes parking requests on the commands topic', () => {
+    const commands = catalog.topics.filter((t) => t.role === 'commands');
+    expect(commands).toHaveLength(4);
+    for (const t of commands) {
+      const parked = catalog.topic(`${t.name}.parked`);
+      expect(parked).toMatchObject({ role: 'parked', aggregate: t.aggregate, partitions: t.partitions, key: 'processId@position' });
+      expect(parked.configs).toMatchObject({ 'cleanup.policy': 'compact' });
+      expect(parked.subjects.map((s) => s.recordName)).toEqual(['restaurant.common.ParkedInput', 'restaurant.common.ParkingRequest']);
+      expect(t.subjects.map((s) => s.recordName)).toContain('restaurant.common.ParkingRequest');
     }
   });
   it("registers the command processor's checkpoint on every snapshots topic, and only there", () => {

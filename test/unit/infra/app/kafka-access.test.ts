@@ -49,12 +49,14 @@ describe('the Kafka ACL catalog', () => {
     expect(access.query.filter((g) => g.resource !== 'topic')).toEqual([{ resource: 'group', name: KEY_CACHE_GROUP_PREFIX, pattern: 'prefixed', operations: ['READ'] }]);
   });
 
-  it('the admin API writes only the dead-letter action records and the process managers\' parking requests, and reads only those topics', () => {
+  it('the admin API writes only the dead-letter action records and the parking requests (the process managers\' parked topics, the commands topics), and reads only the actions and the parked topics', () => {
     const parked = topics.filter((t) => t.role === 'parked').map((t) => t.name);
-    expect(parked).toHaveLength(3);
-    expect(writable('admin-api')).toEqual([DEAD_LETTER_ACTIONS_TOPIC, ...parked].sort());
-    // The process managers record the actions they decide (a redrive, a skip) in their own transactions.
-    expect(writersOf(DEAD_LETTER_ACTIONS_TOPIC)).toEqual(['admin-api', 'process-manager:order-fulfilment', 'loyalty', 'payment-simulator']);
+    expect(parked).toHaveLength(3 + 4);
+    const pmParked = topics.filter((t) => t.role === 'parked' && t.aggregate === null).map((t) => t.name);
+    const commands = topics.filter((t) => t.role === 'commands').map((t) => t.name);
+    expect(writable('admin-api')).toEqual([DEAD_LETTER_ACTIONS_TOPIC, ...pmParked, ...commands].sort());
+    // The process managers and the command processor record the actions they decide (a redrive, a skip) in their own transactions.
+    expect(writersOf(DEAD_LETTER_ACTIONS_TOPIC)).toEqual(['command-processor', 'admin-api', 'process-manager:order-fulfilment', 'loyalty', 'payment-simulator']);
     expect(topics.filter((t) => allows(access['admin-api'], 'topic', t.name, 'READ')).map((t) => t.name)).toEqual([DEAD_LETTER_ACTIONS_TOPIC, ...parked].sort());
     // Reading to the end (throwaway groups), no consumer group of its own.
     expect(access['admin-api'].filter((g) => g.resource !== 'topic')).toEqual([{ resource: 'group', name: READ_TO_END_GROUP_PREFIX, pattern: 'prefixed', operations: ['DELETE', 'READ'] }]);

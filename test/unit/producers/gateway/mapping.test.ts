@@ -47,6 +47,7 @@ describe('outcome → reply', () => {
     ['address_not_found', 404],
     ['line_not_found', 404],
     ['version_conflict', 409],
+    ['aggregate_parked', 409],
     ['order_not_open', 409],
     ['email_taken', 409],
     ['forbidden', 403],

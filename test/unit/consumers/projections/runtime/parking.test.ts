@@ -130,11 +130,14 @@ describe('npm run dlq arguments', () => {
   const parse = (...argv: string[]) => parseDlqArgs(argv, {}, 'alice');
 
   it('reads each command', () => {
-    expect(parse('list')).toMatchObject({ command: 'list', models: ['menu', 'customers', 'orders', 'kitchen', 'sales', 'order-fulfilment', 'loyalty', 'payment-simulator'], base: 'live', keyspace: undefined });
+    expect(parse('list')).toMatchObject({ command: 'list', models: ['menu', 'customers', 'orders', 'kitchen', 'sales', 'order-fulfilment', 'loyalty', 'payment-simulator', 'customer-commands', 'email-reservation-commands', 'menu-commands', 'order-commands'], base: 'live', keyspace: undefined });
     // A process manager by name or by consumer group.
     expect(parse('show', '--model', 'restaurant.process-manager.order-fulfilment', '--aggregate', 'o-1')).toMatchObject({ command: 'show', model: 'order-fulfilment', aggregateId: 'o-1' });
     expect(parse('redrive', '--model', 'loyalty', '--aggregate', 'o-1', '--why', 'fixed')).toMatchObject({ model: 'loyalty', selection: { aggregateId: 'o-1' } });
     expect(parse('show', '--model', 'orders', '--aggregate', 'o-1')).toMatchObject({ command: 'show', model: 'orders', aggregateId: 'o-1' });
+    // The command processor's parked aggregates of one type.
+    expect(parse('skip', '--model', 'order-commands', '--aggregate', 'o-1', '--why', 'garbage')).toMatchObject({ command: 'skip', model: 'order-commands', aggregateId: 'o-1' });
+    expect(() => parse('show', '--model', 'payment-commands', '--aggregate', 'p-1')).toThrow(ActionInputError);
     expect(parse('redrive', '--model', 'orders', '--reason', 'processing-failed', '--why', 'fixed in 1.4')).toMatchObject({ selection: { reason: 'processing-failed' }, actor: 'alice', why: 'fixed in 1.4' });
     expect(parse('redrive', '--model', 'sales', '--all', '--actor', 'bob')).toMatchObject({ model: 'sales', selection: { all: true }, actor: 'bob' });
     expect(parse('skip', '--model', 'orders', '--aggregate', 'o-1', '--event', 'restaurant.order.events:2:41', '--why', 'duplicate')).toMatchObject({ event: 'restaurant.order.events:2:41', why: 'duplicate' });
