@@ -26,9 +26,9 @@ export function processorTopics(run: string) {
   };
 }
 
-/** The catalog's topics the processor reads and writes (and their DLQs), renamed under the run's prefix. */
+/** The catalog's topics the processor reads and writes (their DLQs and the commands' parked topics too), renamed under the run's prefix. */
 function specsUnder(run: string): TopicSpec[] {
-  const processorTopic = /\.(commands|events|snapshots)(\.dlq)?$|\.command-replies$/;
+  const processorTopic = /\.(commands|events|snapshots)(\.dlq)?$|\.commands\.parked$|\.command-replies$/;
   return allTopicSpecs(topicCatalog({ partitions: PROCESSOR_PARTITIONS }))
     .filter((s) => processorTopic.test(s.name))
     .map((s) => ({ ...s, name: `${run}${s.name.slice(TOPIC_PREFIX.length)}` }));
