@@ -33,6 +33,14 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-console': 'off',
       eqeqeq: ['error', 'always'],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "Property[key.name='waitForLeaders'][value.value=true]",
+          message:
+            "kafkajs's waitForLeaders gives up while a busy broker still answers UNKNOWN_TOPIC_OR_PARTITION for a topic it just created: use createTopicsLed (infra/kafka/create-topics.ts) or, in tests, createTopicsAndWait (test/support/kafka.ts).",
+        },
+      ],
     },
   },
   {

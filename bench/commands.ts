@@ -21,6 +21,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { config } from '../infra/config';
 import { createKafka } from '../infra/kafka/client';
+import { createTopicsLed } from '../infra/kafka/create-topics';
 import { rootLogger } from '../infra/logging';
 import { repoRoot } from '../infra/stack/settings';
 import { mintToken } from '../infra/auth/local-issuer';
@@ -103,15 +104,9 @@ async function main(): Promise<void> {
   if (!(await admin.listTopics()).includes(BASELINE_TOPIC)) {
     // Replicated like the catalog's topics (on a cluster: 3 replicas, min.insync.replicas 2), so the baseline pays what the command side pays.
     const { replicationFactor, minInsyncReplicas } = config().topics;
-    await admin.createTopics({
-      waitForLeaders: false,
-      topics: [{ topic: BASELINE_TOPIC, numPartitions: 6, replicationFactor, configEntries: [{ name: 'retention.ms', value: '3600000' }, { name: 'min.insync.replicas', value: String(minInsyncReplicas) }] }],
-    });
-    for (let i = 0; i < 300; i += 1) {
-      const { topics } = await admin.fetchTopicMetadata({ topics: [BASELINE_TOPIC] }).catch(() => ({ topics: [] }));
-      if (topics[0]?.partitions.length === 6 && topics[0].partitions.every((p) => p.leader >= 0)) break;
-      await sleep(200);
-    }
+    await createTopicsLed(admin, [
+      { topic: BASELINE_TOPIC, numPartitions: 6, replicationFactor, configEntries: [{ name: 'retention.ms', value: '3600000' }, { name: 'min.insync.replicas', value: String(minInsyncReplicas) }] },
+    ]);
   }
   await admin.disconnect();
 

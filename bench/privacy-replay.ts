@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import type Redis from 'ioredis';
 import type { AvroCodec } from '../infra/kafka/codec';
+import { createTopicsLed } from '../infra/kafka/create-topics';
 import type { Logger } from '../infra/logging';
 import { newDataKey, type DataKey } from '../infra/privacy/crypto';
 import { ownerOf, sealRecord, sealWith } from '../infra/app/privacy-migration/migration';
@@ -70,7 +71,7 @@ export async function replaySealedVsPlain(
   const topics = (['customer', 'order'] as const).flatMap((kind) => (['plain', 'sealed'] as const).map((form) => ({ kind, form, topic: `bench.privacy.${kind}.${form}.${run}` })));
   const groups: string[] = [];
   try {
-    await admin.createTopics({ waitForLeaders: true, topics: topics.map(({ topic }) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })) });
+    await createTopicsLed(admin, topics.map(({ topic }) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })));
     for (const { kind, form, topic } of topics) {
       const started = Date.now();
       const counter = { sealed: 0 };

@@ -31,6 +31,7 @@ import type { Kafka, Producer } from 'kafkajs';
 import { config } from '../infra/config';
 import { createKafka } from '../infra/kafka/client';
 import { AvroCodec } from '../infra/kafka/codec';
+import { createTopicsLed } from '../infra/kafka/create-topics';
 import { fencedProducer } from '../infra/kafka/transactions';
 import { rootLogger } from '../infra/logging';
 import { orderFulfilmentProcess } from '../consumers/process-managers/order-fulfilment/order-fulfilment.process';
@@ -251,15 +252,15 @@ async function main(): Promise<void> {
   const groups: string[] = [];
   const topics = [...Object.values(TOPICS), ...SCENARIOS.flatMap((s) => [s.paymentRequests, s.paymentResults, s.changelog])];
   try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: topics.map((topic) => ({
+    await createTopicsLed(
+      admin,
+      topics.map((topic) => ({
         topic,
         numPartitions: PARTITIONS,
         replicationFactor: 1,
         ...(topic.includes('.changelog.') ? { configEntries: [{ name: 'cleanup.policy', value: 'compact' }] } : {}),
       })),
-    });
+    );
     const generated = Date.now();
     const events = await produceInputs(codec, producer);
     console.log(`produced ${events.toLocaleString('en')} order events (${ORDERS.toLocaleString('en')} orders) to ${TOPICS.orderEvents} in ${((Date.now() - generated) / 1000).toFixed(1)} s`);

@@ -27,6 +27,7 @@ import Redis from 'ioredis';
 import { config } from '../infra/config';
 import { createKafka } from '../infra/kafka/client';
 import { AvroCodec } from '../infra/kafka/codec';
+import { createTopicsLed } from '../infra/kafka/create-topics';
 import { rootLogger } from '../infra/logging';
 import { EventConsumer, type BatchSink } from '../infra/consuming/event-consumer';
 import { encodePartitionBatch, envelopesOf, projectBatch, type AggregateState } from '../consumers/projections/runtime/projector';
@@ -116,7 +117,7 @@ async function main(): Promise<void> {
   if (MODELS.length === 0) throw new Error(`BENCH_MODELS=${process.env.BENCH_MODELS ?? ''} names no read model (${ALL_MODELS.map(([m]) => m).join(', ')})`);
   const kinds = [...new Set(MODELS.map(([, kind]) => kind))];
   try {
-    await admin.createTopics({ waitForLeaders: true, topics: kinds.map((kind) => topics[kind]).map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })) });
+    await createTopicsLed(admin, kinds.map((kind) => topics[kind]).map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })));
     const generators = {
       menu: menuEvents,
       customer: (n: number) => customerEvents(n, T0),

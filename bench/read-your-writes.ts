@@ -21,6 +21,7 @@ import Redis from 'ioredis';
 import { config } from '../infra/config';
 import { ProduceBatcher } from '../infra/kafka/batcher';
 import { createKafka } from '../infra/kafka/client';
+import { createTopicsLed } from '../infra/kafka/create-topics';
 import { rootLogger } from '../infra/logging';
 import { partitionFor } from '../schemas/partitioning';
 import { projectionGroupId } from '../consumers/projections/runtime/read-models';
@@ -68,7 +69,7 @@ async function bareRun(): Promise<{ latencies: number[]; failed: number }> {
   const topic = `bench.ryw.${randomUUID().slice(0, 8)}`;
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: PARTITIONS, configEntries: [{ name: 'retention.ms', value: '3600000' }] }] });
+  await createTopicsLed(admin, [{ topic, numPartitions: PARTITIONS, configEntries: [{ name: 'retention.ms', value: '3600000' }] }]);
   const redis = new Redis(config().redis.url);
   const producer = kafka.producer();
   await producer.connect();

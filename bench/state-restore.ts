@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
+import { createTopicsLed } from '../infra/kafka/create-topics';
 import { config } from '../infra/config';
 import { readToEnd } from '../infra/kafka/read-to-end';
 import { fencedProducer } from '../infra/kafka/transactions';
@@ -56,7 +57,7 @@ async function benchSize(size: number): Promise<void> {
   const topic = `bench.state-changelog-${size}-${Date.now()}`;
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] });
+  await createTopicsLed(admin, [{ topic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }]);
   const dir = mkdtempSync(join(tmpdir(), 'state-restore-bench-'));
   const identity: StoreIdentity = { topic, partition: 0, epoch: 'bench', foldVersion: 1 };
   const decode = (bytes: Buffer) => bytes;

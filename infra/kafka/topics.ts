@@ -9,6 +9,7 @@ import { ConfigResourceTypes, type Admin } from 'kafkajs';
 import { dlqTopic, topicCatalog, type TopicCatalog, type TopicSpec } from '../../schemas/topics';
 import { config } from '../config';
 import type { AvroCodec } from './codec';
+import { createTopicsLed } from './create-topics';
 
 export interface TopicDrift {
   readonly topic: string;
@@ -60,44 +61,21 @@ export function topicDifferences(spec: TopicSpec, actual: TopicOnBroker): string
   return differences;
 }
 
-const LEADERS_TIMEOUT_MS = 60_000;
-
-/** Waits until every partition of the new topics has a leader in the metadata, so the first write finds one. */
-async function untilLed(admin: Admin, specs: readonly TopicSpec[]): Promise<void> {
-  const deadline = Date.now() + LEADERS_TIMEOUT_MS;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const { topics } = await admin.fetchTopicMetadata({ topics: specs.map((s) => s.name) });
-      const led = specs.every((spec) => {
-        const found = topics.find((t) => t.name === spec.name);
-        return found !== undefined && found.partitions.length === spec.partitions && found.partitions.every((p) => p.leader >= 0);
-      });
-      if (led) return;
-    } catch (error) {
-      lastError = error; // a broker that does not host the partition yet: ask again
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`created topics got no leader for every partition within ${LEADERS_TIMEOUT_MS / 1000} s: ${specs.map((s) => s.name).join(', ')}`, { cause: lastError });
-}
-
 export async function applyTopics(admin: Admin, specs: readonly TopicSpec[]): Promise<ApplyResult> {
   const existing = new Set(await admin.listTopics());
   const missing = specs.filter((s) => !existing.has(s.name));
   const present = specs.filter((s) => existing.has(s.name));
   if (missing.length > 0) {
-    await admin.createTopics({
-      // kafkajs's own wait gives up while a broker still says it does not host a partition it was just given (a cluster's followers do).
-      waitForLeaders: false,
-      topics: missing.map((s) => ({
+    // Not kafkajs's own leader wait: it gives up while a broker still says it does not host a partition it was just given (a cluster's followers do).
+    await createTopicsLed(
+      admin,
+      missing.map((s) => ({
         topic: s.name,
         numPartitions: s.partitions,
         replicationFactor: s.replicationFactor,
         configEntries: Object.entries(s.configs).map(([name, value]) => ({ name, value })),
       })),
-    });
-    await untilLed(admin, missing);
+    );
   }
   const drift: TopicDrift[] = [];
   if (present.length > 0) {

@@ -32,7 +32,7 @@ import type { DeadLetterAction } from '../../schemas/generated/types';
 import type { Role } from '../../schemas/roles';
 import { DEAD_LETTER_ACTIONS_TOPIC, dlqTopicName } from '../../schemas/topics';
 import { claimsFor, memorySigningKey, testVerifier } from '../support/auth';
-import { testKafka, testRedis, testRegistry, unique, withAdmin } from '../support/kafka';
+import { createTopicsAndWait, testKafka, testRedis, testRegistry, unique, withAdmin } from '../support/kafka';
 import { line, money, orderHistory } from '../support/order-histories';
 import { DAY, HOUR, T0 } from '../support/projection-spec';
 import { dropKeys, produceEnvelopes, redisDump, waitForCheckpoint } from '../support/read-side';
@@ -145,9 +145,7 @@ beforeAll(async () => {
 
   fault.on = true;
   fault.eventIds = new Set([poison.metadata.eventId, otherLast.metadata.eventId]);
-  await withAdmin(kafka, (admin) =>
-    admin.createTopics({ waitForLeaders: true, topics: [topic, dlqTopicName(topic)].map((t) => ({ topic: t, numPartitions: PARTITIONS, replicationFactor: 1 })) }),
-  );
+  await createTopicsAndWait(kafka, [topic, dlqTopicName(topic)].map((t) => ({ topic: t, numPartitions: PARTITIONS, replicationFactor: 1 })));
   const target = { topic, schemaTopic: 'restaurant.order.events', namespace: 'restaurant.order', partitions: PARTITIONS };
   // In order; the poison event arrives traced: its traceparent must show.
   const at = everything.indexOf(poison);

@@ -18,7 +18,7 @@ import { AvroCodec } from '../../infra/kafka/codec';
 import { FOLD_VERSION_HEADER } from '../../infra/state/changelog-restore';
 import { readStoreMeta } from '../../infra/state/state-store';
 import { StaleFoldError } from '../../infra/stateful/partition-state';
-import { testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
+import { createTopicsAndWait, testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
 
 jest.setTimeout(120_000);
 
@@ -56,7 +56,7 @@ const newDir = (): string => {
 };
 
 beforeAll(async () => {
-  await withAdmin(kafka, (admin) => admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] }));
+  await createTopicsAndWait(kafka, [{ topic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }]);
   await producer.connect();
   const orders = await Promise.all(['o-1', 'o-2', 'o-3'].map((id, i) => opened(id, `customer-${i}`)));
   const cp = await checkpoint(3);

@@ -12,7 +12,7 @@ import { rootLogger } from '../../infra/logging';
 import { Projector } from '../../consumers/projections/runtime/projector';
 import { ordersKeys } from '../../consumers/projections/orders/orders.keys';
 import { dlqTopicName } from '../../schemas/topics';
-import { testKafka, testRedis, testRegistry, unique, withAdmin } from '../support/kafka';
+import { createTopicsAndWait, testKafka, testRedis, testRegistry, unique } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
 import { HOUR, T0 } from '../support/projection-spec';
 import { line, money, orderHistory } from '../support/order-histories';
@@ -44,9 +44,7 @@ afterAll(async () => {
 
 it('takes on an assignment whose first attempts fail, and then processes every event', async () => {
   const topic = unique('it-assignment-retry');
-  await withAdmin(kafka, (admin) =>
-    admin.createTopics({ waitForLeaders: true, topics: [topic, dlqTopicName(topic)].map((t) => ({ topic: t, numPartitions: PARTITIONS, replicationFactor: 1 })) }),
-  );
+  await createTopicsAndWait(kafka, [topic, dlqTopicName(topic)].map((t) => ({ topic: t, numPartitions: PARTITIONS, replicationFactor: 1 })));
   const orderIds = Array.from({ length: 6 }, (_, i) => `order-${i}`);
   const events = orderIds.flatMap((orderId, i) =>
     orderHistory({ orderId, customerId: `customer-${i}`, lines: [line('soup', 'Soup', 1, money(650))], openedAt: T0 + i * HOUR, at: { placed: T0 + i * HOUR + 60_000 } }),

@@ -23,7 +23,7 @@ import { foldInto, type Envelope } from '../../consumers/projections/shared/proj
 import { checkpointKey, readModelPrefix } from '../../consumers/projections/shared/keys';
 import { partitionFor } from '../../schemas/partitioning';
 import { dlqTopicName } from '../../schemas/topics';
-import { testKafka, testRedis, testRegistry, unique, withAdmin } from '../support/kafka';
+import { createTopicsAndWait, testKafka, testRedis, testRegistry, unique } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
 import { groupPositions, lagFromConsumerGroups, lagFromMetrics } from '../support/lag';
 import { T0, HOUR, history } from '../support/projection-spec';
@@ -139,9 +139,7 @@ function expectKafkaToolLag(expected: string): void {
 beforeAll(async () => {
   await redis.connect();
   await producer.connect();
-  await withAdmin(kafka, (admin) =>
-    admin.createTopics({ waitForLeaders: true, topics: [topic, dlqTopicName(topic)].map((t) => ({ topic: t, numPartitions: PARTITIONS, replicationFactor: 1 })) }),
-  );
+  await createTopicsAndWait(kafka, [topic, dlqTopicName(topic)].map((t) => ({ topic: t, numPartitions: PARTITIONS, replicationFactor: 1 })));
 });
 
 afterAll(async () => {

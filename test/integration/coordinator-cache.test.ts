@@ -2,7 +2,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { config } from '../../infra/config';
 import { kafkaSecurity } from '../../infra/kafka/client';
 import { cacheCoordinators, canCacheCoordinators } from '../../infra/kafka/coordinator-cache';
-import { unique, withAdmin } from '../support/kafka';
+import { createTopicsAndWait, unique, withAdmin } from '../support/kafka';
 
 /** Runs `transactions` transactions of a send plus sendOffsets and returns how many FindCoordinator requests the producer made. */
 async function findCoordinatorRequests(kafka: Kafka, topic: string, transactions: number): Promise<number> {
@@ -31,7 +31,7 @@ describe('remembering coordinators (kafkajs asks for one before every transactio
   const client = (id: string): Kafka => new Kafka({ clientId: id, brokers: [...config().kafka.brokers], ...kafkaSecurity(), logLevel: logLevel.WARN });
 
   beforeAll(async () => {
-    await withAdmin(client('it.cache-admin'), (admin) => admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1 }] }));
+    await createTopicsAndWait(client('it.cache-admin'), [{ topic, numPartitions: 1 }]);
   });
 
   it("finds the kafkajs internal factory it wraps", () => {

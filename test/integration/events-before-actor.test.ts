@@ -115,7 +115,7 @@ const newSet = topicSet('with-actor');
 async function createTopics(set: TopicSet): Promise<void> {
   await createTopicsAndWait(
     kafka,
-    Object.values(set.topics).flatMap((t) => [t, dlqTopicName(t)]).map((topic) => ({ topic, numPartitions: PARTITIONS })),
+    Object.values(set.topics).flatMap((t) => [t, dlqTopicName(t)]).map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })),
   );
 }
 

@@ -1,4 +1,4 @@
-import { testKafka, unique, withAdmin } from '../support/kafka';
+import { createTopicsAndWait, testKafka, unique, withAdmin } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
 
 const kafka = testKafka('compaction-test');
@@ -29,25 +29,20 @@ async function snapshot(topic: string): Promise<Array<[string, string, number]>>
 describe('log compaction on the local broker', () => {
   it('removes the older value of an overwritten key once the cleaner has run', async () => {
     const topic = unique('it.compaction');
-    await withAdmin(kafka, (admin) =>
-      admin.createTopics({
-        waitForLeaders: true,
-        topics: [
-          {
-            topic,
-            numPartitions: 1,
-            configEntries: [
-              { name: 'cleanup.policy', value: 'compact' },
-              // Tiny segments: every batch rolls a new one, so old values leave the active segment at once.
-              { name: 'segment.bytes', value: '100' },
-              { name: 'min.cleanable.dirty.ratio', value: '0.01' },
-              { name: 'min.compaction.lag.ms', value: '0' },
-              { name: 'delete.retention.ms', value: '0' },
-            ],
-          },
+    await createTopicsAndWait(kafka, [
+      {
+        topic,
+        numPartitions: 1,
+        configEntries: [
+          { name: 'cleanup.policy', value: 'compact' },
+          // Tiny segments: every batch rolls a new one, so old values leave the active segment at once.
+          { name: 'segment.bytes', value: '100' },
+          { name: 'min.cleanable.dirty.ratio', value: '0.01' },
+          { name: 'min.compaction.lag.ms', value: '0' },
+          { name: 'delete.retention.ms', value: '0' },
         ],
-      }),
-    );
+      },
+    ]);
     const producer = kafka.producer();
     await producer.connect();
     const offsetOf = async (key: string, value: string): Promise<number> => {

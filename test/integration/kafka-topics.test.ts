@@ -1,4 +1,4 @@
-import { testKafka, unique, withAdmin } from '../support/kafka';
+import { createTopicsAndWait, testKafka, unique, withAdmin } from '../support/kafka';
 import { ConfigResourceTypes, logLevel } from 'kafkajs';
 
 const kafka = testKafka('topics-test');
@@ -7,20 +7,17 @@ describe('the local broker', () => {
   it('creates a compacted topic with explicit configs and reports them back', async () => {
     const topic = unique('it.compact-configs');
     const configs = await withAdmin(kafka, async (admin) => {
-      const created = await admin.createTopics({
-        waitForLeaders: true,
-        topics: [
-          {
-            topic,
-            numPartitions: 3,
-            configEntries: [
-              { name: 'cleanup.policy', value: 'compact' },
-              { name: 'min.cleanable.dirty.ratio', value: '0.1' },
-              { name: 'segment.ms', value: '600000' },
-            ],
-          },
-        ],
-      });
+      const created = await createTopicsAndWait(admin, [
+        {
+          topic,
+          numPartitions: 3,
+          configEntries: [
+            { name: 'cleanup.policy', value: 'compact' },
+            { name: 'min.cleanable.dirty.ratio', value: '0.1' },
+            { name: 'segment.ms', value: '600000' },
+          ],
+        },
+      ]);
       expect(created).toBe(true);
       const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
       expect(metadata.topics[0]?.partitions).toHaveLength(3);

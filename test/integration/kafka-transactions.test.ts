@@ -1,7 +1,7 @@
 import { Kafka, logLevel, type Consumer, type LogEntry } from 'kafkajs';
 import { config } from '../../infra/config';
 import { fencedProducer, TRANSACTIONAL_RETRY } from '../../infra/kafka/transactions';
-import { testKafka, unique, withAdmin } from '../support/kafka';
+import { createTopicsAndWait, testKafka, unique, withAdmin } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
 
 const kafka = testKafka('transactions-test');
@@ -28,7 +28,7 @@ describe('Kafka transactions on the single-node broker', () => {
   const inputGroup = unique('it.txn-input-group');
 
   beforeAll(async () => {
-    await withAdmin(kafka, (admin) => admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1 }] }));
+    await createTopicsAndWait(kafka, [{ topic, numPartitions: 1 }]);
   });
 
   it('commits sends and consumed offsets together, and hides an aborted transaction from read-committed readers', async () => {
@@ -70,7 +70,7 @@ describe("the project's transactional producers (fencedProducer)", () => {
   const inputGroup = unique('it.txn-fenced-input');
 
   beforeAll(async () => {
-    await withAdmin(kafka, (admin) => admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1 }] }));
+    await createTopicsAndWait(kafka, [{ topic, numPartitions: 1 }]);
   });
 
   it('give kafkajs no reason to warn about exactly-once, and a fenced zombie still commits nothing', async () => {

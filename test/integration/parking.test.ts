@@ -29,7 +29,7 @@ import type { DeadLetterAction } from '../../schemas/generated/types';
 import { partitionFor } from '../../schemas/partitioning';
 import { allTopicSpecs, applyTopics } from '../../infra/kafka/topics';
 import { DEAD_LETTER_ACTIONS_TOPIC, dlqTopicName } from '../../schemas/topics';
-import { testKafka, testRedis, testRegistry, unique, withAdmin } from '../support/kafka';
+import { createTopicsAndWait, testKafka, testRedis, testRegistry, unique, withAdmin } from '../support/kafka';
 import { DAY, HOUR, T0 } from '../support/projection-spec';
 import { line, money, orderHistory } from '../support/order-histories';
 import { runDlq } from '../support/operations';
@@ -132,9 +132,7 @@ describe('a poison event in the middle of one order', () => {
   beforeAll(async () => {
     fault.on = true;
     fault.eventIds = new Set([poison.metadata.eventId, lastEvent.metadata.eventId]);
-    await withAdmin(kafka, (admin) =>
-      admin.createTopics({ waitForLeaders: true, topics: [topic, dlqTopicName(topic)].map((t) => ({ topic: t, numPartitions: PARTITIONS, replicationFactor: 1 })) }),
-    );
+    await createTopicsAndWait(kafka, [topic, dlqTopicName(topic)].map((t) => ({ topic: t, numPartitions: PARTITIONS, replicationFactor: 1 })));
     await produceEnvelopes(producer, codec, { topic, schemaTopic: 'restaurant.order.events', namespace: 'restaurant.order', partitions: PARTITIONS }, everything);
     const offsets = await withAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic));
     const ends = new Map([[topic, new Map(offsets.filter((o) => Number(o.high) > 0).map((o) => [o.partition, Number(o.high) - 1]))]]);
@@ -278,9 +276,7 @@ describe('an event that cannot be decoded, in the middle of one order', () => {
   let ctx: ActionContext;
 
   beforeAll(async () => {
-    await withAdmin(kafka, (admin) =>
-      admin.createTopics({ waitForLeaders: true, topics: [topic, dlqTopicName(topic)].map((t) => ({ topic: t, numPartitions: PARTITIONS, replicationFactor: 1 })) }),
-    );
+    await createTopicsAndWait(kafka, [topic, dlqTopicName(topic)].map((t) => ({ topic: t, numPartitions: PARTITIONS, replicationFactor: 1 })));
     const target = { topic, schemaTopic: 'restaurant.order.events', namespace: 'restaurant.order', partitions: PARTITIONS };
     const others = orders.filter((o) => o !== victim).flat();
     await produceEnvelopes(producer, codec, target, [...others, ...victim.slice(0, 2)]);

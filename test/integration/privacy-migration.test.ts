@@ -30,7 +30,7 @@ import { newDataKey, open, type DataKey } from '../../infra/privacy/crypto';
 import { erase, migrateEventTopic, sealWith } from '../../infra/app/privacy-migration/migration';
 import type { EventMetadata } from '../../schemas/generated/types';
 import { eventKey } from '../../schemas/partitioning';
-import { testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
+import { createTopicsAndWait, testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
 
 jest.setTimeout(300_000);
@@ -62,17 +62,12 @@ async function raw(topic: string): Promise<{ key: string; bytes: Buffer; value: 
 
 it('re-writes plaintext personal data sealed (or erased for the forgotten) and compaction leaves none', async () => {
   const topic = unique('it.privacy-migration.customer.events');
-  await withAdmin(kafka, (admin) =>
-    admin.createTopics({
-      waitForLeaders: true,
-      topics: [{ topic, numPartitions: 1, configEntries: [
-        { name: 'cleanup.policy', value: 'compact' },
-        { name: 'segment.ms', value: '100' },
-        { name: 'min.cleanable.dirty.ratio', value: '0.01' },
-        { name: 'min.compaction.lag.ms', value: '0' },
-      ] }],
-    }),
-  );
+  await createTopicsAndWait(kafka, [{ topic, numPartitions: 1, configEntries: [
+    { name: 'cleanup.policy', value: 'compact' },
+    { name: 'segment.ms', value: '100' },
+    { name: 'min.cleanable.dirty.ratio', value: '0.01' },
+    { name: 'min.compaction.lag.ms', value: '0' },
+  ] }]);
   const producer = kafka.producer();
   await producer.connect();
   try {

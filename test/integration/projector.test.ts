@@ -14,7 +14,7 @@ import { foldInto, type Envelope } from '../../consumers/projections/shared/proj
 import { checkpointKey, readModelPrefix, type ReadModelName } from '../../consumers/projections/shared/keys';
 import { READ_MODEL_SPECS } from '../../consumers/projections/runtime/read-models';
 import { dlqTopicName } from '../../schemas/topics';
-import { testKafka, testRedis, testRegistry, unique, withAdmin } from '../support/kafka';
+import { createTopicsAndWait, testKafka, testRedis, testRegistry, unique, withAdmin } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
 import { DAY, HOUR, T0, history, metadata } from '../support/projection-spec';
 import { line, money, orderHistory } from '../support/order-histories';
@@ -37,9 +37,7 @@ const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
 const running: Projector[] = [];
 
 async function createTopic(name: string): Promise<void> {
-  await withAdmin(kafka, (admin) =>
-    admin.createTopics({ waitForLeaders: true, topics: [name, dlqTopicName(name)].map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })) }),
-  );
+  await createTopicsAndWait(kafka, [name, dlqTopicName(name)].map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })));
 }
 
 async function projector(model: ReadModelName, topic: string): Promise<Projector> {

@@ -1,5 +1,5 @@
 import { SchemaType } from '@kafkajs/confluent-schema-registry';
-import { testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
+import { createTopicsAndWait, testKafka, testRegistry, unique } from '../support/kafka';
 
 const kafka = testKafka('registry-test');
 const registry = testRegistry();
@@ -26,7 +26,7 @@ describe('the schema registry with the Confluent client', () => {
     expect(value.readUInt8(0)).toBe(0); // Confluent wire format: magic byte, then the schema id
     expect(value.readInt32BE(1)).toBe(id);
 
-    await withAdmin(kafka, (admin) => admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1 }] }));
+    await createTopicsAndWait(kafka, [{ topic, numPartitions: 1 }]);
     const producer = kafka.producer();
     await producer.connect();
     await producer.send({ topic, messages: [{ key: 'order-1', value }] });

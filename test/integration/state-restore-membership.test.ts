@@ -10,7 +10,7 @@ import { fencedProducer } from '../../infra/kafka/transactions';
 import { FOLD_VERSION_HEADER, type RestoreResult } from '../../infra/state/changelog-restore';
 import { openAndRestore } from '../../infra/state/open-store';
 import { logLevel } from 'kafkajs';
-import { testKafka, unique, withAdmin } from '../support/kafka';
+import { createTopicsAndWait, testKafka, unique } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
 
 const kafka = testKafka('state-membership-test');
@@ -26,9 +26,7 @@ let root: string;
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'state-membership-it-'));
-  await withAdmin(kafka, (admin) =>
-    admin.createTopics({ waitForLeaders: true, topics: [{ topic: changelog, numPartitions: 1 }, { topic: input, numPartitions: 1 }] }),
-  );
+  await createTopicsAndWait(kafka, [{ topic: changelog, numPartitions: 1 }, { topic: input, numPartitions: 1 }]);
   const producer = await fencedProducer(quietKafka, unique('it.state-membership-writer'));
   try {
     // One transaction per restore batch: each is its own record batch on the log.

@@ -10,7 +10,7 @@ import { fencedProducer } from '../../infra/kafka/transactions';
 import { FOLD_VERSION_HEADER } from '../../infra/state/changelog-restore';
 import { openAndRestore, type Restored } from '../../infra/state/open-store';
 import { logLevel } from 'kafkajs';
-import { testKafka, unique, withAdmin } from '../support/kafka';
+import { createTopicsAndWait, testKafka, unique } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
 
 const kafka = testKafka('state-crash-test');
@@ -51,7 +51,7 @@ async function restoreAndRead(dir: string): Promise<{ from: number; records: num
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'state-crash-it-'));
-  await withAdmin(kafka, (admin) => admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1 }] }));
+  await createTopicsAndWait(kafka, [{ topic, numPartitions: 1 }]);
   const producer = await fencedProducer(quietKafka, unique('it.state-crash-writer'));
   try {
     for (let b = 0; b < 30; b += 1) {

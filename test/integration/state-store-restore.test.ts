@@ -12,7 +12,7 @@ import { openAndRestore, type Restored } from '../../infra/state/open-store';
 import type { StoreIdentity } from '../../infra/state/restore-plan';
 import { STORE_FILE, type StateStore } from '../../infra/state/state-store';
 import { logLevel } from 'kafkajs';
-import { testKafka, unique, withAdmin } from '../support/kafka';
+import { createTopicsAndWait, testKafka, unique, withAdmin } from '../support/kafka';
 
 const kafka = testKafka('state-store-test');
 const topic = unique('it.state-changelog');
@@ -61,9 +61,7 @@ async function endOffset(): Promise<number> {
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'state-restore-it-'));
-  await withAdmin(kafka, (admin) =>
-    admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }] }),
-  );
+  await createTopicsAndWait(kafka, [{ topic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }]);
   producer = await fencedProducer(quietKafka, unique('it.state-writer'));
   await transaction(batchOf(0, 300, 'v1'), 'commit');
   await transaction([...batchOf(0, 50, 'aborted'), ['ghost-1', 'never committed']], 'abort');

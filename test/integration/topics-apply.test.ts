@@ -1,7 +1,7 @@
 import { ConfigResourceTypes } from 'kafkajs';
 import { applyTopics } from '../../infra/kafka/topics';
 import type { TopicSpec } from '../../schemas/topics';
-import { testKafka, unique, withAdmin } from '../support/kafka';
+import { createTopicsAndWait, testKafka, unique, withAdmin } from '../support/kafka';
 
 const kafka = testKafka('topics-apply-test');
 
@@ -29,9 +29,7 @@ describe('topics:apply against the broker', () => {
 
   it('reports a drifted cleanup policy and partition count, and changes nothing', async () => {
     const name = unique('it.drift');
-    await withAdmin(kafka, (admin) =>
-      admin.createTopics({ waitForLeaders: true, topics: [{ topic: name, numPartitions: 2, configEntries: [{ name: 'cleanup.policy', value: 'delete' }] }] }),
-    );
+    await createTopicsAndWait(kafka, [{ topic: name, numPartitions: 2, configEntries: [{ name: 'cleanup.policy', value: 'delete' }] }]);
     const result = await withAdmin(kafka, (admin) => applyTopics(admin, [spec(name, 3)]));
     expect(result.created).toEqual([]);
     expect(result.drift).toEqual([

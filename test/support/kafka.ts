@@ -4,7 +4,7 @@ import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import Redis from 'ioredis';
 import { config } from '../../infra/config';
 import { kafkaSecurity } from '../../infra/kafka/client';
-import { waitFor } from '../../infra/wait-for';
+import { createTopicsLed, type NewTopic } from '../../infra/kafka/create-topics';
 
 // Tests name their partitioning where it matters; the v2 default-partitioner notice is noise here.
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
@@ -39,24 +39,12 @@ export async function withAdmin<T>(kafka: Kafka, fn: (admin: Admin) => Promise<T
 
 /**
  * Creates topics and waits until every partition has a leader in the
- * metadata. kafkajs's own `waitForLeaders` gives up when a busy broker still
- * answers "does not host this topic-partition" for a topic it just created;
- * this waits that out too.
+ * metadata (infra/kafka/create-topics.ts). Never kafkajs's `waitForLeaders:
+ * true`: it gives up when a busy broker still answers "does not host this
+ * topic-partition" for a topic it just created. Takes the Kafka (opens its own
+ * admin) or an admin already connected. Returns false when every topic existed.
  */
-export async function createTopicsAndWait(kafka: Kafka, topics: readonly { readonly topic: string; readonly numPartitions: number }[], timeoutMs = 60_000): Promise<void> {
-  await withAdmin(kafka, async (admin) => {
-    await admin.createTopics({ waitForLeaders: false, topics: topics.map((t) => ({ ...t, replicationFactor: 1 })) });
-    await waitFor(
-      `leaders for ${topics.map((t) => t.topic).join(', ')}`,
-      async () => {
-        const { topics: found } = await admin.fetchTopicMetadata({ topics: topics.map((t) => t.topic) });
-        const ready = topics.every((t) => {
-          const meta = found.find((f) => f.name === t.topic);
-          return meta !== undefined && meta.partitions.length === t.numPartitions && meta.partitions.every((p) => p.leader >= 0);
-        });
-        return ready ? true : undefined;
-      },
-      timeoutMs,
-    );
-  });
+export async function createTopicsAndWait(kafkaOrAdmin: Kafka | Admin, topics: readonly NewTopic[], timeoutMs = 60_000): Promise<boolean> {
+  if (kafkaOrAdmin instanceof Kafka) return withAdmin(kafkaOrAdmin, (admin) => createTopicsLed(admin, topics, timeoutMs));
+  return createTopicsLed(kafkaOrAdmin, topics, timeoutMs);
 }

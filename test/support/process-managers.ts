@@ -8,7 +8,7 @@ import { readToEnd } from '../../infra/kafka/read-to-end';
 import { fulfilmentIds } from '../../consumers/process-managers/order-fulfilment/order-fulfilment.workflow';
 import type { EventMetadata } from '../../schemas/generated/types';
 import { dlqTopicName } from '../../schemas/topics';
-import { withAdmin } from './kafka';
+import { createTopicsAndWait, withAdmin } from './kafka';
 
 export interface StoredRecord {
   readonly topic: string;
@@ -116,15 +116,10 @@ export const fulfilmentTopicNames = (made: FulfilmentTopics): string[] => [...pl
 export async function createFulfilmentTopics(kafka: Kafka, made: FulfilmentTopics, partitions = 6): Promise<void> {
   const compacted = compactedOf(made);
   const plain = plainOf(made);
-  await withAdmin(kafka, (admin) =>
-    admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        ...plain.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
-        ...compacted.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] })),
-      ],
-    }),
-  );
+  await createTopicsAndWait(kafka, [
+    ...plain.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
+    ...compacted.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] })),
+  ]);
 }
 
 /** An order event's metadata (version 4, the OrderPlaced of an order with three lines edited before). */
