@@ -3,7 +3,8 @@
 // gives up when a busy broker (or a cluster's follower) still answers
 // UNKNOWN_TOPIC_OR_PARTITION ("does not host this topic-partition") for a topic
 // it has just created. These create without kafkajs's wait and then poll the
-// metadata until every partition has a leader, asking again through that error.
+// metadata until every partition has a leader, asking again through that error,
+// and until every leader answers for its partitions' offsets.
 import type { Admin } from 'kafkajs';
 import { waitFor } from '../wait-for';
 
@@ -18,7 +19,7 @@ export interface NewTopic {
 
 export const LEADERS_TIMEOUT_MS = 60_000;
 
-/** Waits until each topic has its partitions in the metadata, every one with a leader. */
+/** Waits until each topic has its partitions in the metadata, every one with a leader that answers for it. */
 export async function untilLed(admin: Admin, topics: readonly Pick<NewTopic, 'topic' | 'numPartitions'>[], timeoutMs = LEADERS_TIMEOUT_MS): Promise<void> {
   await waitFor(
     `a leader for every partition of ${topics.map((t) => t.topic).join(', ')}`,
@@ -29,7 +30,11 @@ export async function untilLed(admin: Admin, topics: readonly Pick<NewTopic, 'to
         const meta = found.find((f) => f.name === t.topic);
         return meta !== undefined && meta.partitions.length === t.numPartitions && meta.partitions.every((p) => p.leader >= 0);
       });
-      return led ? true : undefined;
+      if (!led) return undefined;
+      // The metadata can name a leader a moment before that broker serves the partition (it answers
+      // NOT_LEADER_OR_FOLLOWER meanwhile): asking every leader for its offsets shows each one does.
+      for (const t of topics) await admin.fetchTopicOffsets(t.topic);
+      return true;
     },
     timeoutMs,
   );
