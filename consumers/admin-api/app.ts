@@ -136,6 +136,17 @@ export function createAdminApp(deps: AdminApiDeps): express.Express {
     return undefined;
   };
 
+  /** What every action starts from: the path's model, the JSON body and its `why`; or the 4xx answered. */
+  const actionOf = (req: Request, res: Response): { readonly model: DlqModel; readonly body: Body; readonly why: string } | undefined => {
+    const model = modelOf(req, res);
+    if (model === undefined) return undefined;
+    const body = bodyOf(req, res);
+    if (body === undefined) return undefined;
+    const why = whyOf(body);
+    if (why instanceof Error) return void error(res, 400, 'invalid_request', why.message);
+    return { model, body, why };
+  };
+
   const actionContext = async (model: ReadModelName, res: Response, why: string) => ({
     store: await parkedStore(choice, model),
     codec: deps.codec,
@@ -176,12 +187,9 @@ export function createAdminApp(deps: AdminApiDeps): express.Express {
   app.post(
     '/dead-letters/:model/redrive',
     route(async (req, res) => {
-      const model = modelOf(req, res);
-      if (model === undefined) return;
-      const body = bodyOf(req, res);
-      if (body === undefined) return;
-      const why = whyOf(body);
-      if (why instanceof Error) return error(res, 400, 'invalid_request', why.message);
+      const action = actionOf(req, res);
+      if (action === undefined) return;
+      const { model, body, why } = action;
       const selection = redriveSelection(body);
       if (selection instanceof Error) return error(res, 400, 'invalid_request', selection.message);
       if (!isReadModel(model)) {
@@ -196,12 +204,9 @@ export function createAdminApp(deps: AdminApiDeps): express.Express {
   app.post(
     '/dead-letters/:model/:aggregateId/skip',
     route(async (req, res) => {
-      const model = modelOf(req, res);
-      if (model === undefined) return;
-      const body = bodyOf(req, res);
-      if (body === undefined) return;
-      const why = whyOf(body);
-      if (why instanceof Error) return error(res, 400, 'invalid_request', why.message);
+      const action = actionOf(req, res);
+      if (action === undefined) return;
+      const { model, body, why } = action;
       const event = text(body, 'event');
       if (event instanceof Error) return error(res, 400, 'invalid_request', event.message);
       if (event !== undefined && !EVENT_POSITION.test(event)) return error(res, 400, 'invalid_request', `event "${event}" is not <topic>:<partition>:<offset>`);
