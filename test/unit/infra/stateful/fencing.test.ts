@@ -3,13 +3,11 @@
 // member's, and that the task loop does not restore (fencing the new owner
 // back) until the group says so.
 import { AssignerProtocol, KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSProtocolError, type GroupDescription, type Producer } from 'kafkajs';
-import { rootLogger } from '../../../../infra/logging';
-import type { DeadlineScheduler } from '../../../../infra/stateful/deadline-scheduler';
 import { assignedIn, isFenced } from '../../../../infra/stateful/fencing';
-import type { PartitionState } from '../../../../infra/stateful/partition-state';
 import type { DecideContext } from '../../../../infra/stateful/round';
-import { PartitionRevoked, zeroCounts, type Task } from '../../../../infra/stateful/task';
+import { PartitionRevoked } from '../../../../infra/stateful/task';
 import { TaskLoop } from '../../../../infra/stateful/task-loop';
+import { idleTask, quietHooks } from '../../../support/task-loop';
 
 // As kafkajs builds one from a broker's error code (its typings only name the Error form).
 const ProtocolError = KafkaJSProtocolError as unknown as new (e: { type: string; code: number; retriable: boolean; message: string }) => KafkaJSProtocolError;
@@ -68,23 +66,17 @@ describe('the task loop after a fenced transaction', () => {
   it('restores the task (fencing whoever has the id) only once the group says the partition is still its own', async () => {
     let owned = false;
     const reloads: number[] = [];
-    const loop = new TaskLoop(ctx, {
-      log: rootLogger.child({}, { level: 'silent' }),
-      groupId: 'test',
-      offsetFlushMs: 60_000,
-      counts: zeroCounts(),
-      emittedByType: new Map(),
-      scheduler: { later: () => undefined, arm: () => undefined } as unknown as DeadlineScheduler<Task<S>>,
-      stopping: () => false,
-      reload: async (t) => {
-        reloads.push(t.partition);
-        t.dirty = false;
-        t.fenced = false;
-      },
-      owned: async () => owned,
-      replaced: () => undefined,
-      unparked: () => undefined,
-    });
+    const loop = new TaskLoop(
+      ctx,
+      quietHooks<S>({
+        reload: async (t) => {
+          reloads.push(t.partition);
+          t.dirty = false;
+          t.fenced = false;
+        },
+        owned: async () => owned,
+      }),
+    );
     // A producer whose every transaction is refused as fenced when it commits the offsets.
     const producer = {
       transaction: async () => ({
@@ -94,22 +86,7 @@ describe('the task loop after a fenced transaction', () => {
         abort: async () => undefined,
       }),
     } as unknown as Producer;
-    const task: Task<S> = {
-      partition: 3,
-      producer,
-      epoch: 1,
-      state: {} as PartitionState<S>,
-      committed: new Map(),
-      parked: new Map(),
-      pendingOffsets: new Map([['in.a', 10]]),
-      positions: new Map(),
-      queue: [],
-      draining: undefined,
-      dirty: false,
-      retired: false,
-      gates: [],
-      flushTimer: undefined,
-    };
+    const task = idleTask<S>({ partition: 3, producer, pendingOffsets: new Map([['in.a', 10]]) });
 
     await expect(loop.submit(task, { kind: 'flush' })).rejects.toThrow('old epoch');
     expect(task.fenced).toBe(true);

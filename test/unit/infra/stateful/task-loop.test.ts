@@ -1,13 +1,10 @@
 // The per-task loop's queue: work queued at any moment is drained, including
 // work queued in the microtasks between the drain loop seeing an empty queue
 // and being marked done (a caller that queues more as soon as its work settles).
-import type { Producer } from 'kafkajs';
-import { rootLogger } from '../../../../infra/logging';
-import type { DeadlineScheduler } from '../../../../infra/stateful/deadline-scheduler';
-import type { PartitionState } from '../../../../infra/stateful/partition-state';
 import type { DecideContext } from '../../../../infra/stateful/round';
-import { zeroCounts, type Task } from '../../../../infra/stateful/task';
+import type { Task } from '../../../../infra/stateful/task';
 import { TaskLoop } from '../../../../infra/stateful/task-loop';
+import { idleTask, quietHooks } from '../../../support/task-loop';
 
 type S = { readonly n: number };
 
@@ -15,38 +12,10 @@ type S = { readonly n: number };
 const ctx = { definition: { name: 'test', foldVersion: 1 } } as unknown as DecideContext<S, unknown>;
 
 function newLoop(): TaskLoop<S, unknown> {
-  return new TaskLoop(ctx, {
-    log: rootLogger.child({}, { level: 'silent' }),
-    groupId: 'test',
-    offsetFlushMs: 60_000,
-    counts: zeroCounts(),
-    emittedByType: new Map(),
-    scheduler: { later: () => undefined, arm: () => undefined } as unknown as DeadlineScheduler<Task<S>>,
-    stopping: () => false,
-    reload: () => Promise.resolve(),
-    replaced: () => undefined,
-    unparked: () => undefined,
-  });
+  return new TaskLoop(ctx, quietHooks<S>());
 }
 
-function newTask(): Task<S> {
-  return {
-    partition: 0,
-    producer: {} as Producer,
-    epoch: 1,
-    state: {} as PartitionState<S>,
-    parked: new Map(),
-    committed: new Map(),
-    pendingOffsets: new Map(),
-    positions: new Map(),
-    queue: [],
-    draining: undefined,
-    dirty: false,
-    retired: false,
-    gates: [],
-    flushTimer: undefined,
-  };
-}
+const newTask = (): Task<S> => idleTask<S>();
 
 /** Resolves `p`, or rejects after `ms` (real time; generous: a drained flush settles within milliseconds). */
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
