@@ -14,6 +14,7 @@
 //
 // This file is pure: the records and how to read them back.
 import type { IHeaders } from 'kafkajs';
+import type { ParkedInput as ParkedInputRecord, ParkingRequest as ParkingRequestRecord } from '../../schemas/generated/types';
 import { parseEventKey } from '../../schemas/partitioning';
 import type { DeadLetter } from '../consuming/dead-letters';
 import type { DecodedRecord } from '../consuming/event-consumer';
@@ -38,32 +39,15 @@ export interface ParkingSpec {
   readonly refuseBehind?: (record: DecodedRecord, parked: ParkedProcess) => readonly Outgoing[];
 }
 
-/** One parked input, as on the parked topic (restaurant.common.ParkedInput). */
-export interface ParkedInput {
-  readonly processId: string;
+/** One parked input, as on the parked topic (restaurant.common.ParkedInput): its role narrowed, its bytes as Node's Buffers. */
+export type ParkedInput = Omit<ParkedInputRecord, 'role' | 'key' | 'value'> & {
   readonly role: 'head' | 'behind';
-  readonly reason: string;
-  readonly error: string;
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: number;
-  readonly type: string;
   readonly key: Buffer | null;
   readonly value: Buffer | null;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly parkedAt: number;
-}
+};
 
-/** An operator's request (restaurant.common.ParkingRequest). */
-export interface ParkingRequest {
-  readonly requestId: string;
-  readonly action: 'redrive' | 'skip';
-  readonly processId: string;
-  readonly position: string | null;
-  readonly actor: string;
-  readonly why: string;
-  readonly at: number;
-}
+/** An operator's request (restaurant.common.ParkingRequest), its action narrowed. */
+export type ParkingRequest = Omit<ParkingRequestRecord, 'action'> & { readonly action: 'redrive' | 'skip' };
 
 /** What came of a request (recorded on restaurant.dead-letter-actions). */
 export interface ParkingOutcome {
