@@ -112,8 +112,15 @@ export interface Checkpointing {
 export interface BatchSink {
   /** Present on a sink with its own checkpoint; without it, the group's committed offsets are where reading starts. */
   readonly checkpointing?: Checkpointing;
-  /** Called on every assignment, before any batch of it is written (e.g. to fence and restore state). */
-  assigned?(assignment: Readonly<Record<string, readonly number[]>>): Promise<void>;
+  /**
+   * Called on every assignment, before any batch of it is written (e.g. to
+   * fence and restore state). Assignments are taken on one at a time: a later
+   * one waits until this call has returned or thrown. `superseded` is aborted
+   * as soon as a later assignment arrives (a rebalance while this one is
+   * restoring): stop early, keeping what was restored; the later call goes on
+   * from there.
+   */
+  assigned?(assignment: Readonly<Record<string, readonly number[]>>, superseded: AbortSignal): Promise<void>;
   /** True when `write` puts `batch.deadLetters` in the DLQ itself, atomically with the batch. */
   readonly writesDeadLetters?: boolean;
   /**
@@ -225,6 +232,8 @@ export class EventConsumer {
   private stopping = false;
   /** GROUP_JOINs so far: an assignment's number, so that a later one supersedes it. */
   private joins = 0;
+  /** Aborted when a later assignment replaces the one being taken on. */
+  private superseded: AbortController | undefined;
   private membership: Membership | undefined;
   /** This member's id in the group, from its last GROUP_JOIN (undefined before the first). */
   private joinedAs: string | undefined;
@@ -270,7 +279,13 @@ export class EventConsumer {
       // Runs synchronously inside kafkajs's join, before fetching starts; eachBatch waits for it.
       this.joins += 1;
       this.joinedAs = payload.memberId;
-      const generation = this.takeOn(payload.memberAssignment, this.joins);
+      // One assignment taken on at a time: the one being taken on (perhaps a long restore) is told to stop,
+      // and this one starts once it has, so no two open the same partition's state at once.
+      this.superseded?.abort(new Error(`group ${this.options.groupId}: a later assignment (join ${this.joins}) replaced this one`));
+      const superseded = new AbortController();
+      this.superseded = superseded;
+      const join = this.joins;
+      const generation = this.generation.catch(() => undefined).then(() => this.takeOn(payload.memberAssignment, join, superseded.signal));
       this.assigning = true;
       generation.then(
         () => {
@@ -394,13 +409,18 @@ export class EventConsumer {
    * same generation, without a new GROUP_JOIN, so the assignment would never
    * be taken on and its partitions never processed (docs/cluster.md).
    */
-  private async takeOn(assignment: Record<string, number[]>, join: number): Promise<void> {
+  private async takeOn(assignment: Record<string, number[]>, join: number, superseded: AbortSignal): Promise<void> {
     for (let attempt = 1; ; attempt += 1) {
+      if (join !== this.joins) return; // a later assignment replaced this one: it takes that on
       try {
-        await this.onAssignment(assignment);
+        await this.onAssignment(assignment, superseded);
         return;
       } catch (error) {
         if (this.stopping) throw error;
+        if (superseded.aborted) {
+          this.log.info({ join, err: error }, 'a later assignment replaced this one while it was being taken on; that one goes on from here');
+          return;
+        }
         const delayMs = backoffDelay(ASSIGNMENT_RETRY, attempt + 1);
         this.log.warn({ err: error, attempt, delayMs }, 'taking on the assignment failed; trying again');
         await new Promise((resolve) => setTimeout(resolve, delayMs));
@@ -430,11 +450,11 @@ export class EventConsumer {
     }
   }
 
-  private async onAssignment(assignment: Record<string, number[]>): Promise<void> {
+  private async onAssignment(assignment: Record<string, number[]>, superseded: AbortSignal): Promise<void> {
     this.partitions = new Map();
     this.assignment = assignment;
     const { checkpointing } = this.options.sink;
-    await this.options.sink.assigned?.(assignment);
+    await this.options.sink.assigned?.(assignment, superseded);
     if (checkpointing === undefined) return this.followCommittedOffsets(assignment);
     const positions: Record<string, string> = {};
     for (const [topic, partitions] of Object.entries(assignment)) {

@@ -98,7 +98,10 @@ export async function loadPartitions<S>(ctx: LoadContext<S>, partitions: readonl
   const states: Array<PartitionState<S>> = [];
   try {
     // 2. Each partition's store, restored to the changelog's end.
-    for (const partition of partitions) states.push(await loadOne(ctx, partition));
+    for (const partition of partitions) {
+      ctx.signal?.throwIfAborted();
+      states.push(await loadOne(ctx, partition));
+    }
     // 2b. Parked processes: the parked topic is small (compacted, tombstoned on redrive), read whole.
     const parked = ctx.parked === undefined ? new Map<number, Map<string, readonly ParkedInput[]>>() : await loadParked(ctx, ctx.parked, partitions);
     // 3. Where each input partition was committed, else where it starts.

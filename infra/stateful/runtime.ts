@@ -267,7 +267,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
 
   // ------------------------------------------------------------ BatchSink
 
-  async assigned(assignment: Readonly<Record<string, readonly number[]>>): Promise<void> {
+  async assigned(assignment: Readonly<Record<string, readonly number[]>>, superseded?: AbortSignal): Promise<void> {
     const mine = new Set(Object.values(assignment).flat());
     for (const [partition, task] of [...this.tasks]) if (!mine.has(partition)) await this.retire(task);
     // A task fenced while the group was rebalancing, and still this instance's: restore it now (fencing.ts).
@@ -278,7 +278,8 @@ export class StatefulRuntime<S, I> implements BatchSink {
     }
     const fresh = [...mine].filter((p) => !this.tasks.has(p)).sort((a, b) => a - b);
     if (fresh.length > 0) {
-      for (const l of await this.load(fresh)) {
+      // Superseded (a rebalance while restoring): the load stops at its next batch, keeping what it restored.
+      for (const l of await this.load(fresh, superseded)) {
         const task: Task<S> = { ...l, epoch: ++this.epochs, pendingOffsets: new Map(), positions: new Map(l.starts), queue: [], draining: undefined, dirty: false, retired: false, gates: [], flushTimer: undefined };
         this.tasks.set(l.partition, task);
         this.track(task);
@@ -296,7 +297,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
 
   // ------------------------------------------------------------ restore
 
-  private async load(partitions: readonly number[]): ReturnType<typeof loadPartitions<S>> {
+  private async load(partitions: readonly number[], superseded?: AbortSignal): ReturnType<typeof loadPartitions<S>> {
     const admin = this.admin;
     if (admin === undefined || this.stateDir === undefined) throw new Error('the runtime is not started');
     const ctx: LoadContext<S> = {
@@ -313,6 +314,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
       changelogEpoch: this.options.changelogEpoch ?? '1',
       restoreTimeoutMs: this.options.restoreTimeoutMs ?? 600_000,
       decodedCapacity: this.options.decodedCapacity ?? 500,
+      ...(superseded === undefined ? {} : { signal: superseded }),
       ...(this.options.restoreFetchBytes === undefined ? {} : { fetchBytes: this.options.restoreFetchBytes }),
       ...(this.options.onRestoreProgress === undefined ? {} : { onProgress: this.options.onRestoreProgress }),
     };

@@ -215,7 +215,7 @@ describe('the secured broker refuses what a role must not do', () => {
     expect(await waitFor('a dead letter written as projector:orders', ownDlq, 30_000, 500)).toBe('allowed');
   });
 
-  it('the admin API records its actions (idempotent producer, as it runs) and can write nothing else; no other role may record one', async () => {
+  it('the admin API records its actions (idempotent producer, as it runs) but cannot write events, dead letters or replies; no other role may record one', async () => {
     // Allowed once the fresh broker has a leader for the partition.
     const recorded = async (): Promise<string | undefined> => ((await produceAs(as('admin-api'), DEAD_LETTER_ACTIONS_TOPIC, true)) === 'allowed' ? 'allowed' : undefined);
     expect(await waitFor('an action record written as admin-api', recorded, 30_000, 500)).toBe('allowed');

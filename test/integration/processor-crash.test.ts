@@ -8,7 +8,10 @@
  *   behind the committed snapshot partition; the next owner restores the delta
  *   and goes on from the committed checkpoint;
  * - killed part-way through a restore (slowed to one small batch at a time):
- *   the next owner goes on from the offsets the stores reached.
+ *   the next owner goes on from the offsets the stores reached;
+ * - killed while a rebalance is under way (a second member joining, commands
+ *   arriving): the survivor takes every partition and goes on from the
+ *   committed checkpoints.
  *
  * Afterwards every order has exactly one event at version 1 (no duplicate
  * event version), every command is answered (none lost) exactly once (none
@@ -22,7 +25,7 @@ import { logLevel } from 'kafkajs';
 import { AvroCodec } from '../../infra/kafka/codec';
 import { readStoreMeta } from '../../infra/state/state-store';
 import { waitFor } from '../../infra/wait-for';
-import { testKafka, testRegistry, unique } from '../support/kafka';
+import { testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
 import { endOffsets } from '../support/process-managers';
 import { checkOpenedOnce, createProcessorTopics, deleteProcessorTopics, openOrders, processorTopics, written } from '../support/processor-crash';
 import { crashChild, type CrashChild } from '../support/stateful-crash';
@@ -140,6 +143,35 @@ describe('the command processor killed at its crash points', () => {
     const later = orders('b', 6);
     await openOrders(producer, codec, run, [...first.slice(0, 5), ...later]);
     await everyCommandDecidedOnce(run, [...first, ...later], new Set(first.slice(0, 5)));
+    await kill(survivor);
+  });
+
+  it('killed while a second member joins: the survivor takes every partition, loses nothing and decides nothing twice', async () => {
+    const run = await newRun();
+    const t = processorTopics(run);
+    const first = orders('a', 12);
+    const doomed = processor('run', run, tempDir());
+    await waitFor('the first member ready', async () => (doomed.lines.includes('ready') ? true : undefined), 120_000);
+    await openOrders(producer, codec, run, first);
+    await waitFor('the first orders decided', async () => ((await written(kafka, codec, run)).replies.size >= first.length ? true : undefined), 120_000);
+
+    // A second member joins; commands keep arriving; the first member dies while the group rebalances.
+    const survivor = processor('run', run, tempDir());
+    await waitFor(
+      'the group rebalancing with the second member',
+      async () => {
+        const group = await withAdmin(kafka, async (admin) => (await admin.describeGroups([t.groupId])).groups[0]);
+        return group !== undefined && (group.state !== 'Stable' || group.members.length === 2) ? true : undefined;
+      },
+      120_000,
+      50,
+    );
+    const later = orders('b', 12);
+    await openOrders(producer, codec, run, [...first.slice(0, 4), ...later]);
+    await kill(doomed);
+
+    await waitFor('the survivor ready', async () => (survivor.lines.includes('ready') ? true : undefined), 120_000);
+    await everyCommandDecidedOnce(run, [...first, ...later], new Set(first.slice(0, 4)));
     await kill(survivor);
   });
 });

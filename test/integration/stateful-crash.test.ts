@@ -11,6 +11,11 @@
  * - killed while a rebalance (a second member joining) is under way: the
  *   survivor takes every partition, and every order is requested and timed out
  *   exactly once.
+ *
+ * And no crash: a second member joins while the first restores a large
+ * changelog, slowed to take longer than the group's session and rebalance
+ * timeouts; the group settles with the partitions shared, neither member's
+ * transactions are fenced, and every order is decided once.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -59,8 +64,8 @@ async function topicsOfRun(): Promise<ReturnType<typeof crashTopics> & { readonl
   return { ...made, run };
 }
 
-function child(args: string[]): CrashChild {
-  const c = crashChild(args);
+function child(args: string[], env: Readonly<Record<string, string>> = {}): CrashChild {
+  const c = crashChild(args, env);
   children.add(c);
   return c;
 }
@@ -211,5 +216,56 @@ describe('the stateful runtime killed at its crash points', () => {
     await waitFor('the survivor to own every partition', async () => (survivor.stats().partitions.length === PARTITIONS ? true : undefined), 120_000);
     await everyOrderDecidedOnce(made, [...first, ...second]);
     expect(survivor.stats()).toMatchObject({ instances: first.length + second.length, pendingDeadlines: 0 });
+  });
+});
+
+describe('a rebalance while a member restores a large changelog', () => {
+  it('the group settles with the partitions shared, nobody is fenced, and every order is decided once', async () => {
+    const made = await topicsOfRun();
+    const waves = [0, 1, 2, 3, 4].map((w) => Array.from({ length: 8 }, (_, i) => `m${w}-${i + 1}`));
+    // A first owner decides the orders in waves (several transactions per changelog partition), then stops.
+    const first = await inProcess(made, tempDir());
+    for (const [w, wave] of waves.entries()) {
+      await place(made, wave);
+      const want = (w + 1) * wave.length;
+      await waitFor(
+        `the payment requests of wave ${w + 1}`,
+        async () => ((await readRecords(kafka, made.topics.paymentRequests, codec)).filter((r) => r.type === 'PaymentRequested').length >= want ? true : undefined),
+        120_000,
+      );
+    }
+    await first.stop();
+    running.delete(first);
+
+    // A member with no store restores one small batch a second: far longer than the 6 s session and the 20 s rebalance timeout.
+    const restoring = child(['slow-restore', made.run, tempDir(), String(TIMEOUT_MS)], { RESTORE_DELAY_MS: '1000' });
+    await waitFor('the first member to be restoring', async () => (restoring.lines.filter((l) => l.startsWith('restoring ')).length >= 2 ? true : undefined), 90_000);
+    const restoreStarted = restoring.lines.length;
+    const joining = await inProcess(made, tempDir());
+    const later = Array.from({ length: 12 }, (_, i) => `late-${i + 1}`);
+    await place(made, later);
+
+    // Settled: two members, each owning a share, together every partition once, and the restoring one still restoring meanwhile.
+    const owned = (): number[] => (restoring.lines.filter((l) => l.startsWith('owns ')).at(-1) ?? 'owns ').slice('owns '.length).split(',').filter((p) => p !== '').map(Number);
+    await waitFor(
+      'the group to settle with the partitions shared',
+      async () => {
+        const mine = owned();
+        const theirs = joining.stats().partitions;
+        const all = [...mine, ...theirs].sort((a, b) => a - b);
+        return mine.length > 0 && theirs.length > 0 && all.join(',') === '0,1,2,3,4,5' ? true : undefined;
+      },
+      120_000,
+    );
+    expect(restoring.lines.slice(restoreStarted).some((l) => l.startsWith('restoring '))).toBe(true);
+    const group = await withAdmin(kafka, async (admin) => (await admin.describeGroups([made.groupId])).groups[0]);
+    expect(group?.state).toBe('Stable');
+    expect(group?.members).toHaveLength(2);
+
+    await everyOrderDecidedOnce(made, [...waves.flat(), ...later]);
+    // Nobody was fenced: neither member had a transaction fail, and the restoring member never left.
+    expect(restoring.lines.filter((l) => l.startsWith('failed '))).toEqual([]);
+    expect(joining.stats().transactionsFailed).toBe(0);
+    expect(restoring.process.exitCode).toBeNull();
   });
 });

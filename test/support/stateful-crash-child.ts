@@ -9,6 +9,9 @@
 //     mode "run": runs, printing "owns <partitions>" whenever its partitions change
 //     mode "slow-restore": restores one small batch at a time, printing
 //       "restoring <partition> <offset>" after each, slowly enough to be killed part-way
+//       (RESTORE_DELAY_MS per batch, default 300)
+//     every mode prints "failed <n>" whenever its count of failed (fenced) transactions grows;
+//     CHILD_LOG_LEVEL=info (with LOG_FORMAT=json) mixes the runtime's log into stdout, to look into a failure
 //
 //   TOPIC_PREFIX=<run> node --import tsx test/support/stateful-crash-child.ts processor-<mode> <run> <stateDir> [fold]
 //     the command processor on the run's topic set (test/support/processor-crash.ts),
@@ -33,7 +36,7 @@ async function main(): Promise<void> {
     throw new Error('usage: stateful-crash-child <hang-after-commit|run|slow-restore> <run> <stateDir> <paymentTimeoutMs>');
   }
   const logger = rootLogger.child({ test: 'stateful-crash-child' });
-  logger.level = 'silent';
+  logger.level = process.env.CHILD_LOG_LEVEL ?? 'silent';
   const { topicMap, groupId } = crashTopics(run);
   const runtime = new ProcessManagerRuntime({
     kafka: testKafka('stateful-crash-child', logLevel.NOTHING),
@@ -57,17 +60,21 @@ async function main(): Promise<void> {
           restoreFetchBytes: 512,
           onRestoreProgress: async (partition: number, offset: number) => {
             process.stdout.write(`restoring ${partition} ${offset}\n`);
-            await new Promise((resolve) => setTimeout(resolve, 300));
+            await new Promise((resolve) => setTimeout(resolve, Number(process.env.RESTORE_DELAY_MS ?? 300)));
           },
         }
       : {}),
   });
   await runtime.start();
   let owned = '';
+  let failed = 0;
   for (;;) {
-    const now = runtime.stats().partitions.join(',');
+    const stats = runtime.stats();
+    const now = stats.partitions.join(',');
     if (now !== owned) process.stdout.write(`owns ${now}\n`);
     owned = now;
+    if (stats.transactionsFailed !== failed) process.stdout.write(`failed ${stats.transactionsFailed}\n`);
+    failed = stats.transactionsFailed;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
