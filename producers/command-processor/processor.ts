@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StaleFoldError } from '../../infra/stateful/partition-state';
 import { fencedProducer } from '../../infra/kafka/transactions';
+import { CONSUMER_RETRY } from '../../infra/kafka/retry';
 import type { Logger } from '../../infra/logging';
 import { aggregateRuntimes, type AggregateRuntime, type ProcessorContext } from './aggregates';
 import type { CommandAggregate } from '../gateway/command-bus';
@@ -151,6 +152,8 @@ export class CommandProcessor {
       groupId: this.groupId,
       partitionAssigners: [coPartitionedAssigner(this.k)],
       readUncommitted: false,
+      // Outlasts a node's or the active controller's loss instead of crashing out of the group (client.ts).
+      retry: CONSUMER_RETRY,
       // The broker answers a fetch as soon as a command arrives; the wait only
       // bounds how often an idle processor asks.
       maxWaitTimeInMs: 250,
