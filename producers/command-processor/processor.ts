@@ -11,7 +11,7 @@ import { trackMembership, type Membership } from '../../infra/kafka/membership';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { COMMAND_REPLIES_TOPIC, commandParkingName, TOPIC_PREFIX, topicCatalog, type TopicCatalog } from '../../schemas/topics';
 import type { AvroCodec } from '../../infra/kafka/codec';
-import { coPartitionedAssigner } from '../../infra/kafka/co-partitioned-assigner';
+import { coPartitionedAssigner, OwnedPartitions } from '../../infra/kafka/co-partitioned-assigner';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -148,9 +148,11 @@ export class CommandProcessor {
       this.stateDir = mkdtempSync(join(tmpdir(), `state-${this.groupId.replace(/[^\w.-]/g, '_')}-`));
       this.ownStateDir = true;
     } else this.stateDir = this.options.stateDir;
+    // Sticky: after a crash (kafkajs rejoins as a new member) the partitions restored here come back here.
+    const owned = new OwnedPartitions();
     const consumer = kafka.consumer({
       groupId: this.groupId,
-      partitionAssigners: [coPartitionedAssigner(this.k)],
+      partitionAssigners: [coPartitionedAssigner(this.k, owned)],
       readUncommitted: false,
       // Outlasts a node's or the active controller's loss instead of crashing out of the group (client.ts).
       retry: CONSUMER_RETRY,
@@ -166,6 +168,7 @@ export class CommandProcessor {
       maxBytesPerPartition: 256 * 1024,
     });
     this.consumer = consumer;
+    owned.follow(consumer);
     this.membership = trackMembership(consumer, `group ${this.groupId}`);
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       const assigned = new Set(Object.values(payload.memberAssignment).flat());
