@@ -57,8 +57,13 @@ export type Restored<S> = (Extract<Opened<S>, { kind: 'ready' }> & { readonly re
 /** Per store directory of this process: settles once every store opened (or being opened) there has closed. */
 const holders = new Map<string, Promise<void>>();
 
-/** How long an opener waits for the previous holder of the directory in this process to close it (default). */
-export const STORE_HANDOVER_WAIT_MS = 60_000;
+/**
+ * How long an opener waits for the previous holder of the directory in this
+ * process to close it (default): a revoked task closes its store once its
+ * transaction in flight ends; a holder that keeps the store (a load that won
+ * a race) makes the opener fail after this, and its caller retries.
+ */
+export const STORE_HANDOVER_WAIT_MS = 10_000;
 
 /**
  * Takes the store directory for one holder in this process, once the previous

@@ -33,6 +33,7 @@ import { DeadlineScheduler } from './deadline-scheduler';
 import { assignedIn } from './fencing';
 import type { StatefulDefinition } from './definition';
 import { loadPartitions, type LoadContext } from './load';
+import { oneAtATime } from './one-at-a-time';
 import { StaleFoldError } from './partition-state';
 import type { DecideContext } from './round';
 import { TaskLoop } from './task-loop';
@@ -267,7 +268,10 @@ export class StatefulRuntime<S, I> implements BatchSink {
 
   // ------------------------------------------------------------ BatchSink
 
-  async assigned(assignment: Readonly<Record<string, readonly number[]>>): Promise<void> {
+  /** One assignment at a time: the next waits until this one's partitions are loaded (one-at-a-time.ts). */
+  readonly assigned = oneAtATime((assignment: Readonly<Record<string, readonly number[]>>) => this.takeOnAssignment(assignment));
+
+  private async takeOnAssignment(assignment: Readonly<Record<string, readonly number[]>>): Promise<void> {
     const mine = new Set(Object.values(assignment).flat());
     for (const [partition, task] of [...this.tasks]) if (!mine.has(partition)) await this.retire(task);
     // A task fenced while the group was rebalancing, and still this instance's: restore it now (fencing.ts).
