@@ -19,6 +19,8 @@ export interface ReplicaFigures {
   readonly ledByNode: number;
   /** At the kill: partitions with fewer in-sync replicas than min.insync.replicas. */
   readonly underMinIsr: number;
+  /** At the kill: partitions left with fewer in-sync replicas than min.insync.replicas without the node (their writes are refused until a replica catches up). */
+  readonly underMinIsrWithoutNode: number;
   /** At the kill: partitions the node led with no other replica in sync (they have no leader until it returns). */
   readonly ledWithoutOtherInSync: readonly string[];
   /** Just before the node started again: partitions with no leader, or still led by the dead node; undefined when the cluster did not answer. */
@@ -34,6 +36,7 @@ export function replicaFigures(node: number, atKill: readonly PartitionReplicas[
     partitions: atKill.length,
     ledByNode: led.length,
     underMinIsr: atKill.filter((p) => p.isr.length < minInSync).length,
+    underMinIsrWithoutNode: atKill.filter((p) => p.isr.filter((replica) => replica !== node).length < minInSync).length,
     ledWithoutOtherInSync: led.filter((p) => p.isr.every((replica) => replica === node)).map(name),
     ...(whileDown === undefined ? {} : { leaderlessWhileDown: whileDown.filter((p) => p.leader === -1 || p.leader === node).map(name) }),
   };

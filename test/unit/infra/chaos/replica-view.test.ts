@@ -10,6 +10,7 @@ describe('replicaFigures', () => {
       partitions: 4,
       ledByNode: 2,
       underMinIsr: 2,
+      underMinIsrWithoutNode: 3,
       ledWithoutOtherInSync: ['orders-1'],
       leaderlessWhileDown: ['orders-1'],
     });
