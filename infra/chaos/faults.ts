@@ -3,6 +3,7 @@
 // or Redis started, the proxies open again) until every instance says ready
 // and a probe command through every gateway is decided (2xx).
 import type { ChaosClient } from './client';
+import type { ReplicaFigures } from './replica-view';
 import type { PlannedFault } from './schedule';
 import type { ChaosSystem, Instance } from './system';
 
@@ -36,6 +37,8 @@ export interface FaultResult {
   readonly notReadyAtLimit?: Record<string, readonly string[]>;
   /** What the instances last said on /readyz before all were ready (each instance's last reasons; what held the recovery up). */
   readonly lastNotReady?: Record<string, readonly string[]>;
+  /** A cluster node's kill: its partitions' in-sync replicas at the kill, and the partitions left without a leader (replica-view.ts). */
+  readonly replicas?: ReplicaFigures;
   /** From the clients' ledger (report.ts): commands answered 2xx between the injection and backAt. */
   readonly accepted2xxWhileOut?: number;
   /** From the clients' ledger: the longest stretch with no command answered 2xx, from the injection until the recovery was measured. */
@@ -119,8 +122,8 @@ export class FaultInjector {
       case 'leader-kill':
       case 'controller-loss': {
         const which = kind === 'leader-kill' ? 'busiest-leader' : kind === 'controller-loss' ? 'controller' : 'any';
-        const node = await this.system.broker.killAndRestart(which, this.timings.brokerDownMs);
-        return this.recovered({ kind, target: node, injectedAt, backAt: Date.now() });
+        const { node, replicas } = await this.system.broker.killAndRestart(which, this.timings.brokerDownMs);
+        return this.recovered({ kind, target: node, injectedAt, backAt: Date.now(), ...(replicas === undefined ? {} : { replicas }) });
       }
       case 'redis-restart': {
         await this.system.redis.restart();

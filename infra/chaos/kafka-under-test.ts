@@ -6,6 +6,7 @@ import { config } from '../config';
 import { eventsTopics } from './log-reader';
 import { startTestCluster, type TestCluster } from './own-cluster';
 import { ownKafka, type OwnKafka } from './own-kafka';
+import { readReplicas, replicaFigures, type ReplicaFigures } from './replica-view';
 
 export interface KafkaUnderTest {
   readonly kind: 'single' | 'cluster';
@@ -14,10 +15,13 @@ export interface KafkaUnderTest {
   readonly registryUrl: string;
   readonly description: string;
   kafka(clientId: string): Kafka;
-  /** kill -9 of a node (the broker, on one), down for downMs, then started again; resolves once it is healthy. Returns the node. */
-  killAndRestart(which: 'busiest-leader' | 'controller' | 'any', downMs: number): Promise<string>;
+  /** kill -9 of a node (the broker, on one), down for downMs, then started again; resolves once it is healthy. Returns the node (and, on a cluster, its partitions' replicas). */
+  killAndRestart(which: 'busiest-leader' | 'controller' | 'any', downMs: number): Promise<{ readonly node: string; readonly replicas?: ReplicaFigures }>;
   stop(): Promise<void>;
 }
+
+/** min.insync.replicas of the cluster's topics (docs/cluster.md). */
+const MIN_IN_SYNC = 2;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -34,7 +38,7 @@ export async function singleBroker(): Promise<KafkaUnderTest> {
       await broker.kill();
       await sleep(downMs);
       await broker.start(120_000);
-      return 'the broker';
+      return { node: 'the broker' };
     },
     stop: () => broker.stop(),
   };
@@ -72,10 +76,15 @@ export async function threeNodes(portOffset: number, say: (line: string) => void
     kafka: (clientId) => cluster.kafka(clientId),
     async killAndRestart(which, downMs) {
       const node = which === 'busiest-leader' ? await busiestLeader(cluster) : which === 'controller' ? await cluster.activeController() : (turn++ % 3) + 1;
+      const atKill = await readReplicas(cluster.kafka('chaos.replicas'));
       cluster.kill(node);
-      await sleep(downMs);
+      const killedAt = Date.now();
+      // Read just before the restart: by then the controller has fenced the node (4 s) and moved its leaders.
+      await sleep(Math.max(0, downMs - 1_000));
+      const whileDown = await readReplicas(cluster.kafka('chaos.replicas'));
+      await sleep(Math.max(0, killedAt + downMs - Date.now()));
       await cluster.startNode(node);
-      return `node ${node}`;
+      return { node: `node ${node}`, ...(atKill === undefined ? {} : { replicas: replicaFigures(node, atKill, whileDown, MIN_IN_SYNC) }) };
     },
     stop: () => cluster.stop(),
   };

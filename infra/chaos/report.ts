@@ -99,6 +99,13 @@ export function formatReport(report: ChaosReport): string {
     ...report.faults.flatMap((f) =>
       f.notReadyAtLimit !== undefined || (f.readyAfterMs ?? 0) < 10_000 ? [] : Object.entries(f.lastNotReady ?? {}).map(([name, reasons]) => `  after ${f.kind} (ready after ${ms(f.readyAfterMs)}), ${name} last said: ${reasons.join('; ')}`),
     ),
+    ...report.faults.flatMap((f) => {
+      const r = f.replicas;
+      if (r === undefined) return [];
+      const down = r.leaderlessWhileDown === undefined ? 'not read' : `${r.leaderlessWhileDown.length}${r.leaderlessWhileDown.length > 0 ? ` (${r.leaderlessWhileDown.slice(0, 6).join(', ')})` : ''}`;
+      const sole = r.ledWithoutOtherInSync.length > 0 ? ` (${r.ledWithoutOtherInSync.slice(0, 6).join(', ')})` : '';
+      return [`  ${f.kind} ${f.target ?? ''}: led ${r.ledByNode} of ${r.partitions} partitions, ${r.underMinIsr} under min ISR (${r.underMinIsrWithoutNode} without the node), ${r.ledWithoutOtherInSync.length} with no other replica in sync${sole}; without a leader while down: ${down}`];
+    }),
     ...Object.entries(v.readModelsNotCaughtUp).map(([model, behind]) => `  ! read model ${model} not caught up: ${behind.slice(0, 5).join(', ')}`),
   ];
   return lines.join('\n');

@@ -51,6 +51,7 @@ import type { Admin, Consumer, ConsumerConfig, EachBatchPayload, IHeaders, Kafka
 import { DecodeError, type AvroCodec } from '../kafka/codec';
 import type { Logger } from '../logging';
 import { trackMembership, type Membership } from '../kafka/membership';
+import { CONSUMER_RETRY } from '../kafka/retry';
 import { backoffDelay, DEFAULT_RETRY, withRetries, type RetryPolicy } from './backoff';
 import { DeadLetterQueue, type DeadLetter } from './dead-letters';
 import { initialiseConsumer, type ConsumerMetrics } from './consumer-metrics';
@@ -263,7 +264,8 @@ export class EventConsumer {
     }
     const consumer = kafka.consumer({
       maxWaitTimeInMs: 100,
-      retry: { retries: 5 },
+      // Outlasts a node's or the active controller's loss instead of crashing out of the group (client.ts).
+      retry: CONSUMER_RETRY,
       // A member killed without leaving (kill -9, a lost machine) holds its partitions until its session
       // runs out: 6 s, the broker's smallest by default, instead of kafkajs's 30 s (docs/recovery.md).
       sessionTimeout: 6_000,

@@ -2,6 +2,7 @@ import { Kafka, logLevel, type KafkaConfig, type LogEntry, type RetryOptions, ty
 import { config, ConfigError, missingKafkaCredentials, type AppConfig } from '../config';
 import { rootLogger, type Logger } from '../logging';
 import { cacheCoordinators } from './coordinator-cache';
+import { CLIENT_RETRY } from './retry';
 import { kafkajsLevel } from './log-levels';
 
 // kafkajs warns about its v2 partitioner change on every producer; we choose partitions explicitly.
@@ -51,7 +52,7 @@ export function createKafka(clientId: string, logger: Logger = rootLogger, { ret
     requestTimeout: 30000,
     // kafkajs's default backoff grows to 30 s between attempts: a client would notice the broker's
     // return up to 30 s late. At most 2 s between attempts instead (docs/recovery.md).
-    retry: retry ?? { initialRetryTime: 250, maxRetryTime: 2000 },
+    retry: retry ?? { ...CLIENT_RETRY },
   });
   // One FindCoordinator per coordinator instead of four per transaction (coordinator-cache.ts).
   return cacheCoordinators(kafka);

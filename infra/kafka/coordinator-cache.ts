@@ -41,21 +41,45 @@ export function meansCoordinatorGone(error: unknown): boolean {
   return (typeof type === 'string' && COORDINATOR_MOVED.has(type)) || (typeof name === 'string' && UNREACHABLE.has(name)) || code === 'ECONNREFUSED';
 }
 
-/** The remembered broker, whose calls forget the entry when they fail for want of the right coordinator. */
-function forgettingOnFailure<T extends object>(broker: T, forget: () => void): T {
-  const check = (error: unknown): void => {
-    if (meansCoordinatorGone(error)) forget();
+/**
+ * Calls a consumer group's member makes to the broker it looked up once, when
+ * it joined, and then never again: kafkajs keeps that broker for every
+ * heartbeat, so when the coordinator's node dies the heartbeats go to the dead
+ * node until the consumer's retries run out and it crashes out of its group
+ * (each crash a rebalance, docs/chaos.md "Issue #16's findings"). A heartbeat
+ * is idempotent: when one fails for want of the coordinator, it is sent once
+ * more to the coordinator looked up afresh, and the member's later heartbeats
+ * go there too. The new coordinator has loaded the group, members included,
+ * from __consumer_offsets.
+ */
+const FOLLOWS_COORDINATOR = new Set<PropertyKey>(['heartbeat']);
+
+/**
+ * The remembered broker, whose calls forget the entry when they fail for want
+ * of the right coordinator; a group member's heartbeat then moves to the
+ * coordinator `relookup` finds (FOLLOWS_COORDINATOR).
+ */
+function forgettingOnFailure<T extends object>(broker: T, forget: () => void, relookup?: () => Promise<T>): T {
+  let current = broker;
+  const check = (error: unknown): boolean => {
+    const gone = meansCoordinatorGone(error);
+    if (gone) forget();
+    return gone;
   };
   return new Proxy(broker, {
-    get(target, property, receiver) {
-      const value: unknown = Reflect.get(target, property, receiver);
+    get(_target, property) {
+      const target = current;
+      const value: unknown = Reflect.get(target, property, target);
       if (typeof value !== 'function') return value;
       return (...args: unknown[]) => {
         try {
           const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);
-          if (result instanceof Promise) return result.catch((error: unknown) => {
-            check(error);
-            throw error;
+          if (result instanceof Promise) return result.catch(async (error: unknown) => {
+            if (!check(error) || relookup === undefined || !FOLLOWS_COORDINATOR.has(property)) throw error;
+            const fresh = await relookup().catch(() => undefined);
+            if (fresh === undefined) throw error;
+            current = fresh;
+            return (Reflect.get(fresh, property, fresh) as (...a: unknown[]) => unknown).apply(fresh, args);
           });
           return result;
         } catch (error) {
@@ -80,7 +104,7 @@ function caching(cluster: ClusterLike, ttlMs: number, now: () => number): void {
     const entry = {
       at: now(),
       broker: lookup(query).then(
-        (broker) => forgettingOnFailure(broker, forget),
+        (broker) => forgettingOnFailure(broker, forget, (query.coordinatorType ?? 0) === 0 ? () => lookup(query) : undefined),
         (error: unknown) => {
           forget();
           throw error;

@@ -1,10 +1,11 @@
 // Opening a partition task's store on assignment: look at what is on disk,
 // decide (restore-plan.ts), then restore the delta or rebuild from the
 // changelog (docs/state-stores.md "On assignment").
+import { resolve } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import { changelogOffsets, restoreFromChangelog, type Change, type RestoreOptions, type RestoreResult, type RestoreTarget } from './changelog-restore';
 import { planRestore, staleFoldMessage, type ChangelogOffsets, type RebuildReason, type StoreCondition, type StoreIdentity } from './restore-plan';
-import { readStoreMeta, StateStore, StoreDamagedError, type StateStoreOptions } from './state-store';
+import { readStoreMeta, StateStore, StoreDamagedError, StoreInUseError, type StateStoreOptions } from './state-store';
 
 export type Opened<S> =
   | { readonly kind: 'ready'; readonly store: StateStore<S>; readonly rebuilt?: { readonly reason: RebuildReason; readonly detail: string } }
@@ -43,22 +44,108 @@ export function openStore<S>(dir: string, identity: StoreIdentity, log: Changelo
   }
 }
 
+export type RestoreStoreOptions<S> = OpenOptions<S> &
+  Pick<RestoreOptions, 'onProgress' | 'timeoutMs' | 'signal' | 'fetchBytes'> & {
+    /** Turns the changelog's records into what the store keeps (e.g. adds each state's summary) before they are applied. */
+    readonly prepare?: (changes: readonly Change[]) => Promise<readonly Change[]>;
+    /** How long to wait for the directory's previous holder in this process to close it (takeStoreDir). */
+    readonly handoverWaitMs?: number;
+  };
+
 export type Restored<S> = (Extract<Opened<S>, { kind: 'ready' }> & { readonly restore: RestoreResult }) | Extract<Opened<S>, { kind: 'stale-fold' }>;
+
+/** Per store directory of this process: settles once every store opened (or being opened) there has closed. */
+const holders = new Map<string, Promise<void>>();
+
+/**
+ * How long an opener waits for the previous holder of the directory in this
+ * process to close it (default): a revoked task closes its store once its
+ * transaction in flight ends; a holder that keeps the store (a load that won
+ * a race) makes the opener fail after this, and its caller retries.
+ */
+export const STORE_HANDOVER_WAIT_MS = 10_000;
+
+/**
+ * Takes the store directory for one holder in this process, once the previous
+ * holder (an old task of the same partition, revoked but not yet closed) has
+ * released it: two overlapping assignments in one process open the store one
+ * after the other instead of the second failing on SQLite's lock ("database is
+ * locked", docs/state-stores.md "Safety"). Returns the release, which is
+ * idempotent. Throws StoreInUseError when the previous holder has not released
+ * it within `waitMs`.
+ */
+export async function takeStoreDir(dir: string, waitMs = STORE_HANDOVER_WAIT_MS): Promise<() => void> {
+  const key = resolve(dir);
+  const previous = holders.get(key);
+  let settle!: () => void;
+  const mine = new Promise<void>((done) => {
+    settle = done;
+  });
+  // The next holder waits for this one, and so (through it) for the previous one.
+  const chained = previous === undefined ? mine : previous.then(() => mine);
+  holders.set(key, chained);
+  let released = false;
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    settle();
+    if (holders.get(key) === chained) holders.delete(key);
+  };
+  if (previous !== undefined) {
+    let timer: NodeJS.Timeout | undefined;
+    const handedOver = await Promise.race([
+      previous.then(() => true),
+      new Promise<false>((done) => {
+        timer = setTimeout(() => done(false), waitMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!handedOver) {
+      release();
+      throw new StoreInUseError(`${dir}: still open by a previous task of this process after ${waitMs} ms`);
+    }
+  }
+  return release;
+}
+
+/** The store, whose close also releases the directory to the next holder. */
+function releasingOnClose<S>(store: StateStore<S>, release: () => void): StateStore<S> {
+  const close = store.close.bind(store);
+  store.close = (): void => {
+    try {
+      close();
+    } finally {
+      release();
+    }
+  };
+  return store;
+}
 
 /**
  * On assignment: open (or rebuild) the store and apply the changelog past the
  * offset it reflects. A store found damaged while restoring is rebuilt once.
+ * Opens only once a store of the same directory opened before in this process
+ * is closed (takeStoreDir).
  */
 export async function openAndRestore<S>(
   kafka: Kafka,
   dir: string,
   identity: StoreIdentity,
-  options: OpenOptions<S> &
-    Pick<RestoreOptions, 'onProgress' | 'timeoutMs' | 'signal' | 'fetchBytes'> & {
-      /** Turns the changelog's records into what the store keeps (e.g. adds each state's summary) before they are applied. */
-      readonly prepare?: (changes: readonly Change[]) => Promise<readonly Change[]>;
-    },
+  options: RestoreStoreOptions<S>,
 ): Promise<Restored<S>> {
+  const release = await takeStoreDir(dir, options.handoverWaitMs);
+  try {
+    const restored = await openAndRestoreHeld(kafka, dir, identity, options);
+    if (restored.kind === 'stale-fold') release();
+    else releasingOnClose(restored.store, release);
+    return restored;
+  } catch (error) {
+    release();
+    throw error;
+  }
+}
+
+async function openAndRestoreHeld<S>(kafka: Kafka, dir: string, identity: StoreIdentity, options: RestoreStoreOptions<S>): Promise<Restored<S>> {
   const log = await changelogOffsets(kafka, identity.topic, identity.partition);
   const opened = openStore(dir, identity, log, options);
   if (opened.kind === 'stale-fold') return opened;
@@ -75,6 +162,11 @@ export async function openAndRestore<S>(
     const damage = error instanceof StoreDamagedError ? error : error instanceof Error && error.cause instanceof StoreDamagedError ? error.cause : undefined;
     if (!damage) throw error;
     const store = StateStore.create(dir, identity, log.low, options);
-    return { kind: 'ready', store, rebuilt: { reason: 'damaged', detail: damage.message }, restore: await restoreFromChangelog(kafka, target(store), restoreOptions) };
+    try {
+      return { kind: 'ready', store, rebuilt: { reason: 'damaged', detail: damage.message }, restore: await restoreFromChangelog(kafka, target(store), restoreOptions) };
+    } catch (rebuildError) {
+      store.close();
+      throw rebuildError;
+    }
   }
 }

@@ -11,12 +11,13 @@ import { trackMembership, type Membership } from '../../infra/kafka/membership';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { COMMAND_REPLIES_TOPIC, commandParkingName, TOPIC_PREFIX, topicCatalog, type TopicCatalog } from '../../schemas/topics';
 import type { AvroCodec } from '../../infra/kafka/codec';
-import { coPartitionedAssigner } from '../../infra/kafka/co-partitioned-assigner';
+import { coPartitionedAssigner, OwnedPartitions } from '../../infra/kafka/co-partitioned-assigner';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StaleFoldError } from '../../infra/stateful/partition-state';
 import { fencedProducer } from '../../infra/kafka/transactions';
+import { CONSUMER_RETRY } from '../../infra/kafka/retry';
 import type { Logger } from '../../infra/logging';
 import { aggregateRuntimes, type AggregateRuntime, type ProcessorContext } from './aggregates';
 import type { CommandAggregate } from '../gateway/command-bus';
@@ -147,10 +148,14 @@ export class CommandProcessor {
       this.stateDir = mkdtempSync(join(tmpdir(), `state-${this.groupId.replace(/[^\w.-]/g, '_')}-`));
       this.ownStateDir = true;
     } else this.stateDir = this.options.stateDir;
+    // Sticky: after a crash (kafkajs rejoins as a new member) the partitions restored here come back here.
+    const owned = new OwnedPartitions();
     const consumer = kafka.consumer({
       groupId: this.groupId,
-      partitionAssigners: [coPartitionedAssigner(this.k)],
+      partitionAssigners: [coPartitionedAssigner(this.k, owned)],
       readUncommitted: false,
+      // Outlasts a node's or the active controller's loss instead of crashing out of the group (client.ts).
+      retry: CONSUMER_RETRY,
       // The broker answers a fetch as soon as a command arrives; the wait only
       // bounds how often an idle processor asks.
       maxWaitTimeInMs: 250,
@@ -163,6 +168,7 @@ export class CommandProcessor {
       maxBytesPerPartition: 256 * 1024,
     });
     this.consumer = consumer;
+    owned.follow(consumer);
     this.membership = trackMembership(consumer, `group ${this.groupId}`);
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       const assigned = new Set(Object.values(payload.memberAssignment).flat());

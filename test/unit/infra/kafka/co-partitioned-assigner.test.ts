@@ -1,4 +1,5 @@
-import { coPartition, coPartitionedAssigner, coPartitionedName, ownerOf } from '../../../../infra/kafka/co-partitioned-assigner';
+import { AssignerProtocol } from 'kafkajs';
+import { claimedPartitions, coPartition, coPartitionedAssigner, coPartitionedName, coPartitionSticky, ownerOf, OwnedPartitions } from '../../../../infra/kafka/co-partitioned-assigner';
 
 const counts = new Map([
   ['restaurant.order.commands', 6],
@@ -62,5 +63,67 @@ describe('co-partitioned assignment', () => {
     expect(coPartitionedName(3)).toBe('CoPartitioned-3');
     expect(() => coPartitionedAssigner(0)).toThrow(RangeError);
     expect(() => coPartitionedAssigner(1.5)).toThrow(RangeError);
+  });
+});
+
+describe('sticky co-partitioned assignment', () => {
+  const six = new Map([
+    ['a.commands', 6],
+    ['b.commands', 6],
+  ]);
+  const numbers = (assignment: Map<string, Record<string, number[]>>, member: string): number[] => assignment.get(member)?.['a.commands'] ?? [];
+
+  it('is the round-robin deal when nobody claims anything', () => {
+    for (const [members, k] of [[['m-b', 'm-a'], 1], [['x', 'y', 'z'], 1], [['m2', 'm1'], 3], [['a', 'b', 'c', 'd'], 2]] as const) {
+      expect(coPartitionSticky(members.map((memberId) => ({ memberId, owned: [] })), six, k)).toEqual(coPartition(members, six, k));
+    }
+  });
+
+  it('gives a member that crashed and joined again with a new id its own partitions back, whatever the ids', () => {
+    // Before: m-a owned 0, 2, 4 and m-b 1, 3, 5. m-b crashed, m-a stood in for it (all six), m-b rejoined as z-b or a-b.
+    for (const rejoined of ['a-b', 'z-b']) {
+      const assignment = coPartitionSticky([{ memberId: 'm-a', owned: [0, 1, 2, 3, 4, 5] }, { memberId: rejoined, owned: [1, 3, 5] }], six);
+      expect(numbers(assignment, rejoined)).toEqual([1, 3, 5]);
+      expect(numbers(assignment, 'm-a')).toEqual([0, 2, 4]);
+      expect(assignment.get(rejoined)?.['b.commands']).toEqual([1, 3, 5]);
+    }
+    // Without the claims, the deal by the new ids would have swapped them.
+    expect(numbers(coPartition(['m-a', 'a-b'], six), 'a-b')).toEqual([0, 2, 4]);
+  });
+
+  it('keeps owned partitions up to a balanced share and deals the rest to the members with fewest', () => {
+    // A member joins a group of one that owns everything: it gets half, the first keeps the other half.
+    const joined = coPartitionSticky([{ memberId: 'm-b', owned: [0, 1, 2, 3, 4, 5] }, { memberId: 'm-a', owned: [] }], six);
+    expect(numbers(joined, 'm-b')).toEqual([0, 1, 2]);
+    expect(numbers(joined, 'm-a')).toEqual([3, 4, 5]);
+    // Five groups over two members: one keeps three, never both.
+    const five = new Map([['t', 5]]);
+    const uneven = coPartitionSticky([{ memberId: 'x', owned: [0, 1, 2] }, { memberId: 'y', owned: [2, 3, 4] }], five);
+    expect([uneven.get('x')?.t?.length, uneven.get('y')?.t?.length].sort()).toEqual([2, 3]);
+    expect([...(uneven.get('x')?.t ?? []), ...(uneven.get('y')?.t ?? [])].sort()).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('keeps whole groups of k, and ignores claims beyond the partitions there are', () => {
+    const assignment = coPartitionSticky([{ memberId: 'm1', owned: [3, 4, 5, 9] }, { memberId: 'm2', owned: [] }], six, 3);
+    expect(numbers(assignment, 'm1')).toEqual([3, 4, 5]);
+    expect(numbers(assignment, 'm2')).toEqual([0, 1, 2]);
+  });
+
+  it('reads claims from join metadata, and claims nothing from metadata it cannot read', () => {
+    expect(claimedPartitions(Buffer.from('[1,3,5]'))).toEqual([1, 3, 5]);
+    expect(claimedPartitions(Buffer.from('not json'))).toEqual([]);
+    expect(claimedPartitions(Buffer.from('[-1, 2.5, "x", 4]'))).toEqual([4]);
+    expect(claimedPartitions(Buffer.alloc(0))).toEqual([]);
+  });
+
+  it('says in its join metadata what the consumer was last assigned', () => {
+    const owned = new OwnedPartitions();
+    const listeners: Array<(event: { payload: { memberAssignment: Record<string, number[]> } }) => void> = [];
+    owned.follow({ events: { GROUP_JOIN: 'consumer.group_join' }, on: (_: unknown, listener: (typeof listeners)[number]) => (listeners.push(listener), () => undefined) } as never);
+    listeners.forEach((l) => l({ payload: { memberAssignment: { 'a.commands': [5, 1], 'b.commands': [1, 3] } } }));
+    expect(owned.owned).toEqual([1, 3, 5]);
+    const assigner = coPartitionedAssigner(1, owned)({ cluster: {} as never, groupId: 'g', logger: {} as never });
+    const { metadata } = assigner.protocol({ topics: ['a.commands'] });
+    expect(claimedPartitions(AssignerProtocol.MemberMetadata.decode(metadata)?.userData)).toEqual([1, 3, 5]);
   });
 });

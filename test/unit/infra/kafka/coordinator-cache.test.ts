@@ -6,6 +6,7 @@ import { cacheCoordinators, canCacheCoordinators } from '../../../../infra/kafka
 interface FakeBroker {
   readonly nodeId: number;
   endTxn(): Promise<string>;
+  heartbeat(member: { memberId: string }): Promise<string>;
 }
 
 function fakeKafka(brokerFor: (lookup: number) => FakeBroker | Error) {
@@ -32,6 +33,7 @@ const kafkaError = (type: string): Error => Object.assign(new Error(type), { typ
 const broker = (nodeId: number, fails?: string): FakeBroker => ({
   nodeId,
   endTxn: () => (fails ? Promise.reject(kafkaError(fails)) : Promise.resolve('ok')),
+  heartbeat: ({ memberId }) => (fails ? Promise.reject(fails === 'ECONNREFUSED' ? Object.assign(new Error('connect ECONNREFUSED'), { name: 'KafkaJSConnectionError', code: 'ECONNREFUSED' }) : kafkaError(fails)) : Promise.resolve(`${memberId} heartbeat on ${nodeId}`)),
 });
 
 const query = { groupId: 'restaurant.command-processor.p0', coordinatorType: 1 };
@@ -76,6 +78,32 @@ describe('coordinator cache', () => {
     const cluster = fake.create();
     await expect(cluster.findGroupCoordinator(query)).rejects.toThrow('COORDINATOR_NOT_AVAILABLE');
     expect((await cluster.findGroupCoordinator(query)).nodeId).toBe(2);
+  });
+
+  it("sends a group member's heartbeat that met a dead coordinator to the one looked up afresh, and its next heartbeats too", async () => {
+    // Node 1 was the group's coordinator and died; the lookup after it names node 2.
+    const fake = fakeKafka((n) => broker(n, n === 1 ? 'ECONNREFUSED' : undefined));
+    cacheCoordinators(fake.kafka, { now: () => 0 });
+    const cluster = fake.create();
+    const coordinator = await cluster.findGroupCoordinator({ groupId: 'restaurant.command-processor' }); // what kafkajs keeps from the join
+    await expect(coordinator.heartbeat({ memberId: 'm-1' })).resolves.toBe('m-1 heartbeat on 2');
+    await expect(coordinator.heartbeat({ memberId: 'm-1' })).resolves.toBe('m-1 heartbeat on 2');
+    expect(coordinator.nodeId).toBe(2);
+    expect(fake.lookups()).toBe(2);
+  });
+
+  it('fails the heartbeat as before when no coordinator is found, and re-sends nothing but heartbeats', async () => {
+    const fake = fakeKafka((n) => (n === 1 ? broker(1, 'NOT_COORDINATOR_FOR_GROUP') : new Error('COORDINATOR_NOT_AVAILABLE')));
+    cacheCoordinators(fake.kafka, { now: () => 0 });
+    const cluster = fake.create();
+    const group = await cluster.findGroupCoordinator({ groupId: 'g' });
+    await expect(group.heartbeat({ memberId: 'm-1' })).rejects.toThrow('NOT_COORDINATOR_FOR_GROUP');
+    // A transaction's coordinator is not followed: its calls are not re-sent (kafkajs retries them with a new lookup).
+    const transactions = fakeKafka((n) => broker(n, n === 1 ? 'ECONNREFUSED' : undefined));
+    cacheCoordinators(transactions.kafka, { now: () => 0 });
+    const txCoordinator = await transactions.create().findGroupCoordinator(query);
+    await expect(txCoordinator.heartbeat({ memberId: 'p' })).rejects.toThrow('ECONNREFUSED');
+    expect(transactions.lookups()).toBe(1);
   });
 
   it('leaves a client it cannot find the factory of as it is', () => {
