@@ -4,19 +4,15 @@
 // the changelog past the offset it reflects (all of it when the store is
 // missing, damaged or from another changelog epoch); refuse states folded by
 // another fold version; read the group's committed input offsets.
-import { join } from 'node:path';
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { AvroCodec } from '../kafka/codec';
-import { readToEnd } from '../kafka/read-to-end';
-import { PARKED_INPUT } from '../../schemas/loader';
-import { groupParked, parkedFromRecord, REQUEST_KEY_PREFIX, type ParkedInput } from './parking';
+import type { ParkedInput } from './parking';
+import { parkedAt, readParked } from './parked-read';
 import { fencedProducer } from '../kafka/transactions';
 import type { Logger } from '../logging';
-import { openAndRestore } from '../state/open-store';
-import { deleteStore } from '../state/state-store';
-import type { StoreIdentity } from '../state/restore-plan';
+import { openStamped, storeDirOf } from './stamped-store';
 import type { StatefulDefinition } from './definition';
-import { foldVersionOfDefinition, PartitionState, restoreChanges, StaleFoldError, stateDecoder } from './partition-state';
+import { foldVersionOfDefinition, PartitionState, stateDecoder, stateRow } from './partition-state';
 
 export interface LoadContext<S> {
   readonly kafka: Kafka;
@@ -54,42 +50,34 @@ export interface Loaded<S> {
   readonly starts: Map<string, number>;
 }
 
-export const storeDirOf = (stateDir: string, changelog: string, partition: number): string => join(stateDir, `${changelog}-${partition}`);
+export { storeDirOf };
 
 async function loadOne<S>(ctx: LoadContext<S>, partition: number): Promise<PartitionState<S>> {
   const { definition } = ctx;
   const foldVersion = foldVersionOfDefinition(definition);
-  const identity: StoreIdentity = { topic: ctx.changelog, partition, epoch: ctx.changelogEpoch, foldVersion };
-  const dir = storeDirOf(ctx.stateDir, ctx.changelog, partition);
-  const stale = new Map<string, number>();
-  const restored = await openAndRestore(ctx.kafka, dir, identity, {
+  const opened = await openStamped({
+    kafka: ctx.kafka,
+    dir: storeDirOf(ctx.stateDir, ctx.changelog, partition),
+    identity: { topic: ctx.changelog, partition, epoch: ctx.changelogEpoch, foldVersion },
     decode: stateDecoder(ctx.codec, definition),
     decodedCapacity: ctx.decodedCapacity,
+    row: stateRow(ctx.codec, definition),
+    refusal: (why) =>
+      why.kind === 'store'
+        ? `${definition.name}: ${why.message}`
+        : `${definition.name}: ${why.count} state(s) of ${ctx.changelog}[${partition}] were folded by fold version ${why.versions.join(', ')}, this build's fold is version ${foldVersion}; ` +
+          'deciding on them would decide on stale state. Rebuild the states from the events topics (docs/state-stores.md "Fold versions") before starting this build.',
     timeoutMs: ctx.restoreTimeoutMs,
     signal: ctx.signal,
     ...(ctx.fetchBytes === undefined ? {} : { fetchBytes: ctx.fetchBytes }),
-    ...(ctx.onProgress === undefined ? {} : { onProgress: ({ offset }: { readonly offset: number }) => ctx.onProgress?.(partition, offset) }),
-    prepare: restoreChanges(ctx.codec, definition, (key, version) => stale.set(key, version)),
+    ...(ctx.onProgress === undefined ? {} : { onProgress: (offset: number) => ctx.onProgress?.(partition, offset) ?? Promise.resolve() }),
   });
-  if (restored.kind === 'stale-fold') throw new StaleFoldError(`${definition.name}: ${restored.message}`);
-  // Stored states are stamped either by this build's commits or by a restore, so the restore alone can bring stale ones.
-  for (const [key, version] of stale) if (restored.store.getEntry(key)?.foldVersion !== version) stale.delete(key);
-  if (stale.size > 0) {
-    // The store now reflects records that must be read (and refused) again next time: it is dropped, not kept.
-    restored.store.close();
-    deleteStore(dir);
-    const versions = [...new Set(stale.values())].sort((a, b) => a - b).join(', ');
-    throw new StaleFoldError(
-      `${definition.name}: ${stale.size} state(s) of ${ctx.changelog}[${partition}] were folded by fold version ${versions}, this build's fold is version ${foldVersion}; ` +
-        'deciding on them would decide on stale state. Rebuild the states from the events topics (docs/state-stores.md "Fold versions") before starting this build.',
-    );
-  }
-  const { restore } = restored;
+  const { restore } = opened;
   ctx.log.info(
-    { partition, from: restore.from, to: restore.to, records: restore.records, ms: restore.ms, rebuilt: restored.rebuilt?.reason, states: restored.store.size() },
-    restored.rebuilt ? 'partition store rebuilt from the changelog' : 'partition store restored by delta',
+    { partition, from: restore.from, to: restore.to, records: restore.records, ms: restore.ms, rebuilt: opened.rebuilt, states: opened.store.size() },
+    opened.rebuilt === undefined ? 'partition store restored by delta' : 'partition store rebuilt from the changelog',
   );
-  return new PartitionState(restored.store, definition);
+  return new PartitionState(opened.store, definition);
 }
 
 export async function loadPartitions<S>(ctx: LoadContext<S>, partitions: readonly number[]): Promise<Array<Loaded<S>>> {
@@ -127,23 +115,6 @@ export async function loadPartitions<S>(ctx: LoadContext<S>, partitions: readonl
 
 /** The parked inputs of `partitions`, per partition and process, as the committed parked topic holds them. */
 export async function loadParked(ctx: Pick<LoadContext<unknown>, 'kafka' | 'codec' | 'restoreTimeoutMs'>, topic: string, partitions: readonly number[]): Promise<Map<number, Map<string, readonly ParkedInput[]>>> {
-  const latest = new Map<number, Map<string, ParkedInput>>(partitions.map((p) => [p, new Map()]));
-  await readToEnd(
-    ctx.kafka,
-    [{ topic, partitions }],
-    async ({ partition, message }) => {
-      const key = message.key?.toString() ?? '';
-      const byKey = latest.get(partition);
-      if (byKey === undefined || key.startsWith(REQUEST_KEY_PREFIX)) return; // requests are consumed, not restored
-      if (message.value === null) {
-        byKey.delete(key);
-        return;
-      }
-      const decoded = await ctx.codec.decode(message.value);
-      if (decoded.fullName !== PARKED_INPUT) return;
-      byKey.set(key, parkedFromRecord(decoded.value));
-    },
-    { timeoutMs: ctx.restoreTimeoutMs },
-  );
-  return new Map([...latest].map(([p, byKey]) => [p, groupParked(byKey)]));
+  const read = await readParked(ctx.kafka, ctx.codec, [{ topic, partitions }], ctx.restoreTimeoutMs);
+  return new Map(partitions.map((p) => [p, read.get(parkedAt(topic, p)) ?? new Map()]));
 }

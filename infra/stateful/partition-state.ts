@@ -9,27 +9,14 @@ import type { Change, StateSummary } from '../state/changelog-restore';
 import type { StateStore } from '../state/state-store';
 import type { Deadline, StatefulDefinition } from './definition';
 import type { TraceHeaders } from '../tracing/propagation';
+import { resolvedDecoder } from './stamped-store';
 
 /** A state stamped with another fold version than this build's: never decided on (docs/state-stores.md "Fold versions"). */
 export class StaleStateError extends Error {
   override readonly name = 'StaleStateError';
 }
 
-/** Refusing a whole partition: its states were folded by another fold version. Not retried into success: the operator must rebuild. */
-export class StaleFoldError extends Error {
-  override readonly name = 'StaleFoldError';
-}
-
-/** A stored state whose writer schema this process has not resolved yet: resolve it (async) and decide again. */
-export class UnresolvedSchemaError extends Error {
-  override readonly name = 'UnresolvedSchemaError';
-  constructor(readonly bytes: Buffer) {
-    super(`state schema id ${bytes.length >= 5 ? bytes.readInt32BE(1) : '?'} not resolved yet`);
-  }
-}
-
-/** Records written before fold versions were stamped count as version 1: the folds as they were then. */
-export const UNSTAMPED_FOLD_VERSION = 1;
+export { StaleFoldError, UnresolvedSchemaError, UNSTAMPED_FOLD_VERSION } from './stamped-store';
 
 export const foldVersionOfDefinition = (definition: Pick<StatefulDefinition<unknown, unknown>, 'foldVersion'>): number => definition.foldVersion ?? 1;
 
@@ -55,48 +42,28 @@ export function parseDue(due: string): Deadline[] {
   return (JSON.parse(due) as Array<[string, number]>).map(([name, dueAt]) => ({ name, dueAt }));
 }
 
-/** The store's decoder: synchronous, from the codec's resolved readers (UnresolvedSchemaError when it has none yet). */
+/** The store's decoder of a definition's states (UnresolvedSchemaError for a writer schema not resolved yet). */
 export function stateDecoder<S>(codec: AvroCodec, definition: Pick<StatefulDefinition<S, unknown>, 'fromStateRecord' | 'stateRecord'>): (bytes: Buffer, key: string) => S {
-  return (bytes, key) => {
-    const decoded = codec.decodeKnown(bytes);
-    if (decoded === undefined) throw new UnresolvedSchemaError(bytes);
-    if (decoded.fullName !== definition.stateRecord) throw new Error(`the stored state of ${key} is a ${decoded.fullName}, not a ${definition.stateRecord}`);
-    return definition.fromStateRecord(decoded.value);
-  };
+  return resolvedDecoder(codec, definition.stateRecord, 'state', (value) => definition.fromStateRecord(value));
 }
 
 /**
- * Turns changelog records into store changes during a restore: decodes each
- * state once to keep its summary, and stamps unstamped records.
+ * The store row of a restored changelog record (its fold version already
+ * stamped, stamped-store.ts): each state is decoded once to keep its summary.
  */
-export function restoreChanges<S>(
-  codec: AvroCodec,
-  definition: StatefulDefinition<S, unknown>,
-  /** Told of every record stamped with another fold version than this build's. */
-  onStale: (key: string, foldVersion: number) => void,
-): (changes: readonly Change[]) => Promise<readonly Change[]> {
-  const current = foldVersionOfDefinition(definition);
-  return async (changes) => {
-    const out: Change[] = [];
-    for (const change of changes) {
-      const foldVersion = change.foldVersion === 0 ? UNSTAMPED_FOLD_VERSION : change.foldVersion;
-      if (change.value !== null && foldVersion !== current) onStale(change.key, foldVersion);
-      if (change.value === null) {
-        out.push({ ...change, foldVersion });
-        continue;
-      }
-      const decoded = await codec.decode(change.value);
-      if (decoded.fullName !== definition.stateRecord) throw new Error(`changelog record ${change.key} holds a ${decoded.fullName}, not a ${definition.stateRecord}`);
-      // A state of another fold version is stored as it is (never decided on); its summary is still this build's reading of it.
-      let summary: StateSummary = { label: null, due: null };
-      try {
-        summary = summarize(definition, definition.fromStateRecord(decoded.value));
-      } catch {
-        // Not readable by this build: stored without a summary; deciding on it is refused by its stamp or its decode.
-      }
-      out.push({ ...change, foldVersion, summary });
+export function stateRow<S>(codec: AvroCodec, definition: StatefulDefinition<S, unknown>): (change: Change) => Promise<Change> {
+  return async (change) => {
+    if (change.value === null) return change;
+    const decoded = await codec.decode(change.value);
+    if (decoded.fullName !== definition.stateRecord) throw new Error(`changelog record ${change.key} holds a ${decoded.fullName}, not a ${definition.stateRecord}`);
+    // A state of another fold version is stored as it is (never decided on); its summary is still this build's reading of it.
+    let summary: StateSummary = { label: null, due: null };
+    try {
+      summary = summarize(definition, definition.fromStateRecord(decoded.value));
+    } catch {
+      // Not readable by this build: stored without a summary; deciding on it is refused by its stamp or its decode.
     }
-    return out;
+    return { ...change, summary };
   };
 }
 

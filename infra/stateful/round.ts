@@ -15,7 +15,8 @@ import { RegistryError, type AvroCodec } from '../kafka/codec';
 import type { QueuedDeadline } from './deadline-queue';
 import type { Deadline, Outgoing, StatefulDefinition } from './definition';
 import { FOLD_VERSION_HEADER } from '../state/changelog-restore';
-import { foldVersionOfDefinition, UnresolvedSchemaError } from './partition-state';
+import { foldVersionOfDefinition } from './partition-state';
+import { resolvingSchemas } from './stamped-store';
 import { decideRequest, parkBatch, parkingMessages, type ParkingContext, type ParkingPart } from './round-parking';
 import type { ParkedInput } from './parking';
 
@@ -89,14 +90,7 @@ export interface TaskView<S> {
 /** Decides and encodes one piece of work on top of the round so far; throws without side effects. */
 export async function decideWork<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, work: Work, round: Round<S>): Promise<Round<S>> {
   // A stored state whose writer schema is not resolved yet throws before anything is decided: resolve it, decide again.
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await decideOnce(ctx, task, work, round);
-    } catch (error) {
-      if (!(error instanceof UnresolvedSchemaError) || attempt >= 8) throw error;
-      await ctx.codec.decode(error.bytes);
-    }
-  }
+  return resolvingSchemas(ctx.codec, () => decideOnce(ctx, task, work, round));
 }
 
 async function decideOnce<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, work: Work, round: Round<S>): Promise<Round<S>> {

@@ -17,68 +17,28 @@
 // deadlines. The restore runs while the consumer heartbeats (the EventConsumer
 // takes on an assignment outside its batches). The per-task queue and rounds
 // are task-loop.ts; deadlines deadline-scheduler.ts.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Admin, Kafka } from 'kafkajs';
-import { topicCatalog, type TopicCatalog } from '../../schemas/topics';
-import type { RetryPolicy } from '../consuming/backoff';
+import type { Admin } from 'kafkajs';
+import { topicCatalog } from '../../schemas/topics';
 import { EventConsumer, ProcessingError, type BatchSink, type PartitionBatch } from '../consuming/event-consumer';
 import { CoPartitionedAssigner } from '../kafka/co-partitioned-assigner';
-import type { AvroCodec } from '../kafka/codec';
 import type { Logger } from '../logging';
-import type { QueuedDeadline } from './deadline-queue';
-import type { TraceHeaders } from '../tracing/propagation';
 import { DeadlineScheduler } from './deadline-scheduler';
 import { assignedIn } from './fencing';
 import type { StatefulDefinition } from './definition';
 import { loadPartitions, type LoadContext } from './load';
 import { StaleFoldError } from './partition-state';
 import type { DecideContext } from './round';
+import { StateDirectory } from './state-dir';
 import { TaskLoop } from './task-loop';
+import type { StatefulRuntimeOptions } from './runtime-options';
+import { TaskDeadlines } from './task-deadlines';
+import { parkedOf, statsOf } from './runtime-stats';
 import { PartitionRevoked, zeroCounts, type Task } from './task';
 import type { StatefulStats } from './stats';
-import { summaryOf, type ParkedProcess } from './parking';
+import type { ParkedProcess } from './parking';
 import { parkingContextOf } from './round-parking';
 
-export interface StatefulRuntimeOptions<S, I> {
-  readonly kafka: Kafka;
-  readonly codec: AvroCodec;
-  readonly logger: Logger;
-  readonly definition: StatefulDefinition<S, I>;
-  /** The catalog topic holding the states (compacted; key = state key). */
-  readonly changelog: string;
-  readonly catalog?: TopicCatalog;
-  /** Physical topic per catalog topic, for tests and benches on topics of their own (records are still encoded with the catalog topic's subjects). */
-  readonly topicMap?: Readonly<Record<string, string>>;
-  readonly groupId: string;
-  /** Where the partition stores live (one directory per changelog partition). Default: a directory of its own, deleted at stop (every start restores from scratch). */
-  readonly stateDir?: string;
-  /**
-   * The catalog topic of the runtime's parked inputs (compacted, co-partitioned
-   * with the changelog): with it, a definition that declares `parking` parks
-   * processes instead of skipping their dead-lettered inputs (docs/stateful-runtime.md "Parking").
-   */
-  readonly parkedTopic?: string;
-  /** The changelog's incarnation: change it when the changelog topic is recreated (default "1"). */
-  readonly changelogEpoch?: string;
-  /** Decoded states kept in memory per partition (default 500). */
-  readonly decodedCapacity?: number;
-  readonly clock?: () => number;
-  readonly retry?: RetryPolicy;
-  /** How long the offsets of rounds that changed nothing may wait for a transaction to ride with (default 1000 ms). */
-  readonly offsetFlushMs?: number;
-  /** Longest a restore may take to read the changelog (default 10 minutes). */
-  readonly restoreTimeoutMs?: number;
-  /** Bytes fetched per partition and request (kafkajs's default is 1 MB). */
-  readonly maxBytesPerPartition?: number;
-  /** Bytes fetched per restore request (default 4 MiB); with `onRestoreProgress`, what the crash tests slow a restore with. */
-  readonly restoreFetchBytes?: number;
-  /** Called after each applied restore batch (the crash tests kill -9 part-way through a restore). */
-  readonly onRestoreProgress?: (partition: number, offset: number) => Promise<void>;
-  /** Called between a round's commit and its store write: the crash point the crash tests kill -9 at (test/support/stateful-crash-child.ts). */
-  readonly betweenCommitAndStore?: (partition: number) => Promise<void>;
-}
+export type { StatefulRuntimeOptions } from './runtime-options';
 
 export class StatefulRuntime<S, I> implements BatchSink {
   readonly writesDeadLetters = true;
@@ -94,9 +54,9 @@ export class StatefulRuntime<S, I> implements BatchSink {
   private readonly tasks = new Map<number, Task<S>>();
   private readonly scheduler: DeadlineScheduler<Task<S>>;
   private readonly loop: TaskLoop<S, I>;
+  private readonly deadlines: TaskDeadlines<S>;
   private admin: Admin | undefined;
-  private stateDir: string | undefined;
-  private ownStateDir = false;
+  private stateDir: StateDirectory | undefined;
   private stopping = false;
   private epochs = 0;
   /** Why the runtime refuses to decide (states of another fold version); undefined while it does not. */
@@ -127,12 +87,13 @@ export class StatefulRuntime<S, I> implements BatchSink {
       changelog: { logical: changelog.name, physical: physical(changelog.name), partitions: changelog.partitions },
       ...(parking === undefined ? {} : { parking }),
     };
+    this.deadlines = new TaskDeadlines<S>(definition as StatefulDefinition<S, unknown>, () => this.scheduler, this.counts);
     this.scheduler = new DeadlineScheduler<Task<S>>({
       clock: this.clock,
       log: this.log,
       inputs: this.inputs,
       task: (partition) => this.tasks.get(partition),
-      pending: (task, entry) => this.pending(task, entry),
+      pending: (task, entry) => this.deadlines.pending(task, entry),
       submit: (task, due) => this.loop.submit(task, { kind: 'deadlines', due }),
       admin: () => this.admin,
     });
@@ -146,8 +107,8 @@ export class StatefulRuntime<S, I> implements BatchSink {
       stopping: () => this.stopping,
       reload: (task) => this.reload(task),
       owned: (task) => this.owned(task),
-      replaced: (task, id, before, after, trace) => this.replaced(task, id, before, after, trace),
-      unparked: (task, id) => this.unparked(task, id),
+      replaced: (task, id, before, after, trace) => this.deadlines.replaced(task, id, before, after, trace),
+      unparked: (task, id) => this.deadlines.unparked(task, id),
       ...(options.betweenCommitAndStore === undefined ? {} : { betweenCommitAndStore: options.betweenCommitAndStore }),
     });
     this.consumer = new EventConsumer({
@@ -190,10 +151,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
 
   async start(): Promise<void> {
     await this.definition.start?.();
-    if (this.options.stateDir === undefined) {
-      this.stateDir = mkdtempSync(join(tmpdir(), `state-${this.groupId.replace(/[^\w.-]/g, '_')}-`));
-      this.ownStateDir = true;
-    } else this.stateDir = this.options.stateDir;
+    this.stateDir = StateDirectory.claim(this.options.stateDir, this.groupId);
     const admin = this.options.kafka.admin();
     await admin.connect();
     this.admin = admin;
@@ -221,48 +179,17 @@ export class StatefulRuntime<S, I> implements BatchSink {
     // The tasks stay, retired, with their counts: a last stats() still tells what this instance held.
     for (const task of this.tasks.values()) task.state.close();
     await this.admin?.disconnect();
-    if (this.ownStateDir && this.stateDir !== undefined) rmSync(this.stateDir, { recursive: true, force: true });
+    this.stateDir?.release();
     await this.definition.stop?.();
   }
 
   stats(): StatefulStats {
-    let instances = 0;
-    let waiting = 0;
-    let pendingDeadlines = 0;
-    const byStatus = new Map<string, number>();
-    for (const task of this.tasks.values()) {
-      instances += task.state.size;
-      pendingDeadlines += task.state.pendingDeadlines;
-      for (const [label, n] of task.state.labels) byStatus.set(label, (byStatus.get(label) ?? 0) + n);
-      for (const gate of task.gates) waiting += gate.due.length;
-    }
-    return Object.freeze({
-      name: this.definition.name,
-      groupId: this.groupId,
-      partitions: [...this.tasks.keys()].sort((a, b) => a - b),
-      instances,
-      instancesByState: Object.freeze(Object.fromEntries([...byStatus].filter(([, n]) => n > 0))),
-      pendingDeadlines,
-      deadlinesWaitingForInputs: waiting,
-      messagesEmittedByType: Object.freeze(Object.fromEntries(this.emittedByType)),
-      deadLettered: this.consumer.stats.deadLettered,
-      parkedProcesses: [...this.tasks.values()].reduce((n, task) => n + task.parked.size, 0),
-      parkedInputs: [...this.tasks.values()].reduce((n, task) => n + [...task.parked.values()].reduce((m, list) => m + list.length, 0), 0),
-      parked: Object.freeze(this.parked()),
-      ...this.counts,
-    });
+    return statsOf(this.definition, this.groupId, this.tasks, { ...this.counts, emittedByType: this.emittedByType, deadLettered: this.consumer.stats.deadLettered });
   }
 
   /** The parked processes of the partitions this instance owns, oldest first, with why (docs/stateful-runtime.md "Parking"). */
   parked(): ParkedProcess[] {
-    const out: ParkedProcess[] = [];
-    for (const task of this.tasks.values()) {
-      for (const list of task.parked.values()) {
-        const summary = summaryOf(list);
-        if (summary !== undefined) out.push(summary);
-      }
-    }
-    return out.sort((a, b) => a.parkedAt - b.parkedAt || (a.processId < b.processId ? -1 : 1));
+    return parkedOf(this.tasks.values());
   }
 
   // ------------------------------------------------------------ BatchSink
@@ -282,7 +209,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
       for (const l of await this.load(fresh, superseded)) {
         const task: Task<S> = { ...l, epoch: ++this.epochs, pendingOffsets: new Map(), positions: new Map(l.starts), queue: [], draining: undefined, dirty: false, retired: false, gates: [], flushTimer: undefined };
         this.tasks.set(l.partition, task);
-        this.track(task);
+        this.deadlines.track(task);
       }
     }
     this.scheduler.arm();
@@ -310,7 +237,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
       inputs: this.consumed,
       changelog: this.ctx.changelog.physical,
       ...(this.ctx.parking === undefined ? {} : { parked: this.ctx.parking.physical }),
-      stateDir: this.stateDir,
+      stateDir: this.stateDir.path,
       changelogEpoch: this.options.changelogEpoch ?? '1',
       restoreTimeoutMs: this.options.restoreTimeoutMs ?? 600_000,
       decodedCapacity: this.options.decodedCapacity ?? 500,
@@ -349,7 +276,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
     task.gates = [];
     task.dirty = false;
     task.fenced = false;
-    this.track(task);
+    this.deadlines.track(task);
     this.scheduler.arm();
   }
 
@@ -372,56 +299,6 @@ export class StatefulRuntime<S, I> implements BatchSink {
     this.tasks.delete(task.partition);
     this.scheduler.forget(task.partition);
     this.log.info({ partition: task.partition }, 'partition revoked');
-  }
-
-  // ------------------------------------------------------------ state bookkeeping
-
-  /** Queues the stored states' deadlines (read from the store's index, not from the states). */
-  private track(task: Task<S>): void {
-    let pending = 0;
-    for (const { id, deadlines, trace } of task.state.pending()) {
-      pending += deadlines.length;
-      // Each fires in the trace of the step that set it, kept in the store beside the state.
-      for (const d of deadlines) this.scheduler.push({ fireAt: d.dueAt, dueAt: d.dueAt, name: d.name, partition: task.partition, processId: id, epoch: task.epoch, trace });
-    }
-    task.state.pendingDeadlines = pending;
-  }
-
-  /** Counts and timers for a state that went from `before` to `after` (committed). */
-  private replaced(task: Task<S>, id: string, before: S | undefined, after: S, trace: TraceHeaders): void {
-    const d = this.definition;
-    const old = before === undefined ? [] : d.deadlines(before);
-    for (const deadline of d.deadlines(after)) {
-      if (old.some((o) => o.name === deadline.name && o.dueAt === deadline.dueAt)) continue;
-      this.scheduler.push({ fireAt: deadline.dueAt, dueAt: deadline.dueAt, name: deadline.name, partition: task.partition, processId: id, epoch: task.epoch, trace: trace.traceparent === undefined ? undefined : trace });
-    }
-    if (d.counters !== undefined) {
-      const a = d.counters(after);
-      const b = before === undefined ? { failures: 0, retries: 0 } : d.counters(before);
-      this.counts.processFailures += Math.max(0, a.failures - b.failures);
-      this.counts.processRetries += Math.max(0, a.retries - b.retries);
-    }
-  }
-
-  /** A process unparked: its state's deadlines are scheduled again (they did not fire while it was parked). */
-  private unparked(task: Task<S>, id: string): void {
-    let state: S | undefined;
-    try {
-      state = task.state.get(id);
-    } catch {
-      return; // not readable by this build: nothing is decided on it anyway
-    }
-    if (state === undefined) return;
-    for (const d of this.definition.deadlines(state)) this.scheduler.push({ fireAt: d.dueAt, dueAt: d.dueAt, name: d.name, partition: task.partition, processId: id, epoch: task.epoch, trace: undefined });
-  }
-
-  private pending(task: Task<S>, entry: QueuedDeadline): boolean {
-    try {
-      const state = task.state.get(entry.processId);
-      return state !== undefined && this.definition.deadlines(state).some((d) => d.name === entry.name && d.dueAt === entry.dueAt);
-    } catch {
-      return true; // not readable now (a schema to resolve): the round decides, and checks it again
-    }
   }
 
   private progressed(topic: string, partition: number, nextOffset: number): void {

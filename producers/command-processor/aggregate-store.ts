@@ -19,10 +19,9 @@
 import type { Kafka } from 'kafkajs';
 import type { CommandCheckpoint, CommandReply } from '../../schemas/generated/types';
 import type { AvroCodec } from '../../infra/kafka/codec';
-import { openAndRestore } from '../../infra/state/open-store';
 import type { Change } from '../../infra/state/changelog-restore';
-import { deleteStore, type StateStore } from '../../infra/state/state-store';
-import { StaleFoldError, UNSTAMPED_FOLD_VERSION, UnresolvedSchemaError } from '../../infra/stateful/partition-state';
+import type { StateStore } from '../../infra/state/state-store';
+import { openStamped, resolvedDecoder, resolvingSchemas, StaleFoldError } from '../../infra/stateful/stamped-store';
 import type { AggregateRuntime } from './aggregates';
 import type { AggregateEntry } from './handle';
 
@@ -78,45 +77,33 @@ export class AggregateStore {
   static async open(o: OpenAggregateStore): Promise<Opened> {
     const { runtime, codec } = o;
     const foldVersion = foldVersionOf(runtime);
-    const stale = new Map<string, number>();
-    const prepare = async (changes: readonly Change[]): Promise<readonly Change[]> =>
-      changes.map((change) => {
-        if (change.key.startsWith(CHECKPOINT_KEY_PREFIX)) return { ...change, foldVersion, summary: { label: CHECKPOINT_LABEL, due: null } };
-        const stamped = change.foldVersion === 0 ? UNSTAMPED_FOLD_VERSION : change.foldVersion;
-        if (change.value !== null && stamped !== foldVersion) stale.set(change.key, stamped);
-        return { ...change, foldVersion: stamped, summary: { label: AGGREGATE_LABEL, due: null } };
-      });
-    const restored = await openAndRestore<AggregateEntry>(o.kafka, o.dir, { topic: o.topic, partition: o.partition, epoch: o.epoch, foldVersion }, {
+    const opened = await openStamped<AggregateEntry>({
+      kafka: o.kafka,
+      dir: o.dir,
+      identity: { topic: o.topic, partition: o.partition, epoch: o.epoch, foldVersion },
       decode: entryDecoder(codec, runtime),
       decodedCapacity: o.capacity ?? DEFAULT_DECODED_CAPACITY,
-      prepare,
+      // Checkpoints are positions, not states: stamped with this build's version and never refused.
+      isState: (key) => !key.startsWith(CHECKPOINT_KEY_PREFIX),
+      row: (change) => ({ ...change, summary: { label: change.key.startsWith(CHECKPOINT_KEY_PREFIX) ? CHECKPOINT_LABEL : AGGREGATE_LABEL, due: null } }),
+      refusal: (why) =>
+        `command processor: ${why.kind === 'store' ? 'the stored snapshots' : `${why.count} snapshot(s)`} of ${o.topic}[${o.partition}] folded by fold version ${why.kind === 'store' ? why.stored : why.versions.join(', ')}, ` +
+        `this build's ${runtime.aggregate} fold is version ${foldVersion}; deciding on them would decide on stale state. ${rebuildAdvice(runtime.aggregate)}`,
       ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }),
       ...(o.fetchBytes === undefined ? {} : { fetchBytes: o.fetchBytes }),
-      ...(o.onProgress === undefined ? {} : { onProgress: ({ offset }: { readonly offset: number }) => o.onProgress?.(offset) }),
+      ...(o.onProgress === undefined ? {} : { onProgress: o.onProgress }),
     });
-    const what = (n: string): string =>
-      `command processor: ${n} of ${o.topic}[${o.partition}] folded by fold version ${[...new Set(stale.values())].join(', ') || (restored.kind === 'stale-fold' ? restored.stored : '?')}, ` +
-      `this build's ${runtime.aggregate} fold is version ${foldVersion}; deciding on them would decide on stale state. ${rebuildAdvice(runtime.aggregate)}`;
-    if (restored.kind === 'stale-fold') throw new StaleFoldError(what('the stored snapshots'));
-    const { store } = restored;
-    for (const [key, version] of stale) if (store.getEntry(key)?.foldVersion !== version) stale.delete(key);
-    if (stale.size > 0) {
-      // The store now reflects records that must be refused again next time: dropped, not kept.
-      store.close();
-      deleteStore(o.dir);
-      throw new StaleFoldError(what(`${stale.size} snapshot(s)`));
-    }
+    const { store } = opened;
     let checkpoint: CommandCheckpoint | undefined;
     const stored = store.getEntry(checkpointKey(o.groupId));
     if (stored !== undefined) {
       const decoded = await codec.decode(stored.value);
       if (decoded.fullName === CHECKPOINT_RECORD) checkpoint = decoded.value as CommandCheckpoint;
     }
-    const { restore } = restored;
     return {
       store: new AggregateStore(store, runtime, codec, store.labelCounts().get(AGGREGATE_LABEL) ?? 0),
       checkpoint,
-      restore: { from: restore.from, to: restore.to, records: restore.records, ms: restore.ms, rebuilt: restored.rebuilt?.reason },
+      restore: { ...opened.restore, rebuilt: opened.rebuilt },
     };
   }
 
@@ -136,20 +123,15 @@ export class AggregateStore {
   }
 
   async get(id: string): Promise<AggregateEntry | undefined> {
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        const found = this.store.get(id);
-        if (found.kind === 'absent') return undefined;
-        if (found.kind === 'found') return found.state;
-        throw new StaleFoldError(
-          `command processor: the snapshot of ${id} was folded by fold version ${found.foldVersion}, this build's ${this.runtime.aggregate} fold is version ${foldVersionOf(this.runtime)}. ${rebuildAdvice(this.runtime.aggregate)}`,
-        );
-      } catch (error) {
-        // A writer schema this process has not met yet: resolve it (async), then decode again.
-        if (!(error instanceof UnresolvedSchemaError) || attempt >= 8) throw error;
-        await this.codec.decode(error.bytes);
-      }
-    }
+    // A writer schema this process has not met yet is resolved (async), and the entry decoded again.
+    return resolvingSchemas(this.codec, () => {
+      const found = this.store.get(id);
+      if (found.kind === 'absent') return undefined;
+      if (found.kind === 'found') return found.state;
+      throw new StaleFoldError(
+        `command processor: the snapshot of ${id} was folded by fold version ${found.foldVersion}, this build's ${this.runtime.aggregate} fold is version ${foldVersionOf(this.runtime)}. ${rebuildAdvice(this.runtime.aggregate)}`,
+      );
+    });
   }
 
   /**
@@ -181,14 +163,11 @@ export const rebuildAdvice = (aggregate: string): string =>
   `Stop every command processor, run \`npm run snapshots:rebuild -- ${aggregate}\` (rebuilds the snapshots from the events topic with this build's fold), ` +
   'then start this build with a new STATE_CHANGELOG_EPOCH (docs/command-side.md "Fold versions").';
 
-/** The store's decoder: synchronous, from the codec's resolved readers (UnresolvedSchemaError when it has none yet). */
+/** The store's decoder of an aggregate's snapshots (UnresolvedSchemaError for a writer schema not resolved yet). */
 function entryDecoder(codec: AvroCodec, runtime: AggregateRuntime): (bytes: Buffer, key: string) => AggregateEntry {
-  return (bytes, key) => {
-    const decoded = codec.decodeKnown(bytes);
-    if (decoded === undefined) throw new UnresolvedSchemaError(bytes);
-    if (decoded.fullName !== runtime.snapshotRecord) throw new Error(`the stored snapshot of ${key} is a ${decoded.fullName}, not a ${runtime.snapshotRecord}`);
-    const snapshot = decoded.value as { recentCommands?: CommandReply[] };
+  return resolvedDecoder(codec, runtime.snapshotRecord, 'snapshot', (value) => {
+    const snapshot = value as { recentCommands?: CommandReply[] };
     const restored = runtime.fromSnapshot(snapshot);
     return { version: restored.version, state: restored.state, recentCommands: snapshot.recentCommands ?? [] };
-  };
+  });
 }

@@ -12,7 +12,7 @@
 // markers and aborted records lies between the checkpoint and `readUpTo`, and
 // `readUpTo` is reported. The checkpoint itself is left where it is: a
 // restarted worker starts from it and reads the markers again.
-import type { Lane } from './partition-worker';
+import type { Lane } from './lane';
 
 /**
  * A fetched range of the partition, `first`..`last` (markers and aborted

@@ -17,11 +17,10 @@
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import type { CommandMetadata, CommandReply } from '../../schemas/generated/types';
 import { DEAD_LETTER_ACTIONS_TOPIC, parkedCommandsTopicName, type TopicCatalog } from '../../schemas/topics';
-import { PARKED_INPUT } from '../../schemas/loader';
 import { DecodeError, RegistryError, type AvroCodec } from '../../infra/kafka/codec';
-import { readToEnd } from '../../infra/kafka/read-to-end';
+import { parkedAt, readParked } from '../../infra/stateful/parked-read';
 import type { DecodedRecord } from '../../infra/consuming/event-consumer';
-import { groupParked, parkedFromRecord, positionOf, REQUEST_KEY_PREFIX, requestFromRecord, summaryOf, type ParkedInput, type ParkingOutcome, type ParkingRequest, type ParkingSpec } from '../../infra/stateful/parking';
+import { positionOf, REQUEST_KEY_PREFIX, requestFromRecord, summaryOf, type ParkedInput, type ParkingOutcome, type ParkingRequest, type ParkingSpec } from '../../infra/stateful/parking';
 import { parkBatch, skip, type ParkingContext, type ParkingPart } from '../../infra/stateful/round-parking';
 
 /** The rejection code of a command refused because its aggregate is parked (the gateway answers 409). */
@@ -93,27 +92,10 @@ export class LaneParking {
 export async function restoreParked(kafka: Kafka, codec: AvroCodec, lanes: ReadonlyArray<{ readonly partition: number; readonly parking: LaneParking }>): Promise<void> {
   const byTopic = new Map<string, number[]>();
   for (const { partition, parking } of lanes) byTopic.set(parking.ctx.physical, [...(byTopic.get(parking.ctx.physical) ?? []), partition]);
-  if (byTopic.size === 0) return;
-  const latest = new Map<string, Map<string, ParkedInput>>();
-  await readToEnd(
-    kafka,
-    [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
-    async ({ topic, partition, message }) => {
-      const key = message.key?.toString() ?? '';
-      const at = `${topic}:${partition}`;
-      const into = latest.get(at) ?? new Map<string, ParkedInput>();
-      latest.set(at, into);
-      if (message.value === null) {
-        into.delete(key);
-        return;
-      }
-      const decoded = await codec.decode(message.value);
-      if (decoded.fullName === PARKED_INPUT) into.set(key, parkedFromRecord(decoded.value));
-    },
-  );
+  const read = await readParked(kafka, codec, [...byTopic].map(([topic, partitions]) => ({ topic, partitions })));
   for (const { partition, parking } of lanes) {
     parking.parked.clear();
-    for (const [id, list] of groupParked(latest.get(`${parking.ctx.physical}:${partition}`) ?? new Map())) parking.parked.set(id, list);
+    for (const [id, list] of read.get(parkedAt(parking.ctx.physical, partition)) ?? []) parking.parked.set(id, list);
   }
 }
 

@@ -8,62 +8,25 @@
 // snapshots, replies, dead letters and the consumed offsets commit together or
 // not at all. See partition-worker.ts for the transaction and the fencing.
 import { trackMembership, type Membership } from '../../infra/kafka/membership';
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
-import { COMMAND_REPLIES_TOPIC, commandParkingName, TOPIC_PREFIX, topicCatalog, type TopicCatalog } from '../../schemas/topics';
-import type { AvroCodec } from '../../infra/kafka/codec';
+import type { Consumer, EachBatchPayload } from 'kafkajs';
+import { COMMAND_REPLIES_TOPIC, TOPIC_PREFIX, topicCatalog, type TopicCatalog } from '../../schemas/topics';
 import { coPartitionedAssigner, OwnedPartitions } from '../../infra/kafka/co-partitioned-assigner';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { StaleFoldError } from '../../infra/stateful/partition-state';
-import { fencedProducer } from '../../infra/kafka/transactions';
 import { CONSUMER_RETRY } from '../../infra/kafka/retry';
-import type { Logger } from '../../infra/logging';
-import { aggregateRuntimes, type AggregateRuntime, type ProcessorContext } from './aggregates';
-import type { CommandAggregate } from '../gateway/command-bus';
-import { restoreLanes } from './restore-lanes';
-import type { CommandProcessorMetrics } from './metrics';
-import { readThrough, reportedOffset } from './lane-position';
-import { commandParkingContext, LaneParking, restoreParked } from './parking';
-import { laneKey, PartitionWorker, type Lane, type LaneTopics, type WorkerContext } from './partition-worker';
+import { StaleFoldError } from '../../infra/stateful/partition-state';
+import { StateDirectory } from '../../infra/stateful/state-dir';
+import { aggregateRuntimes, type AggregateRuntime } from './aggregates';
+import { readThrough } from './lane-position';
+import { PositionReport } from './position-report';
+import { aggregatesHeld, parkedAggregates } from './lane-counts';
+import type { CommandProcessorOptions } from './processor-options';
+import { PartitionGroups, startWorker } from './worker-start';
+import { laneKey, type Lane, type LaneTopics, type WorkerContext } from './lane';
+import type { PartitionWorker } from './partition-worker';
 
 /** With another TOPIC_PREFIX, the group (and so its transactional ids and checkpoints) is that topic set's own. */
 export const DEFAULT_GROUP = `${TOPIC_PREFIX}.command-processor`;
 
-export interface CommandProcessorOptions {
-  readonly kafka: Kafka;
-  readonly codec: AvroCodec;
-  readonly logger: Logger;
-  readonly context: ProcessorContext;
-  readonly groupId?: string;
-  readonly catalog?: TopicCatalog;
-  readonly clock?: () => number;
-  /** Most commands decided in one transaction (a fetched batch may be split). */
-  readonly maxPerTransaction?: number;
-  /** Told about every committed and failed transaction (metrics.ts). */
-  readonly metrics?: CommandProcessorMetrics;
-  /**
-   * Consecutive partition numbers decided by one worker in one transaction per
-   * batch (default 1). Larger groups: fewer, larger transactions, and at most
-   * ⌈partitions / k⌉ processors sharing the work. Every member of the group must
-   * use the same value (the assigner's protocol name carries it).
-   */
-  readonly partitionsPerWorker?: number;
-  /** Where the lanes' stores live (one directory per snapshot partition). Default: a directory of its own, deleted at stop (every start restores from the snapshot topics). */
-  readonly stateDir?: string;
-  /** The snapshot topics' incarnation: change it when they are recreated, and every store is rebuilt (default "1"). */
-  readonly changelogEpoch?: string;
-  /** Decoded aggregates kept in memory per command partition (default 500). */
-  readonly decodedCapacity?: number;
-  /** Replaces aggregates' deciders (tests: a changed fold with another fold version). */
-  readonly aggregates?: Partial<Record<CommandAggregate, AggregateRuntime>>;
-  /** Bytes fetched per restore request; with `onRestoreProgress`, what the crash tests slow a restore with. */
-  readonly restoreFetchBytes?: number;
-  /** Called after each applied restore batch of a snapshot partition (the crash tests kill -9 part-way through a restore). */
-  readonly onRestoreProgress?: (topic: string, partition: number, offset: number) => Promise<void>;
-  /** Called between a transaction's commit and its store writes (the crash tests kill -9 there). */
-  readonly betweenCommitAndStore?: (partitions: readonly number[]) => Promise<void>;
-}
+export type { CommandProcessorOptions } from './processor-options';
 
 /** A partition with this many commands waiting is paused until its worker catches up. */
 const MAX_QUEUED = 5_000;
@@ -73,28 +36,24 @@ export class CommandProcessor {
   private readonly catalog: TopicCatalog;
   private readonly maxPerTransaction: number;
   private readonly routes = new Map<string, { readonly runtime: AggregateRuntime; readonly topics: LaneTopics }>();
-  /** Partition numbers per worker. */
-  private readonly k: number;
+  /** Partition numbers in groups of k, one worker per group. */
+  private readonly groups: PartitionGroups;
   /** By partition group (partition number ÷ k): the worker being started, and once started the worker itself. */
   private readonly workers = new Map<number, { readonly starting: Promise<PartitionWorker>; worker?: PartitionWorker }>();
   private readonly context: WorkerContext;
   private consumer: Consumer | undefined;
-  private stateDir: string | undefined;
-  private ownStateDir = false;
+  private stateDir: StateDirectory | undefined;
   /** Why the processor refuses to decide (snapshots of another fold version); undefined while it does not. */
   private refused: string | undefined;
   private membership: Membership | undefined;
   private stopping = false;
-  /** Positions to report to the group coordinator (for lag monitoring; the checkpoints are the truth). */
-  private readonly toReport = new Map<string, { topic: string; partition: number; offset: string }>();
-  private reportTimer: NodeJS.Timeout | undefined;
+  /** Positions reported to the group coordinator (for lag monitoring; the checkpoints are the truth). */
+  private readonly positions: PositionReport;
 
   constructor(private readonly options: CommandProcessorOptions) {
     this.groupId = options.groupId ?? DEFAULT_GROUP;
     this.catalog = options.catalog ?? topicCatalog();
     this.maxPerTransaction = options.maxPerTransaction ?? 500;
-    this.k = options.partitionsPerWorker ?? 1;
-    if (!Number.isSafeInteger(this.k) || this.k < 1) throw new RangeError(`partitionsPerWorker must be a positive integer, not ${this.k}`);
     const commandRecords = new Set<string>();
     for (const runtime of Object.values({ ...aggregateRuntimes(options.context), ...options.aggregates })) {
       const t = this.catalog.forAggregate(runtime.aggregate);
@@ -112,47 +71,36 @@ export class CommandProcessor {
       metrics: options.metrics,
       betweenCommitAndStore: options.betweenCommitAndStore,
     };
+    this.groups = new PartitionGroups(options.partitionsPerWorker ?? 1, this.groupId, Math.max(...this.commandTopics.map((topic) => this.catalog.topic(topic).partitions)));
+    this.positions = new PositionReport(() => this.consumer, options.logger);
   }
 
   get commandTopics(): string[] {
     return [...this.routes.keys()];
   }
 
-  /** Aggregates held in memory, by aggregate type: all of those on the partitions owned, and of them the decoded ones. */
+  /** Aggregates held, by aggregate type: all of those on the partitions owned (on disk), and of them the decoded ones. */
   aggregatesHeld(): Map<string, { held: number; decoded: number }> {
-    const out = new Map<string, { held: number; decoded: number }>();
-    for (const slot of this.workers.values()) {
-      for (const lane of slot.worker?.lanes.values() ?? []) {
-        const counts = out.get(lane.runtime.aggregate) ?? { held: 0, decoded: 0 };
-        out.set(lane.runtime.aggregate, { held: counts.held + lane.entries.size, decoded: counts.decoded + lane.entries.decodedSize });
-      }
-    }
-    return out;
+    return aggregatesHeld(this.lanes());
   }
 
   /** Aggregates parked on the partitions owned, and the commands parked in them, by aggregate type (parking.ts). */
   parkedAggregates(): Map<string, { aggregates: number; commands: number }> {
-    const out = new Map<string, { aggregates: number; commands: number }>();
-    for (const slot of this.workers.values()) {
-      for (const lane of slot.worker?.lanes.values() ?? []) {
-        const counts = out.get(lane.runtime.aggregate) ?? { aggregates: 0, commands: 0 };
-        out.set(lane.runtime.aggregate, { aggregates: counts.aggregates + lane.parking.parked.size, commands: counts.commands + lane.parking.inputs });
-      }
-    }
-    return out;
+    return parkedAggregates(this.lanes());
+  }
+
+  private *lanes(): Generator<Lane> {
+    for (const slot of this.workers.values()) yield* slot.worker?.lanes.values() ?? [];
   }
 
   async start(): Promise<void> {
     const { kafka, logger } = this.options;
-    if (this.options.stateDir === undefined) {
-      this.stateDir = mkdtempSync(join(tmpdir(), `state-${this.groupId.replace(/[^\w.-]/g, '_')}-`));
-      this.ownStateDir = true;
-    } else this.stateDir = this.options.stateDir;
+    this.stateDir = StateDirectory.claim(this.options.stateDir, this.groupId);
     // Sticky: after a crash (kafkajs rejoins as a new member) the partitions restored here come back here.
     const owned = new OwnedPartitions();
     const consumer = kafka.consumer({
       groupId: this.groupId,
-      partitionAssigners: [coPartitionedAssigner(this.k, owned)],
+      partitionAssigners: [coPartitionedAssigner(this.groups.k, owned)],
       readUncommitted: false,
       // Outlasts a node's or the active controller's loss instead of crashing out of the group (client.ts).
       retry: CONSUMER_RETRY,
@@ -172,13 +120,17 @@ export class CommandProcessor {
     this.membership = trackMembership(consumer, `group ${this.groupId}`);
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       const assigned = new Set(Object.values(payload.memberAssignment).flat());
-      const groups = new Set([...assigned].map((partition) => this.groupOf(partition)));
+      const groups = new Set([...assigned].map((partition) => this.groups.groupOf(partition)));
       for (const group of [...this.workers.keys()]) if (!groups.has(group)) void this.retire(group, 'revoked');
       // Restore now rather than when the first command arrives, so that one does not wait for it.
-      for (const group of groups) this.workerFor(group).catch((error: unknown) => logger.warn({ err: error, partitions: this.partitionsOf(group) }, 'partition state not restored; retrying with the next command'));
-      logger.info({ partitions: [...assigned].sort((a, b) => a - b), partitionsPerWorker: this.k }, 'command processor joined its group');
+      for (const group of groups) this.workerFor(group).catch((error: unknown) => logger.warn({ err: error, partitions: this.groups.partitionsOf(group) }, 'partition state not restored; retrying with the next command'));
+      logger.info({ partitions: [...assigned].sort((a, b) => a - b), partitionsPerWorker: this.groups.k }, 'command processor joined its group');
     });
-    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => this.onBatchRead(payload));
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      const worker = this.workers.get(this.groups.groupOf(payload.partition))?.worker;
+      const lane = worker?.lanes.get(laneKey(payload.topic, payload.partition));
+      if (worker !== undefined && lane !== undefined && !worker.retired && this.positions.readPast(lane, payload)) this.positions.note(worker.lanes);
+    });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       logger.error({ err: payload.error, restart: payload.restart }, 'command processor consumer crashed');
     });
@@ -191,69 +143,17 @@ export class CommandProcessor {
       partitionsConsumedConcurrently: this.commandTopics.reduce((n, topic) => n + this.catalog.topic(topic).partitions, 0),
       eachBatch: (payload) => this.onBatch(payload),
     });
-    this.reportTimer = setInterval(() => void this.reportPositions(), 1_000);
-    this.reportTimer.unref();
+    this.positions.start();
     // Ready once the partitions assigned at the first join are restored (a later rebalance restores in the background).
     await Promise.allSettled([...this.workers.values()].map((slot) => slot.starting));
   }
 
-  /** The partition group of a partition number. */
-  private groupOf(partition: number): number {
-    return Math.floor(partition / this.k);
-  }
-
-  /** The partition numbers of a group that some command topic has. */
-  private partitionsOf(group: number): number[] {
-    const most = Math.max(...this.commandTopics.map((topic) => this.catalog.topic(topic).partitions));
-    const out: number[] = [];
-    for (let p = group * this.k; p < (group + 1) * this.k && p < most; p += 1) out.push(p);
-    return out;
-  }
-
-  /** The group's transactional id: `<group id>.p<p>` for single partitions (as before groups existed), `.p<first>-<last>` for groups. */
-  private transactionalId(group: number): string {
-    const first = group * this.k;
-    return this.k === 1 ? `${this.groupId}.p${first}` : `${this.groupId}.p${first}-${first + this.k - 1}`;
-  }
-
-  /** Notes the worker's decided positions for the next report (past trailing transaction markers: lane-position.ts). */
-  private report(worker: PartitionWorker): void {
-    for (const [key, lane] of worker.lanes) this.toReport.set(key, { topic: lane.topics.commands, partition: lane.partition, offset: String(reportedOffset(lane)) });
-  }
-
-  /**
-   * kafkajs's report of a batch read. A batch of transaction markers (or
-   * aborted records) only never reaches eachBatch; when it follows on from what
-   * the lane has read, the lane has read past it.
-   */
-  private onBatchRead(payload: { topic: string; partition: number; batchSize: number; firstOffset: string | null; lastOffset: string }): void {
-    if (payload.batchSize > 0 || payload.firstOffset === null) return;
-    const worker = this.workers.get(this.groupOf(payload.partition))?.worker;
-    const lane = worker?.lanes.get(laneKey(payload.topic, payload.partition));
-    if (worker === undefined || lane === undefined || worker.retired) return;
-    if (readThrough(lane, Number(payload.firstOffset), Number(payload.lastOffset))) this.report(worker);
-  }
-
-  /** Commits the decided positions to the group, outside any transaction: what lag monitoring and kafka-consumer-groups read. */
-  private async reportPositions(): Promise<void> {
-    if (this.toReport.size === 0 || this.consumer === undefined) return;
-    const offsets = [...this.toReport.values()];
-    this.toReport.clear();
-    try {
-      await this.consumer.commitOffsets(offsets);
-    } catch (error) {
-      // A rebalance in progress, or partitions just revoked: the next owner reports them.
-      this.options.logger.debug({ err: error }, 'could not report the decided positions to the group');
-    }
-  }
-
-  /** Stops taking work, lets the transactions in flight finish or abort, and disconnects. */
   /** Undefined while the consumer has its assignment and its partitions' state is restored; else why not (for readiness). */
   notReady(): string | undefined {
     if (this.refused !== undefined) return this.refused;
     if (this.membership === undefined) return `group ${this.groupId}: not started`;
     const restoring = [...this.workers.entries()].filter(([, slot]) => slot.worker === undefined).map(([group]) => group);
-    return this.membership.notReady() ?? (restoring.length > 0 ? `group ${this.groupId}: restoring partitions ${restoring.flatMap((g) => this.partitionsOf(g)).join(', ')}` : undefined);
+    return this.membership.notReady() ?? (restoring.length > 0 ? `group ${this.groupId}: restoring partitions ${restoring.flatMap((g) => this.groups.partitionsOf(g)).join(', ')}` : undefined);
   }
 
   /** Why the consumer will never consume again (kafkajs did not restart it after a crash); undefined while it may. */
@@ -266,11 +166,10 @@ export class CommandProcessor {
     const workers = await Promise.all([...this.workers.values()].map((slot) => slot.starting.catch(() => undefined)));
     for (const w of workers) if (w) w.retired = true; // queued commands stay uncommitted for the next owner
     await Promise.all(workers.map((w) => w?.running));
-    clearInterval(this.reportTimer);
-    await this.reportPositions();
+    await this.positions.stop();
     await this.consumer?.disconnect();
     await Promise.all([...this.workers.keys()].map((group) => this.retire(group, 'shutdown')));
-    if (this.ownStateDir && this.stateDir !== undefined) rmSync(this.stateDir, { recursive: true, force: true });
+    this.stateDir?.release();
   }
 
   private async retire(group: number, why: string): Promise<void> {
@@ -299,7 +198,7 @@ export class CommandProcessor {
     const slot: { starting: Promise<PartitionWorker>; worker?: PartitionWorker } = {
       starting: this.startWorker(group).then(
         (worker) => {
-          this.report(worker); // the group's offsets catch up with the checkpoints even before the next commit
+          this.positions.note(worker.lanes); // the group's offsets catch up with the checkpoints even before the next commit
           // Read from the checkpoints, whatever the group's offsets say: the markers after them too, so the
           // report moves past those (lane-position.ts). Batches fetched before are dropped as stale.
           for (const lane of worker.lanes.values()) this.rewind(lane, lane.committed);
@@ -326,54 +225,20 @@ export class CommandProcessor {
   }
 
   private async startWorker(group: number): Promise<PartitionWorker> {
-    const { kafka, codec, logger } = this.options;
-    const started = Date.now();
-    const partitions = this.partitionsOf(group);
-    // Fences a zombie owner of the partitions and aborts whatever it left open.
-    const producer = await fencedProducer(kafka, this.transactionalId(group));
+    const stateDir = this.stateDir?.path;
+    if (stateDir === undefined) throw new Error('the command processor is not started');
+    const o = this.options;
     try {
-      const routes = this.commandTopics.flatMap((topic) =>
-        partitions
-          .filter((partition) => partition < this.catalog.topic(topic).partitions)
-          .map((partition) => {
-            const route = this.routes.get(topic) as { runtime: AggregateRuntime; topics: LaneTopics };
-            // The lane's parked aggregates, restored from its parked topic below (parking.ts).
-            const parking = new LaneParking(commandParkingName(route.runtime.aggregate), commandParkingContext(this.catalog, topic, this.groupId, this.context.clock));
-            return { topic, partition, ...route, parking };
-          }),
+      return await startWorker(
+        { ...o, catalog: this.catalog, groupId: this.groupId, routes: this.routes, context: this.context, stateDir, changelogEpoch: o.changelogEpoch ?? '1' },
+        this.groups,
+        group,
       );
-      await restoreParked(kafka, codec, routes);
-      const stateDir = this.stateDir;
-      if (stateDir === undefined) throw new Error('the command processor is not started');
-      const o = this.options;
-      let restored: Awaited<ReturnType<typeof restoreLanes>>;
-      try {
-        restored = await restoreLanes({
-          kafka,
-          codec,
-          groupId: this.groupId,
-          stateDir,
-          epoch: o.changelogEpoch ?? '1',
-          ...(o.decodedCapacity === undefined ? {} : { capacity: o.decodedCapacity }),
-          ...(o.restoreFetchBytes === undefined ? {} : { fetchBytes: o.restoreFetchBytes }),
-          ...(o.onRestoreProgress === undefined ? {} : { onProgress: o.onRestoreProgress }),
-          log: logger,
-        }, routes);
-      } catch (error) {
-        if (error instanceof StaleFoldError) {
-          this.refused = error.message;
-          logger.fatal({ err: error }, 'refusing to decide on snapshots of another fold version');
-        }
-        throw error;
-      }
-      const { lanes } = restored;
-      logger.info(
-        { partitions, aggregates: [...lanes.values()].reduce((n, l) => n + l.entries.size, 0), snapshots: restored.records, ms: Date.now() - started },
-        'partition state restored',
-      );
-      return new PartitionWorker(partitions, producer, lanes, this.context);
     } catch (error) {
-      await producer.disconnect().catch(() => undefined);
+      if (error instanceof StaleFoldError) {
+        this.refused = error.message;
+        o.logger.fatal({ err: error }, 'refusing to decide on snapshots of another fold version');
+      }
       throw error;
     }
   }
@@ -389,7 +254,7 @@ export class CommandProcessor {
    */
   private async onBatch({ batch, resolveOffset, isStale }: EachBatchPayload): Promise<void> {
     if (this.stopping) return;
-    const worker = await this.workerFor(this.groupOf(batch.partition));
+    const worker = await this.workerFor(this.groups.groupOf(batch.partition));
     const lane = worker.lanes.get(laneKey(batch.topic, batch.partition));
     const last = batch.messages[batch.messages.length - 1];
     // Retired, or fetched before the consumer was sent back to the last commit: the re-fetch brings these again.
@@ -426,7 +291,7 @@ export class CommandProcessor {
     try {
       await worker.drain(this.maxPerTransaction, () => {
         this.resumePaused(worker, (queued) => queued < MAX_QUEUED / 4);
-        this.report(worker);
+        this.positions.note(worker.lanes);
       });
     } catch (error) {
       // The transaction was aborted: forget this partition's state (a new worker
@@ -441,7 +306,7 @@ export class CommandProcessor {
         this.options.logger.fatal({ err: error }, 'refusing to decide on snapshots of another fold version');
       }
       this.options.logger.error({ err: error, partitions: worker.partitions }, 'transaction failed; restarting the partitions from their last commit');
-      const group = this.groupOf(worker.partitions[0] ?? 0);
+      const group = this.groups.groupOf(worker.partitions[0] ?? 0);
       if (this.workers.get(group)?.worker === worker) this.workers.delete(group);
       for (const lane of worker.lanes.values()) this.rewind(lane, lane.committed);
       this.resumePaused(worker, () => true);

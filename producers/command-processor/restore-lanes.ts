@@ -4,14 +4,14 @@
 // (aggregate-store.ts; the lanes in parallel), and its position is the
 // group's checkpoint restored with it, else (a partition this group never
 // checkpointed) the group's committed offset.
-import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import type { AvroCodec } from '../../infra/kafka/codec';
 import type { Logger } from '../../infra/logging';
+import { storeDirOf } from '../../infra/stateful/stamped-store';
 import { AggregateStore } from './aggregate-store';
 import type { AggregateRuntime } from './aggregates';
 import type { LaneParking } from './parking';
-import { laneKey, type Lane, type LaneTopics } from './partition-worker';
+import { laneKey, type Lane, type LaneTopics } from './lane';
 
 export interface Route {
   /** The command topic. */
@@ -50,7 +50,7 @@ export async function restoreLanes(ctx: RestoreContext, routes: readonly Route[]
           kafka,
           codec,
           runtime: r.runtime,
-          dir: join(ctx.stateDir, `${r.topics.snapshots}-${r.partition}`),
+          dir: storeDirOf(ctx.stateDir, r.topics.snapshots, r.partition),
           topic: r.topics.snapshots,
           partition: r.partition,
           epoch: ctx.epoch,

@@ -12,7 +12,7 @@
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import type { Address, CustomerSnapshot, OrderSnapshot } from '../../../schemas/generated/types';
 import { FORGOTTEN, isSealed } from '../../../schemas/sealed';
-import { CHECKPOINT_KEY_PREFIX } from '../../../producers/command-processor/partition-worker';
+import { CHECKPOINT_KEY_PREFIX } from '../../../producers/command-processor/aggregate-store';
 import type { AvroCodec } from '../../kafka/codec';
 import { readToEnd } from '../../kafka/read-to-end';
 import type { MigrationReport, Protect } from './migration';

@@ -1,0 +1,46 @@
+// What a stateful runtime (runtime.ts) is given: its definition, its topics and where its stores live, and the seams the crash tests use.
+import type { Kafka } from 'kafkajs';
+import type { TopicCatalog } from '../../schemas/topics';
+import type { RetryPolicy } from '../consuming/backoff';
+import type { AvroCodec } from '../kafka/codec';
+import type { Logger } from '../logging';
+import type { StatefulDefinition } from './definition';
+
+export interface StatefulRuntimeOptions<S, I> {
+  readonly kafka: Kafka;
+  readonly codec: AvroCodec;
+  readonly logger: Logger;
+  readonly definition: StatefulDefinition<S, I>;
+  /** The catalog topic holding the states (compacted; key = state key). */
+  readonly changelog: string;
+  readonly catalog?: TopicCatalog;
+  /** Physical topic per catalog topic, for tests and benches on topics of their own (records are still encoded with the catalog topic's subjects). */
+  readonly topicMap?: Readonly<Record<string, string>>;
+  readonly groupId: string;
+  /** Where the partition stores live (one directory per changelog partition). Default: a directory of its own, deleted at stop (every start restores from scratch). */
+  readonly stateDir?: string;
+  /**
+   * The catalog topic of the runtime's parked inputs (compacted, co-partitioned
+   * with the changelog): with it, a definition that declares `parking` parks
+   * processes instead of skipping their dead-lettered inputs (docs/stateful-runtime.md "Parking").
+   */
+  readonly parkedTopic?: string;
+  /** The changelog's incarnation: change it when the changelog topic is recreated (default "1"). */
+  readonly changelogEpoch?: string;
+  /** Decoded states kept in memory per partition (default 500). */
+  readonly decodedCapacity?: number;
+  readonly clock?: () => number;
+  readonly retry?: RetryPolicy;
+  /** How long the offsets of rounds that changed nothing may wait for a transaction to ride with (default 1000 ms). */
+  readonly offsetFlushMs?: number;
+  /** Longest a restore may take to read the changelog (default 10 minutes). */
+  readonly restoreTimeoutMs?: number;
+  /** Bytes fetched per partition and request (kafkajs's default is 1 MB). */
+  readonly maxBytesPerPartition?: number;
+  /** Bytes fetched per restore request (default 4 MiB); with `onRestoreProgress`, what the crash tests slow a restore with. */
+  readonly restoreFetchBytes?: number;
+  /** Called after each applied restore batch (the crash tests kill -9 part-way through a restore). */
+  readonly onRestoreProgress?: (partition: number, offset: number) => Promise<void>;
+  /** Called between a round's commit and its store write: the crash point the crash tests kill -9 at (test/support/stateful-crash-child.ts). */
+  readonly betweenCommitAndStore?: (partition: number) => Promise<void>;
+}
