@@ -139,7 +139,6 @@ export async function ensureTopicSet(kafka: Kafka, codec: AvroCodec, size: numbe
   const keyBytes = benchOrderId(size - 1).length;
   if ((await endOffsets(kafka, topics.snapshots)) >= size) return { reused: true, ms: 0, valueBytes, keyBytes };
 
-  const producing = Date.now();
   const producer = kafka.producer();
   await producer.connect();
   try {
@@ -160,6 +159,5 @@ export async function ensureTopicSet(kafka: Kafka, codec: AvroCodec, size: numbe
   } finally {
     await producer.disconnect();
   }
-  if (process.env.BENCH_STATE_DEBUG) console.log(`set-up ${producing - t0} ms, produce ${Date.now() - producing} ms`);
   return { reused: false, ms: Date.now() - t0, valueBytes, keyBytes };
 }
