@@ -5,8 +5,8 @@
  * a topic set of its own (`bench-state-<size>.*`, bench/state/topic-set.ts)
  * with that many order snapshots and measures, in the same run:
  *   - the raw read of the snapshot topic (readToEnd, no processing): the baseline;
- *   - the command processor (whatever the code has: today's holds every
- *     snapshot in memory) started from dist with TOPIC_PREFIX on that set, with
+ *   - the command processor (whatever the code has: today's keeps its
+ *     aggregates in on-disk stores, STATE_DIR) started from dist with TOPIC_PREFIX on that set, with
  *     its state directory deleted (from scratch) and again after a clean stop
  *     (store present): time to ready, the restore it logs, resident memory, and
  *     OpenOrder commands at BENCH_STATE_RATE (500/s) right after the restore;
@@ -16,8 +16,9 @@
  * It prints figures beside the aims of issue 14 and asserts nothing.
  *
  * BENCH_STATE_SIZES, BENCH_STATE_RATE (500), BENCH_STATE_SECONDS (10),
- * BENCH_STATE_PARTITIONS (6), BENCH_STATE_PROCESSOR_HEAP_MB (4096: today's
- * processor needs the heap for every snapshot), BENCH_STATE_DIR_VAR (STATE_DIR:
+ * BENCH_STATE_PARTITIONS (6), BENCH_STATE_PROCESSOR_HEAP_MB (192, the
+ * production budget of docs/command-side.md: the processor keeps its
+ * aggregates on disk; 4096 for one that holds them all), BENCH_STATE_DIR_VAR (STATE_DIR:
  * the variable the processor takes its on-disk store's folder from),
  * BENCH_STATE_PEER_JVM (-Xmx256m), BENCH_STATE_PEER=off (skip the peer).
  */
@@ -41,7 +42,7 @@ const SIZES = (process.env.BENCH_STATE_SIZES ?? '100000,1000000,5000000').split(
 const RATE = Number(process.env.BENCH_STATE_RATE ?? 500);
 const SECONDS = Number(process.env.BENCH_STATE_SECONDS ?? 10);
 const PARTITIONS = Number(process.env.BENCH_STATE_PARTITIONS ?? 6);
-const HEAP_MB = Number(process.env.BENCH_STATE_PROCESSOR_HEAP_MB ?? 4096);
+const HEAP_MB = Number(process.env.BENCH_STATE_PROCESSOR_HEAP_MB ?? 192);
 const STATE_DIR_VAR = process.env.BENCH_STATE_DIR_VAR ?? 'STATE_DIR';
 const PEER_JVM = (process.env.BENCH_STATE_PEER_JVM ?? '-Xmx256m').split(' ').filter((f) => f !== '');
 const WITH_PEER = process.env.BENCH_STATE_PEER !== 'off';
@@ -61,7 +62,7 @@ interface Row {
   readonly load?: Result;
   /** The same load once more, right after the first: the processor warm. */
   readonly again?: Result;
-  /** Why it did not become ready (e.g. today's processor out of heap at millions of aggregates). */
+  /** Why it did not become ready (e.g. a processor holding every aggregate out of heap at millions of them). */
   readonly failed?: string;
 }
 

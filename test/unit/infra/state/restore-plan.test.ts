@@ -20,9 +20,10 @@ describe('planRestore', () => {
 
   it('rebuilds a store of another format, partition, topic or changelog epoch', () => {
     expect(planRestore({ kind: 'present', meta: meta({ format: STORE_FORMAT + 1 }) }, identity, log)).toMatchObject({ kind: 'rebuild', reason: 'format' });
-    // Format 2 stores keep no trace beside their states: rebuilt from the changelog, whose records' headers carry it.
-    expect(STORE_FORMAT).toBe(3);
+    // Format 2 stores keep no trace beside their states, format 3 stores are keyed WITHOUT ROWID tables: rebuilt from the changelog.
+    expect(STORE_FORMAT).toBe(4);
     expect(planRestore({ kind: 'present', meta: meta({ format: 2 }) }, identity, log)).toMatchObject({ kind: 'rebuild', reason: 'format' });
+    expect(planRestore({ kind: 'present', meta: meta({ format: 3 }) }, identity, log)).toMatchObject({ kind: 'rebuild', reason: 'format' });
     expect(planRestore({ kind: 'present', meta: meta({ partition: 4 }) }, identity, log)).toMatchObject({ kind: 'rebuild', reason: 'other-partition' });
     expect(planRestore({ kind: 'present', meta: meta({ topic: 'x' }) }, identity, log)).toMatchObject({ kind: 'rebuild', reason: 'other-partition' });
     expect(planRestore({ kind: 'present', meta: meta({ epoch: 'e0' }) }, identity, log)).toMatchObject({ kind: 'rebuild', reason: 'other-epoch' });

@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync, writeFileSync, openSync, writeSync, closeSync, statSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, openSync, writeSync, closeSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspectStore, openStore } from '../../../../infra/state/open-store';
@@ -125,6 +126,32 @@ describe('openStore', () => {
   it('rebuilds a store from another changelog epoch', () => {
     StateStore.create(dir, { ...identity, epoch: 'e0' }, 7, { decode }).close();
     expect(openStore(dir, identity, { low: 0, high: 50 }, { decode })).toMatchObject({ kind: 'ready', rebuilt: { reason: 'other-epoch' } });
+  });
+
+  it('rebuilds a store of format 3 (a WITHOUT ROWID table keyed by the key) instead of opening it', () => {
+    mkdirSync(dir, { recursive: true });
+    const old = new Database(join(dir, STORE_FILE));
+    old.exec('CREATE TABLE state (key TEXT PRIMARY KEY, value BLOB NOT NULL, fold_version INTEGER NOT NULL, label TEXT, due TEXT, trace TEXT) WITHOUT ROWID');
+    old.exec('CREATE TABLE meta (format INTEGER NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL, epoch TEXT NOT NULL, fold_version INTEGER NOT NULL, offset INTEGER NOT NULL)');
+    old.prepare('INSERT INTO meta VALUES (3, ?, ?, ?, ?, 9)').run(identity.topic, identity.partition, identity.epoch, identity.foldVersion);
+    old.prepare('INSERT INTO state VALUES (?, ?, 3, NULL, NULL, NULL)').run('a', bytes(1));
+    old.close();
+    const opened = openStore(dir, identity, { low: 0, high: 50 }, { decode });
+    expect(opened).toMatchObject({ kind: 'ready', rebuilt: { reason: 'format' } });
+    if (opened.kind === 'ready') {
+      expect(opened.store.reflectsOffset()).toBe(0);
+      expect(opened.store.getEntry('a')).toBeUndefined();
+      opened.store.close();
+    }
+  });
+
+  it('keeps one row per key when a key is written again, in one batch or across batches, and lists keys in key order', () => {
+    const store = StateStore.create(dir, identity, 0, { decode });
+    store.apply([{ key: 'b', value: bytes(1), foldVersion: 3 }, { key: 'a', value: bytes(2), foldVersion: 3 }, { key: 'b', value: bytes(3), foldVersion: 3 }], 3);
+    store.apply([{ key: 'a', value: bytes(4), foldVersion: 3 }, { key: 'c', value: bytes(5), foldVersion: 3 }, { key: 'c', value: null, foldVersion: 3 }], 6);
+    expect(store.size()).toBe(2);
+    expect([...store.entries()].map((e) => [e.key, decode(e.value).n])).toEqual([['a', 4], ['b', 3]]);
+    store.close();
   });
 
   it('finds a store whose file is not a database damaged, and rebuilds it empty', () => {
