@@ -86,6 +86,23 @@ async function place(made: ReturnType<typeof crashTopics>, orders: readonly stri
   await produceEnvelopes(producer, codec, orderEventsOf(made, PARTITIONS), orders.map((o) => placed(o, { quantity: 1 })));
 }
 
+/** A first owner decides the orders wave after wave (several transactions per changelog partition), then stops. */
+async function decidedInWaves(made: ReturnType<typeof crashTopics>, waves: ReadonlyArray<readonly string[]>): Promise<void> {
+  const first = await inProcess(made, tempDir());
+  let want = 0;
+  for (const [w, wave] of waves.entries()) {
+    await place(made, wave);
+    want += wave.length;
+    await waitFor(
+      `the payment requests of wave ${w + 1}`,
+      async () => ((await readRecords(kafka, made.topics.paymentRequests, codec)).filter((r) => r.type === 'PaymentRequested').length >= want ? true : undefined),
+      120_000,
+    );
+  }
+  await first.stop();
+  running.delete(first);
+}
+
 /** Waits until every order has its payment request and its CancelOrder (its deadline fired), then checks each was written once. */
 async function everyOrderDecidedOnce(made: ReturnType<typeof crashTopics>, orders: readonly string[]): Promise<void> {
   const has = (records: readonly StoredRecord[], key: (o: string) => string) => orders.every((o) => records.some((r) => r.key === key(o)));
@@ -167,19 +184,7 @@ describe('the stateful runtime killed at its crash points', () => {
     const made = await topicsOfRun();
     const waves = [0, 1, 2].map((w) => Array.from({ length: 10 }, (_, i) => `r${w}-${i + 1}`));
     const orders = waves.flat();
-    // A first owner decides the orders in three waves (several transactions per changelog partition), then stops.
-    const first = await inProcess(made, tempDir());
-    for (const [w, wave] of waves.entries()) {
-      await place(made, wave);
-      const want = (w + 1) * wave.length;
-      await waitFor(
-        `the payment requests of wave ${w + 1}`,
-        async () => ((await readRecords(kafka, made.topics.paymentRequests, codec)).filter((r) => r.type === 'PaymentRequested').length >= want ? true : undefined),
-        120_000,
-      );
-    }
-    await first.stop();
-    running.delete(first);
+    await decidedInWaves(made, waves);
 
     // A new owner with no store restores slowly and is killed after a few batches.
     const stateDir = tempDir();
@@ -223,19 +228,7 @@ describe('a rebalance while a member restores a large changelog', () => {
   it('the group settles with the partitions shared, nobody is fenced, and every order is decided once', async () => {
     const made = await topicsOfRun();
     const waves = [0, 1, 2, 3, 4].map((w) => Array.from({ length: 8 }, (_, i) => `m${w}-${i + 1}`));
-    // A first owner decides the orders in waves (several transactions per changelog partition), then stops.
-    const first = await inProcess(made, tempDir());
-    for (const [w, wave] of waves.entries()) {
-      await place(made, wave);
-      const want = (w + 1) * wave.length;
-      await waitFor(
-        `the payment requests of wave ${w + 1}`,
-        async () => ((await readRecords(kafka, made.topics.paymentRequests, codec)).filter((r) => r.type === 'PaymentRequested').length >= want ? true : undefined),
-        120_000,
-      );
-    }
-    await first.stop();
-    running.delete(first);
+    await decidedInWaves(made, waves);
 
     // A member with no store restores one small batch a second: far longer than the 6 s session and the 20 s rebalance timeout.
     const restoring = child(['slow-restore', made.run, tempDir(), String(TIMEOUT_MS)], { RESTORE_DELAY_MS: '1000' });
