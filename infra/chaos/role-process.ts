@@ -122,7 +122,14 @@ export async function startRole(
   let output = '';
   // ROLE_OUTPUT_DIR=<folder>: each role's whole output also goes to <folder>/<INSTANCE_ID or role>-<pid>.log
   // (output() keeps only the latest characters), to look into a failed run afterwards.
-  const tee = process.env.ROLE_OUTPUT_DIR === undefined ? undefined : fs.createWriteStream(path.join(process.env.ROLE_OUTPUT_DIR, `${env.INSTANCE_ID ?? role}-${child.pid}.log`));
+  // The folder is made if missing; a write that fails stops the copy, never the run (which must stop what it started).
+  const outputDir = process.env.ROLE_OUTPUT_DIR;
+  if (outputDir !== undefined) fs.mkdirSync(outputDir, { recursive: true });
+  const tee = outputDir === undefined ? undefined : fs.createWriteStream(path.join(outputDir, `${env.INSTANCE_ID ?? role}-${child.pid}.log`));
+  tee?.on('error', (error) => {
+    process.stderr.write(`ROLE_OUTPUT_DIR: ${role}'s output is no longer copied: ${error.message}\n`);
+    tee.destroy();
+  });
   const keep = (chunk: Buffer): void => {
     output = (output + chunk.toString()).slice(-keepChars);
     tee?.write(chunk);
