@@ -7,19 +7,19 @@ import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 // Type-only imports count too: they couple a layer to what is above it.
 const KERNEL = './kernel';
 const SCHEMAS = './schemas';
-/** The machinery: every folder and file of infra/ except the composition root and the whole-system tools. */
-const MACHINERY = ['./infra/!(app|chaos)/**', './infra/*.ts'];
+/** The machinery: what any role runs on and knows no role. */
+const MACHINERY = './infra';
 /** The domain roles: the command side, the read side and process managers, the web role's server. */
 const ROLES = ['./producers', './consumers', './web/server'];
-/** The composition root (infra/app/) and the tools that drive the whole system (infra/chaos/). */
-const TOP = ['./infra/app', './infra/chaos'];
+/** The composition root, with the tools that drive the whole system (app/chaos/). */
+const TOP = './app';
 /** Outside the layers, above all of them: they may import anything, nothing in a layer may import them. */
 const TOOLS = ['./demo', './bench', './test'];
 const above = (...layers) => layers.flat();
 const layer = (target, from, name) => ({
   target,
   from,
-  message: `${name}: import only from the layers below (kernel → schemas → infra → producers/consumers → infra/app; docs/layout.md): pass what it needs in, or move the code to where it belongs.`,
+  message: `${name}: import only from the layers below (kernel → schemas → infra → producers/consumers → app; docs/layout.md): pass what it needs in, or move the code to where it belongs.`,
 });
 
 export default tseslint.config(
@@ -53,10 +53,13 @@ export default tseslint.config(
         'error',
         {
           zones: [
-            layer(KERNEL, above(SCHEMAS, './infra', ROLES, './web', TOOLS), 'kernel/'),
-            layer(SCHEMAS, above('./infra', ROLES, './web', TOOLS), 'schemas/'),
-            ...MACHINERY.map((target) => layer(target, above(ROLES, TOP, TOOLS), 'infra/ (the machinery)')),
+            layer(KERNEL, above(SCHEMAS, MACHINERY, ROLES, './web', TOP, TOOLS), 'kernel/'),
+            layer(SCHEMAS, above(MACHINERY, ROLES, './web', TOP, TOOLS), 'schemas/'),
+            layer(MACHINERY, above(ROLES, TOP, TOOLS), 'infra/ (the machinery)'),
             layer(ROLES, above(TOP, TOOLS), 'producers/, consumers/ and web/server/'),
+            layer(['./app/!(chaos)/**', './app/*.ts'], TOOLS, 'app/ (the composition root)'),
+            // The chaos suite drives the system with the demo's traffic and tokens.
+            layer('./app/chaos', ['./bench', './test'], 'app/chaos/'),
           ],
         },
       ],

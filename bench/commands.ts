@@ -26,7 +26,7 @@ import { rootLogger } from '../infra/logging';
 import { repoRoot } from '../infra/stack/settings';
 import { mintToken } from '../infra/auth/local-issuer';
 import { claimsFor, stackSigningKey } from '../test/support/auth';
-import { freePort, roleEntryPoint, startRole, type RoleProcess } from '../infra/chaos/role-process';
+import { freePort, roleEntryPoint, startRole, type RoleProcess } from '../app/chaos/role-process';
 import { BASELINE_TOPIC } from './baseline-server';
 import { verificationCost } from './token-verification';
 import { closedLoop, openLoop, post, postJson, sleep, type Request, type Result } from './http-load';

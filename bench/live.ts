@@ -28,7 +28,7 @@ import { config } from '../infra/config';
 import { createKafka } from '../infra/kafka/client';
 import { rootLogger } from '../infra/logging';
 import { bearer } from '../test/support/auth';
-import { startRole, type RoleProcess } from '../infra/chaos/role-process';
+import { startRole, type RoleProcess } from '../app/chaos/role-process';
 import { SseClient } from '../test/support/sse';
 import { dueTimes, postJson, quantile, sleep } from './http-load';
 

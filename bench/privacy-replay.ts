@@ -2,7 +2,7 @@
 // orders read models replayed from offset 0 through a real Projector, Kafka and
 // Redis (bench/replay.ts, as bench:projections replays), once from events with
 // plaintext personal fields and once from the same events with those fields
-// sealed per customer (infra/app/privacy-migration/migration.ts's field rules, so exactly
+// sealed per customer (app/privacy-migration/migration.ts's field rules, so exactly
 // what the gateway seals), alternating, in the same run.
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
@@ -11,7 +11,7 @@ import type { AvroCodec } from '../infra/kafka/codec';
 import { createTopicsLed } from '../infra/kafka/create-topics';
 import type { Logger } from '../infra/logging';
 import { newDataKey, type DataKey } from '../infra/privacy/crypto';
-import { ownerOf, sealRecord, sealWith } from '../infra/app/privacy-migration/migration';
+import { ownerOf, sealRecord, sealWith } from '../app/privacy-migration/migration';
 import type { Actor, EventMetadata } from '../schemas/generated/types';
 import type { ReadModelName } from '../consumers/projections/shared/keys';
 import { customerEvents, orderEvents, type Generated } from './generate';

@@ -48,7 +48,7 @@ import type { EventMetadata } from '../schemas/generated/types';
 import type { CustomerEvent } from '../schemas/messages';
 import { topicName } from '../schemas/topics';
 import { claimsFor, stackSigningKey } from '../test/support/auth';
-import { startRole, type RoleProcess } from '../infra/chaos/role-process';
+import { startRole, type RoleProcess } from '../app/chaos/role-process';
 import { closedLoop, postJson, type Result } from './http-load';
 import { replaySealedVsPlain } from './privacy-replay';
 

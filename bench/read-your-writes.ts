@@ -26,7 +26,7 @@ import { rootLogger } from '../infra/logging';
 import { partitionFor } from '../schemas/partitioning';
 import { projectionGroupId } from '../consumers/projections/runtime/read-models';
 import { bearer } from '../test/support/auth';
-import { startRole, type RoleProcess } from '../infra/chaos/role-process';
+import { startRole, type RoleProcess } from '../app/chaos/role-process';
 import { dueTimes, postJson, quantile, sleep } from './http-load';
 
 const RATE = Number(process.env.BENCH_RYW_RATE ?? 500);

@@ -7,9 +7,9 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Role } from '../../infra/app/roles';
+import type { Role } from '../../app/roles';
 import { repoRoot } from '../../infra/stack/settings';
-import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
+import { startRole, type RoleProcess } from '../../app/chaos/role-process';
 import { sleep } from '../http-load';
 
 const READY_TIMEOUT_MS = Number(process.env.BENCH_STATE_READY_TIMEOUT_S ?? 1800) * 1000;

@@ -1,7 +1,7 @@
 // Kafka ACLs as data: what a principal may do, the broker's rule for whether a
 // set of grants allows an operation, and applying a catalog of grants to a
 // broker idempotently (kafkajs admin: describeAcls, createAcls, deleteAcls).
-// The catalog of who gets what is infra/app/kafka-access.ts; how it is run and
+// The catalog of who gets what is app/kafka-access.ts; how it is run and
 // why each grant exists: docs/least-privilege.md.
 import { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ResourcePatternTypes, type Admin, type AclEntry } from 'kafkajs';
 

@@ -3,7 +3,7 @@
 // the super user that applies the ACLs, and the schema registry (when the
 // local stack runs secured). Data only, below the composition root: the local
 // stack (infra/stack/) creates their credentials when it formats a secured
-// broker, and the access catalogs (infra/app/) give each its rights.
+// broker, and the access catalogs (app/) give each its rights.
 import { READ_MODELS } from '../../schemas/read-models';
 
 /** The runtime roles that run on their own, the operations tools, and the composites that run several roles in one process. */

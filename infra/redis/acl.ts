@@ -1,7 +1,7 @@
 // Redis 7 ACL users as data, and applying them: `ACL SETUSER <name> reset on
 // >password <rules>` replaces a user's whole definition in one command, so
 // applying twice is applying once. The catalog of users is
-// infra/app/redis-access.ts; docs/least-privilege.md explains it.
+// app/redis-access.ts; docs/least-privilege.md explains it.
 import type Redis from 'ioredis';
 
 export interface RedisAclUser {

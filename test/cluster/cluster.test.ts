@@ -20,12 +20,12 @@ import { readToEnd } from '../../infra/kafka/read-to-end';
 import { DEFAULT_GROUP as COMMAND_PROCESSOR_GROUP } from '../../producers/command-processor/processor';
 import { allTopicSpecs, applyTopics } from '../../infra/kafka/topics';
 import { topicCatalog } from '../../schemas/topics';
-import { startTestCluster, type TestCluster } from '../../infra/chaos/own-cluster';
+import { startTestCluster, type TestCluster } from '../../app/chaos/own-cluster';
 import { bearer } from '../support/auth';
 import { call } from '../support/http';
 import { unique, withAdmin } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
-import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
+import { startRole, type RoleProcess } from '../../app/chaos/role-process';
 
 // Bounded phase by phase (each wait below has its own bound); on a loaded 2-core machine starting three JVM nodes,
 // the registry and three role processes alone takes two minutes or more.

@@ -28,7 +28,7 @@ import { call, type Reply } from '../support/http';
 import { testKafka, testRedis, unique, withAdmin } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
 import { dropKeys } from '../support/read-side';
-import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
+import { startRole, type RoleProcess } from '../../app/chaos/role-process';
 
 jest.setTimeout(300_000);
 

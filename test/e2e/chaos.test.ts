@@ -15,8 +15,8 @@
  *
  * `npm run chaos` runs the same thing longer, with every fault kind.
  */
-import { formatReport } from '../../infra/chaos/report';
-import { runChaos } from '../../infra/chaos/run';
+import { formatReport } from '../../app/chaos/report';
+import { runChaos } from '../../app/chaos/run';
 
 jest.setTimeout(480_000);
 

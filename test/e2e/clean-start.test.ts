@@ -8,7 +8,7 @@
 import { unique } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
 import { call } from '../support/http';
-import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
+import { startRole, type RoleProcess } from '../../app/chaos/role-process';
 
 interface LogLine {
   readonly level: number;

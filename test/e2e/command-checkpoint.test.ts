@@ -11,7 +11,7 @@ import { readToEnd } from '../../infra/kafka/read-to-end';
 import { byAggregate, readEvents } from '../support/events';
 import { testKafka, withAdmin } from '../support/kafka';
 import { call } from '../support/http';
-import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
+import { startRole, type RoleProcess } from '../../app/chaos/role-process';
 
 const kafka = testKafka('e2e-command-checkpoint');
 const roles: RoleProcess[] = [];

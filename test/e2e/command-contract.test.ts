@@ -10,7 +10,7 @@ import { byAggregate, readEvents } from '../support/events';
 import { adminAuthorization, call } from '../support/http';
 import { testKafka, unique, withAdmin } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
-import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
+import { startRole, type RoleProcess } from '../../app/chaos/role-process';
 
 const kafka = testKafka('e2e-command-contract');
 const roles: RoleProcess[] = [];

@@ -6,7 +6,7 @@
 import { testKafka } from '../support/kafka';
 import { byAggregate, readEvents, versionProblems, type StoredEvent } from '../support/events';
 import { call, pool, seeded, type Reply } from '../support/http';
-import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
+import { startRole, type RoleProcess } from '../../app/chaos/role-process';
 import { waitFor } from '../../infra/wait-for';
 
 const kafka = testKafka('e2e-command-side');

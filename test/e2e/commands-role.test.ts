@@ -5,7 +5,7 @@
  * both halves.
  */
 import { call } from '../support/http';
-import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
+import { startRole, type RoleProcess } from '../../app/chaos/role-process';
 
 let role: RoleProcess | undefined;
 

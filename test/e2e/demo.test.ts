@@ -10,7 +10,7 @@ import { repoRoot } from '../../infra/stack/settings';
 import { call } from '../support/http';
 import { unique } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
-import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
+import { startRole, type RoleProcess } from '../../app/chaos/role-process';
 
 jest.setTimeout(240_000);
 

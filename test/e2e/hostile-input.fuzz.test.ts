@@ -36,7 +36,7 @@ import { testKafka, testRedis, unique, withAdmin } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
 import { dropKeys } from '../support/read-side';
 import { sendRaw, serialize, type RawOutcome } from '../support/raw-http';
-import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
+import { startRole, type RoleProcess } from '../../app/chaos/role-process';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 3_000);
 const SEED = Number(process.env.FUZZ_SEED ?? 20_261_204);

@@ -15,7 +15,7 @@ import { postJson } from '../../bench/http-load';
 import { liveHeapBytes } from '../support/heap';
 import { waitFor } from '../../infra/wait-for';
 import { expectStatus, startRestaurant, type Restaurant } from '../support/live';
-import { freePort } from '../../infra/chaos/role-process';
+import { freePort } from '../../app/chaos/role-process';
 import type { SseClient, SseEvent } from '../support/sse';
 
 jest.setTimeout(600_000);

@@ -12,7 +12,7 @@
  * join ROLES below.
  */
 import path from 'node:path';
-import type { Role } from '../../infra/app/roles';
+import type { Role } from '../../app/roles';
 import { askEveryPanel, panelsOf, provisionedDashboards, resolveVariables } from '../../infra/observe/dashboards';
 import { projectionGroupId } from '../../consumers/projections/runtime/read-models';
 import { call } from '../support/http';
@@ -21,7 +21,7 @@ import { waitFor } from '../../infra/wait-for';
 import { runReplay, smallLoad, type Finished } from '../support/operations';
 import { promtool, startPrometheus, type RunningPrometheus } from '../support/prometheus';
 import { dropKeys } from '../support/read-side';
-import { freePort, startRole, type RoleProcess } from '../../infra/chaos/role-process';
+import { freePort, startRole, type RoleProcess } from '../../app/chaos/role-process';
 
 jest.setTimeout(300_000);
 

@@ -15,8 +15,8 @@ import { call, seeded, type Reply } from '../support/http';
 import { unique } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
 import { person, type Person } from '../support/privacy';
-import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
-import type { Role } from '../../infra/app/roles';
+import { startRole, type RoleProcess } from '../../app/chaos/role-process';
+import type { Role } from '../../app/roles';
 
 jest.setTimeout(300_000);
 

@@ -34,8 +34,8 @@ import { runReplay } from '../support/operations';
 import { projectionGroupId } from '../../consumers/projections/runtime/read-models';
 import { DEFAULT_KEYSPACE } from '../../consumers/projections/shared/keys';
 import { servingKeyspace } from '../../consumers/projections/runtime/serving';
-import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
-import type { Role } from '../../infra/app/roles';
+import { startRole, type RoleProcess } from '../../app/chaos/role-process';
+import type { Role } from '../../app/roles';
 
 jest.setTimeout(600_000);
 

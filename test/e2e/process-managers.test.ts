@@ -27,7 +27,7 @@ import { call, pool, seeded, settledStatus, type Reply } from '../support/http';
 import { testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
 import { committedUpTo, countBy, endOffsets, latestByKey, readRecords, type StoredRecord } from '../support/process-managers';
-import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
+import { startRole, type RoleProcess } from '../../app/chaos/role-process';
 
 jest.setTimeout(600_000);
 

@@ -19,7 +19,7 @@ import { readEvents } from '../support/events';
 import { testKafka, testRegistry, unique } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
 import { groupPositions, lagFromConsumerGroups, lagFromMetrics } from '../support/lag';
-import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
+import { startRole, type RoleProcess } from '../../app/chaos/role-process';
 
 const kafka = testKafka('e2e-processor-lag');
 const codec = new AvroCodec(testRegistry());

@@ -16,7 +16,7 @@ import { waitFor } from '../../infra/wait-for';
 import { groupPositions, lagFromConsumerGroups, lagFromMetrics } from '../support/lag';
 import { smallLoad } from '../support/operations';
 import { dropKeys } from '../support/read-side';
-import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
+import { startRole, type RoleProcess } from '../../app/chaos/role-process';
 
 jest.setTimeout(300_000);
 

@@ -19,7 +19,7 @@ import { topicName } from '../../schemas/topics';
 import { call, pool, seeded, type Reply } from '../support/http';
 import { testKafka, testRedis, unique, withAdmin } from '../support/kafka';
 import { actualReadModel, dropKeys, expectedReadModels, waitForReadModels, type TopicEnds } from '../support/read-side';
-import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
+import { startRole, type RoleProcess } from '../../app/chaos/role-process';
 
 jest.setTimeout(600_000);
 

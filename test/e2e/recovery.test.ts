@@ -24,10 +24,10 @@ import { allTopicSpecs, applyTopics } from '../../infra/kafka/topics';
 import { call } from '../support/http';
 import { testRedis, unique, withAdmin } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
-import { ownKafka, type OwnKafka } from '../../infra/chaos/own-kafka';
-import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
+import { ownKafka, type OwnKafka } from '../../app/chaos/own-kafka';
+import { startRole, type RoleProcess } from '../../app/chaos/role-process';
 import { steadyLoad } from '../support/steady-load';
-import { tcpProxy } from '../../infra/chaos/tcp-proxy';
+import { tcpProxy } from '../../app/chaos/tcp-proxy';
 
 jest.setTimeout(300_000);
 

@@ -26,7 +26,7 @@ import { call } from '../support/http';
 import { testKafka, testRedis, unique, withAdmin } from '../support/kafka';
 import { kafkaConsumerGroups, runReplay, smallLoad, type Loaded } from '../support/operations';
 import { actualReadModel, dropKeys, expectedReadModels, waitForReadModels } from '../support/read-side';
-import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
+import { startRole, type RoleProcess } from '../../app/chaos/role-process';
 
 jest.setTimeout(300_000);
 

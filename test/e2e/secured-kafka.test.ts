@@ -21,11 +21,11 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type Redis from 'ioredis';
 import { logLevel, type Kafka, type LogEntry } from 'kafkajs';
-import { kafkaAccess, kafkaAclPrincipals, principalName } from '../../infra/app/kafka-access';
+import { kafkaAccess, kafkaAclPrincipals, principalName } from '../../app/kafka-access';
 import type { AccessRole } from '../../infra/kafka/principals';
-import type { Role } from '../../infra/app/roles';
+import type { Role } from '../../app/roles';
 import { applyAcls } from '../../infra/kafka/acls';
-import { redisAccess, redisUserName, REDIS_ROLES, type RedisRole } from '../../infra/app/redis-access';
+import { redisAccess, redisUserName, REDIS_ROLES, type RedisRole } from '../../app/redis-access';
 import { config } from '../../infra/config';
 import { applyRedisUsers, deleteRedisUsers, urlWithUser } from '../../infra/redis/acl';
 import { newPassword } from '../../infra/stack/credentials';
@@ -36,7 +36,7 @@ import { COMMAND_REPLIES_TOPIC, DEAD_LETTER_ACTIONS_TOPIC, dlqTopicName, payment
 import { api } from '../support/api-client';
 import { testRedis, unique } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
-import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
+import { startRole, type RoleProcess } from '../../app/chaos/role-process';
 import { KAFKA_ADMIN, startSecuredKafka, type SecuredKafka } from '../support/secured-kafka';
 
 jest.setTimeout(180_000);

@@ -18,8 +18,8 @@ import { testKafka, unique, withAdmin } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
 import { smallLoad, type Loaded } from '../support/operations';
 import { actualReadModel, expectedReadModels, waitForReadModels } from '../support/read-side';
-import { startRedisServer, type TestRedisServer } from '../../infra/chaos/redis-server';
-import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
+import { startRedisServer, type TestRedisServer } from '../../app/chaos/redis-server';
+import { startRole, type RoleProcess } from '../../app/chaos/role-process';
 
 jest.setTimeout(300_000);
 

@@ -21,7 +21,7 @@ import { call, settledStatus, type Reply } from '../support/http';
 import { testKafka, testRegistry, unique } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
 import { latestByKey, readRecords, type StoredRecord } from '../support/process-managers';
-import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
+import { startRole, type RoleProcess } from '../../app/chaos/role-process';
 import { ancestry, clientTrace, ensureZipkin, postSpans, zipkinTrace, type ZipkinSpan } from '../support/zipkin';
 
 jest.setTimeout(600_000);

@@ -16,7 +16,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { unique } from '../support/kafka';
-import { freePort, startRole, type RoleProcess } from '../../infra/chaos/role-process';
+import { freePort, startRole, type RoleProcess } from '../../app/chaos/role-process';
 import { startOidcProvider, type RunningOidcProvider } from '../support/oidc-provider';
 import { launchBrowser, openPage, screenshot, type WatchedPage } from '../support/browser';
 

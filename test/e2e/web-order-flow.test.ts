@@ -10,7 +10,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { unique } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
-import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
+import { startRole, type RoleProcess } from '../../app/chaos/role-process';
 import { addDish, launchBrowser, markNoReload, openPage, orderIdOf, screenshot, signInStaff, signUpCustomer, type WatchedPage } from '../support/browser';
 
 jest.setTimeout(240_000);

@@ -5,7 +5,7 @@
  */
 import type { Browser } from 'playwright-core';
 import { unique } from '../support/kafka';
-import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
+import { startRole, type RoleProcess } from '../../app/chaos/role-process';
 import { addDish, launchBrowser, markNoReload, openPage, orderIdOf, screenshot, signUpCustomer, type WatchedPage } from '../support/browser';
 
 jest.setTimeout(240_000);

@@ -7,7 +7,7 @@
  */
 import type { Browser } from 'playwright-core';
 import { unique } from '../support/kafka';
-import { freePort, startRole, type RoleProcess } from '../../infra/chaos/role-process';
+import { freePort, startRole, type RoleProcess } from '../../app/chaos/role-process';
 import { launchBrowser, markNoReload, openPage, PHONE, screenshot, signInStaff, signUpCustomer, type WatchedPage } from '../support/browser';
 
 jest.setTimeout(240_000);

@@ -24,7 +24,7 @@ import { readEvents } from '../support/events';
 import { testKafka, testRegistry, unique } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
 import { readToEnd } from '../../infra/kafka/read-to-end';
-import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
+import { startRole, type RoleProcess } from '../../app/chaos/role-process';
 import { listProcesses, parkingTargetOf, redriveProcesses, skipProcessInput } from '../../consumers/process-managers/redrive/redrive';
 import { AGGREGATE_PARKED } from '../../producers/command-processor/parking';
 

@@ -21,7 +21,7 @@ import { topicName } from '../../schemas/topics';
 import { readEvents, type StoredEvent } from '../support/events';
 import { testKafka, testRegistry, unique } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
-import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
+import { startRole, type RoleProcess } from '../../app/chaos/role-process';
 
 jest.setTimeout(180_000);
 

@@ -1,4 +1,4 @@
-// The one-off migration of data written before encryption (infra/app/privacy-migration/migration*.ts).
+// The one-off migration of data written before encryption (app/privacy-migration/migration*.ts).
 // 1. On a topic written the old way: every plaintext personal field is re-written
 //    sealed under the event's own key, a forgotten customer's erased; after the
 //    log cleaner has run, no plaintext is left in the topic; a second run writes nothing.
@@ -15,7 +15,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { AvroCodec } from '../../infra/kafka/codec';
 import { emailReservationId } from '../../infra/privacy/crypto';
-import { latestRecords } from '../../infra/app/privacy-migration/migration-snapshots';
+import { latestRecords } from '../../app/privacy-migration/migration-snapshots';
 import { privacySecrets } from '../../infra/privacy/settings';
 import { repoRoot } from '../../infra/stack/settings';
 import type { EmailReservationSnapshot } from '../../schemas/generated/types';
@@ -24,10 +24,10 @@ import { topicName } from '../../schemas/topics';
 import { bearer } from '../support/auth';
 import { call, seeded, type Reply } from '../support/http';
 import { needles, person } from '../support/privacy';
-import { roleEntryPoint, startRole, type RoleProcess } from '../../infra/chaos/role-process';
+import { roleEntryPoint, startRole, type RoleProcess } from '../../app/chaos/role-process';
 import { readToEnd } from '../../infra/kafka/read-to-end';
 import { newDataKey, open, type DataKey } from '../../infra/privacy/crypto';
-import { erase, migrateEventTopic, sealWith } from '../../infra/app/privacy-migration/migration';
+import { erase, migrateEventTopic, sealWith } from '../../app/privacy-migration/migration';
 import type { EventMetadata } from '../../schemas/generated/types';
 import { eventKey } from '../../schemas/partitioning';
 import { createTopicsAndWait, testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
@@ -184,7 +184,7 @@ it('re-keys e-mail reservations made before hashing and re-seals snapshots, and 
     await Promise.all(roles.splice(0).map((r) => r.stop()));
 
     // The job, as an operator runs it, with the command processor stopped.
-    const { stdout } = await promisify(execFile)(process.execPath, roleEntryPoint('infra/app/privacy-migration/migrate-cli'), { cwd: repoRoot, env: process.env });
+    const { stdout } = await promisify(execFile)(process.execPath, roleEntryPoint('app/privacy-migration/migrate-cli'), { cwd: repoRoot, env: process.env });
     expect(stdout).toMatch(/e-mail reservations keyed by the address: \d+ found, [1-9]\d* re-keyed/);
 
     // No plaintext in any live record: events, snapshots, the reservation's keys and ids.

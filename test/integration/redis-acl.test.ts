@@ -1,6 +1,6 @@
 /**
  * Least privilege on Redis (docs/least-privilege.md): the ACL users of
- * infra/app/redis-access.ts, created on the real Redis under names of this run
+ * app/redis-access.ts, created on the real Redis under names of this run
  * (the machine's Redis may be shared: the default user is never touched) and
  * deleted afterwards. The query API's user cannot write; a projector's user
  * cannot write another read model's keys nor publish on its channel; the
@@ -9,7 +9,7 @@
  * notification) and the query side's reads and subscription.
  */
 import Redis from 'ioredis';
-import { redisAccess, redisUserName, type RedisRole } from '../../infra/app/redis-access';
+import { redisAccess, redisUserName, type RedisRole } from '../../app/redis-access';
 import { config } from '../../infra/config';
 import { applyRedisUsers, deleteRedisUsers, urlWithUser } from '../../infra/redis/acl';
 import { newPassword } from '../../infra/stack/credentials';

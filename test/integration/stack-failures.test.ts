@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { readStackSettings, repoRoot } from '../../infra/stack/settings';
 import { versions } from '../../infra/stack/versions';
-import { freePort } from '../../infra/chaos/role-process';
+import { freePort } from '../../app/chaos/role-process';
 
 const cli = path.join(repoRoot, 'infra', 'stack', 'cli.ts');
 const tsx = path.join(repoRoot, 'node_modules', '.bin', 'tsx');

@@ -9,7 +9,7 @@
 import { decodeJwt } from 'jose';
 import { unique } from '../support/kafka';
 import { startOidcProvider, type RunningOidcProvider } from '../support/oidc-provider';
-import { freePort, startRole, type RoleProcess } from '../../infra/chaos/role-process';
+import { freePort, startRole, type RoleProcess } from '../../app/chaos/role-process';
 
 jest.setTimeout(180_000);
 

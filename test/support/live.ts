@@ -8,7 +8,7 @@ import { call, type Reply } from './http';
 import { testKafka, testRedis, unique, withAdmin } from './kafka';
 import { waitFor } from '../../infra/wait-for';
 import { dropKeys } from './read-side';
-import { startRole, type RoleProcess } from '../../infra/chaos/role-process';
+import { startRole, type RoleProcess } from '../../app/chaos/role-process';
 import { SseClient, type SseOpen } from './sse';
 
 export const address = { line1: 'Dam 1', line2: null, city: 'Amsterdam', postalCode: '1012 JS', country: 'NL' };

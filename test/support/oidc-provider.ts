@@ -3,7 +3,7 @@
 // stops it.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { freePort } from '../../infra/chaos/role-process';
+import { freePort } from '../../app/chaos/role-process';
 
 export interface TestAccount {
   readonly name: string;

@@ -12,7 +12,7 @@ import { checkpointKey, READ_MODELS, readModelPrefix, rebuildKey, type ReadModel
 import { eventKey, partitionFor } from '../../schemas/partitioning';
 import { readEvents, type StoredEvent } from './events';
 import { waitFor } from '../../infra/wait-for';
-import { redisDump } from '../../infra/chaos/read-models';
+import { redisDump } from '../../app/chaos/read-models';
 
 export { redisDump };
 

@@ -12,7 +12,7 @@ import { terminate, tailOf } from '../../infra/stack/processes';
 import { provision } from '../../infra/stack/provision';
 import { kafkaService } from '../../infra/stack/services';
 import { readStackSettings, type StackSettings } from '../../infra/stack/settings';
-import { freePort } from '../../infra/chaos/role-process';
+import { freePort } from '../../app/chaos/role-process';
 import { waitFor } from '../../infra/wait-for';
 
 export interface SecuredKafka {

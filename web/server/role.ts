@@ -15,7 +15,7 @@ import type { WebOidcConfig, WebRoleConfig } from './settings';
 /** Where `npm run build:web` writes the front end. */
 export const WEB_DIST = path.join(repoRoot, 'web', 'dist');
 
-/** What the web role is started with: the composition root (infra/app/main.ts) passes its own RoleDeps. */
+/** What the web role is started with: the composition root (app/main.ts) passes its own RoleDeps. */
 export interface WebRoleDeps {
   readonly logger: Logger;
   readonly settings: { readonly web: WebRoleConfig };

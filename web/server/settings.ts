@@ -1,6 +1,6 @@
 // The web role's settings (docs/web-ui.md): its port, where it forwards the two
 // APIs, its public origin and the OIDC login. The composition root
-// (infra/app/roles.ts) reads them from the environment with the other roles'.
+// (app/roles.ts) reads them from the environment with the other roles'.
 export interface WebRoleConfig {
   /** Its HTTP port (WEB_PORT, default 3002). */
   readonly port: number;

@@ -1,5 +1,5 @@
 import { brokenOf, readinessOf, redisReadiness } from '../../../../infra/http/readiness';
-import { isTransient } from '../../../../infra/app/transient';
+import { isTransient } from '../../../../app/transient';
 import { ConfigError } from '../../../../infra/config';
 import { TopicDriftError } from '../../../../infra/kafka/topics';
 import { RegistryError } from '../../../../infra/kafka/codec';

@@ -1,7 +1,7 @@
 // The process-manager runtime's pure parts: the deadline queue and the roles'
 // settings (the co-partitioned assignment is tested in test/unit/infra).
 import { DeadlineQueue, type QueuedDeadline } from '../../../../infra/stateful/deadline-queue';
-import { processManagersOf, roleConfig } from '../../../../infra/app/roles';
+import { processManagersOf, roleConfig } from '../../../../app/roles';
 import { seeded } from '../../../support/http';
 
 const entry = (fireAt: number, processId = `p-${fireAt}`): QueuedDeadline => ({ fireAt, dueAt: fireAt, partition: 0, processId, name: 'PAYMENT', epoch: 1 });

@@ -1,5 +1,5 @@
 import { errors } from 'openid-client';
-import { roleConfig } from '../../../../infra/app/roles';
+import { roleConfig } from '../../../../app/roles';
 import { SIGN_IN_ERRORS, signInErrorOf } from '../../../../web/server/oidc-login';
 import { cookieNames, createSealer, readCookie, serializeCookie } from '../../../../web/server/sealed-cookie';
 import { signInErrorMessage } from '../../../../web/src/sign-in-errors';

@@ -1,5 +1,5 @@
 import { createLocalJWKSet, jwtVerify } from 'jose';
-import { startBanner } from '../../../../infra/app/banner';
+import { startBanner } from '../../../../app/banner';
 import { generateSigningKey } from '../../../../infra/auth/local-keys';
 import { readAuthSettings } from '../../../../infra/auth/settings';
 import { customerIdForEmail, devSession, parseDevSignIn } from '../../../../web/server/dev-sign-in';

@@ -6,7 +6,7 @@ import { checkpointField, encodeBatch, parseCheckpoint, withoutOverwritten } fro
 import { parseBatchArgv } from '../../../../support/read-side';
 import { projectionGroupId } from '../../../../../consumers/projections/runtime/read-models';
 import { del, hdel, hincrby, hset, InvalidOpError, sadd, setJson, srem, zadd } from '../../../../../consumers/projections/shared/ops';
-import { projectorsOf, roleConfig } from '../../../../../infra/app/roles';
+import { projectorsOf, roleConfig } from '../../../../../app/roles';
 import { consistencyToken, nonexistentPosition, parseConsistencyToken, positionsBehind } from '../../../../../schemas/consistency-token';
 
 describe('encodeBatch', () => {
