@@ -11,7 +11,7 @@
 // (topic, key, record, headers, id); the runtime only encodes and produces.
 import type { EventMetadata } from '../../schemas/generated/types';
 import { eventKey } from '../../schemas/partitioning';
-import type { DecodedRecord } from '../consuming/event-consumer';
+import type { DecodedRecord } from '../consuming/batch-sink';
 import type { ParkingSpec } from './parking';
 
 /** A consumed record as a definition sees it (decoded by the consumer machinery). */

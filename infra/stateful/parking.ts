@@ -17,7 +17,7 @@ import type { IHeaders } from 'kafkajs';
 import type { ParkedInput as ParkedInputRecord, ParkingRequest as ParkingRequestRecord } from '../../schemas/generated/types';
 import { parseEventKey } from '../../schemas/partitioning';
 import type { DeadLetter } from '../consuming/dead-letters';
-import type { DecodedRecord } from '../consuming/event-consumer';
+import type { DecodedRecord } from '../consuming/batch-sink';
 import type { Outgoing } from './definition';
 
 /** What a definition says about parking; present: its processes park. */

@@ -12,7 +12,7 @@ import { DEAD_LETTER_ACTIONS_TOPIC, type TopicCatalog } from '../../schemas/topi
 import { DEAD_LETTER_ACTION, PARKED_INPUT } from '../../schemas/loader';
 import { partitionFor } from '../../schemas/partitioning';
 import type { DeadLetter } from '../consuming/dead-letters';
-import type { DecodedRecord } from '../consuming/event-consumer';
+import type { DecodedRecord } from '../consuming/batch-sink';
 import { RegistryError, type AvroCodec } from '../kafka/codec';
 import type { Outgoing, StatefulDefinition } from './definition';
 import {

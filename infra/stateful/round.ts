@@ -10,7 +10,7 @@ import { endSpan, startStep } from '../tracing/spans';
 import { partitionFor } from '../../schemas/partitioning';
 import type { TopicCatalog } from '../../schemas/topics';
 import type { DeadLetter } from '../consuming/dead-letters';
-import { ProcessingError, type PartitionBatch } from '../consuming/event-consumer';
+import { ProcessingError, type PartitionBatch } from '../consuming/batch-sink';
 import { RegistryError, type AvroCodec } from '../kafka/codec';
 import type { QueuedDeadline } from './deadline-queue';
 import type { Deadline, Outgoing, StatefulDefinition } from './definition';

@@ -19,7 +19,8 @@
 // are task-loop.ts; deadlines deadline-scheduler.ts.
 import type { Admin } from 'kafkajs';
 import { topicCatalog } from '../../schemas/topics';
-import { EventConsumer, ProcessingError, type BatchSink, type PartitionBatch } from '../consuming/event-consumer';
+import { EventConsumer } from '../consuming/event-consumer';
+import { ProcessingError, type BatchSink, type PartitionBatch } from '../consuming/batch-sink';
 import { CoPartitionedAssigner } from '../kafka/co-partitioned-assigner';
 import type { Logger } from '../logging';
 import { DeadlineScheduler } from './deadline-scheduler';

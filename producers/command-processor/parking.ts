@@ -19,7 +19,7 @@ import type { CommandMetadata, CommandReply } from '../../schemas/generated/type
 import { DEAD_LETTER_ACTIONS_TOPIC, parkedCommandsTopicName, type TopicCatalog } from '../../schemas/topics';
 import { DecodeError, RegistryError, type AvroCodec } from '../../infra/kafka/codec';
 import { parkedAt, readParked } from '../../infra/stateful/parked-read';
-import type { DecodedRecord } from '../../infra/consuming/event-consumer';
+import type { DecodedRecord } from '../../infra/consuming/batch-sink';
 import { positionOf, REQUEST_KEY_PREFIX, requestFromRecord, summaryOf, type ParkedInput, type ParkingOutcome, type ParkingRequest, type ParkingSpec } from '../../infra/stateful/parking';
 import { parkBatch, skip, type ParkingContext, type ParkingPart } from '../../infra/stateful/round-parking';
 

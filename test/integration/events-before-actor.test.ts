@@ -17,7 +17,7 @@ import { rootLogger } from '../../infra/logging';
 import { readToEnd } from '../../infra/kafka/read-to-end';
 import { Projector } from '../../consumers/projections/runtime/projector';
 import { READ_MODEL_SPECS } from '../../consumers/projections/runtime/read-models';
-import type { DecodedRecord } from '../../infra/consuming/event-consumer';
+import type { DecodedRecord } from '../../infra/consuming/batch-sink';
 import { MemoryStore, type StoreDump } from '../../consumers/projections/shared/memory-store';
 import { foldInto, type Envelope } from '../../consumers/projections/shared/projection';
 import { READ_MODELS, readModelPrefix, type ReadModelName } from '../../consumers/projections/shared/keys';

@@ -19,7 +19,7 @@ import type Redis from 'ioredis';
 import type { IHeaders } from 'kafkajs';
 import type { AvroCodec } from '../../../infra/kafka/codec';
 import { parkedChainKey, parkedKey, parkedVersionKey, versionKey } from '../shared/keys';
-import type { DecodedRecord } from '../../../infra/consuming/event-consumer';
+import type { DecodedRecord } from '../../../infra/consuming/batch-sink';
 import { chainField, parseChain, parseParked, type ParkedAggregate, type ParkedEvent } from '../runtime/parking';
 import { envelopesOf, projectBatch, type AggregateState } from '../runtime/projector';
 import type { ReadModelSpec } from '../runtime/read-models';

@@ -20,7 +20,7 @@
 import type { IHeaders } from 'kafkajs';
 import { parkedChainKey, parkedKey, parkedVersionKey, type ReadModelName } from '../shared/keys';
 import { parseEventKey } from '../../../schemas/partitioning';
-import type { DecodedRecord, FailedRecord } from '../../../infra/consuming/event-consumer';
+import type { DecodedRecord, FailedRecord } from '../../../infra/consuming/batch-sink';
 import type { GuardedWrite } from './redis-batch';
 
 /** Where an event was read. */

@@ -9,7 +9,7 @@ import { orderFulfilmentProcess } from '../../../../consumers/process-managers/o
 import { fulfilmentIds, type PlacementFacts } from '../../../../consumers/process-managers/order-fulfilment/order-fulfilment.workflow';
 import type { PlacementFactsSource } from '../../../../consumers/process-managers/order-fulfilment/placement-facts';
 import type { Outgoing, ProcessDefinition } from '../../../../consumers/process-managers/runtime/definition';
-import type { DecodedRecord } from '../../../../infra/consuming/event-consumer';
+import type { DecodedRecord } from '../../../../infra/consuming/batch-sink';
 import type { EventMetadata, OrderFulfilmentState, PaymentSimulatorState } from '../../../../schemas/generated/types';
 import { loadSchemas } from '../../../../schemas/loader';
 import { partitionFor } from '../../../../schemas/partitioning';

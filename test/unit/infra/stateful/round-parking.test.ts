@@ -1,5 +1,5 @@
 import type { DeadLetter } from '../../../../infra/consuming/dead-letters';
-import type { DecodedRecord } from '../../../../infra/consuming/event-consumer';
+import type { DecodedRecord } from '../../../../infra/consuming/batch-sink';
 import { parkBatch, type ParkingContext, type ParkingPart } from '../../../../infra/stateful/round-parking';
 import { byParking, defaultProcessIdOfKey, groupParked, parkedKeyOf, summaryOf, type ParkedInput } from '../../../../infra/stateful/parking';
 

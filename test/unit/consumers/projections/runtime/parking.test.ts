@@ -3,7 +3,7 @@
 // in order, and the arguments of `npm run dlq`.
 import { parseDlqArgs } from '../../../../../consumers/projections/redrive/cli-args';
 import { ActionInputError } from '../../../../../consumers/projections/redrive/actions';
-import type { DecodedRecord } from '../../../../../infra/consuming/event-consumer';
+import type { DecodedRecord } from '../../../../../infra/consuming/batch-sink';
 import { byPosition, chainField, parkedAggregateOf, parkedEventOf, parkedEventOfFailed, parkingWrite, parseChain, parseParked, planParking } from '../../../../../consumers/projections/runtime/parking';
 import type { DeadLetter } from '../../../../../infra/consuming/dead-letters';
 import { encodeBatch } from '../../../../../consumers/projections/runtime/redis-batch';

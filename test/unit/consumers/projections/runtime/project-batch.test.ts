@@ -1,7 +1,7 @@
 // projectBatch: a partition batch's events through a projection, as the Redis
 // sink runs it (and the replay bench's stages), without Redis.
-import type { DecodedRecord } from '../../../../../infra/consuming/event-consumer';
-import { ProcessingError } from '../../../../../infra/consuming/event-consumer';
+import type { DecodedRecord } from '../../../../../infra/consuming/batch-sink';
+import { ProcessingError } from '../../../../../infra/consuming/batch-sink';
 import { envelopesOf, projectBatch, type AggregateState } from '../../../../../consumers/projections/runtime/projector';
 import { READ_MODEL_SPECS } from '../../../../../consumers/projections/runtime/read-models';
 import { versionKey } from '../../../../../consumers/projections/shared/keys';
