@@ -266,12 +266,21 @@ export async function startProcessManager(name: ProcessManagerName, { kafka, cod
       stats: () => runtime.stats(),
     };
   };
+  return withProcessDefinition(name, { kafka, codec, logger, settings }, start);
+}
+
+/** Hands the process manager's definition, made with this process's settings, to `use` (whatever its state and input types). */
+export function withProcessDefinition<R>(
+  name: ProcessManagerName,
+  { kafka, codec, logger, settings }: Pick<RoleDeps, 'kafka' | 'codec' | 'logger' | 'settings'>,
+  use: <S, I>(definition: ProcessDefinition<S, I>) => R,
+): R {
   switch (name) {
     case 'order-fulfilment':
-      return start(orderFulfilmentProcess({ facts: new KafkaPlacementFacts(kafka, codec, logger.child({ component: 'placement-facts' })), config: settings.fulfilment }));
+      return use(orderFulfilmentProcess({ facts: new KafkaPlacementFacts(kafka, codec, logger.child({ component: 'placement-facts' })), config: settings.fulfilment }));
     case 'loyalty':
-      return start(loyaltyProcess());
+      return use(loyaltyProcess());
     case 'payment-simulator':
-      return start(paymentSimulatorProcess({ seed: settings.simulatorSeed, config: settings.simulator }));
+      return use(paymentSimulatorProcess({ seed: settings.simulatorSeed, config: settings.simulator }));
   }
 }

@@ -79,6 +79,6 @@ export function planRestore(condition: StoreCondition, expected: StoreIdentity, 
 export function staleFoldMessage(identity: StoreIdentity, plan: Extract<RestorePlan, { kind: 'stale-fold' }>): string {
   return (
     `state of ${identity.topic}[${identity.partition}] was folded by fold version ${plan.stored}, this build's fold is version ${plan.expected}: ` +
-    'stored states and changelog snapshots would decide on stale state. Rebuild the states from the events topics (docs/state-stores.md "Fold versions") before starting this build.'
+    'stored states and changelog snapshots would decide on stale state. Rebuild or migrate the states, then start this build with a new STATE_CHANGELOG_EPOCH (docs/state-stores.md "Fold versions").'
   );
 }

@@ -74,6 +74,14 @@ export interface StatefulDefinition<S, I> {
   initialState(processId: string): S;
   /** Checks a state read back from the changelog; throws on one this build cannot use. */
   fromStateRecord(record: unknown): S;
+  /**
+   * Present: what a state folded by an earlier fold version (`fromVersion`)
+   * means to this build's fold, given its record as it was written.
+   * `npm run states:migrate` rewrites the changelog with it
+   * (migrate-states.ts, docs/state-stores.md "Fold versions"); absent, states
+   * of another fold version are refused and cannot be migrated.
+   */
+  migrate?(record: unknown, fromVersion: number): S;
   /** Pure and deterministic: the same input and state always give the same decision. */
   decide(input: I, state: S): Decision<S>;
   /** The state's pending deadlines (the state is the authority; the scheduler is only a timer). */

@@ -63,10 +63,11 @@ async function loadOne<S>(ctx: LoadContext<S>, partition: number): Promise<Parti
     decodedCapacity: ctx.decodedCapacity,
     row: stateRow(ctx.codec, definition),
     refusal: (why) =>
-      why.kind === 'store'
-        ? `${definition.name}: ${why.message}`
-        : `${definition.name}: ${why.count} state(s) of ${ctx.changelog}[${partition}] were folded by fold version ${why.versions.join(', ')}, this build's fold is version ${foldVersion}; ` +
-          'deciding on them would decide on stale state. Rebuild the states from the events topics (docs/state-stores.md "Fold versions") before starting this build.',
+      (why.kind === 'store'
+        ? `${definition.name}: the store of ${ctx.changelog}[${partition}] was made by fold version ${why.stored}, this build's fold is version ${foldVersion}; `
+        : `${definition.name}: ${why.count} state(s) of ${ctx.changelog}[${partition}] were folded by fold version ${why.versions.join(', ')}, this build's fold is version ${foldVersion}; `) +
+      `deciding on them would decide on stale state. Stop every instance of ${ctx.groupId}, run \`npm run states:migrate -- ${definition.name}\` with this build ` +
+      '(it needs the definition\'s `migrate`), then start this build with a new STATE_CHANGELOG_EPOCH (docs/state-stores.md "Fold versions").',
     timeoutMs: ctx.restoreTimeoutMs,
     signal: ctx.signal,
     ...(ctx.fetchBytes === undefined ? {} : { fetchBytes: ctx.fetchBytes }),
