@@ -37,7 +37,7 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import type Redis from 'ioredis';
 import { forbidden, principalOf } from '../../infra/auth/express';
 import type { Logger } from '../../infra/logging';
-import type { OrderSettings } from '../../producers/order/order.decider';
+import type { OrderSettings } from '../../producers/order/order.state';
 import { customersKeys } from '../projections/customers/customers.keys';
 import { customerView, openCustomerView } from '../projections/customers/customers.query';
 import type { OrderDocument } from '../projections/orders/orders.projection';

@@ -4,7 +4,7 @@
 // and the caller's roles and ownership. Pure: no express, no Redis.
 import type { Principal } from '../../infra/auth/principal';
 import { menuItemActions, type MenuItemAction } from '../../producers/menu/menu-item.rules';
-import type { OrderSettings } from '../../producers/order/order.decider';
+import type { OrderSettings } from '../../producers/order/order.state';
 import { orderActions, type OrderAction, type OrderFacts } from '../../producers/order/order.rules';
 import type { CourierEntryView } from '../projections/kitchen/courier.query';
 import type { KitchenTicketView } from '../projections/kitchen/kitchen.query';

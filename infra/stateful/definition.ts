@@ -10,9 +10,11 @@
 // input, calls the pure core, and describes each emitted message completely
 // (topic, key, record, headers, id); the runtime only encodes and produces.
 import type { EventMetadata } from '../../schemas/generated/types';
-import { eventKey } from '../../schemas/partitioning';
 import type { DecodedRecord } from '../consuming/batch-sink';
+import type { Outgoing } from './outgoing';
 import type { ParkingSpec } from './parking';
+
+export { eventMessage, type Outgoing } from './outgoing';
 
 /** A consumed record as a definition sees it (decoded by the consumer machinery). */
 export type { DecodedRecord };
@@ -21,23 +23,6 @@ export type { DecodedRecord };
 export interface Deadline {
   readonly name: string;
   readonly dueAt: number;
-}
-
-/** A message a decision emits, complete: the runtime encodes it with the catalog topic's subject and produces it. */
-export interface Outgoing {
-  /** The catalog topic it goes to (a runtime on topics of its own, in tests and benches, maps it). */
-  readonly topic: string;
-  readonly key: string;
-  /** What the partition is computed from (the aggregate id), with the same murmur2 as every writer. */
-  readonly partitionKey: string;
-  /** Avro full name of the record. */
-  readonly recordName: string;
-  readonly value: unknown;
-  /** The message's deterministic id (eventId or commandId). */
-  readonly id: string;
-  /** Short type name, for headers and counts. */
-  readonly type: string;
-  readonly headers: Readonly<Record<string, string>>;
 }
 
 export interface Decision<S> {
@@ -108,18 +93,4 @@ export interface StatefulDefinition<S, I> {
 export function splitRecord<D>(record: DecodedRecord): { readonly metadata: EventMetadata; readonly data: D } {
   const { metadata, ...data } = record.value as { metadata: EventMetadata } & Record<string, unknown>;
   return { metadata, data: data as D };
-}
-
-/** An event for an `<aggregate>.events` topic, keyed and headed as the command processor writes events. */
-export function eventMessage(topic: string, namespace: string, type: string, data: object, metadata: EventMetadata): Outgoing {
-  return {
-    topic,
-    key: eventKey(metadata.aggregateId, metadata.version),
-    partitionKey: metadata.aggregateId,
-    recordName: `${namespace}.${type}`,
-    value: { ...data, metadata },
-    id: metadata.eventId,
-    type,
-    headers: { 'event-type': type, 'event-id': metadata.eventId, 'correlation-id': metadata.correlationId },
-  };
 }

@@ -18,7 +18,7 @@ import type { ParkedInput as ParkedInputRecord, ParkingRequest as ParkingRequest
 import { parseEventKey } from '../../schemas/partitioning';
 import type { DeadLetter } from '../consuming/dead-letters';
 import type { DecodedRecord } from '../consuming/batch-sink';
-import type { Outgoing } from './definition';
+import type { Outgoing } from './outgoing';
 
 /** What a definition says about parking; present: its processes park. */
 export interface ParkingSpec {

@@ -1,40 +1,15 @@
 // MenuItem aggregate: one dish or drink on the menu, its price and availability.
-import type { MenuCategory, MenuItemSnapshot, Money } from '../../schemas/generated/types';
+import type { MenuItemSnapshot } from '../../schemas/generated/types';
 import type { MenuItemCommand, MenuItemEvent } from '../../schemas/messages';
 import { validateDescription, validateMenuItemName, validatePrice } from '../../schemas/validation';
-import { authorize as authorizeActor, FORBIDDEN, type Forbidden } from '../shared/authorization';
+import { authorize as authorizeActor, type Forbidden } from '../shared/authorization';
 import { menuItemPrecondition } from './menu-item.rules';
 import { accept, reject, SnapshotError, type CommandContext, type Decider, type Decision, type Refusal, type StateSnapshot } from '../shared/decider';
 import { assertNever } from '../../kernel/assert-never';
+import { initialState, type MenuItemRejectionCode, type MenuItemState } from './menu-item.state';
 
-export const MENU_ITEM_REJECTIONS = [
-  FORBIDDEN,
-  'menu_item_already_exists',
-  'menu_item_not_found',
-  'menu_item_removed',
-  'invalid_name',
-  'invalid_description',
-  'invalid_category',
-  'invalid_price',
-  'currency_mismatch',
-] as const;
-export type MenuItemRejectionCode = (typeof MENU_ITEM_REJECTIONS)[number];
-
-export type MenuItemAvailability = 'AVAILABLE' | 'SOLD_OUT' | 'REMOVED';
-
-export type MenuItemState =
-  | { readonly exists: false }
-  | {
-      readonly exists: true;
-      readonly name: string;
-      readonly description: string;
-      /** UNKNOWN only when a newer writer used a category this build does not know. */
-      readonly category: MenuCategory;
-      readonly price: Money;
-      readonly status: MenuItemAvailability;
-    };
-
-export const initialState: MenuItemState = { exists: false };
+// The state's names, for the command processor and the tests that take the aggregate from here.
+export { initialState, MENU_ITEM_REJECTIONS, type MenuItemAvailability, type MenuItemRejectionCode, type MenuItemState } from './menu-item.state';
 
 type Result = Decision<MenuItemEvent, MenuItemRejectionCode>;
 

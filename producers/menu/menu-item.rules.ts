@@ -6,7 +6,7 @@ import type { Actor } from '../../schemas/generated/types';
 import type { MenuItemCommand } from '../../schemas/messages';
 import { authorize } from '../shared/authorization';
 import { reject, type Refusal } from '../shared/decider';
-import type { MenuItemAvailability, MenuItemRejectionCode } from './menu-item.decider';
+import type { MenuItemAvailability, MenuItemRejectionCode } from './menu-item.state';
 
 /** Commands on an existing menu item. */
 export type MenuItemTaskCommand = Exclude<MenuItemCommand['type'], 'AddMenuItem'>;

@@ -4,7 +4,7 @@
 //   any state before DISPATCHED (and not already closed) -> CANCELLED
 // Unit prices are captured in AddItemToOrder (filled in by the gateway from the
 // menu), so later menu price changes never alter an order.
-import type { Address, Money, OrderLine, OrderSnapshot, OrderStatus } from '../../schemas/generated/types';
+import type { Address, Money, OrderLine, OrderSnapshot } from '../../schemas/generated/types';
 import type { OrderCommand, OrderEvent } from '../../schemas/messages';
 import {
   normalizeAddress,
@@ -16,61 +16,14 @@ import {
   validateQuantity,
   validateReason,
 } from '../../schemas/validation';
-import { authorize as authorizeActor, FORBIDDEN, type Forbidden } from '../shared/authorization';
+import { authorize as authorizeActor, type Forbidden } from '../shared/authorization';
 import { orderPrecondition } from './order.rules';
 import { accept, reject, SnapshotError, type CommandContext, type Decider, type Decision, type Refusal, type StateSnapshot } from '../shared/decider';
 import { assertNever } from '../../kernel/assert-never';
+import { initialState, type OrderContext, type OrderRejectionCode, type OrderState } from './order.state';
 
-export const ORDER_REJECTIONS = [
-  FORBIDDEN,
-  'order_already_exists',
-  'order_not_found',
-  'invalid_customer_id',
-  'order_not_open',
-  'invalid_menu_item',
-  'invalid_quantity',
-  'invalid_price',
-  'currency_mismatch',
-  'item_already_in_order',
-  'line_not_found',
-  'order_total_limit_exceeded',
-  'invalid_address',
-  'empty_order',
-  'missing_delivery_address',
-  'invalid_reason',
-  'order_cannot_be_cancelled',
-  'order_not_placed',
-  'order_not_confirmed',
-  'order_not_preparing',
-  'order_not_ready',
-  'order_not_dispatched',
-] as const;
-export type OrderRejectionCode = (typeof ORDER_REJECTIONS)[number];
-
-/** Configuration the decider needs, passed in by the command processor (never a global). */
-export interface OrderSettings {
-  /** Largest allowed order total, in minor units of the order's currency. */
-  readonly maxOrderTotalMinor: number;
-}
-
-/** A command's context plus the order settings. */
-export type OrderContext = CommandContext & OrderSettings;
-
-export type OrderLifecycle = Exclude<OrderStatus, 'UNKNOWN'>;
-
-export interface ExistingOrder {
-  readonly exists: true;
-  readonly status: OrderLifecycle;
-  readonly customerId: string;
-  readonly lines: readonly OrderLine[];
-  readonly deliveryAddress: Address | null;
-  /** Why the order was cancelled or rejected. */
-  readonly reason: string | null;
-}
-
-export type OrderState = { readonly exists: false } | ExistingOrder;
-
-export const initialState: OrderState = { exists: false };
+// The state's names, for the command processor and the tests that take the aggregate from here.
+export { initialState, ORDER_REJECTIONS, type ExistingOrder, type OrderContext, type OrderLifecycle, type OrderRejectionCode, type OrderSettings, type OrderState } from './order.state';
 
 type Result = Decision<OrderEvent, OrderRejectionCode>;
 

@@ -7,7 +7,7 @@ import type { Actor, OrderLine } from '../../schemas/generated/types';
 import type { OrderCommand } from '../../schemas/messages';
 import { authorize } from '../shared/authorization';
 import { reject, type Refusal } from '../shared/decider';
-import type { ExistingOrder, OrderLifecycle, OrderRejectionCode, OrderSettings } from './order.decider';
+import type { ExistingOrder, OrderLifecycle, OrderRejectionCode, OrderSettings } from './order.state';
 
 /** Commands on an existing order (OpenOrder creates one and is not a task on it). */
 export type OrderTaskCommand = Exclude<OrderCommand['type'], 'OpenOrder'>;

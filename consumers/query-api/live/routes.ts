@@ -5,7 +5,7 @@ import express, { type Request, type RequestHandler, type Response, type Router 
 import type Redis from 'ioredis';
 import { principalOf } from '../../../infra/auth/express';
 import type { Logger } from '../../../infra/logging';
-import type { OrderSettings } from '../../../producers/order/order.decider';
+import type { OrderSettings } from '../../../producers/order/order.state';
 import { customersKeys } from '../../projections/customers/customers.keys';
 import { ordersKeys } from '../../projections/orders/orders.keys';
 import { parsePage } from '../../projections/shared/pagination';

@@ -4,7 +4,7 @@
 // fields; `waitedMs` is added when an event is sent.
 import type Redis from 'ioredis';
 import type { Principal } from '../../../infra/auth/principal';
-import type { OrderSettings } from '../../../producers/order/order.decider';
+import type { OrderSettings } from '../../../producers/order/order.state';
 import type { AddressOpener, CourierEntryView } from '../../projections/kitchen/courier.query';
 import { waitedMs, type KitchenTicketView } from '../../projections/kitchen/kitchen.query';
 import type { MenuItemView, MenuView } from '../../projections/menu/menu.query';
