@@ -157,6 +157,7 @@ export async function openAndRestore<S>(
 }
 
 function writerFor(options: { readonly writer?: 'worker' | 'inline' }, offsets: number): 'worker' | 'inline' {
+  if (offsets <= 0) return 'inline'; // nothing to write
   const chosen = options.writer ?? process.env.STATE_RESTORE_WRITER?.trim();
   if (chosen === 'worker' || chosen === 'inline') return chosen;
   if (chosen !== undefined && chosen !== '') throw new Error(`STATE_RESTORE_WRITER must be worker or inline, not ${chosen}`);

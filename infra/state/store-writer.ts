@@ -71,7 +71,8 @@ export class StoreWriter implements RestoreTarget {
 
   /** Starts a worker that owns the store file in `dir` (no other connection may hold it) and reflects `offset`. */
   static async start(dir: string, offset: number, maxInFlight = STORE_WRITER_IN_FLIGHT): Promise<StoreWriter> {
-    const worker = new Worker(workerScript(), { workerData: { file: join(dir, STORE_FILE), sql: WRITE_SQL } });
+    // No execArgv: the script is plain CommonJS, and the parent's (e.g. `--import tsx`) would load a TypeScript loader into every worker (hundreds of ms).
+    const worker = new Worker(workerScript(), { workerData: { file: join(dir, STORE_FILE), sql: WRITE_SQL }, execArgv: [] });
     const opened = await new Promise<unknown>((resolve) => {
       worker.once('message', (message: FromWorker) => resolve(message.kind === 'failed' ? asDamage(revived(message.error), `opening ${dir} in the store writer`) : undefined));
       worker.once('error', (error) => resolve(new Error(`the store writer of ${dir} did not start`, { cause: error })));
