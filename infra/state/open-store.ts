@@ -6,7 +6,7 @@ import type { Kafka } from 'kafkajs';
 import { changelogOffsets, restoreFromChangelog, type Change, type RestoreOptions, type RestoreResult, type RestoreTarget } from './changelog-restore';
 import { planRestore, staleFoldMessage, type ChangelogOffsets, type RebuildReason, type StoreCondition, type StoreIdentity } from './restore-plan';
 import { readStoreMeta, StateStore, StoreDamagedError, StoreInUseError, type StateStoreOptions } from './state-store';
-import { StoreWriter, type StoreWriterStats } from './store-writer';
+import { StoreWriter, type StoreWriterStats, type WriterThreads } from './store-writer';
 
 export type Opened<S> =
   | { readonly kind: 'ready'; readonly store: StateStore<S>; readonly rebuilt?: { readonly reason: RebuildReason; readonly detail: string } }
@@ -58,6 +58,8 @@ export type RestoreStoreOptions<S> = OpenOptions<S> &
      * WORKER_RESTORE_MIN_OFFSETS offsets past the store, inline below.
      */
     readonly writer?: 'worker' | 'inline';
+    /** With `worker`: one thread for every store of the process restoring at once (`shared`, default; STATE_RESTORE_WRITER_THREADS when set) or one each (`own`). */
+    readonly writerThreads?: WriterThreads;
   };
 
 /** Offsets to restore from which the writes go to a worker thread by default: below, starting the worker (~20–50 ms) costs more than it saves. */
@@ -190,7 +192,8 @@ async function restoreInto<S>(kafka: Kafka, store: StateStore<S>, to: number, op
   const { dir, identity } = store;
   const offset = store.reflectsOffset();
   store.close();
-  const writer = await StoreWriter.start(dir, offset);
+  const threads = options.writerThreads ?? (process.env.STATE_RESTORE_WRITER_THREADS?.trim() === 'own' ? 'own' : 'shared');
+  const writer = await StoreWriter.start(dir, offset, { threads });
   let restore: RestoreResult;
   try {
     restore = await restoreFromChangelog(kafka, prepared(writer), restoreOptions);

@@ -3,7 +3,8 @@
 // (kafkajs's fetch and decode) hands each batch here and goes on fetching while
 // this thread writes it. Plain CommonJS so that it runs as is under tsx, under
 // jest and from dist/ (the build copies it); started by store-writer.ts, which
-// passes the file and the statements (the store's own, from state-store.ts).
+// passes the statements (the store's own, from state-store.ts) and opens the
+// stores to write by their files. The thread ends when its port is closed.
 //
 // Each batch is one SQLite transaction that also records the offset after it,
 // applied in the order received: the store never reflects anything past what
@@ -36,48 +37,60 @@ function open(file) {
   return db;
 }
 
-let db;
-try {
-  db = open(workerData.file);
-} catch (error) {
-  parentPort.postMessage({ kind: 'failed', error: described(error) });
+// One thread may write several stores (each restore of a process's partitions
+// at once): messages name their store.
+const stores = new Map();
+
+function received(message) {
+  const { id } = message;
+  if (message.kind === 'open') {
+    try {
+      const db = open(message.file);
+      const { sql } = workerData;
+      const statements = { put: db.prepare(sql.put), remove: db.prepare(sql.remove), setOffset: db.prepare(sql.setOffset) };
+      stores.set(id, { db, failed: false, apply: db.transaction((batch) => applyBatch(statements, batch)) });
+      parentPort.postMessage({ kind: 'opened', id });
+    } catch (error) {
+      parentPort.postMessage({ kind: 'failed', id, error: described(error) });
+    }
+    return;
+  }
+  const store = stores.get(id);
+  if (store === undefined) return;
+  if (message.kind === 'close') {
+    stores.delete(id);
+    try {
+      store.db.close();
+    } catch {
+      // Closing releases the file whatever it answers; a failed batch was reported already.
+    }
+    parentPort.postMessage({ kind: 'closed', id });
+    return;
+  }
+  if (store.failed) return; // the batch that failed was reported; nothing past it is applied
+  const started = process.hrtime.bigint();
+  try {
+    store.apply(message);
+    parentPort.postMessage({ kind: 'applied', id, offset: message.offset, writeNs: Number(process.hrtime.bigint() - started) });
+  } catch (error) {
+    store.failed = true;
+    parentPort.postMessage({ kind: 'failed', id, offset: message.offset, error: described(error) });
+  }
 }
 
-if (db !== undefined) {
-  const { sql } = workerData;
-  const put = db.prepare(sql.put);
-  const remove = db.prepare(sql.remove);
-  const setOffset = db.prepare(sql.setOffset);
-  const applyBatch = db.transaction((batch) => {
-    const { keys, lengths, bytes, foldVersions, labels, dues, traces } = batch;
-    let at = bytes.byteOffset;
-    for (let i = 0; i < keys.length; i += 1) {
-      const length = lengths[i];
-      if (length < 0) {
-        remove.run(keys[i]);
-        continue;
-      }
-      put.run(keys[i], Buffer.from(bytes.buffer, at, length), foldVersions[i], labels[i], dues[i], traces[i]);
-      at += length;
+function applyBatch(statements, batch) {
+  const { keys, lengths, bytes, foldVersions, labels, dues, traces } = batch;
+  let at = bytes.byteOffset;
+  for (let i = 0; i < keys.length; i += 1) {
+    const length = lengths[i];
+    if (length < 0) {
+      statements.remove.run(keys[i]);
+      continue;
     }
-    setOffset.run(batch.offset);
-  });
-  let failed = false;
-  parentPort.postMessage({ kind: 'ready' });
-  parentPort.on('message', (message) => {
-    if (message.kind === 'close') {
-      db.close();
-      parentPort.close();
-      return;
-    }
-    if (failed) return; // the batch that failed was reported; nothing past it is applied
-    const started = process.hrtime.bigint();
-    try {
-      applyBatch(message);
-      parentPort.postMessage({ kind: 'applied', offset: message.offset, writeNs: Number(process.hrtime.bigint() - started) });
-    } catch (error) {
-      failed = true;
-      parentPort.postMessage({ kind: 'failed', offset: message.offset, error: described(error) });
-    }
-  });
+    statements.put.run(keys[i], Buffer.from(bytes.buffer, at, length), foldVersions[i], labels[i], dues[i], traces[i]);
+    at += length;
+  }
+  statements.setOffset.run(batch.offset);
 }
+
+parentPort.on('message', received);

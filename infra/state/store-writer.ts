@@ -23,10 +23,15 @@ export interface StoreWriterStats {
   readonly waitMs: number;
 }
 
+/** `shared`: one writer thread for every store this process restores at once; `own`: a thread per store. */
+export type WriterThreads = 'shared' | 'own';
+
 type FromWorker =
-  | { readonly kind: 'ready' }
-  | { readonly kind: 'applied'; readonly offset: number; readonly writeNs: number }
-  | { readonly kind: 'failed'; readonly offset?: number; readonly error: { readonly message: string; readonly code?: string; readonly stack?: string } };
+  | { readonly kind: 'opened' | 'closed'; readonly id: number }
+  | { readonly kind: 'applied'; readonly id: number; readonly offset: number; readonly writeNs: number }
+  | { readonly kind: 'failed'; readonly id: number; readonly offset?: number; readonly error: { readonly message: string; readonly code?: string; readonly stack?: string } };
+
+type Event = FromWorker | { readonly kind: 'stopped'; readonly error: unknown };
 
 /** The worker's script: beside this module both in the sources (tsx, jest) and in dist/ (the build copies it). */
 function workerScript(): string {
@@ -43,45 +48,101 @@ function revived(error: { readonly message: string; readonly code?: string; read
   return revivedError;
 }
 
+/** A worker thread writing one or more stores; it ends when its last store is closed. */
+class WriterThread {
+  private readonly worker: Worker;
+  private readonly stores = new Map<number, (event: Event) => void>();
+  private nextId = 1;
+  private stopped: unknown;
+
+  constructor(private readonly onIdle: (thread: WriterThread) => void) {
+    // No execArgv: the script is plain CommonJS, and the parent's (e.g. `--import tsx`) would load a TypeScript loader into every worker (hundreds of ms).
+    this.worker = new Worker(workerScript(), { workerData: { sql: WRITE_SQL }, execArgv: [] });
+    this.worker.on('message', (message: FromWorker) => this.stores.get(message.id)?.(message));
+    this.worker.on('error', (error) => this.stop(new Error('the store writer thread stopped', { cause: error })));
+    this.worker.once('exit', (code) => this.stop(new Error(`the store writer thread exited (code ${code})`)));
+  }
+
+  /** Opens the store file on the thread: `events` gets its replies. */
+  add(file: string, events: (event: Event) => void): number {
+    const id = this.nextId++;
+    this.stores.set(id, events);
+    const stopped = this.stopped;
+    if (stopped !== undefined) queueMicrotask(() => events({ kind: 'stopped', error: stopped }));
+    else this.worker.postMessage({ kind: 'open', id, file });
+    return id;
+  }
+
+  post(message: { readonly kind: string; readonly id: number }, transfer: ArrayBuffer[] = []): void {
+    if (this.stopped === undefined) this.worker.postMessage(message, transfer);
+  }
+
+  /** The store is closed on the thread (or the thread is gone): the thread ends with its last store. */
+  remove(id: number): void {
+    this.stores.delete(id);
+    if (this.stores.size > 0) return;
+    this.onIdle(this);
+    void this.worker.terminate();
+  }
+
+  private stop(error: unknown): void {
+    this.stopped ??= error;
+    for (const events of this.stores.values()) events({ kind: 'stopped', error: this.stopped });
+  }
+}
+
+let shared: WriterThread | undefined;
+
+function threadFor(threads: WriterThreads): WriterThread {
+  if (threads === 'own') return new WriterThread(() => undefined);
+  shared ??= new WriterThread((idle) => {
+    if (shared === idle) shared = undefined;
+  });
+  return shared;
+}
+
 export class StoreWriter implements RestoreTarget {
   private offset: number;
   private readonly inFlight: number[] = [];
   private failed: unknown;
+  private stopped = false;
+  private closed = false;
   private waiters: Array<() => void> = [];
-  private exited = false;
-  private readonly exit: Promise<void>;
   private stats = { batches: 0, packNs: 0, writeNs: 0, waitNs: 0 };
+  private readonly id: number;
 
   private constructor(
-    private readonly worker: Worker,
+    private readonly thread: WriterThread,
     readonly dir: string,
     offset: number,
     private readonly maxInFlight: number,
+    opened: { resolve: () => void; reject: (error: unknown) => void },
   ) {
     this.offset = offset;
-    this.exit = new Promise((resolve) => worker.once('exit', () => resolve()));
-    worker.on('message', (message: FromWorker) => this.received(message));
-    worker.on('error', (error) => this.fail(new Error(`the store writer of ${dir} stopped`, { cause: error })));
-    worker.once('exit', (code) => {
-      this.exited = true;
-      if (this.inFlight.length > 0) this.fail(new Error(`the store writer of ${dir} exited (code ${code}) with ${this.inFlight.length} batch(es) not written`));
-      this.wake();
+    let opening: typeof opened | undefined = opened;
+    this.id = thread.add(join(dir, STORE_FILE), (event) => {
+      if (opening !== undefined && event.kind !== 'opened' && event.kind !== 'applied') {
+        const error = event.kind === 'failed' ? asDamage(revived(event.error, `opening ${dir} in the store writer: `), `opening ${dir}`) : event.kind === 'stopped' ? event.error : undefined;
+        opening.reject(error);
+        opening = undefined;
+        this.closed = true;
+        thread.remove(this.id);
+        return;
+      }
+      if (event.kind === 'opened') {
+        opening?.resolve();
+        opening = undefined;
+      } else this.received(event);
     });
   }
 
-  /** Starts a worker that owns the store file in `dir` (no other connection may hold it) and reflects `offset`. */
-  static async start(dir: string, offset: number, maxInFlight = STORE_WRITER_IN_FLIGHT): Promise<StoreWriter> {
-    // No execArgv: the script is plain CommonJS, and the parent's (e.g. `--import tsx`) would load a TypeScript loader into every worker (hundreds of ms).
-    const worker = new Worker(workerScript(), { workerData: { file: join(dir, STORE_FILE), sql: WRITE_SQL }, execArgv: [] });
-    const opened = await new Promise<unknown>((resolve) => {
-      worker.once('message', (message: FromWorker) => resolve(message.kind === 'failed' ? asDamage(revived(message.error), `opening ${dir} in the store writer`) : undefined));
-      worker.once('error', (error) => resolve(new Error(`the store writer of ${dir} did not start`, { cause: error })));
+  /** Opens the store file in `dir` on a writer thread (no other connection may hold it); the store reflects `offset`. */
+  static async start(dir: string, offset: number, options: { readonly maxInFlight?: number; readonly threads?: WriterThreads } = {}): Promise<StoreWriter> {
+    let writer: StoreWriter | undefined;
+    await new Promise<void>((resolve, reject) => {
+      writer = new StoreWriter(threadFor(options.threads ?? 'shared'), dir, offset, options.maxInFlight ?? STORE_WRITER_IN_FLIGHT, { resolve, reject });
     });
-    if (opened !== undefined) {
-      await worker.terminate();
-      throw opened;
-    }
-    return new StoreWriter(worker, dir, offset, maxInFlight);
+    return writer as StoreWriter;
   }
 
   /** The offset after the last batch the worker has committed. */
@@ -91,7 +152,7 @@ export class StoreWriter implements RestoreTarget {
 
   async apply(changes: readonly Change[], offset: number): Promise<void> {
     if (this.failed !== undefined) throw this.failed;
-    if (this.exited) throw new Error(`the store writer of ${this.dir} has stopped`);
+    if (this.stopped || this.closed) throw new Error(`the store writer of ${this.dir} has stopped`);
     const started = process.hrtime.bigint();
     const lengths = new Int32Array(changes.length);
     let total = 0;
@@ -109,6 +170,7 @@ export class StoreWriter implements RestoreTarget {
     }
     const batch = {
       kind: 'batch',
+      id: this.id,
       offset,
       keys: changes.map((c) => c.key),
       lengths,
@@ -118,7 +180,7 @@ export class StoreWriter implements RestoreTarget {
       dues: changes.map((c) => c.summary?.due ?? null),
       traces: changes.map((c) => c.trace ?? null),
     };
-    this.worker.postMessage(batch, [bytes.buffer, lengths.buffer]);
+    this.thread.post(batch, [bytes.buffer, lengths.buffer]);
     this.inFlight.push(offset);
     this.stats.packNs += Number(process.hrtime.bigint() - started);
     await this.drain(this.maxInFlight - 1);
@@ -129,15 +191,23 @@ export class StoreWriter implements RestoreTarget {
     await this.drain(0);
   }
 
-  /** Flushes what is in flight (as far as it goes), then closes the worker's connection and ends it. Never rejects. */
+  /** Waits for what is in flight (as far as it goes), then closes the store's connection on the thread. Never rejects. */
   async close(): Promise<void> {
     await this.drain(0).catch(() => undefined);
-    if (!this.exited) this.worker.postMessage({ kind: 'close' });
-    let timer: NodeJS.Timeout | undefined;
-    const ended = await Promise.race([this.exit.then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), 10_000)))]);
-    clearTimeout(timer);
-    // A worker that does not end is stopped: its open transaction, if any, rolls back (the store keeps its prefix).
-    if (!ended) await this.worker.terminate();
+    if (this.closed) return;
+    this.closed = true;
+    if (!this.stopped) {
+      this.thread.post({ kind: 'close', id: this.id });
+      let waited = false;
+      const timer = setTimeout(() => {
+        waited = true;
+        this.received({ kind: 'stopped', error: new Error('no answer to close') });
+      }, 10_000);
+      while (!this.stopped && !waited) await new Promise<void>((resolve) => this.waiters.push(resolve));
+      clearTimeout(timer);
+    }
+    // The last store of a thread ends it; an unfinished transaction, if any, rolls back (the store keeps its prefix).
+    this.thread.remove(this.id);
   }
 
   writerStats(): StoreWriterStats {
@@ -147,34 +217,30 @@ export class StoreWriter implements RestoreTarget {
 
   private async drain(atMost: number): Promise<void> {
     const started = process.hrtime.bigint();
-    while (this.inFlight.length > atMost && this.failed === undefined && !this.exited) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    while (this.inFlight.length > atMost && this.failed === undefined && !this.stopped) await new Promise<void>((resolve) => this.waiters.push(resolve));
     this.stats.waitNs += Number(process.hrtime.bigint() - started);
     if (this.failed !== undefined) throw this.failed;
-    if (this.inFlight.length > atMost) throw new Error(`the store writer of ${this.dir} exited with ${this.inFlight.length} batch(es) not written`);
+    if (this.inFlight.length > atMost) throw new Error(`the store writer of ${this.dir} stopped with ${this.inFlight.length} batch(es) not written`);
   }
 
-  private received(message: FromWorker): void {
-    if (message.kind === 'applied') {
+  private received(event: Event): void {
+    if (event.kind === 'applied') {
       this.inFlight.shift();
-      this.offset = message.offset;
+      this.offset = event.offset;
       this.stats.batches += 1;
-      this.stats.writeNs += message.writeNs;
-    } else if (message.kind === 'failed') {
-      const at = message.offset === undefined ? '' : ` (the batch up to offset ${message.offset}; the store reflects ${this.offset})`;
+      this.stats.writeNs += event.writeNs;
+    } else if (event.kind === 'failed') {
+      const at = event.offset === undefined ? '' : ` (the batch up to offset ${event.offset}; the store reflects ${this.offset})`;
       // Damage stays recognizable one level down (open-store.ts rebuilds on it).
-      this.fail(asDamage(revived(message.error, `writing to ${this.dir} in the store writer${at}: `), `writing to ${this.dir}${at}`));
+      this.failed ??= asDamage(revived(event.error, `writing to ${this.dir} in the store writer${at}: `), `writing to ${this.dir}${at}`);
+    } else if (event.kind === 'closed') {
+      this.stopped = true;
+    } else if (event.kind === 'stopped') {
+      this.stopped = true;
+      if (this.inFlight.length > 0) this.failed ??= new Error(`the store writer of ${this.dir} stopped with ${this.inFlight.length} batch(es) not written`, { cause: event.error });
     }
-    this.wake();
-  }
-
-  private wake(): void {
     const waiters = this.waiters;
     this.waiters = [];
-    for (const resolve of waiters) resolve();
-  }
-
-  private fail(error: unknown): void {
-    this.failed ??= error;
-    this.wake();
+    for (const wake of waiters) wake();
   }
 }

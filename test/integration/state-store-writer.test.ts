@@ -82,18 +82,27 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-it('a restore through the worker stores exactly what the inline restore stores: keys, values, fold versions, summaries, offset', async () => {
+it('a restore through a writer thread stores exactly what the inline restore stores (keys, values, fold versions, summaries, offset), with stores sharing one thread or each its own', async () => {
   const inline = ready(await openAndRestore(kafka, join(root, 'inline'), identity, { decode, prepare, writer: 'inline', fetchBytes: 8192 }));
-  const worker = ready(await openAndRestore(kafka, join(root, 'worker'), identity, { decode, prepare, writer: 'worker', fetchBytes: 8192 }));
+  // Three at once, as a processor restores its partitions: two on the shared thread, one on its own.
+  const workers = (
+    await Promise.all([
+      openAndRestore(kafka, join(root, 'shared-1'), identity, { decode, prepare, writer: 'worker', writerThreads: 'shared', fetchBytes: 8192 }),
+      openAndRestore(kafka, join(root, 'shared-2'), identity, { decode, prepare, writer: 'worker', writerThreads: 'shared', fetchBytes: 8192 }),
+      openAndRestore(kafka, join(root, 'own'), identity, { decode, prepare, writer: 'worker', writerThreads: 'own', fetchBytes: 8192 }),
+    ])
+  ).map(ready);
   try {
-    expect(worker.restore.writer?.batches).toBeGreaterThan(3);
     expect(inline.restore.writer).toBeUndefined();
-    expect(worker.restore.records).toBe(inline.restore.records);
-    expect(snapshot(worker.store)).toEqual(snapshot(inline.store));
-    expect(new Map([...worker.store.entries()].map((e) => [e.key, e.value.toString()]))).toEqual(foldBelow(worker.store.reflectsOffset()));
+    for (const worker of workers) {
+      expect(worker.restore.writer?.batches).toBeGreaterThan(3);
+      expect(worker.restore.records).toBe(inline.restore.records);
+      expect(snapshot(worker.store)).toEqual(snapshot(inline.store));
+    }
+    expect(new Map([...inline.store.entries()].map((e) => [e.key, e.value.toString()]))).toEqual(foldBelow(inline.store.reflectsOffset()));
   } finally {
     inline.store.close();
-    worker.store.close();
+    for (const worker of workers) worker.store.close();
   }
 });
 
