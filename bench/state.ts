@@ -21,9 +21,10 @@
  * aggregates on disk; 4096 for one that holds them all), BENCH_STATE_DIR_VAR (STATE_DIR:
  * the variable the processor takes its on-disk store's folder from),
  * BENCH_STATE_PEER_JVM (-Xmx256m), BENCH_STATE_PEER=off (skip the peer),
- * BENCH_STATE_WRITERS (e.g. inline,worker,inline,worker: one from-scratch start
- * per entry, in that order, with STATE_RESTORE_WRITER set to it; default one
- * start with the processor's default).
+ * BENCH_STATE_WRITERS (e.g. inline,worker,worker/own: one from-scratch start
+ * per entry, in that order, with STATE_RESTORE_WRITER set to it and, after a
+ * slash, STATE_RESTORE_WRITER_THREADS; default one start with the processor's
+ * default).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -109,7 +110,9 @@ async function measureProcessor(topics: BenchTopics, work: string, orders: (url:
       if (what.includes('deleted')) fs.rmSync(stateDir, { recursive: true, force: true });
       const t0 = Date.now();
       const loadAvg = os.loadavg()[0] ?? NaN;
-      const started = await startTimed('command-processor', writer === undefined ? processorEnv : { ...processorEnv, STATE_RESTORE_WRITER: writer }).catch((error: unknown) => error as Error);
+      const [where, threads] = writer?.split('/') ?? [];
+      const writerEnv = { ...(where === undefined ? {} : { STATE_RESTORE_WRITER: where }), ...(threads === undefined ? {} : { STATE_RESTORE_WRITER_THREADS: threads }) };
+      const started = await startTimed('command-processor', { ...processorEnv, ...writerEnv }).catch((error: unknown) => error as Error);
       if (started instanceof Error) {
         // A figure too: e.g. a processor that holds every aggregate runs out of heap. The next run would fail the same way.
         const why = /heap out of memory|exited with \S+/i.exec(started.message)?.[0] ?? started.message.split('\n')[0] ?? 'failed';
