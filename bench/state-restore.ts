@@ -4,7 +4,10 @@
 // run (docs/state-stores.md "Restore figures").
 //
 //   npm run bench:state-restore
-//   STATE_RESTORE_SIZES=100000 STATE_RESTORE_DELTA=1000 npm run bench:state-restore
+//   STATE_RESTORE_SIZES=100000 STATE_RESTORE_DELTA=1000 STATE_RESTORE_ROUNDS=2 npm run bench:state-restore
+//
+// From scratch it restores STATE_RESTORE_ROUNDS (default 2) times each way,
+// alternating: store writes on this thread (inline) and on a worker thread.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +23,7 @@ import { snapshotKey, snapshotValue } from './snapshot-values';
 
 const SIZES = (process.env.STATE_RESTORE_SIZES ?? '100000,1000000').split(',').map(Number);
 const DELTA = Number(process.env.STATE_RESTORE_DELTA ?? 1000);
+const ROUNDS = Number(process.env.STATE_RESTORE_ROUNDS ?? 2);
 const TXN = 10_000;
 const SEND = 2_000;
 
@@ -68,12 +72,26 @@ async function benchSize(size: number): Promise<void> {
     const raw = await timed(() => readToEnd(kafka, [{ topic, partitions: [0] }], () => undefined));
     const counting = { offset: 0, reflectsOffset: () => counting.offset, apply: (_: readonly Change[], o: number) => void (counting.offset = o) };
     const rawSameFetch = await timed(() => restoreFromChangelog(kafka, counting, { topic, partition: 0 }));
-    const rssBefore = process.memoryUsage().rss;
-    const scratch = await timed(() => openAndRestore(kafka, join(dir, 'p0'), identity, { decode }));
-    if (scratch.value.kind !== 'ready') throw new Error(scratch.value.message);
-    const stored = scratch.value.store.size();
-    scratch.value.store.close();
-    const rssAfter = process.memoryUsage().rss;
+    const rate = (records: number, ms: number) => `${((records / ms) * 1000).toFixed(0)}/s`;
+    console.log(`  raw read (readToEnd, 1 MiB fetches)        ${(raw.ms / 1000).toFixed(2)} s  ${raw.value.records} records  ${rate(raw.value.records, raw.ms)}`);
+    console.log(`  raw read (restore reader, no store)        ${(rawSameFetch.ms / 1000).toFixed(2)} s  ${rawSameFetch.value.records} records  ${rate(rawSameFetch.value.records, rawSameFetch.ms)}`);
+    for (let round = 1; round <= ROUNDS; round += 1) {
+      for (const writer of ['inline', 'worker'] as const) {
+        rmSync(join(dir, 'p0'), { recursive: true, force: true });
+        const rssBefore = process.memoryUsage().rss;
+        const scratch = await timed(() => openAndRestore(kafka, join(dir, 'p0'), identity, { decode, writer }));
+        if (scratch.value.kind !== 'ready') throw new Error(scratch.value.message);
+        const stored = scratch.value.store.size();
+        scratch.value.store.close();
+        const rssAfter = process.memoryUsage().rss;
+        const w = scratch.value.restore.writer;
+        const spent = w === undefined ? '' : `; worker: ${w.batches} batches, writing ${(w.writeMs / 1000).toFixed(2)} s, packing ${(w.packMs / 1000).toFixed(2)} s, waiting for it ${(w.waitMs / 1000).toFixed(2)} s`;
+        console.log(
+          `  restore from scratch, ${writer.padEnd(6)} writes    ${(scratch.ms / 1000).toFixed(2)} s  ${scratch.value.restore.records} records  ${rate(scratch.value.restore.records, scratch.ms)}` +
+            `  = ${((raw.ms / scratch.ms) * 100).toFixed(0)}% of readToEnd's speed, ${((rawSameFetch.ms / scratch.ms) * 100).toFixed(0)}% of the same reader's; ${stored} keys; RSS ${mb(rssBefore)} → ${mb(rssAfter)} MB; load ${loadavg()[0]?.toFixed(1)}${spent}`,
+        );
+      }
+    }
 
     const checked = await timed(async () => inspectStore(join(dir, 'p0'), true));
     if (checked.value.kind !== 'present') throw new Error(`quick_check found the store ${checked.value.kind}`);
@@ -86,13 +104,6 @@ async function benchSize(size: number): Promise<void> {
     if (nothing.value.kind !== 'ready') throw new Error(nothing.value.message);
     nothing.value.store.close();
 
-    const rate = (records: number, ms: number) => `${((records / ms) * 1000).toFixed(0)}/s`;
-    console.log(`  raw read (readToEnd, 1 MiB fetches)        ${(raw.ms / 1000).toFixed(2)} s  ${raw.value.records} records  ${rate(raw.value.records, raw.ms)}`);
-    console.log(`  raw read (restore reader, no store)        ${(rawSameFetch.ms / 1000).toFixed(2)} s  ${rawSameFetch.value.records} records  ${rate(rawSameFetch.value.records, rawSameFetch.ms)}`);
-    console.log(
-      `  restore from scratch (store deleted)       ${(scratch.ms / 1000).toFixed(2)} s  ${scratch.value.restore.records} records  ${rate(scratch.value.restore.records, scratch.ms)}` +
-        `  = ${((raw.ms / scratch.ms) * 100).toFixed(0)}% of readToEnd's speed, ${((rawSameFetch.ms / scratch.ms) * 100).toFixed(0)}% of the same reader's; ${stored} keys; RSS ${mb(rssBefore)} → ${mb(rssAfter)} MB`,
-    );
     console.log(`  open with quick_check (every page read)    ${(checked.ms / 1000).toFixed(2)} s`);
     console.log(`  restore after a clean stop, ${DELTA} new        ${(delta.ms / 1000).toFixed(2)} s  ${delta.value.restore.records} records read (from offset ${delta.value.restore.from})`);
     console.log(`  load average (1 min): ${loadavg()[0]?.toFixed(1)}`);

@@ -20,7 +20,11 @@
  * production budget of docs/command-side.md: the processor keeps its
  * aggregates on disk; 4096 for one that holds them all), BENCH_STATE_DIR_VAR (STATE_DIR:
  * the variable the processor takes its on-disk store's folder from),
- * BENCH_STATE_PEER_JVM (-Xmx256m), BENCH_STATE_PEER=off (skip the peer).
+ * BENCH_STATE_PEER_JVM (-Xmx256m), BENCH_STATE_PEER=off (skip the peer),
+ * BENCH_STATE_WRITERS (e.g. inline,worker,worker/own: one from-scratch start
+ * per entry, in that order, with STATE_RESTORE_WRITER set to it and, after a
+ * slash, STATE_RESTORE_WRITER_THREADS; default one start with the processor's
+ * default).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -46,6 +50,7 @@ const HEAP_MB = Number(process.env.BENCH_STATE_PROCESSOR_HEAP_MB ?? 192);
 const STATE_DIR_VAR = process.env.BENCH_STATE_DIR_VAR ?? 'STATE_DIR';
 const PEER_JVM = (process.env.BENCH_STATE_PEER_JVM ?? '-Xmx256m').split(' ').filter((f) => f !== '');
 const WITH_PEER = process.env.BENCH_STATE_PEER !== 'off';
+const WRITERS = (process.env.BENCH_STATE_WRITERS ?? '').split(',').filter((w) => w !== '');
 const CUSTOMERS = 200;
 
 const fmt = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : '-');
@@ -55,6 +60,8 @@ const perSec = (records: number, ms: number): string => `${Math.round((records /
 interface Row {
   readonly what: string;
   readonly readyMs: number;
+  /** The machine's 1-minute load average when the run started. */
+  readonly loadAvg?: number;
   /** The restore alone, as the process reports it; undefined when it does not. */
   readonly restore?: { readonly ms: number; readonly records: number };
   readonly rssReady: number;
@@ -98,10 +105,14 @@ async function measureProcessor(topics: BenchTopics, work: string, orders: (url:
   const gateway = await startTimed('gateway', { ...prefix, NODE_OPTIONS: '--max-old-space-size=96' });
   const rows: Row[] = [];
   try {
-    for (const what of ['processor, store deleted', 'processor, after a clean stop']) {
+    const fromScratch = WRITERS.length === 0 ? [['processor, store deleted', undefined] as const] : WRITERS.map((w) => [`processor, store deleted, ${w}`, w] as const);
+    for (const [what, writer] of [...fromScratch, ['processor, after a clean stop', undefined] as const]) {
       if (what.includes('deleted')) fs.rmSync(stateDir, { recursive: true, force: true });
       const t0 = Date.now();
-      const started = await startTimed('command-processor', processorEnv).catch((error: unknown) => error as Error);
+      const loadAvg = os.loadavg()[0] ?? NaN;
+      const [where, threads] = writer?.split('/') ?? [];
+      const writerEnv = { ...(where === undefined ? {} : { STATE_RESTORE_WRITER: where }), ...(threads === undefined ? {} : { STATE_RESTORE_WRITER_THREADS: threads }) };
+      const started = await startTimed('command-processor', { ...processorEnv, ...writerEnv }).catch((error: unknown) => error as Error);
       if (started instanceof Error) {
         // A figure too: e.g. a processor that holds every aggregate runs out of heap. The next run would fail the same way.
         const why = /heap out of memory|exited with \S+/i.exec(started.message)?.[0] ?? started.message.split('\n')[0] ?? 'failed';
@@ -116,7 +127,7 @@ async function measureProcessor(topics: BenchTopics, work: string, orders: (url:
       const again = await openLoop(RATE, SECONDS, orders(gateway.process.url), (offset.next += 100_000));
       const rssAfterLoad = rssMb(pid);
       await started.process.stop(60_000);
-      rows.push({ what, readyMs: started.readyMs, ...(logged === undefined ? {} : { restore: { ms: logged.ms, records: logged.snapshots } }), rssReady, rssAfterLoad, load, again });
+      rows.push({ what, readyMs: started.readyMs, ...(logged === undefined ? {} : { restore: { ms: logged.ms, records: logged.snapshots } }), rssReady, rssAfterLoad, load, again, loadAvg });
     }
   } finally {
     await gateway.process.stop();
@@ -174,20 +185,21 @@ async function benchSize(size: number, kafka: Kafka, codec: AvroCodec, classPath
 
     const records = raw.value.records;
     console.log(`  raw read of the snapshot topic (readToEnd, the baseline; faster of two): ${secs(raw.ms)}, ${records.toLocaleString('en')} records, ${perSec(records, raw.ms)}, ${fmt(bytes / 2 ** 20, 0)} MiB`);
-    console.log(`  ${'run'.padEnd(30)} ${'ready after'.padStart(11)} ${'restore'.padStart(9)} ${'records'.padStart(10)} ${'rate'.padStart(11)} ${'× raw'.padStart(6)} ${'RSS ready'.padStart(9)} ${'after load'.padStart(10)} | ${RATE}/s right after: accepted/s  p99 ms  non-2xx | then again: accepted/s  p99 ms`);
+    console.log(`  ${'run'.padEnd(34)} ${'ready after'.padStart(11)} ${'restore'.padStart(9)} ${'records'.padStart(10)} ${'rate'.padStart(11)} ${'× raw'.padStart(6)} ${'RSS ready'.padStart(9)} ${'after load'.padStart(10)} | ${RATE}/s right after: accepted/s  p99 ms  non-2xx | then again: accepted/s  p99 ms`);
     for (const r of rows) {
       if (r.failed !== undefined) {
-        console.log(`  ${r.what.padEnd(30)} not ready: ${r.failed}, after ${secs(r.readyMs)}`);
+        console.log(`  ${r.what.padEnd(34)} not ready: ${r.failed}, after ${secs(r.readyMs)}`);
         continue;
       }
       const restoreMs = r.restore?.ms ?? r.readyMs;
       const restored = r.restore?.records ?? NaN;
       console.log(
-        `  ${r.what.padEnd(30)} ${secs(r.readyMs).padStart(11)} ${(r.restore === undefined ? '-' : secs(r.restore.ms)).padStart(9)} ${(Number.isFinite(restored) ? restored.toLocaleString('en') : '-').padStart(10)}` +
+        `  ${r.what.padEnd(34)} ${secs(r.readyMs).padStart(11)} ${(r.restore === undefined ? '-' : secs(r.restore.ms)).padStart(9)} ${(Number.isFinite(restored) ? restored.toLocaleString('en') : '-').padStart(10)}` +
           ` ${(restored > 0 && restoreMs > 0 ? perSec(restored, restoreMs) : '-').padStart(11)} ${(Number.isFinite(restored) && restored > 0 ? fmt(raw.ms / restoreMs, 2) : '-').padStart(6)}` +
           ` ${`${fmt(r.rssReady, 0)} MB`.padStart(9)} ${(r.rssAfterLoad === undefined ? '-' : `${fmt(r.rssAfterLoad, 0)} MB`).padStart(10)} |` +
           (r.load === undefined ? '' : ` ${fmt(r.load.perSecond).padStart(22)} ${fmt(r.load.p99).padStart(7)} ${String(r.load.other).padStart(8)}`) +
-          (r.again === undefined ? '' : ` | ${fmt(r.again.perSecond).padStart(21)} ${fmt(r.again.p99).padStart(7)}`),
+          (r.again === undefined ? '' : ` | ${fmt(r.again.perSecond).padStart(21)} ${fmt(r.again.p99).padStart(7)}`) +
+          (r.loadAvg === undefined ? '' : ` | load ${fmt(r.loadAvg, 1)}`),
       );
     }
     const ours = rows.filter((r) => r.what.startsWith('processor') && r.failed === undefined);

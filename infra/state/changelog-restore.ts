@@ -35,8 +35,10 @@ export interface StateSummary {
 /** The store side of a restore (StateStore implements it). */
 export interface RestoreTarget {
   reflectsOffset(): number;
-  /** Applies the changes and records `offset` as reflected, atomically. */
+  /** Applies the changes and records `offset` as reflected, atomically (or hands them to a writer that will: store-writer.ts). */
   apply(changes: readonly Change[], offset: number): void | Promise<void>;
+  /** Waits until every change handed to `apply` is written; rejects with the first write that failed. Absent when `apply` writes before it returns. */
+  flush?(): Promise<void>;
 }
 
 export interface RestoreResult {
@@ -54,7 +56,7 @@ export interface RestoreResult {
 export interface RestoreOptions {
   readonly topic: string;
   readonly partition: number;
-  /** Called after each applied batch (e.g. to heartbeat a consumer that must stay in its group). */
+  /** Called after each batch handed to the store (e.g. to heartbeat a consumer that must stay in its group), with the offset the store reflects by then. */
   readonly onProgress?: (progress: { readonly offset: number; readonly records: number; readonly to: number }) => void | Promise<void>;
   /** Give up (and leave the store at the last applied batch) after this long. Default 10 minutes. */
   readonly timeoutMs?: number;
@@ -77,6 +79,16 @@ export function foldVersionOf(message: Pick<KafkaMessage, 'headers'>): number {
 export function traceOf(message: Pick<KafkaMessage, 'headers'>): string | null {
   const trace = traceHeadersIn(message.headers);
   return trace.traceparent === undefined ? null : JSON.stringify(trace);
+}
+
+/** The target's flush: undefined once everything handed over is written, else the failure. */
+async function flushed(target: RestoreTarget): Promise<unknown> {
+  try {
+    await target.flush?.();
+    return undefined;
+  } catch (error) {
+    return error;
+  }
 }
 
 function onePartitionAssigner(topic: string, partition: number): PartitionAssigner {
@@ -137,6 +149,8 @@ export async function restoreFromChangelog(kafka: Kafka, target: RestoreTarget, 
     maxBytesPerPartition: options.fetchBytes ?? 4 * 1024 * 1024,
     maxBytes: Math.max(options.fetchBytes ?? 0, 10 * 1024 * 1024),
   });
+  // The offset after the last batch handed to the target (which may still be writing it: reflectsOffset() is what it has written).
+  let position = from;
   let records = 0;
   let received = 0;
   let batches = 0;
@@ -170,7 +184,7 @@ export async function restoreFromChangelog(kafka: Kafka, target: RestoreTarget, 
       eachBatch: async ({ batch }) => {
         if (reached || options.signal?.aborted) return;
         const changes: Change[] = [];
-        let next = target.reflectsOffset();
+        let next = position;
         received += batch.messages.length;
         for (const message of batch.messages) {
           const offset = Number(message.offset);
@@ -189,9 +203,10 @@ export async function restoreFromChangelog(kafka: Kafka, target: RestoreTarget, 
           finish();
           return;
         }
+        position = next;
         records += changes.length;
         batches += 1;
-        await options.onProgress?.({ offset: next, records, to });
+        await options.onProgress?.({ offset: target.reflectsOffset(), records, to });
         // Let timers and I/O (heartbeats of other consumers in this process) run.
         await new Promise<void>((resolve) => setImmediate(resolve));
       },
@@ -202,6 +217,8 @@ export async function restoreFromChangelog(kafka: Kafka, target: RestoreTarget, 
     const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
     const outcome = await Promise.race([finished.then(() => 'done' as const), timedOut]);
     clearTimeout(timer);
+    // Whatever ended the restore, the batches handed over are written (or failed) before it reports.
+    await flushed(target).then((error) => (failed ??= error));
     if (options.signal?.aborted) throw new Error(`restore of ${topic}[${partition}] stopped at offset ${target.reflectsOffset()} of ${to}`, { cause: options.signal.reason });
     if (failed !== undefined) throw new Error(`restore of ${topic}[${partition}] failed`, { cause: failed });
     if (outcome === 'timeout') throw new Error(`restore of ${topic}[${partition}] did not reach offset ${to} within ${timeoutMs} ms (store at ${target.reflectsOffset()})`);
@@ -218,6 +235,10 @@ export async function restoreFromChangelog(kafka: Kafka, target: RestoreTarget, 
   }
   // Everything below `to` is now applied or was never committed (aborted
   // records, markers): the store reflects `to`.
-  if (target.reflectsOffset() < to) await target.apply([], to);
+  if (position < to) {
+    await target.apply([], to);
+    const error = await flushed(target);
+    if (error !== undefined) throw new Error(`restore of ${topic}[${partition}] failed`, { cause: error });
+  }
   return { from, to, records, received, batches, ms: Date.now() - started };
 }

@@ -53,6 +53,13 @@ export function asDamage(error: unknown, what: string): unknown {
   return error;
 }
 
+/** The statements that write a store's rows and offset (also run by a restore's writer thread, store-writer.ts). */
+export const WRITE_SQL = {
+  put: 'INSERT INTO state (key, value, fold_version, label, due, trace) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, fold_version = excluded.fold_version, label = excluded.label, due = excluded.due, trace = excluded.trace',
+  remove: 'DELETE FROM state WHERE key = ?',
+  setOffset: 'UPDATE meta SET offset = ?',
+} as const;
+
 interface Row {
   readonly value: Buffer;
   readonly fold_version: number;
@@ -140,11 +147,9 @@ export class StateStore<S> implements RestoreTarget {
     this.decoded = new Lru(options.decodedCapacity ?? 500);
     this.statements = {
       get: db.prepare('SELECT value, fold_version FROM state WHERE key = ?'),
-      put: db.prepare(
-        'INSERT INTO state (key, value, fold_version, label, due, trace) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, fold_version = excluded.fold_version, label = excluded.label, due = excluded.due, trace = excluded.trace',
-      ),
-      remove: db.prepare('DELETE FROM state WHERE key = ?'),
-      setOffset: db.prepare('UPDATE meta SET offset = ?'),
+      put: db.prepare(WRITE_SQL.put),
+      remove: db.prepare(WRITE_SQL.remove),
+      setOffset: db.prepare(WRITE_SQL.setOffset),
       count: db.prepare('SELECT count(*) AS n FROM state'),
     };
     this.applyAll = db.transaction((changes: readonly Change[], next: number) => {
