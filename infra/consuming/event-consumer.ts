@@ -122,6 +122,13 @@ export interface BatchSink {
    * from there.
    */
   assigned?(assignment: Readonly<Record<string, readonly number[]>>, superseded: AbortSignal): Promise<void>;
+  /**
+   * A sink without `checkpointing` whose positions are not the group's offsets
+   * (the stateful runtime with positions in its changelog): where to start
+   * reading a partition it was just assigned (asked after `assigned`);
+   * undefined: the group's committed offset.
+   */
+  startAt?(topic: string, partition: number): number | undefined;
   /** True when `write` puts `batch.deadLetters` in the DLQ itself, atomically with the batch. */
   readonly writesDeadLetters?: boolean;
   /**
@@ -497,7 +504,11 @@ export class EventConsumer {
    */
   private followCommittedOffsets(assignment: Record<string, number[]>): void {
     for (const [topic, partitions] of Object.entries(assignment)) {
-      for (const partition of partitions) this.partitions.set(keyOf(topic, partition), { stored: undefined, from: -1, position: -1, rebuildUntil: undefined });
+      for (const partition of partitions) {
+        this.partitions.set(keyOf(topic, partition), { stored: undefined, from: -1, position: -1, rebuildUntil: undefined });
+        const at = this.options.sink.startAt?.(topic, partition);
+        if (at !== undefined) this.consumer?.seek({ topic, partition, offset: String(at) });
+      }
     }
     this.log.info({ assignment }, 'assigned');
   }

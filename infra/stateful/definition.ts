@@ -13,6 +13,7 @@ import type { EventMetadata } from '../../schemas/generated/types';
 import { eventKey } from '../../schemas/partitioning';
 import type { DecodedRecord } from '../consuming/event-consumer';
 import type { ParkingSpec } from './parking';
+import type { PositionsMode } from './position-store';
 
 /** A consumed record as a definition sees it (decoded by the consumer machinery). */
 export type { DecodedRecord };
@@ -91,6 +92,14 @@ export interface StatefulDefinition<S, I> {
    * Absent: the dead-lettered input is skipped and the process goes on.
    */
   readonly parking?: ParkingSpec;
+  /**
+   * Where the task's input positions live (docs/stateful-runtime.md
+   * "Positions"): 'group' (default), the group's offsets committed with
+   * sendOffsets in each transaction; 'changelog', a checkpoint record per
+   * input topic in the task's changelog partition, in the same transaction,
+   * restored with the states (position-store.ts).
+   */
+  readonly positions?: PositionsMode;
   /** Resources of the definition's own (e.g. fact views), started before the consumer and stopped after it. */
   start?(): Promise<void>;
   stop?(): Promise<void>;

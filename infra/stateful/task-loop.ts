@@ -20,6 +20,7 @@ import type { DeadlineScheduler } from './deadline-scheduler';
 import { PartitionRevoked, type Queued, type RuntimeCounts, type Task } from './task';
 import { transact } from './transact';
 import { isFenced } from './fencing';
+import { checkpointRows, type PositionStore, type PositionWrite } from './position-store';
 
 export interface LoopHooks<S> {
   readonly log: Logger;
@@ -27,6 +28,10 @@ export interface LoopHooks<S> {
   readonly offsetFlushMs: number;
   readonly counts: RuntimeCounts;
   readonly emittedByType: Map<string, number>;
+  /** Where the round's consumed positions go (position-store.ts). */
+  readonly positions: PositionStore;
+  readonly foldVersion: number;
+  readonly clock: () => number;
   readonly scheduler: DeadlineScheduler<Task<S>>;
   stopping(): boolean;
   /** Restores a dirty task in place. */
@@ -170,8 +175,10 @@ export class TaskLoop<S, I> {
       return undefined;
     }
     let changelogOffset: number | undefined;
+    let positions: PositionWrite = { records: [], sendOffsets: true };
     try {
-      ({ changelogOffset } = await transact(task.producer, { groupId: this.hooks.groupId, partition: task.partition, changelog: this.ctx.changelog.physical }, merged, offsets));
+      positions = await this.hooks.positions.write(task.partition, offsets, this.hooks.clock());
+      ({ changelogOffset } = await transact(task.producer, { groupId: this.hooks.groupId, partition: task.partition, changelog: this.ctx.changelog.physical }, merged, offsets, positions));
     } catch (error) {
       task.dirty = true;
       counts.transactionsFailed += 1;
@@ -189,10 +196,10 @@ export class TaskLoop<S, I> {
     for (const [topic, offset] of offsets) task.committed.set(topic, offset);
     await this.hooks.betweenCommitAndStore?.(task.partition);
     const changes = new Map([...merged.states].map(([id, { state, record, trace }]) => [id, { state, value: record.value as Buffer, before: task.state.get(id), trace }] as const));
-    if (changes.size > 0) {
+    if (changes.size > 0 || positions.records.length > 0) {
       try {
         if (changelogOffset === undefined) throw new Error('the produce response gave no changelog offset');
-        task.state.committed(changes, changelogOffset);
+        task.state.committed(changes, changelogOffset, checkpointRows(positions.records, this.hooks.foldVersion));
       } catch (error) {
         // Committed to Kafka but not stored: the store is behind the log, which the next restore reads (docs/state-stores.md "Safety").
         task.dirty = true;
