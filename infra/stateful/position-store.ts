@@ -58,8 +58,8 @@ export interface PositionStore {
 
 export interface PositionContext {
   readonly mode: PositionsMode;
-  readonly admin: () => Admin;
-  readonly codec: AvroCodec;
+  readonly admin: () => Pick<Admin, 'fetchOffsets'>;
+  readonly codec: Pick<AvroCodec, 'encode' | 'decode'>;
   readonly groupId: string;
   /** Physical input topics (the parked topic too, when the runtime parks). */
   readonly inputs: readonly string[];
@@ -125,7 +125,7 @@ function changelogPositions(ctx: PositionContext): PositionStore {
 }
 
 /** The checkpoint a store holds under `key`, decoded; undefined for none (or a record of another type). */
-export async function storedCheckpoint(codec: AvroCodec, store: EntryReader, key: string): Promise<CommandCheckpoint | undefined> {
+export async function storedCheckpoint(codec: Pick<AvroCodec, 'decode'>, store: EntryReader, key: string): Promise<CommandCheckpoint | undefined> {
   const entry = store.getEntry(key);
   if (entry === undefined) return undefined;
   const decoded = await codec.decode(entry.value);
