@@ -41,11 +41,27 @@ export interface Outgoing {
   readonly headers: Readonly<Record<string, string>>;
 }
 
+/** Where a record a decision emitted to a `sequenced` topic landed (catalog topic). */
+export interface EmittedOffset {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  /** The Outgoing's id. */
+  readonly id: string;
+}
+
 export interface Decision<S> {
   readonly emit: readonly Outgoing[];
   readonly state: S;
   /** False when the input changed nothing (a replay, a duplicate, an irrelevant input): nothing is written for it. */
   readonly changed: boolean;
+  /**
+   * Records whose content depends on where this decision's records in the
+   * definition's `sequenced` topics land (e.g. a reply carrying its events'
+   * offsets): called with those offsets, in emit order, within the round's
+   * transaction (docs/stateful-runtime.md "Sequenced outputs"). Pure.
+   */
+  readonly after?: (offsets: readonly EmittedOffset[]) => readonly Outgoing[];
 }
 
 export interface StatefulDefinition<S, I> {
@@ -100,6 +116,13 @@ export interface StatefulDefinition<S, I> {
    * restored with the states (position-store.ts).
    */
   readonly positions?: PositionsMode;
+  /**
+   * Catalog topics whose partition p only this definition's task p writes (its
+   * events): the offsets of what it emits there are predicted and checked, so
+   * `Decision.after` can complete records with them (docs/stateful-runtime.md
+   * "Sequenced outputs").
+   */
+  readonly sequenced?: readonly string[];
   /** Resources of the definition's own (e.g. fact views), started before the consumer and stopped after it. */
   start?(): Promise<void>;
   stop?(): Promise<void>;

@@ -122,6 +122,9 @@ export class StatefulRuntime<S, I> implements BatchSink {
       positions: this.positions,
       foldVersion: foldVersionOfDefinition(definition),
       clock: this.clock,
+      ...(definition.sequenced === undefined || definition.sequenced.length === 0
+        ? {}
+        : { sequencing: { codec: options.codec, catalog, physical, sequenced: new Set(definition.sequenced.map(physical)), predictions: new WeakMap() } }),
       scheduler: this.scheduler,
       stopping: () => this.stopping,
       reload: (task) => this.reload(task),

@@ -21,6 +21,7 @@ import { PartitionRevoked, type Queued, type RuntimeCounts, type Task } from './
 import { transact } from './transact';
 import { isFenced } from './fencing';
 import { checkpointRows, type PositionStore, type PositionWrite } from './position-store';
+import { sequencedRound, type Sequencing } from './sequenced-round';
 
 export interface LoopHooks<S> {
   readonly log: Logger;
@@ -32,6 +33,8 @@ export interface LoopHooks<S> {
   readonly positions: PositionStore;
   readonly foldVersion: number;
   readonly clock: () => number;
+  /** Present when the definition has sequenced topics (emit-offsets.ts). */
+  readonly sequencing?: Sequencing;
   readonly scheduler: DeadlineScheduler<Task<S>>;
   stopping(): boolean;
   /** Restores a dirty task in place. */
@@ -160,7 +163,7 @@ export class TaskLoop<S, I> {
     counts.inputsDecided += merged.decided;
 
     const flush = accepted.some((q) => q.work.kind === 'flush');
-    const nothingToWrite = merged.emit.length === 0 && merged.states.size === 0 && merged.dead.length === 0 && merged.control.length === 0;
+    const nothingToWrite = merged.emit.length === 0 && merged.states.size === 0 && merged.dead.length === 0 && merged.control.length === 0 && merged.late.length === 0;
     if (nothingToWrite && !flush) {
       // A replay or irrelevant inputs: no transaction; the offsets wait for the next one, or a flush.
       for (const [topic, offset] of merged.offsets) task.pendingOffsets.set(topic, Math.max(task.pendingOffsets.get(topic) ?? 0, offset));
@@ -176,9 +179,13 @@ export class TaskLoop<S, I> {
     }
     let changelogOffset: number | undefined;
     let positions: PositionWrite = { records: [], sendOffsets: true };
+    let lateTypes: readonly string[] = [];
+    const where = { groupId: this.hooks.groupId, partition: task.partition, changelog: this.ctx.changelog.physical };
     try {
       positions = await this.hooks.positions.write(task.partition, offsets, this.hooks.clock());
-      ({ changelogOffset } = await transact(task.producer, { groupId: this.hooks.groupId, partition: task.partition, changelog: this.ctx.changelog.physical }, merged, offsets, positions));
+      const { sequencing } = this.hooks;
+      if (sequencing === undefined) ({ changelogOffset } = await transact(task.producer, where, merged, offsets, positions));
+      else ({ changelogOffset, lateTypes } = await sequencedRound(sequencing, task, where, merged, offsets, positions, counts));
     } catch (error) {
       task.dirty = true;
       counts.transactionsFailed += 1;
@@ -214,7 +221,8 @@ export class TaskLoop<S, I> {
     counts.inputsChanged += merged.changed;
     counts.deadlinesFired += merged.fired;
     counts.messagesEmitted += merged.emit.length;
-    for (const o of merged.emit) this.hooks.emittedByType.set(o.type, (this.hooks.emittedByType.get(o.type) ?? 0) + 1);
+    counts.messagesEmitted += lateTypes.length;
+    for (const type of [...merged.emit.map((o) => o.type), ...lateTypes]) this.hooks.emittedByType.set(type, (this.hooks.emittedByType.get(type) ?? 0) + 1);
     this.hooks.scheduler.arm();
     for (const q of accepted) q.settle();
     this.hooks.log.debug({ partition: task.partition, decided: merged.decided, changed: merged.changed, emitted: merged.emit.length, dead: merged.dead.length }, 'transaction committed');
