@@ -39,6 +39,7 @@ import type { StatefulStats } from './stats';
 import type { ParkedProcess } from './parking';
 import { parkingContextOf } from './round-parking';
 import { positionStore } from './position-store';
+import { sequencingOf } from './sequenced-round';
 import { foldVersionOfDefinition } from './partition-state';
 
 export type { StatefulRuntimeOptions } from './runtime-options';
@@ -93,10 +94,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
     };
     this.positions = positionStore({
       mode: definition.positions ?? 'group',
-      admin: () => {
-        if (this.admin === undefined) throw new Error('the runtime is not started');
-        return this.admin;
-      },
+      admin: () => this.started().admin,
       codec: options.codec,
       groupId: this.groupId,
       inputs: this.consumed,
@@ -122,9 +120,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
       positions: this.positions,
       foldVersion: foldVersionOfDefinition(definition),
       clock: this.clock,
-      ...(definition.sequenced === undefined || definition.sequenced.length === 0
-        ? {}
-        : { sequencing: { codec: options.codec, catalog, physical, sequenced: new Set(definition.sequenced.map(physical)), predictions: new WeakMap() } }),
+      ...sequencingOf(definition, { codec: options.codec, catalog, physical }),
       scheduler: this.scheduler,
       stopping: () => this.stopping,
       reload: (task) => this.reload(task),
@@ -253,9 +249,13 @@ export class StatefulRuntime<S, I> implements BatchSink {
 
   // ------------------------------------------------------------ restore
 
+  private started(): { readonly admin: Admin; readonly stateDir: StateDirectory } {
+    if (this.admin === undefined || this.stateDir === undefined) throw new Error('the runtime is not started');
+    return { admin: this.admin, stateDir: this.stateDir };
+  }
+
   private async load(partitions: readonly number[], superseded?: AbortSignal): ReturnType<typeof loadPartitions<S>> {
-    const admin = this.admin;
-    if (admin === undefined || this.stateDir === undefined) throw new Error('the runtime is not started');
+    const { admin, stateDir } = this.started();
     const ctx: LoadContext<S> = {
       kafka: this.options.kafka,
       admin,
@@ -266,7 +266,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
       inputs: this.consumed,
       changelog: this.ctx.changelog.physical,
       ...(this.ctx.parking === undefined ? {} : { parked: this.ctx.parking.physical }),
-      stateDir: this.stateDir.path,
+      stateDir: stateDir.path,
       changelogEpoch: this.options.changelogEpoch ?? '1',
       restoreTimeoutMs: this.options.restoreTimeoutMs ?? 600_000,
       decodedCapacity: this.options.decodedCapacity ?? 500,

@@ -14,6 +14,12 @@ export interface Sequencing extends SequencedContext {
   readonly predictions: WeakMap<Producer, Map<string, number>>;
 }
 
+/** The task loop's sequencing for a definition with sequenced topics; none for one without. */
+export function sequencingOf(definition: { readonly sequenced?: readonly string[] }, ctx: Omit<SequencedContext, 'sequenced'>): { sequencing?: Sequencing } {
+  const topics = definition.sequenced ?? [];
+  return topics.length === 0 ? {} : { sequencing: { ...ctx, sequenced: new Set(topics.map(ctx.physical)), predictions: new WeakMap() } };
+}
+
 export async function sequencedRound<S>(
   sequencing: Sequencing,
   task: { readonly producer: Producer },
