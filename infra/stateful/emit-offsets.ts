@@ -56,6 +56,8 @@ export interface SequencedCommitted extends Committed {
   readonly next: ReadonlyMap<string, number>;
   /** The late records written, by type (for the counts). */
   readonly lateTypes: readonly string[];
+  /** Whether the transaction was written in one pass on predicted offsets. */
+  readonly guessed: boolean;
 }
 
 /** Encodes a late record as the round encodes what a decision emits. */
@@ -96,8 +98,8 @@ export async function transactSequenced<S>(
   for (const { record } of round.states.values()) add(rest, where.changelog, record);
   for (const record of positions.records) add(rest, where.changelog, record);
   for (const { topic, message } of round.emit) {
+    // A sequenced record goes to the task's own partition: the round refused any other when it was decided (round.ts).
     if (!ctx.sequenced.has(topic)) add(rest, topic, message);
-    else if (message.partition !== where.partition) throw new Error(`a record for ${topic} goes to partition ${String(message.partition)}, but task ${where.partition} is the only writer of partition ${where.partition} alone`);
     else add(sequencedOut, topic, message);
   }
   for (const { topic, message } of round.control) add(rest, topic, message);
@@ -149,7 +151,7 @@ export async function transactSequenced<S>(
     await transaction.commit();
     const next = new Map([...sequencedOut].map(([topic, messages]) => [topic, (bases.get(topic) as number) + messages.length + 1] as const));
     const wroteChangelog = round.states.size > 0 || positions.records.length > 0;
-    return { changelogOffset: wroteChangelog ? changelogOffset : undefined, next, lateTypes };
+    return { changelogOffset: wroteChangelog ? changelogOffset : undefined, next, lateTypes, guessed: guessing && sequencedOut.size > 0 };
   } catch (error) {
     await transaction.abort().catch(() => undefined);
     throw error;

@@ -201,6 +201,10 @@ async function decideInto<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, wor
     const messageOf = new Map<Outgoing, Message>();
     for (const { out: o, trace } of emitted) {
       const encoded = await encodeOutgoing(ctx, o, trace);
+      // Sequenced topics (emit-offsets.ts): the task predicts offsets only in the partition it alone writes, its own.
+      if (definition.sequenced?.includes(o.topic) === true && encoded.message.partition !== task.partition) {
+        throw new Error(`${o.type} ${o.id} goes to ${o.topic} partition ${String(encoded.message.partition)}, but this task writes only partition ${task.partition} of its sequenced topics`);
+      }
       messageOf.set(o, encoded.message);
       part.emit.push(encoded);
     }

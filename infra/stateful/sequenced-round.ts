@@ -34,7 +34,7 @@ export async function sequencedRound<S>(
   let committed: SequencedCommitted;
   try {
     committed = await transactSequenced(sequencing, task.producer, where, round, offsets, positions, predicted);
-    if (predicted !== undefined && round.late.length > 0) counts.offsetsPredicted += 1;
+    if (committed.guessed && round.late.length > 0) counts.offsetsPredicted += 1;
   } catch (error) {
     if (!(error instanceof OffsetGuessMissed)) throw error;
     // Aborted cleanly: written again, learning the offsets first.
