@@ -499,8 +499,9 @@ export class EventConsumer {
 
   /**
    * A sink without a checkpoint of its own: kafkajs starts at the group's
-   * committed offsets (else the earliest) and delivers in order from there, so
-   * the position simply follows what is read (see onBatchRead).
+   * committed offsets (else the earliest), or where the sink's `startAt` says,
+   * and delivers in order from there, so the position simply follows what is
+   * read (see onBatchRead).
    */
   private followCommittedOffsets(assignment: Record<string, number[]>): void {
     for (const [topic, partitions] of Object.entries(assignment)) {
