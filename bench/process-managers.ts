@@ -18,8 +18,12 @@
  *   skip, decode, placement facts, decide, changelog, emitted messages,
  *   offsets, one transaction per partition and round).
  *
+ * BENCH_PM_POSITIONS=group,changelog runs the process manager once per
+ * position store (docs/stateful-runtime.md "Positions"), each with its own
+ * changelog and group, in alternating order from one fetch size to the next.
+ *
  * Each run ends when its group's committed offsets reach the input topics'
- * ends. Prints events/s for both and the ratio, plus RSS; asserts nothing about
+ * ends (with changelog positions: the lag report, up to a second late). Prints events/s for both and the ratio, plus RSS; asserts nothing about
  * time. Cleans up its topics and groups.
  */
 import { randomUUID } from 'node:crypto';
@@ -41,6 +45,7 @@ import type { FulfilmentInput } from '../consumers/process-managers/order-fulfil
 import type { OrderFulfilmentState } from '../schemas/generated/types';
 import { eventKey, partitionFor } from '../schemas/partitioning';
 import { changelogTopicName, paymentTopicName, topicName } from '../schemas/topics';
+import type { PositionsMode } from '../infra/stateful/position-store';
 import { eur, orderEvents } from './generate';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
@@ -87,6 +92,13 @@ const SCENARIOS: readonly Scenario[] = (process.env.BENCH_PM_FETCH_BYTES ?? '104
     inputs: [TOPICS.orderEvents, paymentResults],
   };
 });
+const POSITIONS = (process.env.BENCH_PM_POSITIONS ?? 'group').split(',').map((m) => {
+  if (m !== 'group' && m !== 'changelog') throw new Error(`BENCH_PM_POSITIONS: "${m}" is neither group nor changelog`);
+  return m;
+});
+/** The scenario's changelog and payment requests of one position store (so one run does not restore another's processes). */
+const ofPositions = (scenario: Scenario, mode: PositionsMode): Scenario =>
+  POSITIONS.length === 1 ? scenario : { ...scenario, changelog: `${scenario.changelog}.${mode}`, paymentRequests: `${scenario.paymentRequests}.${mode}` };
 const CUSTOMERS = 5_000;
 const ITEMS = 40;
 
@@ -193,7 +205,7 @@ interface Restart {
   readonly restored: number;
 }
 
-async function processManager(kafka: Kafka, codec: AvroCodec, scenario: Scenario, groupId: string): Promise<Result & { readonly delta: Restart; readonly scratch: Restart }> {
+async function processManager(kafka: Kafka, codec: AvroCodec, scenario: Scenario, groupId: string, positions: PositionsMode): Promise<Result & { readonly delta: Restart; readonly scratch: Restart }> {
   const rssStart = process.memoryUsage().rss;
   const stateDir = mkdtempSync(join(tmpdir(), 'bench-pm-'));
   // The fact views read their topics once before the clock starts (a start-up cost, not throughput).
@@ -205,7 +217,7 @@ async function processManager(kafka: Kafka, codec: AvroCodec, scenario: Scenario
     codec,
     logger,
     groupId,
-    definition: orderFulfilmentProcess({ facts: { factsFor: (orders) => facts.factsFor(orders) } }),
+    definition: { ...orderFulfilmentProcess({ facts: { factsFor: (orders) => facts.factsFor(orders) } }), positions },
     topicMap: {
       [topicName('order', 'events')]: TOPICS.orderEvents,
       [paymentTopicName('requests')]: scenario.paymentRequests,
@@ -250,7 +262,7 @@ async function main(): Promise<void> {
   const producer = kafka.producer();
   await producer.connect();
   const groups: string[] = [];
-  const topics = [...Object.values(TOPICS), ...SCENARIOS.flatMap((s) => [s.paymentRequests, s.paymentResults, s.changelog])];
+  const topics = [...Object.values(TOPICS), ...SCENARIOS.flatMap((s) => [s.paymentResults, ...POSITIONS.flatMap((m) => [ofPositions(s, m).paymentRequests, ofPositions(s, m).changelog])])];
   try {
     await createTopicsLed(
       admin,
@@ -272,17 +284,22 @@ async function main(): Promise<void> {
     const ratios: string[] = [];
     const restores: string[] = [];
     for (const [i, scenario] of SCENARIOS.entries()) {
-      groups.push(`bench.pm-raw.${RUN}.${i}`, `bench.pm.${RUN}.${i}`);
+      groups.push(`bench.pm-raw.${RUN}.${i}`);
       const baseline = await raw(kafka, scenario, `bench.pm-raw.${RUN}.${i}`);
-      global.gc?.();
-      const pm = await processManager(kafka, codec, scenario, `bench.pm.${RUN}.${i}`);
-      for (const [loop, r] of [['raw consume → copy → produce', baseline], ['order-fulfilment process manager', pm]] as const) {
-        rows.push([scenario.label, loop, events.toLocaleString('en'), `${r.seconds.toFixed(1)} s`, `${Math.round(rate(r.seconds)).toLocaleString('en')}/s`, `${r.transactions}`, r.written, mb(r.rssStart), mb(r.rssEnd)]);
+      rows.push([scenario.label, 'raw consume → copy → produce', events.toLocaleString('en'), `${baseline.seconds.toFixed(1)} s`, `${Math.round(rate(baseline.seconds)).toLocaleString('en')}/s`, `${baseline.transactions}`, baseline.written, mb(baseline.rssStart), mb(baseline.rssEnd)]);
+      // Alternating order from one fetch size to the next, so neither position store always runs on a warmer broker.
+      for (const mode of i % 2 === 0 ? POSITIONS : [...POSITIONS].reverse()) {
+        const group = `bench.pm.${RUN}.${i}${POSITIONS.length === 1 ? '' : `.${mode}`}`;
+        groups.push(group);
+        global.gc?.();
+        const pm = await processManager(kafka, codec, ofPositions(scenario, mode), group, mode);
+        const loop = POSITIONS.length === 1 ? 'order-fulfilment process manager' : `order-fulfilment, ${mode} positions`;
+        rows.push([scenario.label, loop, events.toLocaleString('en'), `${pm.seconds.toFixed(1)} s`, `${Math.round(rate(pm.seconds)).toLocaleString('en')}/s`, `${pm.transactions}`, pm.written, mb(pm.rssStart), mb(pm.rssEnd)]);
+        ratios.push(`${scenario.label}${POSITIONS.length === 1 ? '' : `, ${mode}`}: ${(rate(pm.seconds) / rate(baseline.seconds)).toFixed(2)}`);
+        restores.push(
+          `${POSITIONS.length === 1 ? '' : `${mode}: `}${pm.delta.restored.toLocaleString('en')} processes in ${pm.delta.seconds.toFixed(2)} s with the stores (delta), ${pm.scratch.restored.toLocaleString('en')} in ${pm.scratch.seconds.toFixed(2)} s without (from the changelog; ratio ${(pm.delta.seconds / pm.scratch.seconds).toFixed(2)})`,
+        );
       }
-      ratios.push(`${scenario.label}: ${(rate(pm.seconds) / rate(baseline.seconds)).toFixed(2)}`);
-      restores.push(
-        `${pm.delta.restored.toLocaleString('en')} processes in ${pm.delta.seconds.toFixed(2)} s with the stores (delta), ${pm.scratch.restored.toLocaleString('en')} in ${pm.scratch.seconds.toFixed(2)} s without (from the changelog; ratio ${(pm.delta.seconds / pm.scratch.seconds).toFixed(2)})`,
-      );
     }
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
     const line = (cells: readonly string[]): string => cells.map((c, i) => (i <= 1 || i === 6 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');

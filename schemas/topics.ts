@@ -267,7 +267,7 @@ export function topicCatalog(options: TopicCatalogOptions = {}): TopicCatalog {
   const byAggregate = new Map<AggregateName, Partial<Record<'commands' | 'events' | 'snapshots', TopicSpec>>>();
   const covered = new Set<string>();
 
-  // The command processor's position travels in each snapshot partition (CommandCheckpoint).
+  // The command processor's position travels in each snapshot partition (CommandCheckpoint), a stateful runtime's in its changelog when its definition says so.
   const checkpoints = schemas.ofKind('checkpoint');
   checkpoints.forEach((r) => covered.add(r.fullName));
   const eventTopic = (name: string, aggregate: AggregateName, records: readonly { readonly fullName: string }[]): TopicSpec => ({
@@ -353,7 +353,8 @@ export function topicCatalog(options: TopicCatalogOptions = {}): TopicCatalog {
       replicationFactor,
       key: KEYS.changelog,
       configs: configsOf('changelog'),
-      subjects: records.map((r) => ({ subject: subjectName(name, r.fullName), recordName: r.fullName })),
+      // A definition with its positions in the changelog writes CommandCheckpoints beside its states (docs/stateful-runtime.md "Positions").
+      subjects: [...records, ...checkpoints].map((r) => ({ subject: subjectName(name, r.fullName), recordName: r.fullName })),
     };
     changelogs.set(processManager, spec);
     topics.push(spec);

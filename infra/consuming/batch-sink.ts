@@ -72,6 +72,13 @@ export interface BatchSink {
    * from there.
    */
   assigned?(assignment: Readonly<Record<string, readonly number[]>>, superseded: AbortSignal): Promise<void>;
+  /**
+   * A sink without `checkpointing` whose positions are not the group's offsets
+   * (the stateful runtime with positions in its changelog): where to start
+   * reading a partition it was just assigned (asked after `assigned`);
+   * undefined: the group's committed offset.
+   */
+  startAt?(topic: string, partition: number): number | undefined;
   /** True when `write` puts `batch.deadLetters` in the DLQ itself, atomically with the batch. */
   readonly writesDeadLetters?: boolean;
   /**

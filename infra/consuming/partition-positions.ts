@@ -138,12 +138,17 @@ export class PartitionPositions {
 
   /**
    * A sink without a checkpoint of its own: kafkajs starts at the group's
-   * committed offsets (else the earliest) and delivers in order from there, so
-   * the position simply follows what is read (see batchRead).
+   * committed offsets (else the earliest), or where the sink's `startAt` says,
+   * and delivers in order from there, so the position simply follows what is
+   * read (see batchRead).
    */
   private followCommittedOffsets(assignment: Record<string, number[]>): void {
     for (const [topic, partitions] of Object.entries(assignment)) {
-      for (const partition of partitions) this.partitions.set(keyOf(topic, partition), { stored: undefined, from: -1, position: -1, rebuildUntil: undefined });
+      for (const partition of partitions) {
+        this.partitions.set(keyOf(topic, partition), { stored: undefined, from: -1, position: -1, rebuildUntil: undefined });
+        const at = this.ctx.sink.startAt?.(topic, partition);
+        if (at !== undefined) this.ctx.seek(topic, partition, at);
+      }
     }
     this.ctx.log.info({ assignment }, 'assigned');
   }

@@ -13,6 +13,7 @@ import type { EventMetadata } from '../../schemas/generated/types';
 import type { DecodedRecord } from '../consuming/batch-sink';
 import type { Outgoing } from './outgoing';
 import type { ParkingSpec } from './parking';
+import type { PositionsMode } from './position-store';
 
 export { eventMessage, type Outgoing } from './outgoing';
 
@@ -25,11 +26,27 @@ export interface Deadline {
   readonly dueAt: number;
 }
 
+/** Where a record a decision emitted to a `sequenced` topic landed (catalog topic). */
+export interface EmittedOffset {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  /** The Outgoing's id. */
+  readonly id: string;
+}
+
 export interface Decision<S> {
   readonly emit: readonly Outgoing[];
   readonly state: S;
   /** False when the input changed nothing (a replay, a duplicate, an irrelevant input): nothing is written for it. */
   readonly changed: boolean;
+  /**
+   * Records whose content depends on where this decision's records in the
+   * definition's `sequenced` topics land (e.g. a reply carrying its events'
+   * offsets): called with those offsets, in emit order, within the round's
+   * transaction (docs/stateful-runtime.md "Sequenced outputs"). Pure.
+   */
+  readonly after?: (offsets: readonly EmittedOffset[]) => readonly Outgoing[];
 }
 
 export interface StatefulDefinition<S, I> {
@@ -84,6 +101,21 @@ export interface StatefulDefinition<S, I> {
    * Absent: the dead-lettered input is skipped and the process goes on.
    */
   readonly parking?: ParkingSpec;
+  /**
+   * Where the task's input positions live (docs/stateful-runtime.md
+   * "Positions"): 'group' (default), the group's offsets committed with
+   * sendOffsets in each transaction; 'changelog', a checkpoint record per
+   * input topic in the task's changelog partition, in the same transaction,
+   * restored with the states (position-store.ts).
+   */
+  readonly positions?: PositionsMode;
+  /**
+   * Catalog topics whose partition p only this definition's task p writes (its
+   * events): the offsets of what it emits there are predicted and checked, so
+   * `Decision.after` can complete records with them (docs/stateful-runtime.md
+   * "Sequenced outputs").
+   */
+  readonly sequenced?: readonly string[];
   /** Resources of the definition's own (e.g. fact views), started before the consumer and stopped after it. */
   start?(): Promise<void>;
   stop?(): Promise<void>;

@@ -3,7 +3,8 @@
 // commit after the restore reads; open the partition's on-disk store and apply
 // the changelog past the offset it reflects (all of it when the store is
 // missing, damaged or from another changelog epoch); refuse states folded by
-// another fold version; read the group's committed input offsets.
+// another fold version; read where each input was decided up to (the group's
+// committed offsets, or the checkpoints the store restored: position-store.ts).
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { AvroCodec } from '../kafka/codec';
 import type { ParkedInput } from './parking';
@@ -13,6 +14,7 @@ import type { Logger } from '../logging';
 import { openStamped, storeDirOf } from './stamped-store';
 import type { StatefulDefinition } from './definition';
 import { foldVersionOfDefinition, PartitionState, stateDecoder, stateRow } from './partition-state';
+import { isCheckpointKey, type PositionStore } from './position-store';
 
 export interface LoadContext<S> {
   readonly kafka: Kafka;
@@ -33,6 +35,8 @@ export interface LoadContext<S> {
   readonly changelogEpoch: string;
   readonly restoreTimeoutMs: number;
   readonly decodedCapacity: number;
+  /** Where the inputs' positions are read from (position-store.ts). */
+  readonly positions: PositionStore;
   readonly signal?: AbortSignal;
   readonly fetchBytes?: number;
   readonly onProgress?: (partition: number, offset: number) => Promise<void>;
@@ -44,7 +48,7 @@ export interface Loaded<S> {
   readonly state: PartitionState<S>;
   /** The partition's parked processes (docs/stateful-runtime.md "Parking"). */
   readonly parked: Map<string, readonly ParkedInput[]>;
-  /** Physical input topic -> offset committed in Kafka (by us or whoever owned the partition before). */
+  /** Physical input topic -> offset committed (by us or whoever owned the partition before), in the group or a checkpoint. */
   readonly committed: Map<string, number>;
   /** Physical input topic -> where consuming starts (committed, else the log start). */
   readonly starts: Map<string, number>;
@@ -62,6 +66,8 @@ async function loadOne<S>(ctx: LoadContext<S>, partition: number): Promise<Parti
     decode: stateDecoder(ctx.codec, definition),
     decodedCapacity: ctx.decodedCapacity,
     row: stateRow(ctx.codec, definition),
+    // Checkpoints (positions in the changelog) are positions, not states: never refused for their fold.
+    ...(definition.positions === 'changelog' ? { isState: (key: string) => !isCheckpointKey(key) } : {}),
     refusal: (why) =>
       (why.kind === 'store'
         ? `${definition.name}: the store of ${ctx.changelog}[${partition}] was made by fold version ${why.stored}, this build's fold is version ${foldVersion}; `
@@ -93,17 +99,17 @@ export async function loadPartitions<S>(ctx: LoadContext<S>, partitions: readonl
     }
     // 2b. Parked processes: the parked topic is small (compacted, tombstoned on redrive), read whole.
     const parked = ctx.parked === undefined ? new Map<number, Map<string, readonly ParkedInput[]>>() : await loadParked(ctx, ctx.parked, partitions);
-    // 3. Where each input partition was committed, else where it starts.
-    const committed = await ctx.admin.fetchOffsets({ groupId: ctx.groupId, topics: [...ctx.inputs] });
+    // 3. Where each input partition was committed (the group's offsets, or the restored checkpoints), else where it starts.
+    const committed = await ctx.positions.read(partitions.map((partition, i) => ({ partition, store: (states[i] as PartitionState<S>).store })));
     const lows = new Map<string, Map<number, number>>();
     for (const topic of ctx.inputs) lows.set(topic, new Map((await ctx.admin.fetchTopicOffsets(topic)).map((o) => [o.partition, Number(o.low)])));
     return partitions.map((partition, i) => {
       const c = new Map<string, number>();
       const starts = new Map<string, number>();
       for (const topic of ctx.inputs) {
-        const offset = Number(committed.find((t) => t.topic === topic)?.partitions.find((x) => x.partition === partition)?.offset ?? -1);
-        if (offset >= 0) c.set(topic, offset);
-        starts.set(topic, offset >= 0 ? offset : (lows.get(topic)?.get(partition) ?? 0));
+        const offset = committed.get(partition)?.get(topic);
+        if (offset !== undefined) c.set(topic, offset);
+        starts.set(topic, offset ?? lows.get(topic)?.get(partition) ?? 0);
       }
       return { partition, producer: producers[i] as Producer, state: states[i] as PartitionState<S>, parked: parked.get(partition) ?? new Map(), committed: c, starts };
     });

@@ -10,6 +10,7 @@ import type { StateStore } from '../state/state-store';
 import type { Deadline, StatefulDefinition } from './definition';
 import type { TraceHeaders } from '../tracing/propagation';
 import { resolvedDecoder } from './stamped-store';
+import { CHECKPOINT_LABEL, checkpointRow, isCheckpointKey } from './position-store';
 
 /** A state stamped with another fold version than this build's: never decided on (docs/state-stores.md "Fold versions"). */
 export class StaleStateError extends Error {
@@ -52,7 +53,10 @@ export function stateDecoder<S>(codec: AvroCodec, definition: Pick<StatefulDefin
  * stamped, stamped-store.ts): each state is decoded once to keep its summary.
  */
 export function stateRow<S>(codec: AvroCodec, definition: StatefulDefinition<S, unknown>): (change: Change) => Promise<Change> {
+  const checkpoints = definition.positions === 'changelog';
   return async (change) => {
+    // Positions in the changelog (position-store.ts): a checkpoint is kept, labelled apart, not decoded as a state.
+    if (checkpoints && isCheckpointKey(change.key)) return change.value === null ? change : checkpointRow(change);
     if (change.value === null) return change;
     const decoded = await codec.decode(change.value);
     if (decoded.fullName !== definition.stateRecord) throw new Error(`changelog record ${change.key} holds a ${decoded.fullName}, not a ${definition.stateRecord}`);
@@ -79,8 +83,10 @@ export class PartitionState<S> {
     readonly store: StateStore<S>,
     private readonly definition: StatefulDefinition<S, unknown>,
   ) {
-    this.size = store.size();
     this.labels = store.labelCounts();
+    // Checkpoint rows (positions in the changelog, position-store.ts) are positions, not states.
+    this.size = store.size() - (this.labels.get(CHECKPOINT_LABEL) ?? 0);
+    this.labels.delete(CHECKPOINT_LABEL);
   }
 
   /** The state of a key as last committed; undefined for none. Throws on a stale one. */
@@ -103,12 +109,13 @@ export class PartitionState<S> {
 
   /**
    * After a commit: the changed states and the changelog offset after the
-   * transaction's records go into the store together. `before` is each key's
-   * state before the round (for the counts).
+   * transaction's records go into the store together, with the round's
+   * checkpoint rows when positions are in the changelog. `before` is each
+   * key's state before the round (for the counts).
    */
-  committed(changes: ReadonlyMap<string, { readonly state: S; readonly value: Buffer; readonly before: S | undefined; readonly trace: TraceHeaders }>, offset: number): void {
+  committed(changes: ReadonlyMap<string, { readonly state: S; readonly value: Buffer; readonly before: S | undefined; readonly trace: TraceHeaders }>, offset: number, checkpoints: readonly Change[] = []): void {
     const foldVersion = foldVersionOfDefinition(this.definition);
-    const rows: Change[] = [];
+    const rows: Change[] = [...checkpoints];
     const decoded = new Map<string, S>();
     for (const [key, { state, value, before, trace }] of changes) {
       rows.push({ key, value, foldVersion, summary: summarize(this.definition, state), trace: trace.traceparent === undefined ? null : JSON.stringify(trace) });

@@ -13,12 +13,13 @@ import type { DeadLetter } from '../consuming/dead-letters';
 import { ProcessingError, type PartitionBatch } from '../consuming/batch-sink';
 import { RegistryError, type AvroCodec } from '../kafka/codec';
 import type { QueuedDeadline } from './deadline-queue';
-import type { Deadline, Outgoing, StatefulDefinition } from './definition';
+import type { Deadline, Decision, Outgoing, StatefulDefinition } from './definition';
 import { FOLD_VERSION_HEADER } from '../state/changelog-restore';
 import { foldVersionOfDefinition } from './partition-state';
 import { resolvingSchemas } from './stamped-store';
 import { decideRequest, parkBatch, parkingMessages, type ParkingContext, type ParkingPart } from './round-parking';
 import type { ParkedInput } from './parking';
+import { encodeOutgoing, type Late } from './emit-offsets';
 
 export type Work =
   | { readonly kind: 'batch'; readonly batch: PartitionBatch }
@@ -44,6 +45,8 @@ export interface Round<S> {
   /** Records for the parked topic and the actions topic, encoded. */
   readonly control: Array<{ readonly topic: string; readonly message: Message }>;
   readonly offsets: Map<string, number>;
+  /** Records waiting for the offsets of sequenced ones (emit-offsets.ts). */
+  readonly late: Late[];
   /** A span per input decided (docs/tracing.md), ended once the round's transaction is over. */
   readonly spans: Span[];
   decided: number;
@@ -51,7 +54,7 @@ export interface Round<S> {
   fired: number;
 }
 
-export const emptyRound = <S>(): Round<S> => ({ states: new Map(), emit: [], dead: [], parked: new Map(), control: [], offsets: new Map(), spans: [], decided: 0, changed: 0, fired: 0 });
+export const emptyRound = <S>(): Round<S> => ({ states: new Map(), emit: [], dead: [], parked: new Map(), control: [], offsets: new Map(), late: [], spans: [], decided: 0, changed: 0, fired: 0 });
 
 /** Adds a decided piece to the round. */
 export function mergeInto<S>(round: Round<S>, part: Round<S>): void {
@@ -60,6 +63,7 @@ export function mergeInto<S>(round: Round<S>, part: Round<S>): void {
   round.dead.push(...part.dead);
   for (const [id, list] of part.parked) round.parked.set(id, list);
   round.control.push(...part.control);
+  round.late.push(...part.late);
   round.spans.push(...part.spans);
   for (const [topic, offset] of part.offsets) round.offsets.set(topic, Math.max(round.offsets.get(topic) ?? 0, offset));
   round.decided += part.decided;
@@ -108,6 +112,7 @@ async function decideInto<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, wor
   const { definition } = ctx;
   const changed = new Map<string, { readonly state: S; readonly trace: TraceHeaders }>();
   const emitted: Array<{ readonly out: Outgoing; readonly trace: TraceHeaders }> = [];
+  const afters: Array<{ readonly after: NonNullable<Decision<S>['after']>; readonly outs: readonly Outgoing[]; readonly trace: TraceHeaders }> = [];
   const stateOf = (id: string): S | undefined => changed.get(id)?.state ?? round.states.get(id)?.state ?? task.stateOf(id);
   const parkedOf = (id: string): readonly ParkedInput[] | undefined => {
     for (const layer of [part.parked, round.parked]) if (layer.has(id)) return layer.get(id) ?? undefined;
@@ -133,6 +138,7 @@ async function decideInto<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, wor
     const trace = traceHeadersOf(span);
     changed.set(id, { state: decision.state, trace });
     for (const out of decision.emit) emitted.push({ out, trace });
+    if (decision.after !== undefined) afters.push({ after: decision.after, outs: decision.emit.filter((o) => definition.sequenced?.includes(o.topic) === true), trace });
     return true;
   };
   switch (work.kind) {
@@ -192,17 +198,18 @@ async function decideInto<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, wor
   const foldVersion = String(foldVersionOfDefinition(definition));
   // Encoded here, so a decision whose output its schema refuses is that input's fault (dead-lettered), not the round's.
   try {
+    const messageOf = new Map<Outgoing, Message>();
     for (const { out: o, trace } of emitted) {
-      part.emit.push({
-        topic: ctx.physical(o.topic),
-        type: o.type,
-        message: {
-          key: o.key,
-          value: await ctx.codec.encode(o.topic, o.recordName, o.value),
-          partition: partitionFor(o.partitionKey, ctx.catalog.topic(o.topic).partitions),
-          headers: { ...o.headers, ...trace } satisfies IHeaders,
-        },
-      });
+      const encoded = await encodeOutgoing(ctx, o, trace);
+      // Sequenced topics (emit-offsets.ts): the task predicts offsets only in the partition it alone writes, its own.
+      if (definition.sequenced?.includes(o.topic) === true && encoded.message.partition !== task.partition) {
+        throw new Error(`${o.type} ${o.id} goes to ${o.topic} partition ${String(encoded.message.partition)}, but this task writes only partition ${task.partition} of its sequenced topics`);
+      }
+      messageOf.set(o, encoded.message);
+      part.emit.push(encoded);
+    }
+    for (const { after, outs, trace } of afters) {
+      part.late.push({ after, trace, refs: outs.map((o) => ({ message: messageOf.get(o) as Message, topic: o.topic, physical: ctx.physical(o.topic), id: o.id })) });
     }
     for (const [id, { state, trace }] of changed) {
       const partition = partitionFor(id, ctx.changelog.partitions);

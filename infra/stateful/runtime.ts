@@ -4,7 +4,8 @@
 //   consume (EventConsumer: header skip, decode, DLQ) → pure decide(input, state)
 //   → ONE Kafka transaction per partition and round: emitted messages, the new
 //     state of every changed key (compacted changelog, stamped with the fold
-//     version), dead letters, and the consumed offsets (sendOffsets)
+//     version), dead letters, and the consumed positions (sendOffsets, or
+//     checkpoint records in the changelog: position-store.ts)
 //   → after the commit, the new states and the changelog offset into the
 //     partition's on-disk store (partition-state.ts).
 //
@@ -38,6 +39,9 @@ import { PartitionRevoked, zeroCounts, type Task } from './task';
 import type { StatefulStats } from './stats';
 import type { ParkedProcess } from './parking';
 import { parkingContextOf } from './round-parking';
+import { positionStore } from './position-store';
+import { sequencingOf } from './sequenced-round';
+import { foldVersionOfDefinition } from './partition-state';
 
 export type { StatefulRuntimeOptions } from './runtime-options';
 
@@ -56,6 +60,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
   private readonly scheduler: DeadlineScheduler<Task<S>>;
   private readonly loop: TaskLoop<S, I>;
   private readonly deadlines: TaskDeadlines<S>;
+  private readonly positions: ReturnType<typeof positionStore>;
   private admin: Admin | undefined;
   private stateDir: StateDirectory | undefined;
   private stopping = false;
@@ -88,6 +93,15 @@ export class StatefulRuntime<S, I> implements BatchSink {
       changelog: { logical: changelog.name, physical: physical(changelog.name), partitions: changelog.partitions },
       ...(parking === undefined ? {} : { parking }),
     };
+    this.positions = positionStore({
+      mode: definition.positions ?? 'group',
+      admin: () => this.started().admin,
+      codec: options.codec,
+      groupId: this.groupId,
+      inputs: this.consumed,
+      changelog: changelog.name,
+      foldVersion: foldVersionOfDefinition(definition),
+    });
     this.deadlines = new TaskDeadlines<S>(definition as StatefulDefinition<S, unknown>, () => this.scheduler, this.counts);
     this.scheduler = new DeadlineScheduler<Task<S>>({
       clock: this.clock,
@@ -104,6 +118,10 @@ export class StatefulRuntime<S, I> implements BatchSink {
       offsetFlushMs: options.offsetFlushMs ?? 1_000,
       counts: this.counts,
       emittedByType: this.emittedByType,
+      positions: this.positions,
+      foldVersion: foldVersionOfDefinition(definition),
+      clock: this.clock,
+      ...sequencingOf(definition, { codec: options.codec, catalog, physical }),
       scheduler: this.scheduler,
       stopping: () => this.stopping,
       reload: (task) => this.reload(task),
@@ -123,7 +141,9 @@ export class StatefulRuntime<S, I> implements BatchSink {
       ...(options.retry === undefined ? {} : { retry: options.retry }),
       // Only a decision that throws is the message's fault; anything else (Kafka, facts not caught up, a stale state) is retried, then handed back.
       isRetriable: (error) => !(error instanceof ProcessingError),
-      autoCommit: false,
+      // Positions in the changelog: the group's offsets are for lag monitoring only, committed by the consumer
+      // outside the transactions once a second (past trailing markers too), never read back while a checkpoint exists.
+      autoCommit: this.positions.mode === 'changelog',
       partitionAssigners: [CoPartitionedAssigner],
       // Every batch of a fetch at once: each task has its own producer, and batches of one task are merged into one transaction.
       partitionsConsumedConcurrently: this.consumed.length * changelog.partitions,
@@ -217,6 +237,11 @@ export class StatefulRuntime<S, I> implements BatchSink {
     this.log.info({ partitions: [...this.tasks.keys()].sort((a, b) => a - b) }, 'assigned');
   }
 
+  /** With positions in the changelog, reading starts at the restored checkpoints, whatever the group's offsets say. */
+  startAt(topic: string, partition: number): number | undefined {
+    return this.positions.mode === 'changelog' ? this.tasks.get(partition)?.committed.get(topic) : undefined;
+  }
+
   async write(batch: PartitionBatch): Promise<void> {
     const task = this.tasks.get(batch.partition);
     if (task === undefined || task.retired) throw new PartitionRevoked(`partition ${batch.partition} is not this instance's`);
@@ -225,9 +250,13 @@ export class StatefulRuntime<S, I> implements BatchSink {
 
   // ------------------------------------------------------------ restore
 
+  private started(): { readonly admin: Admin; readonly stateDir: StateDirectory } {
+    if (this.admin === undefined || this.stateDir === undefined) throw new Error('the runtime is not started');
+    return { admin: this.admin, stateDir: this.stateDir };
+  }
+
   private async load(partitions: readonly number[], superseded?: AbortSignal): ReturnType<typeof loadPartitions<S>> {
-    const admin = this.admin;
-    if (admin === undefined || this.stateDir === undefined) throw new Error('the runtime is not started');
+    const { admin, stateDir } = this.started();
     const ctx: LoadContext<S> = {
       kafka: this.options.kafka,
       admin,
@@ -238,10 +267,11 @@ export class StatefulRuntime<S, I> implements BatchSink {
       inputs: this.consumed,
       changelog: this.ctx.changelog.physical,
       ...(this.ctx.parking === undefined ? {} : { parked: this.ctx.parking.physical }),
-      stateDir: this.stateDir.path,
+      stateDir: stateDir.path,
       changelogEpoch: this.options.changelogEpoch ?? '1',
       restoreTimeoutMs: this.options.restoreTimeoutMs ?? 600_000,
       decodedCapacity: this.options.decodedCapacity ?? 500,
+      positions: this.positions,
       ...(superseded === undefined ? {} : { signal: superseded }),
       ...(this.options.restoreFetchBytes === undefined ? {} : { fetchBytes: this.options.restoreFetchBytes }),
       ...(this.options.onRestoreProgress === undefined ? {} : { onProgress: this.options.onRestoreProgress }),

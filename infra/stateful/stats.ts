@@ -29,6 +29,9 @@ export interface StatefulStats {
   readonly transactionsFailed: number;
   /** Partitions restored from their store and changelog (on assignment or after a failed transaction). */
   readonly restores: number;
+  /** Rounds whose late records were written in one pass on predicted offsets, and predictions that missed (docs/stateful-runtime.md "Sequenced outputs"). */
+  readonly offsetsPredicted?: number;
+  readonly offsetGuessesMissed?: number;
   readonly deadLettered: number;
   /** Processes of the owned partitions that are parked (an input dead-lettered; later ones recorded, not decided). */
   readonly parkedProcesses: number;

@@ -20,6 +20,8 @@ import type { DeadlineScheduler } from './deadline-scheduler';
 import { PartitionRevoked, type Queued, type RuntimeCounts, type Task } from './task';
 import { transact } from './transact';
 import { isFenced } from './fencing';
+import { checkpointRows, type PositionStore, type PositionWrite } from './position-store';
+import { sequencedRound, type Sequencing } from './sequenced-round';
 
 export interface LoopHooks<S> {
   readonly log: Logger;
@@ -27,6 +29,12 @@ export interface LoopHooks<S> {
   readonly offsetFlushMs: number;
   readonly counts: RuntimeCounts;
   readonly emittedByType: Map<string, number>;
+  /** Where the round's consumed positions go (position-store.ts). */
+  readonly positions: PositionStore;
+  readonly foldVersion: number;
+  readonly clock: () => number;
+  /** Present when the definition has sequenced topics (emit-offsets.ts). */
+  readonly sequencing?: Sequencing;
   readonly scheduler: DeadlineScheduler<Task<S>>;
   stopping(): boolean;
   /** Restores a dirty task in place. */
@@ -155,7 +163,7 @@ export class TaskLoop<S, I> {
     counts.inputsDecided += merged.decided;
 
     const flush = accepted.some((q) => q.work.kind === 'flush');
-    const nothingToWrite = merged.emit.length === 0 && merged.states.size === 0 && merged.dead.length === 0 && merged.control.length === 0;
+    const nothingToWrite = merged.emit.length === 0 && merged.states.size === 0 && merged.dead.length === 0 && merged.control.length === 0 && merged.late.length === 0;
     if (nothingToWrite && !flush) {
       // A replay or irrelevant inputs: no transaction; the offsets wait for the next one, or a flush.
       for (const [topic, offset] of merged.offsets) task.pendingOffsets.set(topic, Math.max(task.pendingOffsets.get(topic) ?? 0, offset));
@@ -170,8 +178,14 @@ export class TaskLoop<S, I> {
       return undefined;
     }
     let changelogOffset: number | undefined;
+    let positions: PositionWrite = { records: [], sendOffsets: true };
+    let lateTypes: readonly string[] = [];
+    const where = { groupId: this.hooks.groupId, partition: task.partition, changelog: this.ctx.changelog.physical };
     try {
-      ({ changelogOffset } = await transact(task.producer, { groupId: this.hooks.groupId, partition: task.partition, changelog: this.ctx.changelog.physical }, merged, offsets));
+      positions = await this.hooks.positions.write(task.partition, offsets, this.hooks.clock());
+      const { sequencing } = this.hooks;
+      if (sequencing === undefined) ({ changelogOffset } = await transact(task.producer, where, merged, offsets, positions));
+      else ({ changelogOffset, lateTypes } = await sequencedRound(sequencing, task, where, merged, offsets, positions, counts));
     } catch (error) {
       task.dirty = true;
       counts.transactionsFailed += 1;
@@ -189,10 +203,10 @@ export class TaskLoop<S, I> {
     for (const [topic, offset] of offsets) task.committed.set(topic, offset);
     await this.hooks.betweenCommitAndStore?.(task.partition);
     const changes = new Map([...merged.states].map(([id, { state, record, trace }]) => [id, { state, value: record.value as Buffer, before: task.state.get(id), trace }] as const));
-    if (changes.size > 0) {
+    if (changes.size > 0 || positions.records.length > 0) {
       try {
         if (changelogOffset === undefined) throw new Error('the produce response gave no changelog offset');
-        task.state.committed(changes, changelogOffset);
+        task.state.committed(changes, changelogOffset, checkpointRows(positions.records, this.hooks.foldVersion));
       } catch (error) {
         // Committed to Kafka but not stored: the store is behind the log, which the next restore reads (docs/state-stores.md "Safety").
         task.dirty = true;
@@ -207,7 +221,8 @@ export class TaskLoop<S, I> {
     counts.inputsChanged += merged.changed;
     counts.deadlinesFired += merged.fired;
     counts.messagesEmitted += merged.emit.length;
-    for (const o of merged.emit) this.hooks.emittedByType.set(o.type, (this.hooks.emittedByType.get(o.type) ?? 0) + 1);
+    counts.messagesEmitted += lateTypes.length;
+    for (const type of [...merged.emit.map((o) => o.type), ...lateTypes]) this.hooks.emittedByType.set(type, (this.hooks.emittedByType.get(type) ?? 0) + 1);
     this.hooks.scheduler.arm();
     for (const q of accepted) q.settle();
     this.hooks.log.debug({ partition: task.partition, decided: merged.decided, changed: merged.changed, emitted: merged.emit.length, dead: merged.dead.length }, 'transaction committed');

@@ -58,6 +58,9 @@ export interface RuntimeCounts {
   transactions: number;
   transactionsFailed: number;
   restores: number;
+  /** Rounds with late records written in one pass on predicted offsets, and predictions the broker's answer refuted (docs/stateful-runtime.md "Sequenced outputs"). */
+  offsetsPredicted: number;
+  offsetGuessesMissed: number;
 }
 
 export const zeroCounts = (): RuntimeCounts => ({
@@ -70,4 +73,6 @@ export const zeroCounts = (): RuntimeCounts => ({
   transactions: 0,
   transactionsFailed: 0,
   restores: 0,
+  offsetsPredicted: 0,
+  offsetGuessesMissed: 0,
 });

@@ -1,16 +1,19 @@
 // A round's one Kafka transaction: emitted messages, changed states (the
-// changelog), dead letters and consumed offsets commit together or not at all.
+// changelog), dead letters and consumed positions (group offsets with
+// sendOffsets, or checkpoint records in the changelog: position-store.ts)
+// commit together or not at all.
 import type { Message, Producer, RecordMetadata } from 'kafkajs';
 import { dlqTopicName } from '../../schemas/topics';
 import { deadLetterHeaders } from '../consuming/dead-letters';
 import { sendPerPartition } from '../kafka/transactions';
+import type { PositionWrite } from './position-store';
 import type { Round } from './round';
 
 export interface Committed {
   /**
-   * The changelog offset after the round's state records (their base offset
-   * plus their count), read from the produce response; undefined when the round
-   * wrote no state or the response did not say.
+   * The changelog offset after the round's state and checkpoint records (their
+   * base offset plus their count), read from the produce response; undefined
+   * when the round wrote none or the response did not say.
    */
   readonly changelogOffset: number | undefined;
 }
@@ -20,6 +23,7 @@ export async function transact<S>(
   where: { readonly groupId: string; readonly partition: number; readonly changelog: string },
   round: Round<S>,
   offsets: ReadonlyMap<string, number>,
+  positions: PositionWrite = { records: [], sendOffsets: true },
 ): Promise<Committed> {
   const byTopic = new Map<string, Message[]>();
   const add = (topic: string, message: Message): void => {
@@ -29,6 +33,7 @@ export async function transact<S>(
   };
   // States first: they are the one topic whose offsets the store needs.
   for (const { record } of round.states.values()) add(where.changelog, record);
+  for (const record of positions.records) add(where.changelog, record);
   for (const { topic, message } of round.emit) add(topic, message);
   // Parked inputs, their tombstones and recorded actions (docs/stateful-runtime.md "Parking").
   for (const { topic, message } of round.control) add(topic, message);
@@ -46,7 +51,7 @@ export async function transact<S>(
       const states = chunk.get(where.changelog)?.length ?? 0;
       if (states > 0) changelogOffset = offsetAfter(sent, where, states);
     }
-    if (offsets.size > 0) {
+    if (positions.sendOffsets && offsets.size > 0) {
       await transaction.sendOffsets({
         consumerGroupId: where.groupId,
         topics: [...offsets].map(([topic, offset]) => ({ topic, partitions: [{ partition: where.partition, offset: String(offset) }] })),
@@ -57,7 +62,7 @@ export async function transact<S>(
     await transaction.abort().catch(() => undefined);
     throw error;
   }
-  return { changelogOffset: round.states.size === 0 ? undefined : changelogOffset };
+  return { changelogOffset: round.states.size === 0 && positions.records.length === 0 ? undefined : changelogOffset };
 }
 
 /** Bytes of messages per request (well below the broker's default max.message.bytes of 1 MB). */
@@ -90,7 +95,7 @@ export function* chunks(byTopic: ReadonlyMap<string, readonly Message[]>): Gener
   if (chunk.size > 0) yield chunk;
 }
 
-/** The changelog offset after a request's `count` state records, from its produce response (their base offset plus their count). */
+/** The changelog offset after a request's `count` state (and checkpoint) records, from its produce response (their base offset plus their count). */
 function offsetAfter(sent: readonly RecordMetadata[], where: { readonly partition: number; readonly changelog: string }, count: number): number | undefined {
   const meta = sent.find((m) => m.topicName === where.changelog && m.partition === where.partition);
   const base = meta?.baseOffset === undefined ? Number.NaN : Number(meta.baseOffset);

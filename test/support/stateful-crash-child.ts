@@ -11,6 +11,7 @@
 //       "restoring <partition> <offset>" after each, slowly enough to be killed part-way
 //       (RESTORE_DELAY_MS per batch, default 300)
 //     every mode prints "failed <n>" whenever its count of failed (fenced) transactions grows;
+//     POSITIONS=changelog: the definition keeps its positions in its changelog (docs/stateful-runtime.md "Positions");
 //     CHILD_LOG_LEVEL=info (with LOG_FORMAT=json) mixes the runtime's log into stdout, to look into a failure
 //
 //   TOPIC_PREFIX=<run> node --import tsx test/support/stateful-crash-child.ts processor-<mode> <run> <stateDir> [fold]
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
     kafka: testKafka('stateful-crash-child', logLevel.NOTHING),
     codec: new AvroCodec(testRegistry()),
     logger,
-    definition: fulfilment(Number(timeout)),
+    definition: { ...fulfilment(Number(timeout)), ...(process.env.POSITIONS === 'changelog' ? { positions: 'changelog' as const } : {}) },
     topicMap,
     groupId,
     stateDir,

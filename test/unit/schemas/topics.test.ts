@@ -145,10 +145,10 @@ describe('topic catalog', () => {
       expect(t.subjects.map((s) => s.recordName)).toContain('restaurant.common.ParkingRequest');
     }
   });
-  it("registers the command processor's checkpoint on every snapshots topic, and only there", () => {
+  it("registers the checkpoint on every snapshots topic (the command processor's) and changelog (a runtime's with positions in it), and only there", () => {
     const withCheckpoint = catalog.topics.filter((t) => t.subjects.some((s) => s.recordName === 'restaurant.common.CommandCheckpoint')).map((t) => t.name);
-    expect(withCheckpoint).toEqual(catalog.topics.filter((t) => t.role === 'snapshots').map((t) => t.name));
-    expect(withCheckpoint).toHaveLength(4);
+    expect(withCheckpoint).toEqual(catalog.topics.filter((t) => t.role === 'snapshots' || t.role === 'changelog').map((t) => t.name));
+    expect(withCheckpoint).toHaveLength(7);
     expect(catalog.topic('restaurant.order.snapshots').subjects.map((s) => s.subject)).toContain('restaurant.order.snapshots-restaurant.common.CommandCheckpoint');
   });
   it('keeps one partition count per aggregate, overridable', () => {
@@ -166,6 +166,10 @@ describe('topic catalog', () => {
       {
         subject: 'restaurant.order-fulfilment.changelog-restaurant.fulfilment.OrderFulfilmentState',
         recordName: 'restaurant.fulfilment.OrderFulfilmentState',
+      },
+      {
+        subject: 'restaurant.order-fulfilment.changelog-restaurant.common.CommandCheckpoint',
+        recordName: 'restaurant.common.CommandCheckpoint',
       },
     ]);
     expect(topicCatalog({ partitions: 3, partitionsByAggregate: { order: 12 } }).changelog('order-fulfilment').partitions).toBe(12);

@@ -1,0 +1,165 @@
+// Records whose content depends on other records' offsets (docs/stateful-runtime.md
+// "Sequenced outputs"): a definition names `sequenced` topics, whose partition p
+// task p alone writes (its events), and a decision's `after` is called with the
+// offsets its emitted records there landed at, to make the records that carry
+// them (replies). The task predicts those offsets (after a transaction that wrote
+// n records from base b to a partition, the next lands at b + n + 1, past the
+// commit marker), sends the whole transaction in one pass and checks each
+// sequenced batch's base offset in the broker's answer; a wrong guess (another
+// writer, an unknown previous outcome) aborts, and the round is written again
+// with the sequenced records sent first to learn where they land. Without a
+// prediction (the first round of a task, or after any failure) that is how it
+// is written anyway.
+import type { IHeaders, Message, Producer, RecordMetadata } from 'kafkajs';
+import { partitionFor } from '../../schemas/partitioning';
+import type { TopicCatalog } from '../../schemas/topics';
+import { dlqTopicName } from '../../schemas/topics';
+import { deadLetterHeaders } from '../consuming/dead-letters';
+import type { AvroCodec } from '../kafka/codec';
+import { sendPerPartition } from '../kafka/transactions';
+import type { TraceHeaders } from '../tracing/propagation';
+import type { EmittedOffset, Outgoing } from './definition';
+import type { PositionWrite } from './position-store';
+import type { Round } from './round';
+import { chunks, type Committed } from './transact';
+
+/** A decision's records that wait for the offsets of its sequenced ones. */
+export interface Late {
+  readonly after: (offsets: readonly EmittedOffset[]) => readonly Outgoing[];
+  readonly trace: TraceHeaders;
+  /** The decision's emitted messages in sequenced topics, in emit order (the same objects as in the round's `emit`). */
+  readonly refs: ReadonlyArray<{ readonly message: Message; readonly topic: string; readonly physical: string; readonly id: string }>;
+}
+
+/** The broker put a sequenced batch elsewhere than the task predicted; the transaction was aborted. */
+export class OffsetGuessMissed extends Error {
+  override readonly name = 'OffsetGuessMissed';
+  constructor(
+    readonly topic: string,
+    readonly guessed: number,
+    readonly actual: number,
+  ) {
+    super(`records of ${topic} were expected at offset ${guessed} but landed at ${actual}`);
+  }
+}
+
+export interface SequencedContext {
+  readonly codec: AvroCodec;
+  readonly catalog: TopicCatalog;
+  readonly physical: (topic: string) => string;
+  /** Physical sequenced topics. */
+  readonly sequenced: ReadonlySet<string>;
+}
+
+export interface SequencedCommitted extends Committed {
+  /** Physical sequenced topic -> the offset its next record will land at (past this transaction's commit marker). */
+  readonly next: ReadonlyMap<string, number>;
+  /** The late records written, by type (for the counts). */
+  readonly lateTypes: readonly string[];
+  /** Whether the transaction was written in one pass on predicted offsets. */
+  readonly guessed: boolean;
+}
+
+/** Encodes a late record as the round encodes what a decision emits. */
+export async function encodeOutgoing(ctx: Pick<SequencedContext, 'codec' | 'catalog' | 'physical'>, o: Outgoing, trace: TraceHeaders): Promise<{ readonly topic: string; readonly type: string; readonly message: Message }> {
+  return {
+    topic: ctx.physical(o.topic),
+    type: o.type,
+    message: {
+      key: o.key,
+      value: await ctx.codec.encode(o.topic, o.recordName, o.value),
+      partition: partitionFor(o.partitionKey, ctx.catalog.topic(o.topic).partitions),
+      headers: { ...o.headers, ...trace } satisfies IHeaders,
+    },
+  };
+}
+
+/**
+ * The round's transaction with late records: `predicted` (physical sequenced
+ * topic -> next offset) sends everything in one pass and checks; without a
+ * prediction for every sequenced topic written, the sequenced records go first.
+ */
+export async function transactSequenced<S>(
+  ctx: SequencedContext,
+  producer: Producer,
+  where: { readonly groupId: string; readonly partition: number; readonly changelog: string },
+  round: Round<S>,
+  offsets: ReadonlyMap<string, number>,
+  positions: PositionWrite,
+  predicted: ReadonlyMap<string, number> | undefined,
+): Promise<SequencedCommitted> {
+  const sequencedOut = new Map<string, Message[]>();
+  const rest = new Map<string, Message[]>();
+  const add = (byTopic: Map<string, Message[]>, topic: string, message: Message): void => {
+    const list = byTopic.get(topic);
+    if (list === undefined) byTopic.set(topic, [message]);
+    else list.push(message);
+  };
+  for (const { record } of round.states.values()) add(rest, where.changelog, record);
+  for (const record of positions.records) add(rest, where.changelog, record);
+  for (const { topic, message } of round.emit) {
+    // A sequenced record goes to the task's own partition: the round refused any other when it was decided (round.ts).
+    if (!ctx.sequenced.has(topic)) add(rest, topic, message);
+    else add(sequencedOut, topic, message);
+  }
+  for (const { topic, message } of round.control) add(rest, topic, message);
+  for (const letter of round.dead) add(rest, dlqTopicName(letter.topic), { key: letter.key, value: letter.value, partition: letter.partition, headers: deadLetterHeaders(letter, where.groupId) });
+  const guessing = predicted !== undefined && [...sequencedOut.keys()].every((topic) => predicted.has(topic));
+  const bases = new Map<string, number>();
+  const transaction = await producer.transaction();
+  let changelogOffset: number | undefined;
+  try {
+    const expected = new Map<string, number>();
+    if (guessing) for (const topic of sequencedOut.keys()) bases.set(topic, predicted.get(topic) as number);
+    else {
+      // Learn where they land: the sequenced records first, in their own requests.
+      for (const chunk of chunks(sequencedOut)) {
+        const sent = await sendPerPartition(transaction, [...chunk].map(([topic, messages]) => ({ topic, messages })));
+        for (const [topic] of chunk) if (!bases.has(topic)) bases.set(topic, baseOf(sent, topic, where.partition));
+      }
+    }
+    const lateTypes: string[] = [];
+    const indexOf = new Map<Message, number>();
+    for (const list of sequencedOut.values()) list.forEach((m, i) => indexOf.set(m, i));
+    for (const late of round.late) {
+      const offsetsOf = late.refs.map(({ message, topic, physical, id }) => ({ topic, partition: where.partition, offset: (bases.get(physical) as number) + (indexOf.get(message) as number), id }));
+      for (const out of late.after(offsetsOf)) {
+        const encoded = await encodeOutgoing(ctx, out, late.trace);
+        add(rest, encoded.topic, encoded.message);
+        lateTypes.push(encoded.type);
+      }
+    }
+    const all = guessing ? new Map([...sequencedOut, ...rest]) : rest;
+    for (const topic of sequencedOut.keys()) expected.set(topic, bases.get(topic) as number);
+    for (const chunk of chunks(all)) {
+      const sent = await sendPerPartition(transaction, [...chunk].map(([topic, messages]) => ({ topic, messages })));
+      if (guessing) {
+        for (const [topic, messages] of chunk) {
+          const want = expected.get(topic);
+          if (want === undefined) continue;
+          const actual = baseOf(sent, topic, where.partition);
+          if (actual !== want) throw new OffsetGuessMissed(topic, want, actual);
+          expected.set(topic, want + messages.length);
+        }
+      }
+      const states = chunk.get(where.changelog)?.length ?? 0;
+      if (states > 0) changelogOffset = baseOf(sent, where.changelog, where.partition) + states;
+    }
+    if (positions.sendOffsets && offsets.size > 0) {
+      await transaction.sendOffsets({ consumerGroupId: where.groupId, topics: [...offsets].map(([topic, offset]) => ({ topic, partitions: [{ partition: where.partition, offset: String(offset) }] })) });
+    }
+    await transaction.commit();
+    const next = new Map([...sequencedOut].map(([topic, messages]) => [topic, (bases.get(topic) as number) + messages.length + 1] as const));
+    const wroteChangelog = round.states.size > 0 || positions.records.length > 0;
+    return { changelogOffset: wroteChangelog ? changelogOffset : undefined, next, lateTypes, guessed: guessing && sequencedOut.size > 0 };
+  } catch (error) {
+    await transaction.abort().catch(() => undefined);
+    throw error;
+  }
+}
+
+function baseOf(sent: readonly RecordMetadata[], topic: string, partition: number): number {
+  const base = Number(sent.find((m) => m.topicName === topic && m.partition === partition)?.baseOffset);
+  if (!Number.isSafeInteger(base) || base < 0) throw new Error(`the broker did not say where the records of ${topic}[${partition}] were written`);
+  return base;
+}

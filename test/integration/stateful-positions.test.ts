@@ -1,0 +1,211 @@
+/**
+ * The stateful runtime with its positions in the changelog
+ * (docs/stateful-runtime.md "Positions"): order fulfilment with
+ * `positions: 'changelog'`, on topics of the test's own, every payment left
+ * unanswered so every order times out, against the real Kafka and registry,
+ * with a real kill -9 of a child process running it:
+ *
+ * - killed between a round's commit and its store write: the changelog holds
+ *   the round's checkpoint, the group has no offset committed (nothing went in
+ *   the transaction with sendOffsets); the next owner restores the checkpoint
+ *   with the states and decides every order once;
+ * - killed mid-stream, then restarted cleanly: no order decided twice, none
+ *   lost; the group's offsets (the lag report, outside the transactions)
+ *   reach the inputs' ends, past the trailing marker of a transactional
+ *   producer's write.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { logLevel } from 'kafkajs';
+import { AvroCodec } from '../../infra/kafka/codec';
+import { rootLogger } from '../../infra/logging';
+import { waitFor } from '../../infra/wait-for';
+import { checkpointKeyOf, isCheckpointKey } from '../../infra/stateful/position-store';
+import { ProcessManagerRuntime } from '../../consumers/process-managers/runtime/runtime';
+import type { FulfilmentInput } from '../../consumers/process-managers/order-fulfilment/order-fulfilment.workflow';
+import type { OrderFulfilmentState } from '../../schemas/generated/types';
+import { testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
+import { committedUpTo, countBy, createFulfilmentTopics, endOffsets, fulfilmentTopicNames, orderEventsOf, placed, readRecords, type StoredRecord } from '../support/process-managers';
+import { produceEnvelopes } from '../support/read-side';
+import { crashChild, crashTopics, fulfilment, type CrashChild } from '../support/stateful-crash';
+
+jest.setTimeout(240_000);
+
+const kafka = testKafka('it-stateful-positions', logLevel.NOTHING);
+const codec = new AvroCodec(testRegistry());
+const logger = rootLogger.child({ test: 'stateful-positions' });
+logger.level = 'silent';
+const PARTITIONS = 6;
+const TIMEOUT_MS = 15_000;
+const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+const dirs: string[] = [];
+const runs: string[] = [];
+const children = new Set<CrashChild>();
+type Runtime = ProcessManagerRuntime<OrderFulfilmentState, FulfilmentInput>;
+const running = new Set<Runtime>();
+type Made = ReturnType<typeof crashTopics>;
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'it-stateful-positions-'));
+  dirs.push(dir);
+  return dir;
+}
+
+async function topicsOfRun(): Promise<Made & { readonly run: string }> {
+  const run = unique('it-pos');
+  runs.push(run);
+  const made = crashTopics(run);
+  await createFulfilmentTopics(kafka, made, PARTITIONS);
+  return { ...made, run };
+}
+
+function child(args: string[]): CrashChild {
+  const c = crashChild(args, { POSITIONS: 'changelog' });
+  children.add(c);
+  return c;
+}
+
+async function kill(run: CrashChild): Promise<void> {
+  await run.kill();
+  children.delete(run);
+}
+
+async function inProcess(made: Made, stateDir: string): Promise<Runtime> {
+  const definition = { ...fulfilment(TIMEOUT_MS), positions: 'changelog' as const };
+  const runtime = new ProcessManagerRuntime({ kafka, codec, logger, definition, topicMap: made.topicMap, groupId: made.groupId, stateDir, offsetFlushMs: 200 });
+  await runtime.start();
+  running.add(runtime);
+  return runtime;
+}
+
+async function stop(runtime: Runtime): Promise<void> {
+  await runtime.stop();
+  running.delete(runtime);
+}
+
+async function place(made: Made, orders: readonly string[]): Promise<void> {
+  await produceEnvelopes(producer, codec, orderEventsOf(made, PARTITIONS), orders.map((o) => placed(o, { quantity: 1 })));
+}
+
+const requestsOf = async (made: Made): Promise<StoredRecord[]> => (await readRecords(kafka, made.topics.paymentRequests, codec)).filter((r) => r.type === 'PaymentRequested');
+
+/** The group's committed offset of `topic`'s partitions (absent: none). */
+async function groupOffsets(made: Made, topic: string): Promise<Map<number, number>> {
+  const fetched = await withAdmin(kafka, (admin) => admin.fetchOffsets({ groupId: made.groupId, topics: [topic] }));
+  return new Map((fetched[0]?.partitions ?? []).filter((p) => Number(p.offset) >= 0).map((p) => [p.partition, Number(p.offset)]));
+}
+
+/** Every order has its payment request and its CancelOrder exactly once; states are never written twice; checkpoints are there. */
+async function everyOrderDecidedOnce(made: Made, orders: readonly string[]): Promise<void> {
+  const has = (records: readonly StoredRecord[], key: (o: string) => string) => orders.every((o) => records.some((r) => r.key === key(o)));
+  const requests = await waitFor('a payment request per order', async () => {
+    const found = await requestsOf(made);
+    return has(found, (o) => `${o}/1`) ? found : undefined;
+  }, 120_000);
+  const cancels = await waitFor('every order to time out (its deadline fired)', async () => {
+    const found = await readRecords(kafka, made.topics.orderCommands, codec);
+    return has(found, (o) => o) ? found : undefined;
+  }, 120_000);
+  expect(requests).toHaveLength(orders.length);
+  expect([...countBy(requests, (r) => r.key).values()].every((n) => n === 1)).toBe(true);
+  expect(cancels.map((r) => r.type)).toEqual(orders.map(() => 'CancelOrder'));
+  expect([...countBy(cancels, (r) => r.key).values()].every((n) => n === 1)).toBe(true);
+  const changelog = await readRecords(kafka, made.topics.changelog, codec);
+  const states = changelog.filter((r) => !isCheckpointKey(r.key));
+  const byKey = new Map<string, string[]>();
+  for (const r of states) byKey.set(r.key, [...(byKey.get(r.key) ?? []), JSON.stringify(r.value)]);
+  for (const values of byKey.values()) expect(new Set(values).size).toBe(values.length);
+  // Every partition that decided something holds its checkpoints: CommandCheckpoints keyed by group and input topic.
+  const checkpoints = changelog.filter((r) => isCheckpointKey(r.key));
+  expect(checkpoints.every((r) => r.type === 'CommandCheckpoint')).toBe(true);
+  for (const p of new Set(states.map((r) => r.partition))) {
+    expect(checkpoints.some((r) => r.partition === p && r.key === checkpointKeyOf(made.groupId, made.topics.orderEvents))).toBe(true);
+  }
+}
+
+beforeAll(async () => {
+  await producer.connect();
+});
+
+afterAll(async () => {
+  for (const c of children) await c.kill();
+  for (const r of [...running]) await r.stop();
+  await producer.disconnect();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  await withAdmin(kafka, async (admin) => {
+    for (const run of runs) {
+      const made = crashTopics(run);
+      await admin.deleteGroups([made.groupId]).catch(() => undefined);
+      await admin.deleteTopics({ topics: fulfilmentTopicNames(made) }).catch(() => undefined);
+    }
+  });
+});
+
+describe('the stateful runtime with its positions in the changelog', () => {
+  it('killed between a commit and its store write: the checkpoint committed with the outputs, no group offset in the transaction; the next owner decides every order once', async () => {
+    const made = await topicsOfRun();
+    const orders = Array.from({ length: 12 }, (_, i) => `o-${i + 1}`);
+    await place(made, orders);
+    const stateDir = tempDir();
+    const doomed = child(['hang-after-commit', made.run, stateDir, String(TIMEOUT_MS)]);
+    const line = await waitFor('the child to commit its first round', async () => doomed.lines.find((l) => l.startsWith('committed ')), 90_000);
+    await kill(doomed);
+    const partition = Number(line.split(' ')[1]);
+
+    // The round's transaction wrote the position as a checkpoint record in the changelog partition...
+    const changelog = (await readRecords(kafka, made.topics.changelog, codec)).filter((r) => r.partition === partition);
+    const checkpoint = changelog.find((r) => r.key === checkpointKeyOf(made.groupId, made.topics.orderEvents));
+    expect(checkpoint?.value).toMatchObject({ groupId: made.groupId, commandTopic: made.topics.orderEvents, partition });
+    expect(Number(checkpoint?.value?.nextOffset)).toBeGreaterThan(0);
+    expect(changelog.some((r) => !isCheckpointKey(r.key))).toBe(true);
+    // ...and nothing to the group: with sendOffsets the committed transaction would have set the partition's offset.
+    expect((await groupOffsets(made, made.topics.orderEvents)).get(partition)).toBeUndefined();
+
+    // The checkpoints are the truth, whatever the group says: with its offsets moved to the ends (an operator's reset),
+    // the next owner still starts at the checkpoint and loses none of the orders past it.
+    await waitFor('the killed member to leave the group', async () => withAdmin(kafka, async (admin) => ((await admin.describeGroups([made.groupId])).groups[0]?.state === 'Empty' ? true : undefined)), 60_000);
+    const high = (await endOffsets(kafka, [made.topics.orderEvents])).get(made.topics.orderEvents) ?? new Map<number, number>();
+    await withAdmin(kafka, (admin) => admin.setOffsets({ groupId: made.groupId, topic: made.topics.orderEvents, partitions: [...high].map(([p, offset]) => ({ partition: p, offset: String(offset) })) }));
+
+    const survivor = await inProcess(made, stateDir);
+    await everyOrderDecidedOnce(made, orders);
+    expect(survivor.stats()).toMatchObject({ instances: orders.length, pendingDeadlines: 0 });
+    // The lag report (outside the transactions) brings the group's offsets to the inputs' ends.
+    const ends = await endOffsets(kafka, [made.topics.orderEvents]);
+    await waitFor('the group offsets to reach the ends', async () => ((await committedUpTo(kafka, made.groupId, ends)) ? true : undefined), 30_000);
+  });
+
+  it('killed mid-stream and restarted: no order decided twice or lost, and the lag report reaches the end past a trailing marker', async () => {
+    const made = await topicsOfRun();
+    const waves = [0, 1, 2, 3].map((w) => Array.from({ length: 8 }, (_, i) => `k${w}-${i + 1}`));
+    const stateDir = tempDir();
+    const doomed = child(['run', made.run, stateDir, String(TIMEOUT_MS)]);
+    await waitFor('the child to own every partition', async () => (doomed.lines.includes('owns 0,1,2,3,4,5') ? true : undefined), 90_000);
+    // Waves while it runs; it dies once it has decided part of them, the next wave arriving meanwhile.
+    await place(made, waves[0] ?? []);
+    await place(made, waves[1] ?? []);
+    await waitFor('the child to decide part of the stream', async () => ((await requestsOf(made)).length >= 10 ? true : undefined), 90_000);
+    const placing = place(made, waves[2] ?? []);
+    await kill(doomed);
+    await placing;
+
+    const survivor = await inProcess(made, stateDir);
+    await everyOrderDecidedOnce(made, waves.slice(0, 3).flat());
+    await stop(survivor);
+
+    // A clean restart on the same stores; the last wave comes from a transactional producer, so each partition it
+    // wrote ends with a commit marker that no batch delivers.
+    const restarted = await inProcess(made, stateDir);
+    const txProducer = kafka.producer({ transactionalId: `${made.run}.tx`, idempotent: true, maxInFlightRequests: 1 });
+    await txProducer.connect();
+    const transaction = await txProducer.transaction();
+    await produceEnvelopes(transaction, codec, orderEventsOf(made, PARTITIONS), (waves[3] ?? []).map((o) => placed(o, { quantity: 1 })));
+    await transaction.commit();
+    await txProducer.disconnect();
+    await everyOrderDecidedOnce(made, waves.flat());
+    expect(restarted.stats()).toMatchObject({ instances: waves.flat().length, pendingDeadlines: 0 });
+    const ends = await endOffsets(kafka, [made.topics.orderEvents]);
+    await waitFor('the group offsets to reach the ends, past the markers', async () => ((await committedUpTo(kafka, made.groupId, ends)) ? true : undefined), 30_000);
+  });
+});
