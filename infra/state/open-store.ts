@@ -52,23 +52,16 @@ export type RestoreStoreOptions<S> = OpenOptions<S> &
     /** How long to wait for the directory's previous holder in this process to close it (takeStoreDir). */
     readonly handoverWaitMs?: number;
     /**
-     * Where the store writes of the restore run: `worker` on a worker thread
-     * (store-writer.ts), `inline` on this thread; by default (STATE_RESTORE_WRITER
-     * when set) a worker when the changelog holds at least
-     * WORKER_RESTORE_MIN_OFFSETS offsets past the store, inline below.
+     * Where the store writes of the restore run: `inline` on this thread
+     * (default; STATE_RESTORE_WRITER when set), `worker` on a worker thread
+     * (store-writer.ts). Opt-in: it saved time on one large partition but not
+     * on the command processor's six at once (docs/state-stores.md "Store
+     * writes in a worker thread").
      */
     readonly writer?: 'worker' | 'inline';
     /** With `worker`: one thread for every store of the process restoring at once (`shared`, default; STATE_RESTORE_WRITER_THREADS when set) or one each (`own`). */
     readonly writerThreads?: WriterThreads;
   };
-
-/**
- * Offsets to restore from which the writes go to a worker thread by default:
- * at 100,000 records (ten fetches of ~10,000) the overlap gained nothing
- * measurable beside starting the thread (0.05–0.2 s); at 1,000,000, 13–28%
- * (docs/state-stores.md "Store writes in a worker thread").
- */
-export const WORKER_RESTORE_MIN_OFFSETS = 100_000;
 
 export type Restored<S> = (Extract<Opened<S>, { kind: 'ready' }> & { readonly restore: RestoreResult & { readonly writer?: StoreWriterStats } }) | Extract<Opened<S>, { kind: 'stale-fold' }>;
 
@@ -168,7 +161,7 @@ function writerFor(options: { readonly writer?: 'worker' | 'inline' }, offsets: 
   const chosen = options.writer ?? process.env.STATE_RESTORE_WRITER?.trim();
   if (chosen === 'worker' || chosen === 'inline') return chosen;
   if (chosen !== undefined && chosen !== '') throw new Error(`STATE_RESTORE_WRITER must be worker or inline, not ${chosen}`);
-  return offsets >= WORKER_RESTORE_MIN_OFFSETS ? 'worker' : 'inline';
+  return 'inline';
 }
 
 type RestoredInto<S> = { readonly store: StateStore<S>; readonly restore: RestoreResult & { readonly writer?: StoreWriterStats } };

@@ -87,6 +87,8 @@ class WriterThread {
 
   private stop(error: unknown): void {
     this.stopped ??= error;
+    // Not handed to another store: the next restore starts a thread of its own.
+    this.onIdle(this);
     for (const events of this.stores.values()) events({ kind: 'stopped', error: this.stopped });
   }
 }

@@ -21,8 +21,8 @@ const committed = new Map<string, string>();
 const quietKafka = testKafka('state-writer', logLevel.NOTHING);
 let root: string;
 
-function child(args: string[]): { process: ChildProcess; lines: string[]; exited: Promise<number | null> } {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '../support/state-crash-child.ts'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+function child(args: string[], env: NodeJS.ProcessEnv = {}): { process: ChildProcess; lines: string[]; exited: Promise<number | null> } {
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '../support/state-crash-child.ts'), ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   const lines: string[] = [];
   let buffered = '';
   proc.stdout?.on('data', (chunk: Buffer) => {
@@ -68,9 +68,9 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-it('a restore killed -9 part-way leaves a store the next restore completes from where it stopped', async () => {
-  const dir = join(root, 'killed-restore');
-  const run = child(['restore', dir, topic]);
+it.each(['inline', 'worker'])('a restore killed -9 part-way (store writes %s) leaves a store the next restore completes from where it stopped', async (writer) => {
+  const dir = join(root, `killed-restore-${writer}`);
+  const run = child(['restore', dir, topic], { STATE_RESTORE_WRITER: writer });
   await waitFor('the child to apply a few restore batches', async () => (run.lines.filter((l) => l.startsWith('progress')).length >= 3 ? true : undefined), 45_000);
   run.process.kill('SIGKILL');
   await run.exited;

@@ -3,7 +3,8 @@
 // stdout; the test kills it at the step it is testing.
 //
 //   node --import tsx test/support/state-crash-child.ts restore <dir> <topic>
-//     restores slowly (one small batch at a time, written by the worker thread of
+//     restores slowly (one small batch at a time, written where
+//     STATE_RESTORE_WRITER says: inline or on the worker thread of
 //     infra/state/store-writer.ts), printing "progress <offset>"
 //   node --import tsx test/support/state-crash-child.ts commit-then-hang <dir> <topic> <transactionalId>
 //     restores, commits one changelog transaction, prints "committed", and
@@ -22,8 +23,7 @@ async function main(): Promise<void> {
     await openAndRestore(kafka, dir, identity, {
       decode: (bytes) => bytes.toString(),
       fetchBytes: 512,
-      // The writes on a worker thread, as a large restore does by default: a kill -9 mid-flight must leave a prefix too.
-      writer: 'worker',
+      // Where the writes run comes from STATE_RESTORE_WRITER (the test runs both): a kill -9 with batches in flight to the writer thread must leave a prefix too.
       onProgress: async ({ offset }) => {
         process.stdout.write(`progress ${offset}\n`);
         await new Promise<void>((resolve) => setTimeout(resolve, 200)); // slow enough to be killed part-way
