@@ -125,6 +125,13 @@ export interface BatchSink {
   /** True when `write` puts `batch.deadLetters` in the DLQ itself, atomically with the batch. */
   readonly writesDeadLetters?: boolean;
   /**
+   * True when `write` only queues the batch and returns (the stateful runtime's
+   * decoupled fetch): the batch is handed over only if no seek is pending for
+   * its partition, and the sink moves the consumer itself (`rewind`, `pause`,
+   * `resume`) and isolates failing records itself.
+   */
+  readonly queues?: boolean;
+  /**
    * Applies the records and stores `nextOffset` (forward only), atomically. A
    * checkpointing sink does so only if the stored checkpoint is
    * `expectedCheckpoint`, and throws CheckpointMismatchError without writing
@@ -387,6 +394,27 @@ export class EventConsumer {
     this.markerCommit.unref();
   }
 
+  /** For a queuing sink: read `partition` of `topic` again from `offset` (batches fetched before are dropped as stale). */
+  rewind(topic: string, partition: number, offset: number): void {
+    const key = keyOf(topic, partition);
+    if (this.stopping || !this.partitions.has(key)) return;
+    this.partitions.set(key, { stored: undefined, from: -1, position: offset, rebuildUntil: undefined });
+    try {
+      this.consumer?.seek({ topic, partition, offset: String(offset) });
+    } catch (error) {
+      this.log.error({ err: error, topic, partition, offset }, 'could not rewind the consumer; the partition is read again from its committed offset after a rebalance');
+    }
+  }
+
+  /** For a queuing sink: stop fetching `partition` of `topic` until `resume`. */
+  pause(topic: string, partition: number): void {
+    this.consumer?.pause([{ topic, partitions: [partition] }]);
+  }
+
+  resume(topic: string, partition: number): void {
+    this.consumer?.resume([{ topic, partitions: [partition] }]);
+  }
+
   /** Partitions being rebuilt from the start by this consumer, with the end offset each must reach. */
   rebuilding(): ReadonlyMap<string, number> {
     return new Map([...this.partitions].flatMap(([key, s]) => (s.rebuildUntil === undefined ? [] : [[key, s.rebuildUntil] as const])));
@@ -578,7 +606,9 @@ export class EventConsumer {
     const next = Number(payload.lastOffset) + 1;
     // A data batch moved the position in eachBatch; a marker-only batch moves it here if it follows on
     // (without a checkpoint of the sink's own, kafkajs reads on from the committed offset: it always does).
-    const followsOn = this.options.sink.checkpointing === undefined || (payload.firstOffset !== null && Number(payload.firstOffset) <= state.position);
+    // A queuing sink rewinds the consumer: a batch fetched before the rewind must not move the position past it.
+    const queuing = this.options.sink.queues === true && state.position >= 0;
+    const followsOn = (this.options.sink.checkpointing === undefined && !queuing) || (payload.firstOffset !== null && Number(payload.firstOffset) <= state.position);
     if (payload.batchSize === 0 && followsOn && next > state.position) {
       state.position = next;
       this.commitMarkersSoon();
@@ -613,6 +643,8 @@ export class EventConsumer {
       const atomic = this.options.sink.writesDeadLetters === true;
       if (dead.length > 0 && !atomic) await this.deadLetter(dead);
       const failed = atomic || dead.length === 0 ? {} : { failed: dead.map((letter) => ({ letter })) };
+      // A queuing sink is handed the batch in this same tick, so one fetched before its rewind never reaches it.
+      if (this.options.sink.queues === true && isStale()) return;
       try {
         const stored = await this.write({ topic, partition, records, deadLetters: atomic ? dead : [], ...failed, nextOffset, consumedUpTo, expectedCheckpoint: state.stored });
         if (this.partitions.get(keyOf(topic, partition)) === state) state.stored = stored;

@@ -58,6 +58,8 @@ export interface RuntimeCounts {
   transactions: number;
   transactionsFailed: number;
   restores: number;
+  /** Inputs dead-lettered by the task loop (decoupled fetch, isolate.ts); the consumer counts the others. */
+  deadLettered: number;
 }
 
 export const zeroCounts = (): RuntimeCounts => ({
@@ -70,4 +72,5 @@ export const zeroCounts = (): RuntimeCounts => ({
   transactions: 0,
   transactionsFailed: 0,
   restores: 0,
+  deadLettered: 0,
 });
