@@ -12,6 +12,9 @@
 //   restore its state, and writes the batch's dead letters in the same
 //   transaction (`writesDeadLetters`). It starts at the group's committed
 //   offsets.
+//   A queuing one (`queues`: the stateful runtime's decoupled fetch) only
+//   queues the batch in `write` and moves the consumer itself (`rewind`,
+//   `pause`, `resume`).
 // * a checkpointing sink (the projectors) keeps its own checkpoint (a Redis
 //   hash written atomically with the data), which is the source of truth. On
 //   every assignment (GROUP_JOIN) the consumer reads it and seeks each assigned

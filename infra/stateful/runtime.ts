@@ -179,7 +179,9 @@ export class StatefulRuntime<S, I> implements BatchSink {
   async stop(): Promise<void> {
     this.stopping = true;
     this.scheduler.stop();
-    // kafkajs's disconnect waits for the batches in flight, which wait for their transaction.
+    // kafkajs's disconnect waits for the batches in flight, which wait for their transaction. With the decoupled fetch
+    // they do not: the rounds in flight commit first, while this member still holds the partitions (queued work is dropped).
+    if (this.fetch !== undefined) await Promise.all([...this.tasks.values()].map((task) => task.draining?.catch(() => undefined)));
     await this.consumer.stop();
     await Promise.all(
       [...this.tasks.values()].map(async (task) => {

@@ -4,7 +4,9 @@
 // one transaction (group commit). A round that changes nothing (a replay)
 // writes nothing; its offsets ride with the next transaction or a flush after
 // `offsetFlushMs`. If a transaction fails it is aborted, the round's work is
-// handed back (the consumer retries the batch), and the task is restored from
+// handed back (the consumer retries the batch; with the decoupled fetch,
+// fetch-queue.ts, the batches are dropped and the consumer rewound once the
+// task is restored), and the task is restored from
 // its store, the changelog and the committed offsets before anything else is
 // decided: a commit whose outcome was unknown cannot be applied twice.
 //
