@@ -222,6 +222,8 @@ export class FetchQueue<S> {
         for (const topic of this.deps.topics) {
           const offset = task.committed.get(topic);
           if (offset !== undefined) s.upTo.set(topic, offset);
+          // Read again from here: a deadline that comes due waits for the inputs to be read past it again.
+          task.positions.set(topic, offset ?? 0);
           this.deps.consumer().rewind(topic, task.partition, offset ?? 0);
         }
         s.rewinding = false;
