@@ -82,6 +82,13 @@ export interface BatchSink {
   /** True when `write` puts `batch.deadLetters` in the DLQ itself, atomically with the batch. */
   readonly writesDeadLetters?: boolean;
   /**
+   * True when `write` only queues the batch and returns (the stateful runtime's
+   * decoupled fetch): the batch is handed over only if no seek is pending for
+   * its partition, and the sink moves the consumer itself (`rewind`, `pause`,
+   * `resume`) and isolates failing records itself.
+   */
+  readonly queues?: boolean;
+  /**
    * Applies the records and stores `nextOffset` (forward only), atomically. A
    * checkpointing sink does so only if the stored checkpoint is
    * `expectedCheckpoint`, and throws CheckpointMismatchError without writing

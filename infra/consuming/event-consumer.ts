@@ -11,7 +11,9 @@
 //   `checkpointing`); it gets the assignment first (`assigned`) to fence and
 //   restore its state, and writes the batch's dead letters in the same
 //   transaction (`writesDeadLetters`). It starts at the group's committed
-//   offsets.
+//   offsets. A queuing one (`queues`: the stateful runtime's decoupled fetch)
+//   only queues the batch in `write` and moves the consumer itself (`rewind`,
+//   `pause`, `resume`).
 // * a checkpointing sink (the projectors) keeps its own checkpoint (a Redis
 //   hash written atomically with the data), which is the source of truth. On
 //   every assignment the consumer reads it and seeks each assigned partition
@@ -273,6 +275,25 @@ export class EventConsumer {
     this.markerCommit.unref();
   }
 
+  /** For a queuing sink: read `partition` of `topic` again from `offset` (batches fetched before are dropped as stale). */
+  rewind(topic: string, partition: number, offset: number): void {
+    if (this.stopping || !this.positions.rewound(topic, partition, offset)) return;
+    try {
+      this.consumer?.seek({ topic, partition, offset: String(offset) });
+    } catch (error) {
+      this.log.error({ err: error, topic, partition, offset }, 'could not rewind the consumer; the partition is read again from its committed offset after a rebalance');
+    }
+  }
+
+  /** For a queuing sink: stop fetching `partition` of `topic` until `resume`. */
+  pause(topic: string, partition: number): void {
+    this.consumer?.pause([{ topic, partitions: [partition] }]);
+  }
+
+  resume(topic: string, partition: number): void {
+    this.consumer?.resume([{ topic, partitions: [partition] }]);
+  }
+
   /** Partitions being rebuilt from the start by this consumer, with the end offset each must reach. */
   rebuilding(): ReadonlyMap<string, number> {
     return this.positions.rebuilding();
@@ -363,6 +384,8 @@ export class EventConsumer {
       const atomic = this.options.sink.writesDeadLetters === true;
       if (dead.length > 0 && !atomic) await this.writer.deadLetter(dead);
       const failed = atomic || dead.length === 0 ? {} : { failed: dead.map((letter) => ({ letter })) };
+      // A queuing sink is handed the batch in this same tick, so one fetched before its rewind never reaches it.
+      if (this.options.sink.queues === true && isStale()) return;
       try {
         const stored = await this.writer.write({ topic, partition, records, deadLetters: atomic ? dead : [], ...failed, nextOffset, consumedUpTo, expectedCheckpoint: state.stored });
         if (this.positions.get(topic, partition) === state) state.stored = stored;

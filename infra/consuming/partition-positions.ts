@@ -71,6 +71,14 @@ export class PartitionPositions {
     }
   }
 
+  /** A queuing sink's rewind: the partition is read again from `offset`. False when it is not assigned here. */
+  rewound(topic: string, partition: number, offset: number): boolean {
+    const key = keyOf(topic, partition);
+    if (!this.partitions.has(key)) return false;
+    this.partitions.set(key, { stored: undefined, from: -1, position: offset, rebuildUntil: undefined });
+    return true;
+  }
+
   /** The resync of the partition under way, if any (its batches wait for it). */
   resyncing(topic: string, partition: number): Promise<void> | undefined {
     return this.resyncs.get(keyOf(topic, partition));
@@ -164,7 +172,9 @@ export class PartitionPositions {
     const next = Number(payload.lastOffset) + 1;
     // A data batch moved the position in eachBatch; a marker-only batch moves it here if it follows on
     // (without a checkpoint of the sink's own, kafkajs reads on from the committed offset: it always does).
-    const followsOn = this.ctx.sink.checkpointing === undefined || (payload.firstOffset !== null && Number(payload.firstOffset) <= state.position);
+    // A queuing sink rewinds the consumer: a batch fetched before the rewind must not move the position past it.
+    const queuing = this.ctx.sink.queues === true && state.position >= 0;
+    const followsOn = (this.ctx.sink.checkpointing === undefined && !queuing) || (payload.firstOffset !== null && Number(payload.firstOffset) <= state.position);
     const moved = payload.batchSize === 0 && followsOn && next > state.position;
     if (moved) state.position = next;
     this.ctx.onProgress?.({ topic: payload.topic, partition: payload.partition, position: state.position, messages: payload.batchSize });

@@ -5,6 +5,7 @@ import type { RetryPolicy } from '../consuming/backoff';
 import type { AvroCodec } from '../kafka/codec';
 import type { Logger } from '../logging';
 import type { StatefulDefinition } from './definition';
+import type { FetchLimits } from './fetch-queue';
 
 export interface StatefulRuntimeOptions<S, I> {
   readonly kafka: Kafka;
@@ -41,6 +42,13 @@ export interface StatefulRuntimeOptions<S, I> {
   readonly restoreFetchBytes?: number;
   /** Called after each applied restore batch (the crash tests kill -9 part-way through a restore). */
   readonly onRestoreProgress?: (partition: number, offset: number) => Promise<void>;
+  /**
+   * Fetching decoupled from deciding (docs/stateful-runtime.md "Decoupled fetch"): the consumer queues batches
+   * on their tasks and fetches on, each task drains on its own. Default: STATEFUL_DECOUPLED_FETCH=1, else off.
+   */
+  readonly decoupledFetch?: boolean;
+  /** With `decoupledFetch`: when a partition pauses and resumes, and the records a round decides at most (fetch-queue.ts). */
+  readonly fetchLimits?: Partial<FetchLimits>;
   /** Called between a round's commit and its store write: the crash point the crash tests kill -9 at (test/support/stateful-crash-child.ts). */
   readonly betweenCommitAndStore?: (partition: number) => Promise<void>;
 }

@@ -42,11 +42,14 @@ import { parkingContextOf } from './round-parking';
 import { positionStore } from './position-store';
 import { sequencingOf } from './sequenced-round';
 import { foldVersionOfDefinition } from './partition-state';
+import { FetchQueue, fetchLimits } from './fetch-queue';
 
 export type { StatefulRuntimeOptions } from './runtime-options';
 
 export class StatefulRuntime<S, I> implements BatchSink {
   readonly writesDeadLetters = true;
+  /** With the decoupled fetch, `write` only queues the batch (docs/stateful-runtime.md "Decoupled fetch"). */
+  readonly queues: boolean;
   readonly groupId: string;
   readonly consumer: EventConsumer;
   private readonly definition: StatefulDefinition<S, I>;
@@ -59,6 +62,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
   private readonly tasks = new Map<number, Task<S>>();
   private readonly scheduler: DeadlineScheduler<Task<S>>;
   private readonly loop: TaskLoop<S, I>;
+  private readonly fetch: FetchQueue<S> | undefined;
   private readonly deadlines: TaskDeadlines<S>;
   private readonly positions: ReturnType<typeof positionStore>;
   private admin: Admin | undefined;
@@ -112,6 +116,18 @@ export class StatefulRuntime<S, I> implements BatchSink {
       submit: (task, due) => this.loop.submit(task, { kind: 'deadlines', due }),
       admin: () => this.admin,
     });
+    this.queues = options.decoupledFetch ?? process.env.STATEFUL_DECOUPLED_FETCH === '1';
+    this.fetch = !this.queues
+      ? undefined
+      : new FetchQueue<S>({
+          log: this.log,
+          limits: fetchLimits(options.fetchLimits),
+          topics: this.consumed,
+          consumer: () => this.consumer,
+          kick: (task) => this.loop.keepDraining(task),
+          restore: (task) => this.loop.submit(task, { kind: 'flush' }),
+          stopping: () => this.stopping,
+        });
     this.loop = new TaskLoop(this.ctx, {
       log: this.log,
       groupId: this.groupId,
@@ -129,6 +145,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
       replaced: (task, id, before, after, trace) => this.deadlines.replaced(task, id, before, after, trace),
       unparked: (task, id) => this.deadlines.unparked(task, id),
       ...(options.betweenCommitAndStore === undefined ? {} : { betweenCommitAndStore: options.betweenCommitAndStore }),
+      ...(this.fetch === undefined ? {} : { queue: this.fetch }),
     });
     this.consumer = new EventConsumer({
       kafka: options.kafka,
@@ -183,7 +200,9 @@ export class StatefulRuntime<S, I> implements BatchSink {
   async stop(): Promise<void> {
     this.stopping = true;
     this.scheduler.stop();
-    // kafkajs's disconnect waits for the batches in flight, which wait for their transaction.
+    // kafkajs's disconnect waits for the batches in flight, which wait for their transaction. With the decoupled fetch
+    // they do not: the rounds in flight commit first, while this member still holds the partitions (queued work is dropped).
+    if (this.fetch !== undefined) await Promise.all([...this.tasks.values()].map((task) => task.draining?.catch(() => undefined)));
     await this.consumer.stop();
     await Promise.all(
       [...this.tasks.values()].map(async (task) => {
@@ -205,7 +224,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
   }
 
   stats(): StatefulStats {
-    return statsOf(this.definition, this.groupId, this.tasks, { ...this.counts, emittedByType: this.emittedByType, deadLettered: this.consumer.stats.deadLettered });
+    return statsOf(this.definition, this.groupId, this.tasks, { ...this.counts, emittedByType: this.emittedByType, deadLettered: this.consumer.stats.deadLettered + this.counts.deadLettered });
   }
 
   /** The parked processes of the partitions this instance owns, oldest first, with why (docs/stateful-runtime.md "Parking"). */
@@ -245,6 +264,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
   async write(batch: PartitionBatch): Promise<void> {
     const task = this.tasks.get(batch.partition);
     if (task === undefined || task.retired) throw new PartitionRevoked(`partition ${batch.partition} is not this instance's`);
+    if (this.fetch !== undefined) return this.fetch.enqueue(task, batch);
     await this.loop.submit(task, { kind: 'batch', batch });
   }
 
@@ -321,6 +341,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
 
   private async retire(task: Task<S>): Promise<void> {
     task.retired = true;
+    this.fetch?.retire(task);
     clearTimeout(task.flushTimer);
     task.gates = [];
     await task.draining?.catch(() => undefined);
@@ -337,7 +358,9 @@ export class StatefulRuntime<S, I> implements BatchSink {
     if (task === undefined || task.retired) return;
     if (nextOffset > (task.positions.get(topic) ?? 0)) task.positions.set(topic, nextOffset);
     // A batch of only transaction markers never reaches write(): its offset rides with the next transaction, or a flush.
-    if (nextOffset > Math.max(task.committed.get(topic) ?? -1, task.pendingOffsets.get(topic) ?? -1)) {
+    // With the decoupled fetch the consumer reads ahead of what is decided: only once nothing of the topic waits.
+    const settled = this.fetch?.idle(task, topic) ?? true;
+    if (settled && nextOffset > Math.max(task.committed.get(topic) ?? -1, task.pendingOffsets.get(topic) ?? -1)) {
       task.pendingOffsets.set(topic, nextOffset);
       this.loop.armFlush(task);
     }

@@ -4,7 +4,9 @@
 // one transaction (group commit). A round that changes nothing (a replay)
 // writes nothing; its offsets ride with the next transaction or a flush after
 // `offsetFlushMs`. If a transaction fails it is aborted, the round's work is
-// handed back (the consumer retries the batch), and the task is restored from
+// handed back (the consumer retries the batch; with the decoupled fetch,
+// fetch-queue.ts, the batches are dropped and the consumer rewound once the
+// task is restored), and the task is restored from
 // its store, the changelog and the committed offsets before anything else is
 // decided: a commit whose outcome was unknown cannot be applied twice.
 //
@@ -22,6 +24,9 @@ import { transact } from './transact';
 import { isFenced } from './fencing';
 import { checkpointRows, type PositionStore, type PositionWrite } from './position-store';
 import { sequencedRound, type Sequencing } from './sequenced-round';
+import type { FetchQueue } from './fetch-queue';
+import { ProcessingError } from '../consuming/batch-sink';
+import { decideIsolating } from './isolate';
 
 export interface LoopHooks<S> {
   readonly log: Logger;
@@ -46,6 +51,8 @@ export interface LoopHooks<S> {
   /** A process was unparked (redriven or its last parked input skipped): its deadlines are scheduled again. */
   unparked(task: Task<S>, id: string): void;
   readonly betweenCommitAndStore?: (partition: number) => Promise<void>;
+  /** The decoupled fetch (fetch-queue.ts): rounds capped, failures isolated and retried here instead of by the consumer. */
+  readonly queue?: FetchQueue<S>;
 }
 
 const yieldToIo = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -69,7 +76,7 @@ export class TaskLoop<S, I> {
    * queues more in the microtasks between) would otherwise wait forever: the
    * loop is started again when it ends with work queued.
    */
-  private keepDraining(task: Task<S>): void {
+  keepDraining(task: Task<S>): void {
     task.draining ??= this.drain(task).finally(() => {
       task.draining = undefined;
       if (task.queue.length > 0) this.keepDraining(task);
@@ -86,16 +93,18 @@ export class TaskLoop<S, I> {
   }
 
   private async drain(task: Task<S>): Promise<void> {
+    const { queue } = this.hooks;
     while (task.queue.length > 0) {
       // Let the other topic's batch of the same fetch join this round.
       await yieldToIo();
-      const round = task.queue.splice(0);
+      await queue?.pace(task);
+      const round = queue === undefined ? task.queue.splice(0) : queue.take(task);
       if (task.retired) {
         for (const q of round) q.settle(new PartitionRevoked(`partition ${task.partition} was revoked`));
         continue;
       }
       if (task.fenced === true && !(await this.stillOwned(task))) {
-        for (const q of round) this.giveBack(task, q, new PartitionRevoked(`partition ${task.partition}: fenced by another producer; not restored until the group says it is still this instance's`));
+        this.lose(task, round, new PartitionRevoked(`partition ${task.partition}: fenced by another producer; not restored until the group says it is still this instance's`));
         continue;
       }
       if (task.dirty) {
@@ -103,12 +112,22 @@ export class TaskLoop<S, I> {
           await this.hooks.reload(task);
         } catch (error) {
           this.hooks.log.error({ err: error, partition: task.partition }, 'could not restore the partition; retrying its work later');
-          for (const q of round) this.giveBack(task, q, error);
+          this.lose(task, round, error);
           continue;
         }
       }
-      await this.runRound(task, round);
+      try {
+        await this.runRound(task, round);
+      } finally {
+        queue?.settled(task);
+      }
     }
+  }
+
+  /** Work that could not be done is handed back; with the decoupled fetch, lost batches are read again once the task is restored. */
+  private lose(task: Task<S>, items: readonly Queued[], error: unknown): void {
+    for (const q of items) this.giveBack(task, q, error);
+    if (this.hooks.queue !== undefined && items.some((q) => q.work.kind === 'batch')) this.hooks.queue.rewind(task);
   }
 
   private async stillOwned(task: Task<S>): Promise<boolean> {
@@ -149,13 +168,30 @@ export class TaskLoop<S, I> {
   private async decideAndCommit(task: Task<S>, round: readonly Queued[], merged: Round<S>): Promise<unknown> {
     const accepted: Queued[] = [];
     const view = { partition: task.partition, epoch: task.epoch, committed: task.committed, stateOf: (id: string) => task.state.get(id), parkedOf: (id: string) => task.parked.get(id) };
-    for (const queued of round) {
+    let isolated = 0;
+    for (const [i, queued] of round.entries()) {
       try {
         mergeInto(merged, await decideWork(this.ctx, view, queued.work, merged));
         accepted.push(queued);
       } catch (error) {
-        // This piece alone (a decision that throws, facts not available, a stale state): the rest of the round goes on.
-        this.giveBack(task, queued, error);
+        const { queue } = this.hooks;
+        if (queue === undefined || queued.work.kind !== 'batch') {
+          // This piece alone (a decision that throws, facts not available, a stale state): the rest of the round goes on.
+          this.giveBack(task, queued, error);
+          continue;
+        }
+        // Decoupled fetch: the culprit of a decision that throws is found here (isolate.ts); any other failure is retried in order.
+        try {
+          if (!(error instanceof ProcessingError) || queued.work.batch.records.length === 0) throw error;
+          const { part, isolated: letters } = await decideIsolating(this.ctx, view, queued.work.batch, merged);
+          mergeInto(merged, part);
+          accepted.push(queued);
+          isolated += letters.length;
+          for (const l of letters) this.hooks.log.warn({ topic: l.topic, partition: l.partition, offset: l.offset, error: l.error }, 'decision keeps failing; dead-lettering its input');
+        } catch (retriable) {
+          queue.retry(task, round.slice(i), retriable);
+          break;
+        }
       }
     }
     if (accepted.length === 0) return undefined;
@@ -193,10 +229,11 @@ export class TaskLoop<S, I> {
         task.fenced = true;
         this.hooks.log.warn({ err: error, partition: task.partition }, 'transaction fenced: another instance has the partition, or the coordinator aborted the transaction; restoring only once the group says it is still this instance\'s');
       } else this.hooks.log.error({ err: error, partition: task.partition }, 'transaction aborted; restoring the partition before its work is tried again');
-      for (const q of accepted) this.giveBack(task, q, error);
+      this.lose(task, accepted, error);
       return error;
     }
     counts.transactions += 1;
+    counts.deadLettered += isolated;
     clearTimeout(task.flushTimer);
     task.flushTimer = undefined;
     task.pendingOffsets.clear();

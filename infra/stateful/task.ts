@@ -61,6 +61,8 @@ export interface RuntimeCounts {
   /** Rounds with late records written in one pass on predicted offsets, and predictions the broker's answer refuted (docs/stateful-runtime.md "Sequenced outputs"). */
   offsetsPredicted: number;
   offsetGuessesMissed: number;
+  /** Inputs dead-lettered by the task loop (decoupled fetch, isolate.ts); the consumer counts the others. */
+  deadLettered: number;
 }
 
 export const zeroCounts = (): RuntimeCounts => ({
@@ -75,4 +77,5 @@ export const zeroCounts = (): RuntimeCounts => ({
   restores: 0,
   offsetsPredicted: 0,
   offsetGuessesMissed: 0,
+  deadLettered: 0,
 });
