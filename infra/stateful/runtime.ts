@@ -16,19 +16,17 @@
 // group's committed offsets (records below them were committed by someone,
 // perhaps a fenced zombie, and are skipped), then schedules the stored
 // deadlines. The restore runs while the consumer heartbeats (the EventConsumer
-// takes on an assignment outside its batches). The per-task queue and rounds
-// are task-loop.ts; deadlines deadline-scheduler.ts.
+// takes on an assignment outside its batches). Tasks are made by
+// task-restore.ts, the consumer by runtime-consumer.ts; the per-task queue and
+// rounds are task-loop.ts; deadlines deadline-scheduler.ts.
 import type { Admin } from 'kafkajs';
 import { topicCatalog } from '../../schemas/topics';
-import { EventConsumer } from '../consuming/event-consumer';
-import { ProcessingError, type BatchSink, type PartitionBatch } from '../consuming/batch-sink';
-import { CoPartitionedAssigner } from '../kafka/co-partitioned-assigner';
+import type { EventConsumer } from '../consuming/event-consumer';
+import type { BatchSink, PartitionBatch } from '../consuming/batch-sink';
 import type { Logger } from '../logging';
 import { DeadlineScheduler } from './deadline-scheduler';
 import { assignedIn } from './fencing';
 import type { StatefulDefinition } from './definition';
-import { loadPartitions, type LoadContext } from './load';
-import { StaleFoldError } from './partition-state';
 import type { DecideContext } from './round';
 import { StateDirectory } from './state-dir';
 import { TaskLoop } from './task-loop';
@@ -43,6 +41,8 @@ import { positionStore } from './position-store';
 import { sequencingOf } from './sequenced-round';
 import { foldVersionOfDefinition } from './partition-state';
 import { FetchQueue, fetchLimits } from './fetch-queue';
+import { runtimeConsumer } from './runtime-consumer';
+import { TaskRestore } from './task-restore';
 
 export type { StatefulRuntimeOptions } from './runtime-options';
 
@@ -65,10 +65,10 @@ export class StatefulRuntime<S, I> implements BatchSink {
   private readonly fetch: FetchQueue<S> | undefined;
   private readonly deadlines: TaskDeadlines<S>;
   private readonly positions: ReturnType<typeof positionStore>;
+  private readonly restore: TaskRestore<S>;
   private admin: Admin | undefined;
   private stateDir: StateDirectory | undefined;
   private stopping = false;
-  private epochs = 0;
   /** Why the runtime refuses to decide (states of another fold version); undefined while it does not. */
   private refused: string | undefined;
   private readonly emittedByType = new Map<string, number>();
@@ -140,39 +140,37 @@ export class StatefulRuntime<S, I> implements BatchSink {
       ...sequencingOf(definition, { codec: options.codec, catalog, physical }),
       scheduler: this.scheduler,
       stopping: () => this.stopping,
-      reload: (task) => this.reload(task),
+      reload: (task) => this.restore.reload(task),
       owned: (task) => this.owned(task),
       replaced: (task, id, before, after, trace) => this.deadlines.replaced(task, id, before, after, trace),
       unparked: (task, id) => this.deadlines.unparked(task, id),
       ...(options.betweenCommitAndStore === undefined ? {} : { betweenCommitAndStore: options.betweenCommitAndStore }),
       ...(this.fetch === undefined ? {} : { queue: this.fetch }),
     });
-    this.consumer = new EventConsumer({
-      kafka: options.kafka,
-      codec: options.codec,
-      logger: this.log,
+    this.restore = new TaskRestore<S>({
+      settings: options,
+      log: this.log,
       groupId: this.groupId,
+      definition: definition as StatefulDefinition<S, unknown>,
+      consumed: this.consumed,
+      changelog: this.ctx.changelog.physical,
+      parked: parking?.physical,
+      positions: this.positions,
+      counts: this.counts,
+      scheduler: this.scheduler,
+      deadlines: this.deadlines,
+      started: () => this.started(),
+      refuse: (why) => {
+        this.refused = why;
+      },
+    });
+    this.consumer = runtimeConsumer(options, {
+      sink: this,
+      log: this.log,
       topics: this.consumed,
       handles: parking === undefined ? definition.handles : new Set([...definition.handles, 'ParkingRequest']),
-      sink: this,
-      ...(options.retry === undefined ? {} : { retry: options.retry }),
-      // Only a decision that throws is the message's fault; anything else (Kafka, facts not caught up, a stale state) is retried, then handed back.
-      isRetriable: (error) => !(error instanceof ProcessingError),
-      // Positions in the changelog: the group's offsets are for lag monitoring only, committed by the consumer
-      // outside the transactions once a second (past trailing markers too), never read back while a checkpoint exists.
-      autoCommit: this.positions.mode === 'changelog',
-      partitionAssigners: [CoPartitionedAssigner],
-      // Every batch of a fetch at once: each task has its own producer, and batches of one task are merged into one transaction.
-      partitionsConsumedConcurrently: this.consumed.length * changelog.partitions,
-      consumerConfig: {
-        readUncommitted: false,
-        maxWaitTimeInMs: 50,
-        // A crashed instance's partitions move to the survivors (or its replacement) within ~6 s (docs/recovery.md).
-        sessionTimeout: 6_000,
-        rebalanceTimeout: 20_000,
-        heartbeatInterval: 1_000,
-        ...(options.maxBytesPerPartition === undefined ? {} : { maxBytesPerPartition: options.maxBytesPerPartition }),
-      },
+      partitions: changelog.partitions,
+      lagReportOnly: this.positions.mode === 'changelog',
       onProgress: ({ topic, partition, position }) => this.progressed(topic, partition, position),
     });
   }
@@ -241,14 +239,13 @@ export class StatefulRuntime<S, I> implements BatchSink {
     for (const task of this.tasks.values()) {
       if (task.fenced !== true) continue;
       await task.draining?.catch(() => undefined); // its own round may be loading it already
-      if (task.fenced === true) await this.reload(task);
+      if (task.fenced === true) await this.restore.reload(task);
     }
     const fresh = [...mine].filter((p) => !this.tasks.has(p)).sort((a, b) => a - b);
     if (fresh.length > 0) {
       // Superseded (a rebalance while restoring): the load stops at its next batch, keeping what it restored.
-      for (const l of await this.load(fresh, superseded)) {
-        const task: Task<S> = { ...l, epoch: ++this.epochs, pendingOffsets: new Map(), positions: new Map(l.starts), queue: [], draining: undefined, dirty: false, retired: false, gates: [], flushTimer: undefined };
-        this.tasks.set(l.partition, task);
+      for (const task of await this.restore.load(fresh, superseded)) {
+        this.tasks.set(task.partition, task);
         this.deadlines.track(task);
       }
     }
@@ -268,67 +265,11 @@ export class StatefulRuntime<S, I> implements BatchSink {
     await this.loop.submit(task, { kind: 'batch', batch });
   }
 
-  // ------------------------------------------------------------ restore
+  // ------------------------------------------------------------ tasks
 
   private started(): { readonly admin: Admin; readonly stateDir: StateDirectory } {
     if (this.admin === undefined || this.stateDir === undefined) throw new Error('the runtime is not started');
     return { admin: this.admin, stateDir: this.stateDir };
-  }
-
-  private async load(partitions: readonly number[], superseded?: AbortSignal): ReturnType<typeof loadPartitions<S>> {
-    const { admin, stateDir } = this.started();
-    const ctx: LoadContext<S> = {
-      kafka: this.options.kafka,
-      admin,
-      codec: this.options.codec,
-      log: this.log,
-      groupId: this.groupId,
-      definition: this.definition as StatefulDefinition<S, unknown>,
-      inputs: this.consumed,
-      changelog: this.ctx.changelog.physical,
-      ...(this.ctx.parking === undefined ? {} : { parked: this.ctx.parking.physical }),
-      stateDir: stateDir.path,
-      changelogEpoch: this.options.changelogEpoch ?? '1',
-      restoreTimeoutMs: this.options.restoreTimeoutMs ?? 600_000,
-      decodedCapacity: this.options.decodedCapacity ?? 500,
-      positions: this.positions,
-      ...(superseded === undefined ? {} : { signal: superseded }),
-      ...(this.options.restoreFetchBytes === undefined ? {} : { fetchBytes: this.options.restoreFetchBytes }),
-      ...(this.options.onRestoreProgress === undefined ? {} : { onProgress: this.options.onRestoreProgress }),
-    };
-    try {
-      const loaded = await loadPartitions(ctx, partitions);
-      this.counts.restores += partitions.length;
-      return loaded;
-    } catch (error) {
-      if (error instanceof StaleFoldError) {
-        this.refused = error.message;
-        this.log.fatal({ err: error }, 'refusing to decide on states of another fold version');
-      }
-      throw error;
-    }
-  }
-
-  /** After a failed transaction or store write: the same, for one task that stays. */
-  private async reload(task: Task<S>): Promise<void> {
-    await task.producer.disconnect().catch(() => undefined);
-    task.state.close();
-    this.scheduler.forget(task.partition);
-    const [l] = await this.load([task.partition]);
-    if (l === undefined) throw new Error(`partition ${task.partition} did not load`);
-    task.producer = l.producer;
-    task.epoch = ++this.epochs;
-    task.state = l.state;
-    task.parked = l.parked;
-    task.committed.clear();
-    for (const [topic, offset] of l.committed) task.committed.set(topic, offset);
-    task.pendingOffsets.clear();
-    for (const [topic, offset] of l.starts) task.positions.set(topic, Math.max(task.positions.get(topic) ?? 0, offset));
-    task.gates = [];
-    task.dirty = false;
-    task.fenced = false;
-    this.deadlines.track(task);
-    this.scheduler.arm();
   }
 
   /** Whether the group, settled, has this member assigned the task's partition (fencing.ts). */
