@@ -17,9 +17,6 @@
  * timeouts; the group settles with the partitions shared, neither member's
  * transactions are fenced, and every order is decided once.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { logLevel } from 'kafkajs';
 import { AvroCodec } from '../../infra/kafka/codec';
 import { rootLogger } from '../../infra/logging';
@@ -28,11 +25,11 @@ import { storeDirOf } from '../../infra/stateful/load';
 import { ProcessManagerRuntime } from '../../consumers/process-managers/runtime/runtime';
 import type { FulfilmentInput } from '../../consumers/process-managers/order-fulfilment/order-fulfilment.workflow';
 import type { OrderFulfilmentState } from '../../schemas/generated/types';
-import { testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
+import { testKafka, testRegistry, withAdmin } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
-import { countBy, createFulfilmentTopics, endOffsets, fulfilmentTopicNames, orderEventsOf, placed, readRecords, type StoredRecord } from '../support/process-managers';
-import { produceEnvelopes } from '../support/read-side';
-import { crashChild, crashTopics, fulfilment, type CrashChild } from '../support/stateful-crash';
+import { endOffsets, readRecords } from '../support/process-managers';
+import { CrashHarness } from '../support/crash-harness';
+import { crashTopics, fulfilment, type CrashChild } from '../support/stateful-crash';
 
 jest.setTimeout(240_000);
 
@@ -43,48 +40,16 @@ logger.level = 'silent';
 const PARTITIONS = 6;
 // Counted from each OrderPlaced's time: room for a kill, a restart and a restore on a loaded machine before orders time out.
 const TIMEOUT_MS = 15_000;
-const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-const dirs: string[] = [];
-const runs: string[] = [];
-const children = new Set<CrashChild>();
+const harness = new CrashHarness(kafka, codec, 'it-stateful-crash', PARTITIONS);
 type Runtime = ProcessManagerRuntime<OrderFulfilmentState, FulfilmentInput>;
-const running = new Set<Runtime>();
+const tempDir = (): string => harness.tempDir();
+const topicsOfRun = (): ReturnType<CrashHarness['topicsOfRun']> => harness.topicsOfRun('it-crash');
+const child = (args: string[], env: Readonly<Record<string, string>> = {}): CrashChild => harness.child(args, env);
+const kill = (run: CrashChild): Promise<void> => harness.kill(run);
+const place = (made: ReturnType<typeof crashTopics>, orders: readonly string[]): Promise<void> => harness.place(made, orders);
 
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'it-stateful-crash-'));
-  dirs.push(dir);
-  return dir;
-}
-
-async function topicsOfRun(): Promise<ReturnType<typeof crashTopics> & { readonly run: string }> {
-  const run = unique('it-crash');
-  runs.push(run);
-  const made = crashTopics(run);
-  await createFulfilmentTopics(kafka, made, PARTITIONS);
-  return { ...made, run };
-}
-
-function child(args: string[], env: Readonly<Record<string, string>> = {}): CrashChild {
-  const c = crashChild(args, env);
-  children.add(c);
-  return c;
-}
-
-async function kill(run: CrashChild): Promise<void> {
-  await run.kill();
-  children.delete(run);
-}
-
-async function inProcess(made: ReturnType<typeof crashTopics>, stateDir: string): Promise<Runtime> {
-  const runtime = new ProcessManagerRuntime({ kafka, codec, logger, definition: fulfilment(TIMEOUT_MS), topicMap: made.topicMap, groupId: made.groupId, stateDir, offsetFlushMs: 200 });
-  await runtime.start();
-  running.add(runtime);
-  return runtime;
-}
-
-async function place(made: ReturnType<typeof crashTopics>, orders: readonly string[]): Promise<void> {
-  await produceEnvelopes(producer, codec, orderEventsOf(made, PARTITIONS), orders.map((o) => placed(o, { quantity: 1 })));
-}
+const inProcess = (made: ReturnType<typeof crashTopics>, stateDir: string): Promise<Runtime> =>
+  harness.started(new ProcessManagerRuntime({ kafka, codec, logger, definition: fulfilment(TIMEOUT_MS), topicMap: made.topicMap, groupId: made.groupId, stateDir, offsetFlushMs: 200 }));
 
 /** A first owner decides the orders wave after wave (several transactions per changelog partition), then stops. */
 async function decidedInWaves(made: ReturnType<typeof crashTopics>, waves: ReadonlyArray<readonly string[]>): Promise<void> {
@@ -99,59 +64,13 @@ async function decidedInWaves(made: ReturnType<typeof crashTopics>, waves: Reado
       120_000,
     );
   }
-  await first.stop();
-  running.delete(first);
+  await harness.stop(first);
 }
 
-/** Waits until every order has its payment request and its CancelOrder (its deadline fired), then checks each was written once. */
-async function everyOrderDecidedOnce(made: ReturnType<typeof crashTopics>, orders: readonly string[]): Promise<void> {
-  const has = (records: readonly StoredRecord[], key: (o: string) => string) => orders.every((o) => records.some((r) => r.key === key(o)));
-  const requests = await waitFor(
-    'a payment request per order',
-    async () => {
-      const found = (await readRecords(kafka, made.topics.paymentRequests, codec)).filter((r) => r.type === 'PaymentRequested');
-      return has(found, (o) => `${o}/1`) ? found : undefined;
-    },
-    120_000,
-  );
-  const cancels = await waitFor(
-    'every order to time out (its deadline fired)',
-    async () => {
-      const found = await readRecords(kafka, made.topics.orderCommands, codec);
-      return has(found, (o) => o) ? found : undefined;
-    },
-    120_000,
-  );
-  // No decision twice: one request and one CancelOrder per order, nothing else.
-  expect([...countBy(requests, (r) => r.key).values()].every((n) => n === 1)).toBe(true);
-  expect(requests).toHaveLength(orders.length);
-  expect(cancels.map((r) => r.type)).toEqual(orders.map(() => 'CancelOrder'));
-  expect([...countBy(cancels, (r) => r.key).values()].every((n) => n === 1)).toBe(true);
-  // No state written twice: each order's changelog records are all different states.
-  const changelog = await readRecords(kafka, made.topics.changelog, codec);
-  expect(changelog.every((r) => r.value !== null)).toBe(true);
-  const byKey = new Map<string, string[]>();
-  for (const r of changelog) byKey.set(r.key, [...(byKey.get(r.key) ?? []), JSON.stringify(r.value)]);
-  for (const values of byKey.values()) expect(new Set(values).size).toBe(values.length);
-}
+const everyOrderDecidedOnce = async (made: ReturnType<typeof crashTopics>, orders: readonly string[]): Promise<void> => void (await harness.everyOrderDecidedOnce(made, orders));
 
-beforeAll(async () => {
-  await producer.connect();
-});
-
-afterAll(async () => {
-  for (const c of children) await c.kill();
-  for (const r of [...running]) await r.stop();
-  await producer.disconnect();
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-  await withAdmin(kafka, async (admin) => {
-    for (const run of runs) {
-      const made = crashTopics(run);
-      await admin.deleteGroups([made.groupId]).catch(() => undefined);
-      await admin.deleteTopics({ topics: fulfilmentTopicNames(made) }).catch(() => undefined);
-    }
-  });
-});
+beforeAll(() => harness.start());
+afterAll(() => harness.cleanUp());
 
 describe('the stateful runtime killed at its crash points', () => {
   it('killed between a commit and its store write: the restore reads the commit, nothing is decided twice, no deadline is lost', async () => {
@@ -173,8 +92,7 @@ describe('the stateful runtime killed at its crash points', () => {
     const survivor = await inProcess(made, stateDir);
     await everyOrderDecidedOnce(made, orders);
     expect(survivor.stats()).toMatchObject({ instances: orders.length, pendingDeadlines: 0 });
-    await survivor.stop();
-    running.delete(survivor);
+    await harness.stop(survivor);
     // The store caught up with the log: it reflects every changelog record of the partition.
     const last = Math.max(...(await readRecords(kafka, made.topics.changelog)).filter((r) => r.partition === partition).map((r) => r.offset));
     expect(readStoreMeta(storeDirOf(stateDir, made.topics.changelog, partition))?.offset).toBeGreaterThan(last);

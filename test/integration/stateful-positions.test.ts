@@ -14,9 +14,6 @@
  *   reach the inputs' ends, past the trailing marker of a transactional
  *   producer's write.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { logLevel } from 'kafkajs';
 import { AvroCodec } from '../../infra/kafka/codec';
 import { rootLogger } from '../../infra/logging';
@@ -25,10 +22,11 @@ import { checkpointKeyOf, isCheckpointKey } from '../../infra/stateful/position-
 import { ProcessManagerRuntime } from '../../consumers/process-managers/runtime/runtime';
 import type { FulfilmentInput } from '../../consumers/process-managers/order-fulfilment/order-fulfilment.workflow';
 import type { OrderFulfilmentState } from '../../schemas/generated/types';
-import { testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
-import { committedUpTo, countBy, createFulfilmentTopics, endOffsets, fulfilmentTopicNames, orderEventsOf, placed, readRecords, type StoredRecord } from '../support/process-managers';
+import { testKafka, testRegistry, withAdmin } from '../support/kafka';
+import { committedUpTo, endOffsets, orderEventsOf, placed, readRecords, type StoredRecord } from '../support/process-managers';
 import { produceEnvelopes } from '../support/read-side';
-import { crashChild, crashTopics, fulfilment, type CrashChild } from '../support/stateful-crash';
+import { CrashHarness } from '../support/crash-harness';
+import { crashTopics, fulfilment, type CrashChild } from '../support/stateful-crash';
 
 jest.setTimeout(240_000);
 
@@ -38,54 +36,19 @@ const logger = rootLogger.child({ test: 'stateful-positions' });
 logger.level = 'silent';
 const PARTITIONS = 6;
 const TIMEOUT_MS = 15_000;
-const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-const dirs: string[] = [];
-const runs: string[] = [];
-const children = new Set<CrashChild>();
+const harness = new CrashHarness(kafka, codec, 'it-stateful-positions', PARTITIONS, { POSITIONS: 'changelog' });
 type Runtime = ProcessManagerRuntime<OrderFulfilmentState, FulfilmentInput>;
-const running = new Set<Runtime>();
 type Made = ReturnType<typeof crashTopics>;
+const tempDir = (): string => harness.tempDir();
+const topicsOfRun = (): ReturnType<CrashHarness['topicsOfRun']> => harness.topicsOfRun('it-pos');
+const child = (args: string[]): CrashChild => harness.child(args);
+const kill = (run: CrashChild): Promise<void> => harness.kill(run);
+const stop = (runtime: Runtime): Promise<void> => harness.stop(runtime);
+const place = (made: Made, orders: readonly string[]): Promise<void> => harness.place(made, orders);
 
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'it-stateful-positions-'));
-  dirs.push(dir);
-  return dir;
-}
-
-async function topicsOfRun(): Promise<Made & { readonly run: string }> {
-  const run = unique('it-pos');
-  runs.push(run);
-  const made = crashTopics(run);
-  await createFulfilmentTopics(kafka, made, PARTITIONS);
-  return { ...made, run };
-}
-
-function child(args: string[]): CrashChild {
-  const c = crashChild(args, { POSITIONS: 'changelog' });
-  children.add(c);
-  return c;
-}
-
-async function kill(run: CrashChild): Promise<void> {
-  await run.kill();
-  children.delete(run);
-}
-
-async function inProcess(made: Made, stateDir: string): Promise<Runtime> {
+function inProcess(made: Made, stateDir: string): Promise<Runtime> {
   const definition = { ...fulfilment(TIMEOUT_MS), positions: 'changelog' as const };
-  const runtime = new ProcessManagerRuntime({ kafka, codec, logger, definition, topicMap: made.topicMap, groupId: made.groupId, stateDir, offsetFlushMs: 200 });
-  await runtime.start();
-  running.add(runtime);
-  return runtime;
-}
-
-async function stop(runtime: Runtime): Promise<void> {
-  await runtime.stop();
-  running.delete(runtime);
-}
-
-async function place(made: Made, orders: readonly string[]): Promise<void> {
-  await produceEnvelopes(producer, codec, orderEventsOf(made, PARTITIONS), orders.map((o) => placed(o, { quantity: 1 })));
+  return harness.started(new ProcessManagerRuntime({ kafka, codec, logger, definition, topicMap: made.topicMap, groupId: made.groupId, stateDir, offsetFlushMs: 200 }));
 }
 
 const requestsOf = async (made: Made): Promise<StoredRecord[]> => (await readRecords(kafka, made.topics.paymentRequests, codec)).filter((r) => r.type === 'PaymentRequested');
@@ -96,51 +59,19 @@ async function groupOffsets(made: Made, topic: string): Promise<Map<number, numb
   return new Map((fetched[0]?.partitions ?? []).filter((p) => Number(p.offset) >= 0).map((p) => [p.partition, Number(p.offset)]));
 }
 
-/** Every order has its payment request and its CancelOrder exactly once; states are never written twice; checkpoints are there. */
+/** Every order decided once (crash-harness.ts), and every partition that decided something holds its checkpoints. */
 async function everyOrderDecidedOnce(made: Made, orders: readonly string[]): Promise<void> {
-  const has = (records: readonly StoredRecord[], key: (o: string) => string) => orders.every((o) => records.some((r) => r.key === key(o)));
-  const requests = await waitFor('a payment request per order', async () => {
-    const found = await requestsOf(made);
-    return has(found, (o) => `${o}/1`) ? found : undefined;
-  }, 120_000);
-  const cancels = await waitFor('every order to time out (its deadline fired)', async () => {
-    const found = await readRecords(kafka, made.topics.orderCommands, codec);
-    return has(found, (o) => o) ? found : undefined;
-  }, 120_000);
-  expect(requests).toHaveLength(orders.length);
-  expect([...countBy(requests, (r) => r.key).values()].every((n) => n === 1)).toBe(true);
-  expect(cancels.map((r) => r.type)).toEqual(orders.map(() => 'CancelOrder'));
-  expect([...countBy(cancels, (r) => r.key).values()].every((n) => n === 1)).toBe(true);
-  const changelog = await readRecords(kafka, made.topics.changelog, codec);
-  const states = changelog.filter((r) => !isCheckpointKey(r.key));
-  const byKey = new Map<string, string[]>();
-  for (const r of states) byKey.set(r.key, [...(byKey.get(r.key) ?? []), JSON.stringify(r.value)]);
-  for (const values of byKey.values()) expect(new Set(values).size).toBe(values.length);
-  // Every partition that decided something holds its checkpoints: CommandCheckpoints keyed by group and input topic.
+  const changelog = await harness.everyOrderDecidedOnce(made, orders, (r) => !isCheckpointKey(r.key));
+  // CommandCheckpoints keyed by group and input topic.
   const checkpoints = changelog.filter((r) => isCheckpointKey(r.key));
   expect(checkpoints.every((r) => r.type === 'CommandCheckpoint')).toBe(true);
-  for (const p of new Set(states.map((r) => r.partition))) {
+  for (const p of new Set(changelog.filter((r) => !isCheckpointKey(r.key)).map((r) => r.partition))) {
     expect(checkpoints.some((r) => r.partition === p && r.key === checkpointKeyOf(made.groupId, made.topics.orderEvents))).toBe(true);
   }
 }
 
-beforeAll(async () => {
-  await producer.connect();
-});
-
-afterAll(async () => {
-  for (const c of children) await c.kill();
-  for (const r of [...running]) await r.stop();
-  await producer.disconnect();
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-  await withAdmin(kafka, async (admin) => {
-    for (const run of runs) {
-      const made = crashTopics(run);
-      await admin.deleteGroups([made.groupId]).catch(() => undefined);
-      await admin.deleteTopics({ topics: fulfilmentTopicNames(made) }).catch(() => undefined);
-    }
-  });
-});
+beforeAll(() => harness.start());
+afterAll(() => harness.cleanUp());
 
 describe('the stateful runtime with its positions in the changelog', () => {
   it('killed between a commit and its store write: the checkpoint committed with the outputs, no group offset in the transaction; the next owner decides every order once', async () => {

@@ -1,6 +1,7 @@
 // What the stateful-runtime crash tests and their child process share: the
-// topics of a run, order fulfilment with every customer and item known, and
-// the child process itself (stateful-crash-child.ts), to kill -9.
+// topics of a run, order fulfilment with every customer and item known, the
+// child process itself (stateful-crash-child.ts), to kill -9 (crash-harness.ts
+// keeps and cleans up what a test made).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { orderFulfilmentProcess } from '../../consumers/process-managers/order-fulfilment/order-fulfilment.process';
