@@ -9,7 +9,8 @@
 // writer, an unknown previous outcome) aborts, and the round is written again
 // with the sequenced records sent first to learn where they land. Without a
 // prediction (the first round of a task, or after any failure) that is how it
-// is written anyway.
+// is written anyway. States completed with the offsets (`completeState`,
+// complete-round.ts) are encoded into the changelog once the offsets are known.
 import type { IHeaders, Message, Producer, RecordMetadata } from 'kafkajs';
 import { partitionFor } from '../../schemas/partitioning';
 import type { TopicCatalog } from '../../schemas/topics';

@@ -8,7 +8,10 @@
  * offsets (requests first); later rounds predict them and write in one pass;
  * after a foreign record lands in the requests partitions, the guesses miss,
  * the transactions are aborted and written again. Every acknowledgement names
- * the offset its request really has, and nothing is written twice.
+ * the offset its request really has, and nothing is written twice. The state
+ * remembers where each request landed (Decision.completeState): repeated
+ * OrderPlaced events (in the same round, later, after a missed guess and after
+ * a restart) are answered from it with the right offsets.
  */
 import { logLevel } from 'kafkajs';
 import { AvroCodec } from '../../infra/kafka/codec';
