@@ -44,9 +44,25 @@ export interface Decision<S> {
    * Records whose content depends on where this decision's records in the
    * definition's `sequenced` topics land (e.g. a reply carrying its events'
    * offsets): called with those offsets, in emit order, within the round's
-   * transaction (docs/stateful-runtime.md "Sequenced outputs"). Pure.
+   * transaction (docs/stateful-runtime.md "Sequenced outputs"). `state` is
+   * the process's state as the round writes it, completed (`completeState`)
+   * with the offsets of this decision and of those before it in the round:
+   * a duplicate of an input decided earlier in the same round answers from it
+   * with that input's offsets. Pure.
    */
-  readonly after?: (offsets: readonly EmittedOffset[]) => readonly Outgoing[];
+  readonly after?: (offsets: readonly EmittedOffset[], state: S) => readonly Outgoing[];
+  /**
+   * A state whose content depends on where this decision's sequenced records
+   * land (e.g. a remembered reply carrying its events' offsets): called with
+   * those offsets, within the round's transaction, before the state is
+   * encoded into the changelog; the store gets its result after the commit.
+   * It is given the process's state as the round leaves it (later decisions
+   * of the round on the same process included), not `state`: it must patch
+   * (replace the remembered reply by its id), as the command processor's
+   * `withReply` does. Later decisions of the round see `state` as decided,
+   * not completed (docs/stateful-runtime.md "Sequenced outputs"). Pure.
+   */
+  readonly completeState?: (state: S, offsets: readonly EmittedOffset[]) => S;
 }
 
 export interface StatefulDefinition<S, I> {

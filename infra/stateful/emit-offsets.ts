@@ -9,7 +9,8 @@
 // writer, an unknown previous outcome) aborts, and the round is written again
 // with the sequenced records sent first to learn where they land. Without a
 // prediction (the first round of a task, or after any failure) that is how it
-// is written anyway.
+// is written anyway. States completed with the offsets (`completeState`,
+// complete-round.ts) are encoded into the changelog once the offsets are known.
 import type { IHeaders, Message, Producer, RecordMetadata } from 'kafkajs';
 import { partitionFor } from '../../schemas/partitioning';
 import type { TopicCatalog } from '../../schemas/topics';
@@ -18,18 +19,13 @@ import { deadLetterHeaders } from '../consuming/dead-letters';
 import type { AvroCodec } from '../kafka/codec';
 import { sendPerPartition } from '../kafka/transactions';
 import type { TraceHeaders } from '../tracing/propagation';
-import type { EmittedOffset, Outgoing } from './definition';
+import { completeRound } from './complete-round';
+import type { Outgoing } from './definition';
 import type { PositionWrite } from './position-store';
-import type { Round } from './round';
+import type { ChangedState, Round } from './round';
 import { chunks, type Committed } from './transact';
 
-/** A decision's records that wait for the offsets of its sequenced ones. */
-export interface Late {
-  readonly after: (offsets: readonly EmittedOffset[]) => readonly Outgoing[];
-  readonly trace: TraceHeaders;
-  /** The decision's emitted messages in sequenced topics, in emit order (the same objects as in the round's `emit`). */
-  readonly refs: ReadonlyArray<{ readonly message: Message; readonly topic: string; readonly physical: string; readonly id: string }>;
-}
+export type { Late } from './complete-round';
 
 /** The broker put a sequenced batch elsewhere than the task predicted; the transaction was aborted. */
 export class OffsetGuessMissed extends Error {
@@ -51,7 +47,9 @@ export interface SequencedContext {
   readonly sequenced: ReadonlySet<string>;
 }
 
-export interface SequencedCommitted extends Committed {
+export interface SequencedCommitted<S = unknown> extends Committed {
+  /** States completed with the offsets (`Decision.completeState`), as written: they replace the round's for the store. */
+  readonly states: ReadonlyMap<string, ChangedState<S>>;
   /** Physical sequenced topic -> the offset its next record will land at (past this transaction's commit marker). */
   readonly next: ReadonlyMap<string, number>;
   /** The late records written, by type (for the counts). */
@@ -87,7 +85,7 @@ export async function transactSequenced<S>(
   offsets: ReadonlyMap<string, number>,
   positions: PositionWrite,
   predicted: ReadonlyMap<string, number> | undefined,
-): Promise<SequencedCommitted> {
+): Promise<SequencedCommitted<S>> {
   const sequencedOut = new Map<string, Message[]>();
   const rest = new Map<string, Message[]>();
   const add = (byTopic: Map<string, Message[]>, topic: string, message: Message): void => {
@@ -95,17 +93,11 @@ export async function transactSequenced<S>(
     if (list === undefined) byTopic.set(topic, [message]);
     else list.push(message);
   };
-  for (const { record } of round.states.values()) add(rest, where.changelog, record);
-  for (const record of positions.records) add(rest, where.changelog, record);
-  for (const { topic, message } of round.emit) {
-    // A sequenced record goes to the task's own partition: the round refused any other when it was decided (round.ts).
-    if (!ctx.sequenced.has(topic)) add(rest, topic, message);
-    else add(sequencedOut, topic, message);
-  }
-  for (const { topic, message } of round.control) add(rest, topic, message);
-  for (const letter of round.dead) add(rest, dlqTopicName(letter.topic), { key: letter.key, value: letter.value, partition: letter.partition, headers: deadLetterHeaders(letter, where.groupId) });
+  // A sequenced record goes to the task's own partition: the round refused any other when it was decided (round.ts).
+  for (const { topic, message } of round.emit) if (ctx.sequenced.has(topic)) add(sequencedOut, topic, message);
   const guessing = predicted !== undefined && [...sequencedOut.keys()].every((topic) => predicted.has(topic));
   const bases = new Map<string, number>();
+  const states = new Map<string, ChangedState<S>>();
   const transaction = await producer.transaction();
   let changelogOffset: number | undefined;
   try {
@@ -118,16 +110,26 @@ export async function transactSequenced<S>(
         for (const [topic] of chunk) if (!bases.has(topic)) bases.set(topic, baseOf(sent, topic, where.partition));
       }
     }
-    const lateTypes: string[] = [];
     const indexOf = new Map<Message, number>();
     for (const list of sequencedOut.values()) list.forEach((m, i) => indexOf.set(m, i));
-    for (const late of round.late) {
-      const offsetsOf = late.refs.map(({ message, topic, physical, id }) => ({ topic, partition: where.partition, offset: (bases.get(physical) as number) + (indexOf.get(message) as number), id }));
-      for (const out of late.after(offsetsOf)) {
-        const encoded = await encodeOutgoing(ctx, out, late.trace);
-        add(rest, encoded.topic, encoded.message);
-        lateTypes.push(encoded.type);
-      }
+    // The offsets known: states completed with them, encoded, written first (the store needs their offsets); then the rest.
+    const completed = completeRound(round.late, where.partition, (physical, message) => (bases.get(physical) as number) + (indexOf.get(message) as number), (id) => round.states.get(id)?.state);
+    for (const [id, state] of completed.states) {
+      const changed = round.states.get(id);
+      const late = round.late.find((l) => l.processId === id);
+      if (changed === undefined || late === undefined) continue; // a decision undone within its piece (a redrive's): nothing of it is written
+      states.set(id, { state, trace: changed.trace, record: { ...changed.record, value: await late.encodeState(state) } });
+    }
+    for (const [id, changed] of round.states) add(rest, where.changelog, (states.get(id) ?? changed).record);
+    for (const record of positions.records) add(rest, where.changelog, record);
+    for (const { topic, message } of round.emit) if (!ctx.sequenced.has(topic)) add(rest, topic, message);
+    for (const { topic, message } of round.control) add(rest, topic, message);
+    for (const letter of round.dead) add(rest, dlqTopicName(letter.topic), { key: letter.key, value: letter.value, partition: letter.partition, headers: deadLetterHeaders(letter, where.groupId) });
+    const lateTypes: string[] = [];
+    for (const { out, trace } of completed.records) {
+      const encoded = await encodeOutgoing(ctx, out, trace);
+      add(rest, encoded.topic, encoded.message);
+      lateTypes.push(encoded.type);
     }
     const all = guessing ? new Map([...sequencedOut, ...rest]) : rest;
     for (const topic of sequencedOut.keys()) expected.set(topic, bases.get(topic) as number);
@@ -151,7 +153,7 @@ export async function transactSequenced<S>(
     await transaction.commit();
     const next = new Map([...sequencedOut].map(([topic, messages]) => [topic, (bases.get(topic) as number) + messages.length + 1] as const));
     const wroteChangelog = round.states.size > 0 || positions.records.length > 0;
-    return { changelogOffset: wroteChangelog ? changelogOffset : undefined, next, lateTypes, guessed: guessing && sequencedOut.size > 0 };
+    return { changelogOffset: wroteChangelog ? changelogOffset : undefined, next, states, lateTypes, guessed: guessing && sequencedOut.size > 0 };
   } catch (error) {
     await transaction.abort().catch(() => undefined);
     throw error;

@@ -46,7 +46,7 @@ export interface Round<S> {
   readonly control: Array<{ readonly topic: string; readonly message: Message }>;
   readonly offsets: Map<string, number>;
   /** Records waiting for the offsets of sequenced ones (emit-offsets.ts). */
-  readonly late: Late[];
+  readonly late: Array<Late<S>>;
   /** A span per input decided (docs/tracing.md), ended once the round's transaction is over. */
   readonly spans: Span[];
   decided: number;
@@ -112,7 +112,7 @@ async function decideInto<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, wor
   const { definition } = ctx;
   const changed = new Map<string, { readonly state: S; readonly trace: TraceHeaders }>();
   const emitted: Array<{ readonly out: Outgoing; readonly trace: TraceHeaders }> = [];
-  const afters: Array<{ readonly after: NonNullable<Decision<S>['after']>; readonly outs: readonly Outgoing[]; readonly trace: TraceHeaders }> = [];
+  const afters: Array<{ readonly id: string; readonly decision: Decision<S>; readonly outs: readonly Outgoing[]; readonly trace: TraceHeaders }> = [];
   const stateOf = (id: string): S | undefined => changed.get(id)?.state ?? round.states.get(id)?.state ?? task.stateOf(id);
   const parkedOf = (id: string): readonly ParkedInput[] | undefined => {
     for (const layer of [part.parked, round.parked]) if (layer.has(id)) return layer.get(id) ?? undefined;
@@ -138,7 +138,11 @@ async function decideInto<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, wor
     const trace = traceHeadersOf(span);
     changed.set(id, { state: decision.state, trace });
     for (const out of decision.emit) emitted.push({ out, trace });
-    if (decision.after !== undefined) afters.push({ after: decision.after, outs: decision.emit.filter((o) => definition.sequenced?.includes(o.topic) === true), trace });
+    if (decision.after !== undefined || decision.completeState !== undefined) {
+      // Completed within the transaction (emit-offsets.ts): only a definition with sequenced topics has one that does.
+      if ((definition.sequenced ?? []).length === 0) throw new ProcessingError(`${definition.name} completes records or states with offsets but names no sequenced topics`);
+      afters.push({ id, decision, outs: decision.emit.filter((o) => definition.sequenced?.includes(o.topic) === true), trace });
+    }
     return true;
   };
   switch (work.kind) {
@@ -208,8 +212,10 @@ async function decideInto<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, wor
       messageOf.set(o, encoded.message);
       part.emit.push(encoded);
     }
-    for (const { after, outs, trace } of afters) {
-      part.late.push({ after, trace, refs: outs.map((o) => ({ message: messageOf.get(o) as Message, topic: o.topic, physical: ctx.physical(o.topic), id: o.id })) });
+    const encodeState = (state: S): Promise<Buffer> => ctx.codec.encode(ctx.changelog.logical, definition.stateRecord, state);
+    for (const { id, decision, outs, trace } of afters) {
+      const refs = outs.map((o) => ({ message: messageOf.get(o) as Message, topic: o.topic, physical: ctx.physical(o.topic), id: o.id }));
+      part.late.push({ processId: id, state: decision.state, after: decision.after, complete: decision.completeState, encodeState, trace, refs });
     }
     for (const [id, { state, trace }] of changed) {
       const partition = partitionFor(id, ctx.changelog.partitions);

@@ -28,10 +28,10 @@ export async function sequencedRound<S>(
   offsets: ReadonlyMap<string, number>,
   positions: PositionWrite,
   counts: RuntimeCounts,
-): Promise<SequencedCommitted> {
+): Promise<SequencedCommitted<S>> {
   const predicted = sequencing.predictions.get(task.producer);
   sequencing.predictions.delete(task.producer);
-  let committed: SequencedCommitted;
+  let committed: SequencedCommitted<S>;
   try {
     committed = await transactSequenced(sequencing, task.producer, where, round, offsets, positions, predicted);
     if (committed.guessed && round.late.length > 0) counts.offsetsPredicted += 1;
@@ -44,5 +44,7 @@ export async function sequencedRound<S>(
   const next = new Map(predicted);
   for (const [topic, offset] of committed.next) next.set(topic, offset);
   sequencing.predictions.set(task.producer, next);
+  // Committed: the states completed with the offsets are the ones the store gets (docs/stateful-runtime.md "Sequenced outputs").
+  for (const [id, changed] of committed.states) round.states.set(id, changed);
   return committed;
 }
