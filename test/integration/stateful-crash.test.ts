@@ -76,12 +76,8 @@ describe('the stateful runtime killed at its crash points', () => {
   it('killed between a commit and its store write: the restore reads the commit, nothing is decided twice, no deadline is lost', async () => {
     const made = await topicsOfRun();
     const orders = Array.from({ length: 12 }, (_, i) => `o-${i + 1}`);
-    await place(made, orders);
     const stateDir = tempDir();
-    const doomed = child(['hang-after-commit', made.run, stateDir, String(TIMEOUT_MS)]);
-    const line = await waitFor('the child to commit its first round', async () => doomed.lines.find((l) => l.startsWith('committed ')), 90_000);
-    await kill(doomed);
-    const partition = Number(line.split(' ')[1]);
+    const partition = await harness.killedAfterCommit(made, orders, stateDir, TIMEOUT_MS);
 
     // The crash point: the transaction is in the log, the store does not have it.
     const stored = readStoreMeta(storeDirOf(stateDir, made.topics.changelog, partition));

@@ -77,12 +77,8 @@ describe('the stateful runtime with its positions in the changelog', () => {
   it('killed between a commit and its store write: the checkpoint committed with the outputs, no group offset in the transaction; the next owner decides every order once', async () => {
     const made = await topicsOfRun();
     const orders = Array.from({ length: 12 }, (_, i) => `o-${i + 1}`);
-    await place(made, orders);
     const stateDir = tempDir();
-    const doomed = child(['hang-after-commit', made.run, stateDir, String(TIMEOUT_MS)]);
-    const line = await waitFor('the child to commit its first round', async () => doomed.lines.find((l) => l.startsWith('committed ')), 90_000);
-    await kill(doomed);
-    const partition = Number(line.split(' ')[1]);
+    const partition = await harness.killedAfterCommit(made, orders, stateDir, TIMEOUT_MS);
 
     // The round's transaction wrote the position as a checkpoint record in the changelog partition...
     const changelog = (await readRecords(kafka, made.topics.changelog, codec)).filter((r) => r.partition === partition);

@@ -78,6 +78,19 @@ export class CrashHarness {
     this.running.delete(runtime);
   }
 
+  /**
+   * Places the orders, runs a child that hangs right after its first round's
+   * commit (before the store write), and kills it there: the partition that
+   * round committed.
+   */
+  async killedAfterCommit(made: FulfilmentTopics & { readonly run: string }, orders: readonly string[], stateDir: string, paymentTimeoutMs: number): Promise<number> {
+    await this.place(made, orders);
+    const doomed = this.child(['hang-after-commit', made.run, stateDir, String(paymentTimeoutMs)]);
+    const line = await waitFor('the child to commit its first round', async () => doomed.lines.find((l) => l.startsWith('committed ')), 90_000);
+    await this.kill(doomed);
+    return Number(line.split(' ')[1]);
+  }
+
   /** One OrderPlaced per order, on the run's order events. */
   async place(made: FulfilmentTopics, orders: readonly string[]): Promise<void> {
     await produceEnvelopes(this.producer, this.codec, orderEventsOf(made, this.partitions), orders.map((o) => placed(o, { quantity: 1 })));
