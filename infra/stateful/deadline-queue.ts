@@ -9,6 +9,8 @@ export interface QueuedDeadline {
   readonly dueAt: number;
   readonly partition: number;
   readonly processId: string;
+  /** The task's part (definition) whose process set it (docs/stateful-runtime.md "Several definitions per task"); default 0. */
+  readonly part?: number;
   readonly name: string;
   /** The restore of the partition this entry was queued in; entries of an older restore are stale. */
   readonly epoch: number;

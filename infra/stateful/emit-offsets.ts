@@ -14,8 +14,6 @@
 import type { IHeaders, Message, Producer, RecordMetadata } from 'kafkajs';
 import { partitionFor } from '../../schemas/partitioning';
 import type { TopicCatalog } from '../../schemas/topics';
-import { dlqTopicName } from '../../schemas/topics';
-import { deadLetterHeaders } from '../consuming/dead-letters';
 import type { AvroCodec } from '../kafka/codec';
 import { sendPerPartition } from '../kafka/transactions';
 import type { TraceHeaders } from '../tracing/propagation';
@@ -23,7 +21,7 @@ import { completeRound } from './complete-round';
 import type { Outgoing } from './definition';
 import type { PositionWrite } from './position-store';
 import type { ChangedState, Round } from './round';
-import { chunks, type Committed } from './transact';
+import { addChangelogRecords, addOtherRecords, changelogOffsetsOf, chunks, noteChangelogOffsets, sendGroupOffsets, type Committed, type PartsCommitted, type PartWrite } from './transact';
 
 export type { Late } from './complete-round';
 
@@ -58,6 +56,11 @@ export interface SequencedCommitted<S = unknown> extends Committed {
   readonly guessed: boolean;
 }
 
+/** As SequencedCommitted, for a task of several parts: per part its changelog offset and completed states. */
+export interface SequencedPartsCommitted<S = unknown> extends PartsCommitted, Omit<SequencedCommitted<S>, 'states' | 'changelogOffset'> {
+  readonly states: ReadonlyArray<ReadonlyMap<string, ChangedState<S>>>;
+}
+
 /** Encodes a late record as the round encodes what a decision emits. */
 export async function encodeOutgoing(ctx: Pick<SequencedContext, 'codec' | 'catalog' | 'physical'>, o: Outgoing, trace: TraceHeaders): Promise<{ readonly topic: string; readonly type: string; readonly message: Message }> {
   return {
@@ -72,11 +75,7 @@ export async function encodeOutgoing(ctx: Pick<SequencedContext, 'codec' | 'cata
   };
 }
 
-/**
- * The round's transaction with late records: `predicted` (physical sequenced
- * topic -> next offset) sends everything in one pass and checks; without a
- * prediction for every sequenced topic written, the sequenced records go first.
- */
+/** The one-part transaction with late records (a single-definition runtime's). */
 export async function transactSequenced<S>(
   ctx: SequencedContext,
   producer: Producer,
@@ -86,6 +85,24 @@ export async function transactSequenced<S>(
   positions: PositionWrite,
   predicted: ReadonlyMap<string, number> | undefined,
 ): Promise<SequencedCommitted<S>> {
+  const c = await transactSequencedParts(ctx, producer, where, [{ changelog: where.changelog, round, positions }], offsets, predicted);
+  return { changelogOffset: c.changelogOffsets[0], next: c.next, states: c.states[0] ?? new Map(), lateTypes: c.lateTypes, guessed: c.guessed };
+}
+
+/**
+ * The round's transaction with late records, for every part of the task:
+ * `predicted` (physical sequenced topic -> next offset) sends everything in
+ * one pass and checks; without a prediction for every sequenced topic
+ * written, the sequenced records go first.
+ */
+export async function transactSequencedParts<S>(
+  ctx: SequencedContext,
+  producer: Producer,
+  where: { readonly groupId: string; readonly partition: number },
+  writes: ReadonlyArray<PartWrite<S>>,
+  offsets: ReadonlyMap<string, number>,
+  predicted: ReadonlyMap<string, number> | undefined,
+): Promise<SequencedPartsCommitted<S>> {
   const sequencedOut = new Map<string, Message[]>();
   const rest = new Map<string, Message[]>();
   const add = (byTopic: Map<string, Message[]>, topic: string, message: Message): void => {
@@ -94,12 +111,11 @@ export async function transactSequenced<S>(
     else list.push(message);
   };
   // A sequenced record goes to the task's own partition: the round refused any other when it was decided (round.ts).
-  for (const { topic, message } of round.emit) if (ctx.sequenced.has(topic)) add(sequencedOut, topic, message);
+  for (const { round } of writes) for (const { topic, message } of round.emit) if (ctx.sequenced.has(topic)) add(sequencedOut, topic, message);
   const guessing = predicted !== undefined && [...sequencedOut.keys()].every((topic) => predicted.has(topic));
   const bases = new Map<string, number>();
-  const states = new Map<string, ChangedState<S>>();
   const transaction = await producer.transaction();
-  let changelogOffset: number | undefined;
+  const noted: Array<number | undefined> = writes.map(() => undefined);
   try {
     const expected = new Map<string, number>();
     if (guessing) for (const topic of sequencedOut.keys()) bases.set(topic, predicted.get(topic) as number);
@@ -112,24 +128,31 @@ export async function transactSequenced<S>(
     }
     const indexOf = new Map<Message, number>();
     for (const list of sequencedOut.values()) list.forEach((m, i) => indexOf.set(m, i));
-    // The offsets known: states completed with them, encoded, written first (the store needs their offsets); then the rest.
-    const completed = completeRound(round.late, where.partition, (physical, message) => (bases.get(physical) as number) + (indexOf.get(message) as number), (id) => round.states.get(id)?.state);
-    for (const [id, state] of completed.states) {
-      const changed = round.states.get(id);
-      const late = round.late.find((l) => l.processId === id);
-      if (changed === undefined || late === undefined) continue; // a decision undone within its piece (a redrive's): nothing of it is written
-      states.set(id, { state, trace: changed.trace, record: { ...changed.record, value: await late.encodeState(state) } });
+    const offsetOf = (physical: string, message: Message): number => (bases.get(physical) as number) + (indexOf.get(message) as number);
+    // The offsets known: states completed with them, encoded, written first (the stores need their offsets); then the rest.
+    const states: Array<Map<string, ChangedState<S>>> = [];
+    const lateRecords: Array<ReturnType<typeof completeRound<S>>['records']> = [];
+    for (const { round } of writes) {
+      const completed = completeRound(round.late, where.partition, offsetOf, (id) => round.states.get(id)?.state);
+      const mine = new Map<string, ChangedState<S>>();
+      for (const [id, state] of completed.states) {
+        const changed = round.states.get(id);
+        const late = round.late.find((l) => l.processId === id);
+        if (changed === undefined || late === undefined) continue; // a decision undone within its piece (a redrive's): nothing of it is written
+        mine.set(id, { state, trace: changed.trace, record: { ...changed.record, value: await late.encodeState(state) } });
+      }
+      states.push(mine);
+      lateRecords.push(completed.records);
     }
-    for (const [id, changed] of round.states) add(rest, where.changelog, (states.get(id) ?? changed).record);
-    for (const record of positions.records) add(rest, where.changelog, record);
-    for (const { topic, message } of round.emit) if (!ctx.sequenced.has(topic)) add(rest, topic, message);
-    for (const { topic, message } of round.control) add(rest, topic, message);
-    for (const letter of round.dead) add(rest, dlqTopicName(letter.topic), { key: letter.key, value: letter.value, partition: letter.partition, headers: deadLetterHeaders(letter, where.groupId) });
+    addChangelogRecords(writes, (topic, message) => add(rest, topic, message), states);
+    for (const { round } of writes) addOtherRecords(round, where.groupId, (topic, message) => add(rest, topic, message), (topic) => !ctx.sequenced.has(topic));
     const lateTypes: string[] = [];
-    for (const { out, trace } of completed.records) {
-      const encoded = await encodeOutgoing(ctx, out, trace);
-      add(rest, encoded.topic, encoded.message);
-      lateTypes.push(encoded.type);
+    for (const records of lateRecords) {
+      for (const { out, trace } of records) {
+        const encoded = await encodeOutgoing(ctx, out, trace);
+        add(rest, encoded.topic, encoded.message);
+        lateTypes.push(encoded.type);
+      }
     }
     const all = guessing ? new Map([...sequencedOut, ...rest]) : rest;
     for (const topic of sequencedOut.keys()) expected.set(topic, bases.get(topic) as number);
@@ -144,16 +167,12 @@ export async function transactSequenced<S>(
           expected.set(topic, want + messages.length);
         }
       }
-      const states = chunk.get(where.changelog)?.length ?? 0;
-      if (states > 0) changelogOffset = baseOf(sent, where.changelog, where.partition) + states;
+      noteChangelogOffsets(writes, chunk, sent, where.partition, noted);
     }
-    if (positions.sendOffsets && offsets.size > 0) {
-      await transaction.sendOffsets({ consumerGroupId: where.groupId, topics: [...offsets].map(([topic, offset]) => ({ topic, partitions: [{ partition: where.partition, offset: String(offset) }] })) });
-    }
+    await sendGroupOffsets(transaction, where, writes, offsets);
     await transaction.commit();
     const next = new Map([...sequencedOut].map(([topic, messages]) => [topic, (bases.get(topic) as number) + messages.length + 1] as const));
-    const wroteChangelog = round.states.size > 0 || positions.records.length > 0;
-    return { changelogOffset: wroteChangelog ? changelogOffset : undefined, next, states, lateTypes, guessed: guessing && sequencedOut.size > 0 };
+    return { changelogOffsets: changelogOffsetsOf(writes, noted), next, states, lateTypes, guessed: guessing && sequencedOut.size > 0 };
   } catch (error) {
     await transaction.abort().catch(() => undefined);
     throw error;

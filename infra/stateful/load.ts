@@ -5,6 +5,7 @@
 // missing, damaged or from another changelog epoch); refuse states folded by
 // another fold version; read where each input was decided up to (the group's
 // committed offsets, or the checkpoints the store restored: position-store.ts).
+// A task of several parts opens and restores one store per part.
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { AvroCodec } from '../kafka/codec';
 import type { ParkedInput } from './parking';
@@ -15,6 +16,20 @@ import { openStamped, storeDirOf } from './stamped-store';
 import type { StatefulDefinition } from './definition';
 import { foldVersionOfDefinition, PartitionState, stateDecoder, stateRow } from './partition-state';
 import { isCheckpointKey, type PositionStore } from './position-store';
+import type { TaskPart } from './task';
+
+/** One part (definition) of the tasks to load (docs/stateful-runtime.md "Several definitions per task"). */
+export interface LoadPart<S> {
+  readonly definition: StatefulDefinition<S, unknown>;
+  /** Physical topics the part consumes: its inputs, and its parked topic when it parks. */
+  readonly inputs: readonly string[];
+  /** Physical changelog topic. */
+  readonly changelog: string;
+  /** Physical parked topic, when the part parks. */
+  readonly parked?: string;
+  /** Where the part's input positions are read from (position-store.ts). */
+  readonly positions: PositionStore;
+}
 
 export interface LoadContext<S> {
   readonly kafka: Kafka;
@@ -22,21 +37,13 @@ export interface LoadContext<S> {
   readonly codec: AvroCodec;
   readonly log: Logger;
   readonly groupId: string;
-  readonly definition: StatefulDefinition<S, unknown>;
-  /** Physical input topics. */
-  readonly inputs: readonly string[];
-  /** Physical changelog topic. */
-  readonly changelog: string;
-  /** Physical parked topic, when the runtime parks. */
-  readonly parked?: string;
-  /** Directory holding one store directory per partition task. */
+  readonly parts: ReadonlyArray<LoadPart<S>>;
+  /** Directory holding one store directory per changelog partition. */
   readonly stateDir: string;
   /** The changelog's incarnation (docs/state-stores.md "On assignment"). */
   readonly changelogEpoch: string;
   readonly restoreTimeoutMs: number;
   readonly decodedCapacity: number;
-  /** Where the inputs' positions are read from (position-store.ts). */
-  readonly positions: PositionStore;
   readonly signal?: AbortSignal;
   readonly fetchBytes?: number;
   readonly onProgress?: (partition: number, offset: number) => Promise<void>;
@@ -45,9 +52,8 @@ export interface LoadContext<S> {
 export interface Loaded<S> {
   readonly partition: number;
   readonly producer: Producer;
-  readonly state: PartitionState<S>;
-  /** The partition's parked processes (docs/stateful-runtime.md "Parking"). */
-  readonly parked: Map<string, readonly ParkedInput[]>;
+  /** Per part: its store and parked processes (docs/stateful-runtime.md "Parking"). */
+  readonly parts: Array<TaskPart<S>>;
   /** Physical input topic -> offset committed (by us or whoever owned the partition before), in the group or a checkpoint. */
   readonly committed: Map<string, number>;
   /** Physical input topic -> where consuming starts (committed, else the log start). */
@@ -56,13 +62,13 @@ export interface Loaded<S> {
 
 export { storeDirOf };
 
-async function loadOne<S>(ctx: LoadContext<S>, partition: number): Promise<PartitionState<S>> {
-  const { definition } = ctx;
+async function loadOne<S>(ctx: LoadContext<S>, part: LoadPart<S>, partition: number): Promise<PartitionState<S>> {
+  const { definition } = part;
   const foldVersion = foldVersionOfDefinition(definition);
   const opened = await openStamped({
     kafka: ctx.kafka,
-    dir: storeDirOf(ctx.stateDir, ctx.changelog, partition),
-    identity: { topic: ctx.changelog, partition, epoch: ctx.changelogEpoch, foldVersion },
+    dir: storeDirOf(ctx.stateDir, part.changelog, partition),
+    identity: { topic: part.changelog, partition, epoch: ctx.changelogEpoch, foldVersion },
     decode: stateDecoder(ctx.codec, definition),
     decodedCapacity: ctx.decodedCapacity,
     row: stateRow(ctx.codec, definition),
@@ -70,8 +76,8 @@ async function loadOne<S>(ctx: LoadContext<S>, partition: number): Promise<Parti
     ...(definition.positions === 'changelog' ? { isState: (key: string) => !isCheckpointKey(key) } : {}),
     refusal: (why) =>
       (why.kind === 'store'
-        ? `${definition.name}: the store of ${ctx.changelog}[${partition}] was made by fold version ${why.stored}, this build's fold is version ${foldVersion}; `
-        : `${definition.name}: ${why.count} state(s) of ${ctx.changelog}[${partition}] were folded by fold version ${why.versions.join(', ')}, this build's fold is version ${foldVersion}; `) +
+        ? `${definition.name}: the store of ${part.changelog}[${partition}] was made by fold version ${why.stored}, this build's fold is version ${foldVersion}; `
+        : `${definition.name}: ${why.count} state(s) of ${part.changelog}[${partition}] were folded by fold version ${why.versions.join(', ')}, this build's fold is version ${foldVersion}; `) +
       `deciding on them would decide on stale state. Stop every instance of ${ctx.groupId}, run \`npm run states:migrate -- ${definition.name}\` with this build ` +
       '(it needs the definition\'s `migrate`), then start this build with a new STATE_CHANGELOG_EPOCH (docs/state-stores.md "Fold versions").',
     timeoutMs: ctx.restoreTimeoutMs,
@@ -81,7 +87,7 @@ async function loadOne<S>(ctx: LoadContext<S>, partition: number): Promise<Parti
   });
   const { restore } = opened;
   ctx.log.info(
-    { partition, from: restore.from, to: restore.to, records: restore.records, ms: restore.ms, rebuilt: opened.rebuilt, states: opened.store.size() },
+    { partition, changelog: part.changelog, from: restore.from, to: restore.to, records: restore.records, ms: restore.ms, rebuilt: opened.rebuilt, states: opened.store.size() },
     opened.rebuilt === undefined ? 'partition store restored by delta' : 'partition store rebuilt from the changelog',
   );
   return new PartitionState(opened.store, definition);
@@ -90,31 +96,45 @@ async function loadOne<S>(ctx: LoadContext<S>, partition: number): Promise<Parti
 export async function loadPartitions<S>(ctx: LoadContext<S>, partitions: readonly number[]): Promise<Array<Loaded<S>>> {
   // 1. Fence first, so nothing a previous owner left open can commit after we read.
   const producers = await Promise.all(partitions.map((p) => fencedProducer(ctx.kafka, `${ctx.groupId}.${p}`)));
-  const states: Array<PartitionState<S>> = [];
+  const opened: Array<PartitionState<S>> = [];
   try {
-    // 2. Each partition's store, restored to the changelog's end.
+    // 2. Each partition's stores (one per part), restored to their changelogs' ends; a stale fold in any refuses the task.
+    const states: Array<Array<PartitionState<S>>> = [];
     for (const partition of partitions) {
-      ctx.signal?.throwIfAborted();
-      states.push(await loadOne(ctx, partition));
+      const mine: Array<PartitionState<S>> = [];
+      for (const part of ctx.parts) {
+        ctx.signal?.throwIfAborted();
+        const state = await loadOne(ctx, part, partition);
+        opened.push(state);
+        mine.push(state);
+      }
+      states.push(mine);
     }
-    // 2b. Parked processes: the parked topic is small (compacted, tombstoned on redrive), read whole.
-    const parked = ctx.parked === undefined ? new Map<number, Map<string, readonly ParkedInput[]>>() : await loadParked(ctx, ctx.parked, partitions);
-    // 3. Where each input partition was committed (the group's offsets, or the restored checkpoints), else where it starts.
-    const committed = await ctx.positions.read(partitions.map((partition, i) => ({ partition, store: (states[i] as PartitionState<S>).store })));
+    const committed = new Map<number, Map<string, number>>(partitions.map((p) => [p, new Map()]));
+    const parked: Array<Map<number, Map<string, readonly ParkedInput[]>>> = [];
+    for (const [k, part] of ctx.parts.entries()) {
+      // 2b. Parked processes: the parked topic is small (compacted, tombstoned on redrive), read whole.
+      parked.push(part.parked === undefined ? new Map() : await loadParked(ctx, part.parked, partitions));
+      // 3. Where each input partition was committed (the group's offsets, or the part's restored checkpoints).
+      const read = await part.positions.read(partitions.map((partition, i) => ({ partition, store: (states[i]?.[k] as PartitionState<S>).store })));
+      for (const [partition, offsets] of read) for (const [topic, offset] of offsets) committed.get(partition)?.set(topic, offset);
+    }
+    const inputs = ctx.parts.flatMap((part) => part.inputs);
     const lows = new Map<string, Map<number, number>>();
-    for (const topic of ctx.inputs) lows.set(topic, new Map((await ctx.admin.fetchTopicOffsets(topic)).map((o) => [o.partition, Number(o.low)])));
+    for (const topic of inputs) lows.set(topic, new Map((await ctx.admin.fetchTopicOffsets(topic)).map((o) => [o.partition, Number(o.low)])));
     return partitions.map((partition, i) => {
       const c = new Map<string, number>();
       const starts = new Map<string, number>();
-      for (const topic of ctx.inputs) {
+      for (const topic of inputs) {
         const offset = committed.get(partition)?.get(topic);
         if (offset !== undefined) c.set(topic, offset);
         starts.set(topic, offset ?? lows.get(topic)?.get(partition) ?? 0);
       }
-      return { partition, producer: producers[i] as Producer, state: states[i] as PartitionState<S>, parked: parked.get(partition) ?? new Map(), committed: c, starts };
+      const parts = ctx.parts.map((_, k) => ({ state: states[i]?.[k] as PartitionState<S>, parked: parked[k]?.get(partition) ?? new Map<string, readonly ParkedInput[]>() }));
+      return { partition, producer: producers[i] as Producer, parts, committed: c, starts };
     });
   } catch (error) {
-    for (const state of states) state.close();
+    for (const state of opened) state.close();
     await Promise.all(producers.map((p) => p.disconnect().catch(() => undefined)));
     throw error;
   }

@@ -23,7 +23,7 @@ export interface RuntimeConsumerParts {
   readonly onProgress: (progress: PartitionProgress) => void;
 }
 
-export function runtimeConsumer<S, I>(options: StatefulRuntimeOptions<S, I>, parts: RuntimeConsumerParts): EventConsumer {
+export function runtimeConsumer(options: Pick<StatefulRuntimeOptions<unknown, unknown>, 'kafka' | 'codec' | 'groupId' | 'retry' | 'maxBytesPerPartition'>, parts: RuntimeConsumerParts): EventConsumer {
   return new EventConsumer({
     kafka: options.kafka,
     codec: options.codec,

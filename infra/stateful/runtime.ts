@@ -27,24 +27,22 @@ import type { Logger } from '../logging';
 import { DeadlineScheduler } from './deadline-scheduler';
 import { assignedIn } from './fencing';
 import type { StatefulDefinition } from './definition';
-import type { DecideContext } from './round';
 import { StateDirectory } from './state-dir';
 import { TaskLoop } from './task-loop';
-import type { StatefulRuntimeOptions } from './runtime-options';
 import { TaskDeadlines } from './task-deadlines';
 import { parkedOf, statsOf } from './runtime-stats';
 import { PartitionRevoked, zeroCounts, type Task } from './task';
 import type { StatefulStats } from './stats';
 import type { ParkedProcess } from './parking';
-import { parkingContextOf } from './round-parking';
-import { positionStore } from './position-store';
+import { positionStore, type PositionStore, type PositionsMode } from './position-store';
 import { sequencingOf } from './sequenced-round';
-import { foldVersionOfDefinition } from './partition-state';
+import { partsOf, runtimeParts, type AnyRuntimeOptions, type RuntimePart } from './runtime-parts';
 import { FetchQueue, fetchLimits } from './fetch-queue';
 import { runtimeConsumer } from './runtime-consumer';
 import { TaskRestore } from './task-restore';
 
 export type { StatefulRuntimeOptions } from './runtime-options';
+export { statefulPart, type PartsRuntimeOptions, type StatefulPart } from './runtime-parts';
 
 export class StatefulRuntime<S, I> implements BatchSink {
   readonly writesDeadLetters = true;
@@ -52,19 +50,21 @@ export class StatefulRuntime<S, I> implements BatchSink {
   readonly queues: boolean;
   readonly groupId: string;
   readonly consumer: EventConsumer;
-  private readonly definition: StatefulDefinition<S, I>;
+  /** For logs and stats: the definition's name, or the parts'. */
+  readonly name: string;
+  /** The definitions (parts) each task runs; one unless given `parts` (runtime-parts.ts). */
+  private readonly definitions: ReadonlyArray<StatefulDefinition<S, I>>;
   private readonly clock: () => number;
   private readonly log: Logger;
   private readonly inputs: readonly string[];
   /** The inputs plus the parked topic when parking (operators' requests arrive there). */
   private readonly consumed: readonly string[];
-  private readonly ctx: DecideContext<S, I>;
   private readonly tasks = new Map<number, Task<S>>();
   private readonly scheduler: DeadlineScheduler<Task<S>>;
   private readonly loop: TaskLoop<S, I>;
   private readonly fetch: FetchQueue<S> | undefined;
   private readonly deadlines: TaskDeadlines<S>;
-  private readonly positions: ReturnType<typeof positionStore>;
+  private readonly positionsMode: PositionsMode;
   private readonly restore: TaskRestore<S>;
   private admin: Admin | undefined;
   private stateDir: StateDirectory | undefined;
@@ -74,39 +74,23 @@ export class StatefulRuntime<S, I> implements BatchSink {
   private readonly emittedByType = new Map<string, number>();
   private readonly counts = zeroCounts();
 
-  constructor(private readonly options: StatefulRuntimeOptions<S, I>) {
-    const { definition } = options;
+  constructor(private readonly options: AnyRuntimeOptions<S, I>) {
     const catalog = options.catalog ?? topicCatalog();
     const physical = (topic: string): string => options.topicMap?.[topic] ?? topic;
-    this.definition = definition;
+    const given = partsOf(options);
+    this.name = 'parts' in options ? (options.name ?? given.map((p) => p.definition.name).join('+')) : options.definition.name;
     this.clock = options.clock ?? Date.now;
     this.groupId = options.groupId;
-    this.log = options.logger.child({ component: 'stateful-runtime', definition: definition.name });
-    this.inputs = definition.inputs.map(physical);
-    const counts = new Set(definition.inputs.map((t) => catalog.topic(t).partitions));
-    const changelog = catalog.topic(options.changelog);
-    counts.add(changelog.partitions);
-    if (counts.size !== 1) throw new Error(`${definition.name}: inputs and changelog must share one partition count, got ${[...counts].join(', ')}`);
-    const parking = parkingContextOf(definition, options.parkedTopic, { catalog, physical, changelogPartitions: changelog.partitions, groupId: options.groupId, clock: this.clock });
-    this.consumed = parking === undefined ? this.inputs : [...this.inputs, parking.physical];
-    this.ctx = {
-      definition,
-      codec: options.codec,
-      catalog,
-      physical,
-      changelog: { logical: changelog.name, physical: physical(changelog.name), partitions: changelog.partitions },
-      ...(parking === undefined ? {} : { parking }),
-    };
-    this.positions = positionStore({
-      mode: definition.positions ?? 'group',
-      admin: () => this.started().admin,
-      codec: options.codec,
-      groupId: this.groupId,
-      inputs: this.consumed,
-      changelog: changelog.name,
-      foldVersion: foldVersionOfDefinition(definition),
-    });
-    this.deadlines = new TaskDeadlines<S>(definition as StatefulDefinition<S, unknown>, () => this.scheduler, this.counts);
+    this.log = options.logger.child({ component: 'stateful-runtime', definition: this.name });
+    const { parts, partitions, positions: mode } = runtimeParts<S, I>(this.name, given, { catalog, physical, codec: options.codec, groupId: options.groupId, clock: this.clock });
+    this.definitions = parts.map((p) => p.definition);
+    this.inputs = parts.flatMap((p) => p.inputs);
+    this.consumed = parts.flatMap((p) => p.consumed);
+    const positionsOf = (part: RuntimePart<S, I>): PositionStore =>
+      positionStore({ mode, admin: () => this.started().admin, codec: options.codec, groupId: this.groupId, inputs: part.consumed, changelog: part.ctx.changelog.logical, foldVersion: part.foldVersion });
+    const loopParts = parts.map((part) => ({ ctx: part.ctx, consumed: part.consumed, positions: positionsOf(part), foldVersion: part.foldVersion }));
+    this.positionsMode = mode;
+    this.deadlines = new TaskDeadlines<S>(this.definitions as ReadonlyArray<StatefulDefinition<S, unknown>>, () => this.scheduler, this.counts);
     this.scheduler = new DeadlineScheduler<Task<S>>({
       clock: this.clock,
       log: this.log,
@@ -128,22 +112,20 @@ export class StatefulRuntime<S, I> implements BatchSink {
           restore: (task) => this.loop.submit(task, { kind: 'flush' }),
           stopping: () => this.stopping,
         });
-    this.loop = new TaskLoop(this.ctx, {
+    this.loop = new TaskLoop(loopParts, {
       log: this.log,
       groupId: this.groupId,
       offsetFlushMs: options.offsetFlushMs ?? 1_000,
       counts: this.counts,
       emittedByType: this.emittedByType,
-      positions: this.positions,
-      foldVersion: foldVersionOfDefinition(definition),
       clock: this.clock,
-      ...sequencingOf(definition, { codec: options.codec, catalog, physical }),
+      ...sequencingOf(this.definitions, { codec: options.codec, catalog, physical }),
       scheduler: this.scheduler,
       stopping: () => this.stopping,
       reload: (task) => this.restore.reload(task),
       owned: (task) => this.owned(task),
-      replaced: (task, id, before, after, trace) => this.deadlines.replaced(task, id, before, after, trace),
-      unparked: (task, id) => this.deadlines.unparked(task, id),
+      replaced: (task, part, id, before, after, trace) => this.deadlines.replaced(task, part, id, before, after, trace),
+      unparked: (task, part, id) => this.deadlines.unparked(task, part, id),
       ...(options.betweenCommitAndStore === undefined ? {} : { betweenCommitAndStore: options.betweenCommitAndStore }),
       ...(this.fetch === undefined ? {} : { queue: this.fetch }),
     });
@@ -151,11 +133,13 @@ export class StatefulRuntime<S, I> implements BatchSink {
       settings: options,
       log: this.log,
       groupId: this.groupId,
-      definition: definition as StatefulDefinition<S, unknown>,
-      consumed: this.consumed,
-      changelog: this.ctx.changelog.physical,
-      parked: parking?.physical,
-      positions: this.positions,
+      parts: parts.map((part, k) => ({
+        definition: part.definition as StatefulDefinition<S, unknown>,
+        inputs: part.consumed,
+        changelog: part.ctx.changelog.physical,
+        ...(part.ctx.parking === undefined ? {} : { parked: part.ctx.parking.physical }),
+        positions: loopParts[k]?.positions as PositionStore,
+      })),
       counts: this.counts,
       scheduler: this.scheduler,
       deadlines: this.deadlines,
@@ -168,9 +152,9 @@ export class StatefulRuntime<S, I> implements BatchSink {
       sink: this,
       log: this.log,
       topics: this.consumed,
-      handles: parking === undefined ? definition.handles : new Set([...definition.handles, 'ParkingRequest']),
-      partitions: changelog.partitions,
-      lagReportOnly: this.positions.mode === 'changelog',
+      handles: new Set([...parts.flatMap((p) => [...p.definition.handles]), ...(parts.some((p) => p.ctx.parking !== undefined) ? ['ParkingRequest'] : [])]),
+      partitions,
+      lagReportOnly: mode === 'changelog',
       onProgress: ({ topic, partition, position }) => this.progressed(topic, partition, position),
     });
   }
@@ -186,7 +170,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
   }
 
   async start(): Promise<void> {
-    await this.definition.start?.();
+    for (const definition of this.definitions) await definition.start?.();
     this.stateDir = StateDirectory.claim(this.options.stateDir, this.groupId);
     const admin = this.options.kafka.admin();
     await admin.connect();
@@ -215,14 +199,14 @@ export class StatefulRuntime<S, I> implements BatchSink {
       }),
     );
     // The tasks stay, retired, with their counts: a last stats() still tells what this instance held.
-    for (const task of this.tasks.values()) task.state.close();
+    for (const task of this.tasks.values()) for (const part of task.parts) part.state.close();
     await this.admin?.disconnect();
     this.stateDir?.release();
-    await this.definition.stop?.();
+    for (const definition of this.definitions) await definition.stop?.();
   }
 
   stats(): StatefulStats {
-    return statsOf(this.definition, this.groupId, this.tasks, { ...this.counts, emittedByType: this.emittedByType, deadLettered: this.consumer.stats.deadLettered + this.counts.deadLettered });
+    return statsOf(this.definitions, this.name, this.groupId, this.tasks, { ...this.counts, emittedByType: this.emittedByType, deadLettered: this.consumer.stats.deadLettered + this.counts.deadLettered });
   }
 
   /** The parked processes of the partitions this instance owns, oldest first, with why (docs/stateful-runtime.md "Parking"). */
@@ -255,7 +239,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
 
   /** With positions in the changelog, reading starts at the restored checkpoints, whatever the group's offsets say. */
   startAt(topic: string, partition: number): number | undefined {
-    return this.positions.mode === 'changelog' ? this.tasks.get(partition)?.committed.get(topic) : undefined;
+    return this.positionsMode === 'changelog' ? this.tasks.get(partition)?.committed.get(topic) : undefined;
   }
 
   async write(batch: PartitionBatch): Promise<void> {
@@ -288,7 +272,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
     await task.draining?.catch(() => undefined);
     await task.producer.disconnect().catch(() => undefined);
     // Closed, not deleted: if the partition comes back, only the changelog's delta is read.
-    task.state.close();
+    for (const part of task.parts) part.state.close();
     this.tasks.delete(task.partition);
     this.scheduler.forget(task.partition);
     this.log.info({ partition: task.partition }, 'partition revoked');

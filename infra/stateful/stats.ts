@@ -39,4 +39,16 @@ export interface StatefulStats {
   readonly parkedInputs: number;
   /** Which processes are parked and why (their dead-lettered head), oldest first. */
   readonly parked: readonly ParkedProcess[];
+  /** A runtime of several definitions per task: each part's states (the totals above are their sums). */
+  readonly parts?: readonly PartStats[];
+}
+
+/** One part's (definition's) states over the owned partitions (docs/stateful-runtime.md "Several definitions per task"). */
+export interface PartStats {
+  readonly name: string;
+  readonly instances: number;
+  readonly instancesByState: Readonly<Record<string, number>>;
+  readonly pendingDeadlines: number;
+  readonly parkedProcesses: number;
+  readonly parkedInputs: number;
 }

@@ -14,31 +14,34 @@
 // changelog offset after the round's records: it never holds what the
 // committed log does not (docs/state-stores.md "Safety").
 import type { Logger } from '../logging';
-import type { TraceHeaders } from '../tracing/propagation';
 import { endSpan } from '../tracing/spans';
 import type { DecideContext } from './round';
-import { decideWork, emptyRound, mergeInto, type Round, type Work } from './round';
+import { emptyRound, mergeInto, type Round, type Work } from './round';
 import type { DeadlineScheduler } from './deadline-scheduler';
 import { PartitionRevoked, type Queued, type RuntimeCounts, type Task } from './task';
-import { transact } from './transact';
+import { transactParts, type PartWrite } from './transact';
 import { isFenced } from './fencing';
-import { checkpointRows, type PositionStore, type PositionWrite } from './position-store';
-import { sequencedRound, type Sequencing } from './sequenced-round';
+import type { PositionStore, PositionWrite } from './position-store';
+
+export type { LoopPart } from './task-parts';
+import { sequencedParts, type Sequencing } from './sequenced-round';
+import { TaskParts, type LoopPart } from './task-parts';
+import { storeCommitted, type CommitHooks } from './task-commit';
 import type { FetchQueue } from './fetch-queue';
 import { ProcessingError } from '../consuming/batch-sink';
 import { decideIsolating } from './isolate';
 
-export interface LoopHooks<S> {
+export interface LoopHooks<S> extends CommitHooks<S> {
   readonly log: Logger;
   readonly groupId: string;
   readonly offsetFlushMs: number;
   readonly counts: RuntimeCounts;
   readonly emittedByType: Map<string, number>;
-  /** Where the round's consumed positions go (position-store.ts). */
-  readonly positions: PositionStore;
-  readonly foldVersion: number;
+  /** A loop given one DecideContext (its only part): where its consumed positions go, and its fold version. */
+  readonly positions?: PositionStore;
+  readonly foldVersion?: number;
   readonly clock: () => number;
-  /** Present when the definition has sequenced topics (emit-offsets.ts). */
+  /** Present when a part has sequenced topics (emit-offsets.ts). */
   readonly sequencing?: Sequencing;
   readonly scheduler: DeadlineScheduler<Task<S>>;
   stopping(): boolean;
@@ -46,10 +49,6 @@ export interface LoopHooks<S> {
   reload(task: Task<S>): Promise<void>;
   /** Whether the group says the task's partition is this instance's now (a fenced task restores only then; fencing.ts). Without it, a fenced task restores at once. */
   owned?(task: Task<S>): Promise<boolean>;
-  /** Stats and timers for a state that went from `before` to `after` in the step traced by `trace`. */
-  replaced(task: Task<S>, id: string, before: S | undefined, after: S, trace: TraceHeaders): void;
-  /** A process was unparked (redriven or its last parked input skipped): its deadlines are scheduled again. */
-  unparked(task: Task<S>, id: string): void;
   readonly betweenCommitAndStore?: (partition: number) => Promise<void>;
   /** The decoupled fetch (fetch-queue.ts): rounds capped, failures isolated and retried here instead of by the consumer. */
   readonly queue?: FetchQueue<S>;
@@ -57,11 +56,18 @@ export interface LoopHooks<S> {
 
 const yieldToIo = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+const GROUP_POSITIONS: PositionStore = { mode: 'group', read: () => Promise.resolve(new Map()), write: () => Promise.resolve({ records: [], sendOffsets: true }) };
+
 export class TaskLoop<S, I> {
+  private readonly parts: TaskParts<S, I>;
+
+  /** `parts`: the runtime's parts, or the one DecideContext of a single definition (with `hooks.positions`, `hooks.foldVersion`). */
   constructor(
-    private readonly ctx: DecideContext<S, I>,
+    parts: DecideContext<S, I> | ReadonlyArray<LoopPart<S, I>>,
     private readonly hooks: LoopHooks<S>,
-  ) {}
+  ) {
+    this.parts = new TaskParts('definition' in parts ? [{ ctx: parts, consumed: [], positions: hooks.positions ?? GROUP_POSITIONS, foldVersion: hooks.foldVersion ?? 1 }] : parts);
+  }
 
   submit(task: Task<S>, work: Work): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -152,7 +158,7 @@ export class TaskLoop<S, I> {
 
   /** Decides and commits one round; its steps' spans end when it is over (failed with the reason when it failed). */
   private async runRound(task: Task<S>, round: readonly Queued[]): Promise<void> {
-    const merged = emptyRound<S>();
+    const merged = this.parts.all.map(() => emptyRound<S>());
     let failure: unknown;
     try {
       failure = await this.decideAndCommit(task, round, merged);
@@ -160,18 +166,17 @@ export class TaskLoop<S, I> {
       failure = error;
       throw error;
     } finally {
-      for (const span of merged.spans) endSpan(span, failure);
+      for (const r of merged) for (const span of r.spans) endSpan(span, failure);
     }
   }
 
   /** Returns the reason the round's transaction failed (its work was handed back), undefined when it committed or had nothing to write. */
-  private async decideAndCommit(task: Task<S>, round: readonly Queued[], merged: Round<S>): Promise<unknown> {
+  private async decideAndCommit(task: Task<S>, round: readonly Queued[], merged: ReadonlyArray<Round<S>>): Promise<unknown> {
     const accepted: Queued[] = [];
-    const view = { partition: task.partition, epoch: task.epoch, committed: task.committed, stateOf: (id: string) => task.state.get(id), parkedOf: (id: string) => task.parked.get(id) };
     let isolated = 0;
     for (const [i, queued] of round.entries()) {
       try {
-        mergeInto(merged, await decideWork(this.ctx, view, queued.work, merged));
+        await this.parts.decide(task, queued.work, merged);
         accepted.push(queued);
       } catch (error) {
         const { queue } = this.hooks;
@@ -183,8 +188,9 @@ export class TaskLoop<S, I> {
         // Decoupled fetch: the culprit of a decision that throws is found here (isolate.ts); any other failure is retried in order.
         try {
           if (!(error instanceof ProcessingError) || queued.work.batch.records.length === 0) throw error;
-          const { part, isolated: letters } = await decideIsolating(this.ctx, view, queued.work.batch, merged);
-          mergeInto(merged, part);
+          const [{ part: k } = { part: 0 }] = this.parts.route(queued.work);
+          const { part, isolated: letters } = await decideIsolating(this.parts.part(k).ctx, this.parts.view(task, k), queued.work.batch, merged[k] as Round<S>);
+          mergeInto(merged[k] as Round<S>, part);
           accepted.push(queued);
           isolated += letters.length;
           for (const l of letters) this.hooks.log.warn({ topic: l.topic, partition: l.partition, offset: l.offset, error: l.error }, 'decision keeps failing; dead-lettering its input');
@@ -196,32 +202,38 @@ export class TaskLoop<S, I> {
     }
     if (accepted.length === 0) return undefined;
     const { counts } = this.hooks;
-    counts.inputsDecided += merged.decided;
+    const sum = (f: (r: Round<S>) => number): number => merged.reduce((n, r) => n + f(r), 0);
+    counts.inputsDecided += sum((r) => r.decided);
 
     const flush = accepted.some((q) => q.work.kind === 'flush');
-    const nothingToWrite = merged.emit.length === 0 && merged.states.size === 0 && merged.dead.length === 0 && merged.control.length === 0 && merged.late.length === 0;
+    const nothingToWrite = merged.every((r) => r.emit.length === 0 && r.states.size === 0 && r.dead.length === 0 && r.control.length === 0 && r.late.length === 0);
     if (nothingToWrite && !flush) {
       // A replay or irrelevant inputs: no transaction; the offsets wait for the next one, or a flush.
-      for (const [topic, offset] of merged.offsets) task.pendingOffsets.set(topic, Math.max(task.pendingOffsets.get(topic) ?? 0, offset));
+      for (const r of merged) for (const [topic, offset] of r.offsets) task.pendingOffsets.set(topic, Math.max(task.pendingOffsets.get(topic) ?? 0, offset));
       this.armFlush(task);
       for (const q of accepted) q.settle();
       return undefined;
     }
     const offsets = new Map(task.pendingOffsets);
-    for (const [topic, offset] of merged.offsets) offsets.set(topic, Math.max(offsets.get(topic) ?? 0, offset));
+    for (const r of merged) for (const [topic, offset] of r.offsets) offsets.set(topic, Math.max(offsets.get(topic) ?? 0, offset));
     if (nothingToWrite && offsets.size === 0) {
       for (const q of accepted) q.settle();
       return undefined;
     }
-    let changelogOffset: number | undefined;
-    let positions: PositionWrite = { records: [], sendOffsets: true };
+    let changelogOffsets: ReadonlyArray<number | undefined> = [];
+    let writes: Array<PartWrite<S>> = [];
     let lateTypes: readonly string[] = [];
-    const where = { groupId: this.hooks.groupId, partition: task.partition, changelog: this.ctx.changelog.physical };
+    const where = { groupId: this.hooks.groupId, partition: task.partition };
     try {
-      positions = await this.hooks.positions.write(task.partition, offsets, this.hooks.clock());
+      // Each part's position store writes the positions of its own topics (its checkpoints go to its own changelog).
+      const split = this.parts.splitOffsets(offsets);
+      const now = this.hooks.clock();
+      const positions: PositionWrite[] = [];
+      for (const [k, part] of this.parts.all.entries()) positions.push(await part.positions.write(task.partition, split[k] ?? new Map(), now));
+      writes = this.parts.all.map((part, k) => ({ changelog: part.ctx.changelog.physical, round: merged[k] as Round<S>, positions: positions[k] as PositionWrite }));
       const { sequencing } = this.hooks;
-      if (sequencing === undefined) ({ changelogOffset } = await transact(task.producer, where, merged, offsets, positions));
-      else ({ changelogOffset, lateTypes } = await sequencedRound(sequencing, task, where, merged, offsets, positions, counts));
+      if (sequencing === undefined) ({ changelogOffsets } = await transactParts(task.producer, where, writes, offsets));
+      else ({ changelogOffsets, lateTypes } = await sequencedParts(sequencing, task, where, writes, offsets, counts));
     } catch (error) {
       task.dirty = true;
       counts.transactionsFailed += 1;
@@ -239,30 +251,15 @@ export class TaskLoop<S, I> {
     task.pendingOffsets.clear();
     for (const [topic, offset] of offsets) task.committed.set(topic, offset);
     await this.hooks.betweenCommitAndStore?.(task.partition);
-    const changes = new Map([...merged.states].map(([id, { state, record, trace }]) => [id, { state, value: record.value as Buffer, before: task.state.get(id), trace }] as const));
-    if (changes.size > 0 || positions.records.length > 0) {
-      try {
-        if (changelogOffset === undefined) throw new Error('the produce response gave no changelog offset');
-        task.state.committed(changes, changelogOffset, checkpointRows(positions.records, this.hooks.foldVersion));
-      } catch (error) {
-        // Committed to Kafka but not stored: the store is behind the log, which the next restore reads (docs/state-stores.md "Safety").
-        task.dirty = true;
-        this.hooks.log.error({ err: error, partition: task.partition }, 'committed, but the store write failed; restoring the partition from the changelog');
-      }
-    }
-    for (const [id, { state, before, trace }] of changes) this.hooks.replaced(task, id, before, state, trace);
-    for (const [id, list] of merged.parked) {
-      if (list !== null) task.parked.set(id, list);
-      else if (task.parked.delete(id)) this.hooks.unparked(task, id);
-    }
-    counts.inputsChanged += merged.changed;
-    counts.deadlinesFired += merged.fired;
-    counts.messagesEmitted += merged.emit.length;
-    counts.messagesEmitted += lateTypes.length;
-    for (const type of [...merged.emit.map((o) => o.type), ...lateTypes]) this.hooks.emittedByType.set(type, (this.hooks.emittedByType.get(type) ?? 0) + 1);
+    storeCommitted(task, writes, this.parts.all.map((p) => p.foldVersion), changelogOffsets, this.hooks);
+    counts.inputsChanged += sum((r) => r.changed);
+    counts.deadlinesFired += sum((r) => r.fired);
+    const emitted = merged.flatMap((r) => r.emit.map((o) => o.type));
+    counts.messagesEmitted += emitted.length + lateTypes.length;
+    for (const type of [...emitted, ...lateTypes]) this.hooks.emittedByType.set(type, (this.hooks.emittedByType.get(type) ?? 0) + 1);
     this.hooks.scheduler.arm();
     for (const q of accepted) q.settle();
-    this.hooks.log.debug({ partition: task.partition, decided: merged.decided, changed: merged.changed, emitted: merged.emit.length, dead: merged.dead.length }, 'transaction committed');
+    this.hooks.log.debug({ partition: task.partition, decided: sum((r) => r.decided), changed: sum((r) => r.changed), emitted: emitted.length, dead: sum((r) => r.dead.length) }, 'transaction committed');
     return undefined;
   }
 }

@@ -6,10 +6,8 @@
 import type { Admin } from 'kafkajs';
 import type { Logger } from '../logging';
 import type { DeadlineScheduler } from './deadline-scheduler';
-import type { StatefulDefinition } from './definition';
-import { loadPartitions, type LoadContext } from './load';
+import { loadPartitions, type LoadContext, type LoadPart } from './load';
 import { StaleFoldError } from './partition-state';
-import type { PositionStore } from './position-store';
 import type { StatefulRuntimeOptions } from './runtime-options';
 import type { StateDirectory } from './state-dir';
 import type { RuntimeCounts, Task } from './task';
@@ -24,13 +22,8 @@ export interface RestoreParts<S> {
   readonly settings: RestoreSettings;
   readonly log: Logger;
   readonly groupId: string;
-  readonly definition: StatefulDefinition<S, unknown>;
-  /** Physical topics consumed: the inputs, and the parked topic when parking. */
-  readonly consumed: readonly string[];
-  /** Physical changelog and parked topics. */
-  readonly changelog: string;
-  readonly parked: string | undefined;
-  readonly positions: PositionStore;
+  /** The runtime's parts (definitions), each with its topics and position store. */
+  readonly parts: ReadonlyArray<LoadPart<S>>;
   readonly counts: RuntimeCounts;
   readonly scheduler: DeadlineScheduler<Task<S>>;
   readonly deadlines: TaskDeadlines<S>;
@@ -55,14 +48,13 @@ export class TaskRestore<S> {
   async reload(task: Task<S>): Promise<void> {
     const { scheduler, deadlines } = this.parts;
     await task.producer.disconnect().catch(() => undefined);
-    task.state.close();
+    for (const part of task.parts) part.state.close();
     scheduler.forget(task.partition);
     const [l] = await this.loaded([task.partition]);
     if (l === undefined) throw new Error(`partition ${task.partition} did not load`);
     task.producer = l.producer;
     task.epoch = ++this.epochs;
-    task.state = l.state;
-    task.parked = l.parked;
+    task.parts = l.parts;
     task.committed.clear();
     for (const [topic, offset] of l.committed) task.committed.set(topic, offset);
     task.pendingOffsets.clear();
@@ -84,15 +76,11 @@ export class TaskRestore<S> {
       codec: settings.codec,
       log: parts.log,
       groupId: parts.groupId,
-      definition: parts.definition,
-      inputs: parts.consumed,
-      changelog: parts.changelog,
-      ...(parts.parked === undefined ? {} : { parked: parts.parked }),
+      parts: parts.parts,
       stateDir: stateDir.path,
       changelogEpoch: settings.changelogEpoch ?? '1',
       restoreTimeoutMs: settings.restoreTimeoutMs ?? 600_000,
       decodedCapacity: settings.decodedCapacity ?? 500,
-      positions: parts.positions,
       ...(superseded === undefined ? {} : { signal: superseded }),
       ...(settings.restoreFetchBytes === undefined ? {} : { fetchBytes: settings.restoreFetchBytes }),
       ...(settings.onRestoreProgress === undefined ? {} : { onProgress: settings.onRestoreProgress }),

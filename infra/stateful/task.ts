@@ -1,5 +1,5 @@
 // A partition task: what the runtime holds for one partition number p it owns
-// (its fenced producer, its on-disk state, its offsets, its queue of work).
+// (its fenced producer, its on-disk state per part, its offsets, its queue of work).
 import type { Producer } from 'kafkajs';
 import type { QueuedDeadline } from './deadline-queue';
 import type { PartitionState } from './partition-state';
@@ -11,15 +11,21 @@ export interface Queued {
   settle(error?: unknown): void;
 }
 
+/** What a task holds per part (definition): its store and its parked processes (docs/stateful-runtime.md "Several definitions per task"). */
+export interface TaskPart<S> {
+  state: PartitionState<S>;
+  /** Parked processes of the partition as committed, each with its parked inputs in order (docs/stateful-runtime.md "Parking"). */
+  parked: Map<string, readonly ParkedInput[]>;
+}
+
 export interface Task<S> {
   readonly partition: number;
   producer: Producer;
   /** The load (restore) this task's queued deadlines belong to. */
   epoch: number;
-  state: PartitionState<S>;
-  /** Parked processes of the partition as committed, each with its parked inputs in order (docs/stateful-runtime.md "Parking"). */
-  parked: Map<string, readonly ParkedInput[]>;
-  /** Physical input topic -> offset committed in Kafka (by us or whoever owned the partition before). */
+  /** Per part of the runtime, in its order (one for a single-definition runtime). */
+  parts: Array<TaskPart<S>>;
+  /** Physical input topic (of every part: their inputs are disjoint) -> offset committed in Kafka (by us or whoever owned the partition before). */
   readonly committed: Map<string, number>;
   /** Offsets of rounds that wrote nothing, not yet committed. */
   readonly pendingOffsets: Map<string, number>;
