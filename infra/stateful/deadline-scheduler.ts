@@ -28,6 +28,8 @@ export interface SchedulerHooks<T extends SchedulerTask> {
   readonly clock: () => number;
   readonly log: Logger;
   readonly inputs: readonly string[];
+  /** The inputs a part's deadlines wait for (docs/stateful-runtime.md "Several definitions per task"); default all. */
+  inputsOf?(part: number): readonly string[];
   task(partition: number): T | undefined;
   /** Whether the process still has this deadline (most are cancelled by an answer before they come due). */
   pending(task: T, entry: QueuedDeadline): boolean;
@@ -99,8 +101,12 @@ export class DeadlineScheduler<T extends SchedulerTask> {
       if (byTask.size > 0) {
         const ends = await this.inputEnds();
         for (const [task, entries] of byTask) {
-          const needs = new Map(this.hooks.inputs.map((topic) => [topic, ends.get(topic)?.get(task.partition) ?? 0] as const));
-          task.gates.push({ needs, due: entries });
+          // A part's deadlines wait for its own inputs only: answers to its processes arrive there, not on another part's.
+          for (const part of new Set(entries.map((e) => e.part ?? 0))) {
+            const topics = this.hooks.inputsOf?.(part) ?? this.hooks.inputs;
+            const needs = new Map(topics.map((topic) => [topic, ends.get(topic)?.get(task.partition) ?? 0] as const));
+            task.gates.push({ needs, due: entries.filter((e) => (e.part ?? 0) === part) });
+          }
           this.openGates(task);
         }
       }

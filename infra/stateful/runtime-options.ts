@@ -49,6 +49,6 @@ export interface StatefulRuntimeOptions<S, I> {
   readonly decoupledFetch?: boolean;
   /** With `decoupledFetch`: when a partition pauses and resumes, and the records a round decides at most (fetch-queue.ts). */
   readonly fetchLimits?: Partial<FetchLimits>;
-  /** Called between a round's commit and its store write: the crash point the crash tests kill -9 at (test/support/stateful-crash-child.ts). */
-  readonly betweenCommitAndStore?: (partition: number) => Promise<void>;
+  /** Called between a round's commit and its store writes (with the physical changelogs the round wrote): the crash point the crash tests kill -9 at (test/support/stateful-crash-child.ts). */
+  readonly betweenCommitAndStore?: (partition: number, changelogs: readonly string[]) => Promise<void>;
 }

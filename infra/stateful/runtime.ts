@@ -95,6 +95,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
       clock: this.clock,
       log: this.log,
       inputs: this.inputs,
+      inputsOf: (part) => parts[part]?.inputs ?? this.inputs,
       task: (partition) => this.tasks.get(partition),
       pending: (task, entry) => this.deadlines.pending(task, entry),
       submit: (task, due) => this.loop.submit(task, { kind: 'deadlines', due }),

@@ -49,7 +49,7 @@ export interface LoopHooks<S> extends CommitHooks<S> {
   reload(task: Task<S>): Promise<void>;
   /** Whether the group says the task's partition is this instance's now (a fenced task restores only then; fencing.ts). Without it, a fenced task restores at once. */
   owned?(task: Task<S>): Promise<boolean>;
-  readonly betweenCommitAndStore?: (partition: number) => Promise<void>;
+  readonly betweenCommitAndStore?: (partition: number, changelogs: readonly string[]) => Promise<void>;
   /** The decoupled fetch (fetch-queue.ts): rounds capped, failures isolated and retried here instead of by the consumer. */
   readonly queue?: FetchQueue<S>;
 }
@@ -250,7 +250,7 @@ export class TaskLoop<S, I> {
     task.flushTimer = undefined;
     task.pendingOffsets.clear();
     for (const [topic, offset] of offsets) task.committed.set(topic, offset);
-    await this.hooks.betweenCommitAndStore?.(task.partition);
+    await this.hooks.betweenCommitAndStore?.(task.partition, writes.filter((_, k) => changelogOffsets[k] !== undefined).map((w) => w.changelog));
     storeCommitted(task, writes, this.parts.all.map((p) => p.foldVersion), changelogOffsets, this.hooks);
     counts.inputsChanged += sum((r) => r.changed);
     counts.deadlinesFired += sum((r) => r.fired);

@@ -29,16 +29,14 @@ import { readToEnd } from '../../infra/kafka/read-to-end';
 import { rootLogger } from '../../infra/logging';
 import { readStoreMeta } from '../../infra/state/state-store';
 import { storeDirOf } from '../../infra/stateful/load';
-import { StatefulRuntime, statefulPart, type StatefulPart } from '../../infra/stateful/runtime';
+import { StatefulRuntime } from '../../infra/stateful/runtime';
 import type { PositionsMode } from '../../infra/stateful/position-store';
-import { orderFulfilmentProcess } from '../../consumers/process-managers/order-fulfilment/order-fulfilment.process';
-import type { PlacementFactsSource } from '../../consumers/process-managers/order-fulfilment/placement-facts';
-import { paymentSimulatorProcess } from '../../consumers/payment-simulator/payment-simulator.process';
-import { dlqTopicName, topicCatalog } from '../../schemas/topics';
-import { createTopicsAndWait, testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
+import { testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
-import { countBy, endOffsets, fulfilmentTopicNames, fulfilmentTopics, orderEventsOf, placed, readRecords } from '../support/process-managers';
+import { countBy, endOffsets, orderEventsOf, placed, readRecords } from '../support/process-managers';
 import { produceEnvelopes } from '../support/read-side';
+import { createPartsTopics, partsTopicNames, partsTopics, twoParts, type PartsTopics } from '../support/stateful-parts';
+import { crashChild, type CrashChild } from '../support/stateful-crash';
 
 jest.setTimeout(240_000);
 
@@ -47,42 +45,41 @@ const codec = new AvroCodec(testRegistry());
 const logger = rootLogger.child({ test: 'stateful-parts' });
 logger.level = 'silent';
 const PARTITIONS = 6;
-const catalog = topicCatalog();
-const FULFILMENT_CHANGELOG = catalog.changelog('order-fulfilment').name;
-const SIMULATOR_CHANGELOG = catalog.changelog('payment-simulator').name;
-const facts: PlacementFactsSource = { factsFor: async (orders) => orders.map(() => ({ customerExists: true, menuItems: { 'm-1': 'AVAILABLE' } })) };
+
+const typed = async (topic: string, type: string) => (await readRecords(kafka, topic, codec)).filter((r) => r.type === type);
+
+/** Waits until every order of `orders` is confirmed, then checks each was asked, answered and confirmed exactly once. */
+async function decidedOnce({ topics }: PartsTopics, orders: readonly string[]): Promise<void> {
+  await waitFor('every order confirmed', async () => ((await typed(topics.orderCommands, 'ConfirmOrder')).length >= orders.length ? true : undefined), 120_000);
+  for (const [topic, type] of [
+    [topics.paymentRequests, 'PaymentRequested'],
+    [topics.paymentResults, 'PaymentAuthorized'],
+    [topics.orderCommands, 'ConfirmOrder'],
+  ] as const) {
+    const counts = countBy(await typed(topic, type), (r) => r.key.split('/')[0] as string);
+    expect([...counts.keys()].sort()).toEqual([...orders].sort());
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+  }
+}
 
 describe.each([
   { mode: 'group' as PositionsMode, decoupledFetch: false },
   { mode: 'changelog' as PositionsMode, decoupledFetch: true },
 ])('a runtime of two definitions per task (positions: $mode, decoupled fetch: $decoupledFetch)', ({ mode, decoupledFetch }) => {
   const run = unique('it-parts');
-  const made = fulfilmentTopics(run);
-  const { topics } = made;
-  const simulatorChangelog = `${run}.payment-simulator.changelog`;
-  const topicMap = { ...made.topicMap, [SIMULATOR_CHANGELOG]: simulatorChangelog };
-  const groupId = `${run}.parts`;
+  const made = partsTopics(run);
+  const { topics, simulatorChangelog, topicMap, groupId } = made;
   const stateDir = mkdtempSync(join(tmpdir(), 'it-parts-'));
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   const running = new Set<StatefulRuntime<unknown, unknown>>();
   const orderEvents = orderEventsOf(made, PARTITIONS);
-
-  function parts(simulatorFold = 1): StatefulPart[] {
-    const fulfilment = orderFulfilmentProcess({ facts, config: { paymentTimeoutMs: 600_000, maxPaymentRequests: 1, refundTimeoutMs: 600_000, maxRefundRequests: 1 } });
-    // Every payment authorized, answered 20 to 200 ms after the request (a deadline of the simulator's).
-    const simulator = paymentSimulatorProcess({ seed: run, config: { declineShare: 0, stallShare: 0, answerDelay: { minMs: 20, maxMs: 200 }, refundDelay: { minMs: 20, maxMs: 200 } } });
-    return [
-      statefulPart({ definition: { ...fulfilment, positions: mode }, changelog: FULFILMENT_CHANGELOG }),
-      statefulPart({ definition: { ...simulator, positions: mode, foldVersion: simulatorFold }, changelog: SIMULATOR_CHANGELOG }),
-    ];
-  }
 
   async function start(options: { readonly simulatorFold?: number; readonly onRestoreProgress?: () => Promise<void> } = {}): Promise<StatefulRuntime<unknown, unknown>> {
     const runtime = new StatefulRuntime<unknown, unknown>({
       kafka,
       codec,
       logger,
-      parts: parts(options.simulatorFold),
+      parts: twoParts(run, { mode, ...(options.simulatorFold === undefined ? {} : { simulatorFold: options.simulatorFold }) }),
       topicMap,
       groupId,
       stateDir,
@@ -101,31 +98,9 @@ describe.each([
     running.delete(runtime);
   }
 
-  const typed = async (topic: string, type: string) => (await readRecords(kafka, topic, codec)).filter((r) => r.type === type);
-  const confirmations = () => typed(topics.orderCommands, 'ConfirmOrder');
-
-  /** Waits until every order of `orders` is confirmed, then checks each was asked, answered and confirmed exactly once. */
-  async function decidedOnce(orders: readonly string[]): Promise<void> {
-    await waitFor('every order confirmed', async () => ((await confirmations()).length >= orders.length ? true : undefined), 120_000);
-    for (const [topic, type] of [
-      [topics.paymentRequests, 'PaymentRequested'],
-      [topics.paymentResults, 'PaymentAuthorized'],
-      [topics.orderCommands, 'ConfirmOrder'],
-    ] as const) {
-      const counts = countBy(await typed(topic, type), (r) => r.key.split('/')[0] as string);
-      expect([...counts.keys()].sort()).toEqual([...orders].sort());
-      expect([...counts.values()].every((n) => n === 1)).toBe(true);
-    }
-  }
-
   beforeAll(async () => {
     await producer.connect();
-    const compacted = [topics.changelog, simulatorChangelog];
-    const plain = fulfilmentTopicNames(made).filter((t) => !compacted.includes(t));
-    await createTopicsAndWait(kafka, [
-      ...[...plain, dlqTopicName(topics.paymentRequests)].map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })),
-      ...compacted.map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] })),
-    ]);
+    await createPartsTopics(kafka, made, PARTITIONS);
   });
 
   afterAll(async () => {
@@ -134,7 +109,7 @@ describe.each([
     rmSync(stateDir, { recursive: true, force: true });
     await withAdmin(kafka, async (admin) => {
       await admin.deleteGroups([groupId]).catch(() => undefined);
-      await admin.deleteTopics({ topics: [...fulfilmentTopicNames(made), simulatorChangelog, dlqTopicName(topics.paymentRequests)] }).catch(() => undefined);
+      await admin.deleteTopics({ topics: partsTopicNames(made) }).catch(() => undefined);
     });
   });
 
@@ -144,7 +119,7 @@ describe.each([
   it('decides every input exactly once in each part, each part in its own changelog and store, one producer per task', async () => {
     await produceEnvelopes(producer, codec, orderEvents, FIRST.map((o) => placed(o)));
     const runtime = await start();
-    await decidedOnce(FIRST);
+    await decidedOnce(made, FIRST);
     await waitFor('every state committed', async () => {
       const s = runtime.stats();
       return s.parts?.every((p) => p.instances === FIRST.length) === true && s.parts[1]?.pendingDeadlines === 0 ? true : undefined;
@@ -201,7 +176,7 @@ describe.each([
     expect(progress).toBe(0);
     expect(runtime.stats()).toMatchObject({ restores: PARTITIONS, instances: 2 * FIRST.length });
     await produceEnvelopes(producer, codec, orderEvents, LATER.map((o) => placed(o)));
-    await decidedOnce([...FIRST, ...LATER]);
+    await decidedOnce(made, [...FIRST, ...LATER]);
     await waitFor('the later states committed', async () => (runtime.stats().parts?.every((p) => p.instances === FIRST.length + LATER.length) === true ? true : undefined));
     await stop(runtime);
   });
@@ -217,5 +192,66 @@ describe.each([
     expect(await endOffsets(kafka, [topics.changelog, simulatorChangelog, topics.paymentRequests, topics.paymentResults, topics.orderCommands])).toEqual(outputs);
     // The fulfilment stores, whole and of the current fold, are left as they were.
     expect(readStoreMeta(storeDirOf(stateDir, topics.changelog, 0))).toMatchObject({ foldVersion: 1 });
+  });
+});
+
+describe('two definitions per task, killed -9 between a commit and its store writes', () => {
+  const run = unique('it-parts-crash');
+  const made = partsTopics(run);
+  const { topics, simulatorChangelog } = made;
+  const stateDir = mkdtempSync(join(tmpdir(), 'it-parts-crash-'));
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  let child: CrashChild | undefined;
+  let runtime: StatefulRuntime<unknown, unknown> | undefined;
+
+  beforeAll(async () => {
+    await producer.connect();
+    await createPartsTopics(kafka, made, PARTITIONS);
+  });
+
+  afterAll(async () => {
+    await child?.kill();
+    await runtime?.stop();
+    await producer.disconnect();
+    rmSync(stateDir, { recursive: true, force: true });
+    await withAdmin(kafka, async (admin) => {
+      await admin.deleteGroups([made.groupId]).catch(() => undefined);
+      await admin.deleteTopics({ topics: partsTopicNames(made) }).catch(() => undefined);
+    });
+  });
+
+  it('the next owner restores both parts\' deltas: every input decided once in each part, no state written twice', async () => {
+    const orders = Array.from({ length: 60 }, (_, i) => `c-${i + 1}`);
+    await produceEnvelopes(producer, codec, orderEventsOf(made, PARTITIONS), orders.map((o) => placed(o)));
+    // The child hangs after the first round that wrote both changelogs (each of its single-part rounds lingers, answers up to 5 s late interleave the two parts).
+    const doomed = crashChild(['hang-after-commit', run, stateDir, '5000'], { PARTS: '1' });
+    child = doomed;
+    const line = await waitFor('the child to commit a round of both parts', async () => doomed.lines.find((l) => l.startsWith('committed ')), 90_000);
+    await doomed.kill();
+    const partition = Number(line.split(' ')[1]);
+    // Both stores of that partition are behind their changelogs: the round is in the log, in neither store.
+    const ends = await endOffsets(kafka, [topics.changelog, simulatorChangelog]);
+    for (const changelog of [topics.changelog, simulatorChangelog]) {
+      expect(readStoreMeta(storeDirOf(stateDir, changelog, partition))?.offset ?? 0).toBeLessThan((ends.get(changelog)?.get(partition) ?? 0) - 1);
+    }
+
+    runtime = new StatefulRuntime<unknown, unknown>({ kafka, codec, logger, parts: twoParts(run, { answerMaxMs: 5000 }), topicMap: made.topicMap, groupId: made.groupId, stateDir, offsetFlushMs: 200 });
+    await runtime.start();
+    await decidedOnce(made, orders);
+    await waitFor('every state committed', async () => (runtime?.stats().parts?.every((p) => p.instances === orders.length) === true && runtime.stats().parts?.[1]?.pendingDeadlines === 0 ? true : undefined));
+    await runtime.stop();
+    runtime = undefined;
+    // No state written twice in either part: each process's changelog records are all different states.
+    for (const changelog of [topics.changelog, simulatorChangelog]) {
+      const byKey = new Map<string, string[]>();
+      for (const r of await readRecords(kafka, changelog, codec)) byKey.set(r.key, [...(byKey.get(r.key) ?? []), JSON.stringify(r.value)]);
+      expect(byKey.size).toBe(orders.length);
+      for (const values of byKey.values()) expect(new Set(values).size).toBe(values.length);
+    }
+    // And the stores caught up with their changelogs (the delta restored, the later rounds written).
+    const after = await endOffsets(kafka, [topics.changelog, simulatorChangelog]);
+    for (const changelog of [topics.changelog, simulatorChangelog]) {
+      expect(readStoreMeta(storeDirOf(stateDir, changelog, partition))?.offset).toBeGreaterThanOrEqual((after.get(changelog)?.get(partition) ?? 0) - 1);
+    }
   });
 });

@@ -12,6 +12,10 @@
 //       (RESTORE_DELAY_MS per batch, default 300)
 //     every mode prints "failed <n>" whenever its count of failed (fenced) transactions grows;
 //     POSITIONS=changelog: the definition keeps its positions in its changelog (docs/stateful-runtime.md "Positions");
+//     PARTS=1: two definitions per task instead (order fulfilment and the payment simulator, stateful-parts.ts;
+//       docs/stateful-runtime.md "Several definitions per task"), and "hang-after-commit" hangs after the
+//       first round that wrote both changelogs (a round of one part waits 300 ms before its store write, so
+//       work of both queues up); <paymentTimeoutMs> is then the simulator's longest answer delay;
 //     CHILD_LOG_LEVEL=info (with LOG_FORMAT=json) mixes the runtime's log into stdout, to look into a failure
 //
 //   TOPIC_PREFIX=<run> node --import tsx test/support/stateful-crash-child.ts processor-<mode> <run> <stateDir> [fold]
@@ -29,6 +33,8 @@ import { testKafka, testRegistry } from './kafka';
 import { CommandProcessor } from '../../producers/command-processor/processor';
 import { topicCatalog } from '../../schemas/topics';
 import { changedOrderFold, PROCESSOR_PARTITIONS } from './processor-crash';
+import { StatefulRuntime } from '../../infra/stateful/runtime';
+import { partsTopics, twoParts } from './stateful-parts';
 
 async function main(): Promise<void> {
   const [mode, run, stateDir, timeout] = process.argv.slice(2);
@@ -38,19 +44,21 @@ async function main(): Promise<void> {
   }
   const logger = rootLogger.child({ test: 'stateful-crash-child' });
   logger.level = process.env.CHILD_LOG_LEVEL ?? 'silent';
-  const { topicMap, groupId } = crashTopics(run);
-  const runtime = new ProcessManagerRuntime({
+  const parts = process.env.PARTS === '1';
+  const { topicMap, groupId } = parts ? partsTopics(run) : crashTopics(run);
+  const settings = {
     kafka: testKafka('stateful-crash-child', logLevel.NOTHING),
     codec: new AvroCodec(testRegistry()),
     logger,
-    definition: { ...fulfilment(Number(timeout)), ...(process.env.POSITIONS === 'changelog' ? { positions: 'changelog' as const } : {}) },
     topicMap,
     groupId,
     stateDir,
     offsetFlushMs: 200,
     ...(mode === 'hang-after-commit'
       ? {
-          betweenCommitAndStore: async (partition: number) => {
+          betweenCommitAndStore: async (partition: number, changelogs: readonly string[]) => {
+            // Two parts: a round of one part lingers before its store write, so the task's next round finds work of both queued.
+            if (parts && changelogs.length < 2) return new Promise<void>((resolve) => setTimeout(resolve, 300));
             process.stdout.write(`committed ${partition}\n`);
             await new Promise<never>(() => undefined); // killed here, before the store write
           },
@@ -65,7 +73,11 @@ async function main(): Promise<void> {
           },
         }
       : {}),
-  });
+  };
+  const positions = process.env.POSITIONS === 'changelog' ? { positions: 'changelog' as const } : {};
+  const runtime = parts
+    ? new StatefulRuntime<unknown, unknown>({ ...settings, parts: twoParts(run, { mode: process.env.POSITIONS === 'changelog' ? 'changelog' : 'group', answerMaxMs: Number(timeout) }) })
+    : new ProcessManagerRuntime({ ...settings, definition: { ...fulfilment(Number(timeout)), ...positions } });
   await runtime.start();
   let owned = '';
   let failed = 0;

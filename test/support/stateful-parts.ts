@@ -1,0 +1,52 @@
+// A runtime of two definitions per task on a test's own topics (docs/stateful-runtime.md
+// "Several definitions per task"): order fulfilment and the payment provider's simulator,
+// which talk through Kafka (fulfilment asks for payments, the simulator answers them as
+// deadlines, fulfilment confirms the orders). Shared by test/integration/stateful-parts.test.ts
+// and its crash child (stateful-crash-child.ts, PARTS=1).
+import type { Kafka } from 'kafkajs';
+import { paymentSimulatorProcess } from '../../consumers/payment-simulator/payment-simulator.process';
+import { statefulPart, type StatefulPart } from '../../infra/stateful/runtime';
+import type { PositionsMode } from '../../infra/stateful/position-store';
+import { dlqTopicName, topicCatalog } from '../../schemas/topics';
+import { createTopicsAndWait } from './kafka';
+import { fulfilmentTopicNames, fulfilmentTopics } from './process-managers';
+import { fulfilment } from './stateful-crash';
+
+const catalog = topicCatalog();
+export const FULFILMENT_CHANGELOG = catalog.changelog('order-fulfilment').name;
+export const SIMULATOR_CHANGELOG = catalog.changelog('payment-simulator').name;
+
+/** The topics of a run: order fulfilment's, the simulator's changelog, and the payment requests' DLQ. */
+export function partsTopics(run: string) {
+  const made = fulfilmentTopics(run);
+  const simulatorChangelog = `${run}.payment-simulator.changelog`;
+  return { ...made, simulatorChangelog, topicMap: { ...made.topicMap, [SIMULATOR_CHANGELOG]: simulatorChangelog }, groupId: `${run}.parts` };
+}
+
+export type PartsTopics = ReturnType<typeof partsTopics>;
+
+export const partsTopicNames = (made: PartsTopics): string[] => [...fulfilmentTopicNames(made), made.simulatorChangelog, dlqTopicName(made.topics.paymentRequests)];
+
+export async function createPartsTopics(kafka: Kafka, made: PartsTopics, partitions = 6): Promise<void> {
+  const compacted = [made.topics.changelog, made.simulatorChangelog];
+  const plain = partsTopicNames(made).filter((t) => !compacted.includes(t));
+  await createTopicsAndWait(kafka, [
+    ...plain.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
+    ...compacted.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] })),
+  ]);
+}
+
+/**
+ * The two parts: order fulfilment (payments never time out) and the simulator
+ * (every payment authorized, `answerMaxMs` at most after its request), both
+ * keeping their positions per `mode`; `simulatorFold` its fold version.
+ */
+export function twoParts(seed: string, options: { readonly mode?: PositionsMode; readonly simulatorFold?: number; readonly answerMaxMs?: number } = {}): StatefulPart[] {
+  const mode = options.mode ?? 'group';
+  const delay = { minMs: 20, maxMs: options.answerMaxMs ?? 200 };
+  const simulator = paymentSimulatorProcess({ seed, config: { declineShare: 0, stallShare: 0, answerDelay: delay, refundDelay: delay } });
+  return [
+    statefulPart({ definition: { ...fulfilment(600_000), positions: mode }, changelog: FULFILMENT_CHANGELOG }),
+    statefulPart({ definition: { ...simulator, positions: mode, foldVersion: options.simulatorFold ?? 1 }, changelog: SIMULATOR_CHANGELOG }),
+  ];
+}
