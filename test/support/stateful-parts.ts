@@ -11,24 +11,39 @@ import { dlqTopicName, topicCatalog } from '../../schemas/topics';
 import { createTopicsAndWait } from './kafka';
 import { fulfilmentTopicNames, fulfilmentTopics } from './process-managers';
 import { fulfilment } from './stateful-crash';
+import type { FulfilmentInput } from '../../consumers/process-managers/order-fulfilment/order-fulfilment.workflow';
+import type { ProcessDefinition } from '../../consumers/process-managers/runtime/definition';
+import type { OrderFulfilmentState } from '../../schemas/generated/types';
 
 const catalog = topicCatalog();
 export const FULFILMENT_CHANGELOG = catalog.changelog('order-fulfilment').name;
 export const SIMULATOR_CHANGELOG = catalog.changelog('payment-simulator').name;
 
-/** The topics of a run: order fulfilment's, the simulator's changelog, and the payment requests' DLQ. */
-export function partsTopics(run: string) {
-  const made = fulfilmentTopics(run);
+export const FULFILMENT_PARKED = catalog.parked('order-fulfilment').name;
+export const SIMULATOR_PARKED = catalog.parked('payment-simulator').name;
+
+/** The topics of a run: order fulfilment's, the simulator's changelog, the payment requests' DLQ; with `parking`, both parts' parked topics too. */
+export function partsTopics(run: string, options: { readonly parking?: boolean } = {}) {
+  const made = fulfilmentTopics(run, options);
   const simulatorChangelog = `${run}.payment-simulator.changelog`;
-  return { ...made, simulatorChangelog, topicMap: { ...made.topicMap, [SIMULATOR_CHANGELOG]: simulatorChangelog }, groupId: `${run}.parts` };
+  const simulatorParked = `${run}.payment-simulator.parked`;
+  const topicMap = { ...made.topicMap, [SIMULATOR_CHANGELOG]: simulatorChangelog, ...(made.parking ? { [SIMULATOR_PARKED]: simulatorParked } : {}) };
+  return { ...made, simulatorChangelog, simulatorParked, topicMap, groupId: `${run}.parts` };
 }
 
 export type PartsTopics = ReturnType<typeof partsTopics>;
 
-export const partsTopicNames = (made: PartsTopics): string[] => [...fulfilmentTopicNames(made), made.simulatorChangelog, dlqTopicName(made.topics.paymentRequests)];
+const parkedOf = (made: PartsTopics): string[] => (made.parking ? [made.simulatorParked] : []);
+
+export const partsTopicNames = (made: PartsTopics): string[] => [
+  ...fulfilmentTopicNames(made),
+  made.simulatorChangelog,
+  dlqTopicName(made.topics.paymentRequests),
+  ...parkedOf(made).flatMap((t) => [t, dlqTopicName(t)]),
+];
 
 export async function createPartsTopics(kafka: Kafka, made: PartsTopics, partitions = 6): Promise<void> {
-  const compacted = [made.topics.changelog, made.simulatorChangelog];
+  const compacted = [made.topics.changelog, made.simulatorChangelog, ...(made.parking ? [made.topics.parked, made.simulatorParked] : [])];
   const plain = partsTopicNames(made).filter((t) => !compacted.includes(t));
   await createTopicsAndWait(kafka, [
     ...plain.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
@@ -41,12 +56,24 @@ export async function createPartsTopics(kafka: Kafka, made: PartsTopics, partiti
  * (every payment authorized, `answerMaxMs` at most after its request), both
  * keeping their positions per `mode`; `simulatorFold` its fold version.
  */
-export function twoParts(seed: string, options: { readonly mode?: PositionsMode; readonly simulatorFold?: number; readonly answerMaxMs?: number } = {}): StatefulPart[] {
+export function twoParts(
+  seed: string,
+  options: {
+    readonly mode?: PositionsMode;
+    readonly simulatorFold?: number;
+    readonly answerMaxMs?: number;
+    /** Both parts park, each on its own parked topic. */
+    readonly parking?: boolean;
+    /** Order fulfilment as the test wants it (e.g. with a bug). */
+    readonly fulfilment?: ProcessDefinition<OrderFulfilmentState, FulfilmentInput>;
+  } = {},
+): StatefulPart[] {
   const mode = options.mode ?? 'group';
+  const parked = (topic: string) => (options.parking === true ? { parkedTopic: topic } : {});
   const delay = { minMs: 20, maxMs: options.answerMaxMs ?? 200 };
   const simulator = paymentSimulatorProcess({ seed, config: { declineShare: 0, stallShare: 0, answerDelay: delay, refundDelay: delay } });
   return [
-    statefulPart({ definition: { ...fulfilment(600_000), positions: mode }, changelog: FULFILMENT_CHANGELOG }),
-    statefulPart({ definition: { ...simulator, positions: mode, foldVersion: options.simulatorFold ?? 1 }, changelog: SIMULATOR_CHANGELOG }),
+    statefulPart({ definition: { ...(options.fulfilment ?? fulfilment(600_000)), positions: mode }, changelog: FULFILMENT_CHANGELOG, ...parked(FULFILMENT_PARKED) }),
+    statefulPart({ definition: { ...simulator, positions: mode, foldVersion: options.simulatorFold ?? 1 }, changelog: SIMULATOR_CHANGELOG, ...parked(SIMULATOR_PARKED) }),
   ];
 }
