@@ -22,14 +22,14 @@ import { PartitionRevoked, type Queued, type RuntimeCounts, type Task } from './
 import { transactParts, type PartWrite } from './transact';
 import { isFenced } from './fencing';
 import type { PositionStore, PositionWrite } from './position-store';
-
-export type { LoopPart } from './task-parts';
 import { sequencedParts, type Sequencing } from './sequenced-round';
 import { TaskParts, type LoopPart } from './task-parts';
 import { storeCommitted, type CommitHooks } from './task-commit';
 import type { FetchQueue } from './fetch-queue';
 import { ProcessingError } from '../consuming/batch-sink';
 import { decideIsolating } from './isolate';
+
+export type { LoopPart } from './task-parts';
 
 export interface LoopHooks<S> extends CommitHooks<S> {
   readonly log: Logger;

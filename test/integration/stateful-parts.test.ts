@@ -17,8 +17,10 @@
  *   goes on deciding each input once;
  * - a stale fold in one part (the simulator's) refuses the whole task, naming it.
  *
- * Run twice: the defaults (group positions, fetch coupled to the rounds), and
- * positions in the changelogs with the decoupled fetch.
+ * Run three times: the defaults (group positions, fetch coupled to the
+ * rounds); positions in the changelogs with the decoupled fetch; and each
+ * part's outputs sequenced (fulfilment's payment requests, the simulator's
+ * answers: their offsets predicted and checked in the shared transactions).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -63,9 +65,10 @@ async function decidedOnce({ topics }: PartsTopics, orders: readonly string[]): 
 }
 
 describe.each([
-  { mode: 'group' as PositionsMode, decoupledFetch: false },
-  { mode: 'changelog' as PositionsMode, decoupledFetch: true },
-])('a runtime of two definitions per task (positions: $mode, decoupled fetch: $decoupledFetch)', ({ mode, decoupledFetch }) => {
+  { mode: 'group' as PositionsMode, decoupledFetch: false, sequenced: false },
+  { mode: 'changelog' as PositionsMode, decoupledFetch: true, sequenced: false },
+  { mode: 'group' as PositionsMode, decoupledFetch: true, sequenced: true },
+])('a runtime of two definitions per task (positions: $mode, decoupled fetch: $decoupledFetch, sequenced: $sequenced)', ({ mode, decoupledFetch, sequenced }) => {
   const run = unique('it-parts');
   const made = partsTopics(run);
   const { topics, simulatorChangelog, topicMap, groupId } = made;
@@ -79,7 +82,7 @@ describe.each([
       kafka,
       codec,
       logger,
-      parts: twoParts(run, { mode, ...(options.simulatorFold === undefined ? {} : { simulatorFold: options.simulatorFold }) }),
+      parts: twoParts(run, { mode, sequenced, ...(options.simulatorFold === undefined ? {} : { simulatorFold: options.simulatorFold }) }),
       topicMap,
       groupId,
       stateDir,
@@ -130,6 +133,8 @@ describe.each([
     expect(stats.parts?.[0]?.instancesByState).toEqual({ CONFIRMED: FIRST.length });
     expect(stats.partitions).toEqual([0, 1, 2, 3, 4, 5]);
     expect(stats.messagesEmittedByType).toMatchObject({ PaymentRequested: FIRST.length, PaymentAuthorized: FIRST.length, ConfirmOrder: FIRST.length });
+    // Sequenced: both parts' records predicted in the shared transactions, no guess refuted (only task p writes partition p of either).
+    expect(stats.offsetGuessesMissed).toBe(0);
     await stop(runtime);
 
     // Each part's states in its own changelog (and, with positions there, its own checkpoints), and its own store.

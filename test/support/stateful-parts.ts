@@ -7,7 +7,7 @@ import type { Kafka } from 'kafkajs';
 import { paymentSimulatorProcess } from '../../consumers/payment-simulator/payment-simulator.process';
 import { statefulPart, type StatefulPart } from '../../infra/stateful/runtime';
 import type { PositionsMode } from '../../infra/stateful/position-store';
-import { dlqTopicName, topicCatalog } from '../../schemas/topics';
+import { dlqTopicName, paymentTopicName, topicCatalog } from '../../schemas/topics';
 import { createTopicsAndWait } from './kafka';
 import { fulfilmentTopicNames, fulfilmentTopics } from './process-managers';
 import { fulfilment } from './stateful-crash';
@@ -64,16 +64,19 @@ export function twoParts(
     readonly answerMaxMs?: number;
     /** Both parts park, each on its own parked topic. */
     readonly parking?: boolean;
+    /** Each part's outputs sequenced (docs/stateful-runtime.md "Sequenced outputs"): fulfilment's payment requests, the simulator's results. */
+    readonly sequenced?: boolean;
     /** Order fulfilment as the test wants it (e.g. with a bug). */
     readonly fulfilment?: ProcessDefinition<OrderFulfilmentState, FulfilmentInput>;
   } = {},
 ): StatefulPart[] {
   const mode = options.mode ?? 'group';
   const parked = (topic: string) => (options.parking === true ? { parkedTopic: topic } : {});
+  const sequenced = (topic: string) => (options.sequenced === true ? { sequenced: [topic] } : {});
   const delay = { minMs: 20, maxMs: options.answerMaxMs ?? 200 };
   const simulator = paymentSimulatorProcess({ seed, config: { declineShare: 0, stallShare: 0, answerDelay: delay, refundDelay: delay } });
   return [
-    statefulPart({ definition: { ...(options.fulfilment ?? fulfilment(600_000)), positions: mode }, changelog: FULFILMENT_CHANGELOG, ...parked(FULFILMENT_PARKED) }),
-    statefulPart({ definition: { ...simulator, positions: mode, foldVersion: options.simulatorFold ?? 1 }, changelog: SIMULATOR_CHANGELOG, ...parked(SIMULATOR_PARKED) }),
+    statefulPart({ definition: { ...(options.fulfilment ?? fulfilment(600_000)), positions: mode, ...sequenced(paymentTopicName('requests')) }, changelog: FULFILMENT_CHANGELOG, ...parked(FULFILMENT_PARKED) }),
+    statefulPart({ definition: { ...simulator, positions: mode, foldVersion: options.simulatorFold ?? 1, ...sequenced(paymentTopicName('results')) }, changelog: SIMULATOR_CHANGELOG, ...parked(SIMULATOR_PARKED) }),
   ];
 }
