@@ -1,5 +1,7 @@
 // The stateful runtime (docs/stateful-runtime.md): runs a StatefulDefinition
-// (definition.ts) on Kafka with exactly-once effects and its state on disk.
+// (definition.ts) on Kafka with exactly-once effects and its state on disk;
+// or several, as parts of each task sharing its producer and transactions,
+// each with its own inputs, changelog and store (runtime-parts.ts).
 //
 //   consume (EventConsumer: header skip, decode, DLQ) → pure decide(input, state)
 //   → ONE Kafka transaction per partition and round: emitted messages, the new
