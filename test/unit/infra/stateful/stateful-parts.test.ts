@@ -2,7 +2,10 @@
 // and offsets to the part owning each topic, the runtime's refusals at construction, and one
 // transaction writing every part's states into its own changelog (with and without sequenced topics),
 // each part's store offset read from the produce response.
-import type { Message, Producer, RecordMetadata } from 'kafkajs';
+import type { Admin, Message, Producer, RecordMetadata } from 'kafkajs';
+import { rootLogger } from '../../../../infra/logging';
+import { waitFor } from '../../../../infra/wait-for';
+import { DeadlineScheduler, type SchedulerTask } from '../../../../infra/stateful/deadline-scheduler';
 import type { AvroCodec } from '../../../../infra/kafka/codec';
 import type { PartitionBatch } from '../../../../infra/consuming/batch-sink';
 import type { QueuedDeadline } from '../../../../infra/stateful/deadline-queue';
@@ -171,5 +174,35 @@ describe('one transaction for every part', () => {
     expect(counts).toMatchObject({ offsetsPredicted: 1, offsetGuessesMissed: 0 });
     const stored = log.committed.filter((r) => r.topic.endsWith('.changelog')).map((r) => `${r.topic}:${String(r.message.value)}`);
     expect(stored).toEqual(['a.changelog:{"tag":"a","at":0}', 'b.changelog:{"tag":"b","at":7}', 'a.changelog:{"tag":"a","at":2}', 'b.changelog:{"tag":"b","at":9}']);
+  });
+});
+
+describe('deadlines of a part', () => {
+  it('wait for their own part\'s inputs only: one part\'s deadline fires while another part\'s input lags', async () => {
+    const ends = new Map([['a.in', 5], ['b.in', 9]]);
+    const admin = { fetchTopicOffsets: (topic: string) => Promise.resolve([{ partition: 0, high: String(ends.get(topic) ?? 0), low: '0', offset: '0' }]) } as unknown as Admin;
+    const task: SchedulerTask & { positions: Map<string, number> } = { partition: 0, epoch: 1, retired: false, positions: new Map([['a.in', 5], ['b.in', 2]]), gates: [] };
+    const fired: string[] = [];
+    const scheduler = new DeadlineScheduler<typeof task>({
+      clock: () => 1_000,
+      log: rootLogger.child({}, { level: 'silent' }),
+      inputs: ['a.in', 'b.in'],
+      inputsOf: (part) => (part === 0 ? ['a.in'] : ['b.in']),
+      task: () => task,
+      pending: () => true,
+      submit: (_task, due) => (fired.push(...due.map((d) => d.processId)), Promise.resolve()),
+      admin: () => admin,
+    });
+    scheduler.push(due('of-a', 0));
+    scheduler.push(due('of-b', 1));
+    scheduler.arm();
+    // Part a has read its input to the end: its deadline fires; part b's waits for b.in to reach 9.
+    await waitFor('part a\'s deadline to fire', async () => (fired.includes('of-a') ? true : undefined), 5_000, 5);
+    expect(fired).toEqual(['of-a']);
+    expect(task.gates.map((g) => [...g.needs.keys()])).toEqual([['b.in']]);
+    task.positions.set('b.in', 9);
+    scheduler.openGates(task);
+    expect(fired).toEqual(['of-a', 'of-b']);
+    scheduler.stop();
   });
 });
