@@ -44,7 +44,7 @@ export interface StatefulRuntimeOptions<S, I> {
   readonly onRestoreProgress?: (partition: number, offset: number) => Promise<void>;
   /**
    * Fetching decoupled from deciding (docs/stateful-runtime.md "Decoupled fetch"): the consumer queues batches
-   * on their tasks and fetches on, each task drains on its own. Default: STATEFUL_DECOUPLED_FETCH=1, else off.
+   * on their tasks and fetches on, each task drains on its own. Default: on; STATEFUL_DECOUPLED_FETCH=0 switches it off.
    */
   readonly decoupledFetch?: boolean;
   /** With `decoupledFetch`: when a partition pauses and resumes, and the records a round decides at most (fetch-queue.ts). */

@@ -103,7 +103,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
       submit: (task, due) => this.loop.submit(task, { kind: 'deadlines', due }),
       admin: () => this.admin,
     });
-    this.queues = options.decoupledFetch ?? process.env.STATEFUL_DECOUPLED_FETCH === '1';
+    this.queues = options.decoupledFetch ?? process.env.STATEFUL_DECOUPLED_FETCH !== '0';
     this.fetch = !this.queues
       ? undefined
       : new FetchQueue<S>({

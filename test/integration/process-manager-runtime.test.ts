@@ -73,7 +73,7 @@ function definition(): ProcessDefinition<OrderFulfilmentState, FulfilmentInput> 
   };
 }
 
-async function start(options: { readonly stateDir?: string } = {}): Promise<ProcessManagerRuntime<OrderFulfilmentState, FulfilmentInput>> {
+async function start(options: { readonly stateDir?: string; readonly decoupledFetch?: boolean } = {}): Promise<ProcessManagerRuntime<OrderFulfilmentState, FulfilmentInput>> {
   const runtime = new ProcessManagerRuntime({ kafka, codec, logger, definition: definition(), topicMap, groupId, retry: { attempts: 2, initialDelayMs: 20, maxDelayMs: 50 }, offsetFlushMs: 200, ...options });
   await runtime.start();
   running.push(runtime);
@@ -172,8 +172,10 @@ describe('the process-manager runtime on its own topics', () => {
     await stop(runtime);
   });
 
-  it('a fenced transaction is aborted, the partition restored, and the input decided once', async () => {
-    const runtime = await start();
+  // The batch-at-a-time path (decoupled fetch off): the aborted round's batch is handed back and the consumer retries it.
+  // The decoupled fetch's own fenced case (dropped, restored, rewound) is in stateful-decoupled-fetch.test.ts.
+  it('a fenced transaction is aborted, the partition restored, and the input decided once (decoupled fetch off)', async () => {
+    const runtime = await start({ decoupledFetch: false });
     const orderId = 'o-fenced';
     const partition = partitionFor(orderId, PARTITIONS);
     await waitFor('the instance to own the partition', async () => (runtime.stats().partitions.includes(partition) ? true : undefined));

@@ -81,11 +81,11 @@ export class CrashHarness {
   /**
    * Places the orders, runs a child that hangs right after its first round's
    * commit (before the store write), and kills it there: the partition that
-   * round committed.
+   * round committed. `env`: the child's own additions to the harness's.
    */
-  async killedAfterCommit(made: FulfilmentTopics & { readonly run: string }, orders: readonly string[], stateDir: string, paymentTimeoutMs: number): Promise<number> {
+  async killedAfterCommit(made: FulfilmentTopics & { readonly run: string }, orders: readonly string[], stateDir: string, paymentTimeoutMs: number, env: Readonly<Record<string, string>> = {}): Promise<number> {
     await this.place(made, orders);
-    const doomed = this.child(['hang-after-commit', made.run, stateDir, String(paymentTimeoutMs)]);
+    const doomed = this.child(['hang-after-commit', made.run, stateDir, String(paymentTimeoutMs)], env);
     const line = await waitFor('the child to commit its first round', async () => doomed.lines.find((l) => l.startsWith('committed ')), 90_000);
     await this.kill(doomed);
     return Number(line.split(' ')[1]);
