@@ -1,0 +1,154 @@
+/**
+ * The command processor's per-aggregate definition on the stateful runtime
+ * (producers/command-processor/command-definition.ts, docs/command-side.md
+ * "The processor's definition on the runtime"), against the real Kafka and
+ * registry, on a topic set of the test's own (the catalog's order topics under
+ * the run's prefix, two partitions). Today's processor (a child process) opens
+ * orders first; the definition then takes the same topics and group: it reads
+ * the processor's snapshots without refusal and answers a repeat of the
+ * processor's commands with the processor's replies. Then it decides orders
+ * of its own, and the log shows every command decided once (event versions
+ * contiguous per order, one reply per command), every reply naming its events'
+ * real offsets, a repeated commandId (in the same batch and later) answered
+ * with the first reply and no event, If-Match on a stale version rejected with
+ * version_conflict, snapshots the processor's decoder reads with the
+ * fold-version header, and after a restart with no store (the snapshots
+ * topic read back) repeats still answered from the duplicate memory.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { logLevel } from 'kafkajs';
+import { AvroCodec } from '../../infra/kafka/codec';
+import { rootLogger } from '../../infra/logging';
+import { waitFor } from '../../infra/wait-for';
+import { FOLD_VERSION_HEADER } from '../../infra/state/changelog-restore';
+import type { StatefulRuntime } from '../../infra/stateful/runtime';
+import { entryOfSnapshot } from '../../producers/command-processor/command-records';
+import type { CommandInput } from '../../producers/command-processor/command-definition';
+import type { CommandState } from '../../producers/command-processor/command-state';
+import { VERSION_CONFLICT } from '../../producers/command-processor/handle';
+import { testKafka, testRegistry, unique } from '../support/kafka';
+import { committedUpTo, endOffsets, latestByKey, readRecords } from '../support/process-managers';
+import { createProcessorTopics, deleteProcessorTopics, openOrders, processorTopics } from '../support/processor-crash';
+import { crashChild, type CrashChild } from '../support/stateful-crash';
+import { addItem, logProblems, open, orderCommandRuntime, orderRuntime, readLog, sendCommands, type Log } from '../support/command-definition';
+
+jest.setTimeout(300_000);
+
+const kafka = testKafka('it-command-definition', logLevel.NOTHING);
+const codec = new AvroCodec(testRegistry());
+const logger = rootLogger.child({ test: 'command-definition' });
+logger.level = 'silent';
+const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+const run = unique('it-cmddef');
+const t = processorTopics(run);
+const processorDir = mkdtempSync(join(tmpdir(), 'it-cmddef-processor-'));
+let child: CrashChild | undefined;
+let runtime: StatefulRuntime<CommandState, CommandInput> | undefined;
+
+const BY_PROCESSOR = ['p-1', 'p-2', 'p-3', 'p-4'];
+const OWN = ['d-1', 'd-2', 'd-3', 'd-4', 'd-5', 'd-6'];
+const ITEMS = ['m-1', 'm-2', 'm-3'];
+
+async function start(): Promise<StatefulRuntime<CommandState, CommandInput>> {
+  const started = orderCommandRuntime({ kafka, codec, logger, run });
+  runtime = started;
+  await started.start();
+  await waitFor('the definition ready', async () => (started.notReady() === undefined ? true : undefined), 120_000);
+  return started;
+}
+
+/** Waits until every commandId has at least `n` replies (default 1), then reads the log. */
+async function answered(commandIds: readonly string[], n = 1): Promise<Log> {
+  return waitFor(`${commandIds.length} commands answered`, async () => {
+    const log = await readLog(kafka, codec, run);
+    return commandIds.every((id) => (log.replies.get(id)?.length ?? 0) >= n) ? log : undefined;
+  }, 120_000);
+}
+
+beforeAll(async () => {
+  await createProcessorTopics(kafka, codec, run);
+  await producer.connect();
+});
+
+afterAll(async () => {
+  await child?.kill();
+  await runtime?.stop();
+  await producer.disconnect();
+  rmSync(processorDir, { recursive: true, force: true });
+  await deleteProcessorTopics(kafka, run);
+});
+
+describe("the command processor's definition on the stateful runtime", () => {
+  it('takes over from the processor, decides every command once and answers repeats from its memory, also after a restart', async () => {
+    // Today's processor opens orders and commits its group's offsets (its lag report) up to the commands' ends.
+    child = crashChild(['processor-run', run, processorDir], { TOPIC_PREFIX: run });
+    await waitFor('the processor ready', async () => (child?.lines.includes('ready') ? true : undefined), 120_000);
+    await openOrders(producer, codec, run, BY_PROCESSOR);
+    const byProcessor = await answered(BY_PROCESSOR.map((o) => `c-${o}`));
+    const ends = await endOffsets(kafka, [t.commands]);
+    await waitFor('the processor reported its position', async () => ((await committedUpTo(kafka, t.groupId, ends)) ? true : undefined), 60_000);
+    await child.kill();
+    child = undefined;
+
+    // The definition reads the processor's snapshots (no refusal) and answers the processor's commands again from them.
+    let running = await start();
+    expect(running.broken()).toBeUndefined();
+    await openOrders(producer, codec, run, BY_PROCESSOR);
+    const repeated = await answered(BY_PROCESSOR.map((o) => `c-${o}`), 2);
+    for (const o of BY_PROCESSOR) expect(repeated.replies.get(`c-${o}`)).toEqual([byProcessor.replies.get(`c-${o}`)?.[0], byProcessor.replies.get(`c-${o}`)?.[0]]);
+    expect(repeated.events).toHaveLength(BY_PROCESSOR.length);
+
+    // Orders of its own: each opened, then three items, the first item sent twice in one batch; items added to a processor's order too.
+    await sendCommands(producer, codec, run, OWN.map((o) => open(o)));
+    await sendCommands(producer, codec, run, [...OWN.flatMap((o) => [addItem(o, 'm-1'), addItem(o, 'm-1'), addItem(o, 'm-2'), addItem(o, 'm-3')]), addItem('p-1', 'm-1')]);
+    const own = [...OWN.flatMap((o) => [`c-${o}`, ...ITEMS.map((i) => `c-${o}-${i}`)]), 'c-p-1-m-1'];
+    let log = await answered(own);
+    // If-Match on a stale version (each order is at version 4): version_conflict, no event.
+    await sendCommands(producer, codec, run, [addItem('d-1', 'm-9', 'c-stale', 2)]);
+    log = await answered([...own, 'c-stale']);
+    expect(log.replies.get('c-stale')).toEqual([expect.objectContaining({ status: 'REJECTED', rejectionCode: VERSION_CONFLICT, aggregateVersion: 4 })]);
+
+    expect(logProblems(log, t.events)).toEqual([]);
+    for (const o of OWN) {
+      expect(log.events.filter((e) => e.key.startsWith(`${o}/`)).map((e) => e.type)).toEqual(['OrderOpened', 'ItemAddedToOrder', 'ItemAddedToOrder', 'ItemAddedToOrder']);
+      // One reply per command; the repeat in the same batch answered with the first reply, offsets included.
+      expect(log.replies.get(`c-${o}-m-1`)).toHaveLength(2);
+      for (const id of [`c-${o}`, `c-${o}-m-2`, `c-${o}-m-3`]) expect(log.replies.get(id)).toHaveLength(1);
+      expect(log.replies.get(`c-${o}-m-3`)?.[0]).toMatchObject({ status: 'ACCEPTED', aggregateVersion: 4, events: [expect.objectContaining({ version: 4, eventType: 'ItemAddedToOrder' })] });
+    }
+    expect(log.replies.get('c-p-1-m-1')?.[0]).toMatchObject({ status: 'ACCEPTED', aggregateVersion: 2 });
+    expect(log.events).toHaveLength(BY_PROCESSOR.length + OWN.length * 4 + 1);
+
+    // Its snapshots are the processor's records: decodable by the processor's decoder, stamped with the fold version.
+    const snapshots = await readRecords(kafka, t.snapshots, codec);
+    const latest = latestByKey(snapshots.filter((r) => !r.key.startsWith('@')));
+    for (const o of OWN) {
+      const snapshot = latest.get(o);
+      expect(snapshot?.type).toBe('OrderSnapshot');
+      expect(snapshot?.headers[FOLD_VERSION_HEADER]).toBe('1');
+      const entry = entryOfSnapshot(orderRuntime(), snapshot?.value);
+      expect(entry.version).toBe(4);
+      expect(entry.recentCommands.find((r) => r.commandId === `c-${o}-m-2`)).toEqual(log.replies.get(`c-${o}-m-2`)?.[0]);
+    }
+    // Its positions are checkpoints in the snapshots topic, beside the processor's own.
+    const checkpoints = snapshots.filter((r) => r.key.startsWith('@checkpoint/')).map((r) => r.key);
+    expect(new Set(checkpoints)).toEqual(new Set([`@checkpoint/${t.groupId}`, `@checkpoint/${t.groupId}/${t.commands}`]));
+
+    // A restart with no store: repeats answered from the snapshots topic, with the first replies and no event.
+    await running.stop();
+    running = await start();
+    const repeats = OWN.map((o) => addItem(o, 'm-2'));
+    await sendCommands(producer, codec, run, repeats);
+    const after = await answered(repeats.map((c) => c.commandId), 2);
+    for (const c of repeats) {
+      const replies = after.replies.get(c.commandId) ?? [];
+      expect(replies).toHaveLength(2);
+      expect(replies[1]).toEqual(replies[0]);
+    }
+    expect(after.events).toHaveLength(log.events.length);
+    expect(logProblems(after, t.events)).toEqual([]);
+    expect(running.stats().transactionsFailed).toBe(0);
+  });
+});
