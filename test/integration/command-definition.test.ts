@@ -16,7 +16,9 @@
  * topic read back) repeats still answered from the duplicate memory. Last,
  * today's processor takes the topics back (its own stale checkpoint
  * tombstoned) and answers repeats of the definition's commands from the
- * definition's snapshots, deciding nothing twice.
+ * definition's snapshots, deciding nothing twice. A second test parks an
+ * order behind an undecodable command (its next command refused, the others
+ * decided) and unparks it with a skip on the parked topic.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,7 +33,10 @@ import { entryOfSnapshot } from '../../producers/command-processor/command-recor
 import type { CommandInput } from '../../producers/command-processor/command-definition';
 import type { CommandState } from '../../producers/command-processor/command-state';
 import { VERSION_CONFLICT } from '../../producers/command-processor/handle';
-import { testKafka, testRegistry, unique } from '../support/kafka';
+import { createTopicsAndWait, testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
+import { requestAndWait } from '../../infra/stateful/parked-tools';
+import { partitionFor } from '../../schemas/partitioning';
+import { AGGREGATE_PARKED } from '../../producers/command-processor/command-records';
 import { committedUpTo, endOffsets, latestByKey, readRecords } from '../support/process-managers';
 import { createProcessorTopics, deleteProcessorTopics, openOrders, processorTopics } from '../support/processor-crash';
 import { crashChild, type CrashChild } from '../support/stateful-crash';
@@ -46,6 +51,9 @@ logger.level = 'silent';
 const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
 const run = unique('it-cmddef');
 const t = processorTopics(run);
+/** The parking test's topic set. */
+const parkRun = unique('it-cmddef-park');
+const pt = processorTopics(parkRun);
 const processorDir = mkdtempSync(join(tmpdir(), 'it-cmddef-processor-'));
 let child: CrashChild | undefined;
 let runtime: StatefulRuntime<CommandState, CommandInput> | undefined;
@@ -72,6 +80,8 @@ async function answered(commandIds: readonly string[], n = 1): Promise<Log> {
 
 beforeAll(async () => {
   await createProcessorTopics(kafka, codec, run);
+  await createProcessorTopics(kafka, codec, parkRun);
+  await createTopicsAndWait(kafka, [{ topic: `${parkRun}.dead-letter-actions`, numPartitions: 2, replicationFactor: 1 }]);
   await producer.connect();
 });
 
@@ -81,6 +91,8 @@ afterAll(async () => {
   await producer.disconnect();
   rmSync(processorDir, { recursive: true, force: true });
   await deleteProcessorTopics(kafka, run);
+  await deleteProcessorTopics(kafka, parkRun);
+  await withAdmin(kafka, (admin) => admin.deleteTopics({ topics: [`${parkRun}.dead-letter-actions`] })).catch(() => undefined);
 });
 
 describe("the command processor's definition on the stateful runtime", () => {
@@ -172,5 +184,44 @@ describe("the command processor's definition on the stateful runtime", () => {
     expect(back.events).toHaveLength(log.events.length);
     expect(child.lines.some((l) => l.startsWith('refused'))).toBe(false);
     expect(OWN.map((o) => back.replies.get(`c-${o}`)?.length)).toEqual(OWN.map(() => 1));
+  });
+
+  it('parks an aggregate behind an undecodable command: its later commands refused, the others decided; a skip on the parked topic unparks it', async () => {
+    const started = orderCommandRuntime({ kafka, codec, logger, run: parkRun });
+    runtime = started;
+    await started.start();
+    await waitFor('the definition ready', async () => (started.notReady() === undefined ? true : undefined), 120_000);
+    const answeredHere = (ids: readonly string[]): Promise<Log> =>
+      waitFor(`${ids.length} commands answered`, async () => {
+        const log = await readLog(kafka, codec, parkRun);
+        return ids.every((id) => log.replies.has(id)) ? log : undefined;
+      }, 120_000);
+    await sendCommands(producer, codec, parkRun, [open('x-1'), open('x-2')]);
+    await answeredHere(['c-x-1', 'c-x-2']);
+    // An OpenOrder's wire header with its body cut short: no Avro record, keyed by x-1.
+    const valid = await codec.encode(pt.commands, 'restaurant.order.OpenOrder', { customerId: 'c', metadata: { commandId: 'bad', aggregateId: 'x-1', correlationId: 'k', issuedAt: 0, expectedVersion: null, actor: null } });
+    await producer.send({ topic: pt.commands, acks: -1, messages: [{ key: 'x-1', value: Buffer.concat([valid.subarray(0, 5), Buffer.from([0x7f])]), partition: partitionFor('x-1', 2) }] });
+    await sendCommands(producer, codec, parkRun, [addItem('x-1', 'm-1'), addItem('x-2', 'm-1')]);
+    const log = await answeredHere(['c-x-1-m-1', 'c-x-2-m-1']);
+    // Version 0, not the aggregate's 1: the runtime's refuseBehind is not given the state (docs/stateful-runtime.md "Not done").
+    expect(log.replies.get('c-x-1-m-1')).toEqual([expect.objectContaining({ status: 'REJECTED', rejectionCode: AGGREGATE_PARKED, aggregateVersion: 0 })]);
+    expect(log.replies.get('c-x-2-m-1')).toEqual([expect.objectContaining({ status: 'ACCEPTED', aggregateVersion: 2 })]);
+    expect(log.events.map((e) => e.key).sort()).toEqual(['x-1/1', 'x-2/1', 'x-2/2']);
+    expect((await readRecords(kafka, `${pt.commands}.dlq`)).map((r) => r.key)).toEqual(['x-1']);
+    expect(started.stats().parkedProcesses).toBe(1);
+
+    // The operator skips the head on the parked topic (the runtime's way; the processor's tools write to the commands topic).
+    const target = {
+      name: 'command-processor.order',
+      groupId: pt.groupId,
+      parked: { logical: 'restaurant.order.commands.parked', physical: `${pt.commands}.parked`, partitions: 2 },
+      actions: { physical: `${parkRun}.dead-letter-actions`, partitions: 2 },
+    };
+    const action = await requestAndWait({ kafka, codec, producer }, target, { action: 'skip', processId: 'x-1', position: null }, { actor: 'test', why: 'test', timeoutMs: 60_000 });
+    expect(action).toMatchObject({ outcome: 'skipped' });
+    await sendCommands(producer, codec, parkRun, [addItem('x-1', 'm-1', 'c-x-1-m-1-again')]);
+    const after = await answeredHere(['c-x-1-m-1-again']);
+    expect(after.replies.get('c-x-1-m-1-again')).toEqual([expect.objectContaining({ status: 'ACCEPTED', aggregateVersion: 2 })]);
+    expect(logProblems(after, pt.events)).toEqual([]);
   });
 });
