@@ -20,7 +20,7 @@
 //   with `aggregate_parked` (`refuseBehind`).
 import type { CommandMetadata, CommandReply } from '../../schemas/generated/types';
 import { partitionFor } from '../../schemas/partitioning';
-import { COMMAND_REPLIES_TOPIC, parkedCommandsTopicName, topicCatalog, type TopicCatalog } from '../../schemas/topics';
+import { COMMAND_REPLIES_TOPIC, commandParkingName, parkedCommandsTopicName, topicCatalog, type TopicCatalog } from '../../schemas/topics';
 import { eventMessage, type Decision, type DecodedRecord, type Outgoing, type StatefulDefinition } from '../../infra/stateful/definition';
 import type { ParkedProcess } from '../../infra/stateful/parking';
 import type { AggregateRuntime } from './aggregates';
@@ -118,7 +118,8 @@ export function commandDefinition(options: CommandDefinitionOptions): StatefulDe
   };
 
   return {
-    name: `command-processor.${runtime.aggregate}`,
+    // The processor's parking name (`order-commands`): the actions recorded for operators' requests name it as their read model.
+    name: commandParkingName(runtime.aggregate),
     foldVersion: foldVersionOf(runtime),
     groupId: options.groupId ?? COMMAND_PROCESSOR_GROUP,
     inputs: [topics.commands],

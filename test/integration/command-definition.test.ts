@@ -212,13 +212,13 @@ describe("the command processor's definition on the stateful runtime", () => {
 
     // The operator skips the head on the parked topic (the runtime's way; the processor's tools write to the commands topic).
     const target = {
-      name: 'command-processor.order',
+      name: 'order-commands',
       groupId: pt.groupId,
       parked: { logical: 'restaurant.order.commands.parked', physical: `${pt.commands}.parked`, partitions: 2 },
       actions: { physical: `${parkRun}.dead-letter-actions`, partitions: 2 },
     };
     const action = await requestAndWait({ kafka, codec, producer }, target, { action: 'skip', processId: 'x-1', position: null }, { actor: 'test', why: 'test', timeoutMs: 60_000 });
-    expect(action).toMatchObject({ outcome: 'skipped' });
+    expect(action).toMatchObject({ outcome: 'skipped', readModel: 'order-commands' });
     await sendCommands(producer, codec, parkRun, [addItem('x-1', 'm-1', 'c-x-1-m-1-again')]);
     const after = await answeredHere(['c-x-1-m-1-again']);
     expect(after.replies.get('c-x-1-m-1-again')).toEqual([expect.objectContaining({ status: 'ACCEPTED', aggregateVersion: 2 })]);
