@@ -93,6 +93,27 @@ describe("the command processor's definition", () => {
     expect(() => definition.decide({ kind: 'foreign', aggregateId: 'o-1', fullName: 'restaurant.menu.CreateMenuItem', where: 'x' }, definition.initialState('o-1'))).toThrow(/not a command of order/);
   });
 
+  it('does the same for another aggregate (a menu item): its snapshot record, events and forbidden commands', () => {
+    const menu = aggregateRuntimes({ order: { maxOrderTotalMinor: 100_000 } }).menu;
+    const menuDefinition = commandDefinition({ runtime: menu, catalog, clock: () => NOW });
+    const add = (actor: CommandMetadata['actor']): CommandInput => ({
+      kind: 'command',
+      type: 'AddMenuItem',
+      data: { name: 'Soup', description: 'Hot', category: 'MAIN', price: { amountMinor: 500, currency: 'EUR' } },
+      metadata: { ...meta('c-m', 'm-1'), actor },
+    });
+    const decision = menuDefinition.decide(add(null), menuDefinition.initialState('m-1'));
+    expect(decision.emit.map((o) => [o.topic, o.key, o.type])).toEqual([['restaurant.menu.events', 'm-1/1', 'MenuItemAdded']]);
+    const completed = decision.completeState?.(decision.state, [{ topic: 'restaurant.menu.events', partition: 0, offset: 5, id: decision.emit[0]?.id ?? '' }]) ?? decision.state;
+    const type = schemas.get(menu.snapshotRecord).type;
+    expect(type.toBuffer(completed).equals(type.toBuffer(snapshotValue(menu, 'm-1', completed)))).toBe(true);
+    expect(menuDefinition.fromStateRecord(type.fromBuffer(type.toBuffer(completed)))).toMatchObject({ version: 1, menuItemId: 'm-1', name: 'Soup' });
+    // A customer may not add menu items: answered `forbidden`, nothing persisted.
+    const forbidden = menuDefinition.decide(add({ subject: 'c-1', roles: ['customer'] }), menuDefinition.initialState('m-1'));
+    expect(forbidden.changed).toBe(false);
+    expect(replyOf(forbidden.emit[0] as Outgoing)).toMatchObject({ status: 'REJECTED', rejectionCode: 'forbidden', aggregateVersion: 0 });
+  });
+
   it('finds a partitioning key for every replies partition', () => {
     for (const partitions of [1, 2, 6, 12]) for (let p = 0; p < partitions; p += 1) expect(partitionFor(partitionAnchor(p, partitions), partitions)).toBe(p);
   });
