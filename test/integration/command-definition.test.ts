@@ -18,7 +18,9 @@
  * tombstoned) and answers repeats of the definition's commands from the
  * definition's snapshots, deciding nothing twice. A second test parks an
  * order behind an undecodable command (its next command refused, the others
- * decided) and unparks it with a skip on the parked topic.
+ * decided) and unparks it with a skip on the parked topic. A third kills the
+ * definition's process -9 between a commit and its store write: the next
+ * owner, on the same (behind) stores, decides nothing twice.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,7 +42,7 @@ import { AGGREGATE_PARKED } from '../../producers/command-processor/command-reco
 import { committedUpTo, endOffsets, latestByKey, readRecords } from '../support/process-managers';
 import { createProcessorTopics, deleteProcessorTopics, openOrders, processorTopics } from '../support/processor-crash';
 import { crashChild, type CrashChild } from '../support/stateful-crash';
-import { addItem, logProblems, open, orderCommandRuntime, orderRuntime, readLog, sendCommands, type Log } from '../support/command-definition';
+import { addItem, definitionChild, logProblems, open, orderCommandRuntime, orderRuntime, readLog, sendCommands, type Log } from '../support/command-definition';
 
 jest.setTimeout(300_000);
 
@@ -54,6 +56,9 @@ const t = processorTopics(run);
 /** The parking test's topic set. */
 const parkRun = unique('it-cmddef-park');
 const pt = processorTopics(parkRun);
+/** The kill -9 test's topic set. */
+const crashRun = unique('it-cmddef-crash');
+const ct = processorTopics(crashRun);
 const processorDir = mkdtempSync(join(tmpdir(), 'it-cmddef-processor-'));
 let child: CrashChild | undefined;
 let runtime: StatefulRuntime<CommandState, CommandInput> | undefined;
@@ -81,6 +86,7 @@ async function answered(commandIds: readonly string[], n = 1): Promise<Log> {
 beforeAll(async () => {
   await createProcessorTopics(kafka, codec, run);
   await createProcessorTopics(kafka, codec, parkRun);
+  await createProcessorTopics(kafka, codec, crashRun);
   await createTopicsAndWait(kafka, [{ topic: `${parkRun}.dead-letter-actions`, numPartitions: 2, replicationFactor: 1 }]);
   await producer.connect();
 });
@@ -92,6 +98,7 @@ afterAll(async () => {
   rmSync(processorDir, { recursive: true, force: true });
   await deleteProcessorTopics(kafka, run);
   await deleteProcessorTopics(kafka, parkRun);
+  await deleteProcessorTopics(kafka, crashRun);
   await withAdmin(kafka, (admin) => admin.deleteTopics({ topics: [`${parkRun}.dead-letter-actions`] })).catch(() => undefined);
 });
 
@@ -184,6 +191,8 @@ describe("the command processor's definition on the stateful runtime", () => {
     expect(back.events).toHaveLength(log.events.length);
     expect(child.lines.some((l) => l.startsWith('refused'))).toBe(false);
     expect(OWN.map((o) => back.replies.get(`c-${o}`)?.length)).toEqual(OWN.map(() => 1));
+    await child.kill();
+    child = undefined;
   });
 
   it('parks an aggregate behind an undecodable command: its later commands refused, the others decided; a skip on the parked topic unparks it', async () => {
@@ -223,5 +232,35 @@ describe("the command processor's definition on the stateful runtime", () => {
     const after = await answeredHere(['c-x-1-m-1-again']);
     expect(after.replies.get('c-x-1-m-1-again')).toEqual([expect.objectContaining({ status: 'ACCEPTED', aggregateVersion: 2 })]);
     expect(logProblems(after, pt.events)).toEqual([]);
+    await started.stop();
+    runtime = undefined;
+  });
+
+  it('killed -9 between a commit and its store write, the next owner on the same stores decides nothing twice and answers repeats from what was committed', async () => {
+    const dir = mkdtempSync(join(processorDir, 'crash-'));
+    const orders = ['k-1', 'k-2', 'k-3', 'k-4'];
+    const first = [...orders.map((o) => open(o)), ...orders.map((o) => addItem(o, 'm-1'))];
+    child = definitionChild(crashRun, dir);
+    await waitFor('the child ready', async () => (child?.lines.includes('ready') ? true : undefined), 120_000);
+    await sendCommands(producer, codec, crashRun, first);
+    await waitFor('a commit', async () => (child?.lines.some((l) => l.startsWith('committed')) ? true : undefined), 60_000);
+    await child.kill();
+    child = undefined;
+    const committed = await readLog(kafka, codec, crashRun);
+    expect(committed.replies.size).toBeGreaterThan(0);
+
+    const started = orderCommandRuntime({ kafka, codec, logger, run: crashRun, stateDir: dir });
+    runtime = started;
+    await started.start();
+    const more = orders.map((o) => addItem(o, 'm-2'));
+    await sendCommands(producer, codec, crashRun, [...first, ...more]);
+    const log = await waitFor('every command answered, the first ones twice', async () => {
+      const found = await readLog(kafka, codec, crashRun);
+      return first.every((c) => (found.replies.get(c.commandId)?.length ?? 0) >= 2) && more.every((c) => found.replies.has(c.commandId)) ? found : undefined;
+    }, 120_000);
+    expect(logProblems(log, ct.events)).toEqual([]);
+    for (const c of first) expect(log.replies.get(c.commandId)).toHaveLength(2);
+    for (const c of more) expect(log.replies.get(c.commandId)).toEqual([expect.objectContaining({ status: 'ACCEPTED', aggregateVersion: 3 })]);
+    expect(log.events).toHaveLength(orders.length * 3);
   });
 });

@@ -4,6 +4,8 @@
 // prefix, two partitions), order commands written as the gateway writes them,
 // and the checks on the log: events contiguous per order, each once; replies
 // naming their events' real offsets.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import type { Kafka, Producer } from 'kafkajs';
 import type { AvroCodec } from '../../infra/kafka/codec';
 import type { Logger } from '../../infra/logging';
@@ -16,6 +18,7 @@ import { partitionFor } from '../../schemas/partitioning';
 import { DEAD_LETTER_ACTIONS_TOPIC, topicCatalog } from '../../schemas/topics';
 import { readRecords, type StoredRecord } from './process-managers';
 import { PROCESSOR_PARTITIONS, processorTopics } from './processor-crash';
+import type { CrashChild } from './stateful-crash';
 
 export const orderRuntime = () => aggregateRuntimes({ order: { maxOrderTotalMinor: 100_000 } }).order;
 export const definitionCatalog = () => topicCatalog({ partitions: PROCESSOR_PARTITIONS });
@@ -28,7 +31,7 @@ export function definitionTopicMap(run: string): Record<string, string> {
 }
 
 /** The order aggregate's definition on the runtime, on the run's topics, in the processor's group. */
-export function orderCommandRuntime(o: { readonly kafka: Kafka; readonly codec: AvroCodec; readonly logger: Logger; readonly run: string; readonly stateDir?: string; readonly decoupledFetch?: boolean }): StatefulRuntime<CommandState, CommandInput> {
+export function orderCommandRuntime(o: { readonly kafka: Kafka; readonly codec: AvroCodec; readonly logger: Logger; readonly run: string; readonly stateDir?: string; readonly decoupledFetch?: boolean; readonly betweenCommitAndStore?: (partition: number) => Promise<void> }): StatefulRuntime<CommandState, CommandInput> {
   const catalog = definitionCatalog();
   const topicMap = definitionTopicMap(o.run);
   const definition = commandDefinition({ runtime: orderRuntime(), catalog, groupId: processorTopics(o.run).groupId, physical: (t) => topicMap[t] ?? t });
@@ -46,6 +49,7 @@ export function orderCommandRuntime(o: { readonly kafka: Kafka; readonly codec: 
     offsetFlushMs: 200,
     ...(o.stateDir === undefined ? {} : { stateDir: o.stateDir }),
     ...(o.decoupledFetch === undefined ? {} : { decoupledFetch: o.decoupledFetch }),
+    ...(o.betweenCommitAndStore === undefined ? {} : { betweenCommitAndStore: o.betweenCommitAndStore }),
   });
 }
 
@@ -125,4 +129,26 @@ export function logProblems(log: Log, eventsTopic: string): string[] {
     }
   }
   return problems;
+}
+
+/** The definition in a child process (command-definition-child.ts) that hangs after its first commit, before the store write, to be killed -9. */
+export function definitionChild(run: string, stateDir: string): CrashChild {
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'command-definition-child.ts'), run, stateDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines: string[] = [];
+  let partial = '';
+  proc.stdout?.on('data', (chunk: Buffer) => {
+    const parts = (partial + chunk.toString()).split('\n');
+    partial = parts.pop() ?? '';
+    lines.push(...parts);
+  });
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  return {
+    process: proc,
+    lines,
+    exited,
+    async kill() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      await exited;
+    },
+  };
 }
