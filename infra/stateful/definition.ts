@@ -38,7 +38,7 @@ export interface EmittedOffset {
 export interface Decision<S> {
   readonly emit: readonly Outgoing[];
   readonly state: S;
-  /** False when the input changed nothing (a replay, a duplicate, an irrelevant input): nothing is written for it. */
+  /** False when the input changed nothing (a replay, a duplicate, an irrelevant input): no state is written for it, only what `emit` holds (usually nothing; an answer that persists nothing). */
   readonly changed: boolean;
   /**
    * Records whose content depends on where this decision's records in the

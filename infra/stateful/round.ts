@@ -133,7 +133,11 @@ async function decideInto<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, wor
     }
     part.decided += 1;
     if (span.isRecording()) span.setAttributes({ 'restaurant.process.changed': decision.changed, 'restaurant.process.status': definition.status(decision.state), 'restaurant.process.emitted': decision.emit.map((o) => o.type) });
-    if (!decision.changed) return false;
+    if (!decision.changed) {
+      // Nothing to write, but an answer to give (the command processor's reply to a command refused for an aggregate that does not exist): emitted alone.
+      for (const out of decision.emit) emitted.push({ out, trace: traceHeadersOf(span) });
+      return false;
+    }
     part.changed += 1;
     const trace = traceHeadersOf(span);
     changed.set(id, { state: decision.state, trace });

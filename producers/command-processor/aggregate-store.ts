@@ -17,13 +17,14 @@
 // committed, with the snapshot offset after them (partition-worker.ts): it
 // never holds a state the committed log does not.
 import type { Kafka } from 'kafkajs';
-import type { CommandCheckpoint, CommandReply } from '../../schemas/generated/types';
+import type { CommandCheckpoint } from '../../schemas/generated/types';
 import type { AvroCodec } from '../../infra/kafka/codec';
 import type { Change } from '../../infra/state/changelog-restore';
 import type { StateStore } from '../../infra/state/state-store';
 import { openStamped, resolvedDecoder, resolvingSchemas, StaleFoldError } from '../../infra/stateful/stamped-store';
 import type { AggregateRuntime } from './aggregates';
 import type { AggregateEntry } from './handle';
+import { entryOfSnapshot } from './command-records';
 
 /** Decoded aggregates kept per command partition by default. */
 export const DEFAULT_DECODED_CAPACITY = 500;
@@ -165,9 +166,5 @@ export const rebuildAdvice = (aggregate: string): string =>
 
 /** The store's decoder of an aggregate's snapshots (UnresolvedSchemaError for a writer schema not resolved yet). */
 function entryDecoder(codec: AvroCodec, runtime: AggregateRuntime): (bytes: Buffer, key: string) => AggregateEntry {
-  return resolvedDecoder(codec, runtime.snapshotRecord, 'snapshot', (value) => {
-    const snapshot = value as { recentCommands?: CommandReply[] };
-    const restored = runtime.fromSnapshot(snapshot);
-    return { version: restored.version, state: restored.state, recentCommands: snapshot.recentCommands ?? [] };
-  });
+  return resolvedDecoder(codec, runtime.snapshotRecord, 'snapshot', (value) => entryOfSnapshot(runtime, value));
 }

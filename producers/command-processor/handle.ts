@@ -116,7 +116,7 @@ export function handleCommand(
 }
 
 /** The entry with the final reply (event offsets filled in) remembered, in place of the one remembered when it was decided. */
-export function withReply(entry: AggregateEntry, reply: CommandReply): AggregateEntry {
+export function withReply<E extends AggregateEntry>(entry: E, reply: CommandReply): E {
   const others = entry.recentCommands.filter((r) => r.commandId !== reply.commandId);
   return { ...entry, recentCommands: [...others, reply].slice(-RECENT_COMMANDS) };
 }

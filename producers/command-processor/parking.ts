@@ -22,13 +22,15 @@ import { parkedAt, readParked } from '../../infra/stateful/parked-read';
 import type { DecodedRecord } from '../../infra/consuming/batch-sink';
 import { positionOf, REQUEST_KEY_PREFIX, requestFromRecord, summaryOf, type ParkedInput, type ParkingOutcome, type ParkingRequest, type ParkingSpec } from '../../infra/stateful/parking';
 import { parkBatch, skip, type ParkingContext, type ParkingPart } from '../../infra/stateful/round-parking';
+import { parkedReply } from './command-records';
 
-/** The rejection code of a command refused because its aggregate is parked (the gateway answers 409). */
-export const AGGREGATE_PARKED = 'aggregate_parked';
+export { AGGREGATE_PARKED } from './command-records';
 
-/** Commands are keyed by aggregate id; a request (`request/<id>`) names none. */
+/** The aggregate a command's Kafka key names (commands are keyed by aggregate id); a request (`request/<id>`) names none. */
+export const aggregateOfKey = (key: string): string | undefined => (key === '' || key.startsWith(REQUEST_KEY_PREFIX) ? undefined : key);
+
 const SPEC: ParkingSpec = {
-  processIdOfKey: (key) => (key === '' || key.startsWith(REQUEST_KEY_PREFIX) ? undefined : key),
+  processIdOfKey: aggregateOfKey,
   // Refused commands are answered by the worker (it writes the replies); nothing else to emit.
   refuseBehind: () => [],
 };
@@ -121,18 +123,7 @@ export function refusal(parking: LaneParking, part: ParkingPart, topic: string, 
   const list = part.parkedOf(value.metadata.aggregateId);
   if (list === undefined) return undefined;
   if (parkBatch(parking.ctx, [recordOf(topic, partition, message, fullName, value)], [], part).length > 0) return undefined;
-  const summary = summaryOf(list);
-  return {
-    commandId: value.metadata.commandId,
-    aggregateId: value.metadata.aggregateId,
-    commandType: fullName.slice(fullName.lastIndexOf('.') + 1),
-    status: 'REJECTED',
-    events: [],
-    rejectionCode: AGGREGATE_PARKED,
-    rejectionMessage: `${aggregate} ${value.metadata.aggregateId} is parked behind a command that could not be decoded (${summary?.head ?? 'unknown'}: ${summary?.reason ?? ''}); it takes no commands until an operator redrives or skips that one, then send this one again`,
-    aggregateVersion: version,
-    processedAt: now,
-  };
+  return parkedReply(value.metadata, fullName, aggregate, version, summaryOf(list), now);
 }
 
 /** A command to decide, decoded again by a redrive. */

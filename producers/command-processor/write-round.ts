@@ -16,8 +16,8 @@ import { CHECKPOINT_RECORD, checkpointKey, foldVersionOf } from './aggregate-sto
 import type { Decided } from './decide-lane';
 import { withReply, type AggregateEntry } from './handle';
 import type { Lane, WorkerContext } from './lane';
-
-const REPLY_RECORD = 'restaurant.common.CommandReply';
+import { REPLY_RECORD, replyWithEvents, snapshotValue } from './command-records';
+import { replyPartition } from './reply-route';
 
 /** The broker put a lane's events elsewhere than the worker expected; the transaction was aborted. */
 export class OffsetGuessMissed extends Error {
@@ -78,15 +78,12 @@ export async function writeRound(producer: Producer, context: WorkerContext, dec
       for (const { handled, aggregateId, trace } of d.outcomes) {
         let reply = handled.duplicate ? (finalReplies.get(handled.reply.commandId) ?? handled.reply) : handled.reply;
         if (!handled.duplicate && reply.status !== 'REJECTED') {
-          reply = {
-            ...reply,
-            events: handled.events.map((event) => ({ eventType: event.type, aggregateId, version: event.version, topic: lane.topics.events, partition: lane.partition, offset: offset++ })),
-          };
+          reply = replyWithEvents(reply, handled.events, aggregateId, lane.topics.events, lane.partition, handled.events.map(() => offset++));
           finalReplies.set(reply.commandId, reply);
           const entry = entries.get(aggregateId);
           if (entry) entries.set(aggregateId, withReply(entry, reply));
         }
-        replyMessages.push({ key: reply.commandId, value: await codec.encode(COMMAND_REPLIES_TOPIC, REPLY_RECORD, reply), partition: lane.partition % repliesPartitions, headers: { 'reply-status': reply.status, ...trace } });
+        replyMessages.push({ key: reply.commandId, value: await codec.encode(COMMAND_REPLIES_TOPIC, REPLY_RECORD, reply), partition: replyPartition(lane.partition, repliesPartitions), headers: { 'reply-status': reply.status, ...trace } });
       }
       if (predicted !== undefined && d.eventMessages.length > 0) topicMessages.push({ topic: lane.topics.events, messages: d.eventMessages });
       const snapshots: Message[] = [];
@@ -94,8 +91,8 @@ export async function writeRound(producer: Producer, context: WorkerContext, dec
       const kept = new Map<string, { entry: AggregateEntry; snapshot: Buffer | undefined }>();
       entriesByLane.set(lane, kept);
       for (const [aggregateId, entry] of entries) {
-        const domain = lane.runtime.toSnapshot(aggregateId, entry.version, entry.state);
-        const snapshot = domain === null ? undefined : await codec.encode(lane.topics.snapshots, lane.runtime.snapshotRecord, { ...domain, recentCommands: entry.recentCommands });
+        const value = snapshotValue(lane.runtime, aggregateId, entry);
+        const snapshot = value === null ? undefined : await codec.encode(lane.topics.snapshots, lane.runtime.snapshotRecord, value);
         kept.set(aggregateId, { entry, snapshot });
         // Stamped with the fold that made it: a build with another fold never decides on it (docs/command-side.md "Fold versions").
         if (snapshot !== undefined) snapshots.push({ key: aggregateId, value: snapshot, partition: lane.partition, headers: { [FOLD_VERSION_HEADER]: foldVersion } });

@@ -1,0 +1,161 @@
+// One aggregate type's commands as a definition on the stateful runtime
+// (infra/stateful/, docs/stateful-runtime.md): what the processor's lane
+// (decide-lane.ts, write-round.ts) does, with the runtime's engine
+// (docs/command-side.md "The processor's definition on the runtime").
+//
+// * Inputs: the aggregate's commands topic, keyed by aggregate id; the state
+//   of an aggregate is its entry (handle.ts), stored on its snapshots topic as
+//   the processor's snapshot record (command-state.ts), with the `fold-version`
+//   header; positions are checkpoints on that topic (`positions: 'changelog'`).
+// * Deciding: handle.ts's handleCommand, unchanged (authorization, duplicates
+//   from the memory of the last 64 replies, If-Match, the deciders).
+// * Events go to the aggregate's events topic, keyed and headed as the
+//   processor writes them; the events topic is `sequenced`, so each reply is
+//   completed with its events' offsets (`after`) and remembered with them
+//   (`completeState`, as `withReply` does).
+// * A reply per command on restaurant.command-replies, partition p mod R
+//   (reply-route.ts), keyed by commandId.
+// * Parking: an undecodable command parks its aggregate (by Kafka key, as the
+//   processor does); later commands of a parked aggregate are refused at once
+//   with `aggregate_parked` (`refuseBehind`).
+import type { CommandMetadata, CommandReply } from '../../schemas/generated/types';
+import { partitionFor } from '../../schemas/partitioning';
+import { COMMAND_REPLIES_TOPIC, commandParkingName, parkedCommandsTopicName, topicCatalog, type TopicCatalog } from '../../schemas/topics';
+import { eventMessage, type Decision, type DecodedRecord, type Outgoing, type StatefulDefinition } from '../../infra/stateful/definition';
+import type { ParkedProcess } from '../../infra/stateful/parking';
+import type { AggregateRuntime } from './aggregates';
+import { foldVersionOf } from './aggregate-store';
+import { parkedReply, REPLY_RECORD, replyWithEvents } from './command-records';
+import { commandState, initialCommandState, stateOfSnapshot, type CommandState } from './command-state';
+import { handleCommand, withReply, type Handled } from './handle';
+import { aggregateOfKey } from './parking';
+import { partitionAnchor, replyPartition } from './reply-route';
+
+export const COMMAND_PROCESSOR_GROUP = 'restaurant.command-processor';
+
+/** A consumed record of the commands topic as an input. */
+export type CommandInput =
+  | { readonly kind: 'command'; readonly type: string; readonly data: object; readonly metadata: CommandMetadata }
+  /** A record that decodes but is no command of this aggregate: its decision throws, so it is dead-lettered and parks its aggregate. */
+  | { readonly kind: 'foreign'; readonly aggregateId: string; readonly fullName: string; readonly where: string };
+
+/** The catalog topics of one aggregate's commands. */
+export interface CommandTopics {
+  readonly commands: string;
+  readonly events: string;
+  readonly snapshots: string;
+  /** Where its parked commands are (the runtime's `parkedTopic`). */
+  readonly parked: string;
+  readonly replies: string;
+}
+
+export function commandTopicsOf(catalog: TopicCatalog, runtime: Pick<AggregateRuntime, 'aggregate'>): CommandTopics {
+  const t = catalog.forAggregate(runtime.aggregate);
+  if (!t.commands || !t.events || !t.snapshots) throw new Error(`the catalog lacks topics for ${runtime.aggregate}`);
+  return { commands: t.commands.name, events: t.events.name, snapshots: t.snapshots.name, parked: parkedCommandsTopicName(t.commands.name), replies: COMMAND_REPLIES_TOPIC };
+}
+
+export interface CommandDefinitionOptions {
+  readonly runtime: AggregateRuntime;
+  readonly catalog?: TopicCatalog;
+  /** Default: the processor's group. */
+  readonly groupId?: string;
+  readonly clock?: () => number;
+  /** The physical name of a catalog topic, as replies name their events' topic (a runtime on topics of its own maps them with its `topicMap`). */
+  readonly physical?: (topic: string) => string;
+}
+
+/** What a command changes: the decision the runtime writes (docs/command-side.md "The processor's definition on the runtime"). */
+export function commandDefinition(options: CommandDefinitionOptions): StatefulDefinition<CommandState, CommandInput> {
+  const { runtime } = options;
+  const catalog = options.catalog ?? topicCatalog();
+  const clock = options.clock ?? Date.now;
+  const physical = options.physical ?? ((topic: string) => topic);
+  const topics = commandTopicsOf(catalog, runtime);
+  const commandPartitions = catalog.topic(topics.commands).partitions;
+  const repliesPartitions = catalog.topic(topics.replies).partitions;
+  const commandNames = new Set(catalog.topic(topics.commands).subjects.map((s) => s.recordName).filter((n) => n.startsWith(`${runtime.namespace}.`)));
+  const shortName = (fullName: string): string => fullName.slice(fullName.lastIndexOf('.') + 1);
+
+  /** A reply as the processor writes it: partition p mod R of the replies topic, keyed by commandId, its status in a header. */
+  const replyMessage = (reply: CommandReply): Outgoing => ({
+    topic: topics.replies,
+    key: reply.commandId,
+    partitionKey: partitionAnchor(replyPartition(partitionFor(reply.aggregateId, commandPartitions), repliesPartitions), repliesPartitions),
+    recordName: REPLY_RECORD,
+    value: reply,
+    id: reply.commandId,
+    type: 'CommandReply',
+    headers: { 'reply-status': reply.status },
+  });
+
+  const decideCommand = (input: Extract<CommandInput, { kind: 'command' }>, state: CommandState): Decision<CommandState> => {
+    const { metadata } = input;
+    const id = metadata.aggregateId;
+    const handled: Handled = handleCommand(runtime, state.version > 0 ? state : undefined, { type: input.type, data: input.data }, metadata, clock());
+    if (handled.duplicate) {
+      const { reply } = handled;
+      // Final as remembered (a rejection, or events with their offsets): answered, nothing written.
+      if (reply.status === 'REJECTED' || reply.events.length > 0) return { emit: [replyMessage(reply)], state, changed: false };
+      // Perhaps decided earlier in this round, its offsets not known yet: answered from the state as the round completes it.
+      return { emit: [], state, changed: true, after: (_offsets, completed) => [replyMessage(completed.recentCommands.find((r) => r.commandId === reply.commandId) ?? reply)] };
+    }
+    // Nothing about the aggregate to persist (forbidden, or a rejection of an aggregate that does not exist): only the answer.
+    if (handled.entry === undefined) return { emit: [replyMessage(handled.reply)], state, changed: false };
+    const next = commandState(runtime, id, handled.entry);
+    if (handled.events.length === 0) return { emit: [replyMessage(handled.reply)], state: next, changed: true };
+    const events = handled.events.map((e) => eventMessage(topics.events, runtime.namespace, e.type, e.record, e.record.metadata));
+    const partition = partitionFor(id, commandPartitions);
+    const final = (offsets: ReadonlyArray<{ readonly id: string; readonly offset: number }>): CommandReply =>
+      replyWithEvents(handled.reply, handled.events, id, physical(topics.events), partition, handled.events.map((e) => offsets.find((o) => o.id === e.record.metadata.eventId)?.offset ?? -1));
+    return {
+      emit: events,
+      state: next,
+      changed: true,
+      after: (offsets) => [replyMessage(final(offsets))],
+      completeState: (s, offsets) => withReply(s, final(offsets)),
+    };
+  };
+
+  return {
+    // The processor's parking name (`order-commands`): the actions recorded for operators' requests name it as their read model.
+    name: commandParkingName(runtime.aggregate),
+    foldVersion: foldVersionOf(runtime),
+    groupId: options.groupId ?? COMMAND_PROCESSOR_GROUP,
+    inputs: [topics.commands],
+    handles: new Set([...commandNames].map(shortName)),
+    stateRecord: runtime.snapshotRecord,
+    positions: 'changelog',
+    sequenced: [topics.events],
+    inputsFor: (records) => Promise.resolve(records.map((r) => toInput(r, commandNames))),
+    processId: (input) => (input.kind === 'command' ? input.metadata.aggregateId : input.aggregateId),
+    initialState: () => initialCommandState(runtime),
+    fromStateRecord: (record) => stateOfSnapshot(runtime, record),
+    decide(input, state) {
+      if (input.kind === 'foreign') throw new Error(`${input.where}: ${input.fullName} is not a command of ${runtime.aggregate}`);
+      return decideCommand(input, state);
+    },
+    deadlines: () => [],
+    deadlineInput: () => {
+      throw new Error(`${runtime.aggregate} commands have no deadlines`);
+    },
+    status: (state) => (state.version === 0 ? 'new' : typeof state.status === 'string' ? state.status : 'exists'),
+    parking: {
+      processIdOfKey: aggregateOfKey,
+      // The aggregate's version is not known here (the runtime gives the parked head, not the state): 0.
+      refuseBehind: (record: DecodedRecord, parked: ParkedProcess) => {
+        const { metadata } = record.value as { readonly metadata: CommandMetadata };
+        return [replyMessage(parkedReply(metadata, record.fullName, runtime.aggregate, 0, parked, clock()))];
+      },
+    },
+  };
+}
+
+/** A record of the commands topic as an input; an operator's request there (the processor's way) is not one the runtime takes. */
+function toInput(record: DecodedRecord, commandNames: ReadonlySet<string>): CommandInput | null {
+  if (record.type === 'ParkingRequest') return null;
+  const where = `${record.topic}/${record.partition}@${record.offset}`;
+  if (!commandNames.has(record.fullName)) return { kind: 'foreign', aggregateId: record.key?.toString() ?? '', fullName: record.fullName, where };
+  const { metadata, ...data } = record.value as { readonly metadata: CommandMetadata } & Record<string, unknown>;
+  return { kind: 'command', type: record.fullName.slice(record.fullName.lastIndexOf('.') + 1), data, metadata };
+}
