@@ -13,7 +13,7 @@ import type { EventMetadata } from '../../schemas/generated/types';
 import type { DecodedRecord } from '../consuming/batch-sink';
 import type { Outgoing } from './outgoing';
 import type { ParkingSpec } from './parking';
-import type { PositionsMode } from './position-store';
+import type { CheckpointKeys, PositionsMode } from './position-store';
 
 export { eventMessage, type Outgoing } from './outgoing';
 
@@ -125,6 +125,13 @@ export interface StatefulDefinition<S, I> {
    * restored with the states (position-store.ts).
    */
   readonly positions?: PositionsMode;
+  /**
+   * With `positions: 'changelog'` and one input: 'group' keys that input's
+   * checkpoint `@checkpoint/<group>`, as the command processor does, so the
+   * processor and the definition resume at each other's positions; default
+   * 'topic' (`@checkpoint/<group>/<topic>`, one per input topic).
+   */
+  readonly checkpointKey?: CheckpointKeys;
   /**
    * Catalog topics whose partition p only this definition's task p writes (its
    * events): the offsets of what it emits there are predicted and checked, so

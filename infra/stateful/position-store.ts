@@ -12,7 +12,9 @@
 //   AddOffsetsToTxn, TxnOffsetCommit nor group commit marker per transaction;
 //   the consumer seeks to the checkpoints on assignment, and the group's
 //   offsets are committed outside the transactions, once a second, for lag
-//   monitoring only.
+//   monitoring only. With `checkpointKey: 'group'` (one input), that
+//   input's checkpoint is keyed `@checkpoint/<group>`, the command
+//   processor's own key, so either engine resumes at the other's position.
 import type { Admin, Message } from 'kafkajs';
 import type { CommandCheckpoint } from '../../schemas/generated/types';
 import type { AvroCodec } from '../kafka/codec';
@@ -33,6 +35,11 @@ export const CHECKPOINT_LABEL = '@checkpoint';
 export const isCheckpointKey = (key: string): boolean => key.startsWith(CHECKPOINT_KEY_PREFIX);
 /** The key of a group's position in one physical input topic (compaction keeps the latest per topic). */
 export const checkpointKeyOf = (groupId: string, topic: string): string => `${CHECKPOINT_KEY_PREFIX}${groupId}/${topic}`;
+/** The command processor's key: one checkpoint per changelog partition, for its one commands topic (named in the record). */
+export const groupCheckpointKeyOf = (groupId: string): string => `${CHECKPOINT_KEY_PREFIX}${groupId}`;
+
+/** How checkpoint keys are chosen: one per input topic (default), or the group's key for the one input (the processor's). */
+export type CheckpointKeys = 'topic' | 'group';
 
 /** The store row of a restored checkpoint record: labelled so that counts and deadlines leave it out. */
 export const checkpointRow = (change: Change): Change => ({ ...change, summary: { label: CHECKPOINT_LABEL, due: null } });
@@ -66,6 +73,12 @@ export interface PositionContext {
   /** The catalog (logical) changelog topic: its subjects encode the checkpoints. */
   readonly changelog: string;
   readonly foldVersion: number;
+  /**
+   * The physical input whose checkpoint is keyed `@checkpoint/<group>` (the
+   * command processor's key; the record names the topic): a definition with
+   * `checkpointKey: 'group'`. Other topics (the parked topic) stay keyed by topic.
+   */
+  readonly groupKeyed?: string;
 }
 
 /** The group's committed offsets of `inputs` for `partitions` (absent: none committed). */
@@ -105,7 +118,7 @@ function changelogPositions(ctx: PositionContext): PositionStore {
       for (const { partition, store } of partitions) {
         const found = new Map(fallback.get(partition));
         for (const topic of ctx.inputs) {
-          const checkpoint = await storedCheckpoint(ctx.codec, store, checkpointKeyOf(ctx.groupId, topic));
+          const checkpoint = await checkpointOf(ctx, store, topic);
           if (checkpoint !== undefined) found.set(topic, checkpoint.nextOffset);
         }
         out.set(partition, found);
@@ -117,11 +130,27 @@ function changelogPositions(ctx: PositionContext): PositionStore {
       for (const [topic, nextOffset] of offsets) {
         const checkpoint: CommandCheckpoint = { groupId: ctx.groupId, commandTopic: topic, partition, nextOffset, committedAt: now };
         const value = await ctx.codec.encode(ctx.changelog, CHECKPOINT_RECORD, checkpoint);
-        records.push({ key: checkpointKeyOf(ctx.groupId, topic), value, partition, headers: { [FOLD_VERSION_HEADER]: String(ctx.foldVersion) } });
+        records.push({ key: keyOf(ctx, topic), value, partition, headers: { [FOLD_VERSION_HEADER]: String(ctx.foldVersion) } });
       }
       return { records, sendOffsets: false };
     },
   };
+}
+
+const keyOf = (ctx: PositionContext, topic: string): string => (topic === ctx.groupKeyed ? groupCheckpointKeyOf(ctx.groupId) : checkpointKeyOf(ctx.groupId, topic));
+
+/**
+ * A topic's checkpoint in a partition's store. Group-keyed: the group's key
+ * when it names the topic (a record of the processor's or of this runtime),
+ * else the topic's own key (written before the definition chose the group's
+ * key), else none.
+ */
+async function checkpointOf(ctx: PositionContext, store: EntryReader, topic: string): Promise<CommandCheckpoint | undefined> {
+  if (topic === ctx.groupKeyed) {
+    const keyed = await storedCheckpoint(ctx.codec, store, groupCheckpointKeyOf(ctx.groupId));
+    if (keyed !== undefined && keyed.commandTopic === topic) return keyed;
+  }
+  return storedCheckpoint(ctx.codec, store, checkpointKeyOf(ctx.groupId, topic));
 }
 
 /** The checkpoint a store holds under `key`, decoded; undefined for none (or a record of another type). */

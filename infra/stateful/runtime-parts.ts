@@ -45,6 +45,10 @@ export interface RuntimePart<S, I> {
   readonly foldVersion: number;
 }
 
+/** The position store's group-keyed input of a part (`checkpointKey: 'group'`: its one input). */
+export const groupKeyedOf = (part: { readonly definition: Pick<StatefulDefinition<unknown, unknown>, 'checkpointKey'>; readonly inputs: readonly string[] }): { readonly groupKeyed?: string } =>
+  part.definition.checkpointKey === 'group' && part.inputs[0] !== undefined ? { groupKeyed: part.inputs[0] } : {};
+
 /** The parts of the options: the one definition of a single-definition runtime is a part like any other. */
 export function partsOf<S, I>(options: AnyRuntimeOptions<S, I>): readonly StatefulPart[] {
   if ('parts' in options) return options.parts;
@@ -89,6 +93,8 @@ export function runtimeParts<S, I>(name: string, parts: readonly StatefulPart[],
     const parking = parkingContextOf(definition, part.parkedTopic, { ...where, changelogPartitions: changelog.partitions });
     if (parking !== undefined) claim(parking.physical, definition.name, 'the parked topic');
     const inputs = definition.inputs.map(where.physical);
+    if (definition.checkpointKey === 'group' && ((definition.positions ?? 'group') !== 'changelog' || inputs.length !== 1))
+      throw new Error(`${definition.name}: checkpointKey 'group' needs positions 'changelog' and exactly one input, got ${definition.positions ?? 'group'} and ${inputs.length}`);
     return {
       index,
       definition,

@@ -38,7 +38,7 @@ import type { StatefulStats } from './stats';
 import type { ParkedProcess } from './parking';
 import { positionStore, type PositionStore, type PositionsMode } from './position-store';
 import { sequencingOf } from './sequenced-round';
-import { partsOf, runtimeParts, type AnyRuntimeOptions, type RuntimePart } from './runtime-parts';
+import { groupKeyedOf, partsOf, runtimeParts, type AnyRuntimeOptions, type RuntimePart } from './runtime-parts';
 import { FetchQueue, fetchLimits } from './fetch-queue';
 import { runtimeConsumer } from './runtime-consumer';
 import { TaskRestore } from './task-restore';
@@ -89,7 +89,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
     this.inputs = parts.flatMap((p) => p.inputs);
     this.consumed = parts.flatMap((p) => p.consumed);
     const positionsOf = (part: RuntimePart<S, I>): PositionStore =>
-      positionStore({ mode, admin: () => this.started().admin, codec: options.codec, groupId: this.groupId, inputs: part.consumed, changelog: part.ctx.changelog.logical, foldVersion: part.foldVersion });
+      positionStore({ mode, admin: () => this.started().admin, codec: options.codec, groupId: this.groupId, inputs: part.consumed, changelog: part.ctx.changelog.logical, foldVersion: part.foldVersion, ...groupKeyedOf(part) });
     const loopParts = parts.map((part) => ({ ctx: part.ctx, consumed: part.consumed, positions: positionsOf(part), foldVersion: part.foldVersion }));
     this.positionsMode = mode;
     this.deadlines = new TaskDeadlines<S>(this.definitions as ReadonlyArray<StatefulDefinition<S, unknown>>, () => this.scheduler, this.counts);

@@ -6,7 +6,8 @@
 // * Inputs: the aggregate's commands topic, keyed by aggregate id; the state
 //   of an aggregate is its entry (handle.ts), stored on its snapshots topic as
 //   the processor's snapshot record (command-state.ts), with the `fold-version`
-//   header; positions are checkpoints on that topic (`positions: 'changelog'`).
+//   header; positions are checkpoints on that topic (`positions: 'changelog'`),
+//   under the processor's key `@checkpoint/<group>` (`checkpointKey: 'group'`).
 // * Deciding: handle.ts's handleCommand, unchanged (authorization, duplicates
 //   from the memory of the last 64 replies, If-Match, the deciders).
 // * Events go to the aggregate's events topic, keyed and headed as the
@@ -126,6 +127,8 @@ export function commandDefinition(options: CommandDefinitionOptions): StatefulDe
     handles: new Set([...commandNames].map(shortName)),
     stateRecord: runtime.snapshotRecord,
     positions: 'changelog',
+    // The processor's checkpoint key (`@checkpoint/<group>`): either engine resumes at the other's position.
+    checkpointKey: 'group',
     sequenced: [topics.events],
     inputsFor: (records) => Promise.resolve(records.map((r) => toInput(r, commandNames))),
     processId: (input) => (input.kind === 'command' ? input.metadata.aggregateId : input.aggregateId),

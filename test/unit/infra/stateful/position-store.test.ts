@@ -69,6 +69,20 @@ describe('position stores', () => {
     expect(read.get(2)).toEqual(new Map([['in.a', 9], ['in.b', 3]]));
   });
 
+  it("'changelog' with the group's key: one input's checkpoint under `@checkpoint/<group>` (the processor's), read back only when it names that topic", async () => {
+    const ctx: PositionContext = { ...context('changelog', { 'in.a': 50 }), groupKeyed: 'in.a' };
+    const written = await positionStore(ctx).write(2, new Map([['in.a', 9], ['in.b', 4]]), 0);
+    expect(written.records.map((m) => m.key)).toEqual(['@checkpoint/g', '@checkpoint/g/in.b']);
+    const entries = new Map(written.records.map((m) => [String(m.key), { value: m.value as Buffer, foldVersion: 3 }]));
+    const read = (e: Map<string, { value: Buffer; foldVersion: number }>) => positionStore(ctx).read([{ partition: 2, store: { getEntry: (key: string) => e.get(key) } }]);
+    expect((await read(entries)).get(2)).toEqual(new Map([['in.a', 9], ['in.b', 4]]));
+    // The processor's record of another commands topic is not this input's; the topic's own key (an older build's) still counts.
+    const other = { value: await codec.encode('c', CHECKPOINT_RECORD, { groupId: 'g', commandTopic: 'in.z', partition: 2, nextOffset: 70, committedAt: 0 }), foldVersion: 3 };
+    const perTopic = (await positionStore(context('changelog')).write(2, new Map([['in.a', 30]]), 0)).records[0];
+    expect((await read(new Map([['@checkpoint/g', other]]))).get(2)).toEqual(new Map([['in.a', 50]]));
+    expect((await read(new Map([['@checkpoint/g', other], ['@checkpoint/g/in.a', { value: perTopic?.value as Buffer, foldVersion: 3 }]]))).get(2)).toEqual(new Map([['in.a', 30]]));
+  });
+
   it('keeps checkpoint rows in the store beside the states without counting them as states or statuses', async () => {
     const definition = { name: 'd', status: (s: { n: number }) => `s${s.n}`, deadlines: () => [] } as unknown as StatefulDefinition<{ n: number }, unknown>;
     const raw = StateStore.create<{ n: number }>(dir, identity, 0, { decode: (b) => JSON.parse(String(b)) as { n: number } });
