@@ -116,7 +116,7 @@ export interface StatefulDefinition<S, I> {
    * the runtime has a parked topic (docs/stateful-runtime.md "Parking").
    * Absent: the dead-lettered input is skipped and the process goes on.
    */
-  readonly parking?: ParkingSpec;
+  readonly parking?: ParkingSpec<S>;
   /**
    * Where the task's input positions live (docs/stateful-runtime.md
    * "Positions"): 'group' (default), the group's offsets committed with

@@ -21,7 +21,8 @@ import type { DecodedRecord } from '../consuming/batch-sink';
 import type { Outgoing } from './outgoing';
 
 /** What a definition says about parking; present: its processes park. */
-export interface ParkingSpec {
+/** `S`: the definition's state, given to `refuseBehind`. */
+export interface ParkingSpec<S = unknown> {
   /**
    * The process id an input's Kafka key names (undefined: none; such an input
    * is dead-lettered without parking anything). Default: the aggregate id of
@@ -35,8 +36,11 @@ export interface ParkingSpec {
    * in the same transaction; it is not decided, now or on a redrive (the
    * client has its final answer and may send it again once the head is
    * redriven or skipped). Absent: inputs behind a head are parked.
+   * `state` is the process's state as the round has it (its last good state:
+   * a parked process decides nothing), undefined for none (e.g. the command
+   * processor's `aggregate_parked` reply carries the aggregate's version).
    */
-  readonly refuseBehind?: (record: DecodedRecord, parked: ParkedProcess) => readonly Outgoing[];
+  refuseBehind?(record: DecodedRecord, parked: ParkedProcess, state: S | undefined): readonly Outgoing[];
 }
 
 /** One parked input, as on the parked topic (restaurant.common.ParkedInput): its role narrowed, its bytes as Node's Buffers. */

@@ -89,11 +89,11 @@ function add(parking: ParkingPart, id: string, input: ParkedInput, list: readonl
  * Parks what must be parked of a batch and returns the records to decide: a
  * dead letter whose key names a process parks it (the first one is the head),
  * a record of a parked process read after its head is parked behind it (or,
- * with `refuseBehind`, answered and dropped).
+ * with `refuseBehind`, answered and dropped, given the process's state by `stateOf`).
  * Inputs parked already (a batch given again after a failed transaction) are
  * neither parked twice nor decided.
  */
-export function parkBatch(ctx: ParkingContext, records: readonly DecodedRecord[], letters: readonly DeadLetter[], parking: ParkingPart): DecodedRecord[] {
+export function parkBatch(ctx: ParkingContext, records: readonly DecodedRecord[], letters: readonly DeadLetter[], parking: ParkingPart, stateOf?: (processId: string) => unknown): DecodedRecord[] {
   const now = ctx.clock();
   for (const letter of [...letters].sort((a, b) => a.offset - b.offset)) {
     const id = letter.topic === ctx.physical ? undefined : processIdOf(ctx.spec, letter.key);
@@ -113,7 +113,7 @@ export function parkBatch(ctx: ParkingContext, records: readonly DecodedRecord[]
     }
     if (list.some((p) => samePosition(p, record))) continue;
     const summary = ctx.spec.refuseBehind === undefined ? undefined : summaryOf(list);
-    if (ctx.spec.refuseBehind !== undefined && summary !== undefined) parking.answers.push(...ctx.spec.refuseBehind(record, summary));
+    if (ctx.spec.refuseBehind !== undefined && summary !== undefined) parking.answers.push(...ctx.spec.refuseBehind(record, summary, stateOf?.(id)));
     else add(parking, id, parkedOfRecord(id, record, head, now), list);
   }
   return live;

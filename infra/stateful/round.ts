@@ -178,7 +178,7 @@ async function decideInto<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, wor
       // The consumer routes in the types of every part: this part's alone are its inputs (the same set with one part).
       records = records.filter((r) => definition.handles.has(r.type));
       if (ctx.parking !== undefined) {
-        records = parkBatch(ctx.parking, records, letters, parking);
+        records = parkBatch(ctx.parking, records, letters, parking, stateOf);
         // Inputs refused because their process is parked: their clients are answered now (ParkingSpec.refuseBehind).
         for (const out of parking.answers) emitted.push({ out, trace: {} });
       }

@@ -145,10 +145,10 @@ export function commandDefinition(options: CommandDefinitionOptions): StatefulDe
     status: (state) => (state.version === 0 ? 'new' : typeof state.status === 'string' ? state.status : 'exists'),
     parking: {
       processIdOfKey: aggregateOfKey,
-      // The aggregate's version is not known here (the runtime gives the parked head, not the state): 0.
-      refuseBehind: (record: DecodedRecord, parked: ParkedProcess) => {
+      // Refused with the aggregate's version (its last good state), as the processor's `aggregate_parked` reply.
+      refuseBehind: (record: DecodedRecord, parked: ParkedProcess, state: CommandState | undefined) => {
         const { metadata } = record.value as { readonly metadata: CommandMetadata };
-        return [replyMessage(parkedReply(metadata, record.fullName, runtime.aggregate, 0, parked, clock()))];
+        return [replyMessage(parkedReply(metadata, record.fullName, runtime.aggregate, state?.version ?? 0, parked, clock()))];
       },
     },
   };

@@ -217,8 +217,8 @@ describe("the command processor's definition on the stateful runtime", () => {
     await producer.send({ topic: pt.commands, acks: -1, messages: [{ key: 'x-1', value: Buffer.concat([valid.subarray(0, 5), Buffer.from([0x7f])]), partition: partitionFor('x-1', 2) }] });
     await sendCommands(producer, codec, parkRun, [addItem('x-1', 'm-1'), addItem('x-2', 'm-1')]);
     const log = await answeredHere(['c-x-1-m-1', 'c-x-2-m-1']);
-    // Version 0, not the aggregate's 1: the runtime's refuseBehind is not given the state (docs/stateful-runtime.md "Not done").
-    expect(log.replies.get('c-x-1-m-1')).toEqual([expect.objectContaining({ status: 'REJECTED', rejectionCode: AGGREGATE_PARKED, aggregateVersion: 0 })]);
+    // With the aggregate's version (its last good state, 1), as the processor's refusal.
+    expect(log.replies.get('c-x-1-m-1')).toEqual([expect.objectContaining({ status: 'REJECTED', rejectionCode: AGGREGATE_PARKED, aggregateVersion: 1 })]);
     expect(log.replies.get('c-x-2-m-1')).toEqual([expect.objectContaining({ status: 'ACCEPTED', aggregateVersion: 2 })]);
     expect(log.events.map((e) => e.key).sort()).toEqual(['x-1/1', 'x-2/1', 'x-2/2']);
     expect((await readRecords(kafka, `${pt.commands}.dlq`)).map((r) => r.key)).toEqual(['x-1']);

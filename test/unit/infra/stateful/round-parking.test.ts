@@ -62,18 +62,18 @@ describe('parking a batch', () => {
     expect(p.park.map((x) => `${x.topic}@${x.offset}:${x.role}:${x.reason}`)).toEqual(['orders@5:behind:processing-failed']);
   });
 
-  it('with refuseBehind, answers a record behind the head instead of parking it (commands: their clients wait)', () => {
+  it('with refuseBehind, answers a record behind the head instead of parking it (commands: their clients wait), given the process state', () => {
     const refusing: ParkingContext = {
       ...ctx,
       spec: {
-        refuseBehind: (r, parked) => [{ topic: 'replies', key: r.key?.toString() ?? '', partitionKey: parked.processId, recordName: 'restaurant.common.CommandReply', value: { why: parked.reason }, id: `refused-${r.offset}`, type: 'CommandReply', headers: {} }],
+        refuseBehind: (r, parked, state) => [{ topic: 'replies', key: r.key?.toString() ?? '', partitionKey: parked.processId, recordName: 'restaurant.common.CommandReply', value: { why: parked.reason, state }, id: `refused-${r.offset}`, type: 'CommandReply', headers: {} }],
       },
     };
     const p = part();
-    const live = parkBatch(refusing, [record('commands', 6, 'o-1'), record('commands', 7, 'o-2')], [letter('commands', 5, 'o-1')], p);
+    const live = parkBatch(refusing, [record('commands', 6, 'o-1'), record('commands', 7, 'o-2')], [letter('commands', 5, 'o-1')], p, (id) => (id === 'o-1' ? { version: 3 } : undefined));
     expect(live.map((r) => r.offset)).toEqual([7]);
     expect(p.park.map((x) => [x.processId, x.role, x.offset])).toEqual([['o-1', 'head', 5]]);
-    expect(p.answers.map((a) => [a.id, a.partitionKey, a.value])).toEqual([['refused-6', 'o-1', { why: 'not-avro' }]]);
+    expect(p.answers.map((a) => [a.id, a.partitionKey, a.value])).toEqual([['refused-6', 'o-1', { why: 'not-avro', state: { version: 3 } }]]);
   });
 
   it('leaves a dead letter without a key in the DLQ only', () => {

@@ -87,8 +87,11 @@ describe("the command processor's definition", () => {
   it('refuses a command of a parked aggregate with aggregate_parked, and makes a foreign record its fault', () => {
     const record = { topic: 'restaurant.order.commands', partition: 0, offset: 7, key: Buffer.from('o-1'), rawValue: null, headers: {}, type: 'AddItemToOrder', fullName: 'restaurant.order.AddItemToOrder', value: { metadata: meta('c-5') } } as unknown as DecodedRecord;
     const parked = { processId: 'o-1', reason: 'schema-not-found', error: 'x', head: 'restaurant.order.commands:0:3', headType: '', inputs: 1, parkedAt: NOW };
-    const [answer] = definition.parking?.refuseBehind?.(record, parked) ?? [];
-    expect(replyOf(answer as Outgoing)).toMatchObject({ commandId: 'c-5', status: 'REJECTED', rejectionCode: AGGREGATE_PARKED });
+    const opened = decided(openOrder('c-1'), definition.initialState('o-1')).completed;
+    const [answer] = definition.parking?.refuseBehind?.(record, parked, opened) ?? [];
+    expect(replyOf(answer as Outgoing)).toMatchObject({ commandId: 'c-5', status: 'REJECTED', rejectionCode: AGGREGATE_PARKED, aggregateVersion: 1 });
+    const [none] = definition.parking?.refuseBehind?.(record, parked, undefined) ?? [];
+    expect(replyOf(none as Outgoing)).toMatchObject({ rejectionCode: AGGREGATE_PARKED, aggregateVersion: 0 });
     expect(definition.parking?.processIdOfKey?.('request/1')).toBeUndefined();
     expect(() => definition.decide({ kind: 'foreign', aggregateId: 'o-1', fullName: 'restaurant.menu.CreateMenuItem', where: 'x' }, definition.initialState('o-1'))).toThrow(/not a command of order/);
   });
