@@ -4,7 +4,8 @@
 // asking the registry (with retries) for a schema seen for the first time. A
 // message that cannot be decoded (garbage, unknown schema id, corrupt body) is
 // a dead letter; a registry that does not answer throws, and the batch is
-// given back.
+// given back. On a topic in `deadLetterUnhandled` a record of a type not
+// handled is a dead letter too (`unknown-record`).
 import type { IHeaders, KafkaMessage } from 'kafkajs';
 import { DecodeError, type AvroCodec } from '../kafka/codec';
 import type { Logger } from '../logging';
@@ -16,6 +17,8 @@ export interface DecodeContext {
   readonly codec: AvroCodec;
   /** Record types (short names) to decode and pass on. */
   readonly handles: ReadonlySet<string>;
+  /** Topics where a record of a type not handled is a dead letter (`unknown-record`) instead of skipped. */
+  readonly deadLetterUnhandled?: ReadonlySet<string>;
   readonly retry: RetryPolicy;
   readonly log: Logger;
   stopping(): boolean;
@@ -35,9 +38,14 @@ export async function decodeBatch(ctx: DecodeContext, topic: string, partition: 
   const { codec, handles } = ctx;
   const records: DecodedRecord[] = [];
   const dead: DeadLetter[] = [];
+  const strict = ctx.deadLetterUnhandled?.has(topic) === true;
   for (const m of messages) {
     const offset = Number(m.offset);
     const type = header(m.headers, 'event-type');
+    if (strict && type !== undefined && !handles.has(type) && m.value !== null) {
+      dead.push({ topic, partition, offset, key: m.key, value: m.value, headers: m.headers, reason: 'unknown-record', error: `${type} is not handled on ${topic}` });
+      continue;
+    }
     if ((type !== undefined && !handles.has(type)) || m.value === null) {
       ctx.onSkipped(); // not ours, or a tombstone
       continue;
@@ -55,6 +63,7 @@ export async function decodeBatch(ctx: DecodeContext, topic: string, partition: 
       );
       const shortName = decoded.fullName.slice(decoded.fullName.lastIndexOf('.') + 1);
       if (!handles.has(shortName)) {
+        if (strict) throw new DecodeError('unknown-record', `${decoded.fullName} is not handled on ${topic}`);
         ctx.onSkipped();
         continue;
       }

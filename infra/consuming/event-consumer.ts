@@ -53,6 +53,8 @@ export interface EventConsumerOptions {
   readonly topics: readonly string[];
   /** Record types (short names) to decode and pass on; others are skipped by header. */
   readonly handles: ReadonlySet<string>;
+  /** Topics whose records of a type not handled are dead letters (`unknown-record`), not skipped (tombstones are still skipped). */
+  readonly deadLetterUnhandled?: ReadonlySet<string>;
   readonly sink: BatchSink;
   readonly retry?: RetryPolicy;
   /** Is this error worth retrying / not the message's fault? Default: `error.retriable !== false`. */
@@ -127,6 +129,7 @@ export class EventConsumer {
     this.decoding = {
       codec: options.codec,
       handles: options.handles,
+      ...(options.deadLetterUnhandled === undefined ? {} : { deadLetterUnhandled: options.deadLetterUnhandled }),
       retry: this.retry,
       log: this.log,
       stopping,

@@ -78,8 +78,16 @@ export interface StatefulDefinition<S, I> {
   readonly groupId: string;
   /** Catalog topics consumed; they must share a partition count and be keyed by the process id. */
   readonly inputs: readonly string[];
-  /** Record types (short names) routed in; everything else is skipped by its `event-type` header. */
+  /** Record types (short names) routed in; everything else is skipped by its `event-type` header (see `unhandled`). */
   readonly handles: ReadonlySet<string>;
+  /**
+   * A record on an input topic of a type not in `handles` (a tombstone
+   * aside): 'skip' (default; the process managers read shared event topics)
+   * or 'dead-letter' (reason `unknown-record`; with `parking` it parks the
+   * process its key names), as the command processor treats what is no
+   * command on its commands topic (docs/stateful-runtime.md "Parking").
+   */
+  readonly unhandled?: 'skip' | 'dead-letter';
   /** Avro full name of the state record on the changelog. */
   readonly stateRecord: string;
   /**

@@ -17,6 +17,7 @@ import type { Deadline, Decision, Outgoing, StatefulDefinition } from './definit
 import { FOLD_VERSION_HEADER } from '../state/changelog-restore';
 import { foldVersionOfDefinition } from './partition-state';
 import { resolvingSchemas } from './stamped-store';
+import { unhandledLetter } from './input-records';
 import { decideRequest, parkBatch, parkingMessages, type ParkingContext, type ParkingPart } from './round-parking';
 import type { ParkedInput } from './parking';
 import { encodeOutgoing, type Late } from './emit-offsets';
@@ -157,6 +158,11 @@ async function decideInto<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, wor
       if (batch.consumedUpTo <= floor) return part;
       let records = batch.records.filter((r) => r.offset >= floor);
       const letters = batch.deadLetters.filter((l) => l.offset >= floor);
+      if (definition.unhandled === 'dead-letter' && batch.topic !== ctx.parking?.physical) {
+        // Another part's type (the consumer routes in every part's), or a request it does not take here: dead-lettered.
+        for (const r of records) if (!definition.handles.has(r.type)) letters.push(unhandledLetter(r, definition.name));
+        letters.sort((a, b) => a.offset - b.offset);
+      }
       part.dead.push(...letters);
       if (ctx.parking !== undefined && batch.topic === ctx.parking.physical) {
         // Operators' requests: a redrive decides the parked inputs here, through `apply`, in this transaction.

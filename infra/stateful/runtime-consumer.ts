@@ -16,6 +16,8 @@ export interface RuntimeConsumerParts {
   readonly topics: readonly string[];
   /** Record types routed in (the definition's, and ParkingRequest when parking). */
   readonly handles: ReadonlySet<string>;
+  /** Input topics of definitions with `unhandled: 'dead-letter'`: records of other types are dead letters. */
+  readonly deadLetterUnhandled: ReadonlySet<string>;
   /** The inputs' (and changelog's) partition count. */
   readonly partitions: number;
   /** Positions in the changelog: the group's offsets are a lag report the consumer commits itself. */
@@ -31,6 +33,7 @@ export function runtimeConsumer(options: Pick<StatefulRuntimeOptions<unknown, un
     groupId: options.groupId,
     topics: parts.topics,
     handles: parts.handles,
+    ...(parts.deadLetterUnhandled.size === 0 ? {} : { deadLetterUnhandled: parts.deadLetterUnhandled }),
     sink: parts.sink,
     ...(options.retry === undefined ? {} : { retry: options.retry }),
     // Only a decision that throws is the message's fault; anything else (Kafka, facts not caught up, a stale state) is retried, then handed back.

@@ -49,6 +49,18 @@ export interface RuntimePart<S, I> {
 export const groupKeyedOf = (part: { readonly definition: Pick<StatefulDefinition<unknown, unknown>, 'checkpointKey'>; readonly inputs: readonly string[] }): { readonly groupKeyed?: string } =>
   part.definition.checkpointKey === 'group' && part.inputs[0] !== undefined ? { groupKeyed: part.inputs[0] } : {};
 
+/**
+ * What the runtime's one consumer routes in: every part's types (and
+ * ParkingRequest when a part parks), and the inputs of parts that dead-letter
+ * records of types they do not handle (`unhandled: 'dead-letter'`).
+ */
+export function consumerRouting<S, I>(parts: ReadonlyArray<RuntimePart<S, I>>): { readonly handles: ReadonlySet<string>; readonly deadLetterUnhandled: ReadonlySet<string> } {
+  return {
+    handles: new Set([...parts.flatMap((p) => [...p.definition.handles]), ...(parts.some((p) => p.ctx.parking !== undefined) ? ['ParkingRequest'] : [])]),
+    deadLetterUnhandled: new Set(parts.filter((p) => p.definition.unhandled === 'dead-letter').flatMap((p) => p.inputs)),
+  };
+}
+
 /** The parts of the options: the one definition of a single-definition runtime is a part like any other. */
 export function partsOf<S, I>(options: AnyRuntimeOptions<S, I>): readonly StatefulPart[] {
   if ('parts' in options) return options.parts;

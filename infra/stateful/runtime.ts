@@ -38,7 +38,7 @@ import type { StatefulStats } from './stats';
 import type { ParkedProcess } from './parking';
 import { positionStore, type PositionStore, type PositionsMode } from './position-store';
 import { sequencingOf } from './sequenced-round';
-import { groupKeyedOf, partsOf, runtimeParts, type AnyRuntimeOptions, type RuntimePart } from './runtime-parts';
+import { consumerRouting, groupKeyedOf, partsOf, runtimeParts, type AnyRuntimeOptions, type RuntimePart } from './runtime-parts';
 import { FetchQueue, fetchLimits } from './fetch-queue';
 import { runtimeConsumer } from './runtime-consumer';
 import { TaskRestore } from './task-restore';
@@ -155,7 +155,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
       sink: this,
       log: this.log,
       topics: this.consumed,
-      handles: new Set([...parts.flatMap((p) => [...p.definition.handles]), ...(parts.some((p) => p.ctx.parking !== undefined) ? ['ParkingRequest'] : [])]),
+      ...consumerRouting(parts),
       partitions,
       lagReportOnly: mode === 'changelog',
       onProgress: ({ topic, partition, position }) => this.progressed(topic, partition, position),

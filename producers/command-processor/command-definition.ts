@@ -16,8 +16,9 @@
 //   (`completeState`, as `withReply` does).
 // * A reply per command on restaurant.command-replies, partition p mod R
 //   (reply-route.ts), keyed by commandId.
-// * Parking: an undecodable command parks its aggregate (by Kafka key, as the
-//   processor does); later commands of a parked aggregate are refused at once
+// * Parking: an undecodable command, or a record that is no command
+//   (`unhandled: 'dead-letter'`, `unknown-record`), parks its aggregate (by
+//   Kafka key, as the processor does); later commands of a parked aggregate are refused at once
 //   with `aggregate_parked` (`refuseBehind`).
 import type { CommandMetadata, CommandReply } from '../../schemas/generated/types';
 import { partitionFor } from '../../schemas/partitioning';
@@ -125,6 +126,8 @@ export function commandDefinition(options: CommandDefinitionOptions): StatefulDe
     groupId: options.groupId ?? COMMAND_PROCESSOR_GROUP,
     inputs: [topics.commands],
     handles: new Set([...commandNames].map(shortName)),
+    // What is no command on the commands topic is dead-lettered (`unknown-record`) and parks its aggregate, as the processor does.
+    unhandled: 'dead-letter',
     stateRecord: runtime.snapshotRecord,
     positions: 'changelog',
     // The processor's checkpoint key (`@checkpoint/<group>`): either engine resumes at the other's position.

@@ -210,19 +210,23 @@ describe("the command processor's definition on the stateful runtime", () => {
         const log = await readLog(kafka, codec, parkRun);
         return ids.every((id) => log.replies.has(id)) ? log : undefined;
       }, 120_000);
-    await sendCommands(producer, codec, parkRun, [open('x-1'), open('x-2')]);
-    await answeredHere(['c-x-1', 'c-x-2']);
+    await sendCommands(producer, codec, parkRun, [open('x-1'), open('x-2'), open('x-3')]);
+    await answeredHere(['c-x-1', 'c-x-2', 'c-x-3']);
     // An OpenOrder's wire header with its body cut short: no Avro record, keyed by x-1.
     const valid = await codec.encode(pt.commands, 'restaurant.order.OpenOrder', { customerId: 'c', metadata: { commandId: 'bad', aggregateId: 'x-1', correlationId: 'k', issuedAt: 0, expectedVersion: null, actor: null } });
     await producer.send({ topic: pt.commands, acks: -1, messages: [{ key: 'x-1', value: Buffer.concat([valid.subarray(0, 5), Buffer.from([0x7f])]), partition: partitionFor('x-1', 2) }] });
-    await sendCommands(producer, codec, parkRun, [addItem('x-1', 'm-1'), addItem('x-2', 'm-1')]);
-    const log = await answeredHere(['c-x-1-m-1', 'c-x-2-m-1']);
+    // A record that is no command (an event's type) keyed by x-3: dead-lettered `unknown-record`, x-3 parked, as the processor does.
+    await producer.send({ topic: pt.commands, acks: -1, messages: [{ key: 'x-3', value: valid, partition: partitionFor('x-3', 2), headers: { 'event-type': 'OrderOpened' } }] });
+    await sendCommands(producer, codec, parkRun, [addItem('x-1', 'm-1'), addItem('x-2', 'm-1'), addItem('x-3', 'm-1')]);
+    const log = await answeredHere(['c-x-1-m-1', 'c-x-2-m-1', 'c-x-3-m-1']);
     // With the aggregate's version (its last good state, 1), as the processor's refusal.
     expect(log.replies.get('c-x-1-m-1')).toEqual([expect.objectContaining({ status: 'REJECTED', rejectionCode: AGGREGATE_PARKED, aggregateVersion: 1 })]);
+    expect(log.replies.get('c-x-3-m-1')).toEqual([expect.objectContaining({ status: 'REJECTED', rejectionCode: AGGREGATE_PARKED, aggregateVersion: 1 })]);
     expect(log.replies.get('c-x-2-m-1')).toEqual([expect.objectContaining({ status: 'ACCEPTED', aggregateVersion: 2 })]);
-    expect(log.events.map((e) => e.key).sort()).toEqual(['x-1/1', 'x-2/1', 'x-2/2']);
-    expect((await readRecords(kafka, `${pt.commands}.dlq`)).map((r) => r.key)).toEqual(['x-1']);
-    expect(started.stats().parkedProcesses).toBe(1);
+    expect(log.events.map((e) => e.key).sort()).toEqual(['x-1/1', 'x-2/1', 'x-2/2', 'x-3/1']);
+    const dlq = await readRecords(kafka, `${pt.commands}.dlq`);
+    expect(dlq.map((r) => [r.key, r.headers['dlq-reason']]).sort()).toEqual([['x-1', 'corrupt'], ['x-3', 'unknown-record']]);
+    expect(started.stats().parkedProcesses).toBe(2);
 
     // The operator skips the head on the parked topic (the runtime's way; the processor's tools write to the commands topic).
     const target = {
