@@ -41,6 +41,14 @@ export interface ParkingSpec<S = unknown> {
    * processor's `aggregate_parked` reply carries the aggregate's version).
    */
   refuseBehind?(record: DecodedRecord, parked: ParkedProcess, state: S | undefined): readonly Outgoing[];
+  /**
+   * Operators' requests are read on the input topics too (a ParkingRequest
+   * there, as the command processor's tools write them to its commands
+   * topic), decided in order with the inputs around them, in the round's
+   * transaction with the input's position: exactly once, as those on the
+   * parked topic (which are still read). No tombstone is written for them.
+   */
+  readonly requestsOnInput?: boolean;
 }
 
 /** One parked input, as on the parked topic (restaurant.common.ParkedInput): its role narrowed, its bytes as Node's Buffers. */

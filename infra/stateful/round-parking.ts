@@ -73,7 +73,8 @@ export interface ParkingPart {
   /** Inputs to record on the parked topic, and those to end (tombstones). */
   readonly park: ParkedInput[];
   readonly unpark: ParkedInput[];
-  readonly requests: Array<{ readonly request: ParkingRequest; readonly outcome: ParkingOutcome }>;
+  /** `onInput`: read on an input topic (`requestsOnInput`), so no tombstone on the parked topic. */
+  readonly requests: Array<{ readonly request: ParkingRequest; readonly outcome: ParkingOutcome; readonly onInput?: boolean }>;
   /** What refused inputs are answered with (`ParkingSpec.refuseBehind`), emitted with the round. */
   readonly answers: Outgoing[];
 }
@@ -133,6 +134,7 @@ export async function decideRequest<S, I>(
   records: readonly DecodedRecord[],
   parking: ParkingPart,
   ops: RequestOps<S, I>,
+  where: { readonly onInput?: boolean } = {},
 ): Promise<void> {
   for (const record of records) {
     if (record.type !== 'ParkingRequest') continue;
@@ -143,7 +145,7 @@ export async function decideRequest<S, I>(
       continue; // not a request this build understands: nothing to do, nothing recorded
     }
     const outcome = request.action === 'redrive' ? await redrive(ctx, request.processId, parking, ops) : skip(request, parking);
-    parking.requests.push({ request, outcome });
+    parking.requests.push({ request, outcome, ...(where.onInput === true ? { onInput: true } : {}) });
   }
 }
 
@@ -162,6 +164,8 @@ async function redrive<S, I>(ctx: { readonly definition: StatefulDefinition<S, I
         const record: DecodedRecord = { topic: p.topic, partition: p.partition, offset: p.offset, key: p.key, rawValue: p.value, headers: p.headers, type, fullName: decoded.fullName, value: decoded.value };
         const inputs = await ctx.definition.inputsFor([record], ops.stateOf);
         for (const input of inputs) if (input !== null) ops.apply(input, `redrive of ${type} at ${positionOf(p)}`, `redrive ${type}`, p.headers);
+      } else if (ctx.definition.unhandled === 'dead-letter') {
+        throw new Error(`${decoded.fullName} is not handled by ${ctx.definition.name}`); // still no input: the redrive fails, as the processor's
       }
       applied += 1;
     }
@@ -194,8 +198,8 @@ export async function parkingMessages<S, I>(
   parking: ParkingPart,
 ): Promise<Array<{ readonly topic: string; readonly message: Message }>> {
   const out = await parkedInputMessages(ctx.codec, pctx, parking);
-  for (const { request, outcome } of parking.requests) {
-    out.push({ topic: pctx.physical, message: { key: requestKeyOf(request.requestId), value: null, partition: partitionFor(request.processId, pctx.partitions), headers: { 'event-type': 'ParkingRequest' } } });
+  for (const { request, outcome, onInput } of parking.requests) {
+    if (onInput !== true) out.push({ topic: pctx.physical, message: { key: requestKeyOf(request.requestId), value: null, partition: partitionFor(request.processId, pctx.partitions), headers: { 'event-type': 'ParkingRequest' } } });
     out.push(await actionMessage(ctx.codec, pctx, ctx.definition.name, request, outcome));
   }
   return out;

@@ -17,7 +17,7 @@ import type { Deadline, Decision, Outgoing, StatefulDefinition } from './definit
 import { FOLD_VERSION_HEADER } from '../state/changelog-restore';
 import { foldVersionOfDefinition } from './partition-state';
 import { resolvingSchemas } from './stamped-store';
-import { unhandledLetter } from './input-records';
+import { PARKING_REQUEST_TYPE, splitAtRequests, unhandledLetter } from './input-records';
 import { decideRequest, parkBatch, parkingMessages, type ParkingContext, type ParkingPart } from './round-parking';
 import type { ParkedInput } from './parking';
 import { encodeOutgoing, type Late } from './emit-offsets';
@@ -160,39 +160,49 @@ async function decideInto<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, wor
       const letters = batch.deadLetters.filter((l) => l.offset >= floor);
       if (definition.unhandled === 'dead-letter' && batch.topic !== ctx.parking?.physical) {
         // Another part's type (the consumer routes in every part's), or a request it does not take here: dead-lettered.
-        for (const r of records) if (!definition.handles.has(r.type)) letters.push(unhandledLetter(r, definition.name));
+        for (const r of records) if (!definition.handles.has(r.type) && !(ctx.parking?.spec.requestsOnInput === true && r.type === PARKING_REQUEST_TYPE)) letters.push(unhandledLetter(r, definition.name));
         letters.sort((a, b) => a.offset - b.offset);
       }
       part.dead.push(...letters);
-      if (ctx.parking !== undefined && batch.topic === ctx.parking.physical) {
-        // Operators' requests: a redrive decides the parked inputs here, through `apply`, in this transaction.
-        const undo = (): (() => void) => {
-          const saved = new Map(changed);
-          const marks = { emitted: emitted.length, decided: part.decided, changed: part.changed };
-          return () => {
-            changed.clear();
-            for (const [k, v] of saved) changed.set(k, v);
-            emitted.length = marks.emitted;
-            part.decided = marks.decided;
-            part.changed = marks.changed;
-          };
+      // Operators' requests: a redrive decides the parked inputs here, through `apply`, in this transaction.
+      const undo = (): (() => void) => {
+        const saved = new Map(changed);
+        const marks = { emitted: emitted.length, decided: part.decided, changed: part.changed };
+        return () => {
+          changed.clear();
+          for (const [k, v] of saved) changed.set(k, v);
+          emitted.length = marks.emitted;
+          part.decided = marks.decided;
+          part.changed = marks.changed;
         };
+      };
+      if (ctx.parking !== undefined && batch.topic === ctx.parking.physical) {
         await decideRequest(ctx, records, parking, { stateOf, apply, undo });
         part.offsets.set(batch.topic, batch.consumedUpTo);
         break;
       }
-      // The consumer routes in the types of every part: this part's alone are its inputs (the same set with one part).
-      records = records.filter((r) => definition.handles.has(r.type));
-      if (ctx.parking !== undefined) {
-        records = parkBatch(ctx.parking, records, letters, parking, stateOf);
-        // Inputs refused because their process is parked: their clients are answered now (ParkingSpec.refuseBehind).
-        for (const out of parking.answers) emitted.push({ out, trace: {} });
+      // The consumer routes in the types of every part: this part's alone are its inputs (the same set with one part),
+      // and, with `requestsOnInput`, operators' requests on the input itself, decided in order between its inputs.
+      const onInput = ctx.parking?.spec.requestsOnInput === true;
+      records = records.filter((r) => definition.handles.has(r.type) || (onInput && r.type === PARKING_REQUEST_TYPE));
+      for (const run of onInput ? splitAtRequests(records, letters) : [{ records, letters }]) {
+        if ('request' in run) {
+          await decideRequest(ctx, [run.request], parking, { stateOf, apply, undo }, { onInput: true });
+          continue;
+        }
+        let live = run.records;
+        if (ctx.parking !== undefined) {
+          const answered = parking.answers.length;
+          live = parkBatch(ctx.parking, live, run.letters, parking, stateOf);
+          // Inputs refused because their process is parked: their clients are answered now (ParkingSpec.refuseBehind).
+          for (const out of parking.answers.slice(answered)) emitted.push({ out, trace: {} });
+        }
+        const inputs = await definition.inputsFor(live, stateOf);
+        inputs.forEach((input, i) => {
+          const r = live[i];
+          if (input !== null && r !== undefined) apply(input, `${r.type} at ${r.topic}/${r.partition}@${r.offset}`, `step ${r.type}`, r.headers);
+        });
       }
-      const inputs = await definition.inputsFor(records, stateOf);
-      inputs.forEach((input, i) => {
-        const r = records[i];
-        if (input !== null && r !== undefined) apply(input, `${r.type} at ${r.topic}/${r.partition}@${r.offset}`, `step ${r.type}`, r.headers);
-      });
       part.offsets.set(batch.topic, batch.consumedUpTo);
       break;
     }

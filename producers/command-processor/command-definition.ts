@@ -19,7 +19,9 @@
 // * Parking: an undecodable command, or a record that is no command
 //   (`unhandled: 'dead-letter'`, `unknown-record`), parks its aggregate (by
 //   Kafka key, as the processor does); later commands of a parked aggregate are refused at once
-//   with `aggregate_parked` (`refuseBehind`).
+//   with `aggregate_parked` and the aggregate's version (`refuseBehind`);
+//   operators' requests are read on the commands topic, where the tools write
+//   them for the processor (`requestsOnInput`).
 import type { CommandMetadata, CommandReply } from '../../schemas/generated/types';
 import { partitionFor } from '../../schemas/partitioning';
 import { COMMAND_REPLIES_TOPIC, commandParkingName, parkedCommandsTopicName, topicCatalog, type TopicCatalog } from '../../schemas/topics';
@@ -148,6 +150,8 @@ export function commandDefinition(options: CommandDefinitionOptions): StatefulDe
     status: (state) => (state.version === 0 ? 'new' : typeof state.status === 'string' ? state.status : 'exists'),
     parking: {
       processIdOfKey: aggregateOfKey,
+      // Operators' requests on the commands topic, where `npm run dlq` and the admin API write them for the processor.
+      requestsOnInput: true,
       // Refused with the aggregate's version (its last good state), as the processor's `aggregate_parked` reply.
       refuseBehind: (record: DecodedRecord, parked: ParkedProcess, state: CommandState | undefined) => {
         const { metadata } = record.value as { readonly metadata: CommandMetadata };
@@ -157,7 +161,7 @@ export function commandDefinition(options: CommandDefinitionOptions): StatefulDe
   };
 }
 
-/** A record of the commands topic as an input; an operator's request there (the processor's way) is not one the runtime takes. */
+/** A record of the commands topic as an input; an operator's request there is decided by the runtime (`requestsOnInput`), never an input. */
 function toInput(record: DecodedRecord, commandNames: ReadonlySet<string>): CommandInput | null {
   if (record.type === 'ParkingRequest') return null;
   const where = `${record.topic}/${record.partition}@${record.offset}`;

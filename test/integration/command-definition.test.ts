@@ -19,8 +19,11 @@
  * twice: both engines keep one checkpoint under the processor's key, so each
  * switch resumes at the other's exact position, whatever the group's offsets
  * say (no lag report is waited for). A second test parks an
- * order behind an undecodable command (its next command refused, the others
- * decided) and unparks it with a skip on the parked topic. A third kills the
+ * order behind an undecodable command and another behind a record that is no
+ * command (`unknown-record`): their next commands refused with the
+ * aggregate's version, the others decided; redrives (failing) and skips
+ * written the processor's way, to the commands topic, are each decided once,
+ * also across a restart. A third kills the
  * definition's process -9 between a commit and its store write: the next
  * owner, on the same (behind) stores, decides nothing twice.
  */
@@ -44,7 +47,7 @@ import { AGGREGATE_PARKED } from '../../producers/command-processor/command-reco
 import { latestByKey, readRecords } from '../support/process-managers';
 import { createProcessorTopics, deleteProcessorTopics, openOrders, processorTopics } from '../support/processor-crash';
 import { crashChild, type CrashChild } from '../support/stateful-crash';
-import { addItem, definitionChild, logProblems, open, orderCommandRuntime, orderRuntime, readLog, sendCommands, type Log } from '../support/command-definition';
+import { addItem, definitionChild, logProblems, open, orderCommandRuntime, orderRuntime, processorParkingTarget, readLog, sendCommands, type Log } from '../support/command-definition';
 
 jest.setTimeout(300_000);
 
@@ -200,7 +203,7 @@ describe("the command processor's definition on the stateful runtime", () => {
     child = undefined;
   });
 
-  it('parks an aggregate behind an undecodable command: its later commands refused, the others decided; a skip on the parked topic unparks it', async () => {
+  it('parks an aggregate behind an undecodable command or a record that is no command: its later commands refused (with its version), the others decided; a skip and a redrive on the commands topic (the processor\'s tools) unpark them, once', async () => {
     const started = orderCommandRuntime({ kafka, codec, logger, run: parkRun });
     runtime = started;
     await started.start();
@@ -216,7 +219,8 @@ describe("the command processor's definition on the stateful runtime", () => {
     const valid = await codec.encode(pt.commands, 'restaurant.order.OpenOrder', { customerId: 'c', metadata: { commandId: 'bad', aggregateId: 'x-1', correlationId: 'k', issuedAt: 0, expectedVersion: null, actor: null } });
     await producer.send({ topic: pt.commands, acks: -1, messages: [{ key: 'x-1', value: Buffer.concat([valid.subarray(0, 5), Buffer.from([0x7f])]), partition: partitionFor('x-1', 2) }] });
     // A record that is no command (an event's type) keyed by x-3: dead-lettered `unknown-record`, x-3 parked, as the processor does.
-    await producer.send({ topic: pt.commands, acks: -1, messages: [{ key: 'x-3', value: valid, partition: partitionFor('x-3', 2), headers: { 'event-type': 'OrderOpened' } }] });
+    const event = await codec.encode(pt.events, 'restaurant.order.OrderOpened', { customerId: 'c', metadata: { eventId: 'e', aggregateId: 'x-3', version: 9, occurredAt: 0, commandId: 'k', correlationId: 'k', causationId: 'k', actor: null } });
+    await producer.send({ topic: pt.commands, acks: -1, messages: [{ key: 'x-3', value: event, partition: partitionFor('x-3', 2), headers: { 'event-type': 'OrderOpened' } }] });
     await sendCommands(producer, codec, parkRun, [addItem('x-1', 'm-1'), addItem('x-2', 'm-1'), addItem('x-3', 'm-1')]);
     const log = await answeredHere(['c-x-1-m-1', 'c-x-2-m-1', 'c-x-3-m-1']);
     // With the aggregate's version (its last good state, 1), as the processor's refusal.
@@ -228,20 +232,36 @@ describe("the command processor's definition on the stateful runtime", () => {
     expect(dlq.map((r) => [r.key, r.headers['dlq-reason']]).sort()).toEqual([['x-1', 'corrupt'], ['x-3', 'unknown-record']]);
     expect(started.stats().parkedProcesses).toBe(2);
 
-    // The operator skips the head on the parked topic (the runtime's way; the processor's tools write to the commands topic).
-    const target = {
-      name: 'order-commands',
-      groupId: pt.groupId,
-      parked: { logical: 'restaurant.order.commands.parked', physical: `${pt.commands}.parked`, partitions: 2 },
-      actions: { physical: `${parkRun}.dead-letter-actions`, partitions: 2 },
-    };
-    const action = await requestAndWait({ kafka, codec, producer }, target, { action: 'skip', processId: 'x-1', position: null }, { actor: 'test', why: 'test', timeoutMs: 60_000 });
-    expect(action).toMatchObject({ outcome: 'skipped', readModel: 'order-commands' });
-    await sendCommands(producer, codec, parkRun, [addItem('x-1', 'm-1', 'c-x-1-m-1-again')]);
-    const after = await answeredHere(['c-x-1-m-1-again']);
+    // The operator's requests the processor's way: `requestAndWait` with the processor's target writes them to the
+    // commands topic (`requests`), where the definition takes them in order with the commands (`requestsOnInput`).
+    const target = processorParkingTarget(parkRun, pt.groupId);
+    expect(target.requests?.physical).toBe(pt.commands);
+    const request = (action: 'skip' | 'redrive', processId: string) => requestAndWait({ kafka, codec, producer }, target, { action, processId, position: null }, { actor: 'test', why: 'test', timeoutMs: 60_000 });
+    // A redrive decodes the heads again: still no command (corrupt; an event), so it fails and nothing is unparked.
+    expect(await request('redrive', 'x-1')).toMatchObject({ outcome: 'failed', readModel: 'order-commands', applied: 0 });
+    expect(await request('redrive', 'x-3')).toMatchObject({ outcome: 'failed', applied: 0, detail: expect.stringContaining('OrderOpened is not handled') });
+    expect(started.stats().parkedProcesses).toBe(2);
+    expect(await request('skip', 'x-1')).toMatchObject({ outcome: 'skipped', events: [expect.stringMatching(new RegExp(`^${pt.commands}:${partitionFor('x-1', 2)}:`))] });
+    expect(await request('skip', 'x-3')).toMatchObject({ outcome: 'skipped' });
+    // Decided once: a second skip finds nothing parked.
+    expect(await request('skip', 'x-3')).toMatchObject({ outcome: 'not-parked', applied: 0 });
+    expect(started.stats().parkedProcesses).toBe(0);
+    await sendCommands(producer, codec, parkRun, [addItem('x-1', 'm-1', 'c-x-1-m-1-again'), addItem('x-3', 'm-1', 'c-x-3-m-1-again')]);
+    const after = await answeredHere(['c-x-1-m-1-again', 'c-x-3-m-1-again']);
     expect(after.replies.get('c-x-1-m-1-again')).toEqual([expect.objectContaining({ status: 'ACCEPTED', aggregateVersion: 2 })]);
+    expect(after.replies.get('c-x-3-m-1-again')).toEqual([expect.objectContaining({ status: 'ACCEPTED', aggregateVersion: 2 })]);
     expect(logProblems(after, pt.events)).toEqual([]);
+    // Restarted with no store: the requests are below the checkpoint, none decided again (one action each).
     await started.stop();
+    const again = orderCommandRuntime({ kafka, codec, logger, run: parkRun });
+    runtime = again;
+    await again.start();
+    await sendCommands(producer, codec, parkRun, [addItem('x-3', 'm-2')]);
+    await answeredHere(['c-x-3-m-2']);
+    const actions = await readRecords(kafka, `${parkRun}.dead-letter-actions`, codec);
+    expect(actions.map((a) => a.value?.outcome).sort()).toEqual(['failed', 'failed', 'not-parked', 'skipped', 'skipped']);
+    expect(again.stats().parkedProcesses).toBe(0);
+    await again.stop();
     runtime = undefined;
   });
 

@@ -19,6 +19,8 @@ import { DEAD_LETTER_ACTIONS_TOPIC, topicCatalog } from '../../schemas/topics';
 import { readRecords, type StoredRecord } from './process-managers';
 import { PROCESSOR_PARTITIONS, processorTopics } from './processor-crash';
 import type { CrashChild } from './stateful-crash';
+import type { ParkingTarget } from '../../infra/stateful/parked-tools';
+import { commandParkingTargetOf } from '../../producers/command-processor/parking-target';
 
 export const orderRuntime = () => aggregateRuntimes({ order: { maxOrderTotalMinor: 100_000 } }).order;
 export const definitionCatalog = () => topicCatalog({ partitions: PROCESSOR_PARTITIONS });
@@ -28,6 +30,20 @@ export function definitionTopicMap(run: string): Record<string, string> {
   const logical = commandTopicsOf(definitionCatalog(), orderRuntime());
   const t = processorTopics(run);
   return { [logical.commands]: t.commands, [logical.events]: t.events, [logical.snapshots]: t.snapshots, [logical.parked]: `${t.commands}.parked`, [logical.replies]: t.replies, [DEAD_LETTER_ACTIONS_TOPIC]: `${run}.dead-letter-actions` };
+}
+
+/** The processor's parking target of the order commands (`npm run dlq`, the admin API), on the run's topics. */
+export function processorParkingTarget(run: string, groupId: string): ParkingTarget {
+  const map = definitionTopicMap(run);
+  const physical = (topic: string): string => map[topic] ?? topic;
+  const base = commandParkingTargetOf('order-commands', { catalog: definitionCatalog(), groupId });
+  if (base.requests === undefined) throw new Error('the processor takes its requests on the commands topic');
+  return {
+    ...base,
+    parked: { ...base.parked, physical: physical(base.parked.logical) },
+    actions: { ...base.actions, physical: physical(base.actions.physical) },
+    requests: { ...base.requests, physical: physical(base.requests.logical) },
+  };
 }
 
 /** The order aggregate's definition on the runtime, on the run's topics, in the processor's group. */
