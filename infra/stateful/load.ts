@@ -37,6 +37,8 @@ export interface LoadContext<S> {
   readonly codec: AvroCodec;
   readonly log: Logger;
   readonly groupId: string;
+  /** Task p's transactional id is `<prefix><p>` (default `<groupId>.`). */
+  readonly transactionalIdPrefix?: string;
   readonly parts: ReadonlyArray<LoadPart<S>>;
   /** Directory holding one store directory per changelog partition. */
   readonly stateDir: string;
@@ -95,7 +97,7 @@ async function loadOne<S>(ctx: LoadContext<S>, part: LoadPart<S>, partition: num
 
 export async function loadPartitions<S>(ctx: LoadContext<S>, partitions: readonly number[]): Promise<Array<Loaded<S>>> {
   // 1. Fence first, so nothing a previous owner left open can commit after we read.
-  const producers = await Promise.all(partitions.map((p) => fencedProducer(ctx.kafka, `${ctx.groupId}.${p}`)));
+  const producers = await Promise.all(partitions.map((p) => fencedProducer(ctx.kafka, `${ctx.transactionalIdPrefix ?? `${ctx.groupId}.`}${p}`)));
   const opened: Array<PartitionState<S>> = [];
   try {
     // 2. Each partition's stores (one per part), restored to their changelogs' ends; a stale fold in any refuses the task.

@@ -26,6 +26,12 @@ export interface StatefulRuntimeOptions<S, I> {
    * processes instead of skipping their dead-lettered inputs (docs/stateful-runtime.md "Parking").
    */
   readonly parkedTopic?: string;
+  /**
+   * Task p's transactional id is `<transactionalIdPrefix><p>`; default `<groupId>.`. The command
+   * processor's definitions give `<group>.p` (the processor's `restaurant.command-processor.p<p>`), so the
+   * runtime and the processor fence each other on the same partition (docs/stateful-runtime.md "Not done").
+   */
+  readonly transactionalIdPrefix?: string;
   /** The changelog's incarnation: change it when the changelog topic is recreated (default "1"). */
   readonly changelogEpoch?: string;
   /** Decoded states kept in memory per partition (default 500). */

@@ -15,7 +15,7 @@ import type { TaskDeadlines } from './task-deadlines';
 
 export type RestoreSettings = Pick<
   StatefulRuntimeOptions<unknown, unknown>,
-  'kafka' | 'codec' | 'changelogEpoch' | 'restoreTimeoutMs' | 'decodedCapacity' | 'restoreFetchBytes' | 'onRestoreProgress'
+  'kafka' | 'codec' | 'changelogEpoch' | 'restoreTimeoutMs' | 'decodedCapacity' | 'restoreFetchBytes' | 'onRestoreProgress' | 'transactionalIdPrefix'
 >;
 
 export interface RestoreParts<S> {
@@ -76,6 +76,7 @@ export class TaskRestore<S> {
       codec: settings.codec,
       log: parts.log,
       groupId: parts.groupId,
+      ...(settings.transactionalIdPrefix === undefined ? {} : { transactionalIdPrefix: settings.transactionalIdPrefix }),
       parts: parts.parts,
       stateDir: stateDir.path,
       changelogEpoch: settings.changelogEpoch ?? '1',
