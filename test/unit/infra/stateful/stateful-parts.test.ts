@@ -11,7 +11,7 @@ import type { PartitionBatch } from '../../../../infra/consuming/batch-sink';
 import type { QueuedDeadline } from '../../../../infra/stateful/deadline-queue';
 import { ownersOf, routeWork, splitOffsets } from '../../../../infra/stateful/part-routing';
 import { emptyRound, type Round } from '../../../../infra/stateful/round';
-import { runtimeParts, statefulPart, type PartsWhere } from '../../../../infra/stateful/runtime-parts';
+import { consumerRouting, groupKeyedOf, runtimeParts, statefulPart, type PartsWhere } from '../../../../infra/stateful/runtime-parts';
 import { sequencedParts, sequencingOf, type Sequencing } from '../../../../infra/stateful/sequenced-round';
 import { zeroCounts } from '../../../../infra/stateful/task';
 import { transactParts } from '../../../../infra/stateful/transact';
@@ -87,6 +87,17 @@ describe('the parts of a runtime, checked at construction', () => {
     expect(() => runtimeParts('both', [part(fulfilment, 'order-fulfilment'), part(simulator, 'order-fulfilment')], where)).toThrow(/restaurant\.order-fulfilment\.changelog is the changelog of both/);
     expect(() => runtimeParts('both', [part(fulfilment, 'order-fulfilment'), part({ ...simulator, positions: 'changelog' }, 'payment-simulator')], where)).toThrow(/different places \(group, changelog\)/);
     expect(() => runtimeParts('none', [], where)).toThrow(/at least one definition/);
+  });
+
+  it("refuses checkpointKey 'group' without changelog positions or with several inputs; routes what parts dead-letter", () => {
+    expect(() => runtimeParts('one', [part({ ...simulator, checkpointKey: 'group' }, 'payment-simulator')], where)).toThrow(/checkpointKey 'group' needs positions 'changelog' and exactly one input, got group and 1/);
+    expect(() => runtimeParts('one', [part({ ...fulfilment, positions: 'changelog', checkpointKey: 'group' }, 'order-fulfilment')], where)).toThrow(/got changelog and 2/);
+    const made = runtimeParts('both', [part(fulfilment, 'order-fulfilment'), part({ ...simulator, positions: 'group', unhandled: 'dead-letter' }, 'payment-simulator', catalog.parked('payment-simulator').name)], where);
+    const routing = consumerRouting(made.parts);
+    expect(routing.deadLetterUnhandled).toEqual(new Set(['restaurant.payment.requests']));
+    expect(routing.handles.has('ParkingRequest')).toBe(true);
+    expect(groupKeyedOf({ definition: { checkpointKey: 'group' }, inputs: ['in'] })).toEqual({ groupKeyed: 'in' });
+    expect(groupKeyedOf({ definition: {}, inputs: ['in'] })).toEqual({});
   });
 });
 
