@@ -55,6 +55,7 @@ export class CommandProcessorOnRuntime {
       ...(options.decodedCapacity === undefined ? {} : { decodedCapacity: options.decodedCapacity }),
       ...(options.clock === undefined ? {} : { clock: options.clock }),
       ...(options.restoreFetchBytes === undefined ? {} : { restoreFetchBytes: options.restoreFetchBytes }),
+      // The runtime's restore progress names no changelog: the topic is given as ''.
       ...(options.onRestoreProgress === undefined ? {} : { onRestoreProgress: (partition: number, offset: number) => options.onRestoreProgress?.('', partition, offset) ?? Promise.resolve() }),
       ...(options.betweenCommitAndStore === undefined ? {} : { betweenCommitAndStore: (partition: number) => options.betweenCommitAndStore?.([partition]) ?? Promise.resolve() }),
     });
