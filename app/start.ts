@@ -10,6 +10,7 @@ import { KafkaCommandBus } from '../producers/command-bus/kafka-command-bus';
 import { KafkaMenuCatalog } from '../producers/command-bus/menu-catalog';
 import { commandProcessorMetrics, heldAggregatesMetric, parkedAggregatesMetric } from '../producers/command-processor/metrics';
 import { CommandProcessor, DEFAULT_GROUP } from '../producers/command-processor/processor';
+import { startCommandProcessorOnRuntime } from './start-command-runtime';
 import { createGatewayApp } from '../producers/gateway/app';
 import { instrumentCommandBus } from '../producers/gateway/metrics';
 import Redis from 'ioredis';
@@ -34,7 +35,7 @@ import type { RoleConfig } from './roles';
 import { redisReadiness, type ReadinessCheck, type ReadinessState } from '../infra/http/readiness';
 
 /** Runs `start`; if it fails, undoes what it did (`undo`, best effort) before throwing, so start-up can try again from nothing. */
-async function orUndo<T>(start: () => Promise<T>, undo: () => Promise<unknown>): Promise<T> {
+export async function orUndo<T>(start: () => Promise<T>, undo: () => Promise<unknown>): Promise<T> {
   try {
     return await start();
   } catch (error) {
@@ -71,7 +72,10 @@ export interface RoleDeps {
   readonly kafkaAnswers?: () => boolean;
 }
 
-export async function startCommandProcessor({ kafka, codec, logger, settings, metrics }: RoleDeps): Promise<Running> {
+export async function startCommandProcessor(deps: RoleDeps): Promise<Running> {
+  // Opt-in: the processor as one stateful runtime (docs/command-side.md "The processor on the runtime (opt-in)").
+  if (process.env.COMMAND_ENGINE === 'runtime') return startCommandProcessorOnRuntime(deps);
+  const { kafka, codec, logger, settings, metrics } = deps;
   const processor = new CommandProcessor({
     kafka,
     codec,

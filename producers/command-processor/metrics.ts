@@ -64,7 +64,16 @@ export function parkedAggregatesMetric(metrics: Metrics, parked: () => ReadonlyM
 /** `accepted`, `rejected` (a business rule), `duplicate` (a repeated commandId), `dead_lettered` (undecodable). */
 export const PROCESSED_OUTCOMES = ['accepted', 'rejected', 'duplicate', 'dead_lettered'] as const;
 
-export function commandProcessorMetrics(metrics: Metrics, clock: () => number = Date.now): CommandProcessorMetrics {
+/** The command metrics written one at a time: what the processor on the runtime (runtime-metrics.ts) feeds, and what commandProcessorMetrics writes with. */
+export interface CommandMetricRecorder {
+  processed(aggregate: string, command: string, outcome: (typeof PROCESSED_OUTCOMES)[number], n?: number): void;
+  event(aggregate: string, event: string): void;
+  latency(aggregate: string, seconds: number): void;
+  transactionDuration(aggregate: string, seconds: number): void;
+  transaction(aggregate: string, result: 'committed' | 'failed', n?: number): void;
+}
+
+export function commandMetricRecorder(metrics: Metrics): CommandMetricRecorder {
   const processed = metrics.counter({
     name: 'restaurant_commands_processed_total',
     help: 'Commands decided by the command processor, by aggregate, command type and outcome (accepted, rejected, duplicate, dead_lettered).',
@@ -93,20 +102,31 @@ export function commandProcessorMetrics(metrics: Metrics, clock: () => number = 
     labelNames: ['aggregate', 'result'],
   });
   return {
+    processed: (aggregate, command, outcome, n = 1) => processed.inc({ aggregate, command, outcome }, n),
+    event: (aggregate, event) => events.inc({ aggregate, event }),
+    latency: (aggregate, seconds) => latency.observe({ aggregate }, seconds),
+    transactionDuration: (aggregate, seconds) => transactionDuration.observe({ aggregate }, seconds),
+    transaction: (aggregate, result, n = 1) => transactions.inc({ aggregate, result }, n),
+  };
+}
+
+export function commandProcessorMetrics(metrics: Metrics, clock: () => number = Date.now): CommandProcessorMetrics {
+  const record = commandMetricRecorder(metrics);
+  return {
     committed({ aggregate, handled, deadLettered, commandTimestamps, seconds }) {
       const now = clock();
-      transactions.inc({ aggregate, result: 'committed' });
-      transactionDuration.observe({ aggregate }, seconds);
+      record.transaction(aggregate, 'committed');
+      record.transactionDuration(aggregate, seconds);
       for (const h of handled) {
         const outcome = h.duplicate ? 'duplicate' : h.reply.status === 'REJECTED' ? 'rejected' : 'accepted';
-        processed.inc({ aggregate, command: h.reply.commandType, outcome });
-        for (const event of h.events) events.inc({ aggregate, event: event.type });
+        record.processed(aggregate, h.reply.commandType, outcome);
+        for (const event of h.events) record.event(aggregate, event.type);
       }
-      if (deadLettered > 0) processed.inc({ aggregate, command: 'unknown', outcome: 'dead_lettered' }, deadLettered);
-      for (const at of commandTimestamps) if (Number.isFinite(at)) latency.observe({ aggregate }, Math.max(0, now - at) / 1000);
+      if (deadLettered > 0) record.processed(aggregate, 'unknown', 'dead_lettered', deadLettered);
+      for (const at of commandTimestamps) if (Number.isFinite(at)) record.latency(aggregate, Math.max(0, now - at) / 1000);
     },
     failed(aggregate) {
-      transactions.inc({ aggregate, result: 'failed' });
+      record.transaction(aggregate, 'failed');
     },
   };
 }

@@ -31,6 +31,7 @@ import { ProcessManagerRuntime } from '../../consumers/process-managers/runtime/
 import { crashTopics, fulfilment } from './stateful-crash';
 import { testKafka, testRegistry } from './kafka';
 import { CommandProcessor } from '../../producers/command-processor/processor';
+import { CommandProcessorOnRuntime } from '../../producers/command-processor/processor-on-runtime';
 import { topicCatalog } from '../../schemas/topics';
 import { changedOrderFold, PROCESSOR_PARTITIONS } from './processor-crash';
 import { StatefulRuntime } from '../../infra/stateful/runtime';
@@ -98,7 +99,9 @@ async function runProcessor(mode: string, stateDir: string, changedFold: boolean
   if (mode !== 'hang-after-commit' && mode !== 'run' && mode !== 'slow-restore') throw new Error(`unknown mode processor-${mode}`);
   const logger = rootLogger.child({ test: 'processor-crash-child' });
   logger.level = 'silent';
-  const processor = new CommandProcessor({
+  // COMMAND_ENGINE=runtime: the processor on the stateful runtime (processor-on-runtime.ts), as the role runs it then.
+  const Engine = process.env.COMMAND_ENGINE === 'runtime' ? CommandProcessorOnRuntime : CommandProcessor;
+  const processor = new Engine({
     kafka: testKafka('processor-crash-child', logLevel.NOTHING),
     codec: new AvroCodec(testRegistry()),
     logger,
@@ -118,7 +121,8 @@ async function runProcessor(mode: string, stateDir: string, changedFold: boolean
       ? {
           restoreFetchBytes: 512,
           onRestoreProgress: async (topic: string, partition: number, offset: number) => {
-            process.stdout.write(`restoring ${topic} ${partition} ${offset}\n`);
+            // The runtime's restore progress names no changelog (''): only the order snapshots hold records in these tests.
+            process.stdout.write(`restoring ${topic || `${process.env.TOPIC_PREFIX ?? ''}.order.snapshots`} ${partition} ${offset}\n`);
             await new Promise((resolve) => setTimeout(resolve, 300));
           },
         }

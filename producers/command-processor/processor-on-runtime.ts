@@ -1,0 +1,107 @@
+// The command processor on the stateful runtime (opt-in, COMMAND_ENGINE=runtime;
+// docs/command-side.md "The processor on the runtime (opt-in)"): ONE
+// StatefulRuntime whose parts are the command definitions (command-definition.ts)
+// of every aggregate type with a commands topic, each with its snapshots topic
+// as changelog and `<commands>.parked` as parked topic, in the processor's group.
+// It offers what app/ needs of a CommandProcessor (processor.ts): start, stop,
+// notReady, broken, commandTopics, aggregatesHeld, parkedAggregates.
+import { StatefulRuntime, statefulPart } from '../../infra/stateful/runtime';
+import type { StatefulDefinition } from '../../infra/stateful/definition';
+import type { StatefulStats } from '../../infra/stateful/stats';
+import { commandParkingName, topicCatalog } from '../../schemas/topics';
+import { aggregateRuntimes } from './aggregates';
+import { commandDefinition, commandTopicsOf, type CommandInput } from './command-definition';
+import type { CommandState } from './command-state';
+import type { CommandProcessorOptions } from './processor-options';
+import { DEFAULT_GROUP } from './processor';
+import type { CommandMetricRecorder } from './metrics';
+import { meteredDefinition, RuntimeTransactionMeter } from './runtime-metrics';
+
+/** What the processor on the runtime is given: the processor's options, less those of its own engine. */
+export type RuntimeProcessorOptions = Omit<CommandProcessorOptions, 'maxPerTransaction' | 'partitionsPerWorker' | 'metrics'> & {
+  /** The processor's metrics, fed from the decisions and the runtime's stats (runtime-metrics.ts). */
+  readonly metrics?: CommandMetricRecorder;
+};
+
+export class CommandProcessorOnRuntime {
+  readonly groupId: string;
+  readonly runtime: StatefulRuntime<unknown, unknown>;
+  private readonly topics: string[] = [];
+  /** Part name (`order-commands`) → aggregate type, for the per-aggregate gauges. */
+  private readonly aggregateOfPart = new Map<string, string>();
+  private readonly meter: RuntimeTransactionMeter | undefined;
+
+  constructor(options: RuntimeProcessorOptions) {
+    this.groupId = options.groupId ?? DEFAULT_GROUP;
+    const catalog = options.catalog ?? topicCatalog();
+    const parts = Object.values({ ...aggregateRuntimes(options.context), ...options.aggregates }).map((runtime) => {
+      const topics = commandTopicsOf(catalog, runtime);
+      this.topics.push(topics.commands);
+      this.aggregateOfPart.set(commandParkingName(runtime.aggregate), runtime.aggregate);
+      const base: StatefulDefinition<CommandState, CommandInput> = commandDefinition({ runtime, catalog, groupId: this.groupId, ...(options.clock === undefined ? {} : { clock: options.clock }) });
+      const definition = options.metrics === undefined ? base : meteredDefinition(base, runtime.aggregate, topics.events, options.metrics);
+      return statefulPart({ definition, changelog: topics.snapshots, parkedTopic: topics.parked });
+    });
+    this.runtime = new StatefulRuntime<unknown, unknown>({
+      kafka: options.kafka,
+      codec: options.codec,
+      logger: options.logger,
+      name: 'command-processor',
+      parts,
+      catalog,
+      groupId: this.groupId,
+      ...(options.stateDir === undefined ? {} : { stateDir: options.stateDir }),
+      changelogEpoch: options.changelogEpoch ?? '1',
+      ...(options.decodedCapacity === undefined ? {} : { decodedCapacity: options.decodedCapacity }),
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+      ...(options.restoreFetchBytes === undefined ? {} : { restoreFetchBytes: options.restoreFetchBytes }),
+      // The runtime's restore progress names no changelog: the topic is given as ''.
+      ...(options.onRestoreProgress === undefined ? {} : { onRestoreProgress: (partition: number, offset: number) => options.onRestoreProgress?.('', partition, offset) ?? Promise.resolve() }),
+      ...(options.betweenCommitAndStore === undefined ? {} : { betweenCommitAndStore: (partition: number) => options.betweenCommitAndStore?.([partition]) ?? Promise.resolve() }),
+    });
+    this.meter = options.metrics === undefined ? undefined : new RuntimeTransactionMeter(() => this.runtime.stats(), options.metrics);
+  }
+
+  get commandTopics(): string[] {
+    return [...this.topics];
+  }
+
+  async start(): Promise<void> {
+    await this.runtime.start();
+    this.meter?.start();
+  }
+
+  async stop(): Promise<void> {
+    this.meter?.stop();
+    await this.runtime.stop();
+    this.meter?.flush();
+  }
+
+  notReady(): string | undefined {
+    return this.runtime.notReady();
+  }
+
+  broken(): string | undefined {
+    return this.runtime.broken();
+  }
+
+  stats(): StatefulStats {
+    return this.runtime.stats();
+  }
+
+  /** Aggregates held on the owned partitions, by aggregate type (on disk; how many are decoded is not told by the runtime: 0). */
+  aggregatesHeld(): Map<string, { held: number; decoded: number }> {
+    return this.byAggregate((p) => ({ held: p.instances, decoded: 0 }));
+  }
+
+  /** Aggregates parked on the owned partitions, and the commands parked in them, by aggregate type. */
+  parkedAggregates(): Map<string, { aggregates: number; commands: number }> {
+    return this.byAggregate((p) => ({ aggregates: p.parkedProcesses, commands: p.parkedInputs }));
+  }
+
+  private byAggregate<T>(of: (part: NonNullable<StatefulStats['parts']>[number]) => T): Map<string, T> {
+    const stats = this.runtime.stats();
+    const parts = stats.parts ?? [{ name: stats.name, instances: stats.instances, instancesByState: stats.instancesByState, pendingDeadlines: 0, parkedProcesses: stats.parkedProcesses, parkedInputs: stats.parkedInputs }];
+    return new Map(parts.map((p) => [this.aggregateOfPart.get(p.name) ?? p.name, of(p)]));
+  }
+}
