@@ -50,6 +50,8 @@ export class CommandProcessorOnRuntime {
       parts,
       catalog,
       groupId: this.groupId,
+      // The processor's own transactional ids (`<group>.p<p>`, one partition per task): the two engines fence each other.
+      transactionalIdPrefix: `${this.groupId}.p`,
       ...(options.stateDir === undefined ? {} : { stateDir: options.stateDir }),
       changelogEpoch: options.changelogEpoch ?? '1',
       ...(options.decodedCapacity === undefined ? {} : { decodedCapacity: options.decodedCapacity }),
