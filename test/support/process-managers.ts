@@ -3,7 +3,7 @@
 // consumer group has committed; and the order-fulfilment fixtures the
 // integration tests share (a run's topics, OrderPlaced, payment answers).
 import type { IHeaders, Kafka } from 'kafkajs';
-import type { AvroCodec } from '../../infra/kafka/codec';
+import { DecodeError, type AvroCodec } from '../../infra/kafka/codec';
 import { readToEnd } from '../../infra/kafka/read-to-end';
 import { fulfilmentIds } from '../../consumers/process-managers/order-fulfilment/order-fulfilment.workflow';
 import type { EventMetadata } from '../../schemas/generated/types';
@@ -15,8 +15,10 @@ export interface StoredRecord {
   readonly partition: number;
   readonly offset: number;
   readonly key: string;
-  /** Short record name (`ConfirmOrder`); empty for a tombstone or raw bytes. */
+  /** Short record name (`ConfirmOrder`); empty for a tombstone, raw bytes or a record that does not decode. */
   readonly type: string;
+  /** Why the record did not decode (the shared topics hold other tests' poison records); absent when it did. */
+  readonly undecodable?: string;
   readonly value: Record<string, unknown> | null;
   readonly headers: Readonly<Record<string, string>>;
   /** The broker's timestamp (the producer's clock). */
@@ -26,12 +28,24 @@ export interface StoredRecord {
 const text = (headers: IHeaders | undefined): Record<string, string> =>
   Object.fromEntries(Object.entries(headers ?? {}).map(([k, v]) => [k, (Array.isArray(v) ? v[0] : v)?.toString() ?? '']));
 
-/** Every committed record of a topic, decoded when `codec` is given (else raw: DLQs). */
+/**
+ * Every committed record of a topic, decoded when `codec` is given (else raw: DLQs). A record that does not
+ * decode (another test's poison command on a shared topic) is kept undecoded with the reason, not thrown: the
+ * callers filter by their own keys, and one of theirs that does not decode shows up with an empty type.
+ */
 export async function readRecords(kafka: Kafka, topic: string, codec?: AvroCodec): Promise<StoredRecord[]> {
   const out: StoredRecord[] = [];
   await readToEnd(kafka, [{ topic }], async ({ partition, message }) => {
-    const decoded = message.value !== null && codec !== undefined ? await codec.decode(message.value) : undefined;
+    let decoded: Awaited<ReturnType<AvroCodec['decode']>> | undefined;
+    let undecodable: string | undefined;
+    try {
+      decoded = message.value !== null && codec !== undefined ? await codec.decode(message.value) : undefined;
+    } catch (error) {
+      if (!(error instanceof DecodeError)) throw error;
+      undecodable = error.message;
+    }
     out.push({
+      ...(undecodable === undefined ? {} : { undecodable }),
       topic,
       partition,
       offset: Number(message.offset),
