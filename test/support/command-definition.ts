@@ -4,8 +4,6 @@
 // prefix, two partitions), order commands written as the gateway writes them,
 // and the checks on the log: events contiguous per order, each once; replies
 // naming their events' real offsets.
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import type { Kafka, Producer } from 'kafkajs';
 import type { AvroCodec } from '../../infra/kafka/codec';
 import type { Logger } from '../../infra/logging';
@@ -18,7 +16,7 @@ import { partitionFor } from '../../schemas/partitioning';
 import { DEAD_LETTER_ACTIONS_TOPIC, topicCatalog } from '../../schemas/topics';
 import { readRecords, type StoredRecord } from './process-managers';
 import { PROCESSOR_PARTITIONS, processorTopics } from './processor-crash';
-import type { CrashChild } from './stateful-crash';
+import { childScript, type CrashChild } from './stateful-crash';
 import type { ParkingTarget } from '../../infra/stateful/parked-tools';
 import { commandParkingTargetOf } from '../../producers/command-processor/parking-target';
 
@@ -150,22 +148,5 @@ export function logProblems(log: Log, eventsTopic: string): string[] {
 
 /** The definition in a child process (command-definition-child.ts) that hangs after its first commit, before the store write, to be killed -9. */
 export function definitionChild(run: string, stateDir: string): CrashChild {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'command-definition-child.ts'), run, stateDir], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines: string[] = [];
-  let partial = '';
-  proc.stdout?.on('data', (chunk: Buffer) => {
-    const parts = (partial + chunk.toString()).split('\n');
-    partial = parts.pop() ?? '';
-    lines.push(...parts);
-  });
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  return {
-    process: proc,
-    lines,
-    exited,
-    async kill() {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-      await exited;
-    },
-  };
+  return childScript('command-definition-child.ts', [run, stateDir]);
 }

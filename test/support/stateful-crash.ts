@@ -29,7 +29,12 @@ export interface CrashChild {
 }
 
 export function crashChild(args: readonly string[], env: Readonly<Record<string, string>> = {}): CrashChild {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'stateful-crash-child.ts'), ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  return childScript('stateful-crash-child.ts', args, env);
+}
+
+/** A child process running one of test/support's scripts, its stdout kept as lines, to be killed -9. */
+export function childScript(script: string, args: readonly string[], env: Readonly<Record<string, string>> = {}): CrashChild {
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(__dirname, script), ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   const lines: string[] = [];
   let partial = '';
   proc.stdout?.on('data', (chunk: Buffer) => {
