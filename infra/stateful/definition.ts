@@ -65,6 +65,22 @@ export interface Decision<S> {
   readonly completeState?: (state: S, offsets: readonly EmittedOffset[]) => S;
 }
 
+/**
+ * Why a partition of a definition is refused for its states' fold version
+ * (docs/stateful-runtime.md "Fold versions"): the store on disk was made by
+ * another fold (`stored`), or the changelog holds `count` states folded by
+ * others (`versions`).
+ */
+export type FoldRefusal = {
+  /** The physical changelog topic and partition refused. */
+  readonly changelog: string;
+  readonly partition: number;
+  /** This build's fold version (the definition's). */
+  readonly foldVersion: number;
+  /** The runtime's consumer group, whose instances must be stopped. */
+  readonly groupId: string;
+} & ({ readonly kind: 'store'; readonly stored: number } | { readonly kind: 'records'; readonly count: number; readonly versions: readonly number[] });
+
 export interface StatefulDefinition<S, I> {
   /** The definition's name, for logs and stats. */
   readonly name: string;
@@ -75,6 +91,13 @@ export interface StatefulDefinition<S, I> {
    * version are never decided on (docs/state-stores.md "Fold versions").
    */
   readonly foldVersion?: number;
+  /**
+   * The text of a fold-version refusal (why, and what the operator does);
+   * default: the runtime's, which advises `npm run states:migrate -- <name>`
+   * (load.ts). The command definition gives the processor's, which advises
+   * `npm run snapshots:rebuild -- <aggregate>` (docs/command-side.md "Fold versions").
+   */
+  readonly foldRefusal?: (why: FoldRefusal) => string;
   readonly groupId: string;
   /** Catalog topics consumed; they must share a partition count and be keyed by the process id. */
   readonly inputs: readonly string[];

@@ -13,7 +13,7 @@ import { parkedAt, readParked } from './parked-read';
 import { fencedProducer } from '../kafka/transactions';
 import type { Logger } from '../logging';
 import { openStamped, storeDirOf } from './stamped-store';
-import type { StatefulDefinition } from './definition';
+import type { FoldRefusal, StatefulDefinition } from './definition';
 import { foldVersionOfDefinition, PartitionState, stateDecoder, stateRow } from './partition-state';
 import { isCheckpointKey, type PositionStore } from './position-store';
 import type { TaskPart } from './task';
@@ -76,12 +76,11 @@ async function loadOne<S>(ctx: LoadContext<S>, part: LoadPart<S>, partition: num
     row: stateRow(ctx.codec, definition),
     // Checkpoints (positions in the changelog) are positions, not states: never refused for their fold.
     ...(definition.positions === 'changelog' ? { isState: (key: string) => !isCheckpointKey(key) } : {}),
-    refusal: (why) =>
-      (why.kind === 'store'
-        ? `${definition.name}: the store of ${part.changelog}[${partition}] was made by fold version ${why.stored}, this build's fold is version ${foldVersion}; `
-        : `${definition.name}: ${why.count} state(s) of ${part.changelog}[${partition}] were folded by fold version ${why.versions.join(', ')}, this build's fold is version ${foldVersion}; `) +
-      `deciding on them would decide on stale state. Stop every instance of ${ctx.groupId}, run \`npm run states:migrate -- ${definition.name}\` with this build ` +
-      '(it needs the definition\'s `migrate`), then start this build with a new STATE_CHANGELOG_EPOCH (docs/state-stores.md "Fold versions").',
+    refusal: (why) => {
+      const at = { changelog: part.changelog, partition, foldVersion, groupId: ctx.groupId };
+      const refusal: FoldRefusal = why.kind === 'store' ? { ...at, kind: 'store', stored: why.stored } : { ...at, kind: 'records', count: why.count, versions: why.versions };
+      return definition.foldRefusal?.(refusal) ?? runtimeFoldRefusal(definition.name, refusal);
+    },
     timeoutMs: ctx.restoreTimeoutMs,
     signal: ctx.signal,
     ...(ctx.fetchBytes === undefined ? {} : { fetchBytes: ctx.fetchBytes }),
@@ -93,6 +92,17 @@ async function loadOne<S>(ctx: LoadContext<S>, part: LoadPart<S>, partition: num
     opened.rebuilt === undefined ? 'partition store restored by delta' : 'partition store rebuilt from the changelog',
   );
   return new PartitionState(opened.store, definition);
+}
+
+/** The runtime's refusal of states of another fold version: migrate them (docs/state-stores.md "Fold versions"); a definition may give its own (`foldRefusal`). */
+export function runtimeFoldRefusal(name: string, why: FoldRefusal): string {
+  return (
+    (why.kind === 'store'
+      ? `${name}: the store of ${why.changelog}[${why.partition}] was made by fold version ${why.stored}, this build's fold is version ${why.foldVersion}; `
+      : `${name}: ${why.count} state(s) of ${why.changelog}[${why.partition}] were folded by fold version ${why.versions.join(', ')}, this build's fold is version ${why.foldVersion}; `) +
+    `deciding on them would decide on stale state. Stop every instance of ${why.groupId}, run \`npm run states:migrate -- ${name}\` with this build ` +
+    '(it needs the definition\'s `migrate`), then start this build with a new STATE_CHANGELOG_EPOCH (docs/state-stores.md "Fold versions").'
+  );
 }
 
 export async function loadPartitions<S>(ctx: LoadContext<S>, partitions: readonly number[]): Promise<Array<Loaded<S>>> {

@@ -87,9 +87,7 @@ export class AggregateStore {
       // Checkpoints are positions, not states: stamped with this build's version and never refused.
       isState: (key) => !key.startsWith(CHECKPOINT_KEY_PREFIX),
       row: (change) => ({ ...change, summary: { label: change.key.startsWith(CHECKPOINT_KEY_PREFIX) ? CHECKPOINT_LABEL : AGGREGATE_LABEL, due: null } }),
-      refusal: (why) =>
-        `command processor: ${why.kind === 'store' ? 'the stored snapshots' : `${why.count} snapshot(s)`} of ${o.topic}[${o.partition}] folded by fold version ${why.kind === 'store' ? why.stored : why.versions.join(', ')}, ` +
-        `this build's ${runtime.aggregate} fold is version ${foldVersion}; deciding on them would decide on stale state. ${rebuildAdvice(runtime.aggregate)}`,
+      refusal: (why) => snapshotsRefusal(runtime.aggregate, { ...why, changelog: o.topic, partition: o.partition, foldVersion }),
       ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }),
       ...(o.fetchBytes === undefined ? {} : { fetchBytes: o.fetchBytes }),
       ...(o.onProgress === undefined ? {} : { onProgress: o.onProgress }),
@@ -163,6 +161,17 @@ export class AggregateStore {
 export const rebuildAdvice = (aggregate: string): string =>
   `Stop every command processor, run \`npm run snapshots:rebuild -- ${aggregate}\` (rebuilds the snapshots from the events topic with this build's fold), ` +
   'then start this build with a new STATE_CHANGELOG_EPOCH (docs/command-side.md "Fold versions").';
+
+/** Where and why a partition's snapshots are refused: the stored snapshots of another fold version (`stored`), or `count` snapshots of others (`versions`). */
+export type SnapshotsRefusal = { readonly changelog: string; readonly partition: number; readonly foldVersion: number } & (
+  | { readonly kind: 'store'; readonly stored: number }
+  | { readonly kind: 'records'; readonly count: number; readonly versions: readonly number[] }
+);
+
+/** The processor's refusal of a snapshots partition folded by another fold version, with the rebuild advice; either engine's (the command definition's `foldRefusal`). */
+export const snapshotsRefusal = (aggregate: string, why: SnapshotsRefusal): string =>
+  `command processor: ${why.kind === 'store' ? 'the stored snapshots' : `${why.count} snapshot(s)`} of ${why.changelog}[${why.partition}] folded by fold version ${why.kind === 'store' ? why.stored : why.versions.join(', ')}, ` +
+  `this build's ${aggregate} fold is version ${why.foldVersion}; deciding on them would decide on stale state. ${rebuildAdvice(aggregate)}`;
 
 /** The store's decoder of an aggregate's snapshots (UnresolvedSchemaError for a writer schema not resolved yet). */
 function entryDecoder(codec: AvroCodec, runtime: AggregateRuntime): (bytes: Buffer, key: string) => AggregateEntry {

@@ -22,13 +22,16 @@
 //   with `aggregate_parked` and the aggregate's version (`refuseBehind`);
 //   operators' requests are read on the commands topic, where the tools write
 //   them for the processor (`requestsOnInput`).
+// * Fold versions: a partition of snapshots folded by another fold version is
+//   refused with the processor's words and advice (`foldRefusal`:
+//   `npm run snapshots:rebuild -- <aggregate>`).
 import type { CommandMetadata, CommandReply } from '../../schemas/generated/types';
 import { partitionFor } from '../../schemas/partitioning';
 import { COMMAND_REPLIES_TOPIC, commandParkingName, parkedCommandsTopicName, topicCatalog, type TopicCatalog } from '../../schemas/topics';
 import { eventMessage, type Decision, type DecodedRecord, type Outgoing, type StatefulDefinition } from '../../infra/stateful/definition';
 import type { ParkedProcess } from '../../infra/stateful/parking';
 import type { AggregateRuntime } from './aggregates';
-import { foldVersionOf } from './aggregate-store';
+import { foldVersionOf, snapshotsRefusal } from './aggregate-store';
 import { parkedReply, REPLY_RECORD, replyWithEvents } from './command-records';
 import { commandState, initialCommandState, stateOfSnapshot, type CommandState } from './command-state';
 import { handleCommand, withReply, type Handled } from './handle';
@@ -125,6 +128,8 @@ export function commandDefinition(options: CommandDefinitionOptions): StatefulDe
     // The processor's parking name (`order-commands`): the actions recorded for operators' requests name it as their read model.
     name: commandParkingName(runtime.aggregate),
     foldVersion: foldVersionOf(runtime),
+    // The processor's refusal and advice (`npm run snapshots:rebuild -- <aggregate>`), not the runtime's `states:migrate`: the snapshots are rebuilt from the events.
+    foldRefusal: (why) => snapshotsRefusal(runtime.aggregate, why),
     groupId: options.groupId ?? COMMAND_PROCESSOR_GROUP,
     inputs: [topics.commands],
     handles: new Set([...commandNames].map(shortName)),

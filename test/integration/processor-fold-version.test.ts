@@ -5,8 +5,13 @@
  * stamps every snapshot with it; then the order fold is changed (an opened
  * order's customer kept in upper case) and declared as version 2. Whether the
  * new build finds its stores on disk or has to fill them from the snapshot
- * topic, it refuses, says why and what to do, and decides and writes nothing;
- * the old build on the same stores then decides what waited.
+ * topic, it refuses, says why and what to do (the processor's words and
+ * `snapshots:rebuild` advice, under either engine: COMMAND_ENGINE=runtime runs
+ * the children on the stateful runtime), and decides and writes nothing; a
+ * store it had to fill is deleted, so it refuses again at the next start. The
+ * old build on the same stores then decides what waited; after the rebuild, the
+ * changed build started with a new STATE_CHANGELOG_EPOCH on the same stores decides.
+ * Each test kills the children it started, however it ends.
  */
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,17 +35,15 @@ const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
 const run = unique('it-pfold');
 const t = processorTopics(run);
 const stateDir = mkdtempSync(join(tmpdir(), 'it-processor-fold-'));
-const children = new Set<CrashChild>();
 
-function processor(dir: string, fold: 1 | 2): CrashChild {
-  const c = crashChild(['processor-run', run, dir, String(fold)], { TOPIC_PREFIX: run });
-  children.add(c);
-  return c;
-}
-
-async function stop(c: CrashChild): Promise<void> {
-  await c.kill();
-  children.delete(c);
+/** Runs a processor child (COMMAND_ENGINE picks its engine) for `use`, and kills it however `use` ends: a failed test leaves nothing in the group. */
+async function withProcessor<T>(dir: string, fold: 1 | 2, use: (c: CrashChild) => Promise<T>, epoch = '1'): Promise<T> {
+  const c = crashChild(['processor-run', run, dir, String(fold)], { TOPIC_PREFIX: run, STATE_CHANGELOG_EPOCH: epoch });
+  try {
+    return await use(c);
+  } finally {
+    await c.kill();
+  }
 }
 
 const FIRST = ['o-1', 'o-2', 'o-3', 'o-4', 'o-5', 'o-6'];
@@ -52,7 +55,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of children) await c.kill();
   await producer.disconnect();
   rmSync(stateDir, { recursive: true, force: true });
   await deleteProcessorTopics(kafka, run);
@@ -60,11 +62,11 @@ afterAll(async () => {
 
 describe('fold versions on the command processor', () => {
   it('stamps every snapshot and store with the fold version of its aggregate', async () => {
-    const old = processor(stateDir, 1);
-    await waitFor('the processor ready', async () => (old.lines.includes('ready') ? true : undefined), 120_000);
-    await openOrders(producer, codec, run, FIRST);
-    await waitFor('the first orders answered', async () => ((await written(kafka, codec, run)).replies.size >= FIRST.length ? true : undefined), 120_000);
-    await stop(old);
+    await withProcessor(stateDir, 1, async (old) => {
+      await waitFor('the processor ready', async () => (old.lines.includes('ready') ? true : undefined), 120_000);
+      await openOrders(producer, codec, run, FIRST);
+      await waitFor('the first orders answered', async () => ((await written(kafka, codec, run)).replies.size >= FIRST.length ? true : undefined), 120_000);
+    });
     const snapshots = (await readRecords(kafka, t.snapshots, codec)).filter((r) => !r.key.startsWith('@'));
     expect(snapshots.map((r) => r.key).sort()).toEqual(FIRST);
     expect(snapshots.every((r) => r.headers[FOLD_VERSION_HEADER] === '1')).toBe(true);
@@ -78,52 +80,61 @@ describe('fold versions on the command processor', () => {
     ['no store (filled from the snapshot topic)', () => mkdtempSync(join(tmpdir(), 'it-processor-fold-fresh-'))],
   ])('a build with the changed fold refuses to decide, with %s, and writes nothing', async (_, dirOf) => {
     const dir = dirOf();
-    const before = await written(kafka, codec, run);
-    await openOrders(producer, codec, run, WAITING);
-    const changed = processor(dir, 2);
-    const refusal = await waitFor('the refusal', async () => changed.lines.find((l) => l.startsWith('refused ')), 120_000);
-    expect(refusal).toMatch(/folded by fold version 1, this build's order fold is version 2/);
-    expect(refusal).toMatch(/npm run snapshots:rebuild -- order.*new STATE_CHANGELOG_EPOCH/);
-    // Nothing decided or written meanwhile: no reply, no event, no snapshot of the changed fold.
-    const after = await written(kafka, codec, run);
-    expect([after.replies.size, [...after.events.keys()].length]).toEqual([before.replies.size, [...before.events.keys()].length]);
-    expect((await readRecords(kafka, t.snapshots, codec)).every((r) => r.headers[FOLD_VERSION_HEADER] !== '2')).toBe(true);
-    await stop(changed);
-    if (dir !== stateDir) {
+    try {
+      const before = await written(kafka, codec, run);
+      await openOrders(producer, codec, run, WAITING);
+      await withProcessor(dir, 2, async (changed) => {
+        const refusal = await waitFor('the refusal', async () => changed.lines.find((l) => l.startsWith('refused ')), 120_000);
+        expect(refusal).toMatch(/folded by fold version 1, this build's order fold is version 2/);
+        expect(refusal).toMatch(/npm run snapshots:rebuild -- order.*new STATE_CHANGELOG_EPOCH/);
+        // The store on disk refused whole; with none, the snapshots it read.
+        expect(refusal).toMatch(dir === stateDir ? /the stored snapshots of / : /\d+ snapshot\(s\) of /);
+        // Nothing decided or written meanwhile: no reply, no event, no snapshot of the changed fold.
+        const after = await written(kafka, codec, run);
+        expect([after.replies.size, [...after.events.keys()].length]).toEqual([before.replies.size, [...before.events.keys()].length]);
+        expect((await readRecords(kafka, t.snapshots, codec)).every((r) => r.headers[FOLD_VERSION_HEADER] !== '2')).toBe(true);
+      });
+      const stores = readdirSync(dir).filter((d) => d.startsWith(`${t.snapshots}-`));
       // The order stores, filled from the topic and refused, are not kept: the refusal holds at the next start.
-      expect(readdirSync(dir).filter((d) => d.startsWith(`${t.snapshots}-`) && readStoreMeta(join(dir, d)) !== undefined)).toEqual([]);
-      rmSync(dir, { recursive: true, force: true });
-    } else for (const d of readdirSync(dir).filter((x) => x.startsWith(`${t.snapshots}-`))) expect(readStoreMeta(join(dir, d))).toMatchObject({ foldVersion: 1 });
+      if (dir !== stateDir) {
+        expect(stores.filter((d) => readStoreMeta(join(dir, d)) !== undefined)).toEqual([]);
+        const again = await withProcessor(dir, 2, (changed) => waitFor('the refusal at the next start', async () => changed.lines.find((l) => l.startsWith('refused ')) ?? (changed.lines.includes('ready') ? 'ready' : undefined), 120_000));
+        expect(again).toMatch(/\d+ snapshot\(s\) of .*folded by fold version 1, this build's order fold is version 2/);
+      } else for (const d of stores) expect(readStoreMeta(join(dir, d))).toMatchObject({ foldVersion: 1 });
+    } finally {
+      if (dir !== stateDir) rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('the old build, on the same stores, decides what waited, each command once', async () => {
-    const old = processor(stateDir, 1);
-    await waitFor('every command answered', async () => ((await written(kafka, codec, run)).replies.size >= FIRST.length + WAITING.length ? true : undefined), 120_000);
-    // The waiting orders were written twice (once per refusing build): a repeat, answered with the original reply.
-    expect(checkOpenedOnce(await written(kafka, codec, run), [...FIRST, ...WAITING], new Set(WAITING))).toEqual([]);
-    await stop(old);
+    await withProcessor(stateDir, 1, async () => {
+      await waitFor('every command answered', async () => ((await written(kafka, codec, run)).replies.size >= FIRST.length + WAITING.length ? true : undefined), 120_000);
+      // The waiting orders were written twice (once per refusing build): a repeat, answered with the original reply.
+      expect(checkOpenedOnce(await written(kafka, codec, run), [...FIRST, ...WAITING], new Set(WAITING))).toEqual([]);
+    });
   });
 
-  it('after the documented rebuild (snapshots:rebuild with the processors stopped), the changed fold decides, duplicates still answered from the snapshots', async () => {
+  it('after the documented rebuild (snapshots:rebuild with the processors stopped, a new STATE_CHANGELOG_EPOCH), the changed fold decides, duplicates still answered from the snapshots', async () => {
     const rebuilt = await rebuildSnapshots(kafka, codec, changedOrderFold(), { events: t.events, snapshots: t.snapshots, partitions: PROCESSOR_PARTITIONS });
     expect(rebuilt).toEqual({ aggregates: FIRST.length + WAITING.length, events: FIRST.length + WAITING.length, foldVersion: 2 });
-    // Stores of fold version 1 are not used again (a new STATE_CHANGELOG_EPOCH; here a fresh directory): filled from the rebuilt snapshots.
-    const dir = mkdtempSync(join(tmpdir(), 'it-processor-fold-rebuilt-'));
-    try {
-      const changed = processor(dir, 2);
-      await waitFor('the changed build ready', async () => (changed.lines.includes('ready') ? true : changed.lines.find((l) => l.startsWith('refused ')) === undefined ? undefined : false), 120_000);
-      expect(changed.lines.filter((l) => l.startsWith('refused '))).toEqual([]);
-      await openOrders(producer, codec, run, ['o-1', 'o-9']);
-      await waitFor('o-9 answered, o-1 answered again', async () => {
-        const w = await written(kafka, codec, run);
-        return w.replies.has('c-o-9') && (w.replies.get('c-o-1')?.length ?? 0) >= 2 ? true : undefined;
-      }, 120_000);
-      expect(checkOpenedOnce(await written(kafka, codec, run), [...FIRST, ...WAITING, 'o-9'], new Set([...WAITING, 'o-1']))).toEqual([]);
-      const latest = new Map((await readRecords(kafka, t.snapshots, codec)).filter((r) => !r.key.startsWith('@')).map((r) => [r.key, r] as const));
-      expect([latest.get('o-1')?.headers[FOLD_VERSION_HEADER], (latest.get('o-1')?.value as { customerId?: string }).customerId]).toEqual(['2', 'CUSTOMER-O-1']);
-      await stop(changed);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    // The stores of fold version 1 on disk are not used again: the new STATE_CHANGELOG_EPOCH has them filled from the rebuilt snapshots.
+    await withProcessor(
+      stateDir,
+      2,
+      async (changed) => {
+        await waitFor('the changed build ready', async () => (changed.lines.includes('ready') ? true : changed.lines.find((l) => l.startsWith('refused ')) === undefined ? undefined : false), 120_000);
+        expect(changed.lines.filter((l) => l.startsWith('refused '))).toEqual([]);
+        await openOrders(producer, codec, run, ['o-1', 'o-9']);
+        await waitFor('o-9 answered, o-1 answered again', async () => {
+          const w = await written(kafka, codec, run);
+          return w.replies.has('c-o-9') && (w.replies.get('c-o-1')?.length ?? 0) >= 2 ? true : undefined;
+        }, 120_000);
+      },
+      '2',
+    );
+    expect(checkOpenedOnce(await written(kafka, codec, run), [...FIRST, ...WAITING, 'o-9'], new Set([...WAITING, 'o-1']))).toEqual([]);
+    const latest = new Map((await readRecords(kafka, t.snapshots, codec)).filter((r) => !r.key.startsWith('@')).map((r) => [r.key, r] as const));
+    expect([latest.get('o-1')?.headers[FOLD_VERSION_HEADER], (latest.get('o-1')?.value as { customerId?: string }).customerId]).toEqual(['2', 'CUSTOMER-O-1']);
+    for (const d of readdirSync(stateDir).filter((x) => x.startsWith(`${t.snapshots}-`))) expect(readStoreMeta(join(stateDir, d))).toMatchObject({ foldVersion: 2, epoch: '2' });
   });
 });

@@ -23,7 +23,8 @@
 //     with the same modes (printing "committed <partitions>", "restoring
 //     <topic> <partition> <offset>"); every mode prints "ready" once it decides
 //     and "refused <reason>" when it refuses its partitions. fold "2": the
-//     order fold changed and declared as fold version 2.
+//     order fold changed and declared as fold version 2. STATE_CHANGELOG_EPOCH:
+//     the stores' changelog epoch (default "1"), as the role takes it.
 import { logLevel } from 'kafkajs';
 import { AvroCodec } from '../../infra/kafka/codec';
 import { rootLogger } from '../../infra/logging';
@@ -108,6 +109,7 @@ async function runProcessor(mode: string, stateDir: string, changedFold: boolean
     context: { order: { maxOrderTotalMinor: 100_000 } },
     catalog: topicCatalog({ partitions: PROCESSOR_PARTITIONS }),
     stateDir,
+    ...(process.env.STATE_CHANGELOG_EPOCH === undefined ? {} : { changelogEpoch: process.env.STATE_CHANGELOG_EPOCH }),
     ...(changedFold ? { aggregates: { order: changedOrderFold() } } : {}),
     ...(mode === 'hang-after-commit'
       ? {

@@ -8,6 +8,7 @@ import { AGGREGATE_PARKED, snapshotValue } from '../../../../producers/command-p
 import { commandDefinition, type CommandInput } from '../../../../producers/command-processor/command-definition';
 import type { CommandState } from '../../../../producers/command-processor/command-state';
 import { partitionAnchor } from '../../../../producers/command-processor/reply-route';
+import { runtimeFoldRefusal } from '../../../../infra/stateful/load';
 
 const NOW = 1_767_225_600_000;
 const order = aggregateRuntimes({ order: { maxOrderTotalMinor: 100_000 } }).order;
@@ -115,6 +116,20 @@ describe("the command processor's definition", () => {
     const forbidden = menuDefinition.decide(add({ subject: 'c-1', roles: ['customer'] }), menuDefinition.initialState('m-1'));
     expect(forbidden.changed).toBe(false);
     expect(replyOf(forbidden.emit[0] as Outgoing)).toMatchObject({ status: 'REJECTED', rejectionCode: 'forbidden', aggregateVersion: 0 });
+  });
+
+  it("refuses a stale fold with the processor's words and snapshots:rebuild advice; a definition without its own keeps the runtime's", () => {
+    const at = { changelog: 'restaurant.order.snapshots', partition: 2, foldVersion: 2, groupId: 'restaurant.command-processor' };
+    const records = { ...at, kind: 'records' as const, count: 6, versions: [1] };
+    expect(definition.foldRefusal?.(records)).toBe(
+      "command processor: 6 snapshot(s) of restaurant.order.snapshots[2] folded by fold version 1, this build's order fold is version 2; deciding on them would decide on stale state. " +
+        'Stop every command processor, run `npm run snapshots:rebuild -- order` (rebuilds the snapshots from the events topic with this build\'s fold), then start this build with a new STATE_CHANGELOG_EPOCH (docs/command-side.md "Fold versions").',
+    );
+    expect(definition.foldRefusal?.({ ...at, kind: 'store', stored: 1 })).toMatch(/^command processor: the stored snapshots of restaurant\.order\.snapshots\[2\] folded by fold version 1, this build's order fold is version 2; .*snapshots:rebuild -- order/);
+    const { foldRefusal: _, ...plain } = definition;
+    expect(plain.foldRefusal?.(records) ?? runtimeFoldRefusal(plain.name, records)).toMatch(
+      /^order-commands: 6 state\(s\) of restaurant\.order\.snapshots\[2\] were folded by fold version 1, this build's fold is version 2; .*Stop every instance of restaurant\.command-processor, run `npm run states:migrate -- order-commands`/,
+    );
   });
 
   it('finds a partitioning key for every replies partition', () => {
