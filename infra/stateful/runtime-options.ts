@@ -57,4 +57,10 @@ export interface StatefulRuntimeOptions<S, I> {
   readonly fetchLimits?: Partial<FetchLimits>;
   /** Called between a round's commit and its store writes (with the physical changelogs the round wrote): the crash point the crash tests kill -9 at (test/support/stateful-crash-child.ts). */
   readonly betweenCommitAndStore?: (partition: number, changelogs: readonly string[]) => Promise<void>;
+  /**
+   * Called after each committed transaction with how long its round took, from the start of its
+   * decisions to the commit (before the store writes): the command processor's
+   * `restaurant_command_transaction_duration_seconds` (docs/stateful-runtime.md "Rounds").
+   */
+  readonly onTransactionCommitted?: (partition: number, seconds: number) => void;
 }

@@ -130,6 +130,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
       replaced: (task, part, id, before, after, trace) => this.deadlines.replaced(task, part, id, before, after, trace),
       unparked: (task, part, id) => this.deadlines.unparked(task, part, id),
       ...(options.betweenCommitAndStore === undefined ? {} : { betweenCommitAndStore: options.betweenCommitAndStore }),
+      ...(options.onTransactionCommitted === undefined ? {} : { transactionCommitted: options.onTransactionCommitted }),
       ...(this.fetch === undefined ? {} : { queue: this.fetch }),
     });
     this.restore = new TaskRestore<S>({

@@ -13,6 +13,7 @@
 // The on-disk store is written only after the commit returned, with the
 // changelog offset after the round's records: it never holds what the
 // committed log does not (docs/state-stores.md "Safety").
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../logging';
 import { endSpan } from '../tracing/spans';
 import type { DecideContext } from './round';
@@ -50,6 +51,8 @@ export interface LoopHooks<S> extends CommitHooks<S> {
   /** Whether the group says the task's partition is this instance's now (a fenced task restores only then; fencing.ts). Without it, a fenced task restores at once. */
   owned?(task: Task<S>): Promise<boolean>;
   readonly betweenCommitAndStore?: (partition: number, changelogs: readonly string[]) => Promise<void>;
+  /** After each committed transaction: how long its round took to decide and commit (the runtime's `onTransactionCommitted`). */
+  readonly transactionCommitted?: (partition: number, seconds: number) => void;
   /** The decoupled fetch (fetch-queue.ts): rounds capped, failures isolated and retried here instead of by the consumer. */
   readonly queue?: FetchQueue<S>;
 }
@@ -172,6 +175,7 @@ export class TaskLoop<S, I> {
 
   /** Returns the reason the round's transaction failed (its work was handed back), undefined when it committed or had nothing to write. */
   private async decideAndCommit(task: Task<S>, round: readonly Queued[], merged: ReadonlyArray<Round<S>>): Promise<unknown> {
+    const started = performance.now();
     const accepted: Queued[] = [];
     let isolated = 0;
     for (const [i, queued] of round.entries()) {
@@ -245,6 +249,7 @@ export class TaskLoop<S, I> {
       return error;
     }
     counts.transactions += 1;
+    this.hooks.transactionCommitted?.(task.partition, (performance.now() - started) / 1000);
     counts.deadLettered += isolated;
     clearTimeout(task.flushTimer);
     task.flushTimer = undefined;

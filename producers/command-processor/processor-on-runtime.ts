@@ -15,7 +15,7 @@ import type { CommandState } from './command-state';
 import type { CommandProcessorOptions } from './processor-options';
 import { DEFAULT_GROUP } from './processor';
 import type { CommandMetricRecorder } from './metrics';
-import { meteredDefinition, RuntimeTransactionMeter } from './runtime-metrics';
+import { meteredDefinition, RuntimeTransactionMeter, transactionDurations } from './runtime-metrics';
 
 /** What the processor on the runtime is given: the processor's options, less those of its own engine. */
 export type RuntimeProcessorOptions = Omit<CommandProcessorOptions, 'maxPerTransaction' | 'partitionsPerWorker' | 'metrics'> & {
@@ -60,6 +60,8 @@ export class CommandProcessorOnRuntime {
       // The runtime's restore progress names no changelog: the topic is given as ''.
       ...(options.onRestoreProgress === undefined ? {} : { onRestoreProgress: (partition: number, offset: number) => options.onRestoreProgress?.('', partition, offset) ?? Promise.resolve() }),
       ...(options.betweenCommitAndStore === undefined ? {} : { betweenCommitAndStore: (partition: number) => options.betweenCommitAndStore?.([partition]) ?? Promise.resolve() }),
+      // restaurant_command_transaction_duration_seconds, per committed round, under aggregate="all" (runtime-metrics.ts).
+      ...(options.metrics === undefined ? {} : { onTransactionCommitted: transactionDurations(options.metrics) }),
     });
     this.meter = options.metrics === undefined ? undefined : new RuntimeTransactionMeter(() => this.runtime.stats(), options.metrics);
   }

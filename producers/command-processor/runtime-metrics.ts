@@ -7,7 +7,9 @@
 //   latency is from the command's issuedAt (the gateway's clock) to the decision;
 // * transactions (committed, failed) come from the runtime's stats, polled,
 //   under aggregate="all" (a transaction spans the parts of a task);
-// * restaurant_command_transaction_duration_seconds is not fed.
+// * restaurant_command_transaction_duration_seconds is observed at each
+//   commit (the runtime's `onTransactionCommitted`), also under
+//   aggregate="all": from the start of the round's decisions to its commit.
 import type { Decision, StatefulDefinition } from '../../infra/stateful/definition';
 import type { StatefulStats } from '../../infra/stateful/stats';
 import type { CommandReply } from '../../schemas/generated/types';
@@ -47,6 +49,11 @@ export function meteredDefinition(
       return decision;
     },
   };
+}
+
+/** The runtime's `onTransactionCommitted`: each committed round's duration into restaurant_command_transaction_duration_seconds, under aggregate="all". */
+export function transactionDurations(record: CommandMetricRecorder): (partition: number, seconds: number) => void {
+  return (_partition, seconds) => record.transactionDuration('all', seconds);
 }
 
 /** Feeds restaurant_command_transactions_total from the runtime's stats, every `everyMs`. */

@@ -2,8 +2,10 @@
  * ROLE=commands: the command side (gateway and command processor) in one
  * process, the smallest deployment that accepts commands. A command sent to
  * it is decided by the processor inside it, and its operations port reports
- * both halves.
+ * both halves (the processor's transaction durations too, under either
+ * COMMAND_ENGINE).
  */
+import { waitFor } from '../../infra/wait-for';
 import { call } from '../support/http';
 import { startRole, type RoleProcess } from '../../app/chaos/role-process';
 
@@ -25,9 +27,16 @@ describe('ROLE=commands', () => {
     expect(repriced.status).toBe(200);
     expect(repriced.body.events).toEqual([expect.objectContaining({ eventType: 'MenuItemPriceChanged', aggregateId: itemId, version: 2 })]);
 
-    const metrics = await (await fetch(`${role.opsUrl}/metrics`)).text();
+    const opsUrl = role.opsUrl;
+    // The transaction's duration is observed once its commit returns, which may be just after the reply was read: waited for.
+    const metrics = await waitFor('the transaction duration observed', async () => {
+      const text = await (await fetch(`${opsUrl}/metrics`)).text();
+      return /^restaurant_command_transaction_duration_seconds_count\{[^}]*\} [1-9]/m.test(text) ? text : undefined;
+    }, 15_000);
     expect(metrics).toMatch(/^restaurant_gateway_commands_total\{[^}]*\} [1-9]/m);
     expect(metrics).toMatch(/^restaurant_commands_processed_total\{[^}]*\} [1-9]/m);
+    // Under either engine (COMMAND_ENGINE=runtime: one duration per round under aggregate="all").
+    expect(Number(/^restaurant_command_transaction_duration_seconds_sum\{[^}]*\} (\S+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
     expect(await role.stop()).toBe(0);
     role = undefined;
   });

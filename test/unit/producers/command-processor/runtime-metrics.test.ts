@@ -3,7 +3,7 @@ import { topicCatalog } from '../../../../schemas/topics';
 import { aggregateRuntimes } from '../../../../producers/command-processor/aggregates';
 import { commandDefinition, type CommandInput } from '../../../../producers/command-processor/command-definition';
 import type { CommandMetricRecorder } from '../../../../producers/command-processor/metrics';
-import { meteredDefinition, RuntimeTransactionMeter } from '../../../../producers/command-processor/runtime-metrics';
+import { meteredDefinition, RuntimeTransactionMeter, transactionDurations } from '../../../../producers/command-processor/runtime-metrics';
 
 const NOW = 1_767_225_600_000;
 const EVENTS = 'restaurant.order.events';
@@ -16,7 +16,7 @@ function recorder() {
     processed: (aggregate, command, outcome, n = 1) => calls.push(`processed ${aggregate} ${command} ${outcome} ${n}`),
     event: (aggregate, event) => calls.push(`event ${aggregate} ${event}`),
     latency: (_aggregate, seconds) => latencies.push(seconds),
-    transactionDuration: () => calls.push('duration'),
+    transactionDuration: (aggregate, seconds) => calls.push(`duration ${aggregate} ${seconds}`),
     transaction: (aggregate, result, n = 1) => calls.push(`transaction ${aggregate} ${result} ${n}`),
   };
   return { calls, latencies, record };
@@ -47,5 +47,13 @@ describe('the processor on the runtime: its metrics', () => {
     meter.flush();
     meter.flush();
     expect(calls).toEqual(['transaction all committed 3', 'transaction all committed 2', 'transaction all failed 1']);
+  });
+
+  it("observes each committed round's duration under aggregate=all, whichever partition", () => {
+    const { calls, record } = recorder();
+    const observe = transactionDurations(record);
+    observe(0, 0.25);
+    observe(5, 1.5);
+    expect(calls).toEqual(['duration all 0.25', 'duration all 1.5']);
   });
 });
