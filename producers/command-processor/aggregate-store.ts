@@ -22,6 +22,7 @@ import type { AvroCodec } from '../../infra/kafka/codec';
 import type { Change } from '../../infra/state/changelog-restore';
 import type { StateStore } from '../../infra/state/state-store';
 import { openStamped, resolvedDecoder, resolvingSchemas, StaleFoldError } from '../../infra/stateful/stamped-store';
+import { CHECKPOINT_LABEL } from '../../infra/stateful/position-store';
 import type { AggregateRuntime } from './aggregates';
 import type { AggregateEntry } from './handle';
 import { entryOfSnapshot } from './command-records';
@@ -34,9 +35,22 @@ export const CHECKPOINT_KEY_PREFIX = '@checkpoint/';
 /** The key of a processor group's checkpoint in a snapshot partition (compaction keeps the latest). No aggregate id starts with '@'. */
 export const checkpointKey = (groupId: string): string => `${CHECKPOINT_KEY_PREFIX}${groupId}`;
 
-/** Store rows that are aggregates carry this label; checkpoints carry CHECKPOINT_LABEL (so they are not counted as aggregates). */
+/**
+ * Store rows that are aggregates carry this label; checkpoints carry the
+ * stateful runtime's CHECKPOINT_LABEL, so either engine, opening a store the
+ * other wrote (docs/command-side.md "The processor on the runtime (opt-in)"),
+ * counts its checkpoints apart. The aggregates are the rows that are not
+ * checkpoints (the runtime labels its states by status), checkpoints labelled
+ * as this processor did before both used one label included.
+ */
 const AGGREGATE_LABEL = 'aggregate';
-const CHECKPOINT_LABEL = 'checkpoint';
+const OLD_CHECKPOINT_LABEL = 'checkpoint';
+
+/** The aggregates a store holds: its rows less its checkpoints. */
+function aggregatesIn(store: StateStore<AggregateEntry>): number {
+  const labels = store.labelCounts();
+  return store.size() - (labels.get(CHECKPOINT_LABEL) ?? 0) - (labels.get(OLD_CHECKPOINT_LABEL) ?? 0);
+}
 
 export interface OpenAggregateStore {
   readonly kafka: Kafka;
@@ -100,7 +114,7 @@ export class AggregateStore {
       if (decoded.fullName === CHECKPOINT_RECORD) checkpoint = decoded.value as CommandCheckpoint;
     }
     return {
-      store: new AggregateStore(store, runtime, codec, store.labelCounts().get(AGGREGATE_LABEL) ?? 0),
+      store: new AggregateStore(store, runtime, codec, aggregatesIn(store)),
       checkpoint,
       restore: { ...opened.restore, rebuilt: opened.rebuilt },
     };

@@ -11,6 +11,10 @@
  * other engine's commands with their first replies; the log shows every
  * command decided once (each event written once, versions contiguous, every
  * reply naming its events' real offsets) and every repeat answered alike.
+ * Each engine counts the aggregates of the other's stores right (the held
+ * gauge): the two label their checkpoint rows alike (the runtime's counted a
+ * processor's checkpoint as an aggregate, the processor counted none of the
+ * runtime's aggregates).
  */
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +25,7 @@ import { readStoreMeta } from '../../infra/state/state-store';
 import { waitFor } from '../../infra/wait-for';
 import { testKafka, testRegistry, unique } from '../support/kafka';
 import { createProcessorTopics, deleteProcessorTopics, processorTopics } from '../support/processor-crash';
-import { crashChild, type CrashChild } from '../support/stateful-crash';
+import { crashChild } from '../support/stateful-crash';
 import { addItem, logProblems, open, readLog, sendCommands, type Log, type OrderCommand } from '../support/command-definition';
 
 jest.setTimeout(300_000);
@@ -35,13 +39,17 @@ const stateDir = mkdtempSync(join(tmpdir(), 'it-command-engine-switch-'));
 
 type Engine = 'processor' | 'runtime';
 
-/** Runs one engine's child on the shared state directory for `use`, and kills it -9 however `use` ends. */
-async function withEngine<T>(engine: Engine, use: (c: CrashChild) => Promise<T>): Promise<T> {
+/**
+ * Runs one engine's child on the shared state directory for `use`, and kills it -9 however `use` ends;
+ * `held`: the order aggregates its restored stores must hold once ready (the held gauge, counted from the other engine's stores).
+ */
+async function withEngine<T>(engine: Engine, held: number, use: () => Promise<T>): Promise<T> {
   const c = crashChild(['processor-run', run, stateDir], { TOPIC_PREFIX: run, COMMAND_ENGINE: engine });
   try {
     const ready = await waitFor(`the ${engine} engine ready or refused`, async () => c.lines.find((l) => l === 'ready' || l.startsWith('refused ')), 120_000);
     expect(ready).toBe('ready');
-    return await use(c);
+    expect(c.lines.filter((l) => l.startsWith('held '))).toEqual([`held ${held}`]);
+    return await use();
   } finally {
     await c.kill();
   }
@@ -74,13 +82,13 @@ describe('switching the command engine on one STATE_DIR', () => {
   it('processor, runtime, processor again: no refusal, every command decided once, repeats answered with the first reply', async () => {
     // 1. The processor's own engine opens orders and adds an item.
     const first = [...['a-1', 'a-2', 'a-3', 'a-4'].map((o) => open(o)), addItem('a-1', 'm-1')];
-    const byProcessor = await withEngine('processor', () => sendAndWait(first, new Map(first.map((c) => [c.commandId, 1]))));
+    const byProcessor = await withEngine('processor', 0, () => sendAndWait(first, new Map(first.map((c) => [c.commandId, 1]))));
     const stores = readdirSync(stateDir).filter((d) => d.startsWith(`${t.snapshots}-`));
     expect(stores.length).toBeGreaterThan(0);
 
     // 2. The runtime, on the processor's stores: orders of its own, an item on a processor's order, repeats of the processor's commands.
     const second = [...['b-1', 'b-2', 'b-3'].map((o) => open(o)), addItem('a-2', 'm-1'), addItem('a-1', 'm-2'), open('a-1'), addItem('a-1', 'm-1')];
-    const byRuntime = await withEngine('runtime', () =>
+    const byRuntime = await withEngine('runtime', 4, () =>
       sendAndWait(second, new Map([...first.map((c) => [c.commandId, 1] as const), ...second.map((c) => [c.commandId, 1] as const), ['c-a-1', 2], ['c-a-1-m-1', 2]])),
     );
     for (const id of ['c-a-1', 'c-a-1-m-1']) expect(byRuntime.replies.get(id)).toEqual([byProcessor.replies.get(id)?.[0], byProcessor.replies.get(id)?.[0]]);
@@ -90,7 +98,7 @@ describe('switching the command engine on one STATE_DIR', () => {
     // 3. The processor's engine again, on the same stores (behind by what the runtime decided): items on orders of both, repeats of both.
     const third = [open('c-1'), addItem('b-1', 'm-1'), addItem('a-2', 'm-2'), addItem('a-1', 'm-3'), open('b-2'), addItem('a-2', 'm-1'), open('a-3')];
     const expected = new Map([...replyCounts(byRuntime), ...third.map((c) => [c.commandId, 1] as const), ['c-b-2', 2], ['c-a-2-m-1', 2], ['c-a-3', 2]]);
-    const log = await withEngine('processor', () => sendAndWait(third, expected));
+    const log = await withEngine('processor', 7, () => sendAndWait(third, expected));
     for (const id of ['c-b-2', 'c-a-2-m-1']) expect(log.replies.get(id)).toEqual([byRuntime.replies.get(id)?.[0], byRuntime.replies.get(id)?.[0]]);
     expect(log.replies.get('c-b-1-m-1')).toEqual([expect.objectContaining({ status: 'ACCEPTED', aggregateVersion: 2 })]);
     expect(log.replies.get('c-a-2-m-2')).toEqual([expect.objectContaining({ status: 'ACCEPTED', aggregateVersion: 3 })]);

@@ -21,7 +21,8 @@
 //   TOPIC_PREFIX=<run> node --import tsx test/support/stateful-crash-child.ts processor-<mode> <run> <stateDir> [fold]
 //     the command processor on the run's topic set (test/support/processor-crash.ts),
 //     with the same modes (printing "committed <partitions>", "restoring
-//     <topic> <partition> <offset>"); every mode prints "ready" once it decides
+//     <topic> <partition> <offset>"); every mode prints "held <n>" (the order
+//     aggregates its stores hold) and "ready" once it decides
 //     and "refused <reason>" when it refuses its partitions. fold "2": the
 //     order fold changed and declared as fold version 2. STATE_CHANGELOG_EPOCH:
 //     the stores' changelog epoch (default "1"), as the role takes it.
@@ -138,6 +139,8 @@ async function runProcessor(mode: string, stateDir: string, changedFold: boolean
       await hang();
     }
     if (processor.notReady() === undefined) {
+      // The order aggregates its restored stores hold, before "ready" (either engine's restaurant_command_aggregates{form="held"}).
+      process.stdout.write(`held ${processor.aggregatesHeld().get('order')?.held ?? 0}\n`);
       process.stdout.write('ready\n');
       await hang();
     }
