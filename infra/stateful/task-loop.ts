@@ -249,7 +249,12 @@ export class TaskLoop<S, I> {
       return error;
     }
     counts.transactions += 1;
-    this.hooks.transactionCommitted?.(task.partition, (performance.now() - started) / 1000);
+    try {
+      this.hooks.transactionCommitted?.(task.partition, (performance.now() - started) / 1000);
+    } catch (error) {
+      // An observer's failure is no reason to leave a committed round unstored.
+      this.hooks.log.warn({ err: error, partition: task.partition }, 'the transaction observer failed');
+    }
     counts.deadLettered += isolated;
     clearTimeout(task.flushTimer);
     task.flushTimer = undefined;

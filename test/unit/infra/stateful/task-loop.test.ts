@@ -75,4 +75,15 @@ describe('the task loop', () => {
     await expect(loop.submit(idleTask<S>({ partition: 4, producer: failing.producer, pendingOffsets: new Map([['in', 9]]) }), { kind: 'flush' })).rejects.toThrow(/coordinator is gone/);
     expect([observed.length, counts.transactions, counts.transactionsFailed]).toEqual([1, 1, 1]);
   });
+
+  it('settles a committed round whose transaction observer throws', async () => {
+    const broken = (): void => {
+      throw new Error('observer broken');
+    };
+    const throwing = new TaskLoop(ctx, quietHooks<S>({ transactionCommitted: broken }));
+    const ok = offsetsProducer(false);
+    const task = idleTask<S>({ producer: ok.producer, pendingOffsets: new Map([['in', 2]]) });
+    await within(throwing.submit(task, { kind: 'flush' }), 10_000, 'the round');
+    expect([ok.commits, task.pendingOffsets.size, task.dirty]).toEqual([['in@2'], 0, false]);
+  });
 });
