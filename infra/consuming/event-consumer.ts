@@ -278,6 +278,12 @@ export class EventConsumer {
     this.markerCommit.unref();
   }
 
+  /** For a sink that reports its own positions (`autoCommit: false`): commits `offsets` to the group, outside any transaction. */
+  async commitOffsets(offsets: ReadonlyArray<{ readonly topic: string; readonly partition: number; readonly offset: string }>): Promise<void> {
+    if (this.consumer === undefined) throw new Error(`group ${this.options.groupId}: the consumer is not started`);
+    await this.consumer.commitOffsets([...offsets]);
+  }
+
   /** For a queuing sink: read `partition` of `topic` again from `offset` (batches fetched before are dropped as stale). */
   rewind(topic: string, partition: number, offset: number): void {
     if (this.stopping || !this.positions.rewound(topic, partition, offset)) return;

@@ -2,7 +2,9 @@
 // definition's inputs (and its parked topic, where operators' requests
 // arrive), with the runtime as its sink, the co-partitioned assigner (one
 // member gets partition p of every input), no offsets of its own unless they
-// are only a lag report, and the group timeouts of docs/recovery.md.
+// are only a lag report of the batch-at-a-time path (with the decoupled fetch
+// the runtime reports its tasks' committed positions itself: lag-report.ts),
+// and the group timeouts of docs/recovery.md.
 import { EventConsumer } from '../consuming/event-consumer';
 import { ProcessingError, type BatchSink, type PartitionProgress } from '../consuming/batch-sink';
 import { CoPartitionedAssigner } from '../kafka/co-partitioned-assigner';
@@ -20,7 +22,7 @@ export interface RuntimeConsumerParts {
   readonly deadLetterUnhandled: ReadonlySet<string>;
   /** The inputs' (and changelog's) partition count. */
   readonly partitions: number;
-  /** Positions in the changelog: the group's offsets are a lag report the consumer commits itself. */
+  /** Positions in the changelog, fetch coupled: the group's offsets are a lag report the consumer commits itself. */
   readonly lagReportOnly: boolean;
   readonly onProgress: (progress: PartitionProgress) => void;
 }
@@ -38,8 +40,9 @@ export function runtimeConsumer(options: Pick<StatefulRuntimeOptions<unknown, un
     ...(options.retry === undefined ? {} : { retry: options.retry }),
     // Only a decision that throws is the message's fault; anything else (Kafka, facts not caught up, a stale state) is retried, then handed back.
     isRetriable: (error) => !(error instanceof ProcessingError),
-    // Positions in the changelog: the group's offsets are for lag monitoring only, committed by the consumer
+    // Positions in the changelog, fetch coupled: the group's offsets are for lag monitoring only, committed by the consumer
     // outside the transactions once a second (past trailing markers too), never read back while a checkpoint exists.
+    // With the decoupled fetch `write` resolves once queued, so the runtime reports instead (lag-report.ts).
     autoCommit: parts.lagReportOnly,
     partitionAssigners: [CoPartitionedAssigner],
     // Every batch of a fetch at once: each task has its own producer, and batches of one task are merged into one transaction.

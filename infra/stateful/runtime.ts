@@ -42,6 +42,7 @@ import { consumerRouting, groupKeyedOf, partsOf, runtimeParts, type AnyRuntimeOp
 import { FetchQueue, fetchLimits } from './fetch-queue';
 import { runtimeConsumer } from './runtime-consumer';
 import { TaskRestore } from './task-restore';
+import { LagReport } from './lag-report';
 
 export type { StatefulRuntimeOptions } from './runtime-options';
 export { statefulPart, type PartsRuntimeOptions, type StatefulPart } from './runtime-parts';
@@ -68,6 +69,8 @@ export class StatefulRuntime<S, I> implements BatchSink {
   private readonly deadlines: TaskDeadlines<S>;
   private readonly positionsMode: PositionsMode;
   private readonly restore: TaskRestore<S>;
+  /** Changelog positions, decoupled fetch: the group's offsets come from the tasks' committed positions (lag-report.ts). */
+  private readonly lagReport: LagReport<S> | undefined;
   private admin: Admin | undefined;
   private stateDir: StateDirectory | undefined;
   private stopping = false;
@@ -152,13 +155,14 @@ export class StatefulRuntime<S, I> implements BatchSink {
         this.refused = why;
       },
     });
+    this.lagReport = mode === 'changelog' && this.queues ? new LagReport<S>({ log: this.log, tasks: () => this.tasks.values(), commit: (offsets) => this.consumer.commitOffsets(offsets) }) : undefined;
     this.consumer = runtimeConsumer(options, {
       sink: this,
       log: this.log,
       topics: this.consumed,
       ...consumerRouting(parts),
       partitions,
-      lagReportOnly: mode === 'changelog',
+      lagReportOnly: mode === 'changelog' && this.lagReport === undefined,
       onProgress: ({ topic, partition, position }) => this.progressed(topic, partition, position),
     });
   }
@@ -180,6 +184,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
     await admin.connect();
     this.admin = admin;
     await this.consumer.start();
+    this.lagReport?.start();
   }
 
   /** Stops taking work, lets the transaction in flight commit or abort, commits what was decided, closes the stores, disconnects. */
@@ -189,14 +194,13 @@ export class StatefulRuntime<S, I> implements BatchSink {
     // kafkajs's disconnect waits for the batches in flight, which wait for their transaction. With the decoupled fetch
     // they do not: the rounds in flight commit first, while this member still holds the partitions (queued work is dropped).
     if (this.fetch !== undefined) await Promise.all([...this.tasks.values()].map((task) => task.draining?.catch(() => undefined)));
+    // The lag report's last: the offsets of rounds that wrote nothing committed, then reported while still in the group.
+    await this.lagReport?.stop(() => Promise.all([...this.tasks.values()].map((task) => this.flushLast(task))));
     await this.consumer.stop();
     await Promise.all(
       [...this.tasks.values()].map(async (task) => {
-        clearTimeout(task.flushTimer);
         task.gates = [];
-        if (task.pendingOffsets.size > 0 && !task.dirty) {
-          await this.loop.submit(task, { kind: 'flush' }).catch((error: unknown) => this.log.warn({ err: error, partition: task.partition }, 'could not commit the last offsets; they are read again next time'));
-        }
+        await this.flushLast(task);
         await task.draining;
         task.retired = true;
         await task.producer.disconnect().catch(() => undefined);
@@ -266,6 +270,13 @@ export class StatefulRuntime<S, I> implements BatchSink {
     if (admin === undefined || this.stopping) return false;
     const { groups } = await admin.describeGroups([this.groupId]);
     return assignedIn(groups[0], this.consumer.memberId(), this.inputs, task.partition);
+  }
+
+  /** At stop: commits the offsets of rounds that wrote nothing, else they are read again next time. */
+  private async flushLast(task: Task<S>): Promise<void> {
+    clearTimeout(task.flushTimer);
+    if (task.pendingOffsets.size === 0 || task.dirty) return;
+    await this.loop.submit(task, { kind: 'flush' }).catch((error: unknown) => this.log.warn({ err: error, partition: task.partition }, 'could not commit the last offsets; they are read again next time'));
   }
 
   private async retire(task: Task<S>): Promise<void> {

@@ -13,7 +13,11 @@
  *   committed offsets, and every order is decided exactly once;
  * - a decision that throws is dead-lettered while the orders of its batch
  *   around it are decided; a lookup that fails (not the input's fault) is
- *   retried, and the partition's orders are still decided in order.
+ *   retried, and the partition's orders are still decided in order;
+ * - with positions in the changelog, the group's offset (the lag report,
+ *   outside the transactions) of a task held with orders queued stays at its
+ *   committed checkpoint while other partitions' reports go on, and reaches
+ *   the end once the task has decided them.
  */
 import { logLevel } from 'kafkajs';
 import { AvroCodec } from '../../infra/kafka/codec';
@@ -29,7 +33,8 @@ import { partitionFor } from '../../schemas/partitioning';
 import { dlqTopicName } from '../../schemas/topics';
 import { testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
-import { countBy, createFulfilmentTopics, fulfilmentTopicNames, fulfilmentTopics, orderEventsOf, placed, readRecords } from '../support/process-managers';
+import { countBy, createFulfilmentTopics, endOffsets, fulfilmentTopicNames, fulfilmentTopics, orderEventsOf, placed, readRecords } from '../support/process-managers';
+import { checkpointKeyOf } from '../../infra/stateful/position-store';
 import { produceEnvelopes } from '../support/read-side';
 
 jest.setTimeout(120_000);
@@ -67,13 +72,19 @@ const facts: PlacementFactsSource = {
   },
 };
 
+/** Holds still unreleased when the file ends (a case failed): released first, so that the runtimes can stop. */
+const unreleased = new Set<() => void>();
+
 function hold(orderId: string): () => void {
   let release: () => void = () => undefined;
   held.set(orderId, new Promise<void>((resolve) => (release = resolve)));
-  return () => {
+  const releaseOnce = (): void => {
+    unreleased.delete(releaseOnce);
     held.delete(orderId);
     release();
   };
+  unreleased.add(releaseOnce);
+  return releaseOnce;
 }
 
 /** Order fulfilment with the facts above, except that deciding anything for an order named "...poison..." throws. */
@@ -88,8 +99,8 @@ function definition(): ProcessDefinition<OrderFulfilmentState, FulfilmentInput> 
   };
 }
 
-async function start(limits: { readonly maxQueued?: number; readonly maxPerRound?: number } = {}): Promise<Runtime> {
-  const runtime = new ProcessManagerRuntime({ kafka, codec, logger, definition: definition(), topicMap, groupId, decoupledFetch: true, fetchLimits: limits, retry: { attempts: 2, initialDelayMs: 20, maxDelayMs: 50 }, offsetFlushMs: 200 });
+async function start(limits: { readonly maxQueued?: number; readonly maxPerRound?: number } = {}, positions: 'group' | 'changelog' = 'group'): Promise<Runtime> {
+  const runtime = new ProcessManagerRuntime({ kafka, codec, logger, definition: { ...definition(), positions }, topicMap, groupId, decoupledFetch: true, fetchLimits: limits, retry: { attempts: 2, initialDelayMs: 20, maxDelayMs: 50 }, offsetFlushMs: 200 });
   await runtime.start();
   running.push(runtime);
   await waitFor('the runtime to take on every partition', async () => (runtime.stats().partitions.length === PARTITIONS ? true : undefined));
@@ -117,12 +128,34 @@ const requestedAll = (ids: readonly string[]) => async (): Promise<string[] | un
   return ids.every((id) => written.includes(id)) ? written : undefined;
 };
 
+/** Partition -> the group's committed offset of the order events (absent: none). */
+async function groupOffsets(): Promise<Map<number, number>> {
+  const fetched = await withAdmin(kafka, (admin) => admin.fetchOffsets({ groupId, topics: [topics.orderEvents] }));
+  return new Map((fetched[0]?.partitions ?? []).filter((p) => Number(p.offset) >= 0).map((p) => [p.partition, Number(p.offset)]));
+}
+
+/** Partition -> the nextOffset of the order events' last checkpoint in the changelog (positions: 'changelog'). */
+async function checkpoints(): Promise<Map<number, number>> {
+  const key = checkpointKeyOf(groupId, topics.orderEvents);
+  const records = (await readRecords(kafka, topics.changelog, codec)).filter((r) => r.key === key).sort((a, b) => a.offset - b.offset);
+  return new Map(records.map((r) => [r.partition, Number(r.value?.nextOffset)]));
+}
+
+const endOf = async (partition: number): Promise<number> => (await endOffsets(kafka, [topics.orderEvents])).get(topics.orderEvents)?.get(partition) ?? 0;
+
+/** Waits until partition `p`'s checkpoint is at the end of its order events and the group's offset reports it. */
+const reportedAtEnd = (p: number) => async (): Promise<number | undefined> => {
+  const [end, checkpoint, reported] = [await endOf(p), (await checkpoints()).get(p), (await groupOffsets()).get(p)];
+  return checkpoint === end && reported === end ? end : undefined;
+};
+
 beforeAll(async () => {
   await producer.connect();
   await createFulfilmentTopics(kafka, made, PARTITIONS);
 });
 
 afterAll(async () => {
+  for (const release of [...unreleased]) release();
   for (const r of [...running]) await r.stop();
   await producer.disconnect();
   await withAdmin(kafka, async (admin) => {
@@ -193,6 +226,39 @@ describe('the stateful runtime with its fetch decoupled from deciding', () => {
     });
     expect(dead.map((d) => d.headers['dlq-reason'])).toEqual(['processing-failed']);
     expect(runtime.stats().deadLettered).toBe(1);
+    await stop(runtime);
+  });
+
+  it('with positions in the changelog, the group is told what the transactions committed, never what waits in the queue', async () => {
+    const runtime = await start({}, 'changelog');
+    const [p, q] = [3, 1];
+    const [first] = ordersOn(p, 'o-lag-first', 1) as [string];
+    await produceEnvelopes(producer, codec, orderEvents, [order(first)]);
+    await waitFor('the first order to be requested', requestedAll([first]));
+    const decided = await waitFor('partition p\'s checkpoint to reach its end and be reported', reportedAtEnd(p));
+
+    // Held on its next order, with more behind it: all fetched and queued, none decided.
+    const [slow] = ordersOn(p, 'o-lag-slow', 1) as [string];
+    const behind = ordersOn(p, 'o-lag-behind', 10);
+    const release = hold(slow);
+    const read = runtime.consumer.stats.records;
+    await produceEnvelopes(producer, codec, orderEvents, [slow, ...behind].map((o) => order(o)));
+    await waitFor('the held partition\'s orders to be queued', async () => (runtime.consumer.stats.records >= read + 1 + behind.length ? true : undefined));
+    expect(await endOf(p)).toBe(decided + 1 + behind.length);
+    // An order on another partition, decided and reported after those were queued: a report was made meanwhile.
+    const [other] = ordersOn(q, 'o-lag-other', 1) as [string];
+    await produceEnvelopes(producer, codec, orderEvents, [order(other)]);
+    await waitFor('the other partition\'s order to be decided and reported', reportedAtEnd(q));
+    expect((await groupOffsets()).get(p)).toBe(decided);
+    expect((await checkpoints()).get(p)).toBe(decided);
+    expect((await requests()).filter((id) => id === slow || behind.includes(id))).toEqual([]);
+
+    // Released: decided, committed, and only then reported.
+    release();
+    const end = await waitFor('the held partition\'s checkpoint to reach its end and be reported', reportedAtEnd(p));
+    expect(end).toBe(decided + 1 + behind.length);
+    const all = await requests();
+    expect(all.filter((id) => id === slow || behind.includes(id))).toEqual([slow, ...behind]);
     await stop(runtime);
   });
 });
