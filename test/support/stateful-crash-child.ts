@@ -108,6 +108,8 @@ async function runProcessor(mode: string, stateDir: string, changedFold: boolean
     context: { order: { maxOrderTotalMinor: 100_000 } },
     catalog: topicCatalog({ partitions: PROCESSOR_PARTITIONS }),
     stateDir,
+    // COMMAND_PARTITIONS_PER_WORKER: the processor's partition groups, the runtime's task groups (as the role passes it).
+    ...(process.env.COMMAND_PARTITIONS_PER_WORKER === undefined ? {} : { partitionsPerWorker: Number(process.env.COMMAND_PARTITIONS_PER_WORKER) }),
     ...(changedFold ? { aggregates: { order: changedOrderFold() } } : {}),
     ...(mode === 'hang-after-commit'
       ? {
