@@ -201,6 +201,7 @@ export interface TaskGroupsOptions {
 /** The runtime's producers, one per task group; each task gets a handle on its group's (`producerFor`). */
 export class TaskGroups {
   private readonly groups = new Map<number, Group>();
+  private readonly fencedOthers = new Map<string, Promise<void>>();
   /** Kafka transactions committed (each one or several rounds). */
   transactions = 0;
 
@@ -242,10 +243,24 @@ export class TaskGroups {
     const fence = async (): Promise<void> => {
       if (!this.options.fenceOtherSizes) return;
       const ids = otherSizeIds(prefix, k, partitions, members);
-      await Promise.all(ids.map(async (other) => (await fencedProducer(kafka, other)).disconnect()));
+      await Promise.all(ids.map((other) => this.fenceOnce(other)));
       log.debug({ group: id, fenced: ids }, 'fenced the transactional ids other group sizes give these partitions');
     };
     return new Group(id, fence, () => fencedProducer(kafka, id), () => (this.transactions += 1));
+  }
+
+  /**
+   * Another size's id, fenced once in this runtime's life: all members of a consumer group share one k (the
+   * assigner's protocol), so that id is only ever a zombie's from an earlier deployment, fenced at the first go.
+   */
+  private fenceOnce(id: string): Promise<void> {
+    let fenced = this.fencedOthers.get(id);
+    if (fenced === undefined) {
+      fenced = fencedProducer(this.options.kafka, id).then((p) => p.disconnect());
+      fenced.catch(() => this.fencedOthers.delete(id));
+      this.fencedOthers.set(id, fenced);
+    }
+    return fenced;
   }
 
   private async release(g: number, group: Group, handle: TaskProducer): Promise<void> {

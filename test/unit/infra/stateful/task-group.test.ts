@@ -111,6 +111,13 @@ describe('the shared transaction of a group', () => {
     expect(made[1]?.events).toEqual(['begin', 'abort', 'begin', 'commit']);
   });
 
+  it("fences each other size's id once, however many groups share it", async () => {
+    const { kafka, made } = fakeKafka();
+    const groups = new TaskGroups({ kafka, log: logger, prefix: 'g.', k: 1, partitions: 2, fenceOtherSizes: true });
+    await Promise.all([groups.producerFor(0), groups.producerFor(1)]);
+    expect(made.map((p) => p.id).sort()).toEqual(['g.0', 'g.0-1', 'g.1']);
+  });
+
   it('lets go of the producer when its last task does', async () => {
     const { kafka, made } = fakeKafka();
     const groups = new TaskGroups({ kafka, log: logger, prefix: 'g.', k: 2, partitions: 2, fenceOtherSizes: false });
