@@ -1,7 +1,7 @@
 // The command-processor role on the stateful runtime (COMMAND_ENGINE=runtime;
 // docs/command-side.md "The processor on the runtime (opt-in)"): the same group,
 // state directory, epoch, readiness and metrics as the processor's own engine
-// (start.ts), COMMAND_PARTITIONS_PER_WORKER aside (a task is one partition number).
+// (start.ts), COMMAND_PARTITIONS_PER_WORKER as the runtime's task groups (k partitions per producer and transaction).
 import { join } from 'node:path';
 import { commandMetricRecorder, heldAggregatesMetric, parkedAggregatesMetric } from '../producers/command-processor/metrics';
 import { DEFAULT_GROUP } from '../producers/command-processor/processor';
@@ -18,6 +18,7 @@ export async function startCommandProcessorOnRuntime({ kafka, codec, logger, set
     metrics: commandMetricRecorder(metrics),
     ...(settings.stateDir === undefined ? {} : { stateDir: join(settings.stateDir, DEFAULT_GROUP) }),
     changelogEpoch: settings.changelogEpoch,
+    partitionsPerWorker: settings.commandPartitionsPerWorker,
   });
   await orUndo(() => processor.start(), () => processor.stop());
   heldAggregatesMetric(metrics, () => processor.aggregatesHeld());

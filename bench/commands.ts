@@ -43,7 +43,7 @@ const PROCESSOR_HEAP_MB = Number(process.env.BENCH_PROCESSOR_HEAP_MB ?? 192);
 /** BENCH_LAYOUT=split (default): gateway and processor as two processes; combined: one process (ROLE=commands). */
 const LAYOUT = process.env.BENCH_LAYOUT === 'combined' ? 'combined' : 'split';
 /**
- * BENCH_PARTITIONS_PER_WORKER (default 6): the processor's COMMAND_PARTITIONS_PER_WORKER.
+ * BENCH_PARTITIONS_PER_WORKER (default 6): the processor's COMMAND_PARTITIONS_PER_WORKER (with COMMAND_ENGINE=runtime, its task groups).
  * 6 puts the six partitions of each command topic on one worker, as for the one
  * processor a 2-core machine runs; 1 is the scale-out default of the roles.
  */

@@ -11,7 +11,8 @@
 // prediction (the first round of a task, or after any failure) that is how it
 // is written anyway. States completed with the offsets (`completeState`,
 // complete-round.ts) are encoded into the changelog once the offsets are known.
-import type { IHeaders, Message, Producer, RecordMetadata } from 'kafkajs';
+import type { IHeaders, Message, RecordMetadata } from 'kafkajs';
+import type { TaskProducer } from './task-group';
 import { partitionFor } from '../../schemas/partitioning';
 import type { TopicCatalog } from '../../schemas/topics';
 import type { AvroCodec } from '../kafka/codec';
@@ -78,7 +79,7 @@ export async function encodeOutgoing(ctx: Pick<SequencedContext, 'codec' | 'cata
 /** The one-part transaction with late records (a single-definition runtime's). */
 export async function transactSequenced<S>(
   ctx: SequencedContext,
-  producer: Producer,
+  producer: TaskProducer,
   where: { readonly groupId: string; readonly partition: number; readonly changelog: string },
   round: Round<S>,
   offsets: ReadonlyMap<string, number>,
@@ -97,7 +98,7 @@ export async function transactSequenced<S>(
  */
 export async function transactSequencedParts<S>(
   ctx: SequencedContext,
-  producer: Producer,
+  producer: TaskProducer,
   where: { readonly groupId: string; readonly partition: number },
   writes: ReadonlyArray<PartWrite<S>>,
   offsets: ReadonlyMap<string, number>,

@@ -6,7 +6,8 @@
 // another fold version; read where each input was decided up to (the group's
 // committed offsets, or the checkpoints the store restored: position-store.ts).
 // A task of several parts opens and restores one store per part.
-import type { Admin, Kafka, Producer } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
+import type { TaskProducer } from './task-group';
 import type { AvroCodec } from '../kafka/codec';
 import type { ParkedInput } from './parking';
 import { parkedAt, readParked } from './parked-read';
@@ -39,6 +40,8 @@ export interface LoadContext<S> {
   readonly groupId: string;
   /** Task p's transactional id is `<prefix><p>` (default `<groupId>.`). */
   readonly transactionalIdPrefix?: string;
+  /** Task p's producer, fenced (its task group's, task-group.ts); default: its own `<prefix><p>`. */
+  readonly producerFor?: (partition: number) => Promise<TaskProducer>;
   readonly parts: ReadonlyArray<LoadPart<S>>;
   /** Directory holding one store directory per changelog partition. */
   readonly stateDir: string;
@@ -53,7 +56,7 @@ export interface LoadContext<S> {
 
 export interface Loaded<S> {
   readonly partition: number;
-  readonly producer: Producer;
+  readonly producer: TaskProducer;
   /** Per part: its store and parked processes (docs/stateful-runtime.md "Parking"). */
   readonly parts: Array<TaskPart<S>>;
   /** Physical input topic -> offset committed (by us or whoever owned the partition before), in the group or a checkpoint. */
@@ -107,7 +110,7 @@ export function runtimeFoldRefusal(name: string, why: FoldRefusal): string {
 
 export async function loadPartitions<S>(ctx: LoadContext<S>, partitions: readonly number[]): Promise<Array<Loaded<S>>> {
   // 1. Fence first, so nothing a previous owner left open can commit after we read.
-  const producers = await Promise.all(partitions.map((p) => fencedProducer(ctx.kafka, `${ctx.transactionalIdPrefix ?? `${ctx.groupId}.`}${p}`)));
+  const producers = await Promise.all(partitions.map((p): Promise<TaskProducer> => ctx.producerFor?.(p) ?? fencedProducer(ctx.kafka, `${ctx.transactionalIdPrefix ?? `${ctx.groupId}.`}${p}`)));
   const opened: Array<PartitionState<S>> = [];
   try {
     // 2. Each partition's stores (one per part), restored to their changelogs' ends; a stale fold in any refuses the task.
@@ -143,7 +146,7 @@ export async function loadPartitions<S>(ctx: LoadContext<S>, partitions: readonl
         starts.set(topic, offset ?? lows.get(topic)?.get(partition) ?? 0);
       }
       const parts = ctx.parts.map((_, k) => ({ state: states[i]?.[k] as PartitionState<S>, parked: parked[k]?.get(partition) ?? new Map<string, readonly ParkedInput[]>() }));
-      return { partition, producer: producers[i] as Producer, parts, committed: c, starts };
+      return { partition, producer: producers[i] as TaskProducer, parts, committed: c, starts };
     });
   } catch (error) {
     for (const state of opened) state.close();

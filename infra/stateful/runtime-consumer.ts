@@ -7,7 +7,7 @@
 // and the group timeouts of docs/recovery.md.
 import { EventConsumer } from '../consuming/event-consumer';
 import { ProcessingError, type BatchSink, type PartitionProgress } from '../consuming/batch-sink';
-import { CoPartitionedAssigner } from '../kafka/co-partitioned-assigner';
+import { coPartitionedAssigner } from '../kafka/co-partitioned-assigner';
 import type { Logger } from '../logging';
 import type { StatefulRuntimeOptions } from './runtime-options';
 
@@ -22,6 +22,8 @@ export interface RuntimeConsumerParts {
   readonly deadLetterUnhandled: ReadonlySet<string>;
   /** The inputs' (and changelog's) partition count. */
   readonly partitions: number;
+  /** Partition numbers per task group (task-group.ts): the assigner deals whole groups. */
+  readonly partitionsPerTask: number;
   /** Positions in the changelog, fetch coupled: the group's offsets are a lag report the consumer commits itself. */
   readonly lagReportOnly: boolean;
   readonly onProgress: (progress: PartitionProgress) => void;
@@ -44,7 +46,7 @@ export function runtimeConsumer(options: Pick<StatefulRuntimeOptions<unknown, un
     // outside the transactions once a second (past trailing markers too), never read back while a checkpoint exists.
     // With the decoupled fetch `write` resolves once queued, so the runtime reports instead (lag-report.ts).
     autoCommit: parts.lagReportOnly,
-    partitionAssigners: [CoPartitionedAssigner],
+    partitionAssigners: [coPartitionedAssigner(parts.partitionsPerTask)],
     // Every batch of a fetch at once: each task has its own producer, and batches of one task are merged into one transaction.
     partitionsConsumedConcurrently: parts.topics.length * parts.partitions,
     consumerConfig: {

@@ -32,6 +32,13 @@ export interface StatefulRuntimeOptions<S, I> {
    * runtime and the processor fence each other on the same partition (docs/stateful-runtime.md "Not done").
    */
   readonly transactionalIdPrefix?: string;
+  /**
+   * Task groups (docs/stateful-runtime.md "Task groups"): the tasks of k consecutive partition numbers share one
+   * transactional producer (`<transactionalIdPrefix><first>-<last>`; `<prefix><p>` for k = 1) and their rounds share
+   * its transactions; the assigner deals whole groups. Given (even 1), a group's first producer also fences the ids
+   * other group sizes give its partitions. Default: not given, each task its own producer.
+   */
+  readonly partitionsPerTask?: number;
   /** The changelog's incarnation: change it when the changelog topic is recreated (default "1"). */
   readonly changelogEpoch?: string;
   /** Decoded states kept in memory per partition (default 500). */

@@ -17,7 +17,8 @@
 // store and applies only what the changelog holds past it (load.ts), reads the
 // group's committed offsets (records below them were committed by someone,
 // perhaps a fenced zombie, and are skipped), then schedules the stored
-// deadlines. The restore runs while the consumer heartbeats (the EventConsumer
+// deadlines. With `partitionsPerTask` k, the tasks of k consecutive numbers
+// share one producer and their rounds its transactions (task-group.ts). The restore runs while the consumer heartbeats (the EventConsumer
 // takes on an assignment outside its batches). Tasks are made by
 // task-restore.ts, the consumer by runtime-consumer.ts; the per-task queue and
 // rounds are task-loop.ts; deadlines deadline-scheduler.ts.
@@ -43,6 +44,7 @@ import { FetchQueue, fetchLimits } from './fetch-queue';
 import { runtimeConsumer } from './runtime-consumer';
 import { TaskRestore } from './task-restore';
 import { LagReport } from './lag-report';
+import { taskGroupsOf } from './task-group';
 
 export type { StatefulRuntimeOptions } from './runtime-options';
 export { statefulPart, type PartsRuntimeOptions, type StatefulPart } from './runtime-parts';
@@ -136,8 +138,9 @@ export class StatefulRuntime<S, I> implements BatchSink {
       ...(options.onTransactionCommitted === undefined ? {} : { transactionCommitted: options.onTransactionCommitted }),
       ...(this.fetch === undefined ? {} : { queue: this.fetch }),
     });
+    const groups = taskGroupsOf(options, this.log, partitions);
     this.restore = new TaskRestore<S>({
-      settings: options,
+      settings: groups === undefined ? options : { ...options, producerFor: (partition) => groups.producerFor(partition) },
       log: this.log,
       groupId: this.groupId,
       parts: parts.map((part, k) => ({
@@ -162,6 +165,7 @@ export class StatefulRuntime<S, I> implements BatchSink {
       topics: this.consumed,
       ...consumerRouting(parts),
       partitions,
+      partitionsPerTask: groups?.k ?? 1,
       lagReportOnly: mode === 'changelog' && this.lagReport === undefined,
       onProgress: ({ topic, partition, position }) => this.progressed(topic, partition, position),
     });

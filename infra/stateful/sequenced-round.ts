@@ -3,7 +3,7 @@
 // the task's last commit, then, if the guess missed, again with the sequenced
 // records sent first. Predictions are forgotten after any failure: an aborted
 // transaction's records and marker take offsets too.
-import type { Producer } from 'kafkajs';
+import type { TaskProducer } from './task-group';
 import { OffsetGuessMissed, transactSequencedParts, type SequencedCommitted, type SequencedContext, type SequencedPartsCommitted } from './emit-offsets';
 import type { PositionWrite } from './position-store';
 import type { Round } from './round';
@@ -12,7 +12,7 @@ import type { RuntimeCounts } from './task';
 
 export interface Sequencing extends SequencedContext {
   /** Per task (by its producer, replaced on every restore): physical sequenced topic -> the next record's offset. */
-  readonly predictions: WeakMap<Producer, Map<string, number>>;
+  readonly predictions: WeakMap<TaskProducer, Map<string, number>>;
 }
 
 /** The task loop's sequencing for definitions with sequenced topics (those of every part of a task); none for those without. */
@@ -24,7 +24,7 @@ export function sequencingOf(definitions: { readonly sequenced?: readonly string
 /** The one-part round (a single-definition runtime's). */
 export async function sequencedRound<S>(
   sequencing: Sequencing,
-  task: { readonly producer: Producer },
+  task: { readonly producer: TaskProducer },
   where: { readonly groupId: string; readonly partition: number; readonly changelog: string },
   round: Round<S>,
   offsets: ReadonlyMap<string, number>,
@@ -38,7 +38,7 @@ export async function sequencedRound<S>(
 /** The round of every part of a task, in one transaction (docs/stateful-runtime.md "Several definitions per task"). */
 export async function sequencedParts<S>(
   sequencing: Sequencing,
-  task: { readonly producer: Producer },
+  task: { readonly producer: TaskProducer },
   where: { readonly groupId: string; readonly partition: number },
   writes: ReadonlyArray<PartWrite<S>>,
   offsets: ReadonlyMap<string, number>,

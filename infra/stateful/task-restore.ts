@@ -12,11 +12,15 @@ import type { StatefulRuntimeOptions } from './runtime-options';
 import type { StateDirectory } from './state-dir';
 import type { RuntimeCounts, Task } from './task';
 import type { TaskDeadlines } from './task-deadlines';
+import type { TaskProducer } from './task-group';
 
 export type RestoreSettings = Pick<
   StatefulRuntimeOptions<unknown, unknown>,
   'kafka' | 'codec' | 'changelogEpoch' | 'restoreTimeoutMs' | 'decodedCapacity' | 'restoreFetchBytes' | 'onRestoreProgress' | 'transactionalIdPrefix'
->;
+> & {
+  /** Task p's producer, its task group's (task-group.ts). */
+  readonly producerFor?: (partition: number) => Promise<TaskProducer>;
+};
 
 export interface RestoreParts<S> {
   readonly settings: RestoreSettings;
@@ -77,6 +81,7 @@ export class TaskRestore<S> {
       log: parts.log,
       groupId: parts.groupId,
       ...(settings.transactionalIdPrefix === undefined ? {} : { transactionalIdPrefix: settings.transactionalIdPrefix }),
+      ...(settings.producerFor === undefined ? {} : { producerFor: settings.producerFor }),
       parts: parts.parts,
       stateDir: stateDir.path,
       changelogEpoch: settings.changelogEpoch ?? '1',

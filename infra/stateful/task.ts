@@ -1,10 +1,10 @@
 // A partition task: what the runtime holds for one partition number p it owns
 // (its fenced producer, its on-disk state per part, its offsets, its queue of work).
-import type { Producer } from 'kafkajs';
 import type { QueuedDeadline } from './deadline-queue';
 import type { PartitionState } from './partition-state';
 import type { ParkedInput } from './parking';
 import type { Work } from './round';
+import type { TaskProducer } from './task-group';
 
 export interface Queued {
   readonly work: Work;
@@ -20,7 +20,8 @@ export interface TaskPart<S> {
 
 export interface Task<S> {
   readonly partition: number;
-  producer: Producer;
+  /** Its task group's producer (task-group.ts; the task's own with one partition per task). */
+  producer: TaskProducer;
   /** The load (restore) this task's queued deadlines belong to. */
   epoch: number;
   /** Per part of the runtime, in its order (one for a single-definition runtime). */

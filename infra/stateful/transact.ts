@@ -3,7 +3,8 @@
 // sendOffsets, or checkpoint records in the changelog: position-store.ts)
 // commit together or not at all; for a task of several parts (definitions),
 // each part's states and checkpoints in its own changelog, in the same one.
-import type { Message, Producer, RecordMetadata, Transaction } from 'kafkajs';
+import type { Message, RecordMetadata, Transaction } from 'kafkajs';
+import type { TaskProducer } from './task-group';
 import { dlqTopicName } from '../../schemas/topics';
 import { deadLetterHeaders } from '../consuming/dead-letters';
 import { sendPerPartition } from '../kafka/transactions';
@@ -36,7 +37,7 @@ type Where = { readonly groupId: string; readonly partition: number };
 
 /** The one-part transaction (a single-definition runtime's). */
 export async function transact<S>(
-  producer: Producer,
+  producer: TaskProducer,
   where: Where & { readonly changelog: string },
   round: Round<S>,
   offsets: ReadonlyMap<string, number>,
@@ -75,7 +76,7 @@ export const changelogOffsetsOf = <S>(writes: ReadonlyArray<PartWrite<S>>, noted
   writes.map((w, k) => (w.round.states.size === 0 && w.positions.records.length === 0 ? undefined : noted[k]));
 
 /** The round's transaction for every part of the task: one transaction, each part's states and checkpoints in its own changelog. */
-export async function transactParts<S>(producer: Producer, where: Where, writes: ReadonlyArray<PartWrite<S>>, offsets: ReadonlyMap<string, number>): Promise<PartsCommitted> {
+export async function transactParts<S>(producer: TaskProducer, where: Where, writes: ReadonlyArray<PartWrite<S>>, offsets: ReadonlyMap<string, number>): Promise<PartsCommitted> {
   const byTopic = new Map<string, Message[]>();
   const add = (topic: string, message: Message): void => {
     const list = byTopic.get(topic);
@@ -105,7 +106,7 @@ export async function transactParts<S>(producer: Producer, where: Where, writes:
 }
 
 /** The consumed offsets to the group within the transaction, when the positions are the group's. */
-export async function sendGroupOffsets<S>(transaction: Transaction, where: Where, writes: ReadonlyArray<PartWrite<S>>, offsets: ReadonlyMap<string, number>): Promise<void> {
+export async function sendGroupOffsets<S>(transaction: Pick<Transaction, 'sendOffsets'>, where: Where, writes: ReadonlyArray<PartWrite<S>>, offsets: ReadonlyMap<string, number>): Promise<void> {
   if (!writes.some((w) => w.positions.sendOffsets) || offsets.size === 0) return;
   await transaction.sendOffsets({
     consumerGroupId: where.groupId,

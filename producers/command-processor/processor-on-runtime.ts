@@ -18,7 +18,7 @@ import type { CommandMetricRecorder } from './metrics';
 import { meteredDefinition, RuntimeTransactionMeter, transactionDurations } from './runtime-metrics';
 
 /** What the processor on the runtime is given: the processor's options, less those of its own engine. */
-export type RuntimeProcessorOptions = Omit<CommandProcessorOptions, 'maxPerTransaction' | 'partitionsPerWorker' | 'metrics'> & {
+export type RuntimeProcessorOptions = Omit<CommandProcessorOptions, 'maxPerTransaction' | 'metrics'> & {
   /** The processor's metrics, fed from the decisions and the runtime's stats (runtime-metrics.ts). */
   readonly metrics?: CommandMetricRecorder;
 };
@@ -50,8 +50,10 @@ export class CommandProcessorOnRuntime {
       parts,
       catalog,
       groupId: this.groupId,
-      // The processor's own transactional ids (`<group>.p<p>`, one partition per task): the two engines fence each other.
+      // The processor's own transactional ids (`<group>.p<p>`, `<group>.p<first>-<last>` for groups of k): the two engines
+      // fence each other; k partitions per task share one producer and transaction (COMMAND_PARTITIONS_PER_WORKER).
       transactionalIdPrefix: `${this.groupId}.p`,
+      partitionsPerTask: options.partitionsPerWorker ?? 1,
       ...(options.stateDir === undefined ? {} : { stateDir: options.stateDir }),
       changelogEpoch: options.changelogEpoch ?? '1',
       ...(options.decodedCapacity === undefined ? {} : { decodedCapacity: options.decodedCapacity }),

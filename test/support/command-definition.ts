@@ -45,7 +45,7 @@ export function processorParkingTarget(run: string, groupId: string): ParkingTar
 }
 
 /** The order aggregate's definition on the runtime, on the run's topics, in the processor's group. */
-export function orderCommandRuntime(o: { readonly kafka: Kafka; readonly codec: AvroCodec; readonly logger: Logger; readonly run: string; readonly stateDir?: string; readonly decoupledFetch?: boolean; readonly betweenCommitAndStore?: (partition: number) => Promise<void>; readonly transactionalIdPrefix?: string }): StatefulRuntime<CommandState, CommandInput> {
+export function orderCommandRuntime(o: { readonly kafka: Kafka; readonly codec: AvroCodec; readonly logger: Logger; readonly run: string; readonly stateDir?: string; readonly decoupledFetch?: boolean; readonly betweenCommitAndStore?: (partition: number) => Promise<void>; readonly transactionalIdPrefix?: string; readonly partitionsPerTask?: number }): StatefulRuntime<CommandState, CommandInput> {
   const catalog = definitionCatalog();
   const topicMap = definitionTopicMap(o.run);
   const definition = commandDefinition({ runtime: orderRuntime(), catalog, groupId: processorTopics(o.run).groupId, physical: (t) => topicMap[t] ?? t });
@@ -65,6 +65,7 @@ export function orderCommandRuntime(o: { readonly kafka: Kafka; readonly codec: 
     ...(o.decoupledFetch === undefined ? {} : { decoupledFetch: o.decoupledFetch }),
     ...(o.betweenCommitAndStore === undefined ? {} : { betweenCommitAndStore: o.betweenCommitAndStore }),
     ...(o.transactionalIdPrefix === undefined ? {} : { transactionalIdPrefix: o.transactionalIdPrefix }),
+    ...(o.partitionsPerTask === undefined ? {} : { partitionsPerTask: o.partitionsPerTask }),
   });
 }
 

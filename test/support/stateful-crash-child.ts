@@ -111,6 +111,8 @@ async function runProcessor(mode: string, stateDir: string, changedFold: boolean
     catalog: topicCatalog({ partitions: PROCESSOR_PARTITIONS }),
     stateDir,
     ...(process.env.STATE_CHANGELOG_EPOCH === undefined ? {} : { changelogEpoch: process.env.STATE_CHANGELOG_EPOCH }),
+    // COMMAND_PARTITIONS_PER_WORKER: the processor's partition groups, the runtime's task groups (as the role passes it).
+    ...(process.env.COMMAND_PARTITIONS_PER_WORKER === undefined ? {} : { partitionsPerWorker: Number(process.env.COMMAND_PARTITIONS_PER_WORKER) }),
     ...(changedFold ? { aggregates: { order: changedOrderFold() } } : {}),
     ...(mode === 'hang-after-commit'
       ? {

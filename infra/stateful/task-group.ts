@@ -1,0 +1,277 @@
+// Task groups of k partitions (docs/stateful-runtime.md "Task groups"): the
+// tasks of k consecutive partition numbers (group g = ⌊p ÷ k⌋; the
+// co-partitioned assigner deals whole groups, runtime-consumer.ts) share ONE
+// transactional producer, `<prefix><p>` for k = 1 and `<prefix><first>-<last>`
+// above (the command processor's worker ids, worker-start.ts), and their rounds
+// share its transactions: each task still decides its own rounds on its own
+// queue (the decoupled fetch, deadlines, stores, positions: all per task), but
+// a round's transaction joins the group's open one, which commits once every
+// round that joined it has asked to commit (group commit). While one commits,
+// the next collects the rounds that became ready meanwhile: at most one
+// transaction in flight per group, each as large as the group's rounds.
+//
+// A round that aborts (its send failed, a missed offset guess) dooms the
+// shared transaction: it is aborted once every round in it has settled, and
+// the others' commits fail as well (each task is then restored, as after any
+// failed transaction). A group whose transaction did not commit fences again
+// (a new producer with its id) before its next transaction, and before any of
+// its tasks restores: whatever the failed one left is resolved first.
+//
+// Changing k changes the ids. With `fenceOtherSizes` a group's first producer
+// also fences the ids every other group size up to the partition count would
+// give its partitions, so a zombie left by a deployment with another k cannot
+// commit after this group restored (a live member of another k cannot be in
+// the consumer group at the same time: the assigner's protocol is named after k).
+import type { Kafka, Producer, Transaction } from 'kafkajs';
+import { fencedProducer } from '../kafka/transactions';
+import type { Logger } from '../logging';
+
+/** What a task needs of its producer: a transaction, and to let go of it. */
+export interface TaskProducer {
+  transaction(): Promise<TaskTransaction>;
+  disconnect(): Promise<void>;
+}
+export type TaskTransaction = Pick<Transaction, 'sendBatch' | 'sendOffsets' | 'commit' | 'abort'>;
+
+/** Group g of size k holds partitions g·k … g·k + k − 1. */
+export const groupOf = (partition: number, k: number): number => Math.floor(partition / k);
+
+/** A group's transactional id, as the command processor names its workers' (`PartitionGroups` in worker-start.ts). */
+export function groupTransactionalId(prefix: string, k: number, group: number): string {
+  const first = group * k;
+  return k === 1 ? `${prefix}${first}` : `${prefix}${first}-${first + k - 1}`;
+}
+
+/** The ids groups of every other size (1 … partitions) give any of `members`. */
+export function otherSizeIds(prefix: string, k: number, partitions: number, members: readonly number[]): string[] {
+  const own = groupTransactionalId(prefix, k, groupOf(members[0] ?? 0, k));
+  const ids = new Set<string>();
+  for (let size = 1; size <= partitions; size += 1) for (const p of members) ids.add(groupTransactionalId(prefix, size, groupOf(p, size)));
+  ids.delete(own);
+  return [...ids];
+}
+
+export class SharedTransactionAborted extends Error {
+  override readonly name = 'SharedTransactionAborted';
+}
+
+interface Shared {
+  readonly begun: Promise<Transaction>;
+  readonly done: Promise<void>;
+  finished(): void;
+  members: number;
+  settled: number;
+  aborted: boolean;
+  /** Takes no more rounds: finishing, or doomed. */
+  closed: boolean;
+  readonly commits: Array<{ resolve(): void; reject(error: unknown): void }>;
+}
+
+class Group {
+  private producer: Promise<Producer> | undefined;
+  private broken = false;
+  private current: Shared | undefined;
+  private last: Promise<void> = Promise.resolve();
+  readonly holders = new Set<TaskProducer>();
+
+  constructor(
+    readonly id: string,
+    private readonly fence: () => Promise<void>,
+    private readonly make: () => Promise<Producer>,
+    private readonly counted: () => void,
+  ) {}
+
+  /** The group's producer, fenced: made on first use, made again after a transaction that did not commit. */
+  live(): Promise<Producer> {
+    if (this.producer === undefined) {
+      this.producer = this.fence().then(() => this.make());
+      this.producer.catch(() => (this.producer = undefined));
+    } else if (this.broken) {
+      this.broken = false;
+      const old = this.producer;
+      this.producer = old
+        .then((p) => p.disconnect())
+        .catch(() => undefined)
+        .then(() => this.make());
+      this.producer.catch(() => {
+        this.producer = undefined;
+      });
+    }
+    return this.producer;
+  }
+
+  /** Joins the group's open transaction, or opens the next one (begun once the previous one is over). */
+  join(): Promise<TaskTransaction> {
+    let shared = this.current;
+    if (shared === undefined || shared.closed) {
+      let finished = (): void => undefined;
+      const done = new Promise<void>((resolve) => (finished = resolve));
+      const previous = this.last;
+      shared = { begun: previous.then(() => this.live()).then((p) => p.transaction()), done, finished, members: 0, settled: 0, aborted: false, closed: false, commits: [] };
+      this.current = shared;
+      this.last = done;
+    }
+    const s = shared;
+    s.members += 1;
+    return s.begun.then(
+      (transaction) => this.participant(s, transaction),
+      (error: unknown) => {
+        s.aborted = true;
+        this.settle(s);
+        throw error;
+      },
+    );
+  }
+
+  private participant(s: Shared, transaction: Transaction): TaskTransaction {
+    let settled = false;
+    return {
+      sendBatch: (batch) => transaction.sendBatch(batch),
+      sendOffsets: (offsets) => transaction.sendOffsets(offsets),
+      commit: () => {
+        if (settled) return Promise.reject(new Error('this round\'s part of the transaction is settled already'));
+        settled = true;
+        return new Promise<void>((resolve, reject) => {
+          s.commits.push({ resolve, reject });
+          this.settle(s);
+        });
+      },
+      abort: async () => {
+        if (settled) return;
+        settled = true;
+        s.aborted = true;
+        s.closed = true;
+        this.settle(s);
+        await s.done;
+      },
+    };
+  }
+
+  private settle(s: Shared): void {
+    s.settled += 1;
+    if (s.settled < s.members) return;
+    s.closed = true;
+    if (this.current === s) this.current = undefined;
+    void this.finish(s);
+  }
+
+  private async finish(s: Shared): Promise<void> {
+    let outcome: unknown;
+    try {
+      const transaction = await s.begun;
+      if (s.aborted) {
+        outcome = new SharedTransactionAborted('another partition\'s round in this transaction failed; the transaction was aborted');
+        await transaction.abort();
+      } else {
+        await transaction.commit();
+        this.counted();
+      }
+    } catch (error) {
+      outcome ??= error;
+    }
+    if (outcome !== undefined) this.broken = true;
+    for (const c of s.commits) {
+      if (outcome === undefined) c.resolve();
+      else c.reject(outcome);
+    }
+    s.finished();
+  }
+
+  /** Once the last transaction is over: the producer disconnected. */
+  async close(): Promise<void> {
+    await this.last;
+    const producer = this.producer;
+    this.producer = undefined;
+    await producer?.then((p) => p.disconnect()).catch(() => undefined);
+  }
+}
+
+export interface TaskGroupsOptions {
+  readonly kafka: Kafka;
+  readonly log: Logger;
+  /** Transactional ids are `<prefix><p>` (k = 1) or `<prefix><first>-<last>`. */
+  readonly prefix: string;
+  readonly k: number;
+  /** The partition count of the inputs. */
+  readonly partitions: number;
+  /** Fence the ids of every other group size at a group's first producer (see above). */
+  readonly fenceOtherSizes: boolean;
+}
+
+/** The runtime's producers, one per task group; each task gets a handle on its group's (`producerFor`). */
+export class TaskGroups {
+  private readonly groups = new Map<number, Group>();
+  private readonly fencedOthers = new Map<string, Promise<void>>();
+  /** Kafka transactions committed (each one or several rounds). */
+  transactions = 0;
+
+  constructor(private readonly options: TaskGroupsOptions) {
+    if (!Number.isSafeInteger(options.k) || options.k < 1) throw new RangeError(`partitionsPerTask must be a positive integer, not ${options.k}`);
+  }
+
+  get k(): number {
+    return this.options.k;
+  }
+
+  /** Task p's producer: its group's, fenced (made, or made again after a failed transaction) before this returns. */
+  async producerFor(partition: number): Promise<TaskProducer> {
+    const g = groupOf(partition, this.options.k);
+    let group = this.groups.get(g);
+    if (group === undefined) {
+      group = this.group(g);
+      this.groups.set(g, group);
+    }
+    const handle: TaskProducer = {
+      transaction: () => (group as Group).join(),
+      disconnect: () => this.release(g, group as Group, handle),
+    };
+    group.holders.add(handle);
+    try {
+      await group.live();
+    } catch (error) {
+      await this.release(g, group, handle);
+      throw error;
+    }
+    return handle;
+  }
+
+  private group(g: number): Group {
+    const { kafka, prefix, k, partitions, log } = this.options;
+    const id = groupTransactionalId(prefix, k, g);
+    const members: number[] = [];
+    for (let p = g * k; p < (g + 1) * k && p < partitions; p += 1) members.push(p);
+    const fence = async (): Promise<void> => {
+      if (!this.options.fenceOtherSizes) return;
+      const ids = otherSizeIds(prefix, k, partitions, members);
+      await Promise.all(ids.map((other) => this.fenceOnce(other)));
+      log.debug({ group: id, fenced: ids }, 'fenced the transactional ids other group sizes give these partitions');
+    };
+    return new Group(id, fence, () => fencedProducer(kafka, id), () => (this.transactions += 1));
+  }
+
+  /**
+   * Another size's id, fenced once in this runtime's life: all members of a consumer group share one k (the
+   * assigner's protocol), so that id is only ever a zombie's from an earlier deployment, fenced at the first go.
+   */
+  private fenceOnce(id: string): Promise<void> {
+    let fenced = this.fencedOthers.get(id);
+    if (fenced === undefined) {
+      fenced = fencedProducer(this.options.kafka, id).then((p) => p.disconnect());
+      fenced.catch(() => this.fencedOthers.delete(id));
+      this.fencedOthers.set(id, fenced);
+    }
+    return fenced;
+  }
+
+  private async release(g: number, group: Group, handle: TaskProducer): Promise<void> {
+    if (!group.holders.delete(handle) || group.holders.size > 0) return;
+    if (this.groups.get(g) === group) this.groups.delete(g);
+    await group.close();
+  }
+}
+
+/** The runtime's task groups when it is given `partitionsPerTask` (none without: each task fences and holds its own producer, load.ts). */
+export function taskGroupsOf(options: { readonly kafka: Kafka; readonly groupId: string; readonly transactionalIdPrefix?: string; readonly partitionsPerTask?: number }, log: Logger, partitions: number): TaskGroups | undefined {
+  if (options.partitionsPerTask === undefined) return undefined;
+  return new TaskGroups({ kafka: options.kafka, log, prefix: options.transactionalIdPrefix ?? `${options.groupId}.`, k: options.partitionsPerTask, partitions, fenceOtherSizes: true });
+}
