@@ -75,10 +75,22 @@ export class RegistryClient {
     throw new RegistryError(`${what}: HTTP ${status} ${JSON.stringify(json)}`, status >= 500);
   }
 
-  async subjects(): Promise<string[]> {
-    const { status, json } = await this.request('GET', '/subjects');
-    if (status !== 200 || !Array.isArray(json)) RegistryClient.fail('listing subjects', status, json);
-    return json.filter((s): s is string => typeof s === 'string');
+  /** Throws a retriable RegistryError when the registry does not answer (its global config is the cheapest question). */
+  async probe(): Promise<void> {
+    const { status, json } = await this.request('GET', '/config');
+    if (status !== 200) RegistryClient.fail('reading the global compatibility level', status, json);
+  }
+
+  /**
+   * Whether the subject has a version. Asked per subject, not read from the list
+   * of all subjects: Apicurio's ccompat API caps that list (1,000 by default), so
+   * a registry with more subjects would call registered ones new.
+   */
+  async hasSubject(subject: string): Promise<boolean> {
+    const { status, json } = await this.request('GET', `/subjects/${encodeURIComponent(subject)}/versions`);
+    if (status === 404) return false;
+    if (status !== 200 || !Array.isArray(json)) RegistryClient.fail(`reading the versions of ${subject}`, status, json);
+    return json.length > 0;
   }
 
   async register(subject: string, schema: string): Promise<number> {
@@ -134,9 +146,10 @@ const STRONG_LEVELS = new Set(['BACKWARD_TRANSITIVE', 'FULL_TRANSITIVE']);
  * skipped, not as a failure; the offline check still guards the build.
  */
 export async function checkAgainstRegistry(client: RegistryClient, candidates: readonly SubjectCheck[]): Promise<RegistryReport> {
-  let existing: Set<string>;
+  const existing: boolean[] = [];
   try {
-    existing = new Set(await client.subjects());
+    await client.probe();
+    for (const candidate of candidates) existing.push(await client.hasSubject(candidate.subject));
   } catch (err) {
     if (err instanceof RegistryError && err.retriable) {
       return { reachable: false, note: `${err.message}; registry check skipped`, results: [], weakLevels: [] };
@@ -145,8 +158,8 @@ export async function checkAgainstRegistry(client: RegistryClient, candidates: r
   }
   const results: SubjectResult[] = [];
   const weakLevels: Array<{ subject: string; level: string }> = [];
-  for (const candidate of candidates) {
-    if (!existing.has(candidate.subject)) {
+  for (const [i, candidate] of candidates.entries()) {
+    if (existing[i] !== true) {
       results.push({ subject: candidate.subject, status: 'not-registered' });
       continue;
     }
