@@ -98,6 +98,13 @@ export interface StatefulDefinition<S, I> {
    * `npm run snapshots:rebuild -- <aggregate>` (docs/command-side.md "Fold versions").
    */
   readonly foldRefusal?: (why: FoldRefusal) => string;
+  /**
+   * The name of the span that decides a record of type `type`; default
+   * `<name> step <type>`. The command definition gives the processor's
+   * `command-processor decide <type>`, so a trace reads the same under
+   * either engine (docs/tracing.md).
+   */
+  readonly stepSpanName?: (type: string) => string;
   readonly groupId: string;
   /** Catalog topics consumed; they must share a partition count and be keyed by the process id. */
   readonly inputs: readonly string[];

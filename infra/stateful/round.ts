@@ -121,10 +121,10 @@ async function decideInto<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, wor
   };
   const parking: ParkingPart = { parkedOf, parked: part.parked, park: [], unpark: [], requests: [], answers: [] };
   /** Decides one input in a span of its own, a child of its cause's (a record's headers, or the step that set a deadline). */
-  const apply = (input: I, where: string, step: string, cause: IHeaders | TraceHeaders | undefined): boolean => {
+  const apply = (input: I, where: string, spanName: string, cause: IHeaders | TraceHeaders | undefined): boolean => {
     const id = definition.processId(input);
     const before = stateOf(id) ?? definition.initialState(id);
-    const span = startStep(`${definition.name} ${step}`, cause, { 'restaurant.process.id': id, 'restaurant.process.input': where });
+    const span = startStep(spanName, cause, { 'restaurant.process.id': id, 'restaurant.process.input': where });
     part.spans.push(span);
     let decision;
     try {
@@ -200,7 +200,7 @@ async function decideInto<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, wor
         const inputs = await definition.inputsFor(live, stateOf);
         inputs.forEach((input, i) => {
           const r = live[i];
-          if (input !== null && r !== undefined) apply(input, `${r.type} at ${r.topic}/${r.partition}@${r.offset}`, `step ${r.type}`, r.headers);
+          if (input !== null && r !== undefined) apply(input, `${r.type} at ${r.topic}/${r.partition}@${r.offset}`, definition.stepSpanName?.(r.type) ?? `${definition.name} step ${r.type}`, r.headers);
         });
       }
       part.offsets.set(batch.topic, batch.consumedUpTo);
@@ -215,7 +215,7 @@ async function decideInto<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, wor
         // Checked again: the round may have changed the process since the deadline came due.
         if (state === undefined || !definition.deadlines(state).some((d) => d.name === entry.name && d.dueAt === entry.dueAt)) continue;
         const deadline: Deadline = { name: entry.name, dueAt: entry.dueAt };
-        if (apply(definition.deadlineInput(entry.processId, deadline), `deadline ${entry.name}@${entry.dueAt}`, 'deadline', entry.trace)) part.fired += 1;
+        if (apply(definition.deadlineInput(entry.processId, deadline), `deadline ${entry.name}@${entry.dueAt}`, `${definition.name} deadline`, entry.trace)) part.fired += 1;
       }
       break;
     case 'flush':

@@ -130,6 +130,8 @@ export function commandDefinition(options: CommandDefinitionOptions): StatefulDe
     foldVersion: foldVersionOf(runtime),
     // The processor's refusal and advice (`npm run snapshots:rebuild -- <aggregate>`), not the runtime's `states:migrate`: the snapshots are rebuilt from the events.
     foldRefusal: (why) => snapshotsRefusal(runtime.aggregate, why),
+    // The processor's span name (decide-lane.ts), so a trace reads the same under either engine.
+    stepSpanName: (type) => `command-processor decide ${type}`,
     groupId: options.groupId ?? COMMAND_PROCESSOR_GROUP,
     inputs: [topics.commands],
     handles: new Set([...commandNames].map(shortName)),
