@@ -25,7 +25,9 @@ describe('storing a committed round', () => {
     } as unknown as PartitionState<S>;
     const task = idleTask<S>({ parts: [{ state, parked: new Map() }] });
     const round = emptyRound<S>();
-    const changed = (id: string, n: number): void => round.states.set(id, { state: { n }, trace: {}, record: { key: id, value: Buffer.from(`v${n}`), partition: 0 } });
+    const changed = (id: string, n: number): void => {
+      round.states.set(id, { state: { n }, trace: {}, record: { key: id, value: Buffer.from(`v${n}`), partition: 0 } });
+    };
     changed('kept', 2);
     changed('new', 1);
     changed('unkept', 7);
