@@ -40,6 +40,13 @@ export function assertEncoded(id: string, record: Message): Buffer {
   return record.value;
 }
 
+/** A state whose encoding waits for its completion: checked against the schema now, its subject registered. */
+async function deferredValue<S, I>(ctx: DecideContext<S, I>, state: S): Promise<Buffer> {
+  await ctx.codec.schemaId(ctx.changelog.logical, ctx.definition.stateRecord);
+  ctx.codec.validate(ctx.definition.stateRecord, state);
+  return DEFERRED_STATE_VALUE;
+}
+
 export interface ChangedState<S> {
   readonly state: S;
   /** The changelog record (key = state key). */
@@ -258,12 +265,13 @@ async function decideInto<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, wor
       const refs = outs.map((o) => ({ message: messageOf.get(o) as Message, topic: o.topic, physical: ctx.physical(o.topic), id: o.id }));
       part.late.push({ processId: id, state: decision.state, after: decision.after, complete: decision.completeState, encodeState, trace, refs });
     }
-    // A state a late decision completes (emit-offsets.ts) is encoded once, completed, in the transaction: encoding it here too was wasted (its record's value waits).
+    // A state a late decision completes (emit-offsets.ts) is encoded once, completed, in the transaction: encoding it here too was wasted (its
+    // record's value waits). It is still checked against the schema here (and its subject registered), so a state the schema refuses is this input's fault.
     const completed = new Set(afters.filter((a) => a.decision.completeState !== undefined).map((a) => a.id));
     for (const [id, { state, trace }] of changed) {
       const partition = partitionFor(id, ctx.changelog.partitions);
       if (partition !== task.partition) throw new Error(`${id} belongs to partition ${partition}, not ${task.partition}: its inputs are not keyed by its id`);
-      const value = completed.has(id) ? DEFERRED_STATE_VALUE : await ctx.codec.encode(ctx.changelog.logical, definition.stateRecord, state);
+      const value = completed.has(id) ? await deferredValue(ctx, state) : await ctx.codec.encode(ctx.changelog.logical, definition.stateRecord, state);
       // Stamped with the fold that made it: a build with another fold never decides on it (docs/state-stores.md "Fold versions").
       part.states.set(id, { state, trace, record: { key: id, value, partition, headers: { ...trace, [FOLD_VERSION_HEADER]: foldVersion } } });
     }
