@@ -13,7 +13,7 @@ describe('validating a value against this build\'s schema', () => {
   const codec = new AvroCodec({} as SchemaRegistry, schemas);
 
   it('accepts what encodes and refuses what does not, naming the field', () => {
-    const valid = schemas.get(NAME).type.random() as { metadata: Record<string, unknown> };
+    const valid = schemas.get(NAME).type.random() as unknown as { metadata: Record<string, unknown> };
     expect(() => codec.validate(NAME, valid)).not.toThrow();
     expect(codec.encodeWithId(1, NAME, valid).length).toBeGreaterThan(5);
 
