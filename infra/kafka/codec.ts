@@ -151,6 +151,16 @@ export class AvroCodec {
     return this.encodeWithId(id, fullName, value);
   }
 
+  /**
+   * Throws, as `encode` would, on a value this build's schema `fullName`
+   * rejects, without encoding it (a walk of the value, no bytes written).
+   */
+  validate(fullName: string, value: unknown): void {
+    const type = this.schemas.get(fullName).type;
+    const paths: string[] = [];
+    if (!type.isValid(value, { errorHook: (path) => paths.push(path.join('.') || '(the record)') })) throw new Error(`invalid ${fullName}: ${paths.slice(0, 5).join(', ')}`);
+  }
+
   encodeWithId(id: number, fullName: string, value: unknown): Buffer {
     const type = this.schemas.get(fullName).type;
     const body = type.toBuffer(value);

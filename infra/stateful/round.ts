@@ -27,6 +27,26 @@ export type Work =
   | { readonly kind: 'deadlines'; readonly due: readonly QueuedDeadline[] }
   | { readonly kind: 'flush' };
 
+/**
+ * The value of a changed state's record whose encoding waits for its late
+ * completion (emit-offsets.ts encodes the completed state in the transaction).
+ * Never written: the transaction and the store refuse it (assertEncoded).
+ */
+export const DEFERRED_STATE_VALUE: Buffer = Buffer.alloc(0);
+
+/** The encoded value of a changed state's record; throws on one whose encoding waited and never came. */
+export function assertEncoded(id: string, record: Message): Buffer {
+  if (record.value === DEFERRED_STATE_VALUE || !Buffer.isBuffer(record.value)) throw new Error(`the state of ${id} was never encoded (its late completion did not run)`);
+  return record.value;
+}
+
+/** A state whose encoding waits for its completion: checked against the schema now, its subject registered. */
+async function deferredValue<S, I>(ctx: DecideContext<S, I>, state: S): Promise<Buffer> {
+  await ctx.codec.schemaId(ctx.changelog.logical, ctx.definition.stateRecord);
+  ctx.codec.validate(ctx.definition.stateRecord, state);
+  return DEFERRED_STATE_VALUE;
+}
+
 export interface ChangedState<S> {
   readonly state: S;
   /** The changelog record (key = state key). */
@@ -50,12 +70,14 @@ export interface Round<S> {
   readonly late: Array<Late<S>>;
   /** A span per input decided (docs/tracing.md), ended once the round's transaction is over. */
   readonly spans: Span[];
+  /** Each changed state's state as last committed (undefined: none), read as it was decided: its store write needs it for the counts and deadlines. */
+  readonly before: Map<string, S | undefined>;
   decided: number;
   changed: number;
   fired: number;
 }
 
-export const emptyRound = <S>(): Round<S> => ({ states: new Map(), emit: [], dead: [], parked: new Map(), control: [], offsets: new Map(), late: [], spans: [], decided: 0, changed: 0, fired: 0 });
+export const emptyRound = <S>(): Round<S> => ({ states: new Map(), emit: [], dead: [], parked: new Map(), control: [], offsets: new Map(), late: [], spans: [], before: new Map(), decided: 0, changed: 0, fired: 0 });
 
 /** Adds a decided piece to the round. */
 export function mergeInto<S>(round: Round<S>, part: Round<S>): void {
@@ -66,6 +88,7 @@ export function mergeInto<S>(round: Round<S>, part: Round<S>): void {
   round.control.push(...part.control);
   round.late.push(...part.late);
   round.spans.push(...part.spans);
+  for (const [id, state] of part.before) if (!round.before.has(id)) round.before.set(id, state);
   for (const [topic, offset] of part.offsets) round.offsets.set(topic, Math.max(round.offsets.get(topic) ?? 0, offset));
   round.decided += part.decided;
   round.changed += part.changed;
@@ -123,7 +146,9 @@ async function decideInto<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, wor
   /** Decides one input in a span of its own, a child of its cause's (a record's headers, or the step that set a deadline). */
   const apply = (input: I, where: string, spanName: string, cause: IHeaders | TraceHeaders | undefined): boolean => {
     const id = definition.processId(input);
-    const before = stateOf(id) ?? definition.initialState(id);
+    const inRound = changed.get(id)?.state ?? round.states.get(id)?.state;
+    const committed = inRound === undefined ? task.stateOf(id) : undefined;
+    const before = inRound ?? committed ?? definition.initialState(id);
     const span = startStep(spanName, cause, { 'restaurant.process.id': id, 'restaurant.process.input': where });
     part.spans.push(span);
     let decision;
@@ -140,6 +165,7 @@ async function decideInto<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, wor
       return false;
     }
     part.changed += 1;
+    if (inRound === undefined && !part.before.has(id)) part.before.set(id, committed);
     const trace = traceHeadersOf(span);
     changed.set(id, { state: decision.state, trace });
     for (const out of decision.emit) emitted.push({ out, trace });
@@ -239,10 +265,13 @@ async function decideInto<S, I>(ctx: DecideContext<S, I>, task: TaskView<S>, wor
       const refs = outs.map((o) => ({ message: messageOf.get(o) as Message, topic: o.topic, physical: ctx.physical(o.topic), id: o.id }));
       part.late.push({ processId: id, state: decision.state, after: decision.after, complete: decision.completeState, encodeState, trace, refs });
     }
+    // A state a late decision completes (emit-offsets.ts) is encoded once, completed, in the transaction: encoding it here too was wasted (its
+    // record's value waits). It is still checked against the schema here (and its subject registered), so a state the schema refuses is this input's fault.
+    const completed = new Set(afters.filter((a) => a.decision.completeState !== undefined).map((a) => a.id));
     for (const [id, { state, trace }] of changed) {
       const partition = partitionFor(id, ctx.changelog.partitions);
       if (partition !== task.partition) throw new Error(`${id} belongs to partition ${partition}, not ${task.partition}: its inputs are not keyed by its id`);
-      const value = await ctx.codec.encode(ctx.changelog.logical, definition.stateRecord, state);
+      const value = completed.has(id) ? await deferredValue(ctx, state) : await ctx.codec.encode(ctx.changelog.logical, definition.stateRecord, state);
       // Stamped with the fold that made it: a build with another fold never decides on it (docs/state-stores.md "Fold versions").
       part.states.set(id, { state, trace, record: { key: id, value, partition, headers: { ...trace, [FOLD_VERSION_HEADER]: foldVersion } } });
     }

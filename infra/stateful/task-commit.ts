@@ -8,7 +8,7 @@
 import type { Logger } from '../logging';
 import type { TraceHeaders } from '../tracing/propagation';
 import { checkpointRows } from './position-store';
-import type { Round } from './round';
+import { assertEncoded, type Round } from './round';
 import type { Task } from './task';
 import type { PartWrite } from './transact';
 
@@ -32,7 +32,8 @@ export function storeCommitted<S>(
   writes.forEach(({ round, positions }, k) => {
     const slot = task.parts[k];
     if (slot === undefined) throw new Error(`the task of partition ${task.partition} has no part ${k}`);
-    const changes = new Map([...round.states].map(([id, { state, record, trace }]) => [id, { state, value: record.value as Buffer, before: slot.state.get(id), trace }] as const));
+    // The state before the round as read when it was decided (the store only when the round did not keep it): no second read, nor decode.
+    const changes = new Map([...round.states].map(([id, { state, record, trace }]) => [id, { state, value: assertEncoded(id, record), before: round.before.has(id) ? round.before.get(id) : slot.state.get(id), trace }] as const));
     if (changes.size > 0 || positions.records.length > 0) {
       try {
         const offset = changelogOffsets[k];

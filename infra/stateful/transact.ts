@@ -9,7 +9,7 @@ import { dlqTopicName } from '../../schemas/topics';
 import { deadLetterHeaders } from '../consuming/dead-letters';
 import { sendPerPartition } from '../kafka/transactions';
 import type { PositionWrite } from './position-store';
-import type { ChangedState, Round } from './round';
+import { assertEncoded, type ChangedState, type Round } from './round';
 
 export interface Committed {
   /**
@@ -50,7 +50,11 @@ export async function transact<S>(
 /** Adds each part's changelog records (its states, `completed` in place of a state where given, then its checkpoints). */
 export function addChangelogRecords<S>(writes: ReadonlyArray<PartWrite<S>>, add: (topic: string, message: Message) => void, completed?: ReadonlyArray<ReadonlyMap<string, ChangedState<S>>>): void {
   writes.forEach((w, k) => {
-    for (const [id, changed] of w.round.states) add(w.changelog, (completed?.[k]?.get(id) ?? changed).record);
+    for (const [id, changed] of w.round.states) {
+      const { record } = completed?.[k]?.get(id) ?? changed;
+      assertEncoded(id, record);
+      add(w.changelog, record);
+    }
     for (const record of w.positions.records) add(w.changelog, record);
   });
 }

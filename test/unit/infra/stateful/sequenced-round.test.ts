@@ -6,7 +6,7 @@ import type { AvroCodec } from '../../../../infra/kafka/codec';
 import type { TopicCatalog } from '../../../../schemas/topics';
 import type { EmittedOffset, Outgoing } from '../../../../infra/stateful/definition';
 import { completeRound } from '../../../../infra/stateful/complete-round';
-import { emptyRound, type Round } from '../../../../infra/stateful/round';
+import { DEFERRED_STATE_VALUE, emptyRound, type Round } from '../../../../infra/stateful/round';
 import { sequencedRound, sequencingOf, type Sequencing } from '../../../../infra/stateful/sequenced-round';
 import { zeroCounts } from '../../../../infra/stateful/task';
 
@@ -191,5 +191,28 @@ describe('states completed with the offsets', () => {
     expect(counts).toMatchObject({ offsetGuessesMissed: 1 });
     rememberedRight(logs, 5);
     expect(Object.values(memory).every((offset) => offset >= 0)).toBe(true);
+  });
+
+  it('encodes a state whose value waited for its completion once, completed; refuses to write one never completed', async () => {
+    const logs = new Logs();
+    const sequencing = sequencingOf({ sequenced: ['events'] }, { codec, catalog, physical: (t) => t }).sequencing as Sequencing;
+    const task = { producer: logs.producer() };
+    const positions = { records: [], sendOffsets: false };
+    // As round.ts decides it: the completed state's record has no value until the transaction completes it.
+    const round = rememberingRound('p', {}, ['d0']);
+    const decided = round.states.get('p');
+    if (decided === undefined) throw new Error('no state decided');
+    round.states.set('p', { ...decided, record: { ...decided.record, value: DEFERRED_STATE_VALUE } });
+    const committed = await sequencedRound(sequencing, task, where, round, new Map(), positions, zeroCounts());
+    expect(changelogOf(logs).get('p')).toEqual({ d0: 0 });
+    expect(committed.states.get('p')?.record.value).not.toBe(DEFERRED_STATE_VALUE);
+
+    // A deferred value nothing completes: the transaction is refused before anything is sent or committed.
+    const orphan = emptyRound<Memory>();
+    orphan.states.set('q', { state: {}, trace: {}, record: { key: 'q', value: DEFERRED_STATE_VALUE, partition: 2, headers: {} } });
+    orphan.emit.push({ topic: 'events', type: 'Event', message: { key: 'x', value: Buffer.from('event'), partition: 2 } });
+    const before = logs.committed.length;
+    await expect(sequencedRound(sequencing, task, where, orphan, new Map(), positions, zeroCounts())).rejects.toThrow('the state of q was never encoded');
+    expect(logs.committed).toHaveLength(before);
   });
 });
