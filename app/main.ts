@@ -34,7 +34,8 @@ import { processManagersOf, projectorsOf, roleConfig, type Role } from './roles'
 import { startWeb } from '../web/server/role';
 import { startTracing } from '../infra/tracing/sdk';
 import { startAdminApi } from './start-admin';
-import { startCommandProcessor, startGateway, startProcessManager, startProjector, startQueryApi, type Running } from './start';
+import { startCommandProcessor } from './start-command-processor';
+import { startGateway, startProcessManager, startProjector, startQueryApi, type Running } from './start';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

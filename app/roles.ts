@@ -43,7 +43,7 @@ export interface RoleConfig {
   readonly requestTimeoutMs: number;
   /** Largest order total in minor units (ORDER_MAX_TOTAL_MINOR, default 100000). */
   readonly maxOrderTotalMinor: number;
-  /** Consecutive command partitions one processor worker decides, in one transaction per batch (COMMAND_PARTITIONS_PER_WORKER, default 1; the same on every processor). */
+  /** Consecutive command partitions one task of the processor's runtime decides, one producer and one transaction per round (COMMAND_PARTITIONS_PER_WORKER, default 1; the same on every processor). */
   readonly commandPartitionsPerWorker: number;
   /** Query API HTTP port (QUERY_PORT, default 3001). */
   readonly queryPort: number;
@@ -139,9 +139,28 @@ function httpUrl(env: NodeJS.ProcessEnv, name: string, fallback: string): string
   return parsed.origin;
 }
 
+/**
+ * COMMAND_ENGINE chose between the command processor's own engine and the
+ * stateful runtime until the runtime became its only engine. Unset or `runtime`
+ * is accepted; anything else, on a role that runs the processor, is refused
+ * rather than ignored: whoever set it expects an engine that is gone. The
+ * runtime reads the stores and checkpoints the old engine wrote, so unsetting it
+ * is all an upgrade needs (docs/command-side.md "Upgrading").
+ */
+export function commandEngineRefusal(role: Role, engine: string | undefined): string | undefined {
+  if (engine === undefined || engine === '' || engine === 'runtime') return undefined;
+  if (role !== 'all' && role !== 'commands' && role !== 'command-processor') return undefined;
+  return (
+    `COMMAND_ENGINE=${engine}: the command processor's own engine was removed; it runs on the stateful runtime only, ` +
+    'which reads the stores and checkpoints under STATE_DIR that the old engine wrote as they are. Unset COMMAND_ENGINE (docs/command-side.md "Upgrading").'
+  );
+}
+
 export function roleConfig(env: NodeJS.ProcessEnv = process.env): RoleConfig {
   const role = (env.ROLE ?? 'all') as Role;
   if (!(ROLES as readonly string[]).includes(role)) throw new Error(`ROLE=${JSON.stringify(env.ROLE)} is not one of ${ROLES.join(', ')}`);
+  const engine = commandEngineRefusal(role, env.COMMAND_ENGINE);
+  if (engine !== undefined) throw new Error(engine);
   const port = int(env, 'PORT', 3000, 0, 65535);
   const queryPort = int(env, 'QUERY_PORT', 3001, 0, 65535);
   const commandWaitMs = int(env, 'COMMAND_WAIT_MS', 5000, 1, 120_000);

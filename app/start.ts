@@ -8,9 +8,6 @@ import type { ConsumerGroupSource } from '../infra/metrics/lag-monitor';
 import type { Metrics } from '../infra/metrics/registry';
 import { KafkaCommandBus } from '../producers/command-bus/kafka-command-bus';
 import { KafkaMenuCatalog } from '../producers/command-bus/menu-catalog';
-import { commandProcessorMetrics, heldAggregatesMetric, parkedAggregatesMetric } from '../producers/command-processor/metrics';
-import { CommandProcessor, DEFAULT_GROUP } from '../producers/command-processor/processor';
-import { startCommandProcessorOnRuntime } from './start-command-runtime';
 import { createGatewayApp } from '../producers/gateway/app';
 import { instrumentCommandBus } from '../producers/gateway/metrics';
 import Redis from 'ioredis';
@@ -70,31 +67,6 @@ export interface RoleDeps {
   readonly readiness?: () => ReadinessState;
   /** False while the process's probe finds Kafka not answering. */
   readonly kafkaAnswers?: () => boolean;
-}
-
-export async function startCommandProcessor(deps: RoleDeps): Promise<Running> {
-  // Opt-in: the processor as one stateful runtime (docs/command-side.md "The processor on the runtime (opt-in)").
-  if (process.env.COMMAND_ENGINE === 'runtime') return startCommandProcessorOnRuntime(deps);
-  const { kafka, codec, logger, settings, metrics } = deps;
-  const processor = new CommandProcessor({
-    kafka,
-    codec,
-    logger: logger.child({ component: 'command-processor' }),
-    context: { order: { maxOrderTotalMinor: settings.maxOrderTotalMinor } },
-    metrics: commandProcessorMetrics(metrics),
-    partitionsPerWorker: settings.commandPartitionsPerWorker,
-    ...(settings.stateDir === undefined ? {} : { stateDir: join(settings.stateDir, DEFAULT_GROUP) }),
-    changelogEpoch: settings.changelogEpoch,
-  });
-  await orUndo(() => processor.start(), () => processor.stop());
-  heldAggregatesMetric(metrics, () => processor.aggregatesHeld());
-  parkedAggregatesMetric(metrics, () => processor.parkedAggregates());
-  return {
-    name: 'command-processor',
-    groups: () => [{ group: DEFAULT_GROUP, topics: processor.commandTopics }],
-    readiness: [{ notReady: () => processor.notReady(), broken: () => processor.broken() }],
-    stop: () => processor.stop(),
-  };
 }
 
 export async function startGateway({ kafka, codec, logger, settings, metrics, readiness, kafkaAnswers }: RoleDeps): Promise<Running> {

@@ -13,7 +13,7 @@
 import type { Kafka, Message } from 'kafkajs';
 import type { CommandReply, EmailReservationSnapshot, EventMetadata } from '../../schemas/generated/types';
 import { eventKey, partitionFor } from '../../schemas/partitioning';
-import { CHECKPOINT_KEY_PREFIX } from '../../producers/command-processor/aggregate-store';
+import { CHECKPOINT_KEY_PREFIX } from '../../infra/stateful/position-store';
 import type { AvroCodec } from '../../infra/kafka/codec';
 import { emailReservationId, EMAIL_KEY_PREFIX } from '../../infra/privacy/crypto';
 import { latestRecords } from './migration-snapshots';

@@ -12,7 +12,7 @@
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import type { Address, CustomerSnapshot, OrderSnapshot } from '../../schemas/generated/types';
 import { FORGOTTEN, isSealed } from '../../schemas/sealed';
-import { CHECKPOINT_KEY_PREFIX } from '../../producers/command-processor/aggregate-store';
+import { CHECKPOINT_KEY_PREFIX } from '../../infra/stateful/position-store';
 import type { AvroCodec } from '../../infra/kafka/codec';
 import { readToEnd } from '../../infra/kafka/read-to-end';
 import type { MigrationReport, Protect } from './migration';

@@ -1,21 +1,23 @@
 // A partition assigner that keeps partition number p of every subscribed topic
 // on the same member (what Kafka Streams calls co-partitioning). The command
-// processor relies on it: all of an index's command topics are decided by one
-// worker with one transactional producer, so one transaction covers them all
-// and the replies partition p has a single writer.
+// processor (the stateful runtime, infra/stateful/runtime-consumer.ts) relies on
+// it: all of an index's command topics are decided by one task with one
+// transactional producer, so one transaction covers them all and the replies
+// partition p has a single writer.
 //
 // Partition numbers are dealt round-robin over the members sorted by id, so two
 // members of a six-partition group get three numbers each. With a group size k
 // above 1 (`coPartitionedAssigner(k)`), whole groups of k consecutive numbers
-// are dealt instead ({0,1,2}, {3,4,5} for k = 3): the command processor then
-// runs one worker, and one transactional producer, per group (partition-worker.ts).
+// are dealt instead ({0,1,2}, {3,4,5} for k = 3): the runtime then runs one
+// task group, and one transactional producer, per group (docs/stateful-runtime.md "Task groups").
 // Every member of a group must use this assigner with the same k: the protocol's
 // name carries k, so kafkajs refuses a join whose protocols share none (a member
 // with another k) rather than letting two members own overlapping groups. All
 // subscribed topics should have the same partition count; a topic with fewer
 // partitions simply has no partition for the higher numbers.
 //
-// Sticky: a member given an `OwnedPartitions` says at each join which
+// Sticky (the command processor's own engine used it; the runtime does not
+// give one yet): a member given an `OwnedPartitions` says at each join which
 // partition numbers it owns, and keeps them as far as a balanced share allows
 // (coPartitionSticky). A consumer that crashed and joined again (kafkajs
 // restarts it as a new member, with a new id) gets its own partitions back

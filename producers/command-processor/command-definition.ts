@@ -1,6 +1,6 @@
 // One aggregate type's commands as a definition on the stateful runtime
-// (infra/stateful/, docs/stateful-runtime.md): what the processor's lane
-// (decide-lane.ts, write-round.ts) does, with the runtime's engine
+// (infra/stateful/, docs/stateful-runtime.md); the command processor
+// (processor.ts) runs one per aggregate type as the parts of one runtime
 // (docs/command-side.md "The processor's definition on the runtime").
 //
 // * Inputs: the aggregate's commands topic, keyed by aggregate id; the state
@@ -29,13 +29,12 @@ import type { CommandMetadata, CommandReply } from '../../schemas/generated/type
 import { partitionFor } from '../../schemas/partitioning';
 import { COMMAND_REPLIES_TOPIC, commandParkingName, parkedCommandsTopicName, topicCatalog, type TopicCatalog } from '../../schemas/topics';
 import { eventMessage, type Decision, type DecodedRecord, type Outgoing, type StatefulDefinition } from '../../infra/stateful/definition';
-import type { ParkedProcess } from '../../infra/stateful/parking';
+import { REQUEST_KEY_PREFIX, type ParkedProcess } from '../../infra/stateful/parking';
 import type { AggregateRuntime } from './aggregates';
-import { foldVersionOf, snapshotsRefusal } from './aggregate-store';
+import { foldVersionOf, snapshotsRefusal } from './fold-version';
 import { parkedReply, REPLY_RECORD, replyWithEvents } from './command-records';
 import { commandState, initialCommandState, stateOfSnapshot, type CommandState } from './command-state';
 import { handleCommand, withReply, type Handled } from './handle';
-import { aggregateOfKey } from './parking';
 import { partitionAnchor, replyPartition } from './reply-route';
 
 export const COMMAND_PROCESSOR_GROUP = 'restaurant.command-processor';
@@ -130,16 +129,16 @@ export function commandDefinition(options: CommandDefinitionOptions): StatefulDe
     foldVersion: foldVersionOf(runtime),
     // The processor's refusal and advice (`npm run snapshots:rebuild -- <aggregate>`), not the runtime's `states:migrate`: the snapshots are rebuilt from the events.
     foldRefusal: (why) => snapshotsRefusal(runtime.aggregate, why),
-    // The processor's span name (decide-lane.ts), so a trace reads the same under either engine.
+    // The span of each decision: `command-processor decide <type>` (docs/tracing.md).
     stepSpanName: (type) => `command-processor decide ${type}`,
     groupId: options.groupId ?? COMMAND_PROCESSOR_GROUP,
     inputs: [topics.commands],
     handles: new Set([...commandNames].map(shortName)),
-    // What is no command on the commands topic is dead-lettered (`unknown-record`) and parks its aggregate, as the processor does.
+    // What is no command on the commands topic is dead-lettered (`unknown-record`) and parks its aggregate.
     unhandled: 'dead-letter',
     stateRecord: runtime.snapshotRecord,
     positions: 'changelog',
-    // The processor's checkpoint key (`@checkpoint/<group>`): either engine resumes at the other's position.
+    // The processor's checkpoint key (`@checkpoint/<group>`), as builds before the runtime wrote it: they resume at each other's position.
     checkpointKey: 'group',
     sequenced: [topics.events],
     inputsFor: (records) => Promise.resolve(records.map((r) => toInput(r, commandNames))),
@@ -169,6 +168,9 @@ export function commandDefinition(options: CommandDefinitionOptions): StatefulDe
 }
 
 /** A record of the commands topic as an input; an operator's request there is decided by the runtime (`requestsOnInput`), never an input. */
+/** The aggregate a command's Kafka key names (commands are keyed by aggregate id); a request (`request/<id>`) names none. */
+const aggregateOfKey = (key: string): string | undefined => (key === '' || key.startsWith(REQUEST_KEY_PREFIX) ? undefined : key);
+
 function toInput(record: DecodedRecord, commandNames: ReadonlySet<string>): CommandInput | null {
   if (record.type === 'ParkingRequest') return null;
   const where = `${record.topic}/${record.partition}@${record.offset}`;

@@ -1,29 +1,25 @@
-// The command processor on the stateful runtime (opt-in, COMMAND_ENGINE=runtime;
-// docs/command-side.md "The processor on the runtime (opt-in)"): ONE
+// The command processor (docs/command-side.md "The command processor"): ONE
 // StatefulRuntime whose parts are the command definitions (command-definition.ts)
 // of every aggregate type with a commands topic, each with its snapshots topic
 // as changelog and `<commands>.parked` as parked topic, in the processor's group.
-// It offers what app/ needs of a CommandProcessor (processor.ts): start, stop,
-// notReady, broken, commandTopics, aggregatesHeld, parkedAggregates.
+// It offers what app/ needs: start, stop, notReady, broken, commandTopics,
+// aggregatesHeld, parkedAggregates.
 import { StatefulRuntime, statefulPart } from '../../infra/stateful/runtime';
 import type { StatefulDefinition } from '../../infra/stateful/definition';
 import type { StatefulStats } from '../../infra/stateful/stats';
-import { commandParkingName, topicCatalog } from '../../schemas/topics';
+import { commandParkingName, TOPIC_PREFIX, topicCatalog } from '../../schemas/topics';
 import { aggregateRuntimes } from './aggregates';
 import { commandDefinition, commandTopicsOf, type CommandInput } from './command-definition';
 import type { CommandState } from './command-state';
 import type { CommandProcessorOptions } from './processor-options';
-import { DEFAULT_GROUP } from './processor';
-import type { CommandMetricRecorder } from './metrics';
 import { meteredDefinition, RuntimeTransactionMeter, transactionDurations } from './runtime-metrics';
 
-/** What the processor on the runtime is given: the processor's options, less those of its own engine. */
-export type RuntimeProcessorOptions = Omit<CommandProcessorOptions, 'maxPerTransaction' | 'metrics'> & {
-  /** The processor's metrics, fed from the decisions and the runtime's stats (runtime-metrics.ts). */
-  readonly metrics?: CommandMetricRecorder;
-};
+/** With another TOPIC_PREFIX, the group (and so its transactional ids and checkpoints) is that topic set's own. */
+export const DEFAULT_GROUP = `${TOPIC_PREFIX}.command-processor`;
 
-export class CommandProcessorOnRuntime {
+export type { CommandProcessorOptions } from './processor-options';
+
+export class CommandProcessor {
   readonly groupId: string;
   readonly runtime: StatefulRuntime<unknown, unknown>;
   private readonly topics: string[] = [];
@@ -31,7 +27,7 @@ export class CommandProcessorOnRuntime {
   private readonly aggregateOfPart = new Map<string, string>();
   private readonly meter: RuntimeTransactionMeter | undefined;
 
-  constructor(options: RuntimeProcessorOptions) {
+  constructor(options: CommandProcessorOptions) {
     this.groupId = options.groupId ?? DEFAULT_GROUP;
     const catalog = options.catalog ?? topicCatalog();
     const parts = Object.values({ ...aggregateRuntimes(options.context), ...options.aggregates }).map((runtime) => {
@@ -50,8 +46,8 @@ export class CommandProcessorOnRuntime {
       parts,
       catalog,
       groupId: this.groupId,
-      // The processor's own transactional ids (`<group>.p<p>`, `<group>.p<first>-<last>` for groups of k): the two engines
-      // fence each other; k partitions per task share one producer and transaction (COMMAND_PARTITIONS_PER_WORKER).
+      // The processor's transactional ids (`<group>.p<p>`, `<group>.p<first>-<last>` for groups of k), as builds before the
+      // runtime used: they fence each other; k partitions per task share one producer and transaction (COMMAND_PARTITIONS_PER_WORKER).
       transactionalIdPrefix: `${this.groupId}.p`,
       partitionsPerTask: options.partitionsPerWorker ?? 1,
       ...(options.stateDir === undefined ? {} : { stateDir: options.stateDir }),
@@ -95,9 +91,9 @@ export class CommandProcessorOnRuntime {
     return this.runtime.stats();
   }
 
-  /** Aggregates held on the owned partitions, by aggregate type (on disk; how many are decoded is not told by the runtime: 0). */
-  aggregatesHeld(): Map<string, { held: number; decoded: number }> {
-    return this.byAggregate((p) => ({ held: p.instances, decoded: 0 }));
+  /** Aggregates held on the owned partitions (in the on-disk stores), by aggregate type. */
+  aggregatesHeld(): Map<string, { held: number }> {
+    return this.byAggregate((p) => ({ held: p.instances }));
   }
 
   /** Aggregates parked on the owned partitions, and the commands parked in them, by aggregate type. */

@@ -18,7 +18,8 @@ import { partitionFor } from '../../schemas/partitioning';
 import type { AvroCodec } from '../../infra/kafka/codec';
 import { readToEnd } from '../../infra/kafka/read-to-end';
 import { FOLD_VERSION_HEADER } from '../../infra/state/changelog-restore';
-import { CHECKPOINT_KEY_PREFIX, foldVersionOf } from './aggregate-store';
+import { CHECKPOINT_KEY_PREFIX } from '../../infra/stateful/position-store';
+import { foldVersionOf } from './fold-version';
 import type { AggregateRuntime } from './aggregates';
 
 export interface RebuildTopics {

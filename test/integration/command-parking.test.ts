@@ -26,7 +26,7 @@ import { waitFor } from '../../infra/wait-for';
 import { readToEnd } from '../../infra/kafka/read-to-end';
 import { startRole, type RoleProcess } from '../../app/chaos/role-process';
 import { listProcesses, parkingTargetOf, redriveProcesses, skipProcessInput } from '../../consumers/process-managers/redrive/redrive';
-import { AGGREGATE_PARKED } from '../../producers/command-processor/parking';
+import { AGGREGATE_PARKED } from '../../producers/command-processor/command-records';
 
 jest.setTimeout(240_000);
 

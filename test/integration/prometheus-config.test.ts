@@ -17,7 +17,7 @@ import { rootLogger } from '../../infra/logging';
 import { httpMetrics } from '../../infra/metrics/http';
 import { LagMonitor } from '../../infra/metrics/lag-monitor';
 import { Metrics } from '../../infra/metrics/registry';
-import { commandProcessorMetrics } from '../../producers/command-processor/metrics';
+import { commandMetricRecorder } from '../../producers/command-processor/metrics';
 import { gatewayMetrics } from '../../producers/gateway/metrics';
 import { testKafka } from '../support/kafka';
 import { PROMETHEUS_DIR, promtool } from '../support/prometheus';
@@ -61,7 +61,7 @@ describe('promtool', () => {
     const unreport = reportParked(metrics, { readModel: 'orders', keyspace: 'live', parkedAggregates: () => Promise.resolve(2) });
     gatewayMetrics(metrics).commands.inc({ command: 'AddMenuItem', outcome: 'accepted' });
     gatewayMetrics(metrics).duration.observe({ command: 'AddMenuItem' }, 0.01);
-    commandProcessorMetrics(metrics).failed('menu');
+    commandMetricRecorder(metrics).transaction('all', 'failed');
     const http = httpMetrics(metrics);
     http.requests.inc({ server: 'query', method: 'GET', route: '/menu', code: '200' });
     http.duration.observe({ server: 'query', method: 'GET', route: '/menu' }, 0.002);

@@ -32,8 +32,7 @@ import { rootLogger } from '../../infra/logging';
 import { ProcessManagerRuntime } from '../../consumers/process-managers/runtime/runtime';
 import { crashTopics, fulfilment } from './stateful-crash';
 import { testKafka, testRegistry } from './kafka';
-import { CommandProcessor } from '../../producers/command-processor/processor';
-import { CommandProcessorOnRuntime } from '../../producers/command-processor/processor-on-runtime';
+import { CommandProcessor } from '../../producers/command-processor/processor-on-runtime';
 import { topicCatalog } from '../../schemas/topics';
 import { changedOrderFold, PROCESSOR_PARTITIONS } from './processor-crash';
 import { StatefulRuntime } from '../../infra/stateful/runtime';
@@ -101,9 +100,7 @@ async function runProcessor(mode: string, stateDir: string, changedFold: boolean
   if (mode !== 'hang-after-commit' && mode !== 'run' && mode !== 'slow-restore') throw new Error(`unknown mode processor-${mode}`);
   const logger = rootLogger.child({ test: 'processor-crash-child' });
   logger.level = 'silent';
-  // COMMAND_ENGINE=runtime: the processor on the stateful runtime (processor-on-runtime.ts), as the role runs it then.
-  const Engine = process.env.COMMAND_ENGINE === 'runtime' ? CommandProcessorOnRuntime : CommandProcessor;
-  const processor = new Engine({
+  const processor = new CommandProcessor({
     kafka: testKafka('processor-crash-child', logLevel.NOTHING),
     codec: new AvroCodec(testRegistry()),
     logger,
@@ -111,7 +108,7 @@ async function runProcessor(mode: string, stateDir: string, changedFold: boolean
     catalog: topicCatalog({ partitions: PROCESSOR_PARTITIONS }),
     stateDir,
     ...(process.env.STATE_CHANGELOG_EPOCH === undefined ? {} : { changelogEpoch: process.env.STATE_CHANGELOG_EPOCH }),
-    // COMMAND_PARTITIONS_PER_WORKER: the processor's partition groups, the runtime's task groups (as the role passes it).
+    // COMMAND_PARTITIONS_PER_WORKER: the runtime's task groups (as the role passes it).
     ...(process.env.COMMAND_PARTITIONS_PER_WORKER === undefined ? {} : { partitionsPerWorker: Number(process.env.COMMAND_PARTITIONS_PER_WORKER) }),
     ...(changedFold ? { aggregates: { order: changedOrderFold() } } : {}),
     ...(mode === 'hang-after-commit'
@@ -141,7 +138,7 @@ async function runProcessor(mode: string, stateDir: string, changedFold: boolean
       await hang();
     }
     if (processor.notReady() === undefined) {
-      // The order aggregates its restored stores hold, before "ready" (either engine's restaurant_command_aggregates{form="held"}).
+      // The order aggregates its restored stores hold, before "ready" (restaurant_command_aggregates{form="held"}).
       process.stdout.write(`held ${processor.aggregatesHeld().get('order')?.held ?? 0}\n`);
       process.stdout.write('ready\n');
       await hang();

@@ -2,10 +2,9 @@
 // declares its metrics twice gets the same instruments, and the default Node
 // metrics leave out the three that promtool refuses.
 import { gatewayMetrics } from '../../../../producers/gateway/metrics';
-import { commandProcessorMetrics } from '../../../../producers/command-processor/metrics';
+import { commandMetricRecorder } from '../../../../producers/command-processor/metrics';
 import { consumerMetrics, initialiseConsumer } from '../../../../infra/consuming/consumer-metrics';
 import { MetricDeclarationError, Metrics, NON_CONFORMING_DEFAULT_METRICS } from '../../../../infra/metrics/registry';
-import type { Handled } from '../../../../producers/command-processor/handle';
 import { processManagerMetrics } from '../../../../consumers/process-managers/runtime/metrics';
 import type { ProcessManagerStats } from '../../../../consumers/process-managers/runtime/runtime';
 
@@ -52,25 +51,19 @@ describe('Metrics', () => {
 });
 
 describe('command-processor metrics', () => {
-  const handled = (commandType: string, status: 'ACCEPTED' | 'REJECTED', events: string[], duplicate = false): Handled =>
-    ({
-      duplicate,
-      entry: undefined,
-      events: events.map((type, i) => ({ type, version: i + 1, record: {} })),
-      reply: { commandId: 'c', aggregateId: 'a', commandType, status, events: [], rejectionCode: null, rejectionMessage: null, aggregateVersion: 1, processedAt: 0 },
-    }) as unknown as Handled;
-
-  it('counts commands by type and outcome, events by type, and command latency from the record timestamp', async () => {
+  it('counts commands by type and outcome, events by type, latencies, transaction durations and transactions by result', async () => {
     const metrics = new Metrics({ defaultMetrics: false });
-    const m = commandProcessorMetrics(metrics, () => 10_000);
-    m.committed({
-      aggregate: 'order',
-      handled: [handled('PlaceOrder', 'ACCEPTED', ['OrderPlaced']), handled('CancelOrder', 'REJECTED', []), handled('PlaceOrder', 'ACCEPTED', [], true)],
-      deadLettered: 2,
-      commandTimestamps: [9_750, 9_990],
-      seconds: 0.02,
-    });
-    m.failed('order');
+    const m = commandMetricRecorder(metrics);
+    m.processed('order', 'PlaceOrder', 'accepted');
+    m.processed('order', 'CancelOrder', 'rejected');
+    m.processed('order', 'PlaceOrder', 'duplicate');
+    m.processed('order', 'unknown', 'dead_lettered', 2);
+    m.event('order', 'OrderPlaced');
+    m.latency('order', 0.25);
+    m.latency('order', 0.01);
+    m.transactionDuration('all', 0.02);
+    m.transaction('all', 'committed', 3);
+    m.transaction('all', 'failed');
     const text = await metrics.text();
     expect(text).toContain('restaurant_commands_processed_total{aggregate="order",command="PlaceOrder",outcome="accepted"} 1');
     expect(text).toContain('restaurant_commands_processed_total{aggregate="order",command="CancelOrder",outcome="rejected"} 1');
@@ -78,7 +71,9 @@ describe('command-processor metrics', () => {
     expect(text).toContain('restaurant_commands_processed_total{aggregate="order",command="unknown",outcome="dead_lettered"} 2');
     expect(text).toContain('restaurant_events_written_total{aggregate="order",event="OrderPlaced"} 1');
     expect(text).toContain('restaurant_command_latency_seconds_sum{aggregate="order"} 0.26');
-    expect(text).toContain('restaurant_command_transactions_total{aggregate="order",result="failed"} 1');
+    expect(text).toContain('restaurant_command_transaction_duration_seconds_count{aggregate="all"} 1');
+    expect(text).toContain('restaurant_command_transactions_total{aggregate="all",result="committed"} 3');
+    expect(text).toContain('restaurant_command_transactions_total{aggregate="all",result="failed"} 1');
   });
 });
 

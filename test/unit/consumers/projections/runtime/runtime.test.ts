@@ -181,6 +181,14 @@ describe('roles', () => {
     expect(roleConfig({}).queryPort).toBe(3001);
   });
 
+  it("refuse a COMMAND_ENGINE other than the runtime on the roles that run the command processor, and say the old engine's stores are read", () => {
+    expect(() => roleConfig({ COMMAND_ENGINE: 'processor' })).toThrow(/own engine was removed.*reads the stores/);
+    expect(() => roleConfig({ ROLE: 'command-processor', COMMAND_ENGINE: 'processor' })).toThrow(/COMMAND_ENGINE=processor/);
+    expect(() => roleConfig({ ROLE: 'commands', COMMAND_ENGINE: 'processor' })).toThrow(/COMMAND_ENGINE=processor/);
+    expect(roleConfig({ ROLE: 'command-processor', COMMAND_ENGINE: 'runtime' }).role).toBe('command-processor');
+    expect(roleConfig({ ROLE: 'gateway', COMMAND_ENGINE: 'processor' }).role).toBe('gateway');
+  });
+
   it('give the live keyspace the plain group name and a rebuild its own', () => {
     expect(projectionGroupId('orders', 'live')).toBe('restaurant.projection.orders');
     expect(projectionGroupId('orders', 'green')).toBe('restaurant.projection.orders.green');

@@ -1,16 +1,17 @@
-// The command-processor role on the stateful runtime (COMMAND_ENGINE=runtime;
-// docs/command-side.md "The processor on the runtime (opt-in)"): the same group,
-// state directory, epoch, readiness and metrics as the processor's own engine
-// (start.ts), COMMAND_PARTITIONS_PER_WORKER as the runtime's task groups (k partitions per producer and transaction).
+// The command-processor role (docs/command-side.md "The command processor"):
+// the command definitions on the stateful runtime (producers/command-processor/
+// processor.ts), in the group `<TOPIC_PREFIX>.command-processor`, its stores
+// under `<STATE_DIR>/<group>`, COMMAND_PARTITIONS_PER_WORKER as the runtime's
+// task groups (k partitions per producer and transaction). COMMAND_ENGINE other
+// than `runtime` is refused by roleConfig (roles.ts): the processor's own engine was removed.
 import { join } from 'node:path';
 import { commandMetricRecorder, heldAggregatesMetric, parkedAggregatesMetric } from '../producers/command-processor/metrics';
-import { DEFAULT_GROUP } from '../producers/command-processor/processor';
-import { CommandProcessorOnRuntime } from '../producers/command-processor/processor-on-runtime';
+import { CommandProcessor, DEFAULT_GROUP } from '../producers/command-processor/processor-on-runtime';
 import { orUndo, type Running, type RoleDeps } from './start';
 
-export async function startCommandProcessorOnRuntime({ kafka, codec, logger, settings, metrics }: RoleDeps): Promise<Running> {
-  const log = logger.child({ component: 'command-processor', engine: 'runtime' });
-  const processor = new CommandProcessorOnRuntime({
+export async function startCommandProcessor({ kafka, codec, logger, settings, metrics }: RoleDeps): Promise<Running> {
+  const log = logger.child({ component: 'command-processor' });
+  const processor = new CommandProcessor({
     kafka,
     codec,
     logger: log,
@@ -23,7 +24,7 @@ export async function startCommandProcessorOnRuntime({ kafka, codec, logger, set
   await orUndo(() => processor.start(), () => processor.stop());
   heldAggregatesMetric(metrics, () => processor.aggregatesHeld());
   parkedAggregatesMetric(metrics, () => processor.parkedAggregates());
-  log.info({ topics: processor.commandTopics }, 'command processor started on the stateful runtime');
+  log.info({ topics: processor.commandTopics }, 'command processor started');
   return {
     name: 'command-processor',
     groups: () => [{ group: DEFAULT_GROUP, topics: processor.commandTopics }],
