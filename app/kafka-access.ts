@@ -5,7 +5,7 @@
 // docs/least-privilege.md explains every grant. One SASL principal per entry;
 // the composite roles (all, commands, projectors, process-managers) get the
 // union of their parts, for running several roles in one process.
-import { DEFAULT_GROUP as COMMAND_PROCESSOR_GROUP } from '../producers/command-processor/processor-on-runtime';
+import { DEFAULT_GROUP as COMMAND_PROCESSOR_GROUP } from '../producers/command-processor/processor';
 import { ORDER_FULFILMENT_GROUP } from '../consumers/process-managers/order-fulfilment/order-fulfilment.process';
 import { LOYALTY_GROUP } from '../consumers/loyalty/loyalty.process';
 import { PAYMENT_SIMULATOR_GROUP } from '../consumers/payment-simulator/payment-simulator.process';

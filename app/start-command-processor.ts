@@ -6,7 +6,7 @@
 // than `runtime` is refused by roleConfig (roles.ts): the processor's own engine was removed.
 import { join } from 'node:path';
 import { commandMetricRecorder, heldAggregatesMetric, parkedAggregatesMetric } from '../producers/command-processor/metrics';
-import { CommandProcessor, DEFAULT_GROUP } from '../producers/command-processor/processor-on-runtime';
+import { CommandProcessor, DEFAULT_GROUP } from '../producers/command-processor/processor';
 import { orUndo, type Running, type RoleDeps } from './start';
 
 export async function startCommandProcessor({ kafka, codec, logger, settings, metrics }: RoleDeps): Promise<Running> {

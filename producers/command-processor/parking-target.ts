@@ -5,7 +5,7 @@
 // processor decides them in order with the commands (parking.ts).
 import { aggregateOfCommandParking, DEAD_LETTER_ACTIONS_TOPIC, parkedCommandsTopicName, topicCatalog, type CommandParkingName, type TopicCatalog } from '../../schemas/topics';
 import type { ParkingTarget } from '../../infra/stateful/parked-tools';
-import { DEFAULT_GROUP } from './processor-on-runtime';
+import { DEFAULT_GROUP } from './processor';
 
 export const isCommandParking = (name: string): name is CommandParkingName => aggregateOfCommandParking(name) !== undefined;
 

@@ -1,5 +1,5 @@
 // The processor's restaurant_command* metrics (metrics.ts) fed by the processor
-// on the runtime (processor-on-runtime.ts). The runtime tells nothing per
+// on the runtime (processor.ts). The runtime tells nothing per
 // command at its commits, so:
 // * commands by outcome, events by type and the latency are counted as each
 //   command is decided (a wrapper around the definition's decide), not when its

@@ -17,7 +17,7 @@ import Redis from 'ioredis';
 import { AssignerProtocol, type Kafka } from 'kafkajs';
 import { ordersKeys } from '../../consumers/projections/orders/orders.keys';
 import { readToEnd } from '../../infra/kafka/read-to-end';
-import { DEFAULT_GROUP as COMMAND_PROCESSOR_GROUP } from '../../producers/command-processor/processor-on-runtime';
+import { DEFAULT_GROUP as COMMAND_PROCESSOR_GROUP } from '../../producers/command-processor/processor';
 import { allTopicSpecs, applyTopics } from '../../infra/kafka/topics';
 import { topicCatalog } from '../../schemas/topics';
 import { startTestCluster, type TestCluster } from '../../app/chaos/own-cluster';

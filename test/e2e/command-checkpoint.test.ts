@@ -5,7 +5,7 @@
  * the very start while the processor is stopped (as someone might with
  * kafka-consumer-groups): nothing is decided twice.
  */
-import { DEFAULT_GROUP } from '../../producers/command-processor/processor-on-runtime';
+import { DEFAULT_GROUP } from '../../producers/command-processor/processor';
 import { COMMAND_REPLIES_TOPIC, topicCatalog } from '../../schemas/topics';
 import { readToEnd } from '../../infra/kafka/read-to-end';
 import { byAggregate, readEvents } from '../support/events';

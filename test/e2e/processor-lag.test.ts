@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Message } from 'kafkajs';
 import { AvroCodec } from '../../infra/kafka/codec';
-import { DEFAULT_GROUP } from '../../producers/command-processor/processor-on-runtime';
+import { DEFAULT_GROUP } from '../../producers/command-processor/processor';
 import type { OpenOrder } from '../../schemas/generated/types';
 import { partitionFor } from '../../schemas/partitioning';
 import { topicCatalog, topicName } from '../../schemas/topics';

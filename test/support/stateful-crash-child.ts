@@ -32,7 +32,7 @@ import { rootLogger } from '../../infra/logging';
 import { ProcessManagerRuntime } from '../../consumers/process-managers/runtime/runtime';
 import { crashTopics, fulfilment } from './stateful-crash';
 import { testKafka, testRegistry } from './kafka';
-import { CommandProcessor } from '../../producers/command-processor/processor-on-runtime';
+import { CommandProcessor } from '../../producers/command-processor/processor';
 import { topicCatalog } from '../../schemas/topics';
 import { changedOrderFold, PROCESSOR_PARTITIONS } from './processor-crash';
 import { StatefulRuntime } from '../../infra/stateful/runtime';
