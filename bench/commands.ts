@@ -43,13 +43,11 @@ const PROCESSOR_HEAP_MB = Number(process.env.BENCH_PROCESSOR_HEAP_MB ?? 192);
 /** BENCH_LAYOUT=split (default): gateway and processor as two processes; combined: one process (ROLE=commands). */
 const LAYOUT = process.env.BENCH_LAYOUT === 'combined' ? 'combined' : 'split';
 /**
- * BENCH_PARTITIONS_PER_WORKER (default 6): the processor's COMMAND_PARTITIONS_PER_WORKER (with COMMAND_ENGINE=runtime, its task groups).
- * 6 puts the six partitions of each command topic on one worker, as for the one
+ * BENCH_PARTITIONS_PER_WORKER (default 6): the processor's COMMAND_PARTITIONS_PER_WORKER (the runtime's task groups).
+ * 6 puts the six partitions of each command topic in one task group, as for the one
  * processor a 2-core machine runs; 1 is the scale-out default of the roles.
  */
 const PARTITIONS_PER_WORKER = process.env.BENCH_PARTITIONS_PER_WORKER ?? '6';
-/** COMMAND_ENGINE (inherited by the roles): `runtime` runs the processor on the stateful runtime (docs/command-side.md "The processor on the runtime (opt-in)"). */
-const ENGINE = process.env.COMMAND_ENGINE === 'runtime' ? 'runtime' : 'processor';
 /** BENCH_AUTH=off skips the comparison with a gateway without authentication (bench/cluster.ts needs only the command side's figures). */
 const MEASURE_AUTH = process.env.BENCH_AUTH !== 'off';
 /** BENCH_JSON: a file to write the rows to as JSON, for a wrapper that sets this run beside another (bench/cluster.ts). */
@@ -213,7 +211,7 @@ async function main(): Promise<void> {
       `token verification alone, in process: ${fmt(cost.firstUs)} µs for a token seen the first time (ES256 signature), ${fmt(cost.cachedUs, 2)} µs for one verified before;` +
         ` at ${AUTH_RATE}/s with every token new that is ${fmt((cost.firstUs * AUTH_RATE) / 10_000, 2)} % of one core`,
     );
-    console.log(`gateway + processor resident memory: ${fmt(rssAtStart)} MB at start, ${fmt(rssAtEnd)} MB at end (baseline server: ${fmt(rssMb(baseline.pid))} MB); heap budgets ${GATEWAY_HEAP_MB} / ${PROCESSOR_HEAP_MB} MB, layout ${LAYOUT}, engine ${ENGINE}, ${PARTITIONS_PER_WORKER} partition(s) per processor worker${EXTRA_NODE_OPTIONS === '' ? '' : `, node options ${EXTRA_NODE_OPTIONS}`}`);
+    console.log(`gateway + processor resident memory: ${fmt(rssAtStart)} MB at start, ${fmt(rssAtEnd)} MB at end (baseline server: ${fmt(rssMb(baseline.pid))} MB); heap budgets ${GATEWAY_HEAP_MB} / ${PROCESSOR_HEAP_MB} MB, layout ${LAYOUT}, ${PARTITIONS_PER_WORKER} partition(s) per processor task group${EXTRA_NODE_OPTIONS === '' ? '' : `, node options ${EXTRA_NODE_OPTIONS}`}`);
     console.log(`  at start: ${memoryAtStart.join('; ')}`);
     console.log(`  at end:   ${memoryAtEnd.join('; ')}`);
   } finally {

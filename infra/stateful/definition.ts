@@ -100,9 +100,8 @@ export interface StatefulDefinition<S, I> {
   readonly foldRefusal?: (why: FoldRefusal) => string;
   /**
    * The name of the span that decides a record of type `type`; default
-   * `<name> step <type>`. The command definition gives the processor's
-   * `command-processor decide <type>`, so a trace reads the same under
-   * either engine (docs/tracing.md).
+   * `<name> step <type>`. The command definition gives
+   * `command-processor decide <type>` (docs/tracing.md).
    */
   readonly stepSpanName?: (type: string) => string;
   readonly groupId: string;

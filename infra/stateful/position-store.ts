@@ -14,7 +14,7 @@
 //   offsets are committed outside the transactions, once a second, for lag
 //   monitoring only. With `checkpointKey: 'group'` (one input), that
 //   input's checkpoint is keyed `@checkpoint/<group>`, the command
-//   processor's own key, so either engine resumes at the other's position.
+//   processor's key, as builds before the runtime wrote it: their stores are resumed at their position.
 import type { Admin, Message } from 'kafkajs';
 import type { CommandCheckpoint } from '../../schemas/generated/types';
 import type { AvroCodec } from '../kafka/codec';

@@ -1,7 +1,6 @@
 // Opening a partition's on-disk store stamped with a fold version: what every
-// stateful consumer does on assignment, whether its states are a process
-// manager's (load.ts) or the command processor's aggregates
-// (producers/command-processor/aggregate-store.ts). The store is opened and
+// stateful consumer does on assignment (load.ts), whether its states are a
+// process manager's or the command processor's aggregates. The store is opened and
 // brought to its changelog partition's end by delta (infra/state/open-store.ts);
 // states folded by another fold version than this build's refuse the whole
 // partition (StaleFoldError), and a store that had to be filled with them is

@@ -2,9 +2,9 @@
 // decided: an aggregate's snapshot record (its domain snapshot plus its
 // duplicate memory), the entry read back from one, a reply completed with
 // where its events landed, and the rejection of a command whose aggregate is
-// parked. Shared by the processor's own engine (write-round.ts,
-// aggregate-store.ts, parking.ts) and its definition on the stateful runtime
-// (command-definition.ts), so both write and read the same records.
+// parked. Written and read by the command definition (command-definition.ts);
+// the same records as builds before the runtime wrote, so their snapshots are
+// read as they are.
 import type { CommandMetadata, CommandReply } from '../../schemas/generated/types';
 import type { ParkedProcess } from '../../infra/stateful/parking';
 import type { AggregateRuntime } from './aggregates';

@@ -3,7 +3,7 @@
  * (producers/command-processor/command-definition.ts, docs/command-side.md
  * "The processor's definition on the runtime"), against the real Kafka and
  * registry, on a topic set of the test's own (the catalog's order topics under
- * the run's prefix, two partitions). Today's processor (a child process) opens
+ * the run's prefix, two partitions). The processor (every definition on one runtime, a child process) opens
  * orders first; the definition then takes the same topics and group: it reads
  * the processor's snapshots without refusal and answers a repeat of the
  * processor's commands with the processor's replies. Then it decides orders
@@ -14,9 +14,9 @@
  * version_conflict, snapshots the processor's decoder reads with the
  * fold-version header, and after a restart with no store (the snapshots
  * topic read back) repeats still answered from the duplicate memory. Last,
- * today's processor takes the topics back and answers repeats of the
+ * the processor takes the topics back and answers repeats of the
  * definition's commands from the definition's snapshots, deciding nothing
- * twice: both engines keep one checkpoint under the processor's key, so each
+ * twice: both keep one checkpoint under the processor's key, so each
  * switch resumes at the other's exact position, whatever the group's offsets
  * say (no lag report is waited for). A second test parks an
  * order behind an undecodable command and another behind a record that is no
@@ -109,7 +109,7 @@ afterAll(async () => {
 
 describe("the command processor's definition on the stateful runtime", () => {
   it('takes over from the processor, decides every command once, answers repeats from its memory (also after a restart), and hands back to the processor', async () => {
-    // Today's processor opens orders and commits its group's offsets (its lag report) up to the commands' ends.
+    // The processor opens orders and commits its group's offsets (its lag report) up to the commands' ends.
     child = crashChild(['processor-run', run, processorDir], { TOPIC_PREFIX: run });
     await waitFor('the processor ready', async () => (child?.lines.includes('ready') ? true : undefined), 120_000);
     await openOrders(producer, codec, run, BY_PROCESSOR);
@@ -178,7 +178,7 @@ describe("the command processor's definition on the stateful runtime", () => {
     expect(logProblems(after, t.events)).toEqual([]);
     expect(running.stats().transactionsFailed).toBe(0);
 
-    // And back: today's processor, on a store of its own, reads the definition's snapshots and answers its commands from them.
+    // And back: the processor, on a store of its own, reads the definition's snapshots and answers its commands from them.
     // It starts at the definition's checkpoints (its own key, overwritten): with a key of the runtime's own it found its
     // checkpoint from before the definition ran and decided every command since again (a second reply each).
     await running.stop();

@@ -6,8 +6,7 @@
  * order's customer kept in upper case) and declared as version 2. Whether the
  * new build finds its stores on disk or has to fill them from the snapshot
  * topic, it refuses, says why and what to do (the processor's words and
- * `snapshots:rebuild` advice, under either engine: COMMAND_ENGINE=runtime runs
- * the children on the stateful runtime), and decides and writes nothing; a
+ * `snapshots:rebuild` advice), and decides and writes nothing; a
  * store it had to fill is deleted, so it refuses again at the next start. The
  * old build on the same stores then decides what waited; after the rebuild, the
  * changed build started with a new STATE_CHANGELOG_EPOCH on the same stores decides.
@@ -36,7 +35,7 @@ const run = unique('it-pfold');
 const t = processorTopics(run);
 const stateDir = mkdtempSync(join(tmpdir(), 'it-processor-fold-'));
 
-/** Runs a processor child (COMMAND_ENGINE picks its engine) for `use`, and kills it however `use` ends: a failed test leaves nothing in the group. */
+/** Runs a processor child for `use`, and kills it however `use` ends: a failed test leaves nothing in the group. */
 async function withProcessor<T>(dir: string, fold: 1 | 2, use: (c: CrashChild) => Promise<T>, epoch = '1'): Promise<T> {
   const c = crashChild(['processor-run', run, dir, String(fold)], { TOPIC_PREFIX: run, STATE_CHANGELOG_EPOCH: epoch });
   try {
