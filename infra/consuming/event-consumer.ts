@@ -64,6 +64,8 @@ export interface EventConsumerOptions {
   readonly autoCommit?: boolean;
   /** How the group spreads partitions over its members (kafkajs's round robin by default). */
   readonly partitionAssigners?: readonly PartitionAssigner[];
+  /** Told the kafkajs consumer once it is made, before it joins (a sticky assigner follows its joins: `OwnedPartitions`). */
+  readonly onConsumer?: (consumer: Consumer) => void;
   /** Consumer settings beyond the defaults (fetch sizes, session timeout, ...). */
   readonly consumerConfig?: Partial<Omit<ConsumerConfig, 'groupId' | 'partitionAssigners'>>;
   readonly metrics?: ConsumerMetrics;
@@ -174,6 +176,7 @@ export class EventConsumer {
       ...(this.options.partitionAssigners === undefined ? {} : { partitionAssigners: [...this.options.partitionAssigners] }),
     });
     this.consumer = consumer;
+    this.options.onConsumer?.(consumer);
     this.membership = trackMembership(consumer, `group ${groupId}`);
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       // Runs synchronously inside kafkajs's join, before fetching starts; eachBatch waits for it.

@@ -16,8 +16,7 @@
 // subscribed topics should have the same partition count; a topic with fewer
 // partitions simply has no partition for the higher numbers.
 //
-// Sticky (the command processor's own engine used it; the runtime does not
-// give one yet): a member given an `OwnedPartitions` says at each join which
+// Sticky (the stateful runtime gives one: runtime-consumer.ts): a member given an `OwnedPartitions` says at each join which
 // partition numbers it owns, and keeps them as far as a balanced share allows
 // (coPartitionSticky). A consumer that crashed and joined again (kafkajs
 // restarts it as a new member, with a new id) gets its own partitions back

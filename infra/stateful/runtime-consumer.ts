@@ -1,13 +1,13 @@
 // The stateful runtime's consumer (runtime.ts): an EventConsumer over the
 // definition's inputs (and its parked topic, where operators' requests
 // arrive), with the runtime as its sink, the co-partitioned assigner (one
-// member gets partition p of every input), no offsets of its own unless they
+// member gets partition p of every input; sticky), no offsets of its own unless they
 // are only a lag report of the batch-at-a-time path (with the decoupled fetch
 // the runtime reports its tasks' committed positions itself: lag-report.ts),
 // and the group timeouts of docs/recovery.md.
 import { EventConsumer } from '../consuming/event-consumer';
 import { ProcessingError, type BatchSink, type PartitionProgress } from '../consuming/batch-sink';
-import { coPartitionedAssigner } from '../kafka/co-partitioned-assigner';
+import { coPartitionedAssigner, OwnedPartitions } from '../kafka/co-partitioned-assigner';
 import type { Logger } from '../logging';
 import type { StatefulRuntimeOptions } from './runtime-options';
 
@@ -30,6 +30,9 @@ export interface RuntimeConsumerParts {
 }
 
 export function runtimeConsumer(options: Pick<StatefulRuntimeOptions<unknown, unknown>, 'kafka' | 'codec' | 'groupId' | 'retry' | 'maxBytesPerPartition'>, parts: RuntimeConsumerParts): EventConsumer {
+  // Sticky: at each join the member claims the partition numbers it owns, so one that crashed and rejoined under a new
+  // member id gets its own back (its stores are on its disk) rather than a deal by the new ids, each move a restore.
+  const owned = new OwnedPartitions();
   return new EventConsumer({
     kafka: options.kafka,
     codec: options.codec,
@@ -46,7 +49,8 @@ export function runtimeConsumer(options: Pick<StatefulRuntimeOptions<unknown, un
     // outside the transactions once a second (past trailing markers too), never read back while a checkpoint exists.
     // With the decoupled fetch `write` resolves once queued, so the runtime reports instead (lag-report.ts).
     autoCommit: parts.lagReportOnly,
-    partitionAssigners: [coPartitionedAssigner(parts.partitionsPerTask)],
+    partitionAssigners: [coPartitionedAssigner(parts.partitionsPerTask, owned)],
+    onConsumer: (consumer) => owned.follow(consumer),
     // Every batch of a fetch at once: each task has its own producer, and batches of one task are merged into one transaction.
     partitionsConsumedConcurrently: parts.topics.length * parts.partitions,
     consumerConfig: {
