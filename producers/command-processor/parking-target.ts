@@ -2,7 +2,7 @@
 // (docs/operations.md "Parked aggregates of the command processor"): an
 // aggregate type's parked commands are `<aggregate>-commands`, read from
 // `<commands topic>.parked`; its requests go to the commands topic, where the
-// processor decides them in order with the commands (parking.ts).
+// processor decides them in order with the commands (command-definition.ts, `requestsOnInput`).
 import { aggregateOfCommandParking, DEAD_LETTER_ACTIONS_TOPIC, parkedCommandsTopicName, topicCatalog, type CommandParkingName, type TopicCatalog } from '../../schemas/topics';
 import type { ParkingTarget } from '../../infra/stateful/parked-tools';
 import { DEFAULT_GROUP } from './processor';
