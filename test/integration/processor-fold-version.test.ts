@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { logLevel } from 'kafkajs';
 import { AvroCodec } from '../../infra/kafka/codec';
 import { FOLD_VERSION_HEADER } from '../../infra/state/changelog-restore';
-import { readStoreMeta } from '../../infra/state/state-store';
+import { readStoreMeta, StoreDamagedError } from '../../infra/state/state-store';
 import { waitFor } from '../../infra/wait-for';
 import { testKafka, testRegistry, unique } from '../support/kafka';
 import { readRecords } from '../support/process-managers';
@@ -42,6 +42,21 @@ async function withProcessor<T>(dir: string, fold: 1 | 2, use: (c: CrashChild) =
     return await use(c);
   } finally {
     await c.kill();
+  }
+}
+
+/**
+ * Whether a store directory holds a store with states: its meta. A store the
+ * child was still making when it was killed (another partition restored after
+ * the refused one) has no meta table yet: damaged, rebuilt at the next open,
+ * holding nothing, so it counts as no store.
+ */
+function storeMeta(dir: string): ReturnType<typeof readStoreMeta> {
+  try {
+    return readStoreMeta(dir);
+  } catch (error) {
+    if (error instanceof StoreDamagedError) return undefined;
+    throw error;
   }
 }
 
@@ -96,7 +111,7 @@ describe('fold versions on the command processor', () => {
       const stores = readdirSync(dir).filter((d) => d.startsWith(`${t.snapshots}-`));
       // The order stores, filled from the topic and refused, are not kept: the refusal holds at the next start.
       if (dir !== stateDir) {
-        expect(stores.filter((d) => readStoreMeta(join(dir, d)) !== undefined)).toEqual([]);
+        expect(stores.filter((d) => storeMeta(join(dir, d)) !== undefined)).toEqual([]);
         const again = await withProcessor(dir, 2, (changed) => waitFor('the refusal at the next start', async () => changed.lines.find((l) => l.startsWith('refused ')) ?? (changed.lines.includes('ready') ? 'ready' : undefined), 120_000));
         expect(again).toMatch(/\d+ snapshot\(s\) of .*folded by fold version 1, this build's order fold is version 2/);
       } else for (const d of stores) expect(readStoreMeta(join(dir, d))).toMatchObject({ foldVersion: 1 });
