@@ -5,8 +5,9 @@
  * a topic set of its own (`bench-state-<size>.*`, bench/state/topic-set.ts)
  * with that many order snapshots and measures, in the same run:
  *   - the raw read of the snapshot topic (readToEnd, no processing): the baseline;
- *   - the command processor (whatever the code has: today's keeps its
- *     aggregates in on-disk stores, STATE_DIR) started from dist with TOPIC_PREFIX on that set, with
+ *   - the command processor (on the engine COMMAND_ENGINE names, default the
+ *     stateful runtime; it keeps its aggregates in on-disk stores, STATE_DIR)
+ *     started from dist with TOPIC_PREFIX on that set, with
  *     its state directory deleted (from scratch) and again after a clean stop
  *     (store present): time to ready, the restore it logs, resident memory, and
  *     OpenOrder commands at BENCH_STATE_RATE (500/s) right after the restore;
