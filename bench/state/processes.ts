@@ -46,12 +46,42 @@ export async function startTimed(role: Role, env: Record<string, string>): Promi
   }
 }
 
-/** What today's processor logs when its partitions are restored ("partition state restored", JSON logs): the restore alone, without start-up and group join. */
-export function restoreLogged(output: string): { ms: number; snapshots: number } | undefined {
-  const lines = output.split('\n').filter((l) => l.includes('"partition state restored"'));
+/** A restore the processor logged: the records applied and the time it took, from the first store's restore start to the last one's end. */
+export interface LoggedRestore {
+  readonly ms: number;
+  readonly snapshots: number;
+  /** Stores restored (one per partition and aggregate type). */
+  readonly stores: number;
+  /** The sum of every store's own restore time (above `ms` when stores restored side by side). */
+  readonly storeMs: number;
+}
+
+/** The processor's own engine: one line per partition with all its aggregate types. */
+const ENGINE_LINE = '"partition state restored"';
+/** The stateful runtime (infra/stateful/load.ts): one line per store (partition and aggregate type), by delta or rebuilt. */
+const RUNTIME_LINES = ['"partition store restored by delta"', '"partition store rebuilt from the changelog"'];
+
+/**
+ * What the processor logs when its stores are restored, whichever engine ran:
+ * the restore alone, without start-up and group join. The runtime restores its
+ * stores one after the other or side by side and logs each with its `ms`
+ * (JSON logs with ISO `time`): the restore is the span from the earliest
+ * `time - ms` to the latest `time`.
+ */
+export function restoreLogged(output: string): LoggedRestore | undefined {
+  const lines = output.split('\n').filter((l) => l.includes(ENGINE_LINE) || RUNTIME_LINES.some((r) => l.includes(r)));
   if (lines.length === 0) return undefined;
-  const parsed = lines.map((l) => JSON.parse(l.slice(l.indexOf('{'))) as { ms?: number; snapshots?: number });
-  return { ms: Math.max(...parsed.map((p) => p.ms ?? 0)), snapshots: parsed.reduce((n, p) => n + (p.snapshots ?? 0), 0) };
+  const parsed = lines.map((l) => JSON.parse(l.slice(l.indexOf('{'))) as { ms?: number; snapshots?: number; records?: number; time?: string });
+  const ends = parsed.map((p) => (p.time === undefined ? NaN : Date.parse(p.time)));
+  const starts = parsed.map((p, i) => (ends[i] ?? NaN) - (p.ms ?? 0));
+  const span = Math.max(...ends) - Math.min(...starts);
+  const storeMs = parsed.reduce((n, p) => n + (p.ms ?? 0), 0);
+  return {
+    ms: Number.isFinite(span) ? span : Math.max(...parsed.map((p) => p.ms ?? 0)),
+    snapshots: parsed.reduce((n, p) => n + (p.snapshots ?? p.records ?? 0), 0),
+    stores: parsed.length,
+    storeMs,
+  };
 }
 
 const PEER_DIR = path.join(repoRoot, 'bench', 'streams-peer');

@@ -145,6 +145,16 @@ export interface StatefulDefinition<S, I> {
   deadlineInput(processId: string, deadline: Deadline): I;
   /** A short status for stats (instances by state). */
   status(state: S): string;
+  /**
+   * Optional, for restores: the state record's fields that `status` and
+   * `deadlines` read, and the summary (status label, JSON of the deadlines,
+   * as `summarize` gives them) from a record holding only those. A restore
+   * then decodes only these fields of each state (codec `decodeFields`)
+   * instead of the whole record (docs/state-stores.md "Restoring stores side
+   * by side"). It must give what `status` and `deadlines` give on the whole
+   * state.
+   */
+  readonly summaryOfFields?: { readonly fields: readonly string[]; summary(record: Readonly<Record<string, unknown>>): { readonly label: string | null; readonly due: string | null } };
   /** Failures and retries the state has recorded so far (stats count how they grow). */
   counters?(state: S): { readonly failures: number; readonly retries: number };
   /**

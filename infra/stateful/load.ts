@@ -52,6 +52,23 @@ export interface LoadContext<S> {
   readonly signal?: AbortSignal;
   readonly fetchBytes?: number;
   readonly onProgress?: (partition: number, offset: number) => Promise<void>;
+  /** Stores restored side by side (default STATE_RESTORE_CONCURRENCY, else RESTORE_CONCURRENCY). */
+  readonly restoreConcurrency?: number;
+}
+
+/**
+ * Stores restored side by side by default. Each restore is its own consumer
+ * (a throwaway group: a join of its own) and its own store, so while one waits
+ * for a fetch or a join another decodes and writes (docs/state-stores.md
+ * "Restoring stores side by side"). Each keeps its own crash safety: a batch
+ * and the offset after it in one transaction of its own store.
+ */
+export const RESTORE_CONCURRENCY = 6;
+
+function restoreConcurrency(ctx: Pick<LoadContext<unknown>, 'restoreConcurrency'>): number {
+  const chosen = ctx.restoreConcurrency ?? Number(process.env.STATE_RESTORE_CONCURRENCY?.trim() || RESTORE_CONCURRENCY);
+  if (!Number.isInteger(chosen) || chosen < 1) throw new Error(`STATE_RESTORE_CONCURRENCY must be a whole number of at least 1, not ${chosen}`);
+  return chosen;
 }
 
 export interface Loaded<S> {
@@ -108,23 +125,46 @@ export function runtimeFoldRefusal(name: string, why: FoldRefusal): string {
   );
 }
 
+/**
+ * Every part's store of every partition, restored at most `restoreConcurrency`
+ * at a time; each opened store is pushed to `opened` (the caller closes them
+ * on failure). The first failure stops the others at their next batch and is
+ * what is thrown, once every restore has settled (a StaleFoldError stays one).
+ */
+async function restoreStores<S>(ctx: LoadContext<S>, partitions: readonly number[], opened: Array<PartitionState<S>>): Promise<Array<Array<PartitionState<S>>>> {
+  const jobs = partitions.flatMap((partition, i) => ctx.parts.map((part, k) => ({ partition, part, i, k })));
+  const states: Array<Array<PartitionState<S>>> = partitions.map(() => []);
+  const failed = new AbortController();
+  const signal = ctx.signal === undefined ? failed.signal : AbortSignal.any([ctx.signal, failed.signal]);
+  let first: { readonly error: unknown } | undefined;
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    for (let job = jobs[next++]; job !== undefined; job = jobs[next++]) {
+      if (first !== undefined) return;
+      try {
+        ctx.signal?.throwIfAborted();
+        const state = await loadOne({ ...ctx, signal }, job.part, job.partition);
+        opened.push(state);
+        (states[job.i] as Array<PartitionState<S>>)[job.k] = state;
+      } catch (error) {
+        first ??= { error };
+        failed.abort(error);
+        return;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(restoreConcurrency(ctx), jobs.length) }, lane));
+  if (first !== undefined) throw first.error;
+  return states;
+}
+
 export async function loadPartitions<S>(ctx: LoadContext<S>, partitions: readonly number[]): Promise<Array<Loaded<S>>> {
   // 1. Fence first, so nothing a previous owner left open can commit after we read.
   const producers = await Promise.all(partitions.map((p): Promise<TaskProducer> => ctx.producerFor?.(p) ?? fencedProducer(ctx.kafka, `${ctx.transactionalIdPrefix ?? `${ctx.groupId}.`}${p}`)));
   const opened: Array<PartitionState<S>> = [];
   try {
-    // 2. Each partition's stores (one per part), restored to their changelogs' ends; a stale fold in any refuses the task.
-    const states: Array<Array<PartitionState<S>>> = [];
-    for (const partition of partitions) {
-      const mine: Array<PartitionState<S>> = [];
-      for (const part of ctx.parts) {
-        ctx.signal?.throwIfAborted();
-        const state = await loadOne(ctx, part, partition);
-        opened.push(state);
-        mine.push(state);
-      }
-      states.push(mine);
-    }
+    // 2. Each partition's stores (one per part), restored to their changelogs' ends, several side by side; a stale fold in any refuses the task.
+    const states = await restoreStores(ctx, partitions, opened);
     const committed = new Map<number, Map<string, number>>(partitions.map((p) => [p, new Map()]));
     const parked: Array<Map<number, Map<string, readonly ParkedInput[]>>> = [];
     for (const [k, part] of ctx.parts.entries()) {

@@ -58,6 +58,19 @@ export function stateRow<S>(codec: AvroCodec, definition: StatefulDefinition<S, 
     // Positions in the changelog (position-store.ts): a checkpoint is kept, labelled apart, not decoded as a state.
     if (checkpoints && isCheckpointKey(change.key)) return change.value === null ? change : checkpointRow(change);
     if (change.value === null) return change;
+    const { summaryOfFields } = definition;
+    if (summaryOfFields !== undefined) {
+      // Only the fields the summary needs are decoded; the rest is skipped.
+      const projected = await codec.decodeFields(change.value, summaryOfFields.fields);
+      if (projected.fullName !== definition.stateRecord) throw new Error(`changelog record ${change.key} holds a ${projected.fullName}, not a ${definition.stateRecord}`);
+      let summary: StateSummary = { label: null, due: null };
+      try {
+        summary = summaryOfFields.summary(projected.value as Readonly<Record<string, unknown>>);
+      } catch {
+        // As below: stored without a summary.
+      }
+      return { ...change, summary };
+    }
     const decoded = await codec.decode(change.value);
     if (decoded.fullName !== definition.stateRecord) throw new Error(`changelog record ${change.key} holds a ${decoded.fullName}, not a ${definition.stateRecord}`);
     // A state of another fold version is stored as it is (never decided on); its summary is still this build's reading of it.

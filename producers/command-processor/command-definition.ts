@@ -71,6 +71,9 @@ export interface CommandDefinitionOptions {
   readonly physical?: (topic: string) => string;
 }
 
+/** A command state's status label: `new` before its first event, else its snapshot's status, or `exists` for an aggregate without one. */
+const statusOf = (version: number, status: unknown): string => (version === 0 ? 'new' : typeof status === 'string' ? status : 'exists');
+
 /** What a command changes: the decision the runtime writes (docs/command-side.md "The processor's definition on the runtime"). */
 export function commandDefinition(options: CommandDefinitionOptions): StatefulDefinition<CommandState, CommandInput> {
   const { runtime } = options;
@@ -153,7 +156,9 @@ export function commandDefinition(options: CommandDefinitionOptions): StatefulDe
     deadlineInput: () => {
       throw new Error(`${runtime.aggregate} commands have no deadlines`);
     },
-    status: (state) => (state.version === 0 ? 'new' : typeof state.status === 'string' ? state.status : 'exists'),
+    status: (state) => statusOf(state.version, state.status),
+    // A restore reads only a snapshot's version and status for its summary (the snapshot's own fields, which the state keeps as they are).
+    summaryOfFields: { fields: ['version', 'status'], summary: (record) => ({ label: statusOf(Number(record.version ?? 0), record.status), due: null }) },
     parking: {
       processIdOfKey: aggregateOfKey,
       // Operators' requests on the commands topic, where `npm run dlq` and the admin API write them for the processor.
