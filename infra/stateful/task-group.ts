@@ -8,7 +8,9 @@
 // a round's transaction joins the group's open one, which commits once every
 // round that joined it has asked to commit (group commit). While one commits,
 // the next collects the rounds that became ready meanwhile: at most one
-// transaction in flight per group, each as large as the group's rounds.
+// transaction in flight per group, each as large as the group's rounds. Once a
+// transaction has begun (its rounds send) it takes no more rounds: a round
+// ready later waits for the next one instead of holding up this one's commit.
 //
 // A round that aborts (its send failed, a missed offset guess) dooms the
 // shared transaction: it is aborted once every round in it has settled, and
@@ -108,6 +110,16 @@ class Group {
       const done = new Promise<void>((resolve) => (finished = resolve));
       const previous = this.last;
       shared = { begun: previous.then(() => this.live()).then((p) => p.transaction()), done, finished, members: 0, settled: 0, aborted: false, closed: false, commits: [] };
+      // Begun (its rounds start sending): it takes no more rounds. A round ready later goes into the next one,
+      // rather than holding up the commit of the rounds already sending (each waited for the last joiner's sends).
+      const s = shared;
+      s.begun.then(
+        () => {
+          s.closed = true;
+          if (this.current === s) this.current = undefined;
+        },
+        () => undefined,
+      );
       this.current = shared;
       this.last = done;
     }

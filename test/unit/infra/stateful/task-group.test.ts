@@ -111,6 +111,23 @@ describe('the shared transaction of a group', () => {
     expect(made[1]?.events).toEqual(['begin', 'abort', 'begin', 'commit']);
   });
 
+  it('takes no more rounds once begun: a round ready later goes into the next transaction, not holding up this one', async () => {
+    const { kafka, log } = fakeKafka();
+    const groups = new TaskGroups({ kafka, log: logger, prefix: 'g.', k: 2, partitions: 2, fenceOtherSizes: false });
+    const a = await groups.producerFor(0);
+    const b = await groups.producerFor(1);
+    log.length = 0;
+    const ta = await a.transaction();
+    await ta.sendBatch({ topicMessages: [{ topic: 'x', messages: [] }] });
+    const later = b.transaction(); // ready while a's transaction sends
+    await ta.commit(); // a alone was in it: committed without waiting for b
+    const tb = await later;
+    await tb.sendBatch({ topicMessages: [{ topic: 'y', messages: [] }] });
+    await tb.commit();
+    expect(log).toEqual(['g.0-1 begin', 'g.0-1 send x', 'g.0-1 commit', 'g.0-1 begin', 'g.0-1 send y', 'g.0-1 commit']);
+    expect(groups.transactions).toBe(2);
+  });
+
   it("fences each other size's id once, however many groups share it", async () => {
     const { kafka, made } = fakeKafka();
     const groups = new TaskGroups({ kafka, log: logger, prefix: 'g.', k: 1, partitions: 2, fenceOtherSizes: true });
