@@ -44,6 +44,7 @@ import { DeadLetterQueue } from './dead-letters';
 import { decodeBatch, type DecodeContext } from './decode-batch';
 import { initialiseConsumer, type ConsumerMetrics } from './consumer-metrics';
 import { PartitionPositions } from './partition-positions';
+import { PausedPartitions } from './paused-partitions';
 
 export interface EventConsumerOptions {
   readonly kafka: Kafka;
@@ -90,6 +91,8 @@ export class EventConsumer {
   private dlq: DeadLetterQueue | undefined;
   private generation: Promise<void> = Promise.resolve();
   private readonly positions: PartitionPositions;
+  /** What the sink paused: kept across kafkajs's restarts after a crash, which rebuild its group unpaused. */
+  private readonly paused: PausedPartitions;
   private readonly writer: BatchWriter;
   private readonly decoding: DecodeContext;
   /** Armed when a batch of transaction markers only moved a position: kafkajs commits those only with a later batch. */
@@ -112,6 +115,7 @@ export class EventConsumer {
   constructor(private readonly options: EventConsumerOptions) {
     this.retry = options.retry ?? DEFAULT_RETRY;
     this.log = options.logger.child({ group: options.groupId });
+    this.paused = new PausedPartitions(this.log);
     if (options.metrics) initialiseConsumer(options.metrics, options.groupId);
     const stopping = (): boolean => this.stopping;
     this.positions = new PartitionPositions({
@@ -182,6 +186,7 @@ export class EventConsumer {
       // Runs synchronously inside kafkajs's join, before fetching starts; eachBatch waits for it.
       this.joins += 1;
       this.joinedAs = payload.memberId;
+      this.paused.reapply(consumer);
       // One assignment taken on at a time: the one being taken on (perhaps a long restore) is told to stop,
       // and this one starts once it has, so no two open the same partition's state at once.
       this.superseded?.abort(new Error(`group ${this.options.groupId}: a later assignment (join ${this.joins}) replaced this one`));
@@ -299,11 +304,11 @@ export class EventConsumer {
 
   /** For a queuing sink: stop fetching `partition` of `topic` until `resume`. */
   pause(topic: string, partition: number): void {
-    this.consumer?.pause([{ topic, partitions: [partition] }]);
+    this.paused.pause(this.consumer, topic, partition);
   }
 
   resume(topic: string, partition: number): void {
-    this.consumer?.resume([{ topic, partitions: [partition] }]);
+    this.paused.resume(this.consumer, topic, partition);
   }
 
   /** Partitions being rebuilt from the start by this consumer, with the end offset each must reach. */

@@ -29,7 +29,7 @@ import { startRole, type RoleProcess } from '../../app/chaos/role-process';
 
 // Bounded phase by phase (each wait below has its own bound); on a loaded 2-core machine starting three JVM nodes,
 // the registry and three role processes alone takes two minutes or more.
-jest.setTimeout(420_000);
+jest.setTimeout(600_000);
 
 /** The test cluster's ports: the caller's KAFKA_PORT, REGISTRY_PORT and REDIS_PORT moved by this much. */
 const PORT_OFFSET = Number(process.env.CLUSTER_TEST_PORT_OFFSET ?? 700);
@@ -149,10 +149,13 @@ describe('two instances of the command side on a three-node cluster', () => {
     const env = { ...cluster.env, READ_MODEL_KEYSPACE: keyspace, COMMAND_WAIT_MS: '5000' };
     // The command side twice (ROLE=commands: a gateway and a command processor in one process, the two processors
     // sharing the command topics' partitions as one group) and the orders projector: three processes, not five, on a loaded machine.
+    // Up to 180 s each, as the chaos run gives its instances (app/chaos/system.ts): three processes registering every
+    // subject on an empty registry at once took more than the default 90 s at load average ~30 (2026-12-06).
+    const ready = { readyTimeoutMs: 180_000 };
     const started = await Promise.all([
-      startRole('commands', { ...env, INSTANCE_ID: 'commands-1' }),
-      startRole('commands', { ...env, INSTANCE_ID: 'commands-2' }),
-      startRole('projector:orders', { ...env, INSTANCE_ID: 'projector-1' }),
+      startRole('commands', { ...env, INSTANCE_ID: 'commands-1' }, ready),
+      startRole('commands', { ...env, INSTANCE_ID: 'commands-2' }, ready),
+      startRole('projector:orders', { ...env, INSTANCE_ID: 'projector-1' }, ready),
     ]);
     roles.push(...started);
     phase('roles ready');
