@@ -33,7 +33,17 @@ describe('bench:state reads the processor restore log', () => {
       '{"level":30,"partitions":[0,1,2],"aggregates":10,"snapshots":12,"ms":340,"msg":"partition state restored"}',
       '{"level":30,"partitions":[3,4,5],"aggregates":9,"snapshots":11,"ms":410,"msg":"partition state restored"}',
     ].join('\n');
-    expect(restoreLogged(output)).toEqual({ ms: 410, snapshots: 23 });
+    expect(restoreLogged(output)).toEqual({ ms: 410, snapshots: 23, stores: 2, storeMs: 750 });
+  });
+
+  it("takes the runtime's per-store lines as one span, from the first store's start to the last one's end", () => {
+    const output = [
+      '{"level":30,"time":"2026-12-06T10:00:01.000Z","records":5,"ms":1000,"msg":"partition store rebuilt from the changelog"}',
+      '{"level":30,"time":"2026-12-06T10:00:02.500Z","records":7,"ms":2000,"msg":"partition store rebuilt from the changelog"}',
+      '{"level":30,"time":"2026-12-06T10:00:03.000Z","records":0,"ms":100,"msg":"partition store restored by delta"}',
+    ].join('\n');
+    // Starts at 00.000 (01.000 - 1000 ms), ends at 03.000: a 3,000 ms span over 3,100 ms of store time.
+    expect(restoreLogged(output)).toEqual({ ms: 3000, snapshots: 12, stores: 3, storeMs: 3100 });
   });
 
   it('says nothing when the processor logs no restore (another runtime)', () => {
