@@ -5,8 +5,8 @@
  * a topic set of its own (`bench-state-<size>.*`, bench/state/topic-set.ts)
  * with that many order snapshots and measures, in the same run:
  *   - the raw read of the snapshot topic (readToEnd, no processing): the baseline;
- *   - the command processor (on the engine COMMAND_ENGINE names, default the
- *     stateful runtime; it keeps its aggregates in on-disk stores, STATE_DIR)
+ *   - the command processor (on the stateful runtime; it keeps its aggregates
+ *     in on-disk stores, STATE_DIR)
  *     started from dist with TOPIC_PREFIX on that set, with
  *     its state directory deleted (from scratch) and again after a clean stop
  *     (store present): time to ready, the restore it logs, resident memory, and
@@ -52,12 +52,6 @@ const STATE_DIR_VAR = process.env.BENCH_STATE_DIR_VAR ?? 'STATE_DIR';
 const PEER_JVM = (process.env.BENCH_STATE_PEER_JVM ?? '-Xmx256m').split(' ').filter((f) => f !== '');
 const WITH_PEER = process.env.BENCH_STATE_PEER !== 'off';
 const WRITERS = (process.env.BENCH_STATE_WRITERS ?? '').split(',').filter((w) => w !== '');
-/**
- * The processor's engine, passed to it as COMMAND_ENGINE: the stateful runtime
- * (`runtime`, the default: the engine the processor runs on) unless
- * COMMAND_ENGINE says otherwise (`processor`, its own engine, while it exists).
- */
-const ENGINE = (process.env.COMMAND_ENGINE ?? 'runtime').trim() === 'runtime' ? 'runtime' : 'processor';
 const CUSTOMERS = 200;
 
 const fmt = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : '-');
@@ -108,7 +102,7 @@ async function peerCaughtUp(kafka: Kafka, groupId: string, topic: string): Promi
 async function measureProcessor(topics: BenchTopics, work: string, orders: (url: string) => Request, offset: { next: number }): Promise<Row[]> {
   const prefix = { TOPIC_PREFIX: topics.prefix, COMMAND_WAIT_MS: '5000' };
   const stateDir = path.join(work, 'processor');
-  const processorEnv = { ...prefix, COMMAND_ENGINE: ENGINE, [STATE_DIR_VAR]: stateDir, COMMAND_PARTITIONS_PER_WORKER: String(PARTITIONS), LOG_LEVEL: 'info', LOG_FORMAT: 'json', NODE_OPTIONS: `--max-old-space-size=${HEAP_MB}` };
+  const processorEnv = { ...prefix, [STATE_DIR_VAR]: stateDir, COMMAND_PARTITIONS_PER_WORKER: String(PARTITIONS), LOG_LEVEL: 'info', LOG_FORMAT: 'json', NODE_OPTIONS: `--max-old-space-size=${HEAP_MB}` };
   const gateway = await startTimed('gateway', { ...prefix, NODE_OPTIONS: '--max-old-space-size=96' });
   const rows: Row[] = [];
   try {
@@ -239,7 +233,7 @@ async function main(): Promise<void> {
     (i) =>
       post(`${url}/orders`, { customerId: `bench-state-${i % CUSTOMERS}` }, customers[i % CUSTOMERS] as Record<string, string>);
   console.log(
-    `state bench: the processor on ${ENGINE === 'runtime' ? 'the stateful runtime (COMMAND_ENGINE=runtime)' : 'its own engine (COMMAND_ENGINE=processor)'}; sizes ${SIZES.join(', ')}, ${PARTITIONS} partitions, ${RATE}/s for ${SECONDS} s after each restore, processor heap limit ${HEAP_MB} MB, store folder in ${STATE_DIR_VAR},` +
+    `state bench: the processor on the stateful runtime; sizes ${SIZES.join(', ')}, ${PARTITIONS} partitions, ${RATE}/s for ${SECONDS} s after each restore, processor heap limit ${HEAP_MB} MB, store folder in ${STATE_DIR_VAR},` +
       ` peer ${WITH_PEER ? `Kafka Streams (JVM ${PEER_JVM.join(' ')})` : 'off'}; load average ${fmt(os.loadavg()[0] ?? NaN)} on ${os.cpus().length} cores`,
   );
   const offset = { next: Date.now() % 1_000_000_000 };

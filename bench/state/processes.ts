@@ -56,7 +56,7 @@ export interface LoggedRestore {
   readonly storeMs: number;
 }
 
-/** The processor's own engine: one line per partition with all its aggregate types. */
+/** The processor's engine before the runtime (figures in docs/scaling-bench.md were read from it): one line per partition with all its aggregate types. */
 const ENGINE_LINE = '"partition state restored"';
 /** The stateful runtime (infra/stateful/load.ts): one line per store (partition and aggregate type), by delta or rebuilt. */
 const RUNTIME_LINES = ['"partition store restored by delta"', '"partition store rebuilt from the changelog"'];

@@ -2,7 +2,7 @@
 // tasks of k consecutive partition numbers (group g = ⌊p ÷ k⌋; the
 // co-partitioned assigner deals whole groups, runtime-consumer.ts) share ONE
 // transactional producer, `<prefix><p>` for k = 1 and `<prefix><first>-<last>`
-// above (the command processor's worker ids, worker-start.ts), and their rounds
+// above (the ids the command processor's partition groups have always had), and their rounds
 // share its transactions: each task still decides its own rounds on its own
 // queue (the decoupled fetch, deadlines, stores, positions: all per task), but
 // a round's transaction joins the group's open one, which commits once every
@@ -38,7 +38,7 @@ export type TaskTransaction = Pick<Transaction, 'sendBatch' | 'sendOffsets' | 'c
 /** Group g of size k holds partitions g·k … g·k + k − 1. */
 export const groupOf = (partition: number, k: number): number => Math.floor(partition / k);
 
-/** A group's transactional id, as the command processor names its workers' (`PartitionGroups` in worker-start.ts). */
+/** A group's transactional id, the one the command processor's groups of k partitions have always used (a zombie of an older build is fenced by it). */
 export function groupTransactionalId(prefix: string, k: number, group: number): string {
   const first = group * k;
   return k === 1 ? `${prefix}${first}` : `${prefix}${first}-${first + k - 1}`;
