@@ -82,15 +82,23 @@ export async function openStamped<S>(o: StampedOpen<S>): Promise<StampedStore<S>
     }
     return out;
   };
-  const restored = await openAndRestore<S>(o.kafka, o.dir, o.identity, {
-    decode: o.decode,
-    decodedCapacity: o.decodedCapacity,
-    prepare,
-    signal: o.signal,
-    ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }),
-    ...(o.fetchBytes === undefined ? {} : { fetchBytes: o.fetchBytes }),
-    ...(o.onProgress === undefined ? {} : { onProgress: ({ offset }: { readonly offset: number }) => o.onProgress?.(offset) }),
-  });
+  let restored: Awaited<ReturnType<typeof openAndRestore<S>>>;
+  try {
+    restored = await openAndRestore<S>(o.kafka, o.dir, o.identity, {
+      decode: o.decode,
+      decodedCapacity: o.decodedCapacity,
+      prepare,
+      signal: o.signal,
+      ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }),
+      ...(o.fetchBytes === undefined ? {} : { fetchBytes: o.fetchBytes }),
+      ...(o.onProgress === undefined ? {} : { onProgress: ({ offset }: { readonly offset: number }) => o.onProgress?.(offset) }),
+    });
+  } catch (error) {
+    // A restore stopped (aborted beside another store's refusal, timed out) after it wrote states of another fold: the
+    // next start would read on from its offset and never see them again, so the store is dropped (closed by the restore).
+    if (stale.size > 0) deleteStore(o.dir);
+    throw error;
+  }
   if (restored.kind === 'stale-fold') throw new StaleFoldError(o.refusal({ kind: 'store', message: restored.message, stored: restored.stored }));
   const { store, restore } = restored;
   // Stored states are stamped either by this build's commits or by a restore, so the restore alone can bring stale ones.
