@@ -26,6 +26,8 @@ export interface ChaosReport {
     readonly slowestCommandMs: number;
   };
   readonly verification: Verdict & {
+    /** Per order without an outcome: where it stopped, then what each step left (trail.ts). Absent in reports written before. */
+    readonly fulfilmentTrails?: Record<string, readonly string[]>;
     readonly divergentReadModels: Record<string, readonly string[]>;
     readonly readModelsNotCaughtUp: Record<string, readonly string[]>;
     readonly deadLetters: Record<string, number>;
@@ -93,7 +95,9 @@ export function formatReport(report: ChaosReport): string {
     `verification: ${JSON.stringify(v.counts)}`,
     `  lost ${v.lost.length}, duplicates ${v.duplicates.length}, refused but written ${v.refusedButWritten.length}, version gaps ${v.versionGaps.length}, fulfilment problems ${v.fulfilment.length}`,
     `  read models divergent ${Object.keys(v.divergentReadModels).length}, not caught up ${Object.keys(v.readModelsNotCaughtUp).length}, dead letters ${JSON.stringify(v.deadLetters)}, instances exited ${v.instancesExited.length}`,
-    ...[...v.lost, ...v.duplicates, ...v.refusedButWritten, ...v.versionGaps, ...v.fulfilment].slice(0, 20).map((p) => `  ! ${p}`),
+    // Each kind capped on its own, so that many of one kind (e.g. 40 pending answers) do not hide another.
+    ...[v.fulfilment, v.lost, v.duplicates, v.refusedButWritten, v.versionGaps].flatMap((kind) => [...kind.slice(0, 10).map((p) => `  ! ${p}`), ...(kind.length > 10 ? [`  ! (+${kind.length - 10} more of this kind in the JSON report)`] : [])]),
+    ...Object.entries(v.fulfilmentTrails ?? {}).flatMap(([orderId, trail]) => [`  order ${orderId}:`, ...trail.map((line) => `    ${line}`)]),
     ...Object.entries(v.divergentReadModels).map(([model, keys]) => `  ! read model ${model} differs at ${keys.slice(0, 5).join(', ')}${keys.length > 5 ? ` (+${keys.length - 5})` : ''}`),
     ...report.faults.flatMap((f) => Object.entries(f.notReadyAtLimit ?? {}).map(([name, reasons]) => `  ! after ${f.kind}: ${name} still not ready: ${reasons.join('; ')}`)),
     ...report.faults.flatMap((f) =>

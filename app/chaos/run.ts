@@ -13,6 +13,7 @@ import { clientFigures, withClientView, type ChaosReport } from './report';
 import { faultKindsFor, planFaults, type FaultKind } from './schedule';
 import { ChaosSystem, type Layout } from './system';
 import { verdictProblems, verify } from './verify';
+import { ordersOf, readOrderTrails } from './trail';
 
 export interface ChaosOptions {
   readonly seed: string;
@@ -127,6 +128,10 @@ export async function runChaos(options: ChaosOptions, say: (line: string) => voi
     const verdict = verify(client.ledger, events);
     const { divergent, notCaughtUp } = await compareReadModels(redis, keyspace, events, quietLimit);
     const dlq = await deadLetters(system.broker.kafka('chaos.dlq'));
+    // Where each order without an outcome stopped: its commands, their replies, the two states (trail.ts).
+    const trails = await readOrderTrails(system.broker.kafka('chaos.trail'), system.broker.registryUrl, ordersOf(verdict.fulfilment), events).catch(
+      (error: unknown): Record<string, readonly string[]> => Object.fromEntries(ordersOf(verdict.fulfilment).map((id) => [id, [`trail not read: ${String(error)}`]])),
+    );
     const exited = system.exited();
     const recoveredAll = results.every((r) => r.readyAfterMs !== undefined && r.serving2xxAfterMs !== undefined);
     const passed = verdictProblems(verdict) === 0 && Object.keys(divergent).length === 0 && Object.keys(notCaughtUp).length === 0 && Object.keys(dlq).length === 0 && exited.length === 0 && recoveredAll;
@@ -139,7 +144,7 @@ export async function runChaos(options: ChaosOptions, say: (line: string) => voi
       load: load.counts,
       faults: withClientView(results, client.ledger),
       clients: clientFigures(client.ledger),
-      verification: { ...verdict, divergentReadModels: divergent, readModelsNotCaughtUp: notCaughtUp, deadLetters: dlq, instancesExited: exited },
+      verification: { ...verdict, fulfilmentTrails: trails, divergentReadModels: divergent, readModelsNotCaughtUp: notCaughtUp, deadLetters: dlq, instancesExited: exited },
       passed,
     };
   } finally {

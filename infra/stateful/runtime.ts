@@ -299,7 +299,9 @@ export class StatefulRuntime<S, I> implements BatchSink {
 
   private progressed(topic: string, partition: number, nextOffset: number): void {
     const task = this.tasks.get(partition);
-    if (task === undefined || task.retired) return;
+    // Stopping: what the consumer still reads is dropped (fetch-queue.ts `enqueue`, `take`), left for the next owner.
+    // Its positions must not reach the offsets the last flush commits (`flushLast`), or that owner starts past them.
+    if (task === undefined || task.retired || this.stopping) return;
     if (nextOffset > (task.positions.get(topic) ?? 0)) task.positions.set(topic, nextOffset);
     // A batch of only transaction markers never reaches write(): its offset rides with the next transaction, or a flush.
     // With the decoupled fetch the consumer reads ahead of what is decided: only once nothing of the topic waits.
