@@ -11,6 +11,8 @@
 // transaction in flight per group, each as large as the group's rounds. Once a
 // transaction has begun (its rounds send) it takes no more rounds: a round
 // ready later waits for the next one instead of holding up this one's commit.
+// A transaction begins once no task of the group is deciding a round, or
+// after BEGIN_WAIT_MS (the transaction itself: group-transaction.ts).
 //
 // A round that aborts (its send failed, a missed offset guess) dooms the
 // shared transaction: it is aborted once every round in it has settled, and
@@ -24,7 +26,8 @@
 // give its partitions, so a zombie left by a deployment with another k cannot
 // commit after this group restored (a live member of another k cannot be in
 // the consumer group at the same time: the assigner's protocol is named after k).
-import type { Kafka, Producer, Transaction } from 'kafkajs';
+import type { Kafka, Transaction } from 'kafkajs';
+import { Group } from './group-transaction';
 import { fencedProducer } from '../kafka/transactions';
 import type { Logger } from '../logging';
 
@@ -32,8 +35,14 @@ import type { Logger } from '../logging';
 export interface TaskProducer {
   transaction(): Promise<TaskTransaction>;
   disconnect(): Promise<void>;
+  /**
+   * A round of the task is being decided (`true`) or is over (`false`): a group's next transaction waits (a
+   * little) for the rounds being decided to join it (below). Producers of one task have nothing to wait for.
+   */
+  deciding?(on: boolean): void;
 }
 export type TaskTransaction = Pick<Transaction, 'sendBatch' | 'sendOffsets' | 'commit' | 'abort'>;
+export { BEGIN_WAIT_MS, SharedTransactionAborted } from './group-transaction';
 
 /** Group g of size k holds partitions g·k … g·k + k − 1. */
 export const groupOf = (partition: number, k: number): number => Math.floor(partition / k);
@@ -51,151 +60,6 @@ export function otherSizeIds(prefix: string, k: number, partitions: number, memb
   for (let size = 1; size <= partitions; size += 1) for (const p of members) ids.add(groupTransactionalId(prefix, size, groupOf(p, size)));
   ids.delete(own);
   return [...ids];
-}
-
-export class SharedTransactionAborted extends Error {
-  override readonly name = 'SharedTransactionAborted';
-}
-
-interface Shared {
-  readonly begun: Promise<Transaction>;
-  readonly done: Promise<void>;
-  finished(): void;
-  members: number;
-  settled: number;
-  aborted: boolean;
-  /** Takes no more rounds: finishing, or doomed. */
-  closed: boolean;
-  readonly commits: Array<{ resolve(): void; reject(error: unknown): void }>;
-}
-
-class Group {
-  private producer: Promise<Producer> | undefined;
-  private broken = false;
-  private current: Shared | undefined;
-  private last: Promise<void> = Promise.resolve();
-  readonly holders = new Set<TaskProducer>();
-
-  constructor(
-    readonly id: string,
-    private readonly fence: () => Promise<void>,
-    private readonly make: () => Promise<Producer>,
-    private readonly counted: () => void,
-  ) {}
-
-  /** The group's producer, fenced: made on first use, made again after a transaction that did not commit. */
-  live(): Promise<Producer> {
-    if (this.producer === undefined) {
-      this.producer = this.fence().then(() => this.make());
-      this.producer.catch(() => (this.producer = undefined));
-    } else if (this.broken) {
-      this.broken = false;
-      const old = this.producer;
-      this.producer = old
-        .then((p) => p.disconnect())
-        .catch(() => undefined)
-        .then(() => this.make());
-      this.producer.catch(() => {
-        this.producer = undefined;
-      });
-    }
-    return this.producer;
-  }
-
-  /** Joins the group's open transaction, or opens the next one (begun once the previous one is over). */
-  join(): Promise<TaskTransaction> {
-    let shared = this.current;
-    if (shared === undefined || shared.closed) {
-      let finished = (): void => undefined;
-      const done = new Promise<void>((resolve) => (finished = resolve));
-      const previous = this.last;
-      shared = { begun: previous.then(() => this.live()).then((p) => p.transaction()), done, finished, members: 0, settled: 0, aborted: false, closed: false, commits: [] };
-      // Begun (its rounds start sending): it takes no more rounds. A round ready later goes into the next one,
-      // rather than holding up the commit of the rounds already sending (each waited for the last joiner's sends).
-      const s = shared;
-      s.begun.then(
-        () => {
-          s.closed = true;
-          if (this.current === s) this.current = undefined;
-        },
-        () => undefined,
-      );
-      this.current = shared;
-      this.last = done;
-    }
-    const s = shared;
-    s.members += 1;
-    return s.begun.then(
-      (transaction) => this.participant(s, transaction),
-      (error: unknown) => {
-        s.aborted = true;
-        this.settle(s);
-        throw error;
-      },
-    );
-  }
-
-  private participant(s: Shared, transaction: Transaction): TaskTransaction {
-    let settled = false;
-    return {
-      sendBatch: (batch) => transaction.sendBatch(batch),
-      sendOffsets: (offsets) => transaction.sendOffsets(offsets),
-      commit: () => {
-        if (settled) return Promise.reject(new Error('this round\'s part of the transaction is settled already'));
-        settled = true;
-        return new Promise<void>((resolve, reject) => {
-          s.commits.push({ resolve, reject });
-          this.settle(s);
-        });
-      },
-      abort: async () => {
-        if (settled) return;
-        settled = true;
-        s.aborted = true;
-        s.closed = true;
-        this.settle(s);
-        await s.done;
-      },
-    };
-  }
-
-  private settle(s: Shared): void {
-    s.settled += 1;
-    if (s.settled < s.members) return;
-    s.closed = true;
-    if (this.current === s) this.current = undefined;
-    void this.finish(s);
-  }
-
-  private async finish(s: Shared): Promise<void> {
-    let outcome: unknown;
-    try {
-      const transaction = await s.begun;
-      if (s.aborted) {
-        outcome = new SharedTransactionAborted('another partition\'s round in this transaction failed; the transaction was aborted');
-        await transaction.abort();
-      } else {
-        await transaction.commit();
-        this.counted();
-      }
-    } catch (error) {
-      outcome ??= error;
-    }
-    if (outcome !== undefined) this.broken = true;
-    for (const c of s.commits) {
-      if (outcome === undefined) c.resolve();
-      else c.reject(outcome);
-    }
-    s.finished();
-  }
-
-  /** Once the last transaction is over: the producer disconnected. */
-  async close(): Promise<void> {
-    await this.last;
-    const producer = this.producer;
-    this.producer = undefined;
-    await producer?.then((p) => p.disconnect()).catch(() => undefined);
-  }
 }
 
 export interface TaskGroupsOptions {
@@ -233,9 +97,23 @@ export class TaskGroups {
       group = this.group(g);
       this.groups.set(g, group);
     }
+    // Whether this task counts among the group's deciding ones: it stops counting when it joins or its round ends.
+    let deciding = false;
+    const decidingNow = (on: boolean): void => {
+      if (on === deciding) return;
+      deciding = on;
+      (group as Group).deciding(on);
+    };
     const handle: TaskProducer = {
-      transaction: () => (group as Group).join(),
-      disconnect: () => this.release(g, group as Group, handle),
+      transaction: () => {
+        decidingNow(false);
+        return (group as Group).join();
+      },
+      disconnect: () => {
+        decidingNow(false);
+        return this.release(g, group as Group, handle);
+      },
+      deciding: decidingNow,
     };
     group.holders.add(handle);
     try {

@@ -163,12 +163,16 @@ export class TaskLoop<S, I> {
   private async runRound(task: Task<S>, round: readonly Queued[]): Promise<void> {
     const merged = this.parts.all.map(() => emptyRound<S>());
     let failure: unknown;
+    // The task group's next transaction waits (briefly) for this round to join it (task-group.ts).
+    const { producer } = task;
+    producer.deciding?.(true);
     try {
       failure = await this.decideAndCommit(task, round, merged);
     } catch (error) {
       failure = error;
       throw error;
     } finally {
+      producer.deciding?.(false);
       for (const r of merged) for (const span of r.spans) endSpan(span, failure);
     }
   }

@@ -2,7 +2,7 @@
 // shared transaction of a group's tasks against fake producers that record what the broker would be asked.
 import type { Kafka, Producer } from 'kafkajs';
 import { rootLogger } from '../../../../infra/logging';
-import { groupTransactionalId, otherSizeIds, TaskGroups } from '../../../../infra/stateful/task-group';
+import { BEGIN_WAIT_MS, groupTransactionalId, otherSizeIds, TaskGroups } from '../../../../infra/stateful/task-group';
 
 interface FakeProducer {
   readonly id: string;
@@ -126,6 +126,44 @@ describe('the shared transaction of a group', () => {
     await tb.commit();
     expect(log).toEqual(['g.0-1 begin', 'g.0-1 send x', 'g.0-1 commit', 'g.0-1 begin', 'g.0-1 send y', 'g.0-1 commit']);
     expect(groups.transactions).toBe(2);
+  });
+
+  it('begins once no task is deciding a round: a round decided a little later rides in the same transaction', async () => {
+    const { kafka, log } = fakeKafka();
+    const groups = new TaskGroups({ kafka, log: logger, prefix: 'g.', k: 2, partitions: 2, fenceOtherSizes: false });
+    const [a, b] = await Promise.all([groups.producerFor(0), groups.producerFor(1)]);
+    log.length = 0;
+    a.deciding?.(true);
+    b.deciding?.(true);
+    const joinedA = a.transaction();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(log).toEqual([]); // b is still deciding
+    const [ta, tb] = await Promise.all([joinedA, b.transaction()]);
+    await ta.sendBatch({ topicMessages: [{ topic: 'x', messages: [] }] });
+    await tb.sendBatch({ topicMessages: [{ topic: 'y', messages: [] }] });
+    await Promise.all([ta.commit(), tb.commit()]);
+    expect(log).toEqual(['g.0-1 begin', 'g.0-1 send x', 'g.0-1 send y', 'g.0-1 commit']);
+    expect(groups.transactions).toBe(1);
+  });
+
+  it(`waits at most BEGIN_WAIT_MS (${BEGIN_WAIT_MS} ms) for a round being decided; a round over with nothing to write waits for none`, async () => {
+    const { kafka, log } = fakeKafka();
+    const groups = new TaskGroups({ kafka, log: logger, prefix: 'g.', k: 2, partitions: 2, fenceOtherSizes: false });
+    const [a, b] = await Promise.all([groups.producerFor(0), groups.producerFor(1)]);
+    log.length = 0;
+    b.deciding?.(true); // and never joins
+    a.deciding?.(true);
+    const t0 = performance.now();
+    const ta = await a.transaction();
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(BEGIN_WAIT_MS - 1);
+    await ta.commit();
+    b.deciding?.(false); // its round wrote nothing
+    a.deciding?.(true);
+    const joined = a.transaction();
+    const waited = await Promise.race([joined.then(() => 'began'), new Promise((resolve) => setImmediate(() => resolve('waiting')))]);
+    expect(waited).toBe('began');
+    await (await joined).commit();
+    expect(log).toEqual(['g.0-1 begin', 'g.0-1 commit', 'g.0-1 begin', 'g.0-1 commit']);
   });
 
   it("fences each other size's id once, however many groups share it", async () => {
