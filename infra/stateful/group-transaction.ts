@@ -71,7 +71,7 @@ export class Group {
     return this.producer;
   }
 
-  /** Joins the group's open transaction, or opens the next one (begun once the previous one is over). */
+  /** Joins the group's open transaction, or opens the next one (begun once the previous one is over and no task is deciding a round, or BEGIN_WAIT_MS later). */
   join(): Promise<TaskTransaction> {
     let shared = this.current;
     if (shared === undefined || shared.closed) {
