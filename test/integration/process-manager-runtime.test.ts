@@ -35,7 +35,7 @@ import { partitionFor } from '../../schemas/partitioning';
 import { dlqTopicName } from '../../schemas/topics';
 import { testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
-import { committedUpTo, countBy, createFulfilmentTopics, endOffsets, fulfilmentTopicNames, fulfilmentTopics, latestByKey, orderEventsOf, paymentAnswer, paymentResultsOf, placed, readRecords } from '../support/process-managers';
+import { committedUpTo, countBy, createFulfilmentTopics, deleteFulfilmentRun, endOffsets, fulfilmentTopics, latestByKey, orderEventsOf, paymentAnswer, paymentResultsOf, placed, readRecords } from '../support/process-managers';
 import { produceEnvelopes } from '../support/read-side';
 
 jest.setTimeout(120_000);
@@ -102,10 +102,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const r of [...running]) await r.stop();
   await producer.disconnect();
-  await withAdmin(kafka, async (admin) => {
-    await admin.deleteGroups([groupId]).catch(() => undefined);
-    await admin.deleteTopics({ topics: fulfilmentTopicNames(made) }).catch(() => undefined);
-  });
+  await deleteFulfilmentRun(kafka, made, groupId);
 });
 
 const commands = async () => readRecords(kafka, topics.orderCommands, codec);

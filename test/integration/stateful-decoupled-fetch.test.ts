@@ -33,7 +33,7 @@ import { partitionFor } from '../../schemas/partitioning';
 import { dlqTopicName } from '../../schemas/topics';
 import { testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
-import { countBy, createFulfilmentTopics, endOffsets, fulfilmentTopicNames, fulfilmentTopics, orderEventsOf, placed, readRecords } from '../support/process-managers';
+import { countBy, createFulfilmentTopics, deleteFulfilmentRun, endOffsets, fulfilmentTopics, orderEventsOf, placed, readRecords } from '../support/process-managers';
 import { checkpointKeyOf } from '../../infra/stateful/position-store';
 import { produceEnvelopes } from '../support/read-side';
 
@@ -158,10 +158,7 @@ afterAll(async () => {
   for (const release of [...unreleased]) release();
   for (const r of [...running]) await r.stop();
   await producer.disconnect();
-  await withAdmin(kafka, async (admin) => {
-    await admin.deleteGroups([groupId]).catch(() => undefined);
-    await admin.deleteTopics({ topics: fulfilmentTopicNames(made) }).catch(() => undefined);
-  });
+  await deleteFulfilmentRun(kafka, made, groupId);
 });
 
 describe('the stateful runtime with its fetch decoupled from deciding', () => {

@@ -29,9 +29,9 @@ import { ProcessManagerRuntime } from '../../consumers/process-managers/runtime/
 import type { OrderFulfilmentState } from '../../schemas/generated/types';
 import { partitionFor } from '../../schemas/partitioning';
 import { topicCatalog } from '../../schemas/topics';
-import { testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
+import { testKafka, testRegistry, unique } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
-import { createFulfilmentTopics, endOffsets, fulfilmentTopicNames, fulfilmentTopics, latestByKey, orderEventsOf, placed, readRecords } from '../support/process-managers';
+import { createFulfilmentTopics, deleteFulfilmentRun, endOffsets, fulfilmentTopics, latestByKey, orderEventsOf, placed, readRecords } from '../support/process-managers';
 import { produceEnvelopes } from '../support/read-side';
 
 jest.setTimeout(180_000);
@@ -93,10 +93,7 @@ afterAll(async () => {
   for (const r of [...running]) await r.stop();
   await producer.disconnect();
   rmSync(stateDir, { recursive: true, force: true });
-  await withAdmin(kafka, async (admin) => {
-    await admin.deleteGroups([groupId]).catch(() => undefined);
-    await admin.deleteTopics({ topics: fulfilmentTopicNames(made) }).catch(() => undefined);
-  });
+  await deleteFulfilmentRun(kafka, made, groupId);
 });
 
 const FIRST = Array.from({ length: 8 }, (_, i) => `o-${i + 1}`);

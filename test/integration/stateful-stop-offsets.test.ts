@@ -21,9 +21,9 @@ import { ProcessManagerRuntime } from '../../consumers/process-managers/runtime/
 import type { OrderFulfilmentState } from '../../schemas/generated/types';
 import { partitionFor } from '../../schemas/partitioning';
 import { checkpointKeyOf } from '../../infra/stateful/position-store';
-import { testKafka, testRegistry, unique, withAdmin } from '../support/kafka';
+import { testKafka, testRegistry, unique } from '../support/kafka';
 import { waitFor } from '../../infra/wait-for';
-import { createFulfilmentTopics, endOffsets, fulfilmentTopicNames, fulfilmentTopics, orderEventsOf, placed, readRecords } from '../support/process-managers';
+import { createFulfilmentTopics, deleteFulfilmentRun, endOffsets, fulfilmentTopics, orderEventsOf, placed, readRecords } from '../support/process-managers';
 import { produceEnvelopes } from '../support/read-side';
 
 jest.setTimeout(120_000);
@@ -110,10 +110,7 @@ afterAll(async () => {
   for (const { release } of held.values()) release();
   for (const r of [...running]) await r.stop().catch(() => undefined);
   await producer.disconnect();
-  await withAdmin(kafka, async (admin) => {
-    await admin.deleteGroups([groupId]).catch(() => undefined);
-    await admin.deleteTopics({ topics: fulfilmentTopicNames(made) }).catch(() => undefined);
-  });
+  await deleteFulfilmentRun(kafka, made, groupId);
 });
 
 describe('stopping a runtime with its fetch decoupled', () => {

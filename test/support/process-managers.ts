@@ -136,6 +136,14 @@ export async function createFulfilmentTopics(kafka: Kafka, made: FulfilmentTopic
   ]);
 }
 
+/** After a run: its consumer group and every topic createFulfilmentTopics made, deleted (whatever is already gone is no error). */
+export async function deleteFulfilmentRun(kafka: Kafka, made: FulfilmentTopics, groupId: string): Promise<void> {
+  await withAdmin(kafka, async (admin) => {
+    await admin.deleteGroups([groupId]).catch(() => undefined);
+    await admin.deleteTopics({ topics: fulfilmentTopicNames(made) }).catch(() => undefined);
+  });
+}
+
 /** An order event's metadata (version 4, the OrderPlaced of an order with three lines edited before). */
 export const orderMeta = (orderId: string, version = 4, eventId = `e-${orderId}-${version}`): EventMetadata => ({
   eventId,
